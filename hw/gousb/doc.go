@@ -1,0 +1,49 @@
+// Package gousb is dongle's real-hardware backend: hw.Device and hw.Endpoint
+// over libusb-1.0 through github.com/google/gousb (cgo).
+//
+// Import it under a name that does not clash with Google's package, for
+// example
+//
+//	import usbhw "dongle/hw/gousb"
+//
+//	ctx, err := usbhw.Open()
+//	sel, err := usbhw.ParseSelector("0b95:1790") // or "1.4", "serial=00A1B2"
+//	dev, err := ctx.OpenDevice(sel)
+//
+// # Layers
+//
+// Everything with logic in it (enumeration and matching, selectors, claim
+// bookkeeping, the transfer queue, error mapping) talks to libusb through a
+// small unexported seam (lib, handle, pipe in seam.go). libusb.go is the only
+// file that implements the seam with gousb and a few direct libusb calls; the
+// unit tests run the rest against a fake of the seam, so `go test` needs no
+// device (the real path is exercised in the virtual lab, see integration_test.go).
+//
+//	Context ──List/OpenDevice──► Device ──OpenEndpoint──► Endpoint ──► N workers
+//	   │                          │                          │           │
+//	   └──────── lib ─────────────┴──────── handle ──────────┴── pipe ───┘  (seam)
+//	                              libusb.go: gousb + libusb_* via cgo
+//
+// # Why some calls bypass gousb
+//
+// gousb v1.1.3 has no ClearHalt, changes alternate settings only by
+// releasing and re-claiming an interface (which, with auto-detach, lets the
+// kernel driver bind in between), refuses Reset while a configuration is
+// claimed, and formats claim/SetConfiguration errors with %v so the libusb
+// status is lost. Those operations call libusb directly on gousb's device
+// handle (read once from the unexported gousb.Device.handle field; a test
+// pins that layout). Enumeration, open, control transfers, the event loop and
+// bulk/interrupt transfers are gousb's.
+//
+// # Kernel drivers
+//
+// Auto-detach is enabled on every handle (libusb_set_auto_detach_kernel_driver):
+// claiming an interface detaches its kernel driver (cdc_ether, asix,
+// ax88179_178a) and releasing it re-attaches it, as libusb documents for
+// libusb_release_interface. Changing the configuration needs every interface
+// of the old one free, so SetConfiguration detaches all of them explicitly;
+// those are re-attached on Close. Whether a driver is attached is read from
+// sysfs (/sys/bus/usb/devices/<port>:<config>.<iface>/driver) during List,
+// because libusb_kernel_driver_active needs an open handle, and opening
+// every device on the bus needs permissions List should not.
+package gousb

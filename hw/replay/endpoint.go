@@ -1,0 +1,132 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+
+	"dongle/hw"
+	"dongle/hw/usbmon"
+)
+
+// xfer is a transfer in flight on a replayed endpoint.
+type xfer struct {
+	t         *hw.Transfer
+	done      bool
+	cancelled bool
+	// strict replay: the recorded completion and its record index
+	comp    *usbmon.Record
+	compIdx int
+}
+
+// endpoint is an open bulk or interrupt endpoint of a replayed device.
+//
+//	q: [ x0 x1 x2 ... ]   submission order; Wait pops x0 once x0.done
+type endpoint struct {
+	c      *core
+	desc   hw.EndpointDesc
+	iface  int
+	name   string
+	q      []*xfer
+	closed bool
+}
+
+var _ hw.Endpoint = (*endpoint)(nil)
+
+func (e *endpoint) Desc() hw.EndpointDesc { return e.desc }
+
+func (e *endpoint) Submit(t *hw.Transfer) error {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.closed {
+		return hw.Errorf(e.name+": submit", hw.ErrClosed)
+	}
+	if err := c.errLocked(": submit"); err != nil {
+		return err
+	}
+	t.N, t.Err = 0, nil
+	x := &xfer{t: t, compIdx: -1}
+	e.q = append(e.q, x)
+	if err := c.beh.submit(e, x); err != nil {
+		e.q = e.q[:len(e.q)-1]
+		return err
+	}
+	c.broadcastLocked()
+	return nil
+}
+
+func (e *endpoint) Wait(ctx context.Context) (*hw.Transfer, error) {
+	c := e.c
+	for {
+		c.mu.Lock()
+		if len(e.q) == 0 {
+			c.mu.Unlock()
+			return nil, hw.Errorf(e.name+": wait: nothing in flight", hw.ErrNotFound)
+		}
+		if x := e.q[0]; x.done {
+			e.q[0] = nil
+			e.q = e.q[1:]
+			c.mu.Unlock()
+			return x.t, nil
+		}
+		ch := c.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (e *endpoint) Cancel() {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range e.q {
+		x.cancelled = true
+	}
+	c.beh.cancel(e)
+	c.broadcastLocked()
+}
+
+func (e *endpoint) InFlight() int {
+	e.c.mu.Lock()
+	defer e.c.mu.Unlock()
+	return len(e.q)
+}
+
+func (e *endpoint) Close() error {
+	c := e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.closed {
+		return hw.Errorf(e.name+": close", hw.ErrClosed)
+	}
+	if len(e.q) > 0 {
+		return hw.Errorf(fmt.Sprintf("%s: close: %d transfers in flight", e.name, len(e.q)), hw.ErrBusy)
+	}
+	e.closed = true
+	if c.open[e.desc.Address] == e {
+		delete(c.open, e.desc.Address)
+	}
+	return nil
+}
+
+// completeLocked finishes x with err (nil for success), keeping x.t.N.
+func (e *endpoint) completeLocked(x *xfer, err error) {
+	if x.done {
+		return
+	}
+	x.done = true
+	if err != nil {
+		x.t.Err = hw.Errorf(e.name, err)
+	}
+}
+
+// completeAllLocked finishes every transfer still pending with err.
+func (e *endpoint) completeAllLocked(err error) {
+	for _, x := range e.q {
+		e.completeLocked(x, err)
+	}
+}

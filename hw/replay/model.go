@@ -1,0 +1,447 @@
+package replay
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+
+	"dongle/hw"
+	"dongle/hw/usbmon"
+)
+
+// ModelOptions tune a model replay.
+type ModelOptions struct {
+	// Name is the trace's name in Info.Backend ("trace:NAME").
+	Name string
+	// Logf receives one line per unmatched control request and per OUT
+	// transfer that differs from the recording; log.Printf if nil.
+	Logf func(format string, args ...any)
+	// RepeatInterrupt makes an interrupt IN endpoint whose recorded data
+	// has run out hand out its last recorded transfer again and again,
+	// like a device that keeps re-sending a periodic status (an ASIX link
+	// status). Off by default: the endpoint goes quiet (transfers stay
+	// pending until cancelled), which is right for event notifications
+	// such as CDC's RESPONSE_AVAILABLE that a driver answers with requests.
+	RepeatInterrupt bool
+}
+
+// ModelStats counts what a model replay did.
+type ModelStats struct {
+	ControlExact   int // control requests answered from an identical recorded setup packet
+	ControlLength  int // ... from the same request recorded with another wLength
+	ControlStalled int // control requests with no recorded counterpart (stalled)
+	ControlOutDiff int // control OUT requests whose data differed from the recording
+
+	InTransfers        int // complete IN transfers the trace holds (after reassembly)
+	InSkippedTruncated int // IN transfers dropped because the capture cut their data
+	InCompleted        int // host IN transfers completed with recorded data
+
+	OutMatched    int // OUT transfers equal to the recorded one at their position
+	OutMismatched int // OUT transfers that differed (logged)
+	OutExtra      int // OUT transfers beyond what the trace recorded on the endpoint
+}
+
+// Model is a virtual device built from a foreign trace (see the package
+// doc). It implements hw.Device.
+//
+// # Control requests
+//
+// A request is answered from the recorded request with the identical setup
+// packet; repeated identical requests cycle through the recorded answers in
+// order. Failing that, from the same request (bmRequestType, bRequest,
+// wValue, wIndex) recorded with another wLength, answering min(wLength,
+// recorded length) bytes. Failing that it stalls, and the log names the
+// nearest recorded request. SET_CONFIGURATION, SET_INTERFACE and
+// CLEAR_FEATURE(halt) issued through SetConfiguration, SetAlt and ClearHalt
+// are checked against the trace's descriptors instead and always succeed
+// when valid: a device with those descriptors accepts them.
+//
+// # IN data
+//
+// Recorded IN completions are reassembled into device-side transfers per
+// endpoint: data accumulates until a completion whose length is not a
+// multiple of wMaxPacketSize (a short packet, a ZLP included). QEMU logs
+// each USBPacket on its own, so its 64-byte frame and the ZLP after it
+// become one 64-byte transfer followed by its ZLP, as on the wire. The
+// replay hands these out packet by packet with USB's rules: a host
+// transfer ends at a short packet or when its buffer is full, and a packet
+// that does not fit completes it with hw.ErrOverflow.
+//
+// A transfer with any part cut by the capture (QEMU keeps 256 bytes of
+// bulk data) is not delivered at all, and counted in InSkippedTruncated:
+// padding it would hand the driver bytes the device never sent, and a
+// framing parser fed a half frame reports errors that are the capture's
+// fault, not the driver's. When an endpoint's data runs out its transfers
+// stay pending until cancelled, like a quiet device (see RepeatInterrupt).
+//
+// # OUT data
+//
+// Each OUT transfer is compared with the recorded OUT transfer at the same
+// position on its endpoint (only the captured prefix, when truncated);
+// differences are logged and counted, never failed: the driver's frames
+// need not be the recorded driver's.
+type Model struct {
+	*core
+	m *model
+}
+
+var _ hw.Device = (*Model)(nil)
+
+type ctrlEntry struct {
+	setup  hw.Setup
+	data   []byte // IN answer or OUT data as captured
+	trunc  bool
+	status int32
+	index  int // record index of the submission
+}
+
+type inMsg struct {
+	data       []byte
+	terminated bool // ended by a short packet (so a ZLP follows a full last packet)
+	cut        bool // some of it was not captured: skipped
+}
+
+type inStream struct {
+	mps     int
+	intr    bool
+	msgs    []inMsg
+	pos     int // current message
+	pkt     int // next packet within it
+	last    *inMsg
+	repeats bool
+}
+
+type outRec struct {
+	data   []byte
+	length int
+	trunc  bool
+	index  int
+}
+
+type model struct {
+	c      *core
+	opts   ModelOptions
+	stats  ModelStats
+	ctrl   []ctrlEntry
+	exact  map[[8]byte][]int
+	byReq  map[[6]byte][]int
+	cycle  map[[8]byte]int
+	in     map[uint8]*inStream
+	out    map[uint8][]outRec
+	outPos map[uint8]int
+}
+
+// NewModel builds a model replay from the records of a capture.
+func NewModel(recs []usbmon.Record, opts ModelOptions) (*Model, error) {
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("replay: %s: empty trace", opts.Name)
+	}
+	if opts.Logf == nil {
+		opts.Logf = log.Printf
+	}
+	t := newTrace(opts.Name, recs)
+	m := &model{opts: opts, exact: map[[8]byte][]int{}, byReq: map[[6]byte][]int{}, cycle: map[[8]byte]int{},
+		in: map[uint8]*inStream{}, out: map[uint8][]outRec{}, outPos: map[uint8]int{}}
+	m.build(t)
+	backend := "trace"
+	if opts.Name != "" {
+		backend += ":" + opts.Name
+	}
+	m.c = newCore(t, t.info(backend), m)
+	return &Model{core: m.c, m: m}, nil
+}
+
+// Stats returns the counters so far.
+func (d *Model) Stats() ModelStats {
+	d.core.mu.Lock()
+	defer d.core.mu.Unlock()
+	return d.m.stats
+}
+
+func (m *model) build(t *trace) {
+	for i := range t.urbs {
+		u := &t.urbs[i]
+		switch u.XferType() {
+		case usbmon.XferControl:
+			s, ok := u.Setup()
+			if !ok {
+				continue
+			}
+			e := ctrlEntry{setup: s, index: u.SubmitIndex, trunc: u.Truncated()}
+			if u.Complete != nil {
+				e.status = u.Complete.Status
+			} else {
+				e.status = -usbmon.ETIMEDOUT // never completed
+			}
+			if s.In() {
+				if u.Complete != nil {
+					e.data = u.Complete.Data
+				}
+			} else {
+				e.data = u.Submit.Data
+			}
+			k := len(m.ctrl)
+			m.ctrl = append(m.ctrl, e)
+			raw := s.Bytes()
+			m.exact[raw] = append(m.exact[raw], k)
+			var rk [6]byte
+			copy(rk[:], raw[:6])
+			m.byReq[rk] = append(m.byReq[rk], k)
+		case usbmon.XferBulk, usbmon.XferInterrupt:
+			ep := u.Endpoint()
+			if ep&0x80 == 0 {
+				if u.Submit != nil {
+					m.out[ep] = append(m.out[ep], outRec{u.Submit.Data, int(u.Submit.Length), u.Submit.Truncated(), u.SubmitIndex})
+				}
+				continue
+			}
+			s := m.in[ep]
+			if s == nil {
+				s = &inStream{mps: t.maxPacket(ep), intr: u.XferType() == usbmon.XferInterrupt}
+				m.in[ep] = s
+			}
+			s.add(u, &m.stats)
+		}
+	}
+	for _, s := range m.in {
+		s.finish(&m.stats)
+		if s.intr && m.opts.RepeatInterrupt {
+			s.repeats = true
+		}
+	}
+}
+
+// add appends one recorded IN completion to the message being
+// reassembled (the last one, while not terminated).
+func (s *inStream) add(u *usbmon.URB, st *ModelStats) {
+	c := u.Complete
+	if c == nil || c.Type != usbmon.Complete || c.Status != 0 {
+		return // never completed, cancelled or failed: nothing crossed the bus
+	}
+	if n := len(s.msgs); n == 0 || s.msgs[n-1].terminated {
+		s.msgs = append(s.msgs, inMsg{data: []byte{}})
+	}
+	cur := &s.msgs[len(s.msgs)-1]
+	cur.data = append(cur.data, c.Data...)
+	cur.cut = cur.cut || c.Truncated()
+	if int(c.Length)%s.mps != 0 || c.Length == 0 {
+		cur.terminated = true
+		st.InTransfers++
+		if cur.cut {
+			st.InSkippedTruncated++
+			s.msgs = s.msgs[:len(s.msgs)-1]
+		}
+	}
+}
+
+// finish drops a cut message left unterminated at the end of the trace.
+func (s *inStream) finish(st *ModelStats) {
+	if n := len(s.msgs); n > 0 && !s.msgs[n-1].terminated && s.msgs[n-1].cut {
+		s.msgs = s.msgs[:n-1]
+		st.InSkippedTruncated++
+	}
+}
+
+// packet returns the next packet of the stream; ok is false when the
+// recorded data has run out.
+func (s *inStream) packet() (p []byte, ok bool) {
+	if s.pos >= len(s.msgs) {
+		if !s.repeats || s.last == nil {
+			return nil, false
+		}
+		s.msgs = append(s.msgs, *s.last)
+	}
+	m := &s.msgs[s.pos]
+	off := s.pkt * s.mps
+	if off < len(m.data) {
+		return m.data[off:min(off+s.mps, len(m.data))], true
+	}
+	if m.terminated && (len(m.data)%s.mps == 0) && off == len(m.data) {
+		return m.data[off:off], true // the ZLP
+	}
+	return nil, false // unterminated message at the end of the trace: the rest never came
+}
+
+func (s *inStream) advance() {
+	m := &s.msgs[s.pos]
+	s.pkt++
+	n := (len(m.data) + s.mps - 1) / s.mps
+	if m.terminated && len(m.data)%s.mps == 0 {
+		n++
+	}
+	if s.pkt >= n {
+		s.last = m
+		if s.repeats {
+			cp := *m
+			s.last = &cp
+		}
+		s.pos++
+		s.pkt = 0
+	}
+}
+
+func (m *model) failed() error { return nil }
+
+func (m *model) control(s hw.Setup, data []byte) (int, error) {
+	what := m.c.name + ": control " + s.String()
+	raw := s.Bytes()
+	var e *ctrlEntry
+	if l := m.exact[raw]; len(l) > 0 {
+		e = &m.ctrl[l[m.cycle[raw]%len(l)]]
+		m.cycle[raw]++
+		m.stats.ControlExact++
+	} else {
+		var rk [6]byte
+		copy(rk[:], raw[:6])
+		for _, k := range m.byReq[rk] {
+			c := &m.ctrl[k]
+			// Prefer an answer that covers the request, else the longest.
+			if e == nil || (len(e.data) < len(data) && len(c.data) > len(e.data)) {
+				e = c
+			}
+		}
+		if e != nil {
+			m.stats.ControlLength++
+		}
+	}
+	if e == nil {
+		if standardSet(s) {
+			return 0, nil
+		}
+		m.stats.ControlStalled++
+		m.opts.Logf("replay: %s: not in the trace, stalled; nearest recorded: %s", what, m.nearest(s))
+		return 0, hw.Errorf(what+": not in the trace", hw.ErrStall)
+	}
+	if e.status != 0 {
+		return 0, hw.Errorf(fmt.Sprintf("%s (record %d, status %d)", what, e.index, e.status), usbmon.ErrnoOf(e.status))
+	}
+	if s.In() {
+		return copy(data, e.data), nil
+	}
+	want := e.data
+	got := data
+	if e.trunc && len(got) > len(want) {
+		got = got[:len(want)]
+	}
+	if !bytes.Equal(want, got) {
+		m.stats.ControlOutDiff++
+		m.opts.Logf("replay: %s: OUT data differs from record %d\n%s", what, e.index, hexDiff(want, got))
+	}
+	return len(data), nil
+}
+
+// standardSet: the requests SetConfiguration/SetAlt/ClearHalt stand for,
+// already validated by core against the descriptors.
+func standardSet(s hw.Setup) bool {
+	switch {
+	case s.RequestType == hw.RecipDevice && s.Request == hw.ReqSetConfiguration,
+		s.RequestType == hw.RecipInterface && s.Request == hw.ReqSetInterface,
+		s.RequestType == hw.RecipEndpoint && s.Request == hw.ReqClearFeature && s.Value == 0:
+		return true
+	}
+	return false
+}
+
+// nearest names the recorded request most like s.
+func (m *model) nearest(s hw.Setup) string {
+	best, score := -1, -1
+	for i := range m.ctrl {
+		r := m.ctrl[i].setup
+		sc := 0
+		if r.RequestType == s.RequestType {
+			sc += 8
+		}
+		if r.Request == s.Request {
+			sc += 8
+		}
+		if r.Value == s.Value {
+			sc += 4
+		} else if r.Value>>8 == s.Value>>8 {
+			sc += 2
+		}
+		if r.Index == s.Index {
+			sc++
+		}
+		if sc > score {
+			best, score = i, sc
+		}
+	}
+	if best < 0 {
+		return "none (the trace has no control requests)"
+	}
+	return fmt.Sprintf("%s (record %d)", m.ctrl[best].setup, m.ctrl[best].index)
+}
+
+func (m *model) submit(e *endpoint, x *xfer) error {
+	if !e.desc.In() {
+		m.checkOut(e, x.t.Buf)
+		x.t.N = len(x.t.Buf)
+		e.completeLocked(x, nil)
+		return nil
+	}
+	m.pump(e)
+	return nil
+}
+
+func (m *model) checkOut(e *endpoint, got []byte) {
+	addr := e.desc.Address
+	recs := m.out[addr]
+	i := m.outPos[addr]
+	if i >= len(recs) {
+		m.stats.OutExtra++
+		return
+	}
+	m.outPos[addr] = i + 1
+	r := recs[i]
+	want := r.data
+	g := got
+	if r.trunc && len(g) > len(want) {
+		g = g[:len(want)]
+	}
+	if bytes.Equal(want, g) && (len(got) == r.length) {
+		m.stats.OutMatched++
+		return
+	}
+	m.stats.OutMismatched++
+	m.opts.Logf("replay: %s: OUT transfer %d (%d bytes) differs from record %d (%d bytes)\n%s", e.name, i, len(got), r.index, r.length, hexDiff(want, g))
+}
+
+// pump moves recorded IN packets into the endpoint's pending transfers.
+func (m *model) pump(e *endpoint) {
+	s := m.in[e.desc.Address]
+	for _, x := range e.q {
+		if x.done {
+			continue
+		}
+		if len(x.t.Buf) == 0 {
+			e.completeLocked(x, nil)
+			continue
+		}
+		if s == nil {
+			return
+		}
+		for !x.done {
+			p, ok := s.packet()
+			if !ok {
+				return
+			}
+			s.advance()
+			space := len(x.t.Buf) - x.t.N
+			if len(p) > space {
+				x.t.N += copy(x.t.Buf[x.t.N:], p[:space])
+				m.stats.InCompleted++
+				e.completeLocked(x, hw.ErrOverflow)
+				break
+			}
+			x.t.N += copy(x.t.Buf[x.t.N:], p)
+			if len(p) < s.mps || x.t.N == len(x.t.Buf) {
+				m.stats.InCompleted++
+				e.completeLocked(x, nil)
+			}
+		}
+	}
+}
+
+func (m *model) cancel(e *endpoint) {
+	e.completeAllLocked(hw.ErrCancelled)
+}

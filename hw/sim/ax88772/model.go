@@ -1,0 +1,426 @@
+// Package ax88772 is a device model of the ASIX AX88772B USB 2.0 Fast
+// Ethernet controller for the hw/sim engine, written from the chip's
+// documented behaviour (it does not import the driver it is tested
+// against).
+//
+// What it models:
+//
+//	host ──control──► register file (RX_CTL, medium mode, IPG, NODE_ID, multicast
+//	                  hash, GPIO, monitor, PHY select, SW_RESET), SW/HW MII
+//	                  arbitration (STATMNGSTS HostEn), the embedded PHY (clause 22
+//	                  registers, auto-negotiation against a configurable link
+//	                  partner), EEPROM; unknown requests stall and are logged
+//	host ◄──bulk IN 0x82── RX stream: [le16 len][le16 ~len][frame][pad to even] …
+//	                  cut into writes of at most the RX_CTL MFB buffer size, so
+//	                  records straddle transfers at any offset, as on the chip
+//	host ──bulk OUT 0x03─► TX parser: checks every header, drops 00 00 ff ff fillers,
+//	                  counts malformed transfers (TxStats), sends frames to the wire
+//	host ◄──interrupt IN 0x81── 8-byte status {a1 00, link, 00 00, status, 00 00} on
+//	                  every link change
+//
+// The Ethernet side is a Port on a sim.Wire (Plug): frames the host sends go out of the wire end, frames
+// Receive'd (or Inject'ed) go through the RX_CTL filter to the host.
+//
+// Every control request is recorded (Requests) so that specs can compare
+// the driver's sequence with the kernel's.
+package ax88772
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+
+	"dongle/hw"
+	"dongle/hw/sim"
+)
+
+// Endpoint addresses.
+const (
+	EPStatus  uint8 = 0x81
+	EPBulkIn  uint8 = 0x82
+	EPBulkOut uint8 = 0x03
+)
+
+// Link is a link partner's offer (what its ANLPAR advertises).
+type Link struct {
+	Mbps       int  // 10 or 100
+	FullDuplex bool // full duplex
+	Pause      bool // symmetric pause advertised
+}
+
+func (l Link) String() string {
+	d := "half"
+	if l.FullDuplex {
+		d = "full"
+	}
+	return fmt.Sprintf("%d/%s", l.Mbps, d)
+}
+
+// Options configure a model. The zero value is a high-speed AX88772B with
+// MAC 00:0e:c6:88:77:2b whose link partner offers 100/full with pause.
+type Options struct {
+	// FullSpeed enumerates at full speed: 64-byte bulk packets.
+	FullSpeed bool
+	// MAC is the address in NODE_ID and the EEPROM.
+	MAC net.HardwareAddr
+	// Partner is the link partner (zero: 100/full with pause).
+	Partner Link
+	// NoCable starts with the cable unplugged (link down).
+	NoCable bool
+	// PHYAddr is the primary PHY address READ_PHY_ID reports (0: the
+	// embedded PHY, 0x10). A value ≥ 32 models the bogus answer of
+	// CVE-2025-71094.
+	PHYAddr uint8
+	// HostEnDelay is how many STATMNGSTS reads after SET_SW_MII still
+	// show HostEn clear (the MII arbiter is slow). Negative: never.
+	HostEnDelay int
+	// Product overrides the USB product ID (0: 0x772b).
+	Product uint16
+}
+
+// Request is one control request the model saw.
+type Request struct {
+	Setup   hw.Setup
+	Data    []byte // OUT data, or the IN answer
+	Stalled bool
+}
+
+func (r Request) String() string {
+	s := fmt.Sprintf("%s % x", r.Setup, r.Data)
+	if r.Stalled {
+		s += " STALL"
+	}
+	return s
+}
+
+// TxStats counts what the chip did with bulk OUT data.
+type TxStats struct {
+	Transfers   int // OUT transfers seen
+	Frames      int // frames sent to the wire
+	Pads        int // 00 00 ff ff fillers dropped
+	BadHeader   int // header whose complement does not match: rest of the transfer dropped
+	Truncated   int // header announcing more bytes than the transfer holds
+	MissingPad  int // transfer ending on a packet boundary without a filler
+	NeedlessPad int // filler where none was needed (harmless, counted)
+}
+
+// RxStats counts what the chip did with frames from the wire.
+type RxStats struct {
+	Received  int // frames offered by the wire
+	Accepted  int // frames that passed the filter into the stream
+	Filtered  int // frames the RX_CTL filter dropped
+	Stopped   int // frames dropped because RX_CTL SO or medium RE is clear
+	Overflow  int // frames dropped because the FIFO was full
+	Writes    int // bulk IN writes made
+	Corrupted int // headers deliberately corrupted (CorruptNextRxHeader)
+}
+
+// fifoLimit bounds the RX stream waiting for the host.
+const fifoLimit = 64 << 10
+
+// Model is an AX88772B. Make one with New; it is safe for concurrent use.
+type Model struct {
+	mu   sync.Mutex
+	opts Options
+	host *sim.Host
+	mps  int
+
+	// register file
+	rxCtl, medium uint16
+	ipg           [3]byte
+	nodeID        [6]byte
+	mcast         [8]byte
+	gpio, monitor byte
+	phySel        uint16
+	swReset       uint16
+	swMII         bool
+	hostEnWait    int
+	eeprom        [256]uint16
+	eepromWE      bool
+
+	phy      phy
+	linkSent bool // last link state reported on the status endpoint
+	statusQ  bool // a status packet is due
+
+	rx      []byte // RX stream not yet written to the host
+	rxChunk int    // test override of the write size (0: MFB size)
+	corrupt int    // headers still to corrupt
+
+	end *sim.End // Ethernet side
+
+	log []Request
+	tx  TxStats
+	rxs RxStats
+}
+
+var (
+	_ sim.Model    = (*Model)(nil)
+	_ sim.Poller   = (*Model)(nil)
+	_ sim.Resetter = (*Model)(nil)
+	_ sim.Port     = (*Model)(nil)
+)
+
+// DefaultMAC is the MAC when Options.MAC is nil.
+var DefaultMAC = net.HardwareAddr{0x00, 0x0e, 0xc6, 0x88, 0x77, 0x2b}
+
+// New makes a model.
+func New(o Options) *Model {
+	if o.MAC == nil {
+		o.MAC = DefaultMAC
+	}
+	if o.Partner.Mbps == 0 {
+		o.Partner = Link{Mbps: 100, FullDuplex: true, Pause: true}
+	}
+	if o.PHYAddr == 0 {
+		o.PHYAddr = embeddedPHYAddr
+	}
+	if o.Product == 0 {
+		o.Product = 0x772b
+	}
+	m := &Model{opts: o, mps: 512}
+	if o.FullSpeed {
+		m.mps = 64
+	}
+	// EEPROM: the MAC in words 4..6, low byte first; the model stores
+	// nothing else (unprogrammed words read 0xffff).
+	for i := range m.eeprom {
+		m.eeprom[i] = 0xffff
+	}
+	for i := 0; i < 3; i++ {
+		m.eeprom[4+i] = uint16(o.MAC[2*i]) | uint16(o.MAC[2*i+1])<<8
+	}
+	m.powerOn()
+	return m
+}
+
+// NewDevice makes a model and plugs it into the engine.
+func NewDevice(o Options) (*sim.Device, *Model) {
+	m := New(o)
+	return sim.New(m, hw.Info{Bus: 1, Address: 7, Backend: "sim:ax88772"}), m
+}
+
+// powerOn puts the register file in its reset state (SW_RESET does not
+// touch it; a port reset does).
+func (m *Model) powerOn() {
+	m.rxCtl, m.medium = resetRxCtl, resetMedium
+	m.ipg = [3]byte{0x15, 0x0c, 0x12}
+	copy(m.nodeID[:], m.opts.MAC)
+	m.mcast = [8]byte{}
+	m.gpio, m.monitor = 0, 0
+	m.phySel = 0x01 // embedded PHY selected
+	m.swReset = 0
+	m.swMII = false
+	m.rx = m.rx[:0]
+	m.phy.init(m.opts.Partner, !m.opts.NoCable)
+	m.statusQ = true
+}
+
+// Descriptors implements sim.Model: one configuration, one vendor-class
+// interface with interrupt IN 0x81 (8 bytes), bulk IN 0x82 and bulk OUT
+// 0x03.
+func (m *Model) Descriptors() ([]byte, [][]byte, map[uint8]string) {
+	dev := []byte{18, hw.DescDevice, 0x00, 0x02, 0xff, 0xff, 0x00, 64,
+		0x95, 0x0b, byte(m.opts.Product), byte(m.opts.Product >> 8), 0x01, 0x00, 1, 2, 3, 1}
+	intr := byte(11) // 2^(11-1) microframes = 128 ms at high speed
+	if m.opts.FullSpeed {
+		intr = 128
+	}
+	mps := []byte{byte(m.mps), byte(m.mps >> 8)}
+	cfg := []byte{9, hw.DescConfig, 39, 0, 1, 1, 0, 0xa0, 0x64,
+		9, hw.DescInterface, 0, 0, 3, 0xff, 0xff, 0x00, 0,
+		7, hw.DescEndpoint, EPStatus, hw.XferInterrupt, 8, 0, intr,
+		7, hw.DescEndpoint, EPBulkIn, hw.XferBulk, mps[0], mps[1], 0,
+		7, hw.DescEndpoint, EPBulkOut, hw.XferBulk, mps[0], mps[1], 0,
+	}
+	serial := fmt.Sprintf("%02X%02X%02X", m.opts.MAC[3], m.opts.MAC[4], m.opts.MAC[5])
+	return dev, [][]byte{cfg}, map[uint8]string{1: "ASIX Elec. Corp.", 2: "AX88772B", 3: serial}
+}
+
+// Attach implements sim.Model.
+func (m *Model) Attach(h *sim.Host) {
+	m.mu.Lock()
+	m.host = h
+	m.mu.Unlock()
+}
+
+// Reset implements sim.Resetter: a port reset reloads everything.
+func (m *Model) Reset() {
+	m.mu.Lock()
+	m.powerOn()
+	m.mu.Unlock()
+}
+
+// Plug connects the Ethernet side to a wire end: frames the host
+// transmits are sent from e, frames arriving at e go to Receive.
+func (m *Model) Plug(e *sim.End) {
+	e.Attach(m)
+	m.mu.Lock()
+	m.end = e
+	m.mu.Unlock()
+}
+
+// Requests returns a copy of the control request log, oldest first.
+func (m *Model) Requests() []Request {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Request(nil), m.log...)
+}
+
+// ClearRequests empties the log.
+func (m *Model) ClearRequests() {
+	m.mu.Lock()
+	m.log = nil
+	m.mu.Unlock()
+}
+
+// Stalled returns the requests the model stalled.
+func (m *Model) Stalled() []Request {
+	var out []Request
+	for _, r := range m.Requests() {
+		if r.Stalled {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TxStats returns the TX counters.
+func (m *Model) TxStats() TxStats { m.mu.Lock(); defer m.mu.Unlock(); return m.tx }
+
+// RxStats returns the RX counters.
+func (m *Model) RxStats() RxStats { m.mu.Lock(); defer m.mu.Unlock(); return m.rxs }
+
+// Registers is the register file as the chip holds it.
+type Registers struct {
+	RxCtl, Medium uint16
+	IPG           [3]byte
+	NodeID        net.HardwareAddr
+	Multicast     [8]byte
+	GPIO, Monitor byte
+	PHYSelect     uint16
+	SWReset       uint16
+	SWMII         bool // the host owns the MDIO bus
+}
+
+// Registers returns a snapshot of the register file.
+func (m *Model) Registers() Registers {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return Registers{RxCtl: m.rxCtl, Medium: m.medium, IPG: m.ipg, NodeID: append(net.HardwareAddr(nil), m.nodeID[:]...),
+		Multicast: m.mcast, GPIO: m.gpio, Monitor: m.monitor, PHYSelect: m.phySel, SWReset: m.swReset, SWMII: m.swMII}
+}
+
+// PHY returns the PHY's register r (0..31) as the MDIO bus would read it.
+func (m *Model) PHY(r int) uint16 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.phy.read(r)
+}
+
+// Link reports the negotiated link (ok false when down).
+func (m *Model) Link() (l Link, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.phy.resolved()
+}
+
+// SetPartner changes the link partner (renegotiating) and reports the
+// change on the status endpoint.
+func (m *Model) SetPartner(l Link) {
+	m.mu.Lock()
+	m.phy.partner = l
+	m.phy.negotiate()
+	m.linkChangedLocked()
+	m.mu.Unlock()
+	m.pump()
+}
+
+// SetCable plugs or unplugs the cable.
+func (m *Model) SetCable(plugged bool) {
+	m.mu.Lock()
+	m.phy.cable = plugged
+	m.phy.negotiate()
+	m.linkChangedLocked()
+	m.mu.Unlock()
+	m.pump()
+}
+
+// SetRxChunk makes bulk IN writes at most n bytes (0: the RX_CTL MFB
+// buffer size, as the chip does). Specs use it to put transfer
+// boundaries at chosen offsets of a record.
+func (m *Model) SetRxChunk(n int) {
+	m.mu.Lock()
+	m.rxChunk = n
+	m.mu.Unlock()
+}
+
+// CorruptNextRxHeader flips a bit in the complement half of the next n
+// RX headers, as a line glitch would.
+func (m *Model) CorruptNextRxHeader(n int) {
+	m.mu.Lock()
+	m.corrupt += n
+	m.mu.Unlock()
+}
+
+func (m *Model) linkChangedLocked() {
+	_, up := m.phy.resolved()
+	if up != m.linkSent {
+		m.statusQ = true
+	}
+}
+
+// status is the 8-byte interrupt packet.
+func (m *Model) statusLocked() []byte {
+	_, up := m.phy.resolved()
+	b := make([]byte, 8)
+	b[0], b[1] = 0xa1, 0x00
+	if up {
+		b[2] = 0x01
+	}
+	m.linkSent = up
+	return b
+}
+
+// Poll implements sim.Poller: the host is waiting on an endpoint with
+// nothing queued.
+func (m *Model) Poll(ep uint8) { m.pump() }
+
+// pump moves what is due to the host: a status packet, and RX stream
+// writes while the engine's IN queue has room.
+func (m *Model) pump() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.host
+	if h == nil {
+		return
+	}
+	if m.statusQ && h.Active(EPStatus) && h.Waiting(EPStatus) > 0 {
+		if h.SendIn(EPStatus, m.statusLocked()) == nil {
+			m.statusQ = false
+		}
+	}
+	for len(m.rx) > 0 && h.Active(EPBulkIn) && h.Queued(EPBulkIn) < 2 {
+		n := m.chunkLocked()
+		n = min(n, len(m.rx))
+		if h.SendIn(EPBulkIn, m.rx[:n]) != nil {
+			return
+		}
+		m.rxs.Writes++
+		m.rx = append(m.rx[:0], m.rx[n:]...)
+	}
+}
+
+func (m *Model) chunkLocked() int {
+	if m.rxChunk > 0 {
+		return m.rxChunk
+	}
+	return 2048 << ((m.rxCtl & RxCtlMFB) >> 8)
+}
+
+// le16 answers a 2-byte register read.
+func le16(data []byte, v uint16) int {
+	var b [2]byte
+	binary.LittleEndian.PutUint16(b[:], v)
+	return copy(data, b[:])
+}

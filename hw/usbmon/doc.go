@@ -1,0 +1,41 @@
+// Package usbmon reads and writes Linux usbmon captures: the binary records
+// the kernel's usbmon (drivers/usb/mon/mon_bin.c) hands to libpcap, as stored
+// in pcap and pcapng files with link type 220 (LINKTYPE_USB_LINUX_MMAPPED,
+// 64-byte header) or 189 (LINKTYPE_USB_LINUX, 48-byte header).
+//
+// The file container (pcap, pcapng, gzip'd pcap) is gopacket's pcapgo; the
+// record format is decoded here, by hand, because gopacket's layers.USB
+// trusts len_cap (and panics when it lies) and drops the last 24 header bytes.
+//
+// # Record layout
+//
+// One record per URB event ('S' submit, 'C' complete, 'E' submit error), in
+// host byte order (little-endian on every capture dongle knows of):
+//
+//	0       8    9     10   11   12    14         15        16       24      28      32      36       40      48       52          56         60      64
+//	├ id ───┼type┼xfer ┼ep ─┼dev ┼bus ─┼flag_setup ┼flag_data ┼ts_sec ─┼ts_usec┼status ┼length ┼len_cap ┼setup ─┼interval┼start_frame┼xfer_flags┼ndesc ─┤
+//	└──────────────────────── 48-byte header (link type 189) ───────────────────────────────────────────────┘
+//	└──────────────────────── 64-byte header (link type 220) ─────────────────────────────────────────────────────────────────────────────────────────┘
+//
+// followed (220, isochronous only) by ndesc 16-byte iso descriptors, then by
+// the captured data.
+//
+// # Captures that are not the kernel's
+//
+// QEMU's "-device usb-...,pcap=FILE" writer (hw/usb/pcap.c) produces link
+// type 220 with quirks the reader accepts as normal:
+//
+//   - len_cap counts the 64-byte header when data is present (82 for 18 data
+//     bytes) but is 0 when none is; the kernel counts only the data. Decode
+//     accepts both conventions and nothing else (see Decode).
+//   - bulk data is cut at 256 bytes and control data at 4096: length keeps
+//     the real size, so Record.Truncated reports it.
+//   - control URB ids are 0 (bulk and interrupt ids are addresses), so S/C
+//     pairing falls back to endpoint order (see Pair).
+//   - bus is 0, the data flag is '=' where data is present, and every
+//     USBPacket is its own record, so a ZLP is a zero-length completion.
+//   - every failure (stall included) is status -121 (-EREMOTEIO).
+//
+// Records cut by the container's snaplen (pcap caplen < original length)
+// are decoded with the bytes that are there and marked truncated.
+package usbmon

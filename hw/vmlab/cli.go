@@ -1,0 +1,196 @@
+package vmlab
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"dongle/hw/vmlab/guest"
+)
+
+// Main is the `lab` command line (go run ./hw/vmlab/cmd/lab, later
+// `dongle lab`). It returns the process exit status.
+//
+//	lab setup                       check packages, fetch kernel, build tools + initramfs (idempotent)
+//	lab status                      what is set up
+//	lab run [flags] -- SCRIPT...    boot, run sh code in the guest, print the run summary
+//	lab exec BIN [ARGS...]          run a binary in the guest (what labexec does for go test)
+//	lab bench [-n N] [-size S]      kernel cdc_ether → usb-net → host peer throughput
+//	lab smoke                       boot, check enumeration, echo frames through the host peer
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	l := Default()
+	l.Log = os.Stderr
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, cliUsage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "setup":
+		err = cmdSetup(ctx, l, args[1:])
+	case "status":
+		err = cmdStatus(ctx, l)
+	case "run":
+		return cmdRun(ctx, l, args[1:])
+	case "exec":
+		if len(args) < 2 {
+			fmt.Fprint(os.Stderr, cliUsage)
+			return 2
+		}
+		return cmdExec(ctx, l, args[1], args[2:])
+	case "bench":
+		err = cmdBench(ctx, l, args[1:])
+	case "smoke":
+		err = cmdSmoke(ctx, l)
+	case "help", "-h", "-help", "--help":
+		fmt.Print(cliUsage)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "lab: unknown command %q\n%s", args[0], cliUsage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+const cliUsage = `usage: lab <command>
+  setup                     check host packages, fetch+unpack the kernel, build tools and initramfs (cached)
+  status                    show what is set up
+  run [flags] -- SCRIPT     boot the lab and run sh code in the guest (output streams here)
+        -peer echo|count    host peer mode (default echo)   -fixture all|ecm|none   -no-usbnet
+        -file NAME=PATH     copy a host file to /mnt/lab/NAME (repeatable)
+  exec BIN [ARGS...]        run a binary in the guest with the module root mounted (go test -exec style)
+  bench [-n N] [-size S]    the kernel's cdc_ether sends N frames through usb-net; frames/s at the host peer
+  smoke                     boot, check usb-net + gadgets enumerate, echo frames through the host peer
+The lab directory is $DONGLE_LAB_DIR, else <module root>/.lab.
+`
+
+func cmdSetup(ctx context.Context, l *Lab, args []string) error {
+	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
+	smoke := fs.Bool("smoke", false, "run the smoke scenario afterwards")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	wd, _ := os.Getwd()
+	root, ok := ModuleRoot(wd)
+	if !ok {
+		return errors.New("run setup inside the dongle module (it builds hw/vmlab/cmd/...)")
+	}
+	st, err := l.Setup(ctx, root)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("lab setup: kernel %s in %.1fs, tools %.1fs, initramfs %.1fs, total %.1fs\n",
+		st.KernelPackage, st.Kernel.Seconds(), st.Tools.Seconds(), st.Initramfs.Seconds(), st.Total.Seconds())
+	fmt.Printf("lab setup: go test -exec %s ./specs/...\n", l.LabexecPath())
+	if *smoke {
+		return cmdSmoke(ctx, l)
+	}
+	return nil
+}
+
+func cmdStatus(ctx context.Context, l *Lab) error {
+	fmt.Printf("lab dir:   %s\naccel:     %s\n", l.Dir, Accel())
+	if err := CheckHost(); err != nil {
+		fmt.Println(err)
+	} else {
+		fmt.Println("host:      packages present")
+	}
+	if pkg, err := os.ReadFile(l.path("kernel.stamp")); err == nil {
+		fmt.Printf("kernel:    %s", pkg)
+	}
+	if err := l.Ready(); err != nil {
+		fmt.Printf("ready:     no: %v\n", err)
+		return nil
+	}
+	fmt.Printf("ready:     yes (initramfs %s)\nexec:      go test -exec %s ./...\n", l.InitramfsPath(), l.LabexecPath())
+	return nil
+}
+
+type fileFlags map[string]string
+
+func (f fileFlags) String() string { return fmt.Sprint(map[string]string(f)) }
+func (f fileFlags) Set(v string) error {
+	name, p, ok := strings.Cut(v, "=")
+	if !ok || name == "" || p == "" {
+		return fmt.Errorf("-file %q: want NAME=PATH", v)
+	}
+	f[name] = p
+	return nil
+}
+
+func cmdRun(ctx context.Context, l *Lab, args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	peer := fs.String("peer", "echo", "host peer mode: echo or count")
+	fixture := fs.String("fixture", "all", "gadgets: all, ecm, none")
+	noNet := fs.Bool("no-usbnet", false, "no QEMU usb-net")
+	files := fileFlags{}
+	fs.Var(files, "file", "NAME=PATH: copy PATH to /mnt/lab/NAME in the guest (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	res, err := l.Run(ctx, RunConfig{
+		Script: strings.Join(fs.Args(), " "), Files: files, Stdout: os.Stdout,
+		Peer: guest.PeerMode(*peer), Fixture: *fixture, NoUSBNet: *noNet,
+	})
+	return report(res, err)
+}
+
+func cmdExec(ctx context.Context, l *Lab, bin string, args []string) int {
+	res, err := l.Exec(ctx, ExecConfig{Bin: bin, Args: args, Stdout: os.Stdout})
+	return report(res, err)
+}
+
+// report prints the run summary and the reattach check on stderr and
+// returns the exit status to use.
+func report(res *Result, err error) int {
+	if res != nil {
+		fmt.Fprintf(os.Stderr, "lab: %s\n", res.Summary())
+		if ch := res.DriverChanges(); len(ch) > 0 {
+			fmt.Fprintf(os.Stderr, "lab: kernel drivers NOT reattached after the program: %s\n", strings.Join(ch, "; "))
+		} else if res.USBAfter != "" {
+			fmt.Fprintf(os.Stderr, "lab: kernel drivers after the program (all as before):\n  %s\n", strings.ReplaceAll(res.USBAfter, "\n", "\n  "))
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab: %v\n", err)
+		if res != nil && res.ExitCode >= 0 {
+			return res.ExitCode
+		}
+		return 1
+	}
+	return res.ExitCode
+}
+
+func cmdBench(ctx context.Context, l *Lab, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	n := fs.Int("n", 20000, "frames")
+	size := fs.Int("size", 1514, "frame size")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	b, err := l.BenchKernelCDCEther(ctx, *n, *size, os.Stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Println(b)
+	return nil
+}
+
+func cmdSmoke(ctx context.Context, l *Lab) error {
+	s, err := l.Smoke(ctx, os.Stdout)
+	if s != nil {
+		fmt.Println(s)
+	}
+	return err
+}

@@ -1,0 +1,234 @@
+// Command labguest is the lab's helper inside the guest VM (static, pure Go;
+// the lab's /init starts it, and run scripts call it).
+//
+//	labguest echo  -if gecm0 [-ethertype 0x88b5]     echo frames of one EtherType back out (AF_PACKET)
+//	labguest blast -if usb0 -n 20000 [-size 1514]    send frames as fast as the netdev takes them
+//	labguest ping  -if usb0 -n 100 [-size 1000]      send numbered frames, expect each back intact
+//	labguest usb                                     list USB devices, interfaces and bound drivers (sysfs)
+//	labguest netif VID:PID                           print the netdev a class driver made for a device
+//	labguest link  IF up|down                        ip link set IF up|down (a gadget netdev: link change)
+//	labguest peer  mode echo|count | stats | reset   talk to the host peer
+//
+// Exit status 0 on success, 1 on failure (with a message on stderr), 2 on usage errors.
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"dongle/hw/vmlab/guest"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "echo":
+		err = echo(args)
+	case "blast":
+		err = blast(args)
+	case "ping":
+		err = ping(args)
+	case "usb":
+		err = usb()
+	case "netif":
+		err = netif(args)
+	case "link":
+		if len(args) != 2 || (args[1] != "up" && args[1] != "down") {
+			usage()
+		}
+		err = guest.SetLink(args[0], args[1] == "up")
+	case "peer":
+		err = peer(args)
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "labguest %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: labguest echo|blast|ping|usb|netif|link|peer ... (see go doc dongle/hw/vmlab/cmd/labguest)")
+	os.Exit(2)
+}
+
+func echo(args []string) error {
+	fs := flag.NewFlagSet("echo", flag.ExitOnError)
+	ifname := fs.String("if", guest.ECMGadgetNetdev, "interface")
+	et := fs.Uint("ethertype", guest.EchoEtherType, "EtherType to echo")
+	fs.Parse(args)
+	c, err := guest.ListenPacket(*ifname, uint16(*et))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("labguest: echoing EtherType %#04x on %s\n", *et, *ifname)
+	buf := make([]byte, 65536)
+	for {
+		n, err := c.Recv(buf, 0)
+		if err != nil {
+			return err
+		}
+		if err := c.Send(buf[:n]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+}
+
+func ifaceMAC(ifname string) (net.HardwareAddr, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, err
+	}
+	return ifi.HardwareAddr, nil
+}
+
+func blast(args []string) error {
+	fs := flag.NewFlagSet("blast", flag.ExitOnError)
+	ifname := fs.String("if", "usb0", "interface")
+	n := fs.Int("n", 20000, "frames")
+	size := fs.Int("size", 1514, "frame size (Ethernet header included, no FCS)")
+	et := fs.Uint("ethertype", guest.EchoEtherType+1, "EtherType")
+	fs.Parse(args)
+	if *size < 18 || *size > 9000 {
+		return fmt.Errorf("-size %d: want 18..9000", *size)
+	}
+	mac, err := ifaceMAC(*ifname)
+	if err != nil {
+		return err
+	}
+	c, err := guest.ListenPacket(*ifname, 0)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	frame := make([]byte, *size)
+	t0 := time.Now()
+	for i := 0; i < *n; i++ {
+		guest.TestFrame(frame, mac, uint16(*et), uint32(i))
+		if err := c.Send(frame); err != nil {
+			return fmt.Errorf("frame %d: %w", i, err)
+		}
+	}
+	d := time.Since(t0)
+	fmt.Printf("BLAST if=%s frames=%d size=%d sent_in=%.3fs rate=%.0f frames/s %.2f MB/s\n",
+		*ifname, *n, *size, d.Seconds(), float64(*n)/d.Seconds(), float64(*n**size)/d.Seconds()/1e6)
+	return nil
+}
+
+func ping(args []string) error {
+	fs := flag.NewFlagSet("ping", flag.ExitOnError)
+	ifname := fs.String("if", "usb0", "interface")
+	n := fs.Int("n", 100, "frames")
+	size := fs.Int("size", 0, "frame size; 0: cycle through 60..1514")
+	fs.Parse(args)
+	mac, err := ifaceMAC(*ifname)
+	if err != nil {
+		return err
+	}
+	c, err := guest.ListenPacket(*ifname, guest.EchoEtherType)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	buf := make([]byte, 65536)
+	t0 := time.Now()
+	for i := 0; i < *n; i++ {
+		sz := *size
+		if sz == 0 {
+			sz = 60 + (i*97)%(1514-60+1)
+		}
+		f := make([]byte, sz)
+		guest.TestFrame(f, mac, guest.EchoEtherType, uint32(i))
+		if err := c.Send(f); err != nil {
+			return err
+		}
+		for {
+			m, err := c.Recv(buf, 3*time.Second)
+			if err != nil {
+				return fmt.Errorf("frame %d (%d bytes): no echo: %w", i, sz, err)
+			}
+			if m >= 18 && !bytes.Equal(buf[6:12], mac) {
+				continue // not ours
+			}
+			// usbnet may pad short frames; compare what we sent.
+			if m < sz || !bytes.Equal(buf[:sz], f) {
+				return fmt.Errorf("frame %d: sent %d bytes, got %d back, contents differ", i, sz, m)
+			}
+			break
+		}
+	}
+	fmt.Printf("PING if=%s echoed=%d/%d in %.3fs\n", *ifname, *n, *n, time.Since(t0).Seconds())
+	return nil
+}
+
+func usb() error {
+	devs, err := guest.USBDevices()
+	if err != nil {
+		return err
+	}
+	for _, d := range devs {
+		fmt.Println(d)
+	}
+	return nil
+}
+
+func netif(args []string) error {
+	if len(args) != 1 {
+		usage()
+	}
+	v, p, ok := strings.Cut(args[0], ":")
+	vid, err1 := strconv.ParseUint(v, 16, 16)
+	pid, err2 := strconv.ParseUint(p, 16, 16)
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("%q: want VID:PID in hex", args[0])
+	}
+	d, err := guest.FindUSB(uint16(vid), uint16(pid))
+	if err != nil {
+		return err
+	}
+	name, err := d.Netdev()
+	if err != nil {
+		return err
+	}
+	fmt.Println(name)
+	return nil
+}
+
+func peer(args []string) error {
+	if len(args) == 0 {
+		usage()
+	}
+	p, err := guest.DialPeer()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	switch args[0] {
+	case "mode":
+		if len(args) != 2 {
+			usage()
+		}
+		return p.SetMode(guest.PeerMode(args[1]))
+	case "reset":
+		return p.Reset()
+	case "stats":
+		s, err := p.Stats()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("PEER %s rate=%.0f frames/s\n", s, s.FramesPerSecond())
+		return nil
+	}
+	return errors.New("peer: want mode|reset|stats")
+}

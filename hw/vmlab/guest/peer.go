@@ -1,0 +1,140 @@
+package guest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// PeerPort is the guest serial port wired to the host peer's control socket.
+// ttyS0 is the console, ttyS1 carries the program's output to the host.
+const PeerPort = "/dev/ttyS2"
+
+// PeerMode is what the host peer does with frames usb-net sends out.
+type PeerMode string
+
+const (
+	PeerEcho  PeerMode = "echo"  // send every frame straight back
+	PeerCount PeerMode = "count" // count and capture only
+)
+
+// PeerStats are the host peer's counters since its start or last Reset.
+// First and Last are the host's receive times of the first and last frame.
+type PeerStats struct {
+	Frames, Bytes, Echoed uint64
+	First, Last           time.Time
+}
+
+// Elapsed is the time between the first and the last frame.
+func (s PeerStats) Elapsed() time.Duration { return s.Last.Sub(s.First) }
+
+// FramesPerSecond is the receive rate over Elapsed (0 for fewer than 2 frames).
+func (s PeerStats) FramesPerSecond() float64 {
+	if s.Frames < 2 || s.Elapsed() <= 0 {
+		return 0
+	}
+	return float64(s.Frames-1) / s.Elapsed().Seconds()
+}
+
+// String is the control protocol's form, also used in logs:
+// "frames=N bytes=N echoed=N first_ns=N last_ns=N".
+func (s PeerStats) String() string {
+	var f, l int64
+	if !s.First.IsZero() {
+		f, l = s.First.UnixNano(), s.Last.UnixNano()
+	}
+	return fmt.Sprintf("frames=%d bytes=%d echoed=%d first_ns=%d last_ns=%d", s.Frames, s.Bytes, s.Echoed, f, l)
+}
+
+// ParsePeerStats parses String's form.
+func ParsePeerStats(s string) (PeerStats, error) {
+	var st PeerStats
+	var f, l int64
+	if _, err := fmt.Sscanf(strings.TrimSpace(s), "frames=%d bytes=%d echoed=%d first_ns=%d last_ns=%d", &st.Frames, &st.Bytes, &st.Echoed, &f, &l); err != nil {
+		return PeerStats{}, fmt.Errorf("peer stats %q: %w", s, err)
+	}
+	if f != 0 {
+		st.First, st.Last = time.Unix(0, f), time.Unix(0, l)
+	}
+	return st, nil
+}
+
+// Peer is the guest's handle on the host peer's control channel: a
+// line protocol over a serial port (commands "mode echo|count", "stats",
+// "reset"; answers "ok ..." or "err ...").
+type Peer struct {
+	f  *os.File
+	rd *bufio.Reader
+}
+
+// DialPeer opens the control port (raw mode, no echo) and checks that the
+// host answers.
+func DialPeer() (*Peer, error) {
+	f, err := os.OpenFile(PeerPort, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("host peer control %s: %w", PeerPort, err)
+	}
+	if err := makeRaw(int(f.Fd())); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("host peer control %s: %w", PeerPort, err)
+	}
+	p := &Peer{f: f, rd: bufio.NewReader(f)}
+	if _, err := p.cmd("ping"); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func makeRaw(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	// cfmakeraw(3)
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
+
+func (p *Peer) cmd(c string) (string, error) {
+	if _, err := p.f.WriteString(c + "\n"); err != nil {
+		return "", fmt.Errorf("host peer %q: %w", c, err)
+	}
+	p.f.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := p.rd.ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("host peer %q: no answer: %w", c, err)
+	}
+	line = strings.TrimSpace(line)
+	if rest, ok := strings.CutPrefix(line, "ok"); ok {
+		return strings.TrimSpace(rest), nil
+	}
+	return "", fmt.Errorf("host peer %q: %s", c, line)
+}
+
+// SetMode switches the peer between echoing and counting.
+func (p *Peer) SetMode(m PeerMode) error { _, err := p.cmd("mode " + string(m)); return err }
+
+// Reset zeroes the counters.
+func (p *Peer) Reset() error { _, err := p.cmd("reset"); return err }
+
+// Stats returns the counters.
+func (p *Peer) Stats() (PeerStats, error) {
+	s, err := p.cmd("stats")
+	if err != nil {
+		return PeerStats{}, err
+	}
+	return ParsePeerStats(s)
+}
+
+// Close closes the control port.
+func (p *Peer) Close() error { return p.f.Close() }

@@ -1,0 +1,142 @@
+package guest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// SysfsRoot is where USB devices are listed; a variable for tests.
+var SysfsRoot = "/sys/bus/usb/devices"
+
+// USBDevice is a USB device as sysfs shows it.
+type USBDevice struct {
+	Name            string // sysfs name, "1-1"
+	Vendor, Product uint16
+	Bus, Address    int
+	Speed           string // Mbit/s as sysfs says: "12", "480"
+	Config          int    // bConfigurationValue (0: unconfigured)
+	Interfaces      []USBInterface
+}
+
+// USBInterface is one interface of the active configuration.
+type USBInterface struct {
+	Name        string // "1-1:1.0"
+	Number, Alt int
+	Class, Sub  uint8
+	Driver      string // bound kernel driver, "" when none (e.g. usbfs claimed it: then "usbfs")
+	Netdevs     []string
+}
+
+func readTrim(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func readHex(p string) (uint64, error) {
+	s := readTrim(p)
+	v, err := strconv.ParseUint(s, 16, 16)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not hex: %w", p, s, err)
+	}
+	return v, nil
+}
+
+// USBDevices lists the USB devices (not root hubs) in sysfs, sorted by name.
+func USBDevices() ([]USBDevice, error) {
+	ents, err := os.ReadDir(SysfsRoot)
+	if err != nil {
+		return nil, fmt.Errorf("usb devices: %w", err)
+	}
+	var devs []USBDevice
+	for _, e := range ents {
+		name := e.Name()
+		dir := filepath.Join(SysfsRoot, name)
+		if strings.Contains(name, ":") || strings.HasPrefix(name, "usb") {
+			continue // interfaces and root hubs
+		}
+		v, err := readHex(filepath.Join(dir, "idVendor"))
+		if err != nil {
+			return nil, err
+		}
+		p, err := readHex(filepath.Join(dir, "idProduct"))
+		if err != nil {
+			return nil, err
+		}
+		d := USBDevice{Name: name, Vendor: uint16(v), Product: uint16(p), Speed: readTrim(filepath.Join(dir, "speed"))}
+		d.Bus, _ = strconv.Atoi(readTrim(filepath.Join(dir, "busnum")))
+		d.Address, _ = strconv.Atoi(readTrim(filepath.Join(dir, "devnum")))
+		d.Config, _ = strconv.Atoi(readTrim(filepath.Join(dir, "bConfigurationValue")))
+		ifs, _ := filepath.Glob(filepath.Join(SysfsRoot, name+":*"))
+		sort.Strings(ifs)
+		for _, ip := range ifs {
+			i := USBInterface{Name: filepath.Base(ip)}
+			n, _ := strconv.ParseUint(readTrim(filepath.Join(ip, "bInterfaceNumber")), 16, 8)
+			a, _ := strconv.Atoi(readTrim(filepath.Join(ip, "bAlternateSetting")))
+			c, _ := strconv.ParseUint(readTrim(filepath.Join(ip, "bInterfaceClass")), 16, 8)
+			s, _ := strconv.ParseUint(readTrim(filepath.Join(ip, "bInterfaceSubClass")), 16, 8)
+			i.Number, i.Alt, i.Class, i.Sub = int(n), a, uint8(c), uint8(s)
+			if t, err := os.Readlink(filepath.Join(ip, "driver")); err == nil {
+				i.Driver = filepath.Base(t)
+			}
+			nets, _ := os.ReadDir(filepath.Join(ip, "net"))
+			for _, nd := range nets {
+				i.Netdevs = append(i.Netdevs, nd.Name())
+			}
+			d.Interfaces = append(d.Interfaces, i)
+		}
+		devs = append(devs, d)
+	}
+	return devs, nil
+}
+
+// FindUSB returns the first device with this vendor and product.
+func FindUSB(vendor, product uint16) (USBDevice, error) {
+	devs, err := USBDevices()
+	if err != nil {
+		return USBDevice{}, err
+	}
+	for _, d := range devs {
+		if d.Vendor == vendor && d.Product == product {
+			return d, nil
+		}
+	}
+	return USBDevice{}, fmt.Errorf("usb device %04x:%04x: not present", vendor, product)
+}
+
+// Netdev is the kernel netdev a class driver created for the device
+// ("usb0"), or an error when no driver has bound one.
+func (d USBDevice) Netdev() (string, error) {
+	for _, i := range d.Interfaces {
+		if len(i.Netdevs) > 0 {
+			return i.Netdevs[0], nil
+		}
+	}
+	return "", fmt.Errorf("usb device %s (%04x:%04x): no netdev bound", d.Name, d.Vendor, d.Product)
+}
+
+// String is one line: "1-1 0525:a4a2 bus 1 addr 2 12M cfg 1: 1-1:1.0 02/06 cdc_ether [usb0], 1-1:1.1 0a/00 cdc_ether".
+func (d USBDevice) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %04x:%04x bus %d addr %d %sM cfg %d:", d.Name, d.Vendor, d.Product, d.Bus, d.Address, d.Speed, d.Config)
+	for k, i := range d.Interfaces {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		drv := i.Driver
+		if drv == "" {
+			drv = "-"
+		}
+		fmt.Fprintf(&b, " %s %02x/%02x %s", i.Name, i.Class, i.Sub, drv)
+		if len(i.Netdevs) > 0 {
+			fmt.Fprintf(&b, " [%s]", strings.Join(i.Netdevs, " "))
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,239 @@
+package vmlab
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"dongle/hw/vmlab/guest"
+)
+
+// Peer is the far end of QEMU usb-net's Ethernet wire: QEMU's
+// `-netdev dgram` sends each frame the guest transmits as one unix datagram
+// to the peer's socket, and each datagram the peer sends back is a frame
+// received by the guest.
+//
+//	guest driver ──USB──► QEMU usb-net ──dgram qemu.sock ⇄ host.sock──► Peer ──► host-rx.pcap
+//	                                                                      └─ echo back (PeerEcho)
+//	guest /dev/ttyS2 ◄──────── QEMU serial ◄────── ctl.sock ───────────► Peer control
+//
+// Specs in the guest switch the mode and read the counters through the
+// control channel (guest.DialPeer); host code uses the methods directly.
+type Peer struct {
+	conn   *net.UnixConn
+	qemu   *net.UnixAddr
+	ctl    *net.UnixListener
+	dir    string
+	echo   atomic.Bool
+	frames atomic.Uint64
+	bytes  atomic.Uint64
+	echoed atomic.Uint64
+	first  atomic.Int64 // unix ns of the first frame since reset, 0: none
+	last   atomic.Int64
+
+	mu   sync.Mutex // guards pcap
+	pcap *pcapgo.Writer
+	pf   *os.File
+	bw   *bufio.Writer
+
+	wg     sync.WaitGroup
+	closed atomic.Bool
+	cmu    sync.Mutex // guards conns
+	conns  map[*net.UnixConn]bool
+}
+
+// Socket names inside the peer's directory.
+const (
+	peerSock = "host.sock" // ours: QEMU's remote.path
+	qemuSock = "qemu.sock" // QEMU's local.path
+	ctlSock  = "ctl.sock"  // control: QEMU's chardev connects here
+)
+
+// ListenPeer creates the peer's sockets in dir (keep it short: unix socket
+// paths are limited to 107 bytes) and starts serving. pcapPath, if not
+// empty, receives every frame from the guest (LINKTYPE_ETHERNET).
+func ListenPeer(dir string, mode guest.PeerMode, pcapPath string) (*Peer, error) {
+	p := &Peer{dir: dir, conns: map[*net.UnixConn]bool{}, qemu: &net.UnixAddr{Name: filepath.Join(dir, qemuSock), Net: "unixgram"}}
+	if err := p.SetMode(mode); err != nil {
+		return nil, err
+	}
+	for _, s := range []string{peerSock, qemuSock, ctlSock} {
+		os.Remove(filepath.Join(dir, s))
+	}
+	var err error
+	p.conn, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, peerSock), Net: "unixgram"})
+	if err != nil {
+		return nil, fmt.Errorf("lab peer: %w", err)
+	}
+	p.conn.SetReadBuffer(4 << 20)
+	p.conn.SetWriteBuffer(4 << 20)
+	p.ctl, err = net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, ctlSock), Net: "unix"})
+	if err != nil {
+		p.conn.Close()
+		return nil, fmt.Errorf("lab peer: %w", err)
+	}
+	if pcapPath != "" {
+		if p.pf, err = os.Create(pcapPath); err != nil {
+			p.conn.Close()
+			p.ctl.Close()
+			return nil, fmt.Errorf("lab peer: %w", err)
+		}
+		p.bw = bufio.NewWriterSize(p.pf, 256<<10)
+		p.pcap = pcapgo.NewWriter(p.bw)
+		if err := p.pcap.WriteFileHeader(65536, layers.LinkTypeEthernet); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("lab peer: pcap %s: %w", pcapPath, err)
+		}
+	}
+	p.wg.Add(2)
+	go p.serveFrames()
+	go p.serveControl()
+	return p, nil
+}
+
+// SocketPath is the peer's datagram socket (QEMU's remote.path).
+func (p *Peer) SocketPath() string { return filepath.Join(p.dir, peerSock) }
+
+// QEMUSocketPath is where QEMU must bind (its local.path).
+func (p *Peer) QEMUSocketPath() string { return p.qemu.Name }
+
+// ControlPath is the control socket QEMU's serial chardev connects to.
+func (p *Peer) ControlPath() string { return filepath.Join(p.dir, ctlSock) }
+
+// SetMode switches between echo and count.
+func (p *Peer) SetMode(m guest.PeerMode) error {
+	switch m {
+	case guest.PeerEcho:
+		p.echo.Store(true)
+	case guest.PeerCount:
+		p.echo.Store(false)
+	default:
+		return fmt.Errorf("lab peer: unknown mode %q (want echo or count)", m)
+	}
+	return nil
+}
+
+// Reset zeroes the counters.
+func (p *Peer) Reset() {
+	p.frames.Store(0)
+	p.bytes.Store(0)
+	p.echoed.Store(0)
+	p.first.Store(0)
+	p.last.Store(0)
+}
+
+// Stats returns the counters.
+func (p *Peer) Stats() guest.PeerStats {
+	s := guest.PeerStats{Frames: p.frames.Load(), Bytes: p.bytes.Load(), Echoed: p.echoed.Load()}
+	if f := p.first.Load(); f != 0 {
+		s.First, s.Last = time.Unix(0, f), time.Unix(0, p.last.Load())
+	}
+	return s
+}
+
+func (p *Peer) serveFrames() {
+	defer p.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, err := p.conn.Read(buf)
+		if err != nil {
+			return // closed
+		}
+		now := time.Now()
+		p.first.CompareAndSwap(0, now.UnixNano())
+		p.last.Store(now.UnixNano())
+		p.frames.Add(1)
+		p.bytes.Add(uint64(n))
+		if p.pcap != nil {
+			p.mu.Lock()
+			p.pcap.WritePacket(gopacket.CaptureInfo{Timestamp: now, CaptureLength: n, Length: n}, buf[:n])
+			p.mu.Unlock()
+		}
+		if p.echo.Load() {
+			if _, err := p.conn.WriteToUnix(buf[:n], p.qemu); err == nil {
+				p.echoed.Add(1)
+			}
+		}
+	}
+}
+
+func (p *Peer) serveControl() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ctl.AcceptUnix()
+		if err != nil {
+			return
+		}
+		p.cmu.Lock()
+		p.conns[c] = true
+		p.cmu.Unlock()
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer func() {
+				p.cmu.Lock()
+				delete(p.conns, c)
+				p.cmu.Unlock()
+				c.Close()
+			}()
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				fmt.Fprintf(c, "%s\n", p.command(strings.TrimSpace(sc.Text())))
+			}
+		}()
+	}
+}
+
+// command executes one control line and returns the answer line.
+func (p *Peer) command(line string) string {
+	f := strings.Fields(line)
+	switch {
+	case len(f) == 1 && f[0] == "ping":
+		return "ok pong"
+	case len(f) == 1 && f[0] == "stats":
+		return "ok " + p.Stats().String()
+	case len(f) == 1 && f[0] == "reset":
+		p.Reset()
+		return "ok"
+	case len(f) == 2 && f[0] == "mode":
+		if err := p.SetMode(guest.PeerMode(f[1])); err != nil {
+			return "err " + err.Error()
+		}
+		return "ok"
+	}
+	return fmt.Sprintf("err unknown command %q (want ping, stats, reset, mode echo|count)", line)
+}
+
+// Close stops the peer, flushes its pcap and removes its sockets.
+func (p *Peer) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.conn.Close()
+	p.ctl.Close()
+	p.cmu.Lock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.cmu.Unlock()
+	p.wg.Wait()
+	var errs []error
+	if p.pf != nil {
+		errs = append(errs, p.bw.Flush(), p.pf.Close())
+	}
+	for _, s := range []string{peerSock, qemuSock, ctlSock} {
+		os.Remove(filepath.Join(p.dir, s))
+	}
+	return errors.Join(errs...)
+}

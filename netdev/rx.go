@@ -1,0 +1,198 @@
+package netdev
+
+import (
+	"sync"
+
+	"dongle/skbuff"
+)
+
+// rxState is the receive side: netif_rx's backlog and the bottom half.
+//
+//	driver (top half)          bottom half goroutine (one per open device)
+//	  Rx(b) ─► backlog ─kick─►  MoveTo(local) ─► taps(b, DirRX) ─► handler[b.Protocol](b)
+//	  (queue only, bounded)                                        └ none: free, rx_nohandler
+//
+// The bottom half is a goroutine started by Open and stopped (and waited
+// for) by Close and Unregister, so a closed device leaks no goroutine. A
+// goroutine rather than an explicit Poll because drivers call Rx from their
+// own completion goroutines and expect delivery to happen, as netif_rx
+// raises NET_RX_SOFTIRQ.
+type rxState struct {
+	mu      sync.RWMutex // Rx holds it shared while it checks UP and queues
+	backlog skbuff.LockedQueue
+	limit   int
+	kick    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+func (r *rxState) start(d *Device) {
+	r.limit = d.MaxBacklog
+	if r.limit <= 0 {
+		r.limit = DefaultMaxBacklog
+	}
+	if r.kick == nil {
+		r.kick = make(chan struct{}, 1)
+	}
+	r.quit = make(chan struct{})
+	r.done = make(chan struct{})
+	go d.bottomHalf(r.quit, r.done)
+}
+
+// stop ends the bottom half, waits for it, and frees what it left in the
+// backlog (rx_dropped).
+func (r *rxState) stop(d *Device) {
+	close(r.quit)
+	<-r.done
+	var q skbuff.Queue
+	r.backlog.MoveTo(&q)
+	for b := q.Dequeue(); b != nil; b = q.Dequeue() {
+		b.Free(skbuff.FreeRead)
+		d.stats.RxDropped.Add(1)
+	}
+}
+
+// Rx hands a received frame to the stack (netif_rx). It is the top half:
+// it only queues b on the backlog for the bottom half and never blocks or
+// calls a handler, so a driver may call it from its completion path. Rx
+// takes ownership of b. The driver sets b.Protocol first (EthTypeTrans).
+// On a device that is not up (the article: it never receives) or with a
+// full backlog, b is freed and counted in rx_dropped. Carrier does not
+// matter: a frame the hardware already delivered is accepted.
+func (d *Device) Rx(b *skbuff.Buff) {
+	r := &d.rx
+	r.mu.RLock()
+	ok := d.up() && r.backlog.QueueTailLimit(b, r.limit)
+	r.mu.RUnlock()
+	if !ok {
+		b.Free(skbuff.FreeRead)
+		d.stats.RxDropped.Add(1)
+		return
+	}
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// RxBacklog is the number of frames waiting for the bottom half.
+func (d *Device) RxBacklog() int { return d.rx.backlog.Len() }
+
+func (d *Device) bottomHalf(quit, done chan struct{}) {
+	defer close(done)
+	var local skbuff.Queue
+	for {
+		select {
+		case <-quit:
+			return
+		case <-d.rx.kick:
+		}
+		d.rx.backlog.MoveTo(&local)
+		for b := local.Dequeue(); b != nil; b = local.Dequeue() {
+			d.deliver(b)
+		}
+	}
+}
+
+// deliver is __netif_receive_skb: every tap sees b, then each handler for
+// b.Protocol gets its own reference (a clone for all but the last) and
+// takes ownership of it. With no handler b is freed and counted in
+// rx_nohandler.
+func (d *Device) deliver(b *skbuff.Buff) {
+	d.tap(b, DirRX)
+	var hs []*handlerEntry
+	if p := d.handlers.Load(); p != nil {
+		hs = *p
+	}
+	var last *handlerEntry
+	for _, h := range hs {
+		if h.proto != b.Protocol {
+			continue
+		}
+		if last != nil {
+			last.fn(b.Clone())
+		}
+		last = h
+	}
+	if last == nil {
+		d.stats.RxNohandler.Add(1)
+		b.Free(skbuff.FreeRead)
+		return
+	}
+	last.fn(b)
+}
+
+type tapEntry struct {
+	fn func(b *skbuff.Buff, dir Direction)
+}
+
+type handlerEntry struct {
+	proto uint16
+	fn    func(b *skbuff.Buff)
+}
+
+// AddTap installs fn to see every frame the device receives (DirRX, in
+// the bottom half before the handlers) and transmits (DirTX, before the
+// first offer to HardStartXmit): the sniffer hook (ETH_P_ALL). fn must not
+// keep, modify or free b; it may Clone it. It returns a function that
+// removes the tap.
+func (d *Device) AddTap(fn func(b *skbuff.Buff, dir Direction)) (remove func()) {
+	e := &tapEntry{fn: fn}
+	d.hmu.Lock()
+	defer d.hmu.Unlock()
+	d.taps.Store(appendCOW(d.taps.Load(), e))
+	return func() {
+		d.hmu.Lock()
+		defer d.hmu.Unlock()
+		d.taps.Store(removeCOW(d.taps.Load(), e))
+	}
+}
+
+// AddHandler installs fn to receive frames whose Protocol is ethertype
+// (dev_add_pack). fn takes ownership of each buffer it is given: it must
+// free it, or keep it and free it later. Several handlers for one type
+// each get their own reference. It returns a function that removes the
+// handler.
+func (d *Device) AddHandler(ethertype uint16, fn func(b *skbuff.Buff)) (remove func()) {
+	e := &handlerEntry{proto: ethertype, fn: fn}
+	d.hmu.Lock()
+	defer d.hmu.Unlock()
+	d.handlers.Store(appendCOW(d.handlers.Load(), e))
+	return func() {
+		d.hmu.Lock()
+		defer d.hmu.Unlock()
+		d.handlers.Store(removeCOW(d.handlers.Load(), e))
+	}
+}
+
+func (d *Device) tap(b *skbuff.Buff, dir Direction) {
+	if p := d.taps.Load(); p != nil {
+		for _, t := range *p {
+			t.fn(b, dir)
+		}
+	}
+}
+
+// appendCOW and removeCOW update a copy-on-write list, so the per-packet
+// readers load it with one atomic and no lock or allocation.
+func appendCOW[T any](p *[]*T, e *T) *[]*T {
+	var s []*T
+	if p != nil {
+		s = append(s, *p...)
+	}
+	s = append(s, e)
+	return &s
+}
+
+func removeCOW[T any](p *[]*T, e *T) *[]*T {
+	if p == nil {
+		return nil
+	}
+	s := make([]*T, 0, len(*p))
+	for _, x := range *p {
+		if x != e {
+			s = append(s, x)
+		}
+	}
+	return &s
+}

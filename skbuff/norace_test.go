@@ -1,0 +1,5 @@
+//go:build !race
+
+package skbuff_test
+
+const raceEnabled = false

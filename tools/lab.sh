@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+echo "lab: not wired yet"

@@ -1,0 +1,173 @@
+package usbnet
+
+import (
+	"dongle/hw"
+	"dongle/netdev"
+	"dongle/skbuff"
+)
+
+// bottomHalf is usbnet_bh: the one goroutine that turns completions into
+// work. It runs the RX fixup and hands frames to netdev, frees transmitted
+// buffers and counts them, decodes status data, and resubmits. It never
+// performs a control transfer: halts, link resets and filter updates go to
+// the kevent worker (usbnet_deferred_kevent).
+//
+// It ends when Stop closes d.done, after every reaper has exited, so it
+// sees every transfer come back exactly once.
+func (d *Dev) bottomHalf() {
+	defer d.bh.Done()
+	for c := range d.done {
+		switch c.kind {
+		case pipeRx:
+			d.rxDone(c.t)
+		case pipeTx:
+			d.txDone(c.t)
+		case pipeStatus:
+			d.statusDone(c.t)
+		}
+	}
+}
+
+// running reports whether new transfers may be submitted. d.mu held.
+func (d *Dev) runningLocked() bool { return d.state == stateRunning && !d.gone.Load() }
+
+// rxDone is rx_complete + rx_process for one bulk IN transfer.
+func (d *Dev) rxDone(t *hw.Transfer) {
+	s := t.Cookie.(*rxSlot)
+	st := d.Net.Stats()
+	code := hw.StatusOf(t.Err)
+	d.mu.Lock()
+	d.rxInFlight--
+	running := d.runningLocked()
+	d.mu.Unlock()
+	switch {
+	case !running:
+		if code == 0 && t.N > 0 {
+			st.RxDropped.Add(1) // arrived while stopping or unplugged
+		}
+		if code == hw.ErrNoDevice {
+			d.markGone()
+		}
+	case code == 0:
+		d.rxFrame(s, t.N)
+	case code == hw.ErrStall:
+		// EVENT_RX_HALT: stop resubmitting, cancel the rest, and clear the
+		// halt from the kevent worker once every transfer is back.
+		st.RxErrors.Add(1)
+		d.mu.Lock()
+		if !d.rxHalted {
+			d.rxHalted = true
+			d.in.ep.Cancel()
+		}
+		d.mu.Unlock()
+	case code == hw.ErrTimeout:
+		d.counters.Timeouts.Add(1)
+	case code == hw.ErrOverflow:
+		st.RxOverErrors.Add(1)
+		st.RxErrors.Add(1)
+	case code == hw.ErrCancelled:
+		// Cancelled by a halt (parked below) or spuriously (resubmitted).
+	case code == hw.ErrNoDevice:
+		d.markGone()
+	default:
+		// -EPROTO and friends: count, and resubmit after a pause so a
+		// failing endpoint does not spin (Linux's rx throttle).
+		st.RxErrors.Add(1)
+		d.mu.Lock()
+		d.rxParked = append(d.rxParked, s)
+		d.throttle()
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Lock()
+	d.submitRxLocked(s)
+	if d.rxHalted && d.rxInFlight == 0 && d.runningLocked() {
+		d.defer_(evRxHalt)
+	}
+	d.mu.Unlock()
+}
+
+// rxFrame hands n received bytes to the minidriver and the frames it makes
+// to netdev, and gives the slot a fresh buffer. The slot's old buffer goes
+// up the stack; nothing is copied.
+func (d *Dev) rxFrame(s *rxSlot, n int) {
+	st := d.Net.Stats()
+	if n == 0 {
+		// The ZLP that ends a frame filling the whole transfer arrives as
+		// a transfer of its own: not an error. The buffer is reused.
+		d.counters.RxZLPs.Add(1)
+		return
+	}
+	if d.Driver.Flags()&(FlagMultiPacket|FlagEthernet) == FlagEthernet && n < EthHeaderLen {
+		st.RxErrors.Add(1)
+		st.RxLengthErrors.Add(1)
+		return
+	}
+	b := s.skb
+	s.skb = skbuff.Alloc(d.RxURBSize)
+	s.t.Buf = s.skb.Put(d.RxURBSize)
+	b.Trim(n)
+	if err := d.Driver.RxFixup(d, b, &d.rxq); err != nil {
+		d.counters.RxFixupErrors.Add(1)
+	}
+	eth := d.Driver.Flags()&FlagEthernet != 0
+	for f := d.rxq.Dequeue(); f != nil; f = d.rxq.Dequeue() {
+		n := f.Len()
+		if eth {
+			// usbnet_skb_return: eth_type_trans, then netif_rx.
+			if _, err := netdev.EthTypeTrans(f, d.Net); err != nil {
+				st.RxErrors.Add(1)
+				st.RxLengthErrors.Add(1)
+				f.Free(skbuff.FreeRead)
+				continue
+			}
+		}
+		st.RxPackets.Add(1)
+		st.RxBytes.Add(uint64(n))
+		d.Net.Rx(f)
+	}
+}
+
+// statusDone is intr_complete: decode, resubmit.
+func (d *Dev) statusDone(t *hw.Transfer) {
+	code := hw.StatusOf(t.Err)
+	d.mu.Lock()
+	d.st.parked = true
+	running := d.runningLocked()
+	d.mu.Unlock()
+	if !running {
+		if code == hw.ErrNoDevice {
+			d.markGone()
+		}
+		return
+	}
+	switch code {
+	case 0:
+		d.counters.StatusEvents.Add(1)
+		if err := d.Driver.Status(d, t.Data()); err != nil {
+			d.counters.StatusErrors.Add(1)
+		}
+	case hw.ErrStall:
+		d.counters.StatusErrors.Add(1)
+		d.mu.Lock()
+		d.stHalted = true
+		d.mu.Unlock()
+		d.defer_(evStatusHalt)
+		return
+	case hw.ErrTimeout:
+		d.counters.Timeouts.Add(1)
+	case hw.ErrCancelled:
+	case hw.ErrNoDevice:
+		d.markGone()
+		return
+	default:
+		d.counters.StatusErrors.Add(1)
+		d.mu.Lock()
+		d.throttle()
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Lock()
+	d.submitStatusLocked()
+	d.mu.Unlock()
+}

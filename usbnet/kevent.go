@@ -1,0 +1,127 @@
+package usbnet
+
+import (
+	"dongle/hw"
+)
+
+// Deferred events (Linux's EVENT_* bits for usbnet_deferred_kevent): work
+// that needs a control transfer or may sleep, so it runs on the kevent
+// worker, never in the bottom half or under d.mu.
+const (
+	evRxHalt uint32 = 1 << iota
+	evTxHalt
+	evStatusHalt
+	evLinkReset
+	evThrottle
+)
+
+// defer_ is usbnet_defer_kevent: set the bit and wake the worker. It
+// never blocks and is safe from any goroutine, with or without d.mu.
+func (d *Dev) defer_(ev uint32) {
+	d.kflags.Or(ev)
+	select {
+	case d.kkick <- struct{}{}:
+	default:
+	}
+}
+
+// kevent is the worker goroutine. It runs while the device is open.
+func (d *Dev) kevent() {
+	defer d.kwg.Done()
+	for {
+		select {
+		case <-d.kquit:
+			return
+		default:
+		}
+		if f := d.kflags.Swap(0); f != 0 {
+			d.runEvents(f)
+			continue
+		}
+		select {
+		case <-d.kkick:
+		case <-d.kquit:
+			return
+		}
+	}
+}
+
+// clearHalt clears a halt; on failure it retries after the throttle
+// delay, unless the device is gone.
+func (d *Dev) clearHalt(e hw.EndpointDesc, ev uint32) bool {
+	if err := d.HW.ClearHalt(e.Address); err != nil {
+		if hw.StatusOf(err) == hw.ErrNoDevice {
+			d.markGone()
+			return false
+		}
+		d.kflags.Or(ev)
+		d.mu.Lock()
+		d.throttle()
+		d.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+func (d *Dev) runEvents(f uint32) {
+	d.ctl.Lock()
+	defer d.ctl.Unlock()
+	if d.gone.Load() {
+		return
+	}
+	if f&evTxHalt != 0 && d.clearHalt(d.Out, evTxHalt) {
+		d.counters.TxHaltsCleared.Add(1)
+		d.mu.Lock()
+		d.txHalted = false
+		wake := d.txStopped && len(d.txFree) > 0 && d.runningLocked()
+		if wake {
+			d.txStopped = false
+		}
+		d.mu.Unlock()
+		if wake {
+			d.Net.WakeQueue()
+		}
+	}
+	if f&evRxHalt != 0 && d.clearHalt(d.In, evRxHalt) {
+		d.counters.RxHaltsCleared.Add(1)
+		d.mu.Lock()
+		d.rxHalted = false
+		d.resubmitParkedLocked()
+		d.mu.Unlock()
+	}
+	if f&evStatusHalt != 0 && d.clearHalt(d.Status, evStatusHalt) {
+		d.counters.StatusHaltsCleared.Add(1)
+		d.mu.Lock()
+		d.stHalted = false
+		if d.st.parked {
+			d.submitStatusLocked()
+		}
+		d.mu.Unlock()
+	}
+	if f&evThrottle != 0 {
+		d.mu.Lock()
+		if !d.rxHalted {
+			d.resubmitParkedLocked()
+		}
+		if d.status != nil && d.st.parked && !d.stHalted {
+			d.submitStatusLocked()
+		}
+		d.mu.Unlock()
+	}
+	if f&evLinkReset != 0 {
+		d.counters.LinkResets.Add(1)
+		if err := d.Driver.LinkReset(d); err != nil {
+			d.counters.LinkResetErrors.Add(1)
+		}
+	}
+}
+
+// resubmitParkedLocked resubmits every parked RX transfer. d.mu held.
+func (d *Dev) resubmitParkedLocked() {
+	parked := d.rxParked
+	d.rxParked = d.rxParked[:0]
+	for i, s := range parked {
+		parked[i] = nil
+		d.submitRxLocked(s)
+	}
+}

@@ -1,0 +1,298 @@
+package usbnet
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"dongle/hw"
+	"dongle/skbuff"
+)
+
+// rxSlot is one bulk IN transfer and the sk_buff it reads into. The
+// Transfer's Cookie points back to the slot; both live for as long as the
+// device is open and are reused for every packet.
+type rxSlot struct {
+	t   hw.Transfer
+	skb *skbuff.Buff // owned by the slot while not handed to RxFixup
+}
+
+// txSlot is one frame in flight: the bulk OUT transfer, the explicit ZLP
+// that may follow it, and the frame's sk_buff.
+type txSlot struct {
+	t, zlp  hw.Transfer
+	skb     *skbuff.Buff
+	bytes   int   // frame length before TxFixup, for tx_bytes
+	wantZLP bool  // zlp is submitted after t
+	pending int   // transfers of the slot not yet reaped
+	err     error // first failure among them
+	tries   int   // timeouts so far
+}
+
+type statusSlot struct {
+	t      hw.Transfer
+	buf    []byte
+	parked bool
+}
+
+// throttleDelay is Linux's THROTTLE_JIFFIES (HZ/8): how long RX and status
+// resubmission waits after an I/O error, so a broken endpoint does not spin.
+const throttleDelay = 125 * time.Millisecond
+
+// maxTxTries is how often a timed-out TX frame is submitted in all.
+const maxTxTries = 3
+
+// open is ndo_open (usbnet_open): select the data alternate setting, open
+// the endpoints, let the minidriver reset the chip and program its filter,
+// then start the reapers, the bottom half, the kevent worker, the RX
+// transfers and the status transfer.
+func (d *Dev) open() (err error) {
+	if d.gone.Load() {
+		return fmt.Errorf("usbnet open: %s: %w", d.Name(), hw.ErrNoDevice)
+	}
+	d.mu.Lock()
+	if d.state != stateDown {
+		d.mu.Unlock()
+		return fmt.Errorf("usbnet open: %s: already open", d.Name())
+	}
+	d.mu.Unlock()
+	if d.RxURBs <= 0 {
+		d.RxURBs = DefaultRxURBs
+	}
+	if d.TxURBs <= 0 {
+		d.TxURBs = DefaultTxURBs
+	}
+	var eps []hw.Endpoint
+	defer func() {
+		if err != nil {
+			for _, ep := range eps {
+				_ = ep.Close()
+			}
+			err = fmt.Errorf("usbnet open: %s: %w", d.Name(), err)
+		}
+	}()
+	if d.DataAlt != 0 {
+		if err := d.HW.SetAlt(d.DataIface, d.DataAlt); err != nil {
+			return d.usbErr(fmt.Sprintf("interface %d alt %d", d.DataIface, d.DataAlt), err)
+		}
+	}
+	openEP := func(e hw.EndpointDesc) (hw.Endpoint, error) {
+		ep, err := d.HW.OpenEndpoint(e.Address)
+		if err != nil {
+			return nil, d.usbErr(fmt.Sprintf("open endpoint %v", e), err)
+		}
+		eps = append(eps, ep)
+		return ep, nil
+	}
+	in, err := openEP(d.In)
+	if err != nil {
+		return err
+	}
+	out, err := openEP(d.Out)
+	if err != nil {
+		return err
+	}
+	var status hw.Endpoint
+	if d.Status.Address != 0 {
+		if status, err = openEP(d.Status); err != nil {
+			return err
+		}
+	}
+	d.ctl.Lock()
+	err = d.Driver.Reset(d)
+	if err == nil {
+		if err = d.Driver.SetRxMode(d); err != nil {
+			err = fmt.Errorf("%s rx mode: %w", d.Driver.Name(), err)
+		}
+	} else {
+		err = fmt.Errorf("%s reset: %w", d.Driver.Name(), err)
+	}
+	d.ctl.Unlock()
+	if err != nil {
+		return err
+	}
+
+	// Everything below allocates once per open, never per packet.
+	d.in = newPipe(pipeRx, in, d.RxURBs)
+	d.out = newPipe(pipeTx, out, 2*d.TxURBs)
+	total := d.RxURBs + 2*d.TxURBs
+	if status != nil {
+		d.status = newPipe(pipeStatus, status, 1)
+		total++
+		n := int(d.Status.MaxPacketSize)
+		d.st = statusSlot{buf: make([]byte, n)}
+		d.st.t.Buf = d.st.buf
+		d.st.t.Cookie = &d.st
+	}
+	d.done = make(chan completion, total)
+	d.quit = make(chan struct{})
+	d.kquit = make(chan struct{})
+	d.thr = time.AfterFunc(time.Hour, func() { d.defer_(evThrottle) })
+	d.thr.Stop()
+	d.rx = make([]rxSlot, d.RxURBs)
+	d.rxParked = make([]*rxSlot, 0, d.RxURBs)
+	for i := range d.rx {
+		s := &d.rx[i]
+		s.t.Cookie = s
+		s.skb = skbuff.Alloc(d.RxURBSize)
+		s.t.Buf = s.skb.Put(d.RxURBSize)
+	}
+	d.tx = make([]txSlot, d.TxURBs)
+	d.txFree = make([]*txSlot, 0, d.TxURBs)
+	for i := range d.tx {
+		s := &d.tx[i]
+		s.t.Cookie, s.zlp.Cookie = s, s
+		s.zlp.Buf = d.zero[:]
+		d.txFree = append(d.txFree, s)
+	}
+
+	d.mu.Lock()
+	d.state = stateRunning
+	d.rxHalted, d.txHalted, d.txStopped = false, false, false
+	d.rxInFlight, d.txInFlight = 0, 0
+	d.mu.Unlock()
+
+	pipes := []*pipe{d.in, d.out}
+	if d.status != nil {
+		pipes = append(pipes, d.status)
+	}
+	for _, p := range pipes {
+		d.reapers.Add(1)
+		go d.reap(p)
+	}
+	d.bh.Add(1)
+	go d.bottomHalf()
+	d.kwg.Add(1)
+	go d.kevent()
+
+	d.mu.Lock()
+	for i := range d.rx {
+		d.submitRxLocked(&d.rx[i])
+	}
+	if d.status != nil {
+		d.submitStatusLocked()
+	}
+	d.mu.Unlock()
+	// A link that came up before open (or with no status endpoint at all)
+	// still gets its LinkReset.
+	if d.Net.Carrier() {
+		d.defer_(evLinkReset)
+	}
+	return nil
+}
+
+// stop is ndo_stop (usbnet_stop): refuse new work, stop the kevent worker,
+// cancel every transfer, let the reapers reap them all, let the bottom
+// half free what they carried, then free what is parked and close the
+// endpoints. When it returns no goroutine of the device runs and no
+// buffer of it is live.
+func (d *Dev) stop() error {
+	d.mu.Lock()
+	if d.state != stateRunning {
+		d.mu.Unlock()
+		return nil
+	}
+	d.state = stateStopping
+	d.mu.Unlock()
+	d.Net.StopQueue()
+	d.thr.Stop()
+
+	close(d.kquit)
+	d.kwg.Wait()
+
+	d.mu.Lock()
+	pipes := []*pipe{d.in, d.out}
+	if d.status != nil {
+		pipes = append(pipes, d.status)
+	}
+	for _, p := range pipes {
+		p.ep.Cancel()
+	}
+	d.mu.Unlock()
+	close(d.quit)
+	d.reapers.Wait()
+	close(d.done)
+	d.bh.Wait()
+
+	// Everything is reaped: free what the slots still hold.
+	for i := range d.rx {
+		if s := &d.rx[i]; s.skb != nil {
+			s.skb.Free(skbuff.FreeRead)
+			s.skb, s.t.Buf = nil, nil
+		}
+	}
+	for i := range d.tx {
+		if s := &d.tx[i]; s.skb != nil {
+			s.skb.Free(skbuff.FreeWrite)
+			s.skb = nil
+			d.Net.Stats().TxDropped.Add(1)
+		}
+	}
+	d.rxq.Purge(skbuff.FreeRead)
+	var errs []error
+	for _, p := range pipes {
+		if err := p.ep.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %v: %w", p.ep.Desc(), err))
+		}
+	}
+	if d.DataAlt != 0 && !d.gone.Load() {
+		// ECM: alt 0 of the data interface deactivates the function.
+		_ = d.HW.SetAlt(d.DataIface, 0)
+	}
+	d.mu.Lock()
+	d.state = stateDown
+	d.rx, d.tx, d.txFree, d.rxParked = nil, nil, nil, nil
+	d.in, d.out, d.status = nil, nil, nil
+	d.mu.Unlock()
+	d.kflags.Store(0)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("usbnet stop: %s: %w", d.Name(), err)
+	}
+	return nil
+}
+
+// submitRxLocked submits an RX slot, or parks it while the device is
+// stopping, gone or halted. Called with d.mu held.
+func (d *Dev) submitRxLocked(s *rxSlot) {
+	if d.state != stateRunning || d.gone.Load() || d.rxHalted {
+		d.rxParked = append(d.rxParked, s)
+		return
+	}
+	if err := d.in.submit(&s.t); err != nil {
+		d.rxParked = append(d.rxParked, s)
+		if hw.StatusOf(err) == hw.ErrNoDevice {
+			d.markGoneLocked()
+			return
+		}
+		d.Net.Stats().RxErrors.Add(1)
+		d.throttle()
+		return
+	}
+	d.rxInFlight++
+}
+
+// submitStatusLocked submits the interrupt transfer. Called with d.mu held.
+func (d *Dev) submitStatusLocked() {
+	s := &d.st
+	s.parked = true
+	if d.state != stateRunning || d.gone.Load() {
+		return
+	}
+	s.t.Buf = s.buf
+	if err := d.status.submit(&s.t); err != nil {
+		if hw.StatusOf(err) == hw.ErrNoDevice {
+			d.markGoneLocked()
+			return
+		}
+		d.counters.StatusErrors.Add(1)
+		d.throttle()
+		return
+	}
+	s.parked = false
+}
+
+// throttle schedules the resubmission of parked RX and status transfers.
+func (d *Dev) throttle() {
+	d.counters.Throttles.Add(1)
+	d.thr.Reset(throttleDelay)
+}
