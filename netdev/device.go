@@ -249,8 +249,9 @@ func Register(d *Device) error {
 		d.mu.Unlock()
 		return &Error{Dev: name, Op: "register: init", Err: err}
 	}
+	d.tx.mu.Lock()
 	d.setErrors(name)
-	d.tx.init()
+	d.tx.mu.Unlock()
 	d.mu.Lock()
 	d.registered = true
 	d.mu.Unlock()

@@ -1,6 +1,9 @@
 package netdev
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Flags are the interface flags (dev->flags), with Linux's IFF_* values.
 type Flags uint32
@@ -65,27 +68,12 @@ func (f Flags) String() string {
 		}
 	}
 	if f != 0 {
-		parts = append(parts, "0x"+strings.ToLower(hex32(uint32(f))))
+		parts = append(parts, "0x"+strconv.FormatUint(uint64(f), 16))
 	}
 	if len(parts) == 0 {
 		return "0"
 	}
 	return strings.Join(parts, "|")
-}
-
-func hex32(v uint32) string {
-	const digits = "0123456789ABCDEF"
-	var buf [8]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = digits[v&0xf]
-		v >>= 4
-		if v == 0 {
-			break
-		}
-	}
-	return string(buf[i:])
 }
 
 // Caps are capabilities a driver declares on its Device (in Init or before

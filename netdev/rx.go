@@ -87,6 +87,11 @@ func (d *Device) bottomHalf(quit, done chan struct{}) {
 			return
 		case <-d.rx.kick:
 		}
+		select {
+		case <-quit: // a pending kick must not outrun Close: Close frees the backlog
+			return
+		default:
+		}
 		d.rx.backlog.MoveTo(&local)
 		for b := local.Dequeue(); b != nil; b = local.Dequeue() {
 			d.deliver(b)

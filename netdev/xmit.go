@@ -31,8 +31,6 @@ type txState struct {
 	retry   *skbuff.Buff // requeued after Busy: already seen by the TX taps
 }
 
-func (t *txState) init() {}
-
 // purgeLocked frees every queued frame, counting each in tx_dropped.
 func (t *txState) purgeLocked(d *Device) {
 	for i := range t.bands {
@@ -130,7 +128,12 @@ func (d *Device) run() {
 		return
 	}
 	t.running = true
-	for !t.stopped && t.n > 0 && d.up() && d.carrier.Load() {
+	for {
+		if t.stopped || t.n == 0 || !d.up() || !d.carrier.Load() {
+			t.running = false
+			t.mu.Unlock()
+			return
+		}
 		band := 0
 		for t.bands[band].Len() == 0 {
 			band++
@@ -145,26 +148,63 @@ func (d *Device) run() {
 		if !seen {
 			d.tap(b, DirTX)
 		}
-		r := d.ops.HardStartXmit(b, d)
-
+		if d.offer(b) == XmitBusy {
+			d.requeue(b, band, gen)
+		}
+		// XmitOK: the driver owns b now.
 		t.mu.Lock()
-		if r != XmitBusy {
-			continue // the driver owns b now
-		}
-		if !d.up() || !d.carrier.Load() {
-			// Closed or carrier lost while the driver refused: the queue
-			// was purged, so this frame goes too, freed exactly once.
-			b.Free(skbuff.FreeWrite)
-			d.stats.TxDropped.Add(1)
-			continue
-		}
-		t.bands[band].QueueHead(b)
-		t.n++
-		t.retry = b
-		if t.wakeGen == gen {
-			t.stopped = true // tbusy; a WakeQueue during the call retries at once
-		}
 	}
-	t.running = false
-	t.mu.Unlock()
+}
+
+// offer calls HardStartXmit outside the queue lock. A buffer answered
+// XmitBusy must still be alive: probing it here turns "freed it and said
+// busy" into a use-after-free panic before the core would queue a dead
+// buffer. If the driver panics (a misuse such as a double free, which
+// skbuff reports by panicking) the run state is cleared so the device keeps
+// working once the panic is recovered.
+func (d *Device) offer(b *skbuff.Buff) (r XmitResult) {
+	ok := false
+	defer d.tx.abandon(&ok)
+	r = d.ops.HardStartXmit(b, d)
+	if r == XmitBusy {
+		_ = b.Len()
+	}
+	ok = true
+	return r
+}
+
+// requeue puts a refused frame back at the head of its band and sets tbusy,
+// unless a WakeQueue arrived while the driver was deciding (then the loop
+// retries at once). If the device went down or lost carrier meanwhile, the
+// queue was purged, so the frame is freed too, exactly once. A driver that
+// answered Busy for a buffer it put on its own list panics here (the buffer
+// is already on a queue); the lock and run state are released first.
+func (d *Device) requeue(b *skbuff.Buff, band int, gen uint64) {
+	t := &d.tx
+	ok := false
+	defer t.abandon(&ok)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !d.up() || !d.carrier.Load() {
+		b.Free(skbuff.FreeWrite)
+		d.stats.TxDropped.Add(1)
+		ok = true
+		return
+	}
+	t.bands[band].QueueHead(b)
+	t.n++
+	t.retry = b
+	if t.wakeGen == gen {
+		t.stopped = true // tbusy
+	}
+	ok = true
+}
+
+// abandon clears the running state when the run loop is left by a panic.
+func (t *txState) abandon(ok *bool) {
+	if !*ok {
+		t.mu.Lock()
+		t.running = false
+		t.mu.Unlock()
+	}
 }

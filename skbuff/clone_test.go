@@ -8,7 +8,7 @@ import (
 )
 
 var _ = Describe("Clone and Copy", func() {
-	It("Clone shares the data and makes it read-only while shared", func() {
+	It(`"the contents of a sk_buff remain read-only": Clone shares the data and makes it read-only while shared`, Label("article"), func() {
 		b := skbuff.Alloc(100)
 		b.PutData([]byte("shared"))
 		b.Protocol = 0x0800

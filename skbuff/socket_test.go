@@ -38,7 +38,9 @@ var _ = Describe("Socket (receive endpoint)", func() {
 	})
 
 	It("drops (and counts) when the charged memory reaches the limit, like sock_queue_rcv_skb", func() {
-		one := skbuff.Alloc(1536).Truesize()
+		probe := skbuff.Alloc(1536)
+		one := probe.Truesize()
+		probe.Free(skbuff.FreeRead)
 		s.SetRcvBuf(2 * one)
 		Expect(s.Deliver(skbuff.Alloc(1536))).To(BeTrue())
 		Expect(s.Deliver(skbuff.Alloc(1536))).To(BeTrue())

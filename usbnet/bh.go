@@ -76,15 +76,23 @@ func (d *Dev) rxDone(t *hw.Transfer) {
 		d.mu.Lock()
 		d.rxParked = append(d.rxParked, s)
 		d.throttle()
+		d.checkRxHaltLocked()
 		d.mu.Unlock()
 		return
 	}
 	d.mu.Lock()
 	d.submitRxLocked(s)
+	d.checkRxHaltLocked()
+	d.mu.Unlock()
+}
+
+// checkRxHaltLocked hands a bulk IN halt to the kevent worker once every
+// RX transfer is back (none may be in flight while the halt is cleared).
+// d.mu held.
+func (d *Dev) checkRxHaltLocked() {
 	if d.rxHalted && d.rxInFlight == 0 && d.runningLocked() {
 		d.defer_(evRxHalt)
 	}
-	d.mu.Unlock()
 }
 
 // rxFrame hands n received bytes to the minidriver and the frames it makes

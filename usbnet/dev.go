@@ -58,7 +58,8 @@ type Dev struct {
 
 	counters Counters
 
-	claimed []int // interfaces claimed, in order
+	claimed      []int // interfaces claimed, in order
+	disconnected bool
 
 	// ctl serialises the control path: the kevent worker, SetRxMode from
 	// SetMulticastList, Reset/SetRxMode in open. The data path never
@@ -126,6 +127,8 @@ type Counters struct {
 	LinkResetErrors    atomic.Uint64
 	RxModeErrors       atomic.Uint64 // SetRxMode failures
 	Throttles          atomic.Uint64 // RX/status resubmissions delayed after an I/O error
+	TxQueueStops       atomic.Uint64 // times the netdev queue was stopped for want of a TX slot
+	TxBusy             atomic.Uint64 // XmitBusy answers
 }
 
 // Counters returns the framework's event counters.
@@ -200,6 +203,9 @@ func (d *Dev) VendorOut(req uint8, value, index uint16, data []byte) error {
 }
 
 func (d *Dev) control(s hw.Setup, data []byte) (int, error) {
+	if len(data) > 0xffff {
+		return 0, fmt.Errorf("%w: %d data bytes, wLength holds 65535", hw.ErrInvalid, len(data))
+	}
 	t := d.ControlTimeout
 	if t <= 0 {
 		t = DefaultControlTimeout

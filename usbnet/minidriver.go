@@ -94,3 +94,20 @@ type Endpoints struct {
 	// DataIface, DataAlt and CtrlIface are the interfaces to claim.
 	CtrlIface, DataIface, DataAlt int
 }
+
+// Additions to the framework API made while the minidrivers were being
+// written. All are additive: the Minidriver interface above is unchanged.
+//
+//   - MACSetter (optional interface): a minidriver that implements
+//     SetMAC(d, addr) is called from ndo_set_mac_address to program the chip
+//     (ASIX WRITE_NODE_ID); without it the address changes in software only.
+//   - Dev.RxMode() returns the PROMISC/ALLMULTI flags and the multicast list
+//     as a usbnet.RxMode, so SetRxMode needs no netdev import.
+//   - Dev.Claim(iface) claims one more interface and has Disconnect release
+//     it (the framework claims the matched interface before Bind, and
+//     CtrlIface and DataIface after).
+//   - Dev.Counters() exposes the framework's own event counters (halts
+//     cleared, timeouts, ZLPs, pad bytes, ...); Dev.Gone() is closed on
+//     unplug.
+//   - Minidrivers call d.SetLink(up, mbps) for carrier and d.Net.SetSpeed for
+//     a speed change without a carrier change.

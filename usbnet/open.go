@@ -194,7 +194,9 @@ func (d *Dev) stop() error {
 	}
 	d.state = stateStopping
 	d.mu.Unlock()
-	d.Net.StopQueue()
+	// No StopQueue here: netdev has cleared UP and reset tbusy before
+	// calling Stop, and a stale tbusy would keep the next Open silent.
+	// A frame offered meanwhile is dropped by HardStartXmit.
 	d.thr.Stop()
 
 	close(d.kquit)

@@ -119,16 +119,25 @@ func Probe(hwdev hw.Device, drivers ...Minidriver) (*Dev, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("usbnet probe: %s: %w: device descriptor lists no configuration", name, ErrNoDriver)
 	}
+	// A configuration that does not parse is skipped: another one may hold
+	// the function. Its error is reported if nothing matches.
 	cfgs := make([]*hw.Config, 0, n)
+	var cfgErr error
 	for i := 0; i < n; i++ {
 		c, err := hw.ReadConfig(ctx, hwdev, uint8(i))
 		if err != nil {
-			return nil, fmt.Errorf("usbnet probe: %w", err)
+			if hw.StatusOf(err) == hw.ErrNoDevice || hw.StatusOf(err) == hw.ErrTimeout {
+				return nil, fmt.Errorf("usbnet probe: %w", err)
+			}
+			if cfgErr == nil {
+				cfgErr = err
+			}
+			continue
 		}
 		cfgs = append(cfgs, c)
 	}
 	// The active configuration first, then the others in order.
-	order := make([]*hw.Config, 0, n)
+	order := make([]*hw.Config, 0, len(cfgs))
 	for _, c := range cfgs {
 		if int(c.Value) == active {
 			order = append(order, c)
@@ -146,19 +155,7 @@ func Probe(hwdev hw.Device, drivers ...Minidriver) (*Dev, error) {
 		}
 	}
 	if m == nil {
-		for _, c := range order {
-			for i := range c.Interfaces {
-				if len(c.Interfaces[i].Alts) == 0 {
-					continue
-				}
-				a := &c.Interfaces[i].Alts[0]
-				if f := unsupportedFunction(a); f != "" {
-					return nil, &UnsupportedError{Device: name, Config: c.Value, Iface: a.Number, Function: f,
-						Class: a.Class, SubClass: a.SubClass, Protocol: a.Protocol}
-				}
-			}
-		}
-		return nil, fmt.Errorf("usbnet probe: %s (class %02x/%02x/%02x): %w", name, dd.Class, dd.SubClass, dd.Protocol, ErrNoDriver)
+		return nil, noMatch(name, dd, order, cfgErr)
 	}
 	if int(m.cfg.Value) != active {
 		if err := hwdev.SetConfiguration(int(m.cfg.Value)); err != nil {
@@ -263,10 +260,15 @@ func (d *Dev) releaseAll() {
 
 // Disconnect is usbnet_disconnect: it unregisters the netdev (stopping it
 // first if it is up, which reaps every transfer and frees every buffer),
-// unbinds the minidriver and releases the interfaces. It is what the owner
+// unbinds the minidriver and releases the interfaces; calling it again does
+// nothing. It is what the owner
 // calls after Gone, or to detach a working device. The hw.Device itself is
 // not closed.
 func (d *Dev) Disconnect() error {
+	if d.disconnected {
+		return nil
+	}
+	d.disconnected = true
 	err := netdev.Unregister(d.Net)
 	if d.Driver != nil {
 		d.Driver.Unbind(d)
@@ -276,4 +278,26 @@ func (d *Dev) Disconnect() error {
 		return fmt.Errorf("usbnet disconnect: %s: %w", d.Name(), err)
 	}
 	return nil
+}
+
+// noMatch explains why no driver bound: a configuration that did not parse
+// comes first (it may be the one that held the function), then a function
+// dongle knows but does not support (CDC NCM, RNDIS), then ErrNoDriver.
+func noMatch(name string, dd *hw.DeviceDescriptor, cfgs []*hw.Config, cfgErr error) error {
+	if cfgErr != nil {
+		return fmt.Errorf("usbnet probe: %w", cfgErr)
+	}
+	for _, c := range cfgs {
+		for i := range c.Interfaces {
+			if len(c.Interfaces[i].Alts) == 0 {
+				continue
+			}
+			a := &c.Interfaces[i].Alts[0]
+			if f := unsupportedFunction(a); f != "" {
+				return &UnsupportedError{Device: name, Config: c.Value, Iface: a.Number, Function: f,
+					Class: a.Class, SubClass: a.SubClass, Protocol: a.Protocol}
+			}
+		}
+	}
+	return fmt.Errorf("usbnet probe: %s (class %02x/%02x/%02x): %w", name, dd.Class, dd.SubClass, dd.Protocol, ErrNoDriver)
 }

@@ -50,6 +50,7 @@ func (d *Dev) HardStartXmit(b *skbuff.Buff, _ *netdev.Device) netdev.XmitResult 
 		d.txStopped = true
 		d.Net.StopQueue()
 		d.mu.Unlock()
+		d.counters.TxBusy.Add(1)
 		return netdev.XmitBusy
 	}
 	s := d.txFree[n-1]
@@ -57,6 +58,7 @@ func (d *Dev) HardStartXmit(b *skbuff.Buff, _ *netdev.Device) netdev.XmitResult 
 	if n == 1 {
 		d.txStopped = true
 		d.Net.StopQueue()
+		d.counters.TxQueueStops.Add(1)
 	}
 	d.mu.Unlock()
 
@@ -133,22 +135,29 @@ func (d *Dev) submitTxLocked(s *txSlot) error {
 		}
 		return hw.ErrCancelled
 	}
+	// Everything the bottom half reads is written before the first
+	// Submit: the completion may be reaped before Submit even returns.
 	s.tries++
+	s.pending = 1
+	if s.wantZLP {
+		s.pending = 2
+	}
 	if err := d.out.submit(&s.t); err != nil {
 		if hw.StatusOf(err) == hw.ErrNoDevice {
 			d.markGoneLocked()
 		}
 		return err
 	}
-	s.pending = 1
 	if s.wantZLP {
 		if err := d.out.submit(&s.zlp); err != nil {
-			// The frame is on its way without its terminator: it counts
-			// as failed when it completes.
-			s.err = err
+			// The frame is on its way without its terminator. Complete
+			// the ZLP here with the error, as the reaper would have: the
+			// slot then finishes, failed, when the frame is reaped. The
+			// send cannot block: d.done has room for every transfer.
+			s.zlp.N, s.zlp.Err = 0, err
+			d.done <- completion{pipeTx, &s.zlp}
 			return nil
 		}
-		s.pending++
 		d.counters.ZLPs.Add(1)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"time"
 
 	libusb "github.com/google/gousb"
 	. "github.com/onsi/gomega"
@@ -34,8 +33,7 @@ var _ = Describe("Context", func() {
 		root string
 	)
 	BeforeEach(func() {
-		root = os.TempDir() + "/dongle-sysfs-" + time.Now().Format("150405.000000000")
-		DeferCleanup(os.RemoveAll, root)
+		root = GinkgoT().TempDir()
 		hub := &fakeDev{info: devInfo{Bus: 1, Address: 1, Vendor: 0x1d6b, Product: 0x0002, Class: 9}}
 		mouse := &fakeDev{info: devInfo{Bus: 1, Address: 3, Path: []int{1}, Vendor: 0x046d, Product: 0xc077, Speed: hw.SpeedLow,
 			Configs: []cfgInfo{{Value: 1, Interfaces: []ifaceInfo{{Class: 3, SubClass: 1, Protocol: 2}}}}}}

@@ -98,6 +98,13 @@ func (h *fakeHandle) control(timeout time.Duration, rType, req uint8, val, idx u
 			if i := int(val & 0xff); i < len(h.dev.configs) {
 				src = h.dev.configs[i]
 			}
+		case hw.DescString:
+			switch i := val & 0xff; {
+			case i == 0:
+				src = []byte{4, hw.DescString, 0x09, 0x04}
+			case int(i) <= len(fakeStrings):
+				src = hw.EncodeString(fakeStrings[i-1])
+			}
 		}
 		if src == nil {
 			return 0, libusb.ErrorPipe
@@ -186,6 +193,9 @@ func (p *fakePipe) transfer(ctx context.Context, buf []byte) (int, error) {
 	}
 	return len(buf), nil
 }
+
+// fakeStrings are string descriptors 1 (manufacturer), 2 (product), 3 (serial).
+var fakeStrings = []string{"QEMU", "QEMU USB Network Interface", "1-0000:00:04.0-1"}
 
 // Descriptor builders for a CDC-ECM device (QEMU usb-net's layout): config 1
 // = comm interface 0 (2/6/0, interrupt IN 0x81) + data interface 1 (alt 0

@@ -17,6 +17,7 @@ var (
 	Entry         = ginkgo.Entry
 	DeferCleanup  = ginkgo.DeferCleanup
 	By            = ginkgo.By
+	GinkgoT       = ginkgo.GinkgoT
 )
 
 func TestGousb(t *testing.T) {

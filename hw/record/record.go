@@ -169,6 +169,23 @@ func (d *Device) controlURB(s hw.Setup, data []byte, do func() (int, error)) (in
 	return n, err
 }
 
+// standardURB logs the control URB a SetConfiguration, SetAlt or ClearHalt
+// that has already returned err put on the bus. Refusals the host makes
+// without sending anything (usbfs' -EBUSY while interfaces are claimed, an
+// unknown configuration or interface, a closed device) are not logged:
+// the kernel would not have logged them either, and a replay must not
+// expect them on the wire.
+func (d *Device) standardURB(s hw.Setup, err error) error {
+	if err != nil {
+		switch hw.StatusOf(err) {
+		case hw.ErrBusy, hw.ErrNotFound, hw.ErrClosed, hw.ErrInvalid, hw.ErrAccess, hw.ErrNotSupported:
+			return err
+		}
+	}
+	d.controlURB(s, nil, func() (int, error) { return 0, err })
+	return err
+}
+
 // Info is the wrapped device's.
 func (d *Device) Info() hw.Info { return d.info }
 
@@ -184,8 +201,7 @@ func (d *Device) Configuration() (int, error) { return d.dev.Configuration() }
 // SetConfiguration is logged as SET_CONFIGURATION.
 func (d *Device) SetConfiguration(value int) error {
 	s := hw.Setup{RequestType: hw.DirOut | hw.TypeStandard | hw.RecipDevice, Request: hw.ReqSetConfiguration, Value: uint16(value)}
-	_, err := d.controlURB(s, nil, func() (int, error) { return 0, d.dev.SetConfiguration(value) })
-	return err
+	return d.standardURB(s, d.dev.SetConfiguration(value))
 }
 
 // Claim is passed through: claiming puts nothing on the bus.
@@ -197,8 +213,7 @@ func (d *Device) Release(iface int) error { return d.dev.Release(iface) }
 // SetAlt is logged as SET_INTERFACE.
 func (d *Device) SetAlt(iface, alt int) error {
 	s := hw.Setup{RequestType: hw.DirOut | hw.TypeStandard | hw.RecipInterface, Request: hw.ReqSetInterface, Value: uint16(alt), Index: uint16(iface)}
-	_, err := d.controlURB(s, nil, func() (int, error) { return 0, d.dev.SetAlt(iface, alt) })
-	return err
+	return d.standardURB(s, d.dev.SetAlt(iface, alt))
 }
 
 // FeatureEndpointHalt is the ENDPOINT_HALT feature selector (USB 2.0 table 9-6).
@@ -207,8 +222,7 @@ const FeatureEndpointHalt = 0
 // ClearHalt is logged as CLEAR_FEATURE(ENDPOINT_HALT).
 func (d *Device) ClearHalt(addr uint8) error {
 	s := hw.Setup{RequestType: hw.DirOut | hw.TypeStandard | hw.RecipEndpoint, Request: hw.ReqClearFeature, Value: FeatureEndpointHalt, Index: uint16(addr)}
-	_, err := d.controlURB(s, nil, func() (int, error) { return 0, d.dev.ClearHalt(addr) })
-	return err
+	return d.standardURB(s, d.dev.ClearHalt(addr))
 }
 
 // Reset is passed through (a port reset is not an URB).

@@ -49,9 +49,7 @@ func newCore(t *trace, info hw.Info, beh behaviour) *core {
 	c := &core{info: info, beh: beh, trace: t, claimed: map[int]bool{}, alt: map[int]int{},
 		open: map[uint8]*endpoint{}, changed: make(chan struct{})}
 	c.name = info.Backend + " " + info.Name()
-	if len(t.configs) > 0 {
-		c.config = int(t.configs[0].Value) // configured, as the kernel leaves a device before libusb opens it
-	}
+	c.config = t.initial // configured, as the kernel leaves a device before libusb opens it
 	return c
 }
 

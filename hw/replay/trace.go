@@ -18,6 +18,11 @@ type trace struct {
 	bus     int
 	addr    int
 	eps     map[uint8]hw.EndpointDesc // endpoints seen in records (for traces without descriptors)
+	// initial is the configuration the device starts in: the first one
+	// the recorded driver selected with SET_CONFIGURATION, else the first
+	// descriptor set's (QEMU's usb-net lists RNDIS, value 2, first, and
+	// cdc_ether selects value 1).
+	initial int
 }
 
 func newTrace(name string, recs []usbmon.Record) *trace {
@@ -41,6 +46,9 @@ func newTrace(name string, recs []usbmon.Record) *trace {
 			continue
 		}
 		s, ok := u.Setup()
+		if ok && s.RequestType == hw.RecipDevice && s.Request == hw.ReqSetConfiguration && u.Status() == 0 && t.initial == 0 {
+			t.initial = int(s.Value)
+		}
 		if !ok || s.RequestType != hw.DirIn|hw.TypeStandard|hw.RecipDevice || s.Request != hw.ReqGetDescriptor || u.Complete == nil || u.Status() != 0 {
 			continue
 		}
@@ -68,6 +76,9 @@ func newTrace(name string, recs []usbmon.Record) *trace {
 		if c, err := hw.ParseConfig(append([]byte(nil), b...)); err == nil {
 			t.configs = append(t.configs, c)
 		}
+	}
+	if t.config(t.initial) == nil && len(t.configs) > 0 {
+		t.initial = int(t.configs[0].Value)
 	}
 	if len(t.configs) > 0 {
 		// With descriptors, endpoint sizes come from them.

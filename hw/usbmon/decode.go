@@ -16,7 +16,7 @@ const maxIsoDesc = 128
 // Every length is checked against b. len_cap may follow either convention:
 //
 //	kernel: len_cap == bytes after the header (and iso descriptors)
-//	QEMU:   len_cap == header + bytes after it, or 0 when there is no data
+//	QEMU:   len_cap == header + bytes after it (64 for a record without data)
 //
 // Anything else is an error, except that a container cut (the pcap record's
 // original length above its captured length) may leave fewer bytes than
@@ -94,7 +94,7 @@ func decode(b []byte, lt LinkType, cut bool, r *Record) error {
 	switch {
 	case lc == avail || lc == avail+descLen:
 		// kernel convention (len_cap counting the iso descriptors or not)
-	case lc == avail+int64(hl)+descLen && avail > 0:
+	case lc == avail+int64(hl)+descLen:
 		// QEMU convention: len_cap counts the header
 	case cut && lc > avail:
 		// the container cut the record: keep what is there

@@ -25,9 +25,11 @@
 // QEMU's "-device usb-...,pcap=FILE" writer (hw/usb/pcap.c) produces link
 // type 220 with quirks the reader accepts as normal:
 //
-//   - len_cap counts the 64-byte header when data is present (82 for 18 data
-//     bytes) but is 0 when none is; the kernel counts only the data. Decode
-//     accepts both conventions and nothing else (see Decode).
+//   - len_cap counts the 64-byte header: 82 for 18 data bytes, 64 for a
+//     record without data; the kernel counts only the data. Decode accepts
+//     both conventions and nothing else (see Decode).
+//   - the URB length of a submission is 0 even for an IN request (the
+//     requested size is only in the setup packet's wLength).
 //   - bulk data is cut at 256 bytes and control data at 4096: length keeps
 //     the real size, so Record.Truncated reports it.
 //   - control URB ids are 0 (bulk and interrupt ids are addresses), so S/C

@@ -22,10 +22,7 @@ const MaxRecordLen = 1 << 20
 // maxNgFile bounds a pcapng input, which is read whole (see NewReader).
 const maxNgFile = 1 << 30
 
-const (
-	pcapngMagic = 0x0a0d0d0a
-	gzipMagic   = 0x8b1f
-)
+const pcapngMagic = 0x0a0d0d0a
 
 // Reader reads usbmon records from a pcap or pcapng file, one at a time.
 //
@@ -88,10 +85,8 @@ func NewReader(in io.Reader) (r *Reader, err error) {
 	if s := pr.Snaplen(); s == 0 || s > MaxRecordLen {
 		pr.SetSnaplen(MaxRecordLen)
 	}
+	// Offsets count the decompressed stream for a gzip'd pcap.
 	r = &Reader{lt: lt, off: 24}
-	if binary.LittleEndian.Uint16(magic) == gzipMagic {
-		r.off = 24 // offsets count the decompressed stream
-	}
 	r.read = func(zc bool) ([]byte, gopacket.CaptureInfo, error) {
 		if zc {
 			return pr.ZeroCopyReadPacketData()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,45 +23,55 @@ import (
 //	lab exec BIN [ARGS...]          run a binary in the guest (what labexec does for go test)
 //	lab bench [-n N] [-size S]      kernel cdc_ether → usb-net → host peer throughput
 //	lab smoke                       boot, check enumeration, echo frames through the host peer
-func Main(args []string) int {
+func Main(args []string) int { return MainIO(args, os.Stdout, os.Stderr) }
+
+// MainIO is Main with explicit output streams (for `dongle lab` and tests).
+func MainIO(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	l := Default()
-	l.Log = os.Stderr
+	l.Log = stderr
+	c := &cli{l: l, out: stdout, err: stderr}
 	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, cliUsage)
+		fmt.Fprint(c.err, cliUsage)
 		return 2
 	}
 	var err error
 	switch args[0] {
 	case "setup":
-		err = cmdSetup(ctx, l, args[1:])
+		err = c.setup(ctx, args[1:])
 	case "status":
-		err = cmdStatus(ctx, l)
+		err = c.status()
 	case "run":
-		return cmdRun(ctx, l, args[1:])
+		return c.run(ctx, args[1:])
 	case "exec":
 		if len(args) < 2 {
-			fmt.Fprint(os.Stderr, cliUsage)
+			fmt.Fprint(c.err, cliUsage)
 			return 2
 		}
-		return cmdExec(ctx, l, args[1], args[2:])
+		return c.exec(ctx, args[1], args[2:])
 	case "bench":
-		err = cmdBench(ctx, l, args[1:])
+		err = c.bench(ctx, args[1:])
 	case "smoke":
-		err = cmdSmoke(ctx, l)
+		err = c.smoke(ctx)
 	case "help", "-h", "-help", "--help":
-		fmt.Print(cliUsage)
+		fmt.Fprint(c.out, cliUsage)
 		return 0
 	default:
-		fmt.Fprintf(os.Stderr, "lab: unknown command %q\n%s", args[0], cliUsage)
+		fmt.Fprintf(c.err, "lab: unknown command %q\n%s", args[0], cliUsage)
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "lab %s: %v\n", args[0], err)
+		fmt.Fprintf(c.err, "lab %s: %v\n", args[0], err)
 		return 1
 	}
 	return 0
+}
+
+// cli carries the streams and lab of one Main call.
+type cli struct {
+	l        *Lab
+	out, err io.Writer
 }
 
 const cliUsage = `usage: lab <command>
@@ -75,8 +86,10 @@ const cliUsage = `usage: lab <command>
 The lab directory is $DONGLE_LAB_DIR, else <module root>/.lab.
 `
 
-func cmdSetup(ctx context.Context, l *Lab, args []string) error {
+func (c *cli) setup(ctx context.Context, args []string) error {
+	l := c.l
 	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
+	fs.SetOutput(c.err)
 	smoke := fs.Bool("smoke", false, "run the smoke scenario afterwards")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,30 +103,31 @@ func cmdSetup(ctx context.Context, l *Lab, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("lab setup: kernel %s in %.1fs, tools %.1fs, initramfs %.1fs, total %.1fs\n",
+	fmt.Fprintf(c.out, "lab setup: kernel %s in %.1fs, tools %.1fs, initramfs %.1fs, total %.1fs\n",
 		st.KernelPackage, st.Kernel.Seconds(), st.Tools.Seconds(), st.Initramfs.Seconds(), st.Total.Seconds())
-	fmt.Printf("lab setup: go test -exec %s ./specs/...\n", l.LabexecPath())
+	fmt.Fprintf(c.out, "lab setup: go test -exec %s ./specs/...\n", l.LabexecPath())
 	if *smoke {
-		return cmdSmoke(ctx, l)
+		return c.smoke(ctx)
 	}
 	return nil
 }
 
-func cmdStatus(ctx context.Context, l *Lab) error {
-	fmt.Printf("lab dir:   %s\naccel:     %s\n", l.Dir, Accel())
+func (c *cli) status() error {
+	l := c.l
+	fmt.Fprintf(c.out, "lab dir:   %s\naccel:     %s\n", l.Dir, Accel())
 	if err := CheckHost(); err != nil {
-		fmt.Println(err)
+		fmt.Fprintln(c.out, err)
 	} else {
-		fmt.Println("host:      packages present")
+		fmt.Fprintln(c.out, "host:      packages present")
 	}
 	if pkg, err := os.ReadFile(l.path("kernel.stamp")); err == nil {
-		fmt.Printf("kernel:    %s", pkg)
+		fmt.Fprintf(c.out, "kernel:    %s", pkg)
 	}
 	if err := l.Ready(); err != nil {
-		fmt.Printf("ready:     no: %v\n", err)
+		fmt.Fprintf(c.out, "ready:     no: %v\n", err)
 		return nil
 	}
-	fmt.Printf("ready:     yes (initramfs %s)\nexec:      go test -exec %s ./...\n", l.InitramfsPath(), l.LabexecPath())
+	fmt.Fprintf(c.out, "ready:     yes (initramfs %s)\nexec:      go test -exec %s ./...\n", l.InitramfsPath(), l.LabexecPath())
 	return nil
 }
 
@@ -129,8 +143,10 @@ func (f fileFlags) Set(v string) error {
 	return nil
 }
 
-func cmdRun(ctx context.Context, l *Lab, args []string) int {
+func (c *cli) run(ctx context.Context, args []string) int {
+	l := c.l
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(c.err)
 	peer := fs.String("peer", "echo", "host peer mode: echo or count")
 	fixture := fs.String("fixture", "all", "gadgets: all, ecm, none")
 	noNet := fs.Bool("no-usbnet", false, "no QEMU usb-net")
@@ -140,30 +156,31 @@ func cmdRun(ctx context.Context, l *Lab, args []string) int {
 		return 2
 	}
 	res, err := l.Run(ctx, RunConfig{
-		Script: strings.Join(fs.Args(), " "), Files: files, Stdout: os.Stdout,
+		Script: strings.Join(fs.Args(), " "), Files: files, Stdout: c.out,
 		Peer: guest.PeerMode(*peer), Fixture: *fixture, NoUSBNet: *noNet,
 	})
-	return report(res, err)
+	return c.report(res, err)
 }
 
-func cmdExec(ctx context.Context, l *Lab, bin string, args []string) int {
-	res, err := l.Exec(ctx, ExecConfig{Bin: bin, Args: args, Stdout: os.Stdout})
-	return report(res, err)
+func (c *cli) exec(ctx context.Context, bin string, args []string) int {
+	l := c.l
+	res, err := l.Exec(ctx, ExecConfig{Bin: bin, Args: args, Stdout: c.out})
+	return c.report(res, err)
 }
 
 // report prints the run summary and the reattach check on stderr and
 // returns the exit status to use.
-func report(res *Result, err error) int {
+func (c *cli) report(res *Result, err error) int {
 	if res != nil {
-		fmt.Fprintf(os.Stderr, "lab: %s\n", res.Summary())
+		fmt.Fprintf(c.err, "lab: %s\n", res.Summary())
 		if ch := res.DriverChanges(); len(ch) > 0 {
-			fmt.Fprintf(os.Stderr, "lab: kernel drivers NOT reattached after the program: %s\n", strings.Join(ch, "; "))
+			fmt.Fprintf(c.err, "lab: kernel drivers NOT reattached after the program: %s\n", strings.Join(ch, "; "))
 		} else if res.USBAfter != "" {
-			fmt.Fprintf(os.Stderr, "lab: kernel drivers after the program (all as before):\n  %s\n", strings.ReplaceAll(res.USBAfter, "\n", "\n  "))
+			fmt.Fprintf(c.err, "lab: kernel drivers after the program (all as before):\n  %s\n", strings.ReplaceAll(res.USBAfter, "\n", "\n  "))
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "lab: %v\n", err)
+		fmt.Fprintf(c.err, "lab: %v\n", err)
 		if res != nil && res.ExitCode >= 0 {
 			return res.ExitCode
 		}
@@ -172,25 +189,28 @@ func report(res *Result, err error) int {
 	return res.ExitCode
 }
 
-func cmdBench(ctx context.Context, l *Lab, args []string) error {
+func (c *cli) bench(ctx context.Context, args []string) error {
+	l := c.l
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(c.err)
 	n := fs.Int("n", 20000, "frames")
 	size := fs.Int("size", 1514, "frame size")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	b, err := l.BenchKernelCDCEther(ctx, *n, *size, os.Stdout)
+	b, err := l.BenchKernelCDCEther(ctx, *n, *size, c.out)
 	if err != nil {
 		return err
 	}
-	fmt.Println(b)
+	fmt.Fprintln(c.out, b)
 	return nil
 }
 
-func cmdSmoke(ctx context.Context, l *Lab) error {
-	s, err := l.Smoke(ctx, os.Stdout)
-	if s != nil {
-		fmt.Println(s)
+func (c *cli) smoke(ctx context.Context) error {
+	l := c.l
+	res, err := l.Smoke(ctx, c.out)
+	if res != nil {
+		fmt.Fprintf(c.out, "lab smoke: %s\n", res.Summary())
 	}
 	return err
 }

@@ -31,7 +31,9 @@ type Driver struct {
 	// DropAll makes HardStartXmit free every buffer and answer XmitOK
 	// (the article's congested driver), counting tx_dropped.
 	DropAll bool
-	// OnXmit, if set, runs inside HardStartXmit before the answer.
+	// OnXmit, if set, runs inside HardStartXmit before the answer (which
+	// follows Busy, Hold and DropAll as they are after it returns). It runs
+	// without the driver's lock: it may set those fields directly.
 	OnXmit func(b *skbuff.Buff, d *netdev.Device)
 
 	Held skbuff.Queue
@@ -92,18 +94,21 @@ func (f *Driver) HardStartXmit(b *skbuff.Buff, d *netdev.Device) netdev.XmitResu
 	f.mu.Lock()
 	f.Offers++
 	hook := f.OnXmit
-	busy, hold, drop := f.Busy, f.Hold, f.DropAll
 	f.mu.Unlock()
 	if hook != nil {
 		hook(b, d)
 	}
+	f.mu.Lock()
+	busy, hold, drop := f.Busy, f.Hold, f.DropAll
+	f.mu.Unlock()
 	if busy {
 		d.StopQueue()
 		return netdev.XmitBusy
 	}
+	data := b.Data()
 	f.mu.Lock()
 	f.Accepted++
-	if data := b.Data(); len(data) > 0 {
+	if len(data) > 0 {
 		f.Sent = append(f.Sent, data[0])
 	}
 	f.mu.Unlock()

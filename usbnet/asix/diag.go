@@ -105,7 +105,7 @@ type PHY struct {
 // BMCR is the control register decoded.
 type BMCR struct {
 	Reset, Loopback, AutoNeg, PowerDown, Isolate, RestartAN, FullDuplex bool
-	ForcedMbps                                                         int
+	ForcedMbps                                                          int
 }
 
 // BMSR is the status register decoded.

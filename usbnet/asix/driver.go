@@ -1,9 +1,9 @@
 package asix
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -165,7 +165,9 @@ func (p *priv) readMAC(d *usbnet.Dev) (net.HardwareAddr, error) {
 		return nil, fmt.Errorf("asix: read MAC (NODE_ID): %w", err)
 	}
 	if mac[0]&1 != 0 || [6]byte(mac) == [6]byte{} {
-		_, _ = rand.Read(mac)
+		for i := range mac {
+			mac[i] = byte(rand.Uint32())
+		}
 		mac[0] = mac[0]&^1 | 2
 	}
 	return mac, nil
@@ -498,7 +500,7 @@ func (*Driver) TxFixup(d *usbnet.Dev, b *skbuff.Buff) error {
 	return Frame(b, d.MaxPacket())
 }
 
-// RxStats returns the device's RX deframing counters (nil if d is not bound
+// RxStatsOf returns the device's RX deframing counters (nil if d is not bound
 // by this driver).
 func RxStatsOf(d *usbnet.Dev) *RxStats {
 	if p, err := privOf(d); err == nil {

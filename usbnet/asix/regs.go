@@ -38,17 +38,17 @@ const (
 // SET_SW_MII; protocols.md calls it "SW_PHY_STATUS", but the request that
 // carries HostEn is 0x09, not 0x21.
 const (
-	HostEn         uint8 = 0x01
-	ChipCodeMask   uint8 = 0x70
-	ChipCode772    uint8 = 0x00
-	ChipCode772A   uint8 = 0x10
-	ChipCode772B   uint8 = 0x20
-	EmbeddedPHY    uint8 = 0x10 // the internal PHY's MDIO address
-	PHYSelPSel     uint16 = 0x01
-	PHYSelSSEn     uint16 = 0x10
-	MaxPHYAddr     uint8  = 32 // PHY_MAX_ADDR: an address at or above it is rejected (CVE-2025-71094)
-	MulticastSize         = 8  // AX_MCAST_FILTER_SIZE
-	MaxMulticast          = 64 // AX_MAX_MCAST: more subscriptions than this → AMALL
+	HostEn        uint8  = 0x01
+	ChipCodeMask  uint8  = 0x70
+	ChipCode772   uint8  = 0x00
+	ChipCode772A  uint8  = 0x10
+	ChipCode772B  uint8  = 0x20
+	EmbeddedPHY   uint8  = 0x10 // the internal PHY's MDIO address
+	PHYSelPSel    uint16 = 0x01
+	PHYSelSSEn    uint16 = 0x10
+	MaxPHYAddr    uint8  = 32 // PHY_MAX_ADDR: an address at or above it is rejected (CVE-2025-71094)
+	MulticastSize        = 8  // AX_MCAST_FILTER_SIZE
+	MaxMulticast         = 64 // AX_MAX_MCAST: more subscriptions than this → AMALL
 )
 
 // RX_CTL bits (AX_RX_CTL_*).
@@ -133,9 +133,9 @@ const (
 	// EEPROMMagic is ethtool's identifier for an ASIX EEPROM dump
 	// (AX_EEPROM_MAGIC). It is not stored in the chip: it marks a dump
 	// (EEPROM.Magic) so that a saved dump can be recognised.
-	EEPROMMagic uint32 = 0xdeadbeef
-	EEPROMLen          = 0x200 // bytes (AX_EEPROM_LEN)
-	EEPROMMACWord      = 0x04  // the MAC is in words 4..6 (FLAG_EEPROM_MAC)
+	EEPROMMagic   uint32 = 0xdeadbeef
+	EEPROMLen            = 0x200 // bytes (AX_EEPROM_LEN)
+	EEPROMMACWord        = 0x04  // the MAC is in words 4..6 (FLAG_EEPROM_MAC)
 )
 
 // MII registers and bits (include/uapi/linux/mii.h).
@@ -160,27 +160,27 @@ const (
 	BMCRLoopback  uint16 = 0x4000
 	BMCRReset     uint16 = 0x8000
 
-	BMSRLStatus   uint16 = 0x0004
-	BMSRANegCap   uint16 = 0x0008
-	BMSRRFault    uint16 = 0x0010
-	BMSRANegDone  uint16 = 0x0020
-	BMSR10Half    uint16 = 0x0800
-	BMSR10Full    uint16 = 0x1000
-	BMSR100Half   uint16 = 0x2000
-	BMSR100Full   uint16 = 0x4000
-	BMSRESTATEN   uint16 = 0x0100
+	BMSRLStatus  uint16 = 0x0004
+	BMSRANegCap  uint16 = 0x0008
+	BMSRRFault   uint16 = 0x0010
+	BMSRANegDone uint16 = 0x0020
+	BMSR10Half   uint16 = 0x0800
+	BMSR10Full   uint16 = 0x1000
+	BMSR100Half  uint16 = 0x2000
+	BMSR100Full  uint16 = 0x4000
+	BMSRESTATEN  uint16 = 0x0100
 
-	ADVCSMA       uint16 = 0x0001
-	ADV10Half     uint16 = 0x0020
-	ADV10Full     uint16 = 0x0040
-	ADV100Half    uint16 = 0x0080
-	ADV100Full    uint16 = 0x0100
-	ADVPauseCap   uint16 = 0x0400
-	ADVPauseAsym  uint16 = 0x0800
-	ADVAll        = ADV10Half | ADV10Full | ADV100Half | ADV100Full
-	LPAAck        uint16 = 0x4000
-	Adv1000Full   uint16 = 0x0200 // CTRL1000
-	LPA1000Full   uint16 = 0x0800 // STAT1000
-	LPA1000Half   uint16 = 0x0400
-	Adv1000Half   uint16 = 0x0100
+	ADVCSMA      uint16 = 0x0001
+	ADV10Half    uint16 = 0x0020
+	ADV10Full    uint16 = 0x0040
+	ADV100Half   uint16 = 0x0080
+	ADV100Full   uint16 = 0x0100
+	ADVPauseCap  uint16 = 0x0400
+	ADVPauseAsym uint16 = 0x0800
+	ADVAll              = ADV10Half | ADV10Full | ADV100Half | ADV100Full
+	LPAAck       uint16 = 0x4000
+	Adv1000Full  uint16 = 0x0200 // CTRL1000
+	LPA1000Full  uint16 = 0x0800 // STAT1000
+	LPA1000Half  uint16 = 0x0400
+	Adv1000Half  uint16 = 0x0100
 )

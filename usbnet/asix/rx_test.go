@@ -293,6 +293,12 @@ func BenchmarkTxFixup(b *testing.B) {
 	buf.Free(skbuff.FreeWrite)
 }
 
+// FuzzRxFixup feeds arbitrary bytes, cut in two transfers anywhere, and
+// checks that no frame outside 14..DefaultMaxLen comes out and nothing
+// leaks. Run it with minimisation bounded (the test binary is large, so
+// the default 60 s minimisation of each new input dominates):
+//
+//	go test -run='^$' -fuzz=FuzzRxFixup -fuzztime=10s -fuzzminimizetime=0 ./usbnet/asix/
 func FuzzRxFixup(f *testing.F) {
 	good := append(record(frame(60, 1)), record(frame(1514, 2))...)
 	good = append(good, record(frame(61, 3))...)

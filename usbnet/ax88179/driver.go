@@ -200,7 +200,11 @@ func (dr *Driver) reset(d *usbnet.Dev) error {
 		return err
 	}
 	p.bulkIn = agg
-	d.RxURBSize = 1024 * 20
+	// Linux sets 20 KiB here. dongle takes the largest size any row of the
+	// table needs (26 KiB), because the RX transfers submitted at open are
+	// still in flight when LinkReset may pick a bigger row: a 22 KiB
+	// aggregate landing in a 20 KiB buffer would be split in two.
+	d.RxURBSize = BulkInFull.URBSize()
 	if err := WriteMAC8(d, RegPauseLow, pauseLow); err != nil {
 		return err
 	}

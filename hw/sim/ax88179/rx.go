@@ -107,9 +107,8 @@ func (m *Model) Receive(frame []byte) {
 	}
 	if len(m.agg.hdrs) == 1 && !m.cfg.ManualFlush {
 		ticks := time.Duration(uint16(q[1]) | uint16(q[2])<<8)
-		m.tgen++
-		gen := m.tgen
 		m.stopTimerLocked()
+		gen := m.tgen
 		m.timer = time.AfterFunc(ticks*m.cfg.TimerUnit, func() {
 			m.mu.Lock()
 			defer m.mu.Unlock()

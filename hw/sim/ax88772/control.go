@@ -13,6 +13,10 @@ import (
 func (m *Model) Control(s hw.Setup, data []byte) (int, error) {
 	m.mu.Lock()
 	n, ok := m.controlLocked(s, data)
+	if k, cut := m.short[s.Request]; cut && ok && s.In() {
+		delete(m.short, s.Request)
+		n = min(n, k)
+	}
 	r := Request{Setup: s, Stalled: !ok}
 	switch {
 	case !ok:

@@ -143,9 +143,10 @@ type Model struct {
 	linkSent bool // last link state reported on the status endpoint
 	statusQ  bool // a status packet is due
 
-	rx      []byte // RX stream not yet written to the host
-	rxChunk int    // test override of the write size (0: MFB size)
-	corrupt int    // headers still to corrupt
+	rx      []byte        // RX stream not yet written to the host
+	rxChunk int           // test override of the write size (0: MFB size)
+	corrupt int           // headers still to corrupt
+	short   map[uint8]int // request → length of its next (short) answer
 
 	end *sim.End // Ethernet side
 
@@ -363,6 +364,17 @@ func (m *Model) CorruptNextRxHeader(n int) {
 	m.mu.Unlock()
 }
 
+// ShortReply makes the next IN answer to vendor request req only n bytes
+// long, as a misbehaving device does (CVE-2021-47101, CVE-2022-49226).
+func (m *Model) ShortReply(req uint8, n int) {
+	m.mu.Lock()
+	if m.short == nil {
+		m.short = map[uint8]int{}
+	}
+	m.short[req] = n
+	m.mu.Unlock()
+}
+
 func (m *Model) linkChangedLocked() {
 	_, up := m.phy.resolved()
 	if up != m.linkSent {
@@ -401,9 +413,16 @@ func (m *Model) pump() {
 		}
 	}
 	for len(m.rx) > 0 && h.Active(EPBulkIn) && h.Queued(EPBulkIn) < 2 {
-		n := m.chunkLocked()
-		n = min(n, len(m.rx))
-		if h.SendIn(EPBulkIn, m.rx[:n]) != nil {
+		c := m.chunkLocked()
+		n := min(c, len(m.rx))
+		// A burst shorter than the buffer ends the host's transfer: with
+		// a short packet, or with a ZLP when it is a multiple of
+		// wMaxPacketSize. A full buffer ends it by itself.
+		send := h.SendIn
+		if n < c {
+			send = h.SendInZLP
+		}
+		if send(EPBulkIn, m.rx[:n]) != nil {
 			return
 		}
 		m.rxs.Writes++

@@ -249,6 +249,12 @@ func (m *Model) Connect(e *sim.End) {
 // the RNDIS configuration's requests and GET_ETHERNET_STATISTIC
 // (bmEthernetStatistics is 0).
 func (m *Model) Control(s hw.Setup, data []byte) (int, error) {
+	if s.RequestType == hw.DirIn|hw.TypeStandard|hw.RecipDevice && s.Request == hw.ReqGetDescriptor &&
+		uint8(s.Value>>8) == hw.DescDeviceQualifier && m.opts.Flavor == Gadget && m.opts.Speed == hw.SpeedHigh {
+		// A high-speed device's qualifier: what it would be at full speed.
+		q := [10]byte{10, hw.DescDeviceQualifier, 0x00, 0x02, 0x00, 0x00, 0x00, 0x40, 0x01, 0x00}
+		return copy(data, q[:]), nil
+	}
 	if s.RequestType&0x60 != hw.TypeClass || s.RequestType&0x1f != hw.RecipInterface || s.Index != CtrlIface {
 		return 0, hw.ErrStall
 	}

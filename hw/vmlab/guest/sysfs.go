@@ -61,6 +61,9 @@ func USBDevices() ([]USBDevice, error) {
 		if strings.Contains(name, ":") || strings.HasPrefix(name, "usb") {
 			continue // interfaces and root hubs
 		}
+		if _, err := os.Stat(filepath.Join(dir, "idVendor")); err != nil {
+			continue // not a device
+		}
 		v, err := readHex(filepath.Join(dir, "idVendor"))
 		if err != nil {
 			return nil, err

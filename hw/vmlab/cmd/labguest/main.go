@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"dongle/hw/vmlab/guest"
 )
 
@@ -76,6 +78,12 @@ func echo(args []string) error {
 	buf := make([]byte, 65536)
 	for {
 		n, err := c.Recv(buf, 0)
+		if errors.Is(err, unix.ENETDOWN) {
+			// The interface went down (a link-change test): the socket
+			// reports it once; keep echoing once it is back up.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"dongle/cmd/dongle/internal/diag"
+	"dongle/cmd/dongle/internal/target"
+	"dongle/fixtures"
+)
+
+func init() {
+	register("diag", "descriptors, MAC, link, PHY, registers, EEPROM, statistics, anomalies", runDiag)
+}
+
+func runDiag(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("diag", stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 1 {
+		fmt.Fprintln(stderr, "dongle diag: want at most one DEVICE or TRACE")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var r *diag.Report
+	switch {
+	case len(pos) == 1 && target.IsSelector(pos[0]):
+		r, err = diagDevice(ctx, pos[0])
+	case len(pos) == 1:
+		if _, serr := os.Stat(pos[0]); serr != nil {
+			return fail(stderr, "diag", serr)
+		}
+		r, err = diag.FromTrace(ctx, pos[0], pos[0])
+	default:
+		cands, _, lerr := listUSB()
+		if lerr == nil && len(cands) > 0 {
+			r, err = diagDevice(ctx, "usb")
+			break
+		}
+		why := "no USB network adapter found"
+		if lerr != nil {
+			why = "cannot enumerate USB (" + lerr.Error() + ")"
+		}
+		r, err = diagFixture(ctx)
+		if r != nil {
+			r.Note = fmt.Sprintf("%s: diagnosing the embedded fixture trace %s instead (QEMU usb-net under Linux's cdc_ether)", why, defaultFixture)
+		}
+	}
+	if err != nil {
+		return fail(stderr, "diag", err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			return fail(stderr, "diag", err)
+		}
+		return 0
+	}
+	r.Print(stdout)
+	return 0
+}
+
+func diagDevice(ctx context.Context, sel string) (*diag.Report, error) {
+	t, err := openTarget(sel)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	return diag.Live(ctx, t)
+}
+
+// diagFixture diagnoses the trace the binary carries (replay needs a path,
+// so it is written to a temporary file first).
+func diagFixture(ctx context.Context) (*diag.Report, error) {
+	path, cleanup, err := fixtureFile(defaultFixture)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	return diag.FromTrace(ctx, path, "fixtures/"+defaultFixture+" (embedded)")
+}
+
+func fixtureFile(name string) (string, func(), error) {
+	data, err := fs.ReadFile(fixtures.FS, name)
+	if err != nil {
+		return "", nil, fmt.Errorf("embedded fixture %s: %w", name, err)
+	}
+	dir, err := os.MkdirTemp("", "dongle-fixture-")
+	if err != nil {
+		return "", nil, err
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// defaultFixture is the trace `dongle diag` diagnoses when no adapter is
+// present: Linux's cdc_ether binding QEMU's usb-net.
+const defaultFixture = "qemu-usbnet-cdc_ether.pcap"

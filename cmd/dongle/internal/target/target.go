@@ -1,0 +1,170 @@
+// Package target opens what a dongle command names on its command line: a
+// real adapter (usb, usb:VID:PID, usb:BUS.ADDR), a device model with an
+// Ethernet wire (sim:ecm, sim:ax88772, sim:ax88179), or a trace file, which
+// becomes a replayed device (hw/replay decides strict or model replay).
+package target
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"dongle/hw"
+	usbhw "dongle/hw/gousb"
+	"dongle/hw/replay"
+	"dongle/hw/sim"
+	"dongle/hw/sim/ax88179"
+	"dongle/hw/sim/ax88772"
+	"dongle/hw/sim/ecm"
+	"dongle/usbnet"
+	"dongle/usbnet/drivers"
+)
+
+// Kind says what stands behind a Target.
+type Kind int
+
+const (
+	USB   Kind = iota + 1 // a real adapter through libusb
+	Sim                   // a device model
+	Trace                 // a replayed capture
+)
+
+// Target is an opened device.
+type Target struct {
+	Kind Kind
+	Name string // as the user named it, for messages
+	HW   hw.Device
+	// Peer is the far end of a model's Ethernet wire (nil for USB and
+	// traces): attach a sim.Loopback or a sim.Capture to it.
+	Peer *sim.End
+	// Drivers are the minidrivers to probe with (models and traces answer
+	// at once, so they get drivers.ForModels()).
+	Drivers []usbnet.Minidriver
+	// Replay is the model replay behind a trace target (nil for strict).
+	Replay *replay.Model
+	// Strict is the strict replay behind a trace dongle recorded.
+	Strict *replay.Strict
+	// Log collects the replay's messages (unmatched requests, OUT diffs).
+	Log []string
+
+	closers []func() error
+}
+
+// Close closes the device and whatever Open made for it.
+func (t *Target) Close() error {
+	var errs []error
+	for i := len(t.closers) - 1; i >= 0; i-- {
+		if err := t.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	t.closers = nil
+	return errors.Join(errs...)
+}
+
+// ErrNoAdapter is returned when "usb" finds no network adapter.
+var ErrNoAdapter = errors.New("no USB network adapter found")
+
+// IsSelector reports whether s names a device rather than a file.
+func IsSelector(s string) bool {
+	return s == "usb" || strings.HasPrefix(s, "usb:") || strings.HasPrefix(s, "sim:")
+}
+
+// Open opens sel.
+func Open(sel string) (*Target, error) {
+	switch {
+	case sel == "usb" || strings.HasPrefix(sel, "usb:"):
+		return openUSB(sel)
+	case strings.HasPrefix(sel, "sim:"):
+		return openSim(sel)
+	}
+	return openTrace(sel)
+}
+
+// KnownIDs are the VID:PID pairs the minidrivers list.
+func KnownIDs() []usbhw.ID {
+	var ids []usbhw.ID
+	for _, d := range drivers.All() {
+		for _, id := range d.IDs() {
+			if id.Vendor != 0 {
+				ids = append(ids, usbhw.ID{Vendor: id.Vendor, Product: id.Product})
+			}
+		}
+	}
+	return ids
+}
+
+func openUSB(sel string) (*Target, error) {
+	ctx, err := usbhw.Open()
+	if err != nil {
+		return nil, err
+	}
+	var dev *usbhw.Device
+	if s := strings.TrimPrefix(strings.TrimPrefix(sel, "usb"), ":"); s != "" {
+		ps, perr := usbhw.ParseSelector(s)
+		if perr != nil {
+			ctx.Close()
+			return nil, fmt.Errorf("device %q: %w", sel, perr)
+		}
+		dev, err = ctx.OpenDevice(ps, nil)
+	} else {
+		dev, err = ctx.OpenFirst(usbhw.NetworkAdapters(KnownIDs()...), nil)
+		var nf *usbhw.NotFoundError
+		if errors.As(err, &nf) || errors.Is(err, hw.ErrNotFound) {
+			err = fmt.Errorf("%w (%v)", ErrNoAdapter, err)
+		}
+	}
+	if err != nil {
+		ctx.Close()
+		return nil, err
+	}
+	t := &Target{Kind: USB, Name: sel, HW: dev, Drivers: drivers.All()}
+	t.closers = append(t.closers, ctx.Close, dev.Close)
+	return t, nil
+}
+
+// SimModels are the model selectors Open knows.
+var SimModels = []string{"sim:ecm", "sim:ax88772", "sim:ax88179"}
+
+func openSim(sel string) (*Target, error) {
+	w := sim.NewWire()
+	var dev *sim.Device
+	switch sel {
+	case "sim:ecm":
+		d, m := ecm.NewDevice(ecm.Options{})
+		m.Connect(w.A())
+		dev = d
+	case "sim:ax88772":
+		d, m := ax88772.NewDevice(ax88772.Options{})
+		m.Plug(w.A())
+		dev = d
+	case "sim:ax88179":
+		m, d := ax88179.New(ax88179.Config{})
+		m.Connect(w.A())
+		dev = d
+	default:
+		return nil, fmt.Errorf("unknown device model %q (have %s)", sel, strings.Join(SimModels, ", "))
+	}
+	t := &Target{Kind: Sim, Name: sel, HW: dev, Peer: w.B(), Drivers: drivers.ForModels()}
+	t.closers = append(t.closers, dev.Close)
+	return t, nil
+}
+
+func openTrace(path string) (*Target, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	t := &Target{Kind: Trace, Name: path, Drivers: drivers.ForModels()}
+	dev, err := replay.Open(path, replay.ModelOptions{Logf: func(f string, a ...any) {
+		t.Log = append(t.Log, fmt.Sprintf(f, a...))
+	}})
+	if err != nil {
+		return nil, err
+	}
+	t.HW = dev
+	t.Replay, _ = dev.(*replay.Model)
+	t.Strict, _ = dev.(*replay.Strict)
+	t.closers = append(t.closers, dev.Close)
+	return t, nil
+}

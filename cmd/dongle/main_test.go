@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"dongle/cmd/dongle/internal/target"
+	"dongle/hw"
+	usbhw "dongle/hw/gousb"
+	"dongle/specs"
+)
+
+const (
+	cdcTrace   = "../../fixtures/qemu-usbnet-cdc_ether.pcap"
+	echoTruth  = "../../fixtures/hostecho-rx-ethernet.pcap"
+	echoTrace  = "../../fixtures/qemu-usbnet-gousb-echo.pcap"
+	udevVIDPID = `ATTR{idVendor}=="0b95", ATTR{idProduct}=="1790"`
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = Main(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// oneLineError checks the bad-input contract: non-zero exit, exactly one
+// line on stderr containing every want.
+func oneLineError(t *testing.T, code int, stderr string, want ...string) {
+	t.Helper()
+	if code == 0 {
+		t.Errorf("exit 0, want non-zero")
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
+		t.Errorf("stderr is not one line: %q", stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr %q lacks %q", stderr, w)
+		}
+	}
+}
+
+// noUSB makes the listing find nothing (and restores it).
+func noUSB(t *testing.T, seen int) {
+	old := listUSB
+	listUSB = func() ([]usbhw.Candidate, int, error) { return nil, seen, nil }
+	t.Cleanup(func() { listUSB = old })
+}
+
+func failOpen(t *testing.T, err error) {
+	old := openTarget
+	openTarget = func(string) (*target.Target, error) { return nil, err }
+	t.Cleanup(func() { openTarget = old })
+}
+
+func TestBadTraceFiles(t *testing.T) {
+	dir := t.TempDir()
+	notPcap := filepath.Join(dir, "notes.pcap")
+	os.WriteFile(notPcap, []byte("this is a text file, not a capture\n"), 0o644)
+	good, err := os.ReadFile(echoTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.pcap")
+	os.WriteFile(cut, good[:len(good)-40], 0o644)
+	unreadable := filepath.Join(dir, "secret.pcap")
+	os.WriteFile(unreadable, good, 0o000)
+
+	for _, cmd := range []string{"decode", "replay", "diag"} {
+		t.Run(cmd, func(t *testing.T) {
+			code, _, e := run(t, cmd, filepath.Join(dir, "missing.pcap"))
+			oneLineError(t, code, e, "missing.pcap", "no such file")
+			code, _, e = run(t, cmd, notPcap)
+			oneLineError(t, code, e, "notes.pcap")
+			code, _, e = run(t, cmd, echoTruth) // link type 1: an Ethernet pcap, not usbmon
+			oneLineError(t, code, e, "hostecho-rx-ethernet.pcap")
+			code, _, e = run(t, cmd, cut)
+			oneLineError(t, code, e, "cut.pcap", "record 356", "byte")
+			if os.Geteuid() != 0 { // root reads anything
+				code, _, e = run(t, cmd, unreadable)
+				oneLineError(t, code, e, "secret.pcap", "permission denied")
+			}
+		})
+	}
+}
+
+func TestDeviceErrors(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"no adapter", target.ErrNoAdapter, "no USB network adapter found"},
+		{"permission", hw.Errorf("bus 1 addr 4 (0b95:1790): open", hw.ErrAccess), "dongle udev --install"},
+		{"busy", hw.Errorf("bus 1 addr 4 (0b95:1790): claim interface 0", hw.ErrBusy), "adapter busy"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			failOpen(t, c.err)
+			out := filepath.Join(t.TempDir(), "r.pcap")
+			code, _, e := run(t, "record", "-o", out, "usb")
+			oneLineError(t, code, e, c.want)
+			code, _, e = run(t, "diag", "usb")
+			oneLineError(t, code, e, c.want)
+		})
+	}
+}
+
+func TestListNone(t *testing.T) {
+	noUSB(t, 5)
+	code, out, _ := run(t, "list")
+	if code != 0 || out != "no USB network adapters found (5 USB devices seen)\n" {
+		t.Errorf("exit %d, output %q", code, out)
+	}
+}
+
+func TestListBinding(t *testing.T) {
+	old := listUSB
+	listUSB = func() ([]usbhw.Candidate, int, error) {
+		return []usbhw.Candidate{
+			{Info: hw.Info{Bus: 1, Address: 4, Vendor: 0x0b95, Product: 0x1790, Speed: hw.SpeedSuper},
+				Interfaces: []usbhw.Iface{{Config: 1, Class: 0xff, SubClass: 0xff, Driver: "ax88179_178a"}}},
+			{Info: hw.Info{Bus: 2, Address: 3, Vendor: 0x1209, Product: 0x0002, Speed: hw.SpeedHigh},
+				Interfaces: []usbhw.Iface{{Config: 1, Class: 0x02, SubClass: 0x0d}, {Config: 1, Number: 1, Class: 0x0a}}},
+		}, 7, nil
+	}
+	t.Cleanup(func() { listUSB = old })
+	code, out, _ := run(t, "list")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("output %q", out)
+	}
+	for _, w := range []string{"0b95:1790", "1.4", "super", "ax88179_178a", "AX88179"} {
+		if !strings.Contains(lines[1], w) {
+			t.Errorf("line %q lacks %q", lines[1], w)
+		}
+	}
+	if !strings.Contains(lines[2], "not supported yet") || !strings.Contains(lines[2], "NCM") {
+		t.Errorf("NCM device line %q", lines[2])
+	}
+}
+
+func TestDecodeFixture(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "frames.pcap")
+	code, stdout, stderr := run(t, "decode", cdcTrace, "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"driver cdc_ether (from descriptors)", "RX 6", "TX 12", "SET_ETHERNET_PACKET_FILTER(DIRECTED|BROADCAST)",
+		"GET_DESCRIPTOR(device)", "SET_CONFIGURATION(1)", "link up", "wrote 18 frames"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("summary lacks %q:\n%s", w, stdout)
+		}
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Size() < 24+18*16 {
+		t.Errorf("output pcap: %v %v", fi, err)
+	}
+	code, _, e := run(t, "decode", "--driver=rtl8152", cdcTrace)
+	oneLineError(t, code, e, "rtl8152")
+}
+
+func TestDiagDefaultsToFixture(t *testing.T) {
+	noUSB(t, 0)
+	code, out, e := run(t, "diag")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	first, _, _ := strings.Cut(out, "\n")
+	if !strings.Contains(first, "no USB network adapter found") || !strings.Contains(first, "qemu-usbnet-cdc_ether.pcap") {
+		t.Errorf("first line does not say what is diagnosed: %q", first)
+	}
+	for _, w := range []string{"0525:a4a2", "Driver:   cdc_ether", "MAC:      52:54:00:12:34:56", "bulk IN 0x82", "bulk OUT 0x02",
+		"interrupt IN 0x81", "iMACAddress 3 \"525400123456\"", "SET_ETHERNET_PACKET_FILTER", "RX 6", "TX 12", "0 RX / 0 TX framing errors"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("diagnosis lacks %q", w)
+		}
+	}
+}
+
+func TestDiagModelJSON(t *testing.T) {
+	for _, c := range []struct{ sel, driver string }{{"sim:ecm", "cdc_ether"}, {"sim:ax88772", "asix"}, {"sim:ax88179", "ax88179_178a"}} {
+		t.Run(c.sel, func(t *testing.T) {
+			code, out, e := run(t, "diag", "--json", c.sel)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, e)
+			}
+			var r struct {
+				Driver   string `json:"driver"`
+				Bound    bool   `json:"bound"`
+				MAC      string `json:"mac"`
+				SelfTest struct {
+					Sent, Received int
+					Passed         bool
+				} `json:"self_test"`
+				Stats struct {
+					TxPackets uint64 `json:"tx_packets"`
+				} `json:"statistics"`
+				EEPROM *struct {
+					MagicOK bool `json:"magic_ok"`
+				} `json:"eeprom"`
+				MACRegs []any `json:"mac_registers"`
+			}
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if r.Driver != c.driver || !r.Bound || r.MAC == "" {
+				t.Errorf("driver %q bound %v mac %q", r.Driver, r.Bound, r.MAC)
+			}
+			if !r.SelfTest.Passed || r.SelfTest.Received != r.SelfTest.Sent || r.Stats.TxPackets < uint64(r.SelfTest.Sent) {
+				t.Errorf("self-test %+v, tx_packets %d", r.SelfTest, r.Stats.TxPackets)
+			}
+			if c.driver != "cdc_ether" && (r.EEPROM == nil || len(r.MACRegs) == 0) {
+				t.Errorf("vendor chip without EEPROM or MAC registers")
+			}
+		})
+	}
+}
+
+func TestReplayFixture(t *testing.T) {
+	code, out, e := run(t, "replay", cdcTrace)
+	if code != 0 || !strings.Contains(out, "no divergence") {
+		t.Errorf("exit %d: %s%s", code, out, e)
+	}
+}
+
+func TestRecordModelThenDecode(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "ax88772.pcap")
+	code, stdout, e := run(t, "record", "-o", out, "--scenario=traffic", "--frames", "20", "sim:ax88772")
+	if code != 0 || !strings.Contains(stdout, "TX 20 sent / 20 on the wire, RX 20 injected / 20 received") {
+		t.Fatalf("exit %d: %s%s", code, stdout, e)
+	}
+	if !strings.Contains(e, "100%") {
+		t.Errorf("no progress bar on stderr: %q", e)
+	}
+	code, stdout, e = run(t, "decode", out)
+	if code != 0 || !strings.Contains(stdout, "driver asix") || !strings.Contains(stdout, "RX 20") || !strings.Contains(stdout, "TX 20") {
+		t.Errorf("decode of the recording: exit %d: %s%s", code, stdout, e)
+	}
+	code, _, e = run(t, "record", "-o", out, "--scenario=nap", "sim:ecm")
+	if code != 2 || !strings.Contains(e, "nap") {
+		t.Errorf("bad scenario: exit %d %q", code, e)
+	}
+}
+
+func TestUdev(t *testing.T) {
+	code, out, _ := run(t, "udev")
+	if code != 0 || !strings.Contains(out, udevVIDPID) || !strings.Contains(out, "plugdev") {
+		t.Errorf("exit %d: %s", code, out)
+	}
+	old := udevPath
+	udevPath = filepath.Join(t.TempDir(), "no", "such", "dir", "70-dongle.rules")
+	t.Cleanup(func() { udevPath = old })
+	code, _, e := run(t, "udev", "--install")
+	oneLineError(t, code, e, "70-dongle.rules")
+}
+
+func TestTestCommand(t *testing.T) {
+	var got specs.Options
+	old := runSuite
+	t.Cleanup(func() { runSuite = old })
+	runSuite = func(_ *failRecorder, o specs.Options) bool { got = o; return true }
+	code, out, _ := run(t, "test", "--backend=sim:ecm,trace", "--focus=ZLP")
+	if code != 0 || !strings.Contains(out, "PASS") {
+		t.Errorf("exit %d: %s", code, out)
+	}
+	if strings.Join(got.Backends, "|") != "sim:ecm|trace" || len(got.Suite.FocusStrings) != 1 || got.Suite.FocusStrings[0] != "ZLP" {
+		t.Errorf("options %+v", got)
+	}
+	runSuite = func(t *failRecorder, _ specs.Options) bool { t.Fail(); return true }
+	if code, out, _ := run(t, "test"); code != 1 || !strings.Contains(out, "FAIL") {
+		t.Errorf("failing suite: exit %d: %s", code, out)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	code, _, e := run(t, "frobnicate")
+	oneLineError(t, code, e, "frobnicate")
+}

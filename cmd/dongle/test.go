@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"dongle/specs"
+)
+
+func init() {
+	register("test", "the conformance suite against a backend (--backend=sim:ecm, usb, trace:FILE)", runTest)
+}
+
+// failRecorder is the GinkgoTestingT of the binary: it remembers failure.
+type failRecorder struct{ failed bool }
+
+func (f *failRecorder) Fail() { f.failed = true }
+
+// runSuite is a seam: the suite can run only once per process (Ginkgo's
+// global state), so tests of the command replace it.
+var runSuite = func(t *failRecorder, o specs.Options) bool { return specs.Run(t, o) }
+
+func runTest(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("test", stderr)
+	backend := fs.String("backend", "", "comma-separated backends: sim, sim:ecm, sim:ax88772, sim:ax88179, trace, trace:FILE, usb, usb:VID:PID (default: every model and fixture trace)")
+	focus := fs.String("focus", "", "run only specs whose description matches this regular expression")
+	label := fs.String("label-filter", "", "Ginkgo label filter, and-ed with the backend selection")
+	verbose := fs.Bool("v", false, "verbose: every spec's name")
+	if _, err := parse(fs, args); err != nil {
+		return 2
+	}
+	o := specs.Options{Suite: types.NewDefaultSuiteConfig(), Reporter: types.NewDefaultReporterConfig()}
+	if *backend != "" {
+		o.Backends = strings.Split(*backend, ",")
+	}
+	if *focus != "" {
+		o.Suite.FocusStrings = []string{*focus}
+	}
+	o.Suite.LabelFilter = *label
+	o.Reporter.Verbose = *verbose
+	start := time.Now()
+	var t failRecorder
+	ok := runSuite(&t, o) && !t.failed
+	sel := *backend
+	if sel == "" {
+		sel = "every model and fixture trace"
+	}
+	if !ok {
+		fmt.Fprintf(stdout, "dongle test: FAIL against %s after %v (failing specs' traces are in %s; replay them with 'dongle replay')\n", sel, time.Since(start).Round(time.Millisecond), specs.ReportDir)
+		return 1
+	}
+	fmt.Fprintf(stdout, "dongle test: PASS against %s in %v\n", sel, time.Since(start).Round(time.Millisecond))
+	return 0
+}

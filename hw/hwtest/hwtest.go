@@ -1,0 +1,604 @@
+// Package hwtest is the conformance set every hw backend must pass: the sim
+// engine with its models, the gousb backend on a real adapter or in the
+// virtual lab, and the trace replayers (with what they cannot do skipped).
+//
+//	func TestConformance(t *testing.T) {
+//		hwtest.Run(t, func(t *testing.T) hw.Device { return openMine(t) }, hwtest.Options{})
+//	}
+//
+// Every subtest opens its own device and leaves it closed. A subtest a
+// backend cannot run is skipped with the reason given in Options, so the
+// test output says what was not checked and why.
+package hwtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"dongle/hw"
+)
+
+// Faulter is the fault injection a backend may offer (sim.Device does).
+type Faulter interface {
+	Stall(ep uint8)
+	Unplug()
+	TimeoutNext(ep uint8, n int)
+	ShortControl(n int)
+}
+
+// Options say what a backend cannot do. A non-empty reason skips the
+// subtests that need the capability.
+type Options struct {
+	// NoLoopback: data written on bulk OUT does not come back on bulk IN
+	// (a replayed trace, a real adapter without a loopback peer).
+	NoLoopback string
+	// NoFaults: the device does not implement Faulter (found automatically
+	// when it does not; set it to skip a Faulter anyway).
+	NoFaults string
+	// NoPendingIn: a bulk IN transfer cannot be relied on to stay pending
+	// (the backend completes IN transfers by itself, e.g. a replay).
+	NoPendingIn string
+	// Skip names further subtests to skip, with the reason.
+	Skip map[string]string
+	// Timeout bounds each wait for a transfer (default 5 s).
+	Timeout time.Duration
+}
+
+// Layout is the bulk data pair hwtest found in the active configuration.
+type Layout struct {
+	Iface, Alt int
+	In, Out    hw.EndpointDesc
+}
+
+// Run runs the conformance set. open returns a freshly opened device; Run
+// closes it.
+func Run(t *testing.T, open func(t *testing.T) hw.Device, opts Options) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	r := &runner{open: open, opts: opts}
+	for _, s := range []struct {
+		name   string
+		need   []string // reasons that skip it
+		faults bool     // needs Faulter
+		fn     func(t *testing.T, d hw.Device, l Layout)
+	}{
+		{"Descriptors", nil, false, r.descriptors},
+		{"ControlByteCounts", nil, false, r.controlCounts},
+		{"ClaimReleaseAlt", nil, false, r.claimReleaseAlt},
+		{"OwnershipBusy", []string{opts.NoPendingIn}, false, r.ownership},
+		{"InOrderOut", nil, false, r.inOrderOut},
+		{"InOrderLoopback", []string{opts.NoLoopback}, false, r.inOrderLoopback},
+		{"Cancel", []string{opts.NoPendingIn}, false, r.cancel},
+		{"WaitContext", []string{opts.NoPendingIn}, false, r.waitContext},
+		{"ZLPSubmit", nil, false, r.zlp},
+		{"ErrorsWrapErrno", nil, false, r.errorsWrap},
+		{"FaultStall", []string{opts.NoFaults, opts.NoPendingIn}, true, r.faultStall},
+		{"FaultTimeout", []string{opts.NoFaults}, true, r.faultTimeout},
+		{"FaultShortControl", []string{opts.NoFaults}, true, r.faultShortControl},
+		{"FaultUnplug", []string{opts.NoFaults, opts.NoPendingIn}, true, r.faultUnplug},
+	} {
+		t.Run(s.name, func(t *testing.T) {
+			if why := opts.Skip[s.name]; why != "" {
+				t.Skip(why)
+			}
+			for _, why := range s.need {
+				if why != "" {
+					t.Skip(why)
+				}
+			}
+			d := open(t)
+			if d == nil {
+				t.Fatal("open returned nil")
+			}
+			t.Cleanup(func() { // runs after openData's cleanups
+				if err := d.Close(); err != nil && !errors.Is(err, hw.ErrClosed) {
+					t.Errorf("Close at the end: %v", err)
+				}
+			})
+			if _, ok := d.(Faulter); s.faults && !ok {
+				t.Skipf("%s does not implement hwtest.Faulter", d.Info().Backend)
+			}
+			l := findLayout(t, d)
+			s.fn(t, d, l)
+		})
+	}
+}
+
+type runner struct {
+	open func(t *testing.T) hw.Device
+	opts Options
+}
+
+func (r *runner) ctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// findLayout reads the active configuration and finds an interface alt with
+// a bulk IN and a bulk OUT endpoint.
+func findLayout(t *testing.T, d hw.Device) Layout {
+	t.Helper()
+	ctx := context.Background()
+	active, err := d.Configuration()
+	if err != nil {
+		t.Fatalf("Configuration: %v", err)
+	}
+	dd, err := hw.ReadDeviceDescriptor(ctx, d)
+	if err != nil {
+		t.Fatalf("ReadDeviceDescriptor: %v", err)
+	}
+	for i := 0; i < int(dd.NumConfigurations); i++ {
+		c, err := hw.ReadConfig(ctx, d, uint8(i))
+		if err != nil {
+			t.Fatalf("ReadConfig(%d): %v", i, err)
+		}
+		if int(c.Value) != active {
+			continue
+		}
+		for _, in := range c.Interfaces {
+			for _, a := range in.Alts {
+				var l Layout
+				for _, ep := range a.Endpoints {
+					if ep.Type() != hw.XferBulk {
+						continue
+					}
+					if ep.In() && l.In.Address == 0 {
+						l.In = ep
+					} else if !ep.In() && l.Out.Address == 0 {
+						l.Out = ep
+					}
+				}
+				if l.In.Address != 0 && l.Out.Address != 0 {
+					l.Iface, l.Alt = int(in.Number), int(a.Alternate)
+					return l
+				}
+			}
+		}
+	}
+	t.Fatalf("%s: no interface with a bulk IN/OUT pair in configuration %d", d.Info().Name(), active)
+	return Layout{}
+}
+
+// openData claims the data interface, selects its alt and opens both
+// endpoints; cleanup closes and releases (in the right order).
+func openData(t *testing.T, d hw.Device, l Layout) (in, out hw.Endpoint) {
+	t.Helper()
+	if err := d.Claim(l.Iface); err != nil {
+		t.Fatalf("Claim(%d): %v", l.Iface, err)
+	}
+	if err := d.SetAlt(l.Iface, l.Alt); err != nil {
+		t.Fatalf("SetAlt(%d, %d): %v", l.Iface, l.Alt, err)
+	}
+	in, err := d.OpenEndpoint(l.In.Address)
+	if err != nil {
+		t.Fatalf("OpenEndpoint(%#02x): %v", l.In.Address, err)
+	}
+	out, err = d.OpenEndpoint(l.Out.Address)
+	if err != nil {
+		t.Fatalf("OpenEndpoint(%#02x): %v", l.Out.Address, err)
+	}
+	t.Cleanup(func() {
+		for _, ep := range []hw.Endpoint{in, out} {
+			ep.Cancel()
+			for ep.InFlight() > 0 {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, err := ep.Wait(ctx)
+				cancel()
+				if err != nil {
+					break
+				}
+			}
+			_ = ep.Close()
+		}
+		_ = d.Release(l.Iface)
+	})
+	return in, out
+}
+
+// frame is a test Ethernet frame: broadcast destination, locally
+// administered source, ethertype 0x88b5 (local experimental), a pattern.
+func frame(seq, n int) []byte {
+	b := make([]byte, n)
+	copy(b, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, byte(seq), 0x88, 0xb5})
+	for i := 14; i < n; i++ {
+		b[i] = byte(seq*7 + i)
+	}
+	return b
+}
+
+func (r *runner) descriptors(t *testing.T, d hw.Device, _ Layout) {
+	ctx := r.ctx(t)
+	dd, err := hw.ReadDeviceDescriptor(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := d.Info()
+	if info.Vendor != dd.Vendor || info.Product != dd.Product {
+		t.Errorf("Info %04x:%04x, device descriptor %04x:%04x", info.Vendor, info.Product, dd.Vendor, dd.Product)
+	}
+	if dd.NumConfigurations == 0 {
+		t.Errorf("bNumConfigurations 0")
+	}
+	for i := 0; i < int(dd.NumConfigurations); i++ {
+		c, err := hw.ReadConfig(ctx, d, uint8(i))
+		if err != nil {
+			t.Fatalf("ReadConfig(%d): %v", i, err)
+		}
+		if len(c.Interfaces) == 0 {
+			t.Errorf("configuration %d has no interfaces", i)
+		}
+	}
+	for _, idx := range []uint8{dd.Manufacturer, dd.ProductStr, dd.Serial} {
+		if idx == 0 {
+			continue
+		}
+		s, err := hw.ReadString(ctx, d, idx)
+		if err != nil {
+			t.Errorf("ReadString(%d): %v", idx, err)
+		} else if s == "" {
+			t.Errorf("ReadString(%d) is empty", idx)
+		}
+	}
+	cfg, err := d.Configuration()
+	if err != nil || cfg == 0 {
+		t.Errorf("Configuration() = %d, %v; want an active configuration", cfg, err)
+	}
+}
+
+func getDesc(typ, idx uint8, lang uint16, n int) (hw.Setup, []byte) {
+	return hw.Setup{RequestType: hw.DirIn | hw.TypeStandard | hw.RecipDevice, Request: hw.ReqGetDescriptor,
+		Value: uint16(typ)<<8 | uint16(idx), Index: lang, Length: uint16(n)}, make([]byte, n)
+}
+
+func (r *runner) controlCounts(t *testing.T, d hw.Device, _ Layout) {
+	ctx := r.ctx(t)
+	for _, c := range []struct {
+		name string
+		typ  uint8
+		ask  int
+		want func(b []byte) int
+	}{
+		{"device, 8 of 18", hw.DescDevice, 8, func([]byte) int { return 8 }},
+		{"device, 64 for 18", hw.DescDevice, 64, func([]byte) int { return 18 }},
+		{"config header", hw.DescConfig, 9, func([]byte) int { return 9 }},
+		{"config, all", hw.DescConfig, 1024, func(b []byte) int { return int(b[2]) | int(b[3])<<8 }},
+		{"language list", hw.DescString, 255, func(b []byte) int { return int(b[0]) }},
+	} {
+		s, buf := getDesc(c.typ, 0, 0, c.ask)
+		n, err := d.Control(ctx, s, buf)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if want := c.want(buf); n != want {
+			t.Errorf("%s: Control returned n=%d, want %d", c.name, n, want)
+		}
+		if n > 0 && buf[1] != c.typ {
+			t.Errorf("%s: bDescriptorType %#x, want %#x", c.name, buf[1], c.typ)
+		}
+	}
+}
+
+func (r *runner) claimReleaseAlt(t *testing.T, d hw.Device, l Layout) {
+	if err := d.Claim(l.Iface); err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	if l.Alt != 0 {
+		if err := d.SetAlt(l.Iface, 0); err != nil {
+			t.Fatalf("SetAlt(0): %v", err)
+		}
+		ep, err := d.OpenEndpoint(l.In.Address)
+		if err == nil {
+			_ = ep.Close()
+			t.Errorf("OpenEndpoint(%#02x) in alt 0 (no endpoints) succeeded", l.In.Address)
+		} else {
+			checkErrno(t, "OpenEndpoint outside the current alt", err, hw.ErrNotFound)
+		}
+	}
+	if err := d.SetAlt(l.Iface, l.Alt); err != nil {
+		t.Fatalf("SetAlt(%d): %v", l.Alt, err)
+	}
+	ep, err := d.OpenEndpoint(l.In.Address)
+	if err != nil {
+		t.Fatalf("OpenEndpoint: %v", err)
+	}
+	if got := ep.Desc(); got.Address != l.In.Address || got.Type() != hw.XferBulk || got.MaxPacketSize != l.In.MaxPacketSize {
+		t.Errorf("Desc() = %+v, want %+v", got, l.In)
+	}
+	checkErrno(t, "Release with an open endpoint", d.Release(l.Iface), hw.ErrBusy)
+	if err := ep.Close(); err != nil {
+		t.Fatalf("Endpoint.Close: %v", err)
+	}
+	if err := ep.Close(); err == nil {
+		t.Errorf("second Endpoint.Close succeeded")
+	}
+	if err := d.Release(l.Iface); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := d.Release(l.Iface); err == nil {
+		t.Errorf("Release of an interface not claimed succeeded")
+	}
+	if _, err := d.OpenEndpoint(l.In.Address); err == nil {
+		t.Errorf("OpenEndpoint on a released interface succeeded")
+	}
+}
+
+func (r *runner) ownership(t *testing.T, d hw.Device, l Layout) {
+	in, _ := openData(t, d, l)
+	cfg, _ := d.Configuration()
+	checkErrno(t, "Close while claimed", d.Close(), hw.ErrBusy)
+	checkErrno(t, "SetConfiguration while claimed", d.SetConfiguration(cfg), hw.ErrBusy)
+	tr := &hw.Transfer{Buf: make([]byte, 2048)}
+	if err := in.Submit(tr); err != nil {
+		t.Fatal(err)
+	}
+	checkErrno(t, "Endpoint.Close with a transfer in flight", in.Close(), hw.ErrBusy)
+	if in.InFlight() != 1 {
+		t.Errorf("InFlight after a failed Close = %d, want 1", in.InFlight())
+	}
+	in.Cancel()
+	if got, err := in.Wait(r.ctx(t)); err != nil || got != tr {
+		t.Fatalf("Wait after Cancel = %p, %v; want the transfer", got, err)
+	}
+}
+
+func (r *runner) inOrderOut(t *testing.T, d hw.Device, l Layout) {
+	_, out := openData(t, d, l)
+	mps := int(l.Out.MaxPacketSize)
+	sizes := []int{60, 100, 3*mps - 1, 1514 % (mps * 64)}
+	var trs []*hw.Transfer
+	for i, n := range sizes {
+		tr := &hw.Transfer{Buf: frame(i, n), Cookie: i}
+		if err := out.Submit(tr); err != nil {
+			t.Fatalf("Submit %d: %v", i, err)
+		}
+		trs = append(trs, tr)
+	}
+	for i, want := range trs {
+		got, err := out.Wait(r.ctx(t))
+		if err != nil {
+			t.Fatalf("Wait %d: %v", i, err)
+		}
+		if got != want {
+			t.Fatalf("Wait %d returned transfer %v, want %v (completion out of order)", i, got.Cookie, want.Cookie)
+		}
+		if got.Err != nil || got.N != len(got.Buf) {
+			t.Errorf("transfer %d: N=%d Err=%v, want N=%d", i, got.N, got.Err, len(got.Buf))
+		}
+	}
+	if out.InFlight() != 0 {
+		t.Errorf("InFlight = %d after reaping everything", out.InFlight())
+	}
+}
+
+func (r *runner) inOrderLoopback(t *testing.T, d hw.Device, l Layout) {
+	in, out := openData(t, d, l)
+	mps := int(l.Out.MaxPacketSize)
+	sizes := []int{60, mps + 1, 2*mps + 7, 1000}
+	var ins []*hw.Transfer
+	for i := range sizes {
+		tr := &hw.Transfer{Buf: make([]byte, 2048), Cookie: i}
+		if err := in.Submit(tr); err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, tr)
+	}
+	if in.InFlight() != len(sizes) {
+		t.Errorf("InFlight = %d, want %d", in.InFlight(), len(sizes))
+	}
+	for i, n := range sizes {
+		tr := &hw.Transfer{Buf: frame(i, n)}
+		if err := out.Submit(tr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := out.Wait(r.ctx(t)); err != nil || tr.Err != nil {
+			t.Fatalf("OUT %d: %v / %v", i, err, tr.Err)
+		}
+	}
+	for i, n := range sizes {
+		got, err := in.Wait(r.ctx(t))
+		if err != nil {
+			t.Fatalf("IN Wait %d: %v", i, err)
+		}
+		if got != ins[i] {
+			t.Fatalf("IN Wait %d returned transfer %v (out of order)", i, got.Cookie)
+		}
+		if got.Err != nil || !bytes.Equal(got.Data(), frame(i, n)) {
+			t.Errorf("IN %d: N=%d Err=%v, want the %d-byte frame back", i, got.N, got.Err, n)
+		}
+	}
+}
+
+func (r *runner) cancel(t *testing.T, d hw.Device, l Layout) {
+	in, _ := openData(t, d, l)
+	trs := []*hw.Transfer{{Buf: make([]byte, 2048)}, {Buf: make([]byte, 2048)}}
+	for _, tr := range trs {
+		if err := in.Submit(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.Cancel()
+	for i := range trs {
+		got, err := in.Wait(r.ctx(t))
+		if err != nil {
+			t.Fatalf("Wait %d after Cancel: %v", i, err)
+		}
+		if got != trs[i] {
+			t.Fatalf("Wait %d returned the wrong transfer", i)
+		}
+		checkErrno(t, fmt.Sprintf("cancelled transfer %d", i), got.Err, hw.ErrCancelled)
+	}
+	if in.InFlight() != 0 {
+		t.Errorf("InFlight = %d after reaping cancelled transfers", in.InFlight())
+	}
+}
+
+func (r *runner) waitContext(t *testing.T, d hw.Device, l Layout) {
+	in, _ := openData(t, d, l)
+	tr := &hw.Transfer{Buf: make([]byte, 2048)}
+	if err := in.Submit(tr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got, err := in.Wait(ctx); got != nil || !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait(cancelled ctx) = %v, %v; want nil, context.Canceled", got, err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if got, err := in.Wait(ctx2); got != nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait(expiring ctx) = %v, %v; want nil, context.DeadlineExceeded", got, err)
+	}
+	if in.InFlight() != 1 {
+		t.Errorf("InFlight = %d after Wait gave up, want 1 (the transfer stays in flight)", in.InFlight())
+	}
+}
+
+func (r *runner) zlp(t *testing.T, d hw.Device, l Layout) {
+	_, out := openData(t, d, l)
+	tr := &hw.Transfer{Buf: []byte{}}
+	if err := out.Submit(tr); err != nil {
+		t.Fatalf("Submit of a zero-length OUT: %v", err)
+	}
+	got, err := out.Wait(r.ctx(t))
+	if err != nil || got != tr || tr.Err != nil || tr.N != 0 {
+		t.Errorf("ZLP completed as %v, N=%d Err=%v", err, tr.N, tr.Err)
+	}
+}
+
+func (r *runner) errorsWrap(t *testing.T, d hw.Device, l Layout) {
+	in, _ := openData(t, d, l)
+	_, err := in.Wait(r.ctx(t))
+	checkErrno(t, "Wait with nothing in flight", err, hw.ErrNotFound)
+	s, buf := getDesc(hw.DescString, 0xee, hw.LangEnglishUS, 255)
+	_, err = d.Control(r.ctx(t), s, buf)
+	checkErrno(t, "GET_DESCRIPTOR of a missing string", err, hw.ErrStall)
+	_, err = d.OpenEndpoint(0x8f)
+	if err == nil {
+		t.Errorf("OpenEndpoint(0x8f) succeeded")
+	} else if hw.StatusOf(err) == hw.ErrIO {
+		var he *hw.Error
+		if !errors.As(err, &he) {
+			t.Errorf("OpenEndpoint(0x8f): %v is not an *hw.Error", err)
+		}
+	}
+}
+
+func (r *runner) faultStall(t *testing.T, d hw.Device, l Layout) {
+	f := d.(Faulter)
+	in, _ := openData(t, d, l)
+	tr := &hw.Transfer{Buf: make([]byte, 2048)}
+	if err := in.Submit(tr); err != nil {
+		t.Fatal(err)
+	}
+	f.Stall(l.In.Address)
+	if got, err := in.Wait(r.ctx(t)); err != nil || got != tr {
+		t.Fatalf("Wait after Stall: %v", err)
+	}
+	checkErrno(t, "transfer on a stalled endpoint", tr.Err, hw.ErrStall)
+	if err := in.Submit(tr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Wait(r.ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	checkErrno(t, "transfer submitted while halted", tr.Err, hw.ErrStall)
+	if err := d.ClearHalt(l.In.Address); err != nil {
+		t.Fatalf("ClearHalt: %v", err)
+	}
+	if err := in.Submit(tr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := in.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("after ClearHalt the transfer should stay pending, Wait = %v (Err %v)", err, tr.Err)
+	}
+}
+
+func (r *runner) faultTimeout(t *testing.T, d hw.Device, l Layout) {
+	f := d.(Faulter)
+	_, out := openData(t, d, l)
+	f.TimeoutNext(l.Out.Address, 1)
+	for i, want := range []hw.Errno{hw.ErrTimeout, 0} {
+		tr := &hw.Transfer{Buf: frame(i, 60)}
+		if err := out.Submit(tr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := out.Wait(r.ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if hw.StatusOf(tr.Err) != want {
+			t.Errorf("OUT %d after TimeoutNext(1): Err %v, want %v", i, tr.Err, want)
+		}
+	}
+	f.TimeoutNext(0, 1)
+	s, buf := getDesc(hw.DescDevice, 0, 0, 18)
+	_, err := d.Control(r.ctx(t), s, buf)
+	checkErrno(t, "control after TimeoutNext(0, 1)", err, hw.ErrTimeout)
+	if n, err := d.Control(r.ctx(t), s, buf); err != nil || n != 18 {
+		t.Errorf("the next control request: n=%d err=%v, want 18 bytes", n, err)
+	}
+}
+
+func (r *runner) faultShortControl(t *testing.T, d hw.Device, _ Layout) {
+	f := d.(Faulter)
+	f.ShortControl(4)
+	s, buf := getDesc(hw.DescDevice, 0, 0, 18)
+	n, err := d.Control(r.ctx(t), s, buf)
+	if err != nil || n != 4 {
+		t.Errorf("Control after ShortControl(4): n=%d err=%v, want 4 bytes", n, err)
+	}
+	if _, err := hw.ReadDeviceDescriptor(r.ctx(t), d); err != nil {
+		t.Errorf("ShortControl lasted past one request: %v", err)
+	}
+}
+
+func (r *runner) faultUnplug(t *testing.T, d hw.Device, l Layout) {
+	f := d.(Faulter)
+	in, out := openData(t, d, l)
+	tr := &hw.Transfer{Buf: make([]byte, 2048)}
+	if err := in.Submit(tr); err != nil {
+		t.Fatal(err)
+	}
+	f.Unplug()
+	if got, err := in.Wait(r.ctx(t)); err != nil || got != tr {
+		t.Fatalf("Wait after Unplug: %v", err)
+	}
+	checkErrno(t, "transfer in flight at unplug", tr.Err, hw.ErrNoDevice)
+	checkErrno(t, "Submit after unplug", out.Submit(&hw.Transfer{Buf: frame(0, 60)}), hw.ErrNoDevice)
+	s, buf := getDesc(hw.DescDevice, 0, 0, 18)
+	_, err := d.Control(r.ctx(t), s, buf)
+	checkErrno(t, "Control after unplug", err, hw.ErrNoDevice)
+	checkErrno(t, "Claim after unplug", d.Claim(l.Iface), hw.ErrNoDevice)
+	for _, ep := range []hw.Endpoint{in, out} {
+		if err := ep.Close(); err != nil {
+			t.Errorf("Endpoint.Close after unplug: %v", err)
+		}
+	}
+	if err := d.Release(l.Iface); err != nil {
+		t.Errorf("Release after unplug: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("Close after unplug: %v", err)
+	}
+}
+
+// checkErrno fails unless err wraps want and names its object (*hw.Error).
+func checkErrno(t *testing.T, what string, err error, want hw.Errno) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: got %v, want an error wrapping %v", what, err, want)
+		return
+	}
+	var he *hw.Error
+	if !errors.As(err, &he) || he.Object == "" {
+		t.Errorf("%s: %v does not name the object that failed", what, err)
+	}
+}

@@ -1,0 +1,157 @@
+package specs
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"dongle/hw"
+	"dongle/hw/gousb"
+	"dongle/usbnet/drivers"
+)
+
+// usbBackend is a real adapter through libusb (hw/gousb): one plugged into
+// this machine, or QEMU's usb-net and the kernel's ECM gadget inside the
+// virtual lab, which reach the same backend through the real kernel USB
+// stack.
+//
+// What stands on the far side of the wire is not the spec's to know, so it
+// is described by the environment:
+//
+//	DONGLE_PEER=echo             every frame the adapter sends comes back
+//	DONGLE_LINK_CMD="ip link set usb0 %s"
+//	                             a command taking the far side down/up (%s is "down" or "up")
+//	DONGLE_EXPECT_MAC=...        the adapter's MAC, when the spec should check it
+type usbBackend struct {
+	sel    string // "" = the first network adapter found
+	expect Expectations
+}
+
+// USBBackend parses "usb", "usb:VID:PID", "usb:BUS.ADDR", "usb:serial=..." .
+func USBBackend(name string) (Backend, error) {
+	sel := strings.TrimPrefix(strings.TrimPrefix(name, "usb"), ":")
+	if sel != "" {
+		if _, err := gousb.ParseSelector(sel); err != nil {
+			return nil, fmt.Errorf("backend %q: %w", name, err)
+		}
+	}
+	e := Expectations{RxFrames: -1}
+	if m := os.Getenv("DONGLE_EXPECT_MAC"); m != "" {
+		a, err := net.ParseMAC(m)
+		if err != nil {
+			return nil, fmt.Errorf("DONGLE_EXPECT_MAC: %w", err)
+		}
+		e.MAC = a
+	}
+	if os.Getenv("DONGLE_LINK_CMD") == "" {
+		e.NoLinkControl = "no DONGLE_LINK_CMD: nothing here can take the far side of a real adapter's link down (the lab sets it for the ECM gadget)"
+	}
+	return &usbBackend{sel: sel, expect: e}, nil
+}
+
+func (b *usbBackend) Name() string {
+	if b.sel == "" {
+		return "usb"
+	}
+	return "usb:" + b.sel
+}
+
+func (b *usbBackend) Expect() Expectations { return b.expect }
+
+func (b *usbBackend) Caps() []Cap {
+	c := []Cap{CapLive}
+	if os.Getenv("DONGLE_PEER") == "echo" {
+		c = append(c, CapEcho)
+	}
+	if b.expect.NoLinkControl == "" {
+		c = append(c, CapLinkControl)
+	}
+	return c
+}
+
+func (b *usbBackend) Why(c Cap) string {
+	switch c {
+	case CapEcho:
+		return "no echo peer on the far side of this adapter (set DONGLE_PEER=echo when one is there)"
+	case CapPeer:
+		return "the far side of a real adapter is not under the spec's control"
+	case CapFaults:
+		return "stalls and unplugs cannot be injected into a real device"
+	case CapLinkControl:
+		return b.expect.NoLinkControl
+	}
+	return "not a recording"
+}
+
+func knownIDs() []gousb.ID {
+	var ids []gousb.ID
+	for _, d := range drivers.All() {
+		for _, id := range d.IDs() {
+			if id.Vendor != 0 {
+				ids = append(ids, gousb.ID{Vendor: id.Vendor, Product: id.Product})
+			}
+		}
+	}
+	return ids
+}
+
+func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
+	c, err := gousb.Open()
+	if err != nil {
+		return nil, err
+	}
+	match := gousb.NetworkAdapters(knownIDs()...)
+	var dev *gousb.Device
+	if b.sel == "" {
+		dev, err = c.OpenFirst(match, nil)
+	} else {
+		sel, _ := gousb.ParseSelector(b.sel)
+		dev, err = c.OpenDevice(sel, nil)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	info := dev.Info()
+	before := kernelDrivers(c, info)
+	t := &Target{HW: dev}
+	t.Close = func() error {
+		err := dev.Close()
+		if err == nil {
+			// The adapter must be left as found: the kernel driver that held
+			// it before is bound again.
+			if after := kernelDrivers(c, info); !slices.Equal(before, after) {
+				err = fmt.Errorf("%s: kernel drivers were %v before the spec and %v after", info.Name(), before, after)
+			}
+		}
+		c.Close()
+		return err
+	}
+	if cmd := os.Getenv("DONGLE_LINK_CMD"); cmd != "" {
+		t.Link = func(up bool) error {
+			state := "down"
+			if up {
+				state = "up"
+			}
+			out, err := exec.Command("sh", "-c", fmt.Sprintf(cmd, state)).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("DONGLE_LINK_CMD %q: %w: %s", fmt.Sprintf(cmd, state), err, out)
+			}
+			return nil
+		}
+	}
+	return t, nil
+}
+
+// kernelDrivers lists the kernel drivers bound to the device's interfaces.
+func kernelDrivers(c *gousb.Context, info hw.Info) []string {
+	list, err := c.List(func(x gousb.Candidate) bool { return x.Bus == info.Bus && x.Address == info.Address })
+	if err != nil || len(list) == 0 {
+		return nil
+	}
+	return list[0].Drivers()
+}

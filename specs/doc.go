@@ -1,0 +1,30 @@
+// Package specs is dongle's conformance suite: one set of Ginkgo specs that
+// runs unchanged against every backend a USB Ethernet adapter can be reached
+// through.
+//
+//	backend          what stands behind hw.Device                  far side of the wire
+//	sim:ecm          hw/sim/ecm, QEMU usb-net personality (FS)     a sim.Wire the spec drives
+//	sim:ecm-gadget   hw/sim/ecm, Linux f_ecm personality (HS)      a sim.Wire the spec drives
+//	sim:ax88772      hw/sim/ax88772 (AX88772B, HS; -fs: FS)        a sim.Wire the spec drives
+//	sim:ax88179      hw/sim/ax88179 (HS; -ss: SuperSpeed)          a sim.Wire the spec drives
+//	trace:FILE       hw/replay model replay of a usbmon capture    none: the recording
+//	usb[:SEL]        hw/gousb, a real (or virtual-lab) adapter     an echo peer, where one is set up
+//
+// The specs never ask which backend they run on. They ask for capabilities
+// (a controllable peer, an echoing peer, fault injection, link control, live
+// traffic) through labels; a backend that lacks one makes the spec skip with
+// the reason, never pass. Which backends run is a Ginkgo label filter built
+// from --backend (or DONGLE_BACKEND): every backend's specs carry the label
+// "backend-<name>", so `--backend=sim:ecm` becomes `--label-filter=backend-sim-ecm`
+// and any other label expression a user adds is and-ed with it.
+//
+// After every spec the harness tears the device down and checks that nothing
+// was lost: no live sk_buff (skbuff.Live), no leaked goroutine (gleak), and
+// the hw.Device closes cleanly (it refuses to while a transfer is in flight).
+// Every spec's USB traffic is recorded as a usbmon pcap; when a spec fails,
+// the trace is kept in the report directory and attached to the report, so a
+// hardware failure can be replayed later with `dongle replay`.
+//
+// The suite is an ordinary package, not a _test package, so that the dongle
+// binary carries it: `dongle test` runs exactly what `go test ./specs` runs.
+package specs

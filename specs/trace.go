@@ -1,0 +1,24 @@
+package specs
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+func traceSpecs(b Backend) {
+	e := b.Expect()
+	Describe("recorded traffic", Label(string(CapTraceFrames)), func() {
+		It("delivers the frames the recording carries on bulk IN, without framing errors", func(ctx SpecContext) {
+			h := Setup(ctx, b)
+			Expect(h.Net.Open()).To(Succeed())
+			st := h.Net.Stats()
+			Eventually(ctx, st.RxPackets.Load).Should(BeEquivalentTo(e.RxFrames))
+			Consistently(st.RxPackets.Load).WithTimeout(100*time.Millisecond).Should(BeEquivalentTo(e.RxFrames), "no more frames than recorded")
+			Expect(st.RxErrors.Load()).To(BeZero())
+			Expect(st.RxFrameErrors.Load()).To(BeZero())
+			Expect(st.RxLengthErrors.Load()).To(BeZero())
+		}, SpecTimeout(specTimeout))
+	})
+}

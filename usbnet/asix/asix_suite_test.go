@@ -1,0 +1,13 @@
+package asix_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+func TestASIX(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "ASIX minidriver against the AX88772B model")
+}

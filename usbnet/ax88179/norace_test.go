@@ -1,0 +1,5 @@
+//go:build !race
+
+package ax88179
+
+const raceEnabled = false

@@ -1,0 +1,304 @@
+package decode_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"dongle/hw"
+	"dongle/hw/usbmon"
+	"dongle/usbnet"
+	"dongle/usbnet/decode"
+	"dongle/usbnet/drivers"
+)
+
+const (
+	cdcTrace  = "../../fixtures/qemu-usbnet-cdc_ether.pcap"
+	echoTrace = "../../fixtures/qemu-usbnet-gousb-echo.pcap"
+	echoTruth = "../../fixtures/hostecho-rx-ethernet.pcap"
+)
+
+// readEthernet reads every frame of an Ethernet pcap, checking the link type.
+func readEthernet(t *testing.T, r io.Reader) [][]byte {
+	t.Helper()
+	pr, err := pcapgo.NewReader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.LinkType() != layers.LinkTypeEthernet {
+		t.Fatalf("link type %v, want Ethernet", pr.LinkType())
+	}
+	var out [][]byte
+	for {
+		data, ci, err := pr.ReadPacketData()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.CaptureLength != ci.Length {
+			t.Errorf("frame %d: captured %d of %d bytes", len(out)+1, ci.CaptureLength, ci.Length)
+		}
+		out = append(out, append([]byte(nil), data...))
+	}
+}
+
+func decodeToPcap(t *testing.T, path string) (*decode.Trace, [][]byte) {
+	t.Helper()
+	tr, err := decode.ReadFile(path, decode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := tr.WritePcap(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return tr, readEthernet(t, &buf)
+}
+
+// tsharkFrames asks tshark for the Ethernet layer of every record it
+// dissects as Ethernet: the frame's bytes from eth_raw's offset to the end.
+func tsharkFrames(t *testing.T, path string) [][]byte {
+	t.Helper()
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed (CI installs it): cannot compare with Wireshark's dissection")
+	}
+	out, err := exec.Command("tshark", "-r", path, "-Y", "eth", "-T", "json", "-x").Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	var pkts []struct {
+		Source struct {
+			Layers map[string]json.RawMessage `json:"layers"`
+		} `json:"_source"`
+	}
+	if err := json.Unmarshal(out, &pkts); err != nil {
+		t.Fatalf("tshark json: %v", err)
+	}
+	var frames [][]byte
+	for i, p := range pkts {
+		var frameRaw, ethRaw []any
+		if err := json.Unmarshal(p.Source.Layers["frame_raw"], &frameRaw); err != nil {
+			t.Fatalf("packet %d frame_raw: %v", i, err)
+		}
+		if err := json.Unmarshal(p.Source.Layers["eth_raw"], &ethRaw); err != nil {
+			t.Fatalf("packet %d eth_raw: %v", i, err)
+		}
+		all, err := hex.DecodeString(frameRaw[0].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := int(ethRaw[1].(float64))
+		if off != usbmon.HeaderLenMmapped {
+			t.Fatalf("packet %d: Ethernet at offset %d, expected after the %d-byte usbmon header", i, off, usbmon.HeaderLenMmapped)
+		}
+		frames = append(frames, all[off:])
+	}
+	return frames
+}
+
+func TestCDCEtherMatchesTshark(t *testing.T) {
+	want := tsharkFrames(t, cdcTrace)
+	tr, got := decodeToPcap(t, cdcTrace)
+	if len(want) == 0 {
+		t.Fatal("tshark found no Ethernet frames in the fixture")
+	}
+	if len(got) != len(want) {
+		t.Fatalf("decoded %d frames, tshark finds %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("frame %d differs:\n got % x\nwant % x", i+1, got[i], want[i])
+		}
+	}
+	if tr.Driver != "cdc_ether" || tr.DriverFrom != "descriptors" {
+		t.Errorf("driver %q from %q, want cdc_ether from descriptors", tr.Driver, tr.DriverFrom)
+	}
+	if tr.MAC.String() != "52:54:00:12:34:56" {
+		t.Errorf("MAC %v", tr.MAC)
+	}
+	if tr.In.Address != 0x82 || tr.Out.Address != 0x02 || tr.Status.Address != 0x81 || tr.In.MaxPacketSize != 64 {
+		t.Errorf("endpoints in %v out %v status %v", tr.In, tr.Out, tr.Status)
+	}
+	if tr.Stats.RxErrors+tr.Stats.TxErrors != 0 {
+		t.Errorf("framing errors in a clean trace: %v", tr.Errors)
+	}
+	if len(tr.Links) == 0 || !tr.Links[0].Up {
+		t.Errorf("link events %+v: want NETWORK_CONNECTION up", tr.Links)
+	}
+	names := map[string]bool{}
+	for _, c := range tr.Controls {
+		names[c.Name] = true
+	}
+	for _, n := range []string{"GET_DESCRIPTOR(device)", "SET_CONFIGURATION(1)", "SET_ETHERNET_PACKET_FILTER(DIRECTED|BROADCAST)"} {
+		if !names[n] {
+			t.Errorf("no control request named %s in %v", n, names)
+		}
+	}
+}
+
+func TestEchoMatchesHostPeer(t *testing.T) {
+	f, err := os.Open(echoTruth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := readEthernet(t, f)
+	if len(want) != 70 {
+		t.Fatalf("ground truth has %d frames, the fixture says 70", len(want))
+	}
+	tr, _ := decodeToPcap(t, echoTrace)
+	var rx, tx [][]byte
+	for _, fr := range tr.Frames {
+		if fr.Dir == decode.RX {
+			rx = append(rx, fr.Data)
+		} else {
+			tx = append(tx, fr.Data)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		got  [][]byte
+	}{{"RX", rx}, {"TX", tx}} {
+		if len(c.got) != len(want) {
+			t.Errorf("%s: %d frames, want %d", c.name, len(c.got), len(want))
+			continue
+		}
+		for i := range want {
+			if !bytes.Equal(c.got[i], want[i]) {
+				t.Errorf("%s frame %d differs", c.name, i+1)
+			}
+		}
+	}
+	// 64 and 128 bytes: a ZLP after each, in both directions.
+	if tr.Stats.ZLPs != 4 {
+		t.Errorf("ZLPs %d, want 4", tr.Stats.ZLPs)
+	}
+}
+
+// TestTruncatedFrame cuts a bulk IN record as QEMU does (length kept,
+// data cut): the frame is reported truncated, not as a framing error, and
+// written with CaptureLength < Length.
+func TestTruncatedFrame(t *testing.T) {
+	recs, lt, err := usbmon.ReadFile(echoTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := -1
+	for i := range recs {
+		r := &recs[i]
+		if r.XferType == usbmon.XferBulk && r.In() && r.Type == usbmon.Complete && len(r.Data) == 100 {
+			r.Data = r.Data[:40]
+			cut = i
+			break
+		}
+	}
+	if cut < 0 {
+		t.Fatal("no 100-byte bulk IN completion in the echo fixture")
+	}
+	tr, err := decode.Decode(recs, lt, decode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Stats.RxTruncated != 1 || tr.Stats.RxErrors != 0 {
+		t.Fatalf("truncated %d errors %d, want 1 and 0", tr.Stats.RxTruncated, tr.Stats.RxErrors)
+	}
+	var buf bytes.Buffer
+	if err := tr.WritePcap(&buf); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := pcapgo.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for {
+		data, ci, err := pr.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if ci.CaptureLength < ci.Length {
+			found = ci.CaptureLength == 40 && ci.Length == 100 && len(data) == 40
+		}
+	}
+	if !found {
+		t.Error("no frame written with 40 of 100 bytes")
+	}
+}
+
+func TestForcedDriver(t *testing.T) {
+	tr, err := decode.ReadFile(cdcTrace, decode.Options{Driver: "ecm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Driver != "cdc_ether" || tr.DriverFrom != "option" {
+		t.Errorf("driver %q from %q", tr.Driver, tr.DriverFrom)
+	}
+	if _, err := decode.ReadFile(cdcTrace, decode.Options{Driver: "rtl8152"}); err == nil {
+		t.Error("unknown driver accepted")
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	notPcap := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notPcap, []byte("hello, this is not a capture at all\n"), 0o644)
+	good, _ := os.ReadFile(echoTrace)
+	short := filepath.Join(dir, "short.pcap")
+	os.WriteFile(short, good[:len(good)-30], 0o644)
+	for _, c := range []struct {
+		path string
+		is   func(error) bool
+	}{
+		{filepath.Join(dir, "missing.pcap"), func(e error) bool { return errors.Is(e, os.ErrNotExist) }},
+		{notPcap, func(e error) bool { return e != nil }},
+		{echoTruth, func(e error) bool { return e != nil }}, // link type 1
+		{short, func(e error) bool { var re *usbmon.RecordError; return errors.As(e, &re) && re.Index > 0 }},
+	} {
+		_, err := decode.ReadFile(c.path, decode.Options{})
+		if !c.is(err) {
+			t.Errorf("%s: error %v", filepath.Base(c.path), err)
+		}
+	}
+}
+
+func TestRequestNames(t *testing.T) {
+	if got := decode.FilterBits(0x1f); got != "PROMISCUOUS|ALL_MULTICAST|DIRECTED|BROADCAST|MULTICAST" {
+		t.Error(got)
+	}
+	if got := decode.FilterBits(0); got != "none" {
+		t.Error(got)
+	}
+}
+
+func TestMatchRefusesRNDISOnly(t *testing.T) {
+	tr, err := decode.ReadFile(cdcTrace, decode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep only the RNDIS configuration (value 2) of QEMU's usb-net.
+	var rndis []*hw.Config
+	for _, c := range tr.Configs {
+		if c.Value == 2 {
+			rndis = append(rndis, c)
+		}
+	}
+	if len(rndis) != 1 {
+		t.Fatalf("RNDIS configuration not found in %d configurations", len(tr.Configs))
+	}
+	_, _, _, err = decode.Match(tr.Device, rndis, drivers.All())
+	var ue *usbnet.UnsupportedError
+	if !errors.As(err, &ue) || ue.Function != "RNDIS" {
+		t.Fatalf("error %v, want RNDIS not supported", err)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package usbnet_test
+
+const raceEnabled = false
