@@ -11,6 +11,7 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/gousb"
+	"dongle/hw/vmlab/guest"
 	"dongle/usbnet/drivers"
 )
 
@@ -29,6 +30,7 @@ import (
 type usbBackend struct {
 	sel    string // "" = the first network adapter found
 	expect Expectations
+	lab    bool // one of the virtual lab's devices, and running inside the lab (CapLab)
 }
 
 // USBBackend parses "usb", "usb:VID:PID", "usb:BUS.ADDR", "usb:serial=..." .
@@ -47,10 +49,19 @@ func USBBackend(name string) (Backend, error) {
 		}
 		e.MAC = a
 	}
-	if os.Getenv("DONGLE_LINK_CMD") == "" {
+	lab := guest.InLab() && labDevice(sel) != nil
+	if lab {
+		e = labDevice(sel).expect(e)
+	}
+	switch {
+	case lab && sel == usbNetSel:
+		// Whatever DONGLE_LINK_CMD says: the device itself cannot report
+		// a link change, so a spec asking for one must skip, not pass.
+		e.NoLinkControl = guest.ErrNoLinkChange.Error()
+	case os.Getenv("DONGLE_LINK_CMD") == "":
 		e.NoLinkControl = "no DONGLE_LINK_CMD: nothing here can take the far side of a real adapter's link down (the lab sets it for the ECM gadget)"
 	}
-	return &usbBackend{sel: sel, expect: e}, nil
+	return &usbBackend{sel: sel, expect: e, lab: lab}, nil
 }
 
 func (b *usbBackend) Name() string {
@@ -70,6 +81,9 @@ func (b *usbBackend) Caps() []Cap {
 	if b.expect.NoLinkControl == "" {
 		c = append(c, CapLinkControl)
 	}
+	if b.lab {
+		c = append(c, CapLab)
+	}
 	return c
 }
 
@@ -83,6 +97,8 @@ func (b *usbBackend) Why(c Cap) string {
 		return "stalls and unplugs cannot be injected into a real device"
 	case CapLinkControl:
 		return b.expect.NoLinkControl
+	case CapLab:
+		return "not one of the virtual lab's devices (usb:0525:a4a2, usb:1209:0001) inside the lab VM (go test -exec .lab/labexec)"
 	}
 	return "not a recording"
 }

@@ -48,6 +48,11 @@ type Dev struct {
 	// excluded) the device takes: Linux's hard_mtu. Bind sets it; the
 	// default is 1514.
 	HardMTU int
+	// TxHeadroom and TxTailroom are the bytes TxFixup adds before and after
+	// a frame (Linux's needed_headroom/needed_tailroom). Bind sets them; a
+	// frame handed down with less room, or with shared data, is copied into
+	// a pooled buffer that has it (skb_copy_expand), and counted in TxCopies.
+	TxHeadroom, TxTailroom int
 	// Priv is the minidriver's private state (Linux's dev->data[]).
 	Priv any
 
@@ -129,6 +134,7 @@ type Counters struct {
 	Throttles          atomic.Uint64 // RX/status resubmissions delayed after an I/O error
 	TxQueueStops       atomic.Uint64 // times the netdev queue was stopped for want of a TX slot
 	TxBusy             atomic.Uint64 // XmitBusy answers
+	TxCopies           atomic.Uint64 // frames copied for want of head/tailroom or because shared
 }
 
 // Counters returns the framework's event counters.

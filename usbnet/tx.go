@@ -63,6 +63,7 @@ func (d *Dev) HardStartXmit(b *skbuff.Buff, _ *netdev.Device) netdev.XmitResult 
 	d.mu.Unlock()
 
 	s.bytes = b.Len()
+	b = d.txRoom(b)
 	if err := d.Driver.TxFixup(d, b); err != nil {
 		b.Free(skbuff.FreeWrite)
 		st.TxDropped.Add(1)
@@ -242,4 +243,21 @@ func (d *Dev) txDone(t *hw.Transfer) {
 	s.skb.Free(skbuff.FreeWrite)
 	s.skb, s.err = nil, nil
 	d.releaseTx(s)
+}
+
+// txRoom returns b, or a private copy of it with the head- and tailroom
+// TxFixup needs (skb_copy_expand): frames built by a stack that does not
+// know the driver's framing, or clones whose data is read-only, still go
+// out. The copy comes from skbuff's pools, so this allocates nothing in
+// steady state.
+func (d *Dev) txRoom(b *skbuff.Buff) *skbuff.Buff {
+	if !b.Cloned() && b.Headroom() >= d.TxHeadroom && b.Tailroom() >= d.TxTailroom {
+		return b
+	}
+	nb := skbuff.Alloc(b.Len() + d.TxTailroom)
+	nb.PutData(b.Data())
+	nb.Protocol, nb.Priority, nb.PktType = b.Protocol, b.Priority, b.PktType
+	b.Free(skbuff.FreeWrite)
+	d.counters.TxCopies.Add(1)
+	return nb
 }

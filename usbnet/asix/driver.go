@@ -143,6 +143,7 @@ func (drv *Driver) Bind(d *usbnet.Dev) (err error) {
 	// ASIX packs frames into 2 KiB bulk transfers; no jumbo frames.
 	d.RxURBSize = 2048
 	d.HardMTU = 1500 + EthHLen
+	d.TxHeadroom, d.TxTailroom = 4, 4 // header; the 00 00 ff ff pad
 	mfb, _ := MFB(d.RxURBSize)
 	p.rxCtl = DefaultRxCtl | mfb
 	p.rx.MaxLen = d.HardMTU + 4 // VLAN_HLEN: mtu + ETH_HLEN + VLAN_HLEN

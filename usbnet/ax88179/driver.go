@@ -99,6 +99,7 @@ func (dr *Driver) Bind(d *usbnet.Dev) error {
 	d.Priv = &priv{}
 	// HardMTU bounds ChangeMTU in usbnet: the chip takes up to 4088.
 	d.HardMTU = MaxMTU + usbnet.EthHeaderLen
+	d.TxHeadroom, d.TxTailroom = 8, 1 // header; the pad byte after a padded transfer
 	if d.Net != nil {
 		d.Net.MaxMTU = MaxMTU
 	}

@@ -59,7 +59,21 @@ func (m *Model) Out(ep uint8, data []byte) {
 }
 
 // Receive implements sim.Port: a frame from the wire.
-func (m *Model) Receive(frame []byte) { m.Inject(frame) }
+//
+// With no link (cable out, PHY powered down or not negotiated) nothing
+// arrives from the wire: the frame is counted in RxStats.NoLink and dropped.
+func (m *Model) Receive(frame []byte) {
+	m.mu.Lock()
+	up := m.phy.up
+	if !up {
+		m.rxs.Received++
+		m.rxs.NoLink++
+	}
+	m.mu.Unlock()
+	if up {
+		m.Inject(frame)
+	}
+}
 
 // Inject offers frames from the wire as if they arrived back to back: each
 // goes through the RX_CTL filter, and those accepted are appended to the RX

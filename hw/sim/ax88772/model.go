@@ -114,6 +114,7 @@ type RxStats struct {
 	Overflow  int // frames dropped because the FIFO was full
 	Writes    int // bulk IN writes made
 	Corrupted int // headers deliberately corrupted (CorruptNextRxHeader)
+	NoLink    int // frames from the wire dropped because the link was down
 }
 
 // fifoLimit bounds the RX stream waiting for the host.

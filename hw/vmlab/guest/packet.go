@@ -11,6 +11,10 @@ import (
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
+// rcvBuf is the receive buffer of a listening packet socket: room for
+// several thousand full-size frames.
+const rcvBuf = 16 << 20
+
 // PacketConn is an AF_PACKET raw socket on one interface (packet(7)):
 // frames go out and come in whole, Ethernet header included, without any
 // protocol stack in between.
@@ -32,6 +36,15 @@ func ListenPacket(ifname string, ethertype uint16) (*PacketConn, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(ethertype)))
 	if err != nil {
 		return nil, fmt.Errorf("packet socket on %s: %w", ifname, err)
+	}
+	if ethertype != 0 {
+		// An echo or a counter must not lose a burst to its own socket:
+		// the default receive buffer (~200 KB) holds about 140 full frames,
+		// and a Go program under TCG falls behind a 500-frame burst (the
+		// flow specs' saturated queue). Root may exceed rmem_max.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf); err != nil {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
+		}
 	}
 	c := &PacketConn{fd: fd, ifname: ifname, ifindex: ifi.Index, proto: ethertype}
 	c.addr = unix.SockaddrLinklayer{Protocol: htons(ethertype), Ifindex: ifi.Index}

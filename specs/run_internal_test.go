@@ -1,0 +1,73 @@
+package specs
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestResolveAndLabelFilter(t *testing.T) {
+	bs, err := Resolve([]string{"sim:ecm", "sim:ax88179"})
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("Resolve: %v, %d backends", err, len(bs))
+	}
+	f := LabelFilter(bs, "")
+	if f != "(backend-sim-ecm || backend-sim-ax88179)" {
+		t.Fatalf("filter %q", f)
+	}
+	if f := LabelFilter(bs, "!needs-faults"); !strings.HasSuffix(f, "&& (!needs-faults)") {
+		t.Fatalf("user filter not and-ed: %q", f)
+	}
+	if _, err := Resolve([]string{"sim:nope"}); err == nil || !strings.Contains(err.Error(), `no backend "sim:nope"`) || !strings.Contains(err.Error(), "sim:ax88772") {
+		t.Fatalf("unknown backend error %v", err)
+	}
+	if _, err := Resolve([]string{"usb:zz"}); err == nil {
+		t.Fatal("a bad usb selector was accepted")
+	}
+	if _, err := Resolve([]string{"trace:/nonexistent.pcap"}); err == nil || !strings.Contains(err.Error(), "nonexistent.pcap") {
+		t.Fatalf("missing trace: %v", err)
+	}
+	all, err := Resolve(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	traces := 0
+	for _, b := range all {
+		if strings.HasPrefix(b.Name(), "trace:") {
+			traces++
+		}
+	}
+	if len(all) < 6 || traces < 2 {
+		t.Fatalf("default backends: %d, of which %d traces", len(all), traces)
+	}
+}
+
+func TestEdgeSizes(t *testing.T) {
+	sizes := edgeSizes(Expectations{Driver: "asix", MaxPacket: 512})
+	want := map[int]bool{60: true, 508: true, 1020: true, 1514: true, 509: true, 507: true}
+	for _, n := range sizes {
+		delete(want, n)
+		if n < 60 || n > 1514 {
+			t.Fatalf("size %d outside 60..1514", n)
+		}
+	}
+	if len(want) != 0 {
+		t.Fatalf("missing edge sizes %v in %v", want, sizes)
+	}
+	for _, n := range edgeSizes(Expectations{Driver: "cdc_ether", MaxPacket: 64}) {
+		if n == 64 || n == 128 {
+			return
+		}
+	}
+	t.Fatal("no packet-multiple sizes at full speed")
+}
+
+func TestSidecarErrorsNameTheField(t *testing.T) {
+	_, err := Sidecar{Vendor: "zz", Product: "1", MAC: "00:00:00:00:00:01", Speed: "full"}.Expectations()
+	if err == nil || !strings.Contains(err.Error(), "vendor") {
+		t.Fatalf("%v", err)
+	}
+	_, err = Sidecar{Vendor: "1", Product: "1", MAC: "00:00:00:00:00:01", Speed: "warp"}.Expectations()
+	if err == nil || !strings.Contains(err.Error(), "speed") {
+		t.Fatalf("%v", err)
+	}
+}

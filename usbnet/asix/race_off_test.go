@@ -1,0 +1,5 @@
+//go:build !race
+
+package asix
+
+const raceEnabled = false
