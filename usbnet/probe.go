@@ -29,10 +29,10 @@ func (e *UnsupportedError) Error() string {
 
 func (e *UnsupportedError) Unwrap() error { return hw.ErrNotSupported }
 
-// unsupportedFunction names a class triple dongle refuses: CDC NCM
-// (02/0d), RNDIS as Windows and Linux gadgets present it (02/02/ff, e0/01/03,
-// ef/04/01).
-func unsupportedFunction(a *hw.AltSetting) string {
+// UnsupportedFunction names a class triple dongle recognises but refuses:
+// CDC NCM (02/0d), RNDIS as Windows and Linux gadgets present it (02/02/ff,
+// e0/01/03, ef/04/01); "" for any other.
+func UnsupportedFunction(a *hw.AltSetting) string {
 	switch {
 	case a.Class == 0x02 && a.SubClass == 0x0d:
 		return "CDC NCM"
@@ -54,11 +54,16 @@ type match struct {
 	intf *hw.Interface
 }
 
-// idMatches reports whether id matches interface alt 0 of a device.
+// idMatches reports whether id matches interface alt 0 of a device, in the
+// VID:PID pass (byVendor) or the class pass.
 func idMatches(id ID, dd *hw.DeviceDescriptor, a *hw.AltSetting, byVendor bool) bool {
-	if byVendor != (id.Vendor != 0) {
-		return false
-	}
+	return byVendor == (id.Vendor != 0) && id.Matches(dd, a)
+}
+
+// Matches reports whether the entry matches a device with descriptor dd
+// through its interface setting a (usb_match_one_id): VID:PID when the entry
+// has one, and the interface class fields it does not leave open (-1).
+func (id ID) Matches(dd *hw.DeviceDescriptor, a *hw.AltSetting) bool {
 	if id.Vendor != 0 && (id.Vendor != dd.Vendor || id.Product != dd.Product) {
 		return false
 	}
@@ -293,7 +298,7 @@ func noMatch(name string, dd *hw.DeviceDescriptor, cfgs []*hw.Config, cfgErr err
 				continue
 			}
 			a := &c.Interfaces[i].Alts[0]
-			if f := unsupportedFunction(a); f != "" {
+			if f := UnsupportedFunction(a); f != "" {
 				return &UnsupportedError{Device: name, Config: c.Value, Iface: a.Number, Function: f,
 					Class: a.Class, SubClass: a.SubClass, Protocol: a.Protocol}
 			}

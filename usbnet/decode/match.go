@@ -26,7 +26,7 @@ func Match(dd *hw.DeviceDescriptor, cfgs []*hw.Config, drivers []usbnet.Minidriv
 				}
 				for _, drv := range drivers {
 					for _, id := range drv.IDs() {
-						if idMatches(id, dd, &in.Alts[0], byVendor) {
+						if byVendor == (id.Vendor != 0) && id.Matches(dd, &in.Alts[0]) {
 							return drv, id, c, nil
 						}
 					}
@@ -41,7 +41,7 @@ func Match(dd *hw.DeviceDescriptor, cfgs []*hw.Config, drivers []usbnet.Minidriv
 				continue
 			}
 			a := &c.Interfaces[i].Alts[0]
-			if f := Unsupported(a.Class, a.SubClass, a.Protocol); f != "" {
+			if f := usbnet.UnsupportedFunction(a); f != "" {
 				return nil, usbnet.ID{}, nil, &usbnet.UnsupportedError{Device: name, Config: c.Value, Iface: a.Number,
 					Function: f, Class: a.Class, SubClass: a.SubClass, Protocol: a.Protocol}
 			}
@@ -49,31 +49,4 @@ func Match(dd *hw.DeviceDescriptor, cfgs []*hw.Config, drivers []usbnet.Minidriv
 	}
 	return nil, usbnet.ID{}, nil, fmt.Errorf("%s (class %02x/%02x/%02x, %d configurations): %w",
 		name, dd.Class, dd.SubClass, dd.Protocol, len(cfgs), usbnet.ErrNoDriver)
-}
-
-// Unsupported names a network function dongle recognises but has no driver
-// for ("CDC NCM", "RNDIS"), or "" for any other class triple. It is the same
-// list as usbnet.Probe's.
-func Unsupported(class, subClass, protocol uint8) string {
-	switch {
-	case class == 0x02 && subClass == 0x0d:
-		return "CDC NCM"
-	case class == 0x02 && subClass == 0x02 && protocol == 0xff,
-		class == 0xe0 && subClass == 0x01 && protocol == 0x03,
-		class == 0xef && subClass == 0x04 && protocol == 0x01:
-		return "RNDIS"
-	}
-	return ""
-}
-
-func idMatches(id usbnet.ID, dd *hw.DeviceDescriptor, a *hw.AltSetting, byVendor bool) bool {
-	if byVendor != (id.Vendor != 0) {
-		return false
-	}
-	if id.Vendor != 0 && (id.Vendor != dd.Vendor || id.Product != dd.Product) {
-		return false
-	}
-	return (id.Class < 0 || int(a.Class) == id.Class) &&
-		(id.SubClass < 0 || int(a.SubClass) == id.SubClass) &&
-		(id.Protocol < 0 || int(a.Protocol) == id.Protocol)
 }

@@ -42,7 +42,13 @@ func main() {
 	res, err := l.Exec(ctx, vmlab.ExecConfig{Bin: os.Args[1], Args: os.Args[2:], Stdout: os.Stdout})
 	if res != nil {
 		if ch := res.DriverChanges(); len(ch) > 0 {
-			fmt.Fprintf(os.Stderr, "labexec: kernel drivers NOT reattached: %s (%s)\n", strings.Join(ch, "; "), res.Dir)
+			// A device left without its kernel driver is a failure of the
+			// program under test (a backend that did not release), even
+			// when every test passed.
+			fmt.Fprintf(os.Stderr, "labexec: FAIL: kernel drivers NOT reattached: %s (%s)\n", strings.Join(ch, "; "), res.Dir)
+			if err == nil && res.ExitCode == 0 {
+				os.Exit(1)
+			}
 		} else if verbose(os.Args[2:]) {
 			fmt.Fprintf(os.Stderr, "labexec: %s; kernel drivers reattached\n", res.Summary())
 		}
