@@ -23,6 +23,7 @@ import (
 //	lab exec BIN [ARGS...]          run a binary in the guest (what labexec does for go test)
 //	lab bench [-n N] [-size S]      kernel cdc_ether → usb-net → host peer throughput
 //	lab smoke                       boot, check enumeration, echo frames through the host peer
+//	lab suite [-- GINKGO-ARGS]      the conformance suite in the guest against both lab devices
 func Main(args []string) int { return MainIO(args, os.Stdout, os.Stderr) }
 
 // MainIO is Main with explicit output streams (for `dongle lab` and tests).
@@ -54,6 +55,8 @@ func MainIO(args []string, stdout, stderr io.Writer) int {
 		err = c.bench(ctx, args[1:])
 	case "smoke":
 		err = c.smoke(ctx)
+	case "suite":
+		err = c.suite(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.out, cliUsage)
 		return 0
@@ -83,6 +86,8 @@ const cliUsage = `usage: lab <command>
   exec BIN [ARGS...]        run a binary in the guest with the module root mounted (go test -exec style)
   bench [-n N] [-size S]    the kernel's cdc_ether sends N frames through usb-net; frames/s at the host peer
   smoke                     boot, check usb-net + gadgets enumerate, echo frames through the host peer
+  suite [-- GINKGO-ARGS]    go test -c ./specs, then run it in one boot against usb:0525:a4a2 (usb-net,
+                            host peer echoing) and usb:1209:0001 (ECM gadget, echo + link control on gecm0)
 The lab directory is $DONGLE_LAB_DIR, else <module root>/.lab.
 `
 
@@ -213,4 +218,29 @@ func (c *cli) smoke(ctx context.Context) error {
 		fmt.Fprintf(c.out, "lab smoke: %s\n", res.Summary())
 	}
 	return err
+}
+
+func (c *cli) suite(ctx context.Context, args []string) error {
+	wd, _ := os.Getwd()
+	root, ok := ModuleRoot(wd)
+	if !ok {
+		return errors.New("run suite inside the dongle module (it builds ./specs)")
+	}
+	if err := c.l.Ready(); err != nil {
+		return err
+	}
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	s, err := c.l.Suite(ctx, root, "./specs", SuiteTargets, args, c.out)
+	if s != nil {
+		writeSuiteSummary(c.out, s)
+	}
+	if err != nil {
+		return err
+	}
+	if !s.OK() {
+		return errors.New("the conformance suite failed in the lab (see above)")
+	}
+	return nil
 }

@@ -37,6 +37,17 @@ type ExecConfig struct {
 // The run's timeout is the binary's -test.timeout plus two minutes (boot and
 // fixture), else 10 minutes, or $DONGLE_LAB_TIMEOUT.
 func (l *Lab) Exec(ctx context.Context, c ExecConfig) (*Result, error) {
+	cfg, err := execConfig(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return l.Run(ctx, cfg)
+}
+
+// execConfig is the run Exec makes: the binary as /mnt/lab/test.bin with its
+// libraries, the module root shared, the environment passed; Script runs
+// the binary once with c.Args (callers may replace it, see Suite).
+func execConfig(ctx context.Context, c ExecConfig) (RunConfig, error) {
 	env := c.Env
 	if env == nil {
 		env = os.Environ()
@@ -45,17 +56,17 @@ func (l *Lab) Exec(ctx context.Context, c ExecConfig) (*Result, error) {
 	if dir == "" {
 		var err error
 		if dir, err = os.Getwd(); err != nil {
-			return nil, err
+			return RunConfig{}, err
 		}
 	}
 	bin, err := filepath.Abs(c.Bin)
 	if err != nil {
-		return nil, err
+		return RunConfig{}, err
 	}
 	files := map[string]string{"test.bin": bin}
 	libs, err := LddClosure(ctx, bin)
 	if err != nil {
-		return nil, err
+		return RunConfig{}, err
 	}
 	for _, lib := range libs {
 		if !strings.Contains(filepath.Base(lib), "ld-linux") {
@@ -83,7 +94,7 @@ func (l *Lab) Exec(ctx context.Context, c ExecConfig) (*Result, error) {
 		cfg.HostRoot = dir
 	}
 	cfg.Timeout = execTimeout(env, c.Args)
-	return l.Run(ctx, cfg)
+	return cfg, nil
 }
 
 func passEnv(env []string) []string {

@@ -1,0 +1,406 @@
+package ffs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"dongle/hw"
+)
+
+// Options tune a Bridge.
+type Options struct {
+	// Super adds a SuperSpeed descriptor set (for a UDC that can do it).
+	Super bool
+	// Capture, if set, receives every transfer the bridge serves.
+	Capture *Capture
+	// Logf receives one line per event and per control request; nil: none.
+	Logf func(format string, args ...any)
+}
+
+// Stats count what the bridge did.
+type Stats struct {
+	Setups     atomic.Uint64 // SETUP events served
+	Stalls     atomic.Uint64 // requests stalled (the model refused them)
+	LateStalls atomic.Uint64 // OUT requests refused after their data stage (acked anyway)
+	InPackets  atomic.Uint64 // packets written to IN endpoint files
+	OutReads   atomic.Uint64 // OUT requests read from endpoint files
+	IOErrors   atomic.Uint64 // endpoint file errors (disable, reset, unbind)
+}
+
+// Bridge serves one device (normally a sim.Device) on one FunctionFS
+// instance. Make it with New before the gadget is bound to a UDC (FunctionFS
+// needs the descriptors first), then call Serve.
+type Bridge struct {
+	dev   hw.Device
+	fn    Function
+	opt   Options
+	ep0   File
+	eps   []Endpoint
+	files []File
+	simEP []hw.Endpoint
+	ifs   []int
+	stats Stats
+	logf  func(string, ...any)
+
+	mu      sync.Mutex
+	enabled bool
+}
+
+// New reads dev's active configuration descriptor (GET_DESCRIPTOR), claims
+// its interfaces and opens their endpoints on dev, writes the FunctionFS
+// descriptors and strings to fn's ep0, and opens the endpoint files.
+func New(ctx context.Context, dev hw.Device, fn Function, opt Options) (*Bridge, error) {
+	b := &Bridge{dev: dev, fn: fn, opt: opt, logf: opt.Logf}
+	if b.logf == nil {
+		b.logf = func(string, ...any) {}
+	}
+	cfgVal, err := dev.Configuration()
+	if err != nil {
+		return nil, fmt.Errorf("ffs: %w", err)
+	}
+	cfg, err := activeConfig(ctx, dev, cfgVal)
+	if err != nil {
+		return nil, err
+	}
+	blob, eps, err := Descriptors(cfg.Raw, opt.Super)
+	if err != nil {
+		return nil, err
+	}
+	b.eps = eps
+	for _, it := range cfg.Interfaces {
+		if err := dev.Claim(int(it.Number)); err != nil {
+			b.release()
+			return nil, fmt.Errorf("ffs: claim interface %d: %w", it.Number, err)
+		}
+		b.ifs = append(b.ifs, int(it.Number))
+	}
+	for _, e := range eps {
+		se, err := dev.OpenEndpoint(e.Addr)
+		if err != nil {
+			b.release()
+			return nil, fmt.Errorf("ffs: open model endpoint %#02x: %w", e.Addr, err)
+		}
+		b.simEP = append(b.simEP, se)
+	}
+	if b.ep0, err = fn.EP0(); err != nil {
+		b.release()
+		return nil, err
+	}
+	if _, err := b.ep0.Write(blob); err != nil {
+		b.release()
+		return nil, fmt.Errorf("ffs: write descriptors (%d bytes): %w", len(blob), err)
+	}
+	if _, err := b.ep0.Write(Strings()); err != nil {
+		b.release()
+		return nil, fmt.Errorf("ffs: write strings: %w", err)
+	}
+	for k := range eps {
+		f, err := fn.Endpoint(k + 1)
+		if err != nil {
+			b.release()
+			return nil, err
+		}
+		b.files = append(b.files, f)
+	}
+	return b, nil
+}
+
+// activeConfig reads the configuration descriptor whose value is v.
+func activeConfig(ctx context.Context, dev hw.Device, v int) (*hw.Config, error) {
+	dd, err := hw.ReadDeviceDescriptor(ctx, dev)
+	if err != nil {
+		return nil, fmt.Errorf("ffs: %w", err)
+	}
+	for i := 0; i < int(dd.NumConfigurations); i++ {
+		c, err := hw.ReadConfig(ctx, dev, uint8(i))
+		if err != nil {
+			return nil, fmt.Errorf("ffs: %w", err)
+		}
+		if int(c.Value) == v || v == 0 {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("ffs: configuration %d of %s: no such descriptor", v, dev.Info().Name())
+}
+
+// Endpoints lists the function's endpoints in file order (epK is
+// Endpoints()[K-1]).
+func (b *Bridge) Endpoints() []Endpoint { return append([]Endpoint(nil), b.eps...) }
+
+// Stats returns the bridge's counters.
+func (b *Bridge) Stats() *Stats { return &b.stats }
+
+// HostAddresses asks each endpoint file for the address the UDC gave it
+// (files that cannot tell keep the model's) and tells the Capture. Call it
+// once the function is enabled.
+func (b *Bridge) HostAddresses() map[uint8]uint8 {
+	m := map[uint8]uint8{}
+	for k, f := range b.files {
+		addr := b.eps[k].Addr
+		if ha, ok := f.(HostAddresser); ok {
+			if a, err := ha.HostAddress(); err == nil {
+				addr = a
+			}
+		}
+		m[b.eps[k].Addr] = addr
+		if b.opt.Capture != nil {
+			b.opt.Capture.MapEndpoint(b.eps[k].Addr, addr)
+		}
+	}
+	return m
+}
+
+// Enabled reports whether the host has configured the function.
+func (b *Bridge) Enabled() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.enabled
+}
+
+// Serve answers ep0 and pumps every endpoint until ctx ends and every
+// goroutine has stopped. Goroutines blocked in FunctionFS I/O stop when it
+// fails: unbind the gadget from its UDC after cancelling ctx (with real
+// FunctionFS files, closing a descriptor does not wake a blocked read).
+// Serve closes the files and releases the device's interfaces on return.
+func (b *Bridge) Serve(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for k := range b.eps {
+		wg.Add(1)
+		if b.eps[k].In() {
+			go func() { defer wg.Done(); b.pumpIn(ctx, k) }()
+		} else {
+			go func() { defer wg.Done(); b.pumpOut(ctx, k) }()
+		}
+	}
+	err := b.serveEP0(ctx)
+	wg.Wait()
+	b.release()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (b *Bridge) release() {
+	for _, se := range b.simEP {
+		se.Cancel()
+		for se.InFlight() > 0 {
+			se.Wait(context.Background())
+		}
+		se.Close()
+	}
+	b.simEP = nil
+	for _, i := range b.ifs {
+		b.dev.Release(i)
+	}
+	b.ifs = nil
+	for _, f := range b.files {
+		f.Close()
+	}
+	b.files = nil
+	if b.ep0 != nil {
+		b.ep0.Close()
+		b.ep0 = nil
+	}
+}
+
+// serveEP0 reads events until ctx ends (checked after every read) or ep0
+// fails.
+func (b *Bridge) serveEP0(ctx context.Context) error {
+	buf := make([]byte, 4*EventSize)
+	data := make([]byte, 65536)
+	for ctx.Err() == nil {
+		n, err := b.ep0.Read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		evs, err := ParseEvents(buf[:n])
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			switch ev.Type {
+			case EventSetup:
+				b.setup(ctx, ev.Setup, data)
+			case EventEnable:
+				b.mu.Lock()
+				b.enabled = true
+				b.mu.Unlock()
+				b.logf("ffs: %v", ev.Type)
+			case EventDisable, EventUnbind:
+				b.mu.Lock()
+				b.enabled = false
+				b.mu.Unlock()
+				b.logf("ffs: %v", ev.Type)
+			default:
+				b.logf("ffs: %v", ev.Type)
+			}
+		}
+	}
+	return nil
+}
+
+// setup serves one SETUP event. FunctionFS semantics:
+//
+//	IN:                write(answer)          stall: read
+//	OUT, wLength 0:    read(0 bytes) = ack    stall: write
+//	OUT, wLength > 0:  read(data) acks the status stage too: no stall after it
+func (b *Bridge) setup(ctx context.Context, s hw.Setup, buf []byte) {
+	b.stats.Setups.Add(1)
+	data := buf[:s.Length]
+	var n int
+	var err error
+	switch {
+	case s.In():
+		n, err = b.dev.Control(ctx, s, data)
+		if err != nil {
+			b.stats.Stalls.Add(1)
+			_, serr := b.ep0.Read(nil)
+			b.logf("ffs: SETUP %v IN stalled: %v (ep0: %v)", s, err, serr)
+		} else if _, werr := b.ep0.Write(data[:n]); werr != nil {
+			b.logf("ffs: SETUP %v IN answer of %d bytes: %v", s, n, werr)
+		} else {
+			b.logf("ffs: SETUP %v IN % x", s, data[:n])
+		}
+		if b.opt.Capture != nil {
+			b.opt.Capture.Control(s, data[:n], err)
+		}
+	case s.Length == 0:
+		_, err = b.dev.Control(ctx, s, nil)
+		if err != nil {
+			b.stats.Stalls.Add(1)
+			_, serr := b.ep0.Write(nil)
+			b.logf("ffs: SETUP %v OUT stalled: %v (ep0: %v)", s, err, serr)
+		} else if _, rerr := b.ep0.Read(nil); rerr != nil {
+			b.logf("ffs: SETUP %v OUT ack: %v", s, rerr)
+		} else {
+			b.logf("ffs: SETUP %v OUT", s)
+		}
+		if b.opt.Capture != nil {
+			b.opt.Capture.Control(s, nil, err)
+		}
+	default:
+		n, rerr := b.ep0.Read(data)
+		if rerr != nil {
+			b.logf("ffs: SETUP %v OUT data stage: %v", s, rerr)
+			return
+		}
+		_, err = b.dev.Control(ctx, s, data[:n])
+		if err != nil {
+			b.stats.Stalls.Add(1)
+			b.stats.LateStalls.Add(1)
+			b.logf("ffs: SETUP %v OUT % x refused after the data stage (acked anyway): %v", s, data[:n], err)
+			err = nil // the host saw success
+		} else {
+			b.logf("ffs: SETUP %v OUT % x", s, data[:n])
+		}
+		if b.opt.Capture != nil {
+			b.opt.Capture.Control(s, data[:n], err)
+		}
+	}
+}
+
+// ioBackoff is how long a pump waits after a failed FunctionFS transfer
+// (the function is being disabled or reset) before trying again.
+const ioBackoff = 5 * time.Millisecond
+
+// pumpIn moves the model's IN data to epK one packet at a time.
+func (b *Bridge) pumpIn(ctx context.Context, k int) {
+	e, se, f := b.eps[k], b.simEP[k], b.files[k]
+	buf := make([]byte, e.MaxPacket)
+	t := &hw.Transfer{}
+	for ctx.Err() == nil {
+		t.Buf = buf
+		if err := se.Submit(t); err != nil {
+			b.logf("ffs: model endpoint %#02x: %v", e.Addr, err)
+			return
+		}
+		got, err := se.Wait(ctx)
+		if err != nil { // ctx ended: reap the transfer
+			se.Cancel()
+			se.Wait(context.Background())
+			return
+		}
+		if got.Err != nil {
+			if errors.Is(got.Err, hw.ErrNoDevice) || errors.Is(got.Err, hw.ErrClosed) {
+				return
+			}
+			if errors.Is(got.Err, hw.ErrStall) {
+				b.dev.ClearHalt(e.Addr)
+			}
+			b.logf("ffs: model endpoint %#02x: %v", e.Addr, got.Err)
+			sleep(ctx, ioBackoff)
+			continue
+		}
+		pkt := got.Data()
+		if _, err := f.Write(pkt); err != nil {
+			b.stats.IOErrors.Add(1)
+			if ctx.Err() != nil {
+				return
+			}
+			b.logf("ffs: ep%d (%#02x) IN packet of %d bytes dropped: %v", k+1, e.Addr, len(pkt), err)
+			sleep(ctx, ioBackoff)
+			continue
+		}
+		b.stats.InPackets.Add(1)
+		if b.opt.Capture != nil {
+			b.opt.Capture.In(e.Addr, e.Type(), pkt, e.MaxPacket)
+		}
+	}
+}
+
+// pumpOut hands what the host sends on epK to the model's endpoint.
+func (b *Bridge) pumpOut(ctx context.Context, k int) {
+	e, se, f := b.eps[k], b.simEP[k], b.files[k]
+	size := 16384
+	if e.MaxPacket > 0 {
+		size = (size + e.MaxPacket - 1) / e.MaxPacket * e.MaxPacket
+	}
+	buf := make([]byte, size)
+	t := &hw.Transfer{}
+	for ctx.Err() == nil {
+		n, err := f.Read(buf)
+		if err != nil {
+			b.stats.IOErrors.Add(1)
+			if ctx.Err() != nil {
+				return
+			}
+			sleep(ctx, ioBackoff)
+			continue
+		}
+		b.stats.OutReads.Add(1)
+		t.Buf = buf[:n]
+		if err := se.Submit(t); err != nil {
+			b.logf("ffs: model endpoint %#02x: %v", e.Addr, err)
+			return
+		}
+		got, err := se.Wait(ctx)
+		if err != nil {
+			se.Cancel()
+			se.Wait(context.Background())
+			return
+		}
+		if got.Err != nil {
+			b.logf("ffs: model endpoint %#02x OUT of %d bytes: %v", e.Addr, n, got.Err)
+		}
+		if b.opt.Capture != nil {
+			b.opt.Capture.Out(e.Addr, e.Type(), buf[:n])
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
