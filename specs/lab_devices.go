@@ -88,5 +88,6 @@ func readMAC(p string) (net.HardwareAddr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return net.ParseMAC(strings.TrimSpace(string(b)))
+	// configfs attributes end in "\n" and may carry a NUL.
+	return net.ParseMAC(strings.Trim(string(b), " \n\x00"))
 }

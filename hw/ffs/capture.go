@@ -23,7 +23,7 @@ import (
 //     into one transfer up to a short packet (or MaxInTransfer bytes), which
 //     is where a host URB at least as large as the device's writes ends;
 //   - endpoint addresses are the host's (the UDC may renumber them): see
-//     MapEndpoint.
+//     MapEndpoint, applied by Records to every record, earlier ones too.
 //
 // URB ids count from 1; bus and device are what SetAddress says.
 type Capture struct {
@@ -154,8 +154,10 @@ func (c *Capture) hostEP(ep uint8) uint8 {
 	return ep
 }
 
-// In records one IN packet sent on the model's endpoint ep (wMaxPacketSize
-// mps). A packet shorter than mps ends the recorded transfer.
+// In records one IN packet sent on the model's endpoint ep (transfer type
+// typ, wMaxPacketSize mps). On bulk endpoints a packet shorter than mps ends
+// the recorded transfer; an interrupt packet is a transfer of its own (a
+// host polls with URBs of wMaxPacketSize).
 func (c *Capture) In(ep uint8, typ uint8, pkt []byte, mps int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -168,15 +170,14 @@ func (c *Capture) In(ep uint8, typ uint8, pkt []byte, mps int) {
 		a.start = c.now()
 	}
 	a.data = append(a.data, pkt...)
-	if len(pkt) == mps && len(a.data) < MaxInTransfer {
-		return
+	if typ == hw.XferBulk && len(pkt) == mps && len(a.data) < MaxInTransfer {
+		return // a bulk transfer runs on to a short packet
 	}
 	c.id++
-	hep := c.hostEP(ep)
-	sub := c.rec(a.start, usbmon.Submit, a.typ, hep)
+	sub := c.rec(a.start, usbmon.Submit, a.typ, ep)
 	sub.FlagData = usbmon.FlagDataIn
 	sub.Length = uint32(len(a.data))
-	comp := c.rec(c.now(), usbmon.Complete, a.typ, hep)
+	comp := c.rec(c.now(), usbmon.Complete, a.typ, ep)
 	comp.Length = uint32(len(a.data))
 	comp.Data = a.data
 	c.recs = append(c.recs, sub, comp)
@@ -188,16 +189,15 @@ func (c *Capture) Out(ep uint8, typ uint8, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.id++
-	hep := c.hostEP(ep)
 	t := c.now()
 	x := usbmon.XferTypeOf(typ)
-	sub := c.rec(t, usbmon.Submit, x, hep)
+	sub := c.rec(t, usbmon.Submit, x, ep)
 	sub.Length = uint32(len(data))
 	sub.Data = append([]byte(nil), data...)
 	if len(data) == 0 {
 		sub.FlagData = usbmon.FlagDataLength
 	}
-	comp := c.rec(t, usbmon.Complete, x, hep)
+	comp := c.rec(t, usbmon.Complete, x, ep)
 	comp.FlagData = usbmon.FlagDataOut
 	comp.Length = uint32(len(data))
 	c.recs = append(c.recs, sub, comp)
@@ -211,7 +211,11 @@ func (c *Capture) Records() []usbmon.Record {
 	out := make([]usbmon.Record, 0, len(c.pre)+len(c.recs))
 	for _, rs := range [][]usbmon.Record{c.pre, c.recs} {
 		for i := range rs {
-			out = append(out, *rs[i].Clone())
+			r := rs[i].Clone()
+			if r.XferType != usbmon.XferControl {
+				r.Endpoint = c.hostEP(r.Endpoint)
+			}
+			out = append(out, *r)
 		}
 	}
 	return out

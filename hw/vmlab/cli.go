@@ -21,7 +21,7 @@ import (
 //	lab status                      what is set up
 //	lab run [flags] -- SCRIPT...    boot, run sh code in the guest, print the run summary
 //	lab exec BIN [ARGS...]          run a binary in the guest (what labexec does for go test)
-//	lab bench [-n N] [-size S]      kernel cdc_ether → usb-net → host peer throughput
+//	lab bench [-n N] [-size S]      kernel cdc_ether vs dongle's driver → usb-net → host peer throughput
 //	lab smoke                       boot, check enumeration, echo frames through the host peer
 //	lab suite [-- GINKGO-ARGS]      the conformance suite in the guest against both lab devices
 func Main(args []string) int { return MainIO(args, os.Stdout, os.Stderr) }
@@ -84,7 +84,9 @@ const cliUsage = `usage: lab <command>
         -peer echo|count    host peer mode (default echo)   -fixture all|ecm|none   -no-usbnet
         -file NAME=PATH     copy a host file to /mnt/lab/NAME (repeatable)
   exec BIN [ARGS...]        run a binary in the guest with the module root mounted (go test -exec style)
-  bench [-n N] [-size S]    the kernel's cdc_ether sends N frames through usb-net; frames/s at the host peer
+  bench [-n N] [-size S] [-kernel-only] [-- DONGLEBLAST-FLAGS]
+                            the kernel's cdc_ether, then dongle's driver, send N frames through usb-net in
+                            one boot; frames/s at the host peer and the ratio (flags: -workers, -txurbs, -cpuprofile)
   smoke                     boot, check usb-net + gadgets enumerate, echo frames through the host peer
   suite [-- GINKGO-ARGS]    go test -c ./specs, then run it in one boot against usb:0525:a4a2 (usb-net,
                             host peer echoing) and usb:1209:0001 (ECM gadget, echo + link control on gecm0)
@@ -200,7 +202,21 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 	fs.SetOutput(c.err)
 	n := fs.Int("n", 20000, "frames")
 	size := fs.Int("size", 1514, "frame size")
+	kernelOnly := fs.Bool("kernel-only", false, "only the kernel's cdc_ether")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !*kernelOnly {
+		wd, _ := os.Getwd()
+		root, ok := ModuleRoot(wd)
+		if !ok {
+			return errors.New("run bench inside the dongle module (it builds dongleblast)")
+		}
+		// Flags after -- go to dongleblast tx: -workers, -txurbs, -cpuprofile /mnt/lab/tx.prof.
+		cmp, err := l.BenchCompare(ctx, root, *n, *size, fs.Args(), c.out)
+		if cmp != nil {
+			fmt.Fprintln(c.out, cmp)
+		}
 		return err
 	}
 	b, err := l.BenchKernelCDCEther(ctx, *n, *size, c.out)

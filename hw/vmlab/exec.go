@@ -77,6 +77,7 @@ func execConfig(ctx context.Context, c ExecConfig) (RunConfig, error) {
 	if len(libs) > 0 {
 		script.WriteString("export LD_LIBRARY_PATH=/mnt/lab/lib\n")
 	}
+	script.WriteString(guestSetup(env))
 	script.WriteString("/mnt/lab/test.bin")
 	for _, a := range c.Args {
 		script.WriteString(" " + Quote(a))

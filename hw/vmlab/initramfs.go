@@ -223,6 +223,9 @@ func (l *Lab) initramfsManifest(ctx context.Context, extra []string) (*manifest,
 		return nil, fmt.Errorf("%w: guest helper: %v", ErrNotSetUp, err)
 	}
 	m.file("bin/labguest", helper, 0o755)
+	if err := l.addGuestPrograms(m); err != nil {
+		return nil, err
+	}
 
 	if err := l.addModules(m, kver); err != nil {
 		return nil, err

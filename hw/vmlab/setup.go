@@ -68,6 +68,9 @@ func (l *Lab) BuildTools(ctx context.Context, moduleRoot string) error {
 			return fmt.Errorf("go build %s: %w: %s", b.pkg, err, out)
 		}
 	}
+	if err := l.buildGuestPrograms(ctx, moduleRoot); err != nil {
+		return err
+	}
 	l.logf("tools: %s, %s", l.GuestHelperPath(), l.LabexecPath())
 	return nil
 }

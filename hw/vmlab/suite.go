@@ -72,7 +72,8 @@ func (s *SuiteResult) OK() bool {
 // module at root and runs it in one lab boot against every target, one
 // test-binary run after the other, from the package directory (so failing
 // specs' traces land in <pkg>/reports/traces on the host). args go to
-// every run (Ginkgo flags, e.g. -ginkgo.junit-report). Output streams to out.
+// every run (Ginkgo flags, e.g. -ginkgo.junit-report=reports/lab-{backend}.xml;
+// "{backend}" becomes "usb-0525-a4a2" and so on). Output streams to out.
 func (l *Lab) Suite(ctx context.Context, root, pkg string, targets []SuiteTarget, args []string, out io.Writer) (*SuiteResult, error) {
 	t0 := time.Now()
 	bin := l.path("build", "specs.test")
@@ -113,7 +114,7 @@ func suiteScript(single string, targets []SuiteTarget, args []string) string {
 		}
 		b.WriteString(" /mnt/lab/test.bin -test.count=1 -ginkgo.no-color " + Quote("--backend="+t.Backend))
 		for _, a := range args {
-			b.WriteString(" " + Quote(a))
+			b.WriteString(" " + Quote(strings.ReplaceAll(a, "{backend}", strings.ReplaceAll(t.Backend, ":", "-"))))
 		}
 		fmt.Fprintf(&b, "\nr=$?; [ $r = 0 ] || rc=$r\necho \"LAB-SUITE-END %s rc=$r\"\n", t.Backend)
 	}
@@ -170,4 +171,3 @@ func writeSuiteSummary(w io.Writer, s *SuiteResult) {
 	}
 	fmt.Fprintf(w, "lab suite: build %.1fs, total %.1fs\n", s.Build.Seconds(), s.Elapsed.Seconds())
 }
-

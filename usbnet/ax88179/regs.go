@@ -184,8 +184,8 @@ const (
 	phyPageExt     uint16 = 0x0007
 	phyPage0       uint16 = 0x0000
 	phyPage3       uint16 = 0x0003
-	phyEEEDisable  uint16 = 0x3246 // written to MII register 0x10 on page 3
-	miiPhyAddr     uint16 = 0x10   // MII_PHYADDR
+	phyEEEDisable  uint16 = 0x3246 // written to MII register 0x19 (MII_PHYADDR) on page 3
+	miiPhyAddr     uint16 = 0x19   // MII_PHYADDR (include/uapi/linux/mii.h), where Linux writes phyEEEDisable
 	ledExtPage     uint16 = 0x2c
 	ledActiveMask  uint16 = 0xff8f
 	ledLinkMask    uint16 = 0xf888

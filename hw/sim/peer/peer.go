@@ -19,6 +19,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"dongle/hw/sim"
 )
@@ -36,6 +37,7 @@ const (
 	etherARP  = 0x0806
 	etherIPv4 = 0x0800
 	queueLen  = 256
+	holdPoll  = 200 * time.Microsecond
 )
 
 // Stats count what the peer did.
@@ -48,6 +50,11 @@ type Peer struct {
 	IP   net.IP           // IPv4 address it answers for
 	MAC  net.HardwareAddr // its MAC
 	Echo uint16           // EtherType sent straight back (0: none)
+	// Hold, if set, is asked before every frame the peer sends: while it
+	// reports true the peer waits, as a link partner honours 802.3x PAUSE
+	// from a device whose receive buffer is filling. Set it before the
+	// first frame arrives.
+	Hold func() bool
 
 	end   *sim.End
 	q     chan []byte
@@ -90,6 +97,13 @@ func (p *Peer) run() {
 		case <-p.done:
 			return
 		case f := <-p.q:
+			for p.Hold != nil && p.Hold() {
+				select {
+				case <-p.done:
+					return
+				case <-time.After(holdPoll):
+				}
+			}
 			p.end.Send(f)
 		}
 	}

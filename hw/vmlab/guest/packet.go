@@ -139,3 +139,15 @@ func SetLink(ifname string, up bool) error {
 	}
 	return nil
 }
+
+// Stats are the socket's own counters since the last call (PACKET_STATISTICS:
+// frames queued to it, and frames dropped because its receive buffer was
+// full), and its receive buffer size.
+func (c *PacketConn) Stats() (packets, drops uint32, rcvbuf int, err error) {
+	st, err := unix.GetsockoptTpacketStats(c.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("packet socket on %s: statistics: %w", c.ifname, err)
+	}
+	rcvbuf, err = unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+	return st.Packets, st.Drops, rcvbuf, err
+}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -65,16 +66,35 @@ func usage() {
 	os.Exit(2)
 }
 
+// echoed counts the frames echo sent back.
+var echoed atomic.Uint64
+
 func echo(args []string) error {
 	fs := flag.NewFlagSet("echo", flag.ExitOnError)
 	ifname := fs.String("if", guest.ECMGadgetNetdev, "interface")
 	et := fs.Uint("ethertype", guest.EchoEtherType, "EtherType to echo")
+	inflight := fs.Int("inflight", 8, "echoes queued on the interface but not yet transmitted, at most (0: no pacing)")
 	fs.Parse(args)
 	c, err := guest.ListenPacket(*ifname, uint16(*et))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("labguest: echoing EtherType %#04x on %s\n", *et, *ifname)
+	_, _, rcvbuf, _ := c.Stats()
+	fmt.Printf("labguest: echoing EtherType %#04x on %s (receive buffer %d bytes)\n", *et, *ifname, rcvbuf)
+	go func() {
+		// A dropped frame is a lost echo: say so where the lab keeps the log.
+		var last uint64
+		for range time.Tick(time.Second) {
+			if p, d, _, err := c.Stats(); err == nil && d > 0 {
+				fmt.Printf("labguest: echo socket on %s dropped %d of %d frames (receive buffer full)\n", *ifname, d, p)
+			}
+			if n := echoed.Load(); n != last {
+				fmt.Printf("labguest: echoed %d frames on %s\n", n, *ifname)
+				last = n
+			}
+		}
+	}()
+	pace := newTxPacer(*ifname, *inflight)
 	buf := make([]byte, 65536)
 	for {
 		n, err := c.Recv(buf, 0)
@@ -87,9 +107,12 @@ func echo(args []string) error {
 		if err != nil {
 			return err
 		}
+		pace.wait(echoed.Load())
 		if err := c.Send(buf[:n]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
+			continue
 		}
+		echoed.Add(1)
 	}
 }
 
@@ -239,4 +262,50 @@ func peer(args []string) error {
 		return nil
 	}
 	return errors.New("peer: want mode|reset|stats")
+}
+
+// txPacer keeps the echo from queueing more than max frames that the
+// interface has not transmitted yet (sent - tx_packets). Measured in the
+// lab: a burst of 500 full-size echoes on gecm0 loses one now and then
+// between a successful sendto and the USB bus (the gadget's tx_packets,
+// tx_dropped and the qdisc show nothing, and the host never sees the frame
+// on bulk IN), while the same burst paced by the gadget's own completions
+// arrives whole. A host that stopped reading must not stall the echo
+// forever, so the wait is bounded.
+type txPacer struct {
+	f         *os.File
+	max, base uint64 // base: tx_packets when the echo started
+	buf       [32]byte
+}
+
+func newTxPacer(ifname string, max int) *txPacer {
+	if max <= 0 {
+		return &txPacer{}
+	}
+	f, err := os.Open("/sys/class/net/" + ifname + "/statistics/tx_packets")
+	if err != nil {
+		return &txPacer{}
+	}
+	p := &txPacer{f: f, max: uint64(max)}
+	p.base = p.txPackets()
+	return p
+}
+
+func (p *txPacer) txPackets() uint64 {
+	n, err := p.f.ReadAt(p.buf[:], 0)
+	if err != nil && n == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(strings.TrimSpace(string(p.buf[:n])), 10, 64)
+	return v
+}
+
+func (p *txPacer) wait(sent uint64) {
+	if p.f == nil {
+		return
+	}
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for sent+p.base >= p.txPackets()+p.max && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Microsecond)
+	}
 }

@@ -1,0 +1,164 @@
+package ffs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gleak"
+
+	"dongle/hw"
+	"dongle/hw/ffs"
+	"dongle/hw/sim"
+	"dongle/hw/usbmon"
+)
+
+// vendorModel: interrupt IN 0x81, bulk IN 0x82, bulk OUT 0x03 at high
+// speed; vendor IN 0x13 answers a MAC, vendor OUT 0x10 (wLength 0) is
+// accepted, everything else stalls; bulk OUT is echoed on bulk IN.
+func vendorModel() (*sim.Static, *[][]byte) {
+	var mu sync.Mutex
+	outs := &[][]byte{}
+	m := &sim.Static{
+		Device: []byte{18, 1, 0, 2, 0xff, 0xff, 0, 64, 0x95, 0x0b, 0x2b, 0x77, 1, 0, 1, 2, 3, 1},
+		Configs: [][]byte{{9, 2, 39, 0, 1, 1, 0, 0xa0, 0x64,
+			9, 4, 0, 0, 3, 0xff, 0xff, 0, 5,
+			7, 5, 0x81, 3, 8, 0, 11,
+			7, 5, 0x82, 2, 0, 2, 0,
+			7, 5, 0x03, 2, 0, 2, 0}},
+	}
+	m.ControlFunc = func(s hw.Setup, data []byte) (int, error) {
+		switch {
+		case s.RequestType == 0xc0 && s.Request == 0x13:
+			return copy(data, []byte{2, 0, 0, 0x77, 0x72, 0}), nil
+		case s.RequestType == 0x40 && s.Request == 0x10:
+			return 0, nil
+		}
+		return 0, hw.ErrStall
+	}
+	m.OutFunc = func(ep uint8, data []byte) {
+		mu.Lock()
+		*outs = append(*outs, append([]byte(nil), data...))
+		mu.Unlock()
+		m.Host().SendIn(0x82, data)
+	}
+	return m, outs
+}
+
+var _ = Describe("Bridge", func() {
+	var (
+		fn   *fakeFunction
+		br   *ffs.Bridge
+		capt *ffs.Capture
+		outs *[][]byte
+		done chan error
+	)
+	BeforeEach(func() {
+		good := gleak.Goroutines()
+		DeferCleanup(func() { Eventually(gleak.Goroutines).ShouldNot(gleak.HaveLeaked(good)) })
+		var m *sim.Static
+		m, outs = vendorModel()
+		dev := sim.New(m, hw.Info{})
+		DeferCleanup(dev.Close)
+		fn = newFunction()
+		capt = ffs.NewCapture()
+		var err error
+		br, err = ffs.New(context.Background(), dev, fn, ffs.Options{Capture: capt})
+		Expect(err).NotTo(HaveOccurred())
+		ctx, cancel := context.WithCancel(context.Background())
+		done = make(chan error, 1)
+		go func() { done <- br.Serve(ctx) }()
+		DeferCleanup(func() {
+			cancel()
+			fn.closeAll() // what unbinding the UDC does to blocked FunctionFS I/O
+			Eventually(done).Should(Receive(BeNil()))
+		})
+	})
+
+	It("writes descriptors (v2, FS+HS, ALL_CTRL_RECIP) and then strings to ep0", func() {
+		fn.ep0.mu.Lock()
+		ops := append([]op(nil), fn.ep0.ops...)
+		fn.ep0.mu.Unlock()
+		Expect(len(ops)).To(BeNumerically(">=", 2))
+		d := ops[0].data
+		Expect(binary.LittleEndian.Uint32(d[0:])).To(BeEquivalentTo(3))
+		Expect(binary.LittleEndian.Uint32(d[4:])).To(BeEquivalentTo(len(d)))
+		Expect(binary.LittleEndian.Uint32(d[8:])).To(BeEquivalentTo(1 | 2 | 64))
+		Expect(ops[1].data).To(Equal(ffs.Strings()))
+		Expect(br.Endpoints()).To(Equal([]ffs.Endpoint{{0x81, 3, 8}, {0x82, 2, 512}, {0x03, 2, 512}}))
+	})
+
+	It("answers a vendor IN request with the model's bytes", func() {
+		fn.ep0.event(ffs.EventEnable)
+		fn.ep0.setup(hw.Setup{RequestType: 0xc0, Request: 0x13, Length: 6})
+		Eventually(fn.ep0.acked).Should(Receive(Equal(op{write: true, data: []byte{2, 0, 0, 0x77, 0x72, 0}})))
+		Eventually(br.Enabled).Should(BeTrue())
+		Expect(br.Stats().Setups.Load()).To(BeEquivalentTo(1))
+	})
+
+	It("stalls an IN request the model refuses by reading ep0", func() {
+		fn.ep0.setup(hw.Setup{RequestType: 0xc0, Request: 0x99, Length: 2})
+		Eventually(fn.ep0.acked).Should(Receive(Equal(op{n: 0})))
+		Expect(br.Stats().Stalls.Load()).To(BeEquivalentTo(1))
+	})
+
+	It("acks an accepted OUT request with a zero-length read and stalls a refused one with a zero-length write", func() {
+		fn.ep0.setup(hw.Setup{RequestType: 0x40, Request: 0x10, Value: 0x98})
+		Eventually(fn.ep0.acked).Should(Receive(Equal(op{n: 0})))
+		fn.ep0.setup(hw.Setup{RequestType: 0x40, Request: 0x55})
+		Eventually(fn.ep0.acked).Should(Receive(Equal(op{write: true, data: []byte{}})))
+		Expect(br.Stats().Stalls.Load()).To(BeEquivalentTo(1))
+	})
+
+	It("counts an OUT request refused after its data stage as a late stall", func() {
+		fn.ep0.data <- []byte{1, 2}
+		fn.ep0.setup(hw.Setup{RequestType: 0x40, Request: 0x77, Length: 2})
+		Eventually(fn.ep0.acked).Should(Receive(Equal(op{n: 2})))
+		Eventually(br.Stats().LateStalls.Load).Should(BeEquivalentTo(1))
+	})
+
+	It("moves bulk OUT to the model and the model's IN writes out packet by packet", func() {
+		frame := bytes.Repeat([]byte{0xab}, 700)
+		fn.eps[3].host <- frame
+		var got [][]byte
+		for len(got) < 2 {
+			var p []byte
+			Eventually(fn.eps[2].host).Should(Receive(&p))
+			got = append(got, p)
+		}
+		Expect(got[0]).To(HaveLen(512), "a full packet")
+		Expect(got[1]).To(HaveLen(188), "the short packet ending the transfer")
+		Expect(*outs).To(Equal([][]byte{frame}))
+
+		br.HostAddresses()
+		var in, out []usbmon.Record
+		Eventually(func() int {
+			in, out = nil, nil
+			for _, r := range capt.Records() {
+				if r.XferType == usbmon.XferBulk && r.Type == usbmon.Complete {
+					if r.In() {
+						in = append(in, r)
+					} else {
+						out = append(out, r)
+					}
+				}
+			}
+			return len(in)
+		}).Should(Equal(1))
+		Expect(in[0].Data).To(Equal(frame), "packets joined up to the short packet")
+		Expect(in[0].Endpoint).To(BeEquivalentTo(0x92), "the host's address for ep2")
+		Expect(out).To(HaveLen(1))
+		Expect(out[0].Length).To(BeEquivalentTo(700))
+	})
+
+	It("sends a ZLP from the model as a zero-length write", func() {
+		fn.eps[3].host <- []byte{}
+		var p []byte
+		Eventually(fn.eps[2].host).WithTimeout(2 * time.Second).Should(Receive(&p))
+		Expect(p).To(BeEmpty())
+	})
+})

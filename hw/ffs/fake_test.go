@@ -1,0 +1,155 @@
+package ffs_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"sync"
+
+	"dongle/hw"
+	"dongle/hw/ffs"
+)
+
+var errClosed = errors.New("fake: closed")
+
+// op is one call a fake file saw.
+type op struct {
+	write bool
+	data  []byte // written bytes, or for a read the buffer length in n
+	n     int
+}
+
+// fakeEP0 is ep0: Read hands out queued events (or, during a SETUP's data
+// stage, queued OUT data); every call is logged.
+type fakeEP0 struct {
+	mu     sync.Mutex
+	ops    []op
+	events chan []byte
+	data   chan []byte
+	done   chan struct{}
+	once   sync.Once
+	acked  chan op // every zero-length read or write, and every answer write
+}
+
+func newEP0() *fakeEP0 {
+	return &fakeEP0{events: make(chan []byte, 16), data: make(chan []byte, 16), done: make(chan struct{}), acked: make(chan op, 64)}
+}
+
+func (f *fakeEP0) Read(p []byte) (int, error) {
+	f.mu.Lock()
+	f.ops = append(f.ops, op{n: len(p)})
+	f.mu.Unlock()
+	if len(p) == 0 {
+		f.acked <- op{n: 0}
+		return 0, nil
+	}
+	if len(p)%ffs.EventSize == 0 && len(p) >= 4*ffs.EventSize {
+		select {
+		case e := <-f.events:
+			return copy(p, e), nil
+		case <-f.done:
+			return 0, errClosed
+		}
+	}
+	select {
+	case d := <-f.data:
+		n := copy(p, d)
+		f.acked <- op{n: n}
+		return n, nil
+	case <-f.done:
+		return 0, errClosed
+	}
+}
+
+func (f *fakeEP0) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	f.ops = append(f.ops, op{write: true, data: append([]byte{}, p...)})
+	f.mu.Unlock()
+	f.acked <- op{write: true, data: append([]byte{}, p...)}
+	return len(p), nil
+}
+
+func (f *fakeEP0) Close() error { f.once.Do(func() { close(f.done) }); return nil }
+
+func (f *fakeEP0) setup(s hw.Setup) {
+	b := make([]byte, ffs.EventSize)
+	sb := s.Bytes()
+	copy(b, sb[:])
+	b[8] = byte(ffs.EventSetup)
+	f.events <- b
+}
+
+func (f *fakeEP0) event(t ffs.EventType) {
+	b := make([]byte, ffs.EventSize)
+	b[8] = byte(t)
+	f.events <- b
+}
+
+// fakeEP is an endpoint file: for IN, Write delivers to host; for OUT, Read
+// takes from host.
+type fakeEP struct {
+	host chan []byte
+	done chan struct{}
+	once sync.Once
+	addr uint8
+}
+
+func (f *fakeEP) Read(p []byte) (int, error) {
+	select {
+	case d := <-f.host:
+		return copy(p, d), nil
+	case <-f.done:
+		return 0, errClosed
+	}
+}
+
+func (f *fakeEP) Write(p []byte) (int, error) {
+	select {
+	case f.host <- append([]byte(nil), p...):
+		return len(p), nil
+	case <-f.done:
+		return 0, errClosed
+	}
+}
+
+func (f *fakeEP) Close() error { f.once.Do(func() { close(f.done) }); return nil }
+
+func (f *fakeEP) HostAddress() (uint8, error) { return f.addr, nil }
+
+// hostAddrs are the addresses the fake "UDC" gives ep1..ep3 (renumbered,
+// as dummy_hcd's autoconfig does).
+var hostAddrs = map[int]uint8{1: 0x85, 2: 0x92, 3: 0x04}
+
+// fakeFunction is a FunctionFS instance whose ep files exist once ep0 got
+// the descriptors and the strings.
+type fakeFunction struct {
+	ep0 *fakeEP0
+	eps map[int]*fakeEP
+}
+
+func newFunction() *fakeFunction { return &fakeFunction{ep0: newEP0(), eps: map[int]*fakeEP{}} }
+
+func (f *fakeFunction) EP0() (ffs.File, error) { return f.ep0, nil }
+
+func (f *fakeFunction) Endpoint(k int) (ffs.File, error) {
+	f.ep0.mu.Lock()
+	written := 0
+	for _, o := range f.ep0.ops {
+		if o.write && len(o.data) >= 4 && (binary.LittleEndian.Uint32(o.data) == 3 || binary.LittleEndian.Uint32(o.data) == 2) {
+			written++
+		}
+	}
+	f.ep0.mu.Unlock()
+	if written < 2 {
+		return nil, errors.New("fake: endpoint files exist only after descriptors and strings")
+	}
+	e := &fakeEP{host: make(chan []byte, 64), done: make(chan struct{}), addr: hostAddrs[k]}
+	f.eps[k] = e
+	return e, nil
+}
+
+func (f *fakeFunction) closeAll() {
+	f.ep0.Close()
+	for _, e := range f.eps {
+		e.Close()
+	}
+}

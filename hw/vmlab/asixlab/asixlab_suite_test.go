@@ -1,0 +1,13 @@
+package asixlab_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+func TestASIXLab(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "asixlab")
+}

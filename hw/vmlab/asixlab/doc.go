@@ -1,0 +1,18 @@
+// Package asixlab checks dongle's ASIX device models against the Linux
+// kernel's own drivers, in the virtual lab: each model runs as a real USB
+// device (hw/vmlab/cmd/ffsmodel: FunctionFS on dummy_hcd), the kernel's asix
+// or ax88179_178a driver binds to it, and the lab test checks what a user
+// would (driver bound, MAC, carrier, ping through it to the model's wire
+// side, no rx errors) and keeps the control requests the kernel made.
+//
+//	go test -exec .lab/labexec ./hw/vmlab/asixlab          # in the lab (needs `lab setup`)
+//	go test ./hw/vmlab/asixlab                              # anywhere: the request comparison
+//
+// The request logs the kernel drivers produced in the lab are kept in
+// testdata/kernel-<model>.txt (one request a line, as ffsmodel -requests
+// writes them). Outside the lab the tests replay them against fresh models
+// (the model must answer every request the kernel makes, without a stall)
+// and compare them with the sequence dongle's own drivers send to the same
+// model (Diff). DONGLE_ASIXLAB_OUT=DIR makes the lab test write each run's
+// request log and capture there (to refresh testdata and fixtures/).
+package asixlab

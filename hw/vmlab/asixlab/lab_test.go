@@ -1,0 +1,136 @@
+package asixlab_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"dongle/hw/sim/ax88179"
+	"dongle/hw/sim/ax88772"
+	"dongle/hw/vmlab/asixlab"
+	"dongle/hw/vmlab/guest"
+)
+
+// chipCase is one emulated chip and what the kernel must make of it.
+type chipCase struct {
+	model   string // ffsmodel -model
+	product uint16
+	driver  string // kernel driver that must bind
+	mac     string
+}
+
+var chips = []TableEntry{
+	Entry("AX88772B, kernel asix", chipCase{"ax88772b", 0x772b, "asix", ax88772.DefaultMAC.String()}),
+	Entry("AX88179, kernel ax88179_178a", chipCase{"ax88179", 0x1790, "ax88179_178a", ax88179.DefaultMAC.String()}),
+}
+
+func sysNet(ifname, f string) string {
+	b, _ := os.ReadFile(filepath.Join("/sys/class/net", ifname, f))
+	return strings.TrimSpace(string(b))
+}
+
+func sh(args ...string) (string, error) {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	return string(out), err
+}
+
+var _ = Describe("an ASIX model as a real USB device (FunctionFS on dummy_hcd)", Label("lab"), func() {
+	BeforeEach(func() {
+		if !guest.InLab() {
+			Skip("not in the virtual lab: run with go test -exec .lab/labexec ./hw/vmlab/asixlab")
+		}
+	})
+
+	DescribeTable("is driven by the Linux kernel's own driver",
+		func(c chipCase) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			out := os.Getenv("DONGLE_ASIXLAB_OUT")
+			if out == "" {
+				out = GinkgoT().TempDir()
+			}
+			Expect(os.MkdirAll(out, 0o755)).To(Succeed())
+			for _, m := range []string{"asix", "ax88179_178a"} {
+				sh("modprobe", m)
+			}
+			reqPath := filepath.Join(out, "kernel-"+c.model+".txt")
+			capPath := filepath.Join(out, c.model+".pcap")
+			ready := filepath.Join(GinkgoT().TempDir(), "ready")
+			var log bytes.Buffer
+			cmd := exec.CommandContext(ctx, "/bin/ffsmodel", "-model", c.model, "-ready", ready, "-requests", reqPath, "-capture", capPath)
+			cmd.Stdout, cmd.Stderr = &log, &log
+			Expect(cmd.Start()).To(Succeed())
+			DeferCleanup(func() {
+				cmd.Process.Signal(syscall.SIGTERM)
+				cmd.Wait()
+				GinkgoWriter.Printf("ffsmodel output:\n%s\n", log.String())
+			})
+			Eventually(func() error { _, err := os.Stat(ready); return err }).WithTimeout(30*time.Second).
+				Should(Succeed(), "ffsmodel ready; output:\n%s", &log)
+
+			By("the kernel driver binds")
+			var dev guest.USBDevice
+			Eventually(func() string {
+				dev, _ = guest.FindUSB(0x0b95, c.product)
+				if len(dev.Interfaces) == 0 {
+					return ""
+				}
+				return dev.Interfaces[0].Driver
+			}).WithTimeout(15 * time.Second).Should(Equal(c.driver))
+			Expect(dev.Speed).To(Equal("480"), "high speed on dummy_hcd")
+			var ifname string
+			Eventually(func() error { var err error; ifname, err = dev.Netdev(); return err }).WithTimeout(10 * time.Second).Should(Succeed())
+
+			By("the interface has the model's MAC")
+			Expect(sysNet(ifname, "address")).To(Equal(c.mac))
+
+			By("carrier comes up")
+			_, err := sh("ip", "addr", "add", "10.9.9.1/24", "dev", ifname)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { sh("ip", "addr", "flush", "dev", ifname) }) // the netdev may be gone already
+			_, err = sh("ip", "link", "set", ifname, "up")
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(func() string { return sysNet(ifname, "carrier") }).WithTimeout(15 * time.Second).Should(Equal("1"))
+
+			By("ping reaches the peer on the model's wire side")
+			p, err := sh("ping", "-c", "3", "-W", "3", "10.9.9.2")
+			Expect(err).NotTo(HaveOccurred(), "ping:\n%s", p)
+			Expect(p).To(ContainSubstring("3 packets received"))
+
+			By("the kernel counts no receive errors")
+			for _, s := range []string{"rx_errors", "rx_frame_errors", "rx_length_errors", "rx_crc_errors", "rx_over_errors", "rx_fifo_errors"} {
+				Expect(sysNet(ifname, "statistics/"+s)).To(Equal("0"), s)
+			}
+			Expect(strings.Fields(sysNet(ifname, "statistics/rx_packets"))).NotTo(ConsistOf("0"))
+			GinkgoWriter.Printf("%s on %s: rx_packets=%s tx_packets=%s\n", c.model, ifname, sysNet(ifname, "statistics/rx_packets"), sysNet(ifname, "statistics/tx_packets"))
+
+			By("stopping the model: its request log and capture are written")
+			Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+			Expect(cmd.Wait()).To(Succeed(), "ffsmodel output:\n%s", &log)
+			f, err := os.Open(reqPath)
+			Expect(err).NotTo(HaveOccurred())
+			defer f.Close()
+			reqs, err := asixlab.ParseLog(f)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(reqs).NotTo(BeEmpty())
+			var stalled []string
+			for _, r := range reqs {
+				if r.Stalled {
+					stalled = append(stalled, r.String())
+				}
+			}
+			GinkgoWriter.Printf("%s: the kernel made %d vendor requests; stalled: %v\n", c.model, len(reqs), stalled)
+			Expect(stalled).To(BeEmpty(), "requests the kernel driver made that the model stalls")
+			st, err := os.Stat(capPath)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(st.Size()).To(BeNumerically(">", 1000))
+		}, chips)
+})

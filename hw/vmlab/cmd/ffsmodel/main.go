@@ -1,0 +1,539 @@
+// Command ffsmodel runs one of dongle's ASIX device models as a real USB
+// device inside the virtual lab: a configfs gadget with the chip's VID:PID
+// on a dummy_hcd UDC, whose only function is FunctionFS served by the
+// hw/ffs bridge. The Linux host side of dummy_hcd then enumerates it like
+// a plugged-in dongle, so the kernel's own asix / ax88179_178a drivers bind
+// to it, and gousb can open it through usbfs.
+//
+//	ffsmodel -model ax88772b|ax88179 [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-daemon]
+//
+// The model's Ethernet side is a sim.Wire to an in-process peer (hw/sim/peer)
+// at 10.9.9.2 that answers ARP and ICMP echo, and sends EtherType 0x88b5
+// frames straight back (the echo far side of dongle's specs: DONGLE_PEER=echo).
+//
+// UDC: the first dummy_udc not used by another gadget; when the lab's fixture
+// holds them all, the gadget named by -steal (default the RNDIS fixture) is
+// unbound and its UDC used.
+//
+// Link control (DONGLE_LINK_CMD): with -ctl FIFO, writing "down" or "up" to
+// the FIFO unplugs or plugs the model's cable.
+//
+// On SIGTERM or SIGINT it writes the capture (usbmon pcap, link type 220, of
+// every transfer the bridge served, with the enumeration records prepended)
+// and the model's control request log, unbinds the gadget, and removes it.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"dongle/hw"
+	"dongle/hw/ffs"
+	"dongle/hw/sim"
+	"dongle/hw/sim/ax88179"
+	"dongle/hw/sim/ax88772"
+	"dongle/hw/sim/peer"
+)
+
+const gadgetRoot = "/sys/kernel/config/usb_gadget"
+
+type config struct {
+	model, name, udc, steal string
+	mac                     string
+	peerIP                  string
+	echo                    bool
+	super                   bool
+	capture, requests       string
+	ready, ctl, logPath     string
+	daemon, verbose         bool
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.model, "model", "ax88772b", "device model: ax88772b or ax88179")
+	flag.StringVar(&c.name, "name", "", "FunctionFS instance and gadget name (default: the model's)")
+	flag.StringVar(&c.udc, "udc", "", "UDC to bind (default: a free dummy_udc)")
+	flag.StringVar(&c.steal, "steal", "rndis", "gadget to unbind when no UDC is free")
+	flag.StringVar(&c.mac, "mac", "", "model MAC (default: the model's)")
+	flag.StringVar(&c.peerIP, "peer", peer.DefaultIP.String(), "IPv4 address of the peer on the wire side")
+	flag.BoolVar(&c.echo, "echo", true, "peer sends EtherType 0x88b5 frames back")
+	flag.BoolVar(&c.super, "super", false, "add SuperSpeed descriptors (needs dummy_hcd is_super_speed=1)")
+	flag.StringVar(&c.capture, "capture", "", "write a usbmon pcap of the bridge's transfers here on exit")
+	flag.StringVar(&c.requests, "requests", "", "write the model's control request log here on exit")
+	flag.StringVar(&c.ready, "ready", "", "create this file once the host has configured the device")
+	flag.StringVar(&c.ctl, "ctl", "", "FIFO taking link commands (down, up)")
+	flag.StringVar(&c.logPath, "log", "", "with -daemon: the child's output (default /tmp/ffsmodel-MODEL.log)")
+	flag.BoolVar(&c.daemon, "daemon", false, "run in the background; return once ready")
+	flag.BoolVar(&c.verbose, "v", false, "log every control request")
+	flag.Parse()
+	if c.name == "" {
+		c.name = c.model
+	}
+	if c.daemon {
+		os.Exit(daemonize(c))
+	}
+	if err := run(c); err != nil {
+		fmt.Fprintf(os.Stderr, "ffsmodel: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// daemonize starts this program again without -daemon in its own session
+// and waits until it reports ready (or exits).
+func daemonize(c config) int {
+	if c.ready == "" {
+		c.ready = "/run/ffsmodel-" + c.name + ".ready"
+	}
+	if c.logPath == "" {
+		c.logPath = "/tmp/ffsmodel-" + c.name + ".log"
+	}
+	os.Remove(c.ready)
+	var args []string
+	for _, a := range os.Args[1:] {
+		if a != "-daemon" && a != "--daemon" && a != "-daemon=true" {
+			args = append(args, a)
+		}
+	}
+	args = append(args, "-ready", c.ready)
+	out, err := os.Create(c.logPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ffsmodel:", err)
+		return 1
+	}
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "ffsmodel:", err)
+		return 1
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(30 * time.Second)
+	for {
+		if _, err := os.Stat(c.ready); err == nil {
+			fmt.Printf("ffsmodel: %s running as pid %d (log %s)\n", c.model, cmd.Process.Pid, c.logPath)
+			return 0
+		}
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(c.logPath)
+			fmt.Fprintf(os.Stderr, "ffsmodel: exited before ready: %v\n%s", err, b)
+			return 1
+		case <-deadline:
+			b, _ := os.ReadFile(c.logPath)
+			fmt.Fprintf(os.Stderr, "ffsmodel: not ready after 30 s\n%s", b)
+			return 1
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// chip is the running model: its sim device and the hooks ffsmodel needs.
+type chip struct {
+	dev      *sim.Device
+	bulkIn   uint8
+	plug     func(e *sim.End)
+	link     func(up bool)
+	requests func() []request
+}
+
+type request struct {
+	setup   hw.Setup
+	data    []byte
+	stalled bool
+}
+
+func newChip(model, mac string) (*chip, error) {
+	var hwmac net.HardwareAddr
+	if mac != "" {
+		var err error
+		if hwmac, err = net.ParseMAC(mac); err != nil {
+			return nil, fmt.Errorf("-mac: %w", err)
+		}
+	}
+	switch model {
+	case "ax88772b", "ax88772":
+		dev, m := ax88772.NewDevice(ax88772.Options{MAC: hwmac})
+		return &chip{dev: dev, bulkIn: ax88772.EPBulkIn, plug: m.Plug, link: m.SetCable, requests: func() []request {
+			var out []request
+			for _, r := range m.Requests() {
+				out = append(out, request{r.Setup, r.Data, r.Stalled})
+			}
+			return out
+		}}, nil
+	case "ax88179", "ax88178a":
+		cfg := ax88179.Config{MAC: hwmac}
+		if model == "ax88178a" {
+			cfg.Product = 0x178a
+		}
+		m, dev := ax88179.New(cfg)
+		return &chip{dev: dev, bulkIn: 0x82, plug: m.Connect, link: func(up bool) {
+			if up {
+				m.PlugCable(1000, true)
+			} else {
+				m.UnplugCable()
+			}
+		}, requests: func() []request {
+			var out []request
+			for _, r := range m.Requests() {
+				out = append(out, request{r.Setup, r.Data, r.Err != nil})
+			}
+			return out
+		}}, nil
+	}
+	return nil, fmt.Errorf("unknown model %q (want ax88772b, ax88179 or ax88178a)", model)
+}
+
+func run(c config) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	dump := make(chan os.Signal, 1)
+	signal.Notify(dump, syscall.SIGUSR1)
+	go func() {
+		for range dump { // SIGUSR1: every goroutine's stack, for a stuck bridge
+			buf := make([]byte, 1<<20)
+			fmt.Printf("ffsmodel: goroutines\n%s\n", buf[:runtime.Stack(buf, true)])
+		}
+	}()
+	ch, err := newChip(c.model, c.mac)
+	if err != nil {
+		return err
+	}
+	wire := sim.NewWire()
+	ch.plug(wire.A())
+	p := peer.New(wire.B(), net.ParseIP(c.peerIP), nil)
+	if c.echo {
+		p.Echo = peer.EchoEtherType
+	}
+	// PAUSE: the peer waits while the model's bulk IN FIFO is half full, so
+	// an echo burst is not lost to a host that drains it slowly (the bridge
+	// moves one packet per FunctionFS write).
+	simHost := ch.dev.Host()
+	p.Hold = func() bool { return simHost.Queued(ch.bulkIn) >= sim.InQueueDepth/2 }
+	defer p.Close()
+
+	for _, m := range []string{"libcomposite", "usb_f_fs"} {
+		modprobe(m)
+	}
+	udc, err := pickUDC(c.udc, c.steal)
+	if err != nil {
+		return err
+	}
+	dd, err := hw.ReadDeviceDescriptor(ctx, ch.dev)
+	if err != nil {
+		return err
+	}
+	gdir := filepath.Join(gadgetRoot, "ffs-"+c.name)
+	if err := makeGadget(ctx, gdir, c.name, ch.dev, dd); err != nil {
+		return err
+	}
+	defer removeGadget(gdir, c.name)
+	mnt := "/dev/ffs-" + c.name
+	os.MkdirAll(mnt, 0o755)
+	if err := unix.Mount(c.name, mnt, "functionfs", 0, ""); err != nil {
+		return fmt.Errorf("mount functionfs %s on %s: %w", c.name, mnt, err)
+	}
+	defer unix.Unmount(mnt, 0)
+
+	capt := ffs.NewCapture()
+	logf := func(string, ...any) {}
+	if c.verbose {
+		logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	br, err := ffs.New(sctx, ch.dev, ffs.Mount(mnt), ffs.Options{Super: c.super, Capture: capt, Logf: logf})
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- br.Serve(sctx) }()
+	if err := os.WriteFile(filepath.Join(gdir, "UDC"), []byte(udc), 0); err != nil {
+		return fmt.Errorf("bind gadget to %s: %w", udc, err)
+	}
+	fmt.Printf("ffsmodel: %s (%04x:%04x) bound to %s\n", c.model, dd.Vendor, dd.Product, udc)
+
+	host, err := waitHost(ctx, dd.Vendor, dd.Product, br)
+	if err != nil {
+		return err
+	}
+	capt.SetAddress(host.bus, host.dev)
+	capt.Enumeration(host.devDesc, host.cfgDesc)
+	addrs := br.HostAddresses()
+	fmt.Printf("ffsmodel: host %s bus %d dev %d speed %s, endpoints (model→host) %v\n", host.name, host.bus, host.dev, host.speed, fmtAddrs(addrs))
+	if c.ctl != "" {
+		go linkControl(ctx, c.ctl, ch.link)
+	}
+	if c.ready != "" {
+		os.WriteFile(c.ready, []byte(host.name+"\n"), 0o644)
+	}
+
+	<-ctx.Done()
+	fmt.Printf("ffsmodel: stopping; bridge stats: setups %d stalls %d late-stalls %d in-packets %d out-reads %d io-errors %d\n",
+		br.Stats().Setups.Load(), br.Stats().Stalls.Load(), br.Stats().LateStalls.Load(), br.Stats().InPackets.Load(),
+		br.Stats().OutReads.Load(), br.Stats().IOErrors.Load())
+	ps := p.Stats()
+	fmt.Printf("ffsmodel: peer: received %d arp-replies %d echo-replies %d echoed %d ignored %d\n",
+		ps.Received.Load(), ps.ARPReplies.Load(), ps.EchoReplies.Load(), ps.Echoed.Load(), ps.Ignored.Load())
+	var errs []error
+	if c.capture != "" {
+		errs = append(errs, writeCapture(c.capture, capt))
+	}
+	if c.requests != "" {
+		errs = append(errs, writeRequests(c.requests, ch.requests()))
+	}
+	cancel()
+	os.WriteFile(filepath.Join(gdir, "UDC"), []byte("\n"), 0)
+	select {
+	case err := <-served:
+		errs = append(errs, err)
+	case <-time.After(3 * time.Second):
+		fmt.Println("ffsmodel: bridge did not stop within 3 s")
+	}
+	return errors.Join(errs...)
+}
+
+func fmtAddrs(m map[uint8]uint8) string {
+	var keys []int
+	for k := range m {
+		keys = append(keys, int(k))
+	}
+	sort.Ints(keys)
+	var s []string
+	for _, k := range keys {
+		s = append(s, fmt.Sprintf("%#02x→%#02x", k, m[uint8(k)]))
+	}
+	return strings.Join(s, " ")
+}
+
+func modprobe(m string) {
+	if out, err := exec.Command("modprobe", m).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "ffsmodel: modprobe %s: %v %s\n", m, err, out)
+	}
+}
+
+// pickUDC returns want, or a dummy UDC no gadget uses, or the UDC of the
+// gadget named steal after unbinding it.
+func pickUDC(want, steal string) (string, error) {
+	if want != "" {
+		return want, nil
+	}
+	if ents, _ := os.ReadDir("/sys/class/udc"); len(ents) == 0 {
+		modprobe("dummy_hcd")
+	}
+	ents, err := os.ReadDir("/sys/class/udc")
+	if err != nil || len(ents) == 0 {
+		return "", fmt.Errorf("no UDC in /sys/class/udc (dummy_hcd not loaded?): %v", err)
+	}
+	used := map[string]string{}
+	gs, _ := os.ReadDir(gadgetRoot)
+	for _, g := range gs {
+		b, _ := os.ReadFile(filepath.Join(gadgetRoot, g.Name(), "UDC"))
+		if u := strings.TrimSpace(string(b)); u != "" {
+			used[u] = g.Name()
+		}
+	}
+	for _, e := range ents {
+		if _, ok := used[e.Name()]; !ok {
+			return e.Name(), nil
+		}
+	}
+	for u, g := range used {
+		if g == steal {
+			if err := os.WriteFile(filepath.Join(gadgetRoot, g, "UDC"), []byte("\n"), 0); err != nil {
+				return "", fmt.Errorf("unbind gadget %s from %s: %w", g, u, err)
+			}
+			fmt.Printf("ffsmodel: no free UDC; took %s from gadget %s\n", u, g)
+			return u, nil
+		}
+	}
+	return "", fmt.Errorf("every UDC is in use (%v) and no gadget named %q to take one from", used, steal)
+}
+
+// makeGadget creates the configfs gadget: device descriptor fields and
+// strings from the model, one configuration with the model's attributes,
+// and the FunctionFS function.
+func makeGadget(ctx context.Context, gdir, name string, dev hw.Device, dd *hw.DeviceDescriptor) error {
+	if err := os.Mkdir(gdir, 0o755); err != nil {
+		return fmt.Errorf("create gadget: %w", err)
+	}
+	cfg, err := hw.ReadConfig(ctx, dev, 0)
+	if err != nil {
+		return err
+	}
+	str := func(i uint8) string {
+		if i == 0 {
+			return ""
+		}
+		s, _ := hw.ReadString(ctx, dev, i)
+		return s
+	}
+	bcdUSB := dd.USB
+	if bcdUSB > 0x0210 {
+		bcdUSB = 0x0210 // the gadget core raises it for SuperSpeed itself
+	}
+	w := []struct{ p, v string }{
+		{"idVendor", hex16(dd.Vendor)}, {"idProduct", hex16(dd.Product)}, {"bcdDevice", hex16(dd.Device)},
+		{"bcdUSB", hex16(bcdUSB)},
+		{"bDeviceClass", hex8(dd.Class)}, {"bDeviceSubClass", hex8(dd.SubClass)}, {"bDeviceProtocol", hex8(dd.Protocol)},
+		{"strings/0x409/manufacturer", str(dd.Manufacturer)}, {"strings/0x409/product", str(dd.ProductStr)},
+		{"strings/0x409/serialnumber", str(dd.Serial)},
+		{"configs/c.1/MaxPower", strconv.Itoa(int(cfg.MaxPower) * 2)},
+		{"configs/c.1/bmAttributes", hex8(cfg.Attributes)},
+	}
+	os.MkdirAll(filepath.Join(gdir, "strings/0x409"), 0o755)
+	os.MkdirAll(filepath.Join(gdir, "configs/c.1"), 0o755)
+	for _, x := range w {
+		if err := os.WriteFile(filepath.Join(gdir, x.p), []byte(x.v+"\n"), 0); err != nil {
+			return fmt.Errorf("gadget %s = %s: %w", x.p, x.v, err)
+		}
+	}
+	fdir := filepath.Join(gdir, "functions", "ffs."+name)
+	if err := os.Mkdir(fdir, 0o755); err != nil {
+		return fmt.Errorf("create function ffs.%s: %w", name, err)
+	}
+	return os.Symlink(fdir, filepath.Join(gdir, "configs/c.1", "ffs."+name))
+}
+
+func removeGadget(gdir, name string) {
+	os.WriteFile(filepath.Join(gdir, "UDC"), []byte("\n"), 0)
+	os.Remove(filepath.Join(gdir, "configs/c.1", "ffs."+name))
+	os.Remove(filepath.Join(gdir, "configs/c.1"))
+	os.Remove(filepath.Join(gdir, "functions", "ffs."+name))
+	os.Remove(filepath.Join(gdir, "strings/0x409"))
+	os.Remove(gdir)
+}
+
+func hex16(v uint16) string { return fmt.Sprintf("0x%04x", v) }
+func hex8(v uint8) string   { return fmt.Sprintf("0x%02x", v) }
+
+type hostDev struct {
+	name, speed      string
+	bus, dev         int
+	devDesc, cfgDesc []byte
+}
+
+// waitHost waits until the host side has enumerated and configured the
+// device (the function is enabled) and returns what the host read.
+func waitHost(ctx context.Context, vid, pid uint16, br *ffs.Bridge) (*hostDev, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if br.Enabled() {
+			if h, ok := findHost(vid, pid); ok {
+				return h, nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("%04x:%04x: host side did not configure the device within 15 s", vid, pid)
+}
+
+func findHost(vid, pid uint16) (*hostDev, bool) {
+	ents, _ := os.ReadDir("/sys/bus/usb/devices")
+	for _, e := range ents {
+		d := filepath.Join("/sys/bus/usb/devices", e.Name())
+		if readHex(d, "idVendor") != int(vid) || readHex(d, "idProduct") != int(pid) {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(d, "descriptors"))
+		if err != nil || len(raw) < 18+9 {
+			return nil, false
+		}
+		h := &hostDev{name: e.Name(), bus: readInt(d, "busnum"), dev: readInt(d, "devnum"), devDesc: raw[:18], cfgDesc: raw[18:]}
+		if tl := int(raw[18+2]) | int(raw[18+3])<<8; tl <= len(h.cfgDesc) {
+			h.cfgDesc = h.cfgDesc[:tl]
+		}
+		b, _ := os.ReadFile(filepath.Join(d, "speed"))
+		h.speed = strings.TrimSpace(string(b))
+		return h, true
+	}
+	return nil, false
+}
+
+func readHex(dir, f string) int {
+	b, _ := os.ReadFile(filepath.Join(dir, f))
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 16, 32)
+	if err != nil {
+		return -1
+	}
+	return int(v)
+}
+
+func readInt(dir, f string) int {
+	b, _ := os.ReadFile(filepath.Join(dir, f))
+	v, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return v
+}
+
+// linkControl reads "down"/"up" lines from a FIFO.
+func linkControl(ctx context.Context, path string, link func(bool)) {
+	os.Remove(path)
+	if err := unix.Mkfifo(path, 0o666); err != nil {
+		fmt.Fprintf(os.Stderr, "ffsmodel: mkfifo %s: %v\n", path, err)
+		return
+	}
+	for ctx.Err() == nil {
+		f, err := os.Open(path) // blocks until a writer opens it
+		if err != nil {
+			return
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			switch strings.TrimSpace(sc.Text()) {
+			case "down":
+				link(false)
+				fmt.Println("ffsmodel: cable unplugged")
+			case "up":
+				link(true)
+				fmt.Println("ffsmodel: cable plugged")
+			}
+		}
+		f.Close()
+	}
+}
+
+func writeCapture(path string, c *ffs.Capture) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("capture %s: %w", path, err)
+	}
+	fmt.Printf("ffsmodel: capture %s: %d records\n", path, len(c.Records()))
+	return f.Close()
+}
+
+// writeRequests writes one line per request: "setup data [STALL]", setup as
+// hw.Setup prints it, data in hex.
+func writeRequests(path string, reqs []request) error {
+	var b strings.Builder
+	for _, r := range reqs {
+		fmt.Fprintf(&b, "%s %s", r.setup, hex.EncodeToString(r.data))
+		if r.stalled {
+			b.WriteString(" STALL")
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Printf("ffsmodel: %d control requests logged to %s\n", len(reqs), path)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
