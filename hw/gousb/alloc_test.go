@@ -11,11 +11,11 @@ import (
 	"dongle/hw"
 )
 
-func openFakeOut(tb testing.TB, workers int) (*Endpoint, func()) {
+func openFakeOut(tb testing.TB, workers int, sync bool) (*Endpoint, func()) {
 	tb.Helper()
 	dev := newECMDev(1, 4, []int{2})
 	c := newContext(&fakeLib{devs: []*fakeDev{dev}}, "")
-	d, err := c.OpenFirst(nil, &Options{Workers: workers})
+	d, err := c.OpenFirst(nil, &Options{Workers: workers, Sync: sync})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -39,39 +39,54 @@ func openFakeOut(tb testing.TB, workers int) (*Endpoint, func()) {
 	}
 }
 
-// TestSubmitWaitAllocs proves this package's per-transfer path (Submit, the
-// worker hand-off, Wait) allocates nothing once the ring has grown. The fake
-// pipe allocates nothing itself; the real gousb transfer does (see Endpoint).
+// TestSubmitWaitAllocs proves this package's per-transfer path (Submit,
+// the hand-off to the OS, the reaper or worker, Wait) allocates nothing once
+// the ring has grown, on both paths. The fake seam allocates nothing
+// itself; on the real default path libusbXfers adds none either (C
+// transfers and buffers are allocated at OpenEndpoint), while gousb's
+// synchronous transfer (Sync) allocates per call (see Endpoint).
 func TestSubmitWaitAllocs(t *testing.T) {
-	ep, done := openFakeOut(t, 8)
-	defer done()
-	ts := make([]hw.Transfer, 16)
-	for i := range ts {
-		ts[i].Buf = make([]byte, 1514)
-	}
-	ctx := context.Background()
-	run := func() {
+	for _, sync := range []bool{false, true} {
+		ep, done := openFakeOut(t, 8, sync)
+		ts := make([]hw.Transfer, 16)
 		for i := range ts {
-			if err := ep.Submit(&ts[i]); err != nil {
-				t.Fatal(err)
+			ts[i].Buf = make([]byte, 1514)
+		}
+		ctx := context.Background()
+		run := func() {
+			for i := range ts {
+				if err := ep.Submit(&ts[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range ts {
+				if tr, err := ep.Wait(ctx); err != nil || tr.Err != nil {
+					t.Fatal(err, tr.Err)
+				}
 			}
 		}
-		for range ts {
-			if tr, err := ep.Wait(ctx); err != nil || tr.Err != nil {
-				t.Fatal(err, tr.Err)
-			}
+		run()
+		if a := testing.AllocsPerRun(100, run); a != 0 {
+			t.Errorf("sync=%v: Submit/Wait of %d transfers allocates %.1f times per run, want 0", sync, len(ts), a)
 		}
-	}
-	run()
-	if a := testing.AllocsPerRun(100, run); a != 0 {
-		t.Fatalf("Submit/Wait of %d transfers allocates %.1f times per run, want 0", len(ts), a)
+		done()
 	}
 }
 
 // BenchmarkEndpoint is the queue's own cost per transfer against the fake
-// seam, with 8 in flight. The real path adds gousb's per-transfer cost.
+// seam, with 8 in flight, on both paths. The real path adds libusb's cost
+// (and, with Sync, gousb's per-transfer allocations).
 func BenchmarkEndpoint(b *testing.B) {
-	ep, done := openFakeOut(b, 8)
+	for _, mode := range []struct {
+		name string
+		sync bool
+	}{{"async", false}, {"sync", true}} {
+		b.Run(mode.name, func(b *testing.B) { benchEndpoint(b, mode.sync) })
+	}
+}
+
+func benchEndpoint(b *testing.B, sync bool) {
+	ep, done := openFakeOut(b, 8, sync)
 	defer done()
 	ts := make([]hw.Transfer, 8)
 	for i := range ts {

@@ -124,8 +124,14 @@ func (c *Context) candidate(d devInfo) Candidate {
 // Options tune an open Device. The zero value means the defaults.
 type Options struct {
 	// Workers is how many transfers each endpoint keeps submitted to the
-	// OS at once (DefaultWorkers if 0). More are queued in the endpoint.
+	// OS at once (DefaultWorkers if 0): persistent libusb transfers, or
+	// with Sync worker goroutines. More are queued in the endpoint.
 	Workers int
+	// Sync selects the older transfer path: gousb's synchronous
+	// ReadContext/WriteContext on Workers goroutines per endpoint, which
+	// allocates a transfer and a buffer per call (see Endpoint). The
+	// default path submits persistent asynchronous libusb transfers.
+	Sync bool
 	// ControlTimeout bounds each control transfer (DefaultControlTimeout
 	// if 0); a context deadline that is sooner wins.
 	ControlTimeout time.Duration

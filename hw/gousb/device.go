@@ -211,11 +211,20 @@ func (d *Device) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
 	if t := desc.Type(); t != hw.XferBulk && t != hw.XferInterrupt {
 		return nil, hw.Errorf(obj, fmt.Errorf("%w: %s endpoints are not supported", hw.ErrNotSupported, desc))
 	}
-	p, err := d.h.pipe(iface, alt, addr)
-	if err != nil {
-		return nil, wrap(obj, err)
+	e := newEndpoint(d, desc, iface)
+	if d.opts.Sync {
+		p, err := d.h.pipe(iface, alt, addr)
+		if err != nil {
+			return nil, wrap(obj, err)
+		}
+		e.startSync(p, d.opts.Workers)
+	} else {
+		x, err := d.h.xfers(iface, alt, desc, d.opts.Workers)
+		if err != nil {
+			return nil, wrap(obj, err)
+		}
+		e.startAsync(x, d.opts.Workers)
 	}
-	e := newEndpoint(d, desc, iface, p, d.opts.Workers)
 	d.eps[addr] = e
 	return e, nil
 }

@@ -216,7 +216,7 @@ var _ = Describe("Device", func() {
 		Expect(d.Close()).To(Succeed())
 		Expect(d.Close()).To(MatchError(hw.ErrClosed))
 		Expect(d.Claim(0)).To(MatchError(hw.ErrClosed))
-		Expect(h().calls).To(ContainElements("claim 1", "setAlt 1 1", "pipe 1 1 82", "release 1", "close"))
+		Expect(h().calls).To(ContainElements("claim 1", "setAlt 1 1", "xfers 1 1 82 4", "release 1", "close"))
 	})
 
 	It("refuses endpoints of an unclaimed interface", func() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"dongle/hw"
 )
@@ -15,69 +14,55 @@ var _ hw.Endpoint = (*Endpoint)(nil)
 //
 // # The in-flight queue
 //
-// gousb offers a synchronous transfer (ReadContext/WriteContext: allocate,
-// submit, wait, free) and streams. Streams do not fit hw's URB model: a
-// WriteStream cannot send a zero-length packet (Write(nil) sends nothing),
-// reports an error on some later Write instead of on the transfer that
-// failed, and dies on the first error; a ReadStream has one fixed buffer
-// size and keeps re-submitting on its own. So each Endpoint runs Workers
-// goroutines, each doing one synchronous transfer at a time, which keeps up
-// to Workers transfers submitted to the kernel (the device never waits for
-// the host to queue the next IN transfer):
+// Every hw.Transfer goes through one ring, whatever carries it to the OS:
 //
-//	Submit ──► ring: [head ... next)  taken by workers, in flight
-//	                 [next ... tail)  queued, not yet submitted
-//	worker: take ring[next] ─► ReadContext/WriteContext ─► mark done
+//	Submit ──► ring: [head ... next)  handed to the OS (or failed), in flight
+//	                 [next ... tail)  queued: every OS slot is busy
 //	Wait   ◄── ring[head] once done (so completion order == submission order)
 //
-// Bus order equals submission order: a worker holds submitMu from taking a
-// transfer until gousb has submitted it to the kernel. gousb's wait calls
-// ctx.Done() exactly then (after libusb_submit_transfer, before blocking),
-// and each worker's context is the worker itself, whose Done releases
-// submitMu. If the submit fails, Done is never called and the worker
-// releases submitMu when the call returns. Without this two workers could
-// submit in either order and IN data could land in the wrong transfer.
+// The default path (async.go) keeps Workers persistent libusb transfers
+// per endpoint and submits from Submit itself, under the endpoint's lock,
+// so bus order is submission order by construction; a reaper goroutine
+// takes completions from libusb in batches. Options.Sync selects the older
+// path (worker.go): Workers goroutines, each running one gousb synchronous
+// transfer at a time, which allocates a libusb_transfer and a buffer per
+// transfer on both sides of cgo. Both paths are held to the same tests.
 //
-// Cancel closes the current cancel channel (every running transfer's
-// context, so gousb cancels it: LIBUSB_TRANSFER_CANCELLED → ErrCancelled),
-// completes the queued ones with ErrCancelled at once, and starts a new
-// channel for later Submits.
+// Cancel completes the queued transfers with ErrCancelled at once and asks
+// the OS to cancel the submitted ones (LIBUSB_TRANSFER_CANCELLED →
+// ErrCancelled, or their real status if they finished first).
 //
 // # Allocation
 //
-// Submit, the worker hand-off and Wait allocate nothing in steady state (the
-// ring only grows). gousb's synchronous transfer itself allocates per call,
-// on the Go side a usbTransfer, its done channel, a finalizer and a map
-// entry, and on the C side a libusb_transfer and a buffer, and copies the
-// data in (OUT) or out (IN); gousb v1.1.3 exposes no way to reuse a
-// transfer with caller-chosen buffers and per-transfer status (streams
-// reuse theirs, see above for why they do not fit). BenchmarkEndpoint
-// measures this package's share against the fake seam.
+// Submit, the hand-off to the OS, the reaper and Wait allocate nothing in
+// steady state on the default path (the ring only grows; the libusb
+// transfers and their C buffers are allocated when the endpoint opens, a
+// buffer regrown only for a larger transfer than any before). On the Sync
+// path gousb allocates per transfer, on the Go side a usbTransfer, its done
+// channel, a finalizer and a map entry, and on the C side a libusb_transfer
+// and a buffer. TestSubmitWaitAllocs proves the queue's share with
+// testing.AllocsPerRun; BenchmarkEndpoint measures it against the fake seam.
 type Endpoint struct {
 	dev   *Device
 	desc  hw.EndpointDesc
 	iface int
 	name  string
-	p     pipe
 
 	errEmpty  error // preallocated: Wait with nothing in flight
 	errClosed error
 
-	submitMu sync.Mutex // held from taking a transfer until it is submitted
-
 	mu      sync.Mutex
-	work    sync.Cond // signalled when a transfer is queued or the endpoint closes
-	ring    []slot    // len is a power of two
-	head    uint      // oldest transfer not yet returned by Wait
-	next    uint      // first transfer not yet taken by a worker
-	tail    uint      // where the next Submit goes
-	cancel  chan struct{}
-	gone    error // set once a transfer failed with ErrNoDevice
+	ring    []slot // len is a power of two
+	head    uint   // oldest transfer not yet returned by Wait
+	next    uint   // first transfer not yet handed to the OS
+	tail    uint   // where the next Submit goes
+	gone    error  // set once a transfer failed with ErrNoDevice
 	closing bool
 	notify  chan struct{} // capacity 1: a transfer completed
 
-	wg      sync.WaitGroup
-	workers []*worker
+	wg    sync.WaitGroup
+	sync  *syncPath  // Options.Sync (worker.go)
+	async *asyncPath // the default (async.go)
 }
 
 type slot struct {
@@ -85,32 +70,22 @@ type slot struct {
 	done bool
 }
 
-func newEndpoint(d *Device, desc hw.EndpointDesc, iface int, p pipe, workers int) *Endpoint {
+func newEndpoint(d *Device, desc hw.EndpointDesc, iface int) *Endpoint {
 	name := fmt.Sprintf("%s: %s", d.name, desc)
-	e := &Endpoint{
-		dev: d, desc: desc, iface: iface, name: name, p: p,
+	return &Endpoint{
+		dev: d, desc: desc, iface: iface, name: name,
 		errEmpty:  hw.Errorf(name, fmt.Errorf("%w: no transfer in flight", hw.ErrNotFound)),
 		errClosed: hw.Errorf(name, hw.ErrClosed),
 		ring:      make([]slot, 16),
-		cancel:    make(chan struct{}),
 		notify:    make(chan struct{}, 1),
 	}
-	e.work.L = &e.mu
-	e.workers = make([]*worker, workers)
-	e.wg.Add(workers)
-	for i := range e.workers {
-		w := &worker{e: e}
-		e.workers[i] = w
-		go w.run()
-	}
-	return e
 }
 
 // Desc is the endpoint's descriptor.
 func (e *Endpoint) Desc() hw.EndpointDesc { return e.desc }
 
-// Submit queues t; a worker submits it to the kernel as soon as one is
-// free. An OUT transfer with an empty Buf sends a zero-length packet.
+// Submit queues t and hands it to the OS at once if an OS slot is free.
+// An OUT transfer with an empty Buf sends a zero-length packet.
 func (e *Endpoint) Submit(t *hw.Transfer) error {
 	if t == nil {
 		panic("gousb: Submit(nil) on " + e.name)
@@ -132,7 +107,11 @@ func (e *Endpoint) Submit(t *hw.Transfer) error {
 	t.N, t.Err = 0, nil
 	e.ring[e.tail&uint(len(e.ring)-1)] = slot{t: t}
 	e.tail++
-	e.work.Signal()
+	if e.async != nil {
+		e.async.startLocked()
+	} else {
+		e.sync.work.Signal()
+	}
 	return nil
 }
 
@@ -197,8 +176,11 @@ func (e *Endpoint) Cancel() {
 		e.next = e.tail
 		e.wake()
 	}
-	close(e.cancel)
-	e.cancel = make(chan struct{})
+	if e.async != nil {
+		e.async.cancelLocked()
+	} else {
+		e.sync.cancelLocked()
+	}
 }
 
 // InFlight is the number of submitted transfers not yet returned by Wait.
@@ -208,8 +190,9 @@ func (e *Endpoint) InFlight() int {
 	return int(e.tail - e.head)
 }
 
-// Close stops the workers (waiting for them: no goroutine outlives Close).
-// It fails with ErrBusy while transfers are in flight.
+// Close stops the endpoint's goroutines (waiting for them: none outlives
+// Close) and frees its libusb transfers. It fails with ErrBusy while
+// transfers are in flight.
 func (e *Endpoint) Close() error {
 	e.mu.Lock()
 	if e.closing {
@@ -221,88 +204,32 @@ func (e *Endpoint) Close() error {
 		return hw.Errorf(e.name, fmt.Errorf("%w: %d transfers in flight (Cancel and Wait for them first)", hw.ErrBusy, n))
 	}
 	e.closing = true
-	e.work.Broadcast()
+	if e.async != nil {
+		e.async.x.stop()
+	} else {
+		e.sync.work.Broadcast()
+	}
 	e.mu.Unlock()
 	e.wg.Wait()
+	if e.async != nil {
+		e.async.x.free()
+	}
 	e.dev.endpointClosed(e)
 	return nil
 }
 
-// complete records the outcome of transfer number i.
-func (e *Endpoint) complete(i uint, t *hw.Transfer, n int, err error) {
-	t.N = max(n, 0)
+// completeLocked records the outcome of transfer number i. e.mu held.
+func (e *Endpoint) completeLocked(i uint, n int, err error) {
+	s := &e.ring[i&uint(len(e.ring)-1)]
+	s.t.N = max(n, 0)
 	if err != nil {
-		t.Err = wrap(e.name, err)
+		s.t.Err = wrap(e.name, err)
+		if e.gone == nil && hw.StatusOf(s.t.Err) == hw.ErrNoDevice {
+			e.gone = s.t.Err
+		}
 	}
-	e.mu.Lock()
-	if err != nil && e.gone == nil && hw.StatusOf(t.Err) == hw.ErrNoDevice {
-		e.gone = t.Err
-	}
-	e.ring[i&uint(len(e.ring)-1)].done = true
+	s.done = true
 	if i == e.head {
 		e.wake()
 	}
-	e.mu.Unlock()
 }
-
-// worker runs one synchronous transfer at a time. It is also the
-// context.Context of that transfer: see Endpoint's doc for why Done
-// releases submitMu.
-type worker struct {
-	e     *Endpoint
-	armed bool            // holds e.submitMu; only touched by this worker's goroutine
-	done  <-chan struct{} // the cancel channel current when the transfer was taken
-}
-
-func (w *worker) run() {
-	e := w.e
-	defer e.wg.Done()
-	for {
-		e.submitMu.Lock()
-		e.mu.Lock()
-		for e.next == e.tail && !e.closing {
-			e.work.Wait()
-		}
-		if e.closing {
-			e.mu.Unlock()
-			e.submitMu.Unlock()
-			e.work.Broadcast() // the next worker waiting on submitMu will see closing too
-			return
-		}
-		i := e.next
-		e.next++
-		t := e.ring[i&uint(len(e.ring)-1)].t
-		w.done = e.cancel
-		e.mu.Unlock()
-
-		w.armed = true
-		n, err := e.p.transfer(w, t.Buf)
-		if w.armed { // never submitted (gousb failed before waiting)
-			w.armed = false
-			e.submitMu.Unlock()
-		}
-		e.complete(i, t, n, err)
-	}
-}
-
-func (w *worker) Deadline() (time.Time, bool) { return time.Time{}, false }
-
-// Done is called by gousb right after the transfer was submitted.
-func (w *worker) Done() <-chan struct{} {
-	if w.armed {
-		w.armed = false
-		w.e.submitMu.Unlock()
-	}
-	return w.done
-}
-
-func (w *worker) Err() error {
-	select {
-	case <-w.done:
-		return context.Canceled
-	default:
-		return nil
-	}
-}
-
-func (w *worker) Value(any) any { return nil }

@@ -13,7 +13,11 @@ import (
 	"dongle/hw"
 )
 
-var _ = Describe("Endpoint", func() {
+// Both transfer paths are held to the same specs.
+var _ = Describe("Endpoint (asynchronous libusb transfers)", func() { endpointSpecs(false) })
+var _ = Describe("Endpoint (Options.Sync: gousb synchronous workers)", func() { endpointSpecs(true) })
+
+func endpointSpecs(sync bool) {
 	var (
 		dev *fakeDev
 		d   *Device
@@ -25,7 +29,7 @@ var _ = Describe("Endpoint", func() {
 		dev = newECMDev(1, 4, []int{2})
 		c := newContext(&fakeLib{devs: []*fakeDev{dev}}, "")
 		var err error
-		d, err = c.OpenFirst(nil, &Options{Workers: 8})
+		d, err = c.OpenFirst(nil, &Options{Workers: 8, Sync: sync})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(d.Claim(1)).To(Succeed())
 		Expect(d.SetAlt(1, 1)).To(Succeed())
@@ -100,7 +104,7 @@ var _ = Describe("Endpoint", func() {
 			ts[i].Buf = make([]byte, 64)
 			Expect(in.Submit(&ts[i])).To(Succeed())
 		}
-		Eventually(func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.seq }).Should(Equal(8))
+		Eventually(func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.seq }).Should(Equal(8), "8 transfers at the OS")
 		wctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		_, err := in.Wait(wctx)
@@ -160,13 +164,8 @@ var _ = Describe("Endpoint", func() {
 		Expect(errors.Is(err, hw.ErrNoDevice)).To(BeTrue())
 	})
 
-	It("reports a failed submit (no ctx.Done call) without blocking the next worker", func() {
-		dev.pipes[0x02].complete = nil
-		failing := &failPipe{}
-		d.mu.Lock()
-		e := d.eps[0x02]
-		d.mu.Unlock()
-		e.p = failing // before any transfer: no worker is using p
+	It("reports a failed submit without blocking the next transfer", func() {
+		dev.pipes[0x02].failSubmit = libusb.ErrorNoMem
 		for range 3 {
 			Expect(out.Submit(&hw.Transfer{Buf: []byte{1}})).To(Succeed())
 		}
@@ -175,11 +174,11 @@ var _ = Describe("Endpoint", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(errors.Is(t.Err, hw.ErrNoMem)).To(BeTrue())
 		}
+		dev.pipes[0x02].failSubmit = nil
+		Expect(out.Submit(&hw.Transfer{Buf: []byte{1}})).To(Succeed())
+		t, err := out.Wait(context.Background())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.Err).NotTo(HaveOccurred())
+		Expect(t.N).To(Equal(1))
 	})
-})
-
-// failPipe fails like gousb when libusb_submit_transfer or the allocation
-// fails: it returns without calling ctx.Done.
-type failPipe struct{}
-
-func (failPipe) transfer(context.Context, []byte) (int, error) { return 0, libusb.ErrorNoMem }
+}

@@ -149,6 +149,18 @@ func (h *fakeHandle) pipe(iface, alt int, addr uint8) (pipe, error) {
 	}
 	return nil, libusb.ErrorNotFound
 }
+func (h *fakeHandle) xfers(iface, alt int, ep hw.EndpointDesc, n int) (xfers, error) {
+	h.log("xfers %d %d %02x %d", iface, alt, ep.Address, n)
+	if p, ok := h.dev.pipes[ep.Address]; ok {
+		x := &fakeXfers{p: p, blocked: make([]bool, n)}
+		x.cond.L = &x.mu
+		p.mu.Lock()
+		p.xfers = append(p.xfers, x)
+		p.mu.Unlock()
+		return x, nil
+	}
+	return nil, libusb.ErrorNotFound
+}
 func (h *fakeHandle) serial() (string, error) { return h.dev.serial, nil }
 func (h *fakeHandle) close() error            { h.log("close"); h.closed = true; return nil }
 
@@ -162,21 +174,34 @@ type fakePipe struct {
 	block    bool  // completions wait for ctx cancellation
 	complete func(k int, buf []byte) (int, error)
 	record   bool
+	// failSubmit, when set, fails every submission the way
+	// libusb_submit_transfer does (gousb: without calling ctx.Done).
+	failSubmit error
+	xfers      []*fakeXfers // every asynchronous path opened on this pipe
+}
+
+// next numbers a transfer the "kernel" accepted and reads the knobs.
+func (p *fakePipe) next(buf []byte) (k int, block bool, complete func(int, []byte) (int, error)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k = p.seq
+	p.seq++
+	if p.record {
+		p.lens = append(p.lens, len(buf))
+	}
+	return k, p.block, p.complete
 }
 
 func (p *fakePipe) transfer(ctx context.Context, buf []byte) (int, error) {
 	if p.jitter {
 		runtime.Gosched()
 	}
-	p.mu.Lock()
-	k := p.seq
-	p.seq++
-	if p.record {
-		p.lens = append(p.lens, len(buf))
+	if p.failSubmit != nil {
+		return 0, p.failSubmit
 	}
-	p.mu.Unlock()
+	k, block, complete := p.next(buf)
 	done := ctx.Done() // submitted: from here on the order is fixed
-	if p.block {
+	if block {
 		<-done
 		return 0, libusb.TransferCancelled
 	}
@@ -188,10 +213,104 @@ func (p *fakePipe) transfer(ctx context.Context, buf []byte) (int, error) {
 		return 0, libusb.TransferCancelled
 	default:
 	}
-	if p.complete != nil {
-		return p.complete(k, buf)
+	if complete != nil {
+		return complete(k, buf)
 	}
 	return len(buf), nil
+}
+
+// fakeXfers is the fake seam's asynchronous path over a fakePipe, with the
+// same knobs: transfer k (in submission order) completes at once with
+// p.complete(k, buf), or with block only when cancelled; with jitter every
+// third completion is held back until the next one is reported (or it is
+// the last outstanding), so the endpoint sees completions out of order.
+type fakeXfers struct {
+	p           *fakePipe
+	mu          sync.Mutex
+	cond        sync.Cond
+	ready       []xferDone // completed, not yet reaped
+	held        xferDone
+	hasHeld     bool
+	outstanding int    // submitted, not yet in ready
+	blocked     []bool // waiting for cancel
+	stopped     bool
+	freed       bool
+}
+
+func (x *fakeXfers) submit(i int, buf []byte) error {
+	p := x.p
+	if p.failSubmit != nil {
+		return p.failSubmit
+	}
+	k, block, complete := p.next(buf)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.outstanding++
+	if block {
+		x.blocked[i] = true
+		return nil
+	}
+	d := xferDone{i: i, n: len(buf)}
+	if complete != nil {
+		d.n, d.err = complete(k, buf)
+	}
+	if p.jitter && k%3 == 0 && !x.hasHeld {
+		x.held, x.hasHeld = d, true
+		x.cond.Signal()
+		return nil
+	}
+	x.readyLocked(d)
+	if x.hasHeld {
+		x.hasHeld = false
+		x.readyLocked(x.held)
+	}
+	return nil
+}
+
+func (x *fakeXfers) readyLocked(d xferDone) {
+	x.ready = append(x.ready, d)
+	x.outstanding--
+	x.cond.Signal()
+}
+
+func (x *fakeXfers) cancel(i int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.blocked[i] {
+		x.blocked[i] = false
+		x.readyLocked(xferDone{i: i, err: libusb.TransferCancelled})
+	}
+}
+
+func (x *fakeXfers) reap(out []xferDone) (int, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for len(x.ready) == 0 && !(x.hasHeld && x.outstanding == 1) && !x.stopped {
+		x.cond.Wait()
+	}
+	if len(x.ready) == 0 && x.hasHeld {
+		x.hasHeld = false
+		x.readyLocked(x.held)
+	}
+	if len(x.ready) == 0 {
+		return 0, false
+	}
+	k := copy(out, x.ready)
+	x.ready = x.ready[:copy(x.ready, x.ready[k:])]
+	return k, true
+}
+
+func (x *fakeXfers) stop() {
+	x.mu.Lock()
+	x.stopped = true
+	x.cond.Broadcast()
+	x.mu.Unlock()
+}
+
+func (x *fakeXfers) free() {
+	x.mu.Lock()
+	x.freed = true
+	x.mu.Unlock()
 }
 
 // fakeStrings are string descriptors 1 (manufacturer), 2 (product), 3 (serial).

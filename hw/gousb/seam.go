@@ -53,9 +53,14 @@ type handle interface {
 	setAlt(iface, alt int) error
 	clearHalt(ep uint8) error
 	reset() error
-	// pipe returns the transfer path of endpoint addr of claimed interface
-	// iface in its current alternate setting alt.
+	// pipe returns the synchronous transfer path of endpoint addr of
+	// claimed interface iface in its current alternate setting alt
+	// (Options.Sync).
 	pipe(iface, alt int, addr uint8) (pipe, error)
+	// xfers returns n persistent asynchronous transfers on endpoint ep of
+	// claimed interface iface in its current alternate setting alt (the
+	// default path).
+	xfers(iface, alt int, ep hw.EndpointDesc, n int) (xfers, error)
 	// serial reads iSerialNumber (used only when sysfs has no serial).
 	serial() (string, error)
 	close() error
@@ -68,4 +73,42 @@ type handle interface {
 // keep the bus order of transfers equal to their submission order.
 type pipe interface {
 	transfer(ctx context.Context, buf []byte) (int, error)
+}
+
+// xfers is one endpoint's set of n persistent asynchronous transfers
+// (libusb_transfer objects with their own buffers), numbered 0..n-1. The
+// endpoint queue decides which transfer carries which hw.Transfer; xfers
+// only moves bytes and reports completions:
+//
+//	submit(i, buf) ──► OS ──► completion ──► reap ──► [(i, n, err) ...]
+//
+// submit and cancel are called with the endpoint's lock held (so bus order
+// is submission order); reap runs on the endpoint's reaper goroutine.
+type xfers interface {
+	// submit starts transfer i, which is idle, with buf: OUT data is sent
+	// (an empty buf is a zero-length packet); IN data is received into buf
+	// by the reap that reports i (buf is the backend's until then). A
+	// non-nil error means nothing was submitted; errors are gousb.Error values.
+	submit(i int, buf []byte) error
+	// cancel asks the OS to cancel transfer i; it is reported by reap as
+	// usual (cancelled, or with its real status if it finished first).
+	// Cancelling an idle or finished transfer does nothing.
+	cancel(i int)
+	// reap blocks until at least one transfer has completed, fills out
+	// (len(out) >= n) with every completion not yet reported and returns
+	// how many. err is nil or a gousb.TransferStatus. It returns ok=false
+	// once stop was called and nothing is left to report.
+	reap(out []xferDone) (k int, ok bool)
+	// stop wakes reap for good. The caller stops only with no transfer
+	// submitted and unreported.
+	stop()
+	// free releases the transfers, after reap returned false.
+	free()
+}
+
+// xferDone is one completion: transfer i moved n bytes and ended with err.
+type xferDone struct {
+	i   int
+	n   int
+	err error
 }

@@ -2,8 +2,10 @@ package replay
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"log"
+	"slices"
 
 	"dongle/hw"
 	"dongle/hw/usbmon"
@@ -59,10 +61,23 @@ type ModelStats struct {
 // # IN data
 //
 // Recorded IN completions are reassembled into device-side transfers per
-// endpoint: data accumulates until a completion whose length is not a
-// multiple of wMaxPacketSize (a short packet, a ZLP included). QEMU logs
-// each USBPacket on its own, so its 64-byte frame and the ZLP after it
-// become one 64-byte transfer followed by its ZLP, as on the wire. The
+// endpoint, in the order of the completion records (the order the data
+// crossed the bus): data accumulates until a completion whose length is
+// not a multiple of wMaxPacketSize (a short packet, a ZLP included),
+// whichever URB id carried it. QEMU logs each USBPacket on its own, so its
+// 64-byte frame and the ZLP after it, completing the next queued packet,
+// become one 64-byte transfer followed by its ZLP, as on the wire.
+//
+// Why completion order and not submission order: QEMU logs an 'S' each
+// time it polls a queued packet the device has no data for, and its ids
+// are transfer-ring addresses that come round again, so usbmon.Pair can
+// give a completion a stale submission from long before:
+//
+//	S a, S a (retry), C a [64]   S b, C b [0]   S a, C a [64] (a reused)
+//	by submission: 64, 64, 0      → one glued 128-byte frame
+//	by completion: 64, 0 | 64 ... → two 64-byte frames, each with its ZLP
+//
+// The
 // replay hands these out packet by packet with USB's rules: a host
 // transfer ends at a short packet or when its buffer is full, and a packet
 // that does not fit completes it with hw.ErrOverflow.
@@ -159,6 +174,7 @@ func (d *Model) Stats() ModelStats {
 }
 
 func (m *model) build(t *trace) {
+	var ins []*usbmon.URB // completed IN transfers, gathered to be taken in wire order
 	for i := range t.urbs {
 		u := &t.urbs[i]
 		switch u.XferType() {
@@ -195,13 +211,22 @@ func (m *model) build(t *trace) {
 				}
 				continue
 			}
-			s := m.in[ep]
-			if s == nil {
-				s = &inStream{mps: t.maxPacket(ep), intr: u.XferType() == usbmon.XferInterrupt}
-				m.in[ep] = s
+			if u.Complete != nil {
+				ins = append(ins, u)
 			}
-			s.add(u, &m.stats)
 		}
+	}
+	// The wire order of IN data is the order of the completions, not of
+	// the submissions (see inOrder).
+	slices.SortStableFunc(ins, func(a, b *usbmon.URB) int { return cmp.Compare(a.CompleteIndex, b.CompleteIndex) })
+	for _, u := range ins {
+		ep := u.Endpoint()
+		s := m.in[ep]
+		if s == nil {
+			s = &inStream{mps: t.maxPacket(ep), intr: u.XferType() == usbmon.XferInterrupt}
+			m.in[ep] = s
+		}
+		s.add(u, &m.stats)
 	}
 	for _, s := range m.in {
 		s.finish(&m.stats)

@@ -8,8 +8,16 @@
 //	dongleblast echo [-sizes 60,64,...]      send each frame and expect it back intact (host peer echoes)
 //
 // Tuning: -workers (hw/gousb Options.Workers: transfers per endpoint in
-// flight at the OS), -txurbs / -rxurbs (usbnet's TX_QLEN / RX_QLEN),
+// flight at the OS), -sync (hw/gousb Options.Sync: the older synchronous
+// transfer path), -txurbs / -rxurbs (usbnet's TX_QLEN / RX_QLEN),
 // -cpuprofile FILE (pprof, e.g. in /mnt/lab so the host can read it).
+//
+// tx -wait says how the blaster waits while netdev's transmit queue is
+// full: "yield" (default) polls TxQueued with runtime.Gosched, so no frame
+// is offered to a full queue and no timer is armed; "sleep" is the older
+// loop that offers the frame, has it dropped (ErrQueueFull, counted in
+// tx_dropped) and sleeps 20 µs, which under QEMU's TCG costs timer and
+// clock work of its own.
 // Output: one "DONGLEBLAST ..." result line.
 package main
 
@@ -20,6 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -45,13 +54,18 @@ func main() {
 	size := fs.Int("size", 1514, "frame size (tx)")
 	sizes := fs.String("sizes", "60,63,64,65,128,512,1024,1514", "frame sizes (echo)")
 	workers := fs.Int("workers", 0, "hw/gousb transfers in flight per endpoint (0: default)")
+	syncPath := fs.Bool("sync", false, "hw/gousb Options.Sync: gousb's synchronous transfers on worker goroutines")
+	wait := fs.String("wait", "yield", "tx: how to wait while the transmit queue is full: yield or sleep")
 	txurbs := fs.Int("txurbs", 0, "usbnet TX transfers in flight (0: default)")
 	rxurbs := fs.Int("rxurbs", 0, "usbnet RX transfers in flight (0: default)")
 	prof := fs.String("cpuprofile", "", "write a CPU profile here")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after")
 	fs.Parse(os.Args[2:])
 
-	b, err := open(*sel, *workers, *txurbs, *rxurbs)
+	if *wait != "yield" && *wait != "sleep" {
+		fail(fmt.Errorf("-wait %q: want yield or sleep", *wait))
+	}
+	b, err := open(*sel, &usbhw.Options{Workers: *workers, Sync: *syncPath}, *txurbs, *rxurbs)
 	if err != nil {
 		fail(err)
 	}
@@ -66,7 +80,7 @@ func main() {
 	}
 	switch mode {
 	case "tx":
-		err = b.tx(*n, *size, *timeout)
+		err = b.tx(*n, *size, *wait == "sleep", *timeout)
 	case "rx":
 		err = b.rx(*n, *timeout)
 	case "echo":
@@ -100,7 +114,7 @@ type blaster struct {
 	got  chan []byte
 }
 
-func open(sel string, workers, txurbs, rxurbs int) (*blaster, error) {
+func open(sel string, opts *usbhw.Options, txurbs, rxurbs int) (*blaster, error) {
 	c, err := usbhw.Open()
 	if err != nil {
 		return nil, err
@@ -110,7 +124,7 @@ func open(sel string, workers, txurbs, rxurbs int) (*blaster, error) {
 		c.Close()
 		return nil, err
 	}
-	dev, err := c.OpenDevice(s, &usbhw.Options{Workers: workers})
+	dev, err := c.OpenDevice(s, opts)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -175,14 +189,20 @@ func frame(dst, src []byte, size int, seq uint32) []byte {
 	return f
 }
 
-func (b *blaster) tx(n, size int, timeout time.Duration) error {
+func (b *blaster) tx(n, size int, sleep bool, timeout time.Duration) error {
 	me := b.net.HardwareAddr()
 	f := frame([]byte{2, 0, 0, 0xaa, 0xbb, 0xcc}, me, size, 0)
 	st := b.net.Stats()
-	b.net.SetTxQueueLen(1000) // the kernel's default qdisc length: the same budget for both
+	const qlen = 1000 // the kernel's default qdisc length: the same budget for both
+	b.net.SetTxQueueLen(qlen)
 	t0 := time.Now()
 	for i := 0; i < n; i++ {
 		for {
+			if !sleep {
+				for b.net.TxQueued() >= qlen {
+					runtime.Gosched()
+				}
+			}
 			buf := skbuff.Alloc(size)
 			buf.PutData(f)
 			binary.BigEndian.PutUint32(buf.Data()[14:], uint32(i))
@@ -193,7 +213,9 @@ func (b *blaster) tx(n, size int, timeout time.Duration) error {
 			if !errors.Is(err, netdev.ErrQueueFull) {
 				return fmt.Errorf("frame %d: %w", i, err)
 			}
-			time.Sleep(20 * time.Microsecond)
+			if sleep {
+				time.Sleep(20 * time.Microsecond)
+			}
 		}
 	}
 	deadline := t0.Add(timeout)

@@ -1,0 +1,79 @@
+package gousb
+
+// asyncPath is the default transfer path: Workers persistent asynchronous
+// transfers (xfers) per endpoint, started by Submit itself and completed by
+// one reaper goroutine:
+//
+//	Submit ─► startLocked: ring[next] ─► free xfer k ─► submit(k)   (e.mu held:
+//	                                                                 bus order ==
+//	reaper: reap ─► [(k, n, err) ...] ─► completeLocked(ring index   submission order)
+//	        of k) ─► k free ─► startLocked (the queued ones)
+//
+// The OS may report completions in any order (cancellation in particular);
+// carried maps each busy xfer back to its ring index and Wait restores
+// submission order. There is no goroutine hand-off on submit and no
+// per-transfer timeout (libusb would arm a timer and read the clock for
+// every one): Cancel cancels the busy xfers instead.
+type asyncPath struct {
+	e       *Endpoint
+	x       xfers
+	carried []uint     // ring index of the hw.Transfer xfer k carries
+	busy    []bool     // xfer k is submitted and not yet reaped
+	free    []int      // idle xfers (a stack)
+	done    []xferDone // the reaper's batch buffer
+}
+
+func (e *Endpoint) startAsync(x xfers, n int) {
+	a := &asyncPath{e: e, x: x, carried: make([]uint, n), busy: make([]bool, n),
+		free: make([]int, 0, n), done: make([]xferDone, n)}
+	for k := n - 1; k >= 0; k-- {
+		a.free = append(a.free, k)
+	}
+	e.async = a
+	e.wg.Add(1)
+	go a.reaper()
+}
+
+// startLocked hands queued transfers to idle xfers, oldest first. A failed
+// submit completes its transfer with the error. e.mu held.
+func (a *asyncPath) startLocked() {
+	e := a.e
+	for e.next != e.tail && len(a.free) > 0 {
+		k := a.free[len(a.free)-1]
+		i := e.next
+		e.next++
+		if err := a.x.submit(k, e.ring[i&uint(len(e.ring)-1)].t.Buf); err != nil {
+			e.completeLocked(i, 0, err)
+			continue
+		}
+		a.free = a.free[:len(a.free)-1]
+		a.carried[k], a.busy[k] = i, true
+	}
+}
+
+func (a *asyncPath) cancelLocked() {
+	for k, b := range a.busy {
+		if b {
+			a.x.cancel(k)
+		}
+	}
+}
+
+func (a *asyncPath) reaper() {
+	e := a.e
+	defer e.wg.Done()
+	for {
+		n, ok := a.x.reap(a.done)
+		if !ok {
+			return
+		}
+		e.mu.Lock()
+		for _, d := range a.done[:n] {
+			a.busy[d.i] = false
+			a.free = append(a.free, d.i)
+			e.completeLocked(a.carried[d.i], d.n, d.err)
+		}
+		a.startLocked()
+		e.mu.Unlock()
+	}
+}
