@@ -18,6 +18,13 @@
 // Link control (DONGLE_LINK_CMD): with -ctl FIFO, writing "down" or "up" to
 // the FIFO unplugs or plugs the model's cable.
 //
+// dongle's spec suite against an emulated chip, through gousb and the real
+// kernel USB stack (vmlab.EnvGuestSetup starts ffsmodel before the tests):
+//
+//	DONGLE_LAB_SETUP='ffsmodel -daemon -model ax88772b -ctl /run/ffsmodel.ctl' \
+//	DONGLE_PEER=echo DONGLE_EXPECT_MAC=00:0e:c6:88:77:2b DONGLE_LINK_CMD='echo %s > /run/ffsmodel.ctl' \
+//	go test -exec $PWD/.lab/labexec ./specs -args --backend=usb:0b95:772b
+//
 // On SIGTERM or SIGINT it writes the capture (usbmon pcap, link type 220, of
 // every transfer the bridge served, with the enumeration records prepended)
 // and the model's control request log, unbinds the gadget, and removes it.
