@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"dongle/hw"
 )
 
@@ -29,6 +31,7 @@ type Stats struct {
 	InPackets  atomic.Uint64 // packets written to IN endpoint files
 	OutReads   atomic.Uint64 // OUT requests read from endpoint files
 	IOErrors   atomic.Uint64 // endpoint file errors (disable, reset, unbind)
+	Cancelled  atomic.Uint64 // requests the host cancelled before the bridge answered (EIDRM)
 }
 
 // Bridge serves one device (normally a sim.Device) on one FunctionFS
@@ -213,14 +216,30 @@ func (b *Bridge) release() {
 func (b *Bridge) serveEP0(ctx context.Context) error {
 	buf := make([]byte, 4*EventSize)
 	data := make([]byte, 65536)
+	failures := 0
 	for ctx.Err() == nil {
 		n, err := b.ep0.Read(buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			// EIDRM: the host gave up on a request (a timeout, or a new
+			// SETUP before we answered) and FunctionFS reports the
+			// cancellation once, on the next ep0 call. Anything else
+			// (a reset in progress) is retried for a while.
+			if errors.Is(err, unix.EIDRM) {
+				b.stats.Cancelled.Add(1)
+				b.logf("ffs: ep0: request cancelled by the host")
+				continue
+			}
+			if failures++; failures > maxEP0Failures {
+				return fmt.Errorf("ffs: ep0 failed %d times in a row: %w", failures, err)
+			}
+			b.logf("ffs: ep0: %v", err)
+			sleep(ctx, ioBackoff)
+			continue
 		}
+		failures = 0
 		evs, err := ParseEvents(buf[:n])
 		if err != nil {
 			return err
@@ -307,13 +326,17 @@ func (b *Bridge) setup(ctx context.Context, s hw.Setup, buf []byte) {
 	}
 }
 
+// maxEP0Failures is how many ep0 errors in a row (other than a
+// cancellation) end Serve: about a second of a function that is gone.
+const maxEP0Failures = 200
+
 // ioBackoff is how long a pump waits after a failed FunctionFS transfer
 // (the function is being disabled or reset) before trying again.
 const ioBackoff = 5 * time.Millisecond
 
 // pumpIn moves the model's IN data to epK one packet at a time.
 func (b *Bridge) pumpIn(ctx context.Context, k int) {
-	e, se, f := b.eps[k], b.simEP[k], b.files[k]
+	e, se := b.eps[k], b.simEP[k]
 	buf := make([]byte, e.MaxPacket)
 	t := &hw.Transfer{}
 	for ctx.Err() == nil {
@@ -340,19 +363,44 @@ func (b *Bridge) pumpIn(ctx context.Context, k int) {
 			continue
 		}
 		pkt := got.Data()
-		if _, err := f.Write(pkt); err != nil {
-			b.stats.IOErrors.Add(1)
-			if ctx.Err() != nil {
-				return
-			}
-			b.logf("ffs: ep%d (%#02x) IN packet of %d bytes dropped: %v", k+1, e.Addr, len(pkt), err)
-			sleep(ctx, ioBackoff)
+		sent, alive := b.writeIn(ctx, k, pkt)
+		if !alive {
+			return
+		}
+		if !sent {
 			continue
 		}
 		b.stats.InPackets.Add(1)
 		if b.opt.Capture != nil {
 			b.opt.Capture.In(e.Addr, e.Type(), pkt, e.MaxPacket)
 		}
+	}
+}
+
+// writeIn writes one IN packet to epK. A write fails when the host
+// reconfigures the function (SET_CONFIGURATION, SET_INTERFACE: FunctionFS
+// disables and re-enables the endpoints) or unbinds it. A bulk packet is then
+// dropped, as a reset endpoint's FIFO is; an interrupt packet is kept and
+// written again, because a status report (an ASIX link interrupt) is sent
+// once per change and a host that missed it would never learn of the link.
+// It reports whether the packet went out, and false for alive when ctx ended.
+func (b *Bridge) writeIn(ctx context.Context, k int, pkt []byte) (sent, alive bool) {
+	e, f := b.eps[k], b.files[k]
+	for {
+		_, err := f.Write(pkt)
+		if err == nil {
+			return true, true
+		}
+		b.stats.IOErrors.Add(1)
+		if ctx.Err() != nil {
+			return false, false
+		}
+		sleep(ctx, ioBackoff)
+		if e.Type() != hw.XferInterrupt {
+			b.logf("ffs: ep%d (%#02x) IN packet of %d bytes dropped: %v", k+1, e.Addr, len(pkt), err)
+			return false, true
+		}
+		b.logf("ffs: ep%d (%#02x) interrupt packet kept for the next poll: %v", k+1, e.Addr, err)
 	}
 }
 

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gleak"
+	"golang.org/x/sys/unix"
 
 	"dongle/hw"
 	"dongle/hw/ffs"
@@ -56,6 +58,7 @@ var _ = Describe("Bridge", func() {
 		capt *ffs.Capture
 		outs *[][]byte
 		done chan error
+		host *sim.Host
 	)
 	BeforeEach(func() {
 		good := gleak.Goroutines()
@@ -64,6 +67,7 @@ var _ = Describe("Bridge", func() {
 		m, outs = vendorModel()
 		dev := sim.New(m, hw.Info{})
 		DeferCleanup(dev.Close)
+		host = dev.Host()
 		fn = newFunction()
 		capt = ffs.NewCapture()
 		var err error
@@ -98,6 +102,13 @@ var _ = Describe("Bridge", func() {
 		Eventually(fn.ep0.acked).Should(Receive(Equal(op{write: true, data: []byte{2, 0, 0, 0x77, 0x72, 0}})))
 		Eventually(br.Enabled).Should(BeTrue())
 		Expect(br.Stats().Setups.Load()).To(BeEquivalentTo(1))
+	})
+
+	It("goes on serving ep0 after the host cancelled a request (EIDRM)", func() {
+		fn.ep0.fail <- fmt.Errorf("ffs: read ep0: %w", unix.EIDRM)
+		fn.ep0.setup(hw.Setup{RequestType: 0xc0, Request: 0x13, Length: 6})
+		Eventually(fn.ep0.acked).Should(Receive(Equal(op{write: true, data: []byte{2, 0, 0, 0x77, 0x72, 0}})))
+		Expect(br.Stats().Cancelled.Load()).To(BeEquivalentTo(1))
 	})
 
 	It("stalls an IN request the model refuses by reading ep0", func() {
@@ -153,6 +164,18 @@ var _ = Describe("Bridge", func() {
 		Expect(in[0].Endpoint).To(BeEquivalentTo(0x92), "the host's address for ep2")
 		Expect(out).To(HaveLen(1))
 		Expect(out[0].Length).To(BeEquivalentTo(700))
+	})
+
+	It("keeps an interrupt packet whose write failed (endpoint reset) and drops a bulk one", func() {
+		fn.eps[1].fail <- fmt.Errorf("ffs: write ep1: %w", unix.ESHUTDOWN)
+		fn.eps[2].fail <- fmt.Errorf("ffs: write ep2: %w", unix.ESHUTDOWN)
+		Expect(host.SendIn(0x81, []byte{0xa1, 0, 1, 0, 0, 0, 0, 0})).To(Succeed())
+		Expect(host.SendIn(0x82, []byte{1, 2, 3})).To(Succeed())
+		var p []byte
+		Eventually(fn.eps[1].host).Should(Receive(&p))
+		Expect(p).To(Equal([]byte{0xa1, 0, 1, 0, 0, 0, 0, 0}), "the link status survives the reset")
+		Consistently(fn.eps[2].host, 50*time.Millisecond).ShouldNot(Receive(), "the bulk packet went with the reset")
+		Expect(br.Stats().IOErrors.Load()).To(BeEquivalentTo(2))
 	})
 
 	It("sends a ZLP from the model as a zero-length write", func() {

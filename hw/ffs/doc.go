@@ -36,7 +36,11 @@
 // the function transfers in the wrong direction: a read for an IN request, a
 // write for an OUT one. An OUT request with a data stage cannot be stalled
 // after its data was read (the status stage is already acknowledged), so such
-// a request the model refuses is logged and counted as LateStall.
+// a request the model refuses is logged and counted as LateStall. A request
+// the host abandons (its timeout, or a new SETUP first) is reported once by
+// FunctionFS as EIDRM on the next ep0 call; the bridge counts it (Cancelled)
+// and goes on: ending the ep0 loop there would leave every later request
+// unanswered.
 //
 // # Descriptors
 //

@@ -28,10 +28,11 @@ type fakeEP0 struct {
 	done   chan struct{}
 	once   sync.Once
 	acked  chan op // every zero-length read or write, and every answer write
+	fail   chan error
 }
 
 func newEP0() *fakeEP0 {
-	return &fakeEP0{events: make(chan []byte, 16), data: make(chan []byte, 16), done: make(chan struct{}), acked: make(chan op, 64)}
+	return &fakeEP0{events: make(chan []byte, 16), data: make(chan []byte, 16), done: make(chan struct{}), acked: make(chan op, 64), fail: make(chan error, 4)}
 }
 
 func (f *fakeEP0) Read(p []byte) (int, error) {
@@ -43,6 +44,11 @@ func (f *fakeEP0) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if len(p)%ffs.EventSize == 0 && len(p) >= 4*ffs.EventSize {
+		select {
+		case err := <-f.fail:
+			return 0, err
+		default:
+		}
 		select {
 		case e := <-f.events:
 			return copy(p, e), nil
@@ -87,6 +93,7 @@ func (f *fakeEP0) event(t ffs.EventType) {
 // fakeEP is an endpoint file: for IN, Write delivers to host; for OUT, Read
 // takes from host.
 type fakeEP struct {
+	fail chan error // errors the next writes return (a disabled endpoint)
 	host chan []byte
 	done chan struct{}
 	once sync.Once
@@ -103,6 +110,11 @@ func (f *fakeEP) Read(p []byte) (int, error) {
 }
 
 func (f *fakeEP) Write(p []byte) (int, error) {
+	select {
+	case err := <-f.fail:
+		return 0, err
+	default:
+	}
 	select {
 	case f.host <- append([]byte(nil), p...):
 		return len(p), nil
@@ -142,7 +154,7 @@ func (f *fakeFunction) Endpoint(k int) (ffs.File, error) {
 	if written < 2 {
 		return nil, errors.New("fake: endpoint files exist only after descriptors and strings")
 	}
-	e := &fakeEP{host: make(chan []byte, 64), done: make(chan struct{}), addr: hostAddrs[k]}
+	e := &fakeEP{fail: make(chan error, 4), host: make(chan []byte, 64), done: make(chan struct{}), addr: hostAddrs[k]}
 	f.eps[k] = e
 	return e, nil
 }

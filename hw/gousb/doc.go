@@ -40,7 +40,11 @@
 // Auto-detach is enabled on every handle (libusb_set_auto_detach_kernel_driver):
 // claiming an interface detaches its kernel driver (cdc_ether, asix,
 // ax88179_178a) and releasing it re-attaches it, as libusb documents for
-// libusb_release_interface. Changing the configuration needs every interface
+// libusb_release_interface. That re-attaches only the released interface,
+// so once the last claimed interface is released the backend also
+// re-attaches every other interface that lost its driver meanwhile (a
+// driver like cdc_ether binds the control and data interfaces together;
+// claiming the data interface alone unbinds both). Changing the configuration needs every interface
 // of the old one free, so SetConfiguration detaches all of them explicitly;
 // those are re-attached on Close. Whether a driver is attached is read from
 // sysfs (/sys/bus/usb/devices/<port>:<config>.<iface>/driver) during List,

@@ -131,6 +131,10 @@ type realHandle struct {
 	cfg      *libusb.Config // gousb's claim bookkeeping; needed for endpoints
 	ifs      map[int]*libusb.Interface
 	detached []int // interfaces whose kernel driver SetConfiguration detached
+	// bound lists the interfaces of the active configuration that had a
+	// kernel driver when the first of them was claimed (nil while none is
+	// claimed); see rebind.
+	bound []int
 }
 
 func (r *realHandle) control(timeout time.Duration, rType, req uint8, val, idx uint16, data []byte) (int, error) {
@@ -176,6 +180,14 @@ func (r *realHandle) claim(iface int) (err error) {
 			return err
 		}
 	}
+	if len(r.ifs) == 0 {
+		r.bound = r.bound[:0]
+		for _, in := range r.cfg.Desc.Interfaces {
+			if C.libusb_kernel_driver_active(r.h, C.int(in.Number)) == 1 {
+				r.bound = append(r.bound, in.Number)
+			}
+		}
+	}
 	// libusb directly, so that BUSY/ACCESS survive (gousb formats them with %v).
 	if err := cerr(C.libusb_claim_interface(r.h, C.int(iface))); err != nil {
 		return err
@@ -206,7 +218,36 @@ func (r *realHandle) release(iface int) error {
 	}
 	in.Close() // libusb_release_interface; auto-detach re-attaches the kernel driver
 	delete(r.ifs, iface)
+	if len(r.ifs) == 0 {
+		r.rebind()
+	}
 	return nil
+}
+
+// rebind re-attaches, once the last claimed interface is released, the
+// kernel driver of every interface that had one at the first claim and has
+// none now. libusb's auto-detach re-attaches only the interface released,
+// which is not enough for a driver that binds several interfaces from one
+// of them: cdc_ether binds the control interface and claims the data
+// interface itself, so claiming just the data interface unbinds it from
+// both, and re-probing the data interface alone binds nothing
+// (USBDEVFS_CONNECT probes that interface only, and no driver matches a
+// CDC data interface).
+//
+//	claim 1:   1.0 cdc_ether, 1.1 cdc_ether  →  1.0 -, 1.1 usbfs
+//	release 1: auto-detach re-probes 1.1     →  1.0 -, 1.1 -
+//	rebind:    re-probe 1.0                  →  1.0 cdc_ether, 1.1 cdc_ether
+//
+// Doing it after the last release, not after each, also covers a release
+// order the driver cannot bind in (control before data: cdc_ether's probe
+// of 1.0 fails while 1.1 is still claimed). Best effort, like libusb's.
+func (r *realHandle) rebind() {
+	for _, n := range r.bound {
+		if C.libusb_kernel_driver_active(r.h, C.int(n)) == 0 {
+			C.libusb_attach_kernel_driver(r.h, C.int(n))
+		}
+	}
+	r.bound = r.bound[:0]
 }
 
 func (r *realHandle) altSetting(iface, alt int) (libusb.InterfaceSetting, bool) {
@@ -291,6 +332,7 @@ func (r *realHandle) close() error {
 		in.Close()
 		delete(r.ifs, n)
 	}
+	r.rebind()
 	if r.cfg != nil {
 		r.cfg.Close()
 		r.cfg = nil

@@ -42,7 +42,8 @@ const (
 
 // Stats count what the peer did.
 type Stats struct {
-	Received, ARPReplies, EchoReplies, Echoed, Ignored, Dropped atomic.Uint64
+	Received, ARPReplies, EchoReplies, Echoed, Ignored atomic.Uint64
+	Dropped                                            atomic.Uint64 // replies not sent because the peer was closed
 }
 
 // Peer is a host on a wire end. Make it with New; Close stops it.
@@ -132,9 +133,13 @@ func (p *Peer) Receive(frame []byte) {
 		p.stats.Ignored.Add(1)
 		return
 	}
+	// A full queue blocks the caller (the model's transmit path), never
+	// drops: with Hold that is the backpressure a paused link partner puts
+	// on the device, which then stops taking bulk OUT data (the host sees
+	// NAKs). Models put frames on the wire with their own lock released.
 	select {
 	case p.q <- reply:
-	default:
+	case <-p.done:
 		p.stats.Dropped.Add(1)
 	}
 }
