@@ -78,7 +78,7 @@ var _ = Describe("bulk IN error paths (scripted device)", func() {
 	})
 
 	It("keeps RxURBs transfers of RxURBSize bytes in flight", func() {
-		for i := 0; i < usbnet.DefaultRxURBs; i++ {
+		for i := 0; i < s.d.RxURBs; i++ {
 			Expect(s.next(ecm.EpIn).Len()).To(Equal(1514))
 		}
 		Expect(s.d.Counters().Throttles.Load()).To(BeZero())
@@ -99,7 +99,7 @@ var _ = Describe("bulk IN error paths (scripted device)", func() {
 			// Complete the first of the eight in flight: a ninth
 			// submission replaces it.
 			first := s.next(ecm.EpIn)
-			for i := 1; i < usbnet.DefaultRxURBs; i++ {
+			for i := 1; i < s.d.RxURBs; i++ {
 				s.next(ecm.EpIn)
 			}
 			complete(first)
@@ -135,7 +135,7 @@ var _ = Describe("bulk IN error paths (scripted device)", func() {
 
 	It("throttles resubmission after an I/O error (Linux's THROTTLE_JIFFIES)", func() {
 		first := s.next(ecm.EpIn)
-		for i := 1; i < usbnet.DefaultRxURBs; i++ {
+		for i := 1; i < s.d.RxURBs; i++ {
 			s.next(ecm.EpIn)
 		}
 		start := time.Now()

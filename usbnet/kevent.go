@@ -110,8 +110,16 @@ func (d *Dev) runEvents(f uint32) {
 	}
 	if f&evLinkReset != 0 {
 		d.counters.LinkResets.Add(1)
-		if err := d.Driver.LinkReset(d); err != nil {
+		err := d.Driver.LinkReset(d)
+		if err != nil {
 			d.counters.LinkResetErrors.Add(1)
+		}
+		// The link came up (SetLink) and has not gone down since: the
+		// chip is set up for it now, so the carrier comes on. A failed
+		// LinkReset leaves the carrier off: the device is not set up
+		// for the link it reported.
+		if d.linkUpPending.CompareAndSwap(true, false) && err == nil && !d.gone.Load() {
+			d.Net.CarrierOn()
 		}
 	}
 }

@@ -57,7 +57,7 @@ func (d *Dev) open() (err error) {
 	}
 	d.mu.Unlock()
 	if d.RxURBs <= 0 {
-		d.RxURBs = DefaultRxURBs
+		d.RxURBs = RxQueueLen(d.RxURBSize)
 	}
 	if d.TxURBs <= 0 {
 		d.TxURBs = DefaultTxURBs
@@ -175,7 +175,7 @@ func (d *Dev) open() (err error) {
 	d.mu.Unlock()
 	// A link that came up before open (or with no status endpoint at all)
 	// still gets its LinkReset.
-	if d.Net.Carrier() {
+	if d.Net.Carrier() || d.linkUpPending.Load() {
 		d.defer_(evLinkReset)
 	}
 	return nil

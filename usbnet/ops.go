@@ -95,8 +95,16 @@ func (d *Dev) ChangeMTU(nd *netdev.Device, mtu int) error {
 // minidriver's LinkReset on the kevent worker. Minidrivers call it from
 // Status (or Reset, for PHYs polled on open). Safe from any goroutine; it
 // takes no lock of the data path.
-func (d *Dev) SetLink(up bool, speedMbps int) {
+func (d *Dev) SetLink(up bool, speedMbps int) { d.LinkChange(up, speedMbps, false) }
+
+// LinkChange is usbnet_link_change. With needReset (ASIX, AX88179: the chip
+// must be reprogrammed for the new link's speed and duplex) the carrier comes
+// on only once LinkReset has done that, so no frame is offered to, or
+// expected from, a chip still set up for the old link; without it (CDC-ECM)
+// the carrier comes on at once and LinkReset still runs.
+func (d *Dev) LinkChange(up bool, speedMbps int, needReset bool) {
 	if !up {
+		d.linkUpPending.Store(false)
 		d.Net.CarrierOff()
 		return
 	}
@@ -106,8 +114,15 @@ func (d *Dev) SetLink(up bool, speedMbps int) {
 	if speedMbps > 0 {
 		d.Net.SetSpeed(speedMbps)
 	}
-	if !d.Net.Carrier() {
+	if d.Net.Carrier() {
+		return
+	}
+	if !needReset {
 		d.Net.CarrierOn()
+		d.defer_(evLinkReset)
+		return
+	}
+	if d.linkUpPending.CompareAndSwap(false, true) {
 		d.defer_(evLinkReset)
 	}
 }

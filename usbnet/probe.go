@@ -169,7 +169,7 @@ func Probe(hwdev hw.Device, drivers ...Minidriver) (*Dev, error) {
 	}
 	d := &Dev{
 		HW: hwdev, Info: info, Desc: dd, Config: m.cfg, Driver: m.drv, ID: m.id, Intf: m.intf,
-		RxURBs: DefaultRxURBs, TxURBs: DefaultTxURBs, ControlTimeout: DefaultControlTimeout,
+		TxURBs: DefaultTxURBs, ControlTimeout: DefaultControlTimeout,
 		goneCh: make(chan struct{}), kkick: make(chan struct{}, 1),
 	}
 	d.CtrlIface, d.DataIface = int(m.intf.Number), int(m.intf.Number)

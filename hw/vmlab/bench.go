@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -60,28 +61,57 @@ func (l *Lab) BenchKernelCDCEther(ctx context.Context, n, size int, out io.Write
 	return l.BenchCommand(ctx, "kernel-cdc_ether", script, nil, n, size, out)
 }
 
-// Comparison is the kernel's cdc_ether and dongle's driver sending the same
-// frames through the same usb-net device in the same VM run, counted at
-// the host peer. The kernel runs first and again last (Kernel, KernelAfter:
-// the spread between them is the run's noise); dongle runs once per
-// variant in between.
+// Comparison is the kernel's cdc_ether and dongle's driver moving the
+// same frames through the same usb-net device in the same VM run. The
+// kernel runs first and again last (the spread between its two runs is the
+// run's noise); dongle runs once per variant in between. TX is counted at
+// the host peer, RX in the guest (the kernel's rx_packets, dongle's netdev
+// handler) while the host peer blasts. TX or RX is nil if not run.
 type Comparison struct {
-	N, Size             int
-	Kernel, KernelAfter guest.PeerStats
-	Dongle              guest.PeerStats // Variants[0]
-	Variants            []Variant
-	Run                 *Result
+	N, Size int
+	TX, RX  *DirComparison
+	Run     *Result
 }
 
-// Variant is one dongleblast run: its flags and what the host peer counted.
+// DirComparison is one direction of a Comparison.
+type DirComparison struct {
+	Dir                 string // "TX" or "RX"
+	Kernel, KernelAfter Count
+	Variants            []Variant
+}
+
+// Count is frames over a time: Intervals frame-to-frame intervals took
+// Elapsed (Frames-1 when every frame is timestamped).
+type Count struct {
+	Frames, Intervals uint64
+	Elapsed           time.Duration
+}
+
+// FramesPerSecond is Intervals over Elapsed (0 if either is).
+func (c Count) FramesPerSecond() float64 {
+	if c.Intervals == 0 || c.Elapsed <= 0 {
+		return 0
+	}
+	return float64(c.Intervals) / c.Elapsed.Seconds()
+}
+
+func peerCount(p guest.PeerStats) Count {
+	c := Count{Frames: p.Frames, Elapsed: p.Elapsed()}
+	if p.Frames > 1 {
+		c.Intervals = p.Frames - 1
+	}
+	return c
+}
+
+// Variant is one dongleblast run: its flags and what was counted.
 type Variant struct {
-	Args []string
-	Peer guest.PeerStats
+	Args  []string
+	Count Count
 }
 
 // kernelRate is the mean of the kernel's two runs (the first alone if the
 // second is missing).
-func (c *Comparison) kernelRate() float64 {
+func (c *DirComparison) kernelRate() float64 {
 	k := c.Kernel.FramesPerSecond()
 	if a := c.KernelAfter.FramesPerSecond(); a > 0 && k > 0 {
 		return (k + a) / 2
@@ -91,25 +121,36 @@ func (c *Comparison) kernelRate() float64 {
 
 // Ratio is dongle's rate (the first variant) over the kernel's mean rate
 // (1.0: as fast).
-func (c *Comparison) Ratio() float64 { return c.ratio(c.Dongle) }
+func (c *DirComparison) Ratio() float64 { return c.ratio(c.Variants[0].Count) }
 
-func (c *Comparison) ratio(p guest.PeerStats) float64 {
+func (c *DirComparison) ratio(p Count) float64 {
 	if c.kernelRate() == 0 {
 		return 0
 	}
 	return p.FramesPerSecond() / c.kernelRate()
 }
 
-func (c *Comparison) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "BENCH TX %d frames of %d B through usb-net, at the host peer:\n  kernel cdc_ether:       %d frames, %.0f frames/s (again at the end: %.0f frames/s)\n",
-		c.N, c.Size, c.Kernel.Frames, c.Kernel.FramesPerSecond(), c.KernelAfter.FramesPerSecond())
+func (c *DirComparison) write(b *strings.Builder) {
+	fmt.Fprintf(b, "  kernel cdc_ether:       %d frames, %.0f frames/s (again at the end: %d frames, %.0f frames/s)\n",
+		c.Kernel.Frames, c.Kernel.FramesPerSecond(), c.KernelAfter.Frames, c.KernelAfter.FramesPerSecond())
 	for _, v := range c.Variants {
 		args := strings.Join(v.Args, " ")
 		if args == "" {
 			args = "(defaults)"
 		}
-		fmt.Fprintf(&b, "  dongle %-16s %d frames, %.0f frames/s, ratio dongle/kernel %.2f\n", args+":", v.Peer.Frames, v.Peer.FramesPerSecond(), c.ratio(v.Peer))
+		fmt.Fprintf(b, "  dongle %-16s %d frames, %.0f frames/s, ratio dongle/kernel %.2f\n", args+":", v.Count.Frames, v.Count.FramesPerSecond(), c.ratio(v.Count))
+	}
+}
+
+func (c *Comparison) String() string {
+	var b strings.Builder
+	if c.TX != nil {
+		fmt.Fprintf(&b, "BENCH TX %d frames of %d B through usb-net, at the host peer:\n", c.N, c.Size)
+		c.TX.write(&b)
+	}
+	if c.RX != nil {
+		fmt.Fprintf(&b, "BENCH RX %d frames of %d B from the host peer through usb-net, counted in the guest:\n", c.N, c.Size)
+		c.RX.write(&b)
 	}
 	fmt.Fprintf(&b, "  (run %s)", c.Run.Dir)
 	return b.String()
@@ -118,14 +159,39 @@ func (c *Comparison) String() string {
 // VariantSep separates dongleblast variants in BenchCompare's dongleArgs.
 const VariantSep = "::"
 
+// BenchConfig says what BenchCompare measures.
+type BenchConfig struct {
+	N, Size int
+	// Dir is "tx" (the guest sends, the host peer counts), "rx" (the host
+	// peer sends, the guest counts) or "both" (TX then RX, one boot).
+	Dir string
+	// Rate paces the host peer's RX blast in frames/s; 0 sends as fast as
+	// usb-net takes frames (lossless: see Peer.Blast).
+	Rate int
+	// Args are dongleblast flags, variants separated by VariantSep; in RX
+	// a -cpuprofile path gets an "rx-" prefix on its file name.
+	Args []string
+}
+
 // BenchCompare builds dongleblast (hw/vmlab/cmd/dongleblast) from the
-// module at root and runs, in one boot, the kernel's cdc_ether blasting n
-// frames through usb-net, then dongle's driver doing the same once per
-// variant of dongleArgs (variants separated by "::", e.g. "-sync :: -workers
-// 16 -cpuprofile /mnt/lab/tx.prof"), then the kernel again. The host peer
-// counts every run. Repeating a variant ("a :: a") measures it twice in
+// module at root and runs, in one boot, for each direction of cfg.Dir: the
+// kernel's cdc_ether moving cfg.N frames through usb-net, then dongle's
+// driver doing the same once per variant of cfg.Args (variants separated
+// by "::", e.g. "-sync :: -workers 16 -cpuprofile /mnt/lab/tx.prof"), then
+// the kernel again. Repeating a variant ("a :: a") measures it twice in
 // the same VM, which is how to compare within the noise of one boot.
-func (l *Lab) BenchCompare(ctx context.Context, root string, n, size int, dongleArgs []string, out io.Writer) (*Comparison, error) {
+//
+// TX: the guest blasts (labguest blast for the kernel, dongleblast tx),
+// the host peer counts. RX: the host peer blasts (Peer.Blast, asked by
+// dongleblast kernrx / rx -blast over its control port), the guest counts:
+// the kernel's rx_packets polled every millisecond, dongle's frames
+// timestamped in its netdev handler.
+func (l *Lab) BenchCompare(ctx context.Context, root string, cfg BenchConfig, out io.Writer) (*Comparison, error) {
+	n, size := cfg.N, cfg.Size
+	doTX, doRX := cfg.Dir == "tx" || cfg.Dir == "both", cfg.Dir == "rx" || cfg.Dir == "both"
+	if !doTX && !doRX {
+		return nil, fmt.Errorf("bench: direction %q: want tx, rx or both", cfg.Dir)
+	}
 	bin := l.path("build", "dongleblast")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./hw/vmlab/cmd/dongleblast")
 	build.Dir = root
@@ -134,7 +200,7 @@ func (l *Lab) BenchCompare(ctx context.Context, root string, n, size int, dongle
 		return nil, fmt.Errorf("bench: build dongleblast: %w", err)
 	}
 	variants := [][]string{nil}
-	for _, a := range dongleArgs {
+	for _, a := range cfg.Args {
 		if a == VariantSep {
 			variants = append(variants, nil)
 			continue
@@ -143,31 +209,60 @@ func (l *Lab) BenchCompare(ctx context.Context, root string, n, size int, dongle
 	}
 	// The kernel's cdc_ether rebinds when dongleblast releases the
 	// interface: find its netdev again each time.
-	kernel := fmt.Sprintf(`for i in 1 2 3 4 5 6 7 8 9 10; do IF=$(labguest netif 0525:a4a2) && break; sleep 0.3; done
+	const findIF = `for i in 1 2 3 4 5 6 7 8 9 10; do IF=$(labguest netif 0525:a4a2) && break; sleep 0.3; done
 [ -n "$IF" ] || exit 91
 ip link set $IF up
-labguest peer reset
+`
+	kernelTX := findIF + fmt.Sprintf(`labguest peer reset
 labguest blast -if $IF -n %[1]d -size %[2]d || exit 92
 sleep 0.5
 echo "%%s $(labguest peer stats)"
 ip link set $IF down
 `, n, size)
-	var script strings.Builder
-	script.WriteString("labguest peer mode count && labguest peer reset || exit 90\n")
-	fmt.Fprintf(&script, kernel, "KERNEL")
-	for i, v := range variants {
+	kernelRX := findIF + fmt.Sprintf(`out=$(/mnt/lab/dongleblast kernrx -if $IF -n %[1]d -size %[2]d -rate %[3]d) || { echo "$out"; exit 94; }
+echo "%%s $out"
+ip link set $IF down
+`, n, size, cfg.Rate)
+	quote := func(v []string, rx bool) string {
 		var args strings.Builder
-		for _, a := range v {
+		for i, a := range v {
+			if rx && i > 0 && v[i-1] == "-cpuprofile" {
+				a = filepath.Join(filepath.Dir(a), "rx-"+filepath.Base(a))
+			}
 			args.WriteString(" " + Quote(a))
 		}
-		fmt.Fprintf(&script, "labguest peer reset\n/mnt/lab/dongleblast tx -n %d -size %d%s || exit 93\nsleep 0.5\necho \"DONGLE%d $(labguest peer stats)\"\n",
-			n, size, args.String(), i)
+		return args.String()
 	}
-	fmt.Fprintf(&script, kernel, "KERNELAFTER")
+	var script strings.Builder
+	script.WriteString("labguest peer mode count && labguest peer reset || exit 90\n")
+	if doTX {
+		fmt.Fprintf(&script, kernelTX, "TXKERNEL")
+	}
+	if doRX {
+		fmt.Fprintf(&script, kernelRX, "RXKERNEL")
+	}
+	if doTX {
+		for i, v := range variants {
+			fmt.Fprintf(&script, "labguest peer reset\n/mnt/lab/dongleblast tx -n %d -size %d%s || exit 93\nsleep 0.5\necho \"TXDONGLE%d $(labguest peer stats)\"\n",
+				n, size, quote(v, false), i)
+		}
+	}
+	if doRX {
+		for i, v := range variants {
+			fmt.Fprintf(&script, "out=$(/mnt/lab/dongleblast rx -blast -n %d -size %d -rate %d%s) || { echo \"$out\"; exit 95; }\necho \"RXDONGLE%d $out\"\n",
+				n, size, cfg.Rate, quote(v, true), i)
+		}
+	}
+	if doTX {
+		fmt.Fprintf(&script, kernelTX, "TXKERNELAFTER")
+	}
+	if doRX {
+		fmt.Fprintf(&script, kernelRX, "RXKERNELAFTER")
+	}
 	var buf strings.Builder
 	res, err := l.Run(ctx, RunConfig{
 		Script: script.String(), Files: map[string]string{"dongleblast": bin},
-		Stdout: io.MultiWriter(out, &buf), Peer: guest.PeerCount, Fixture: "none", Timeout: 10 * time.Minute,
+		Stdout: io.MultiWriter(out, &buf), Peer: guest.PeerCount, Fixture: "none", Timeout: 15 * time.Minute,
 	})
 	if err != nil {
 		return nil, err
@@ -175,33 +270,70 @@ ip link set $IF down
 	if res.ExitCode != 0 {
 		return nil, fmt.Errorf("bench: guest exited %d (console %s/console.log)", res.ExitCode, res.Dir)
 	}
-	c := &Comparison{N: n, Size: size, Run: res, Variants: make([]Variant, len(variants))}
-	tags := map[string]*guest.PeerStats{"KERNEL": &c.Kernel, "KERNELAFTER": &c.KernelAfter}
-	for i, v := range variants {
-		c.Variants[i].Args = v
-		tags[fmt.Sprintf("DONGLE%d", i)] = &c.Variants[i].Peer
+	c := &Comparison{N: n, Size: size, Run: res}
+	tags := map[string]*Count{}
+	for _, d := range []struct {
+		on  bool
+		dir string
+		dc  **DirComparison
+	}{{doTX, "TX", &c.TX}, {doRX, "RX", &c.RX}} {
+		if !d.on {
+			continue
+		}
+		dc := &DirComparison{Dir: d.dir, Variants: make([]Variant, len(variants))}
+		*d.dc = dc
+		tags[d.dir+"KERNEL"], tags[d.dir+"KERNELAFTER"] = &dc.Kernel, &dc.KernelAfter
+		for i, v := range variants {
+			dc.Variants[i].Args = v
+			tags[fmt.Sprintf("%sDONGLE%d", d.dir, i)] = &dc.Variants[i].Count
+		}
 	}
 	for _, line := range strings.Split(buf.String(), "\n") {
-		tag, rest, ok := strings.Cut(line, " PEER ")
+		tag, rest, ok := strings.Cut(strings.TrimSpace(line), " ")
 		st, known := tags[tag]
 		if !ok || !known {
 			continue
 		}
-		if i := strings.Index(rest, " rate="); i >= 0 {
-			rest = rest[:i]
-		}
-		if *st, err = guest.ParsePeerStats(rest); err != nil {
-			return nil, err
+		if *st, err = parseCount(rest); err != nil {
+			return c, fmt.Errorf("bench: %s: %w", tag, err)
 		}
 	}
-	c.Dongle = c.Variants[0].Peer
-	if c.Kernel.Frames != uint64(n) {
-		return c, fmt.Errorf("bench: host peer counted %d of %d frames from the kernel", c.Kernel.Frames, n)
-	}
-	for _, v := range c.Variants {
-		if v.Peer.Frames != uint64(n) {
-			return c, fmt.Errorf("bench: host peer counted %d of %d frames from dongle %s", v.Peer.Frames, n, strings.Join(v.Args, " "))
+	for _, dc := range []*DirComparison{c.TX, c.RX} {
+		if dc == nil {
+			continue
+		}
+		for _, k := range []Count{dc.Kernel, dc.KernelAfter} {
+			if k.Frames != uint64(n) {
+				return c, fmt.Errorf("bench %s: %d of %d frames from/to the kernel", dc.Dir, k.Frames, n)
+			}
+		}
+		for _, v := range dc.Variants {
+			if v.Count.Frames != uint64(n) {
+				return c, fmt.Errorf("bench %s: %d of %d frames from/to dongle %s", dc.Dir, v.Count.Frames, n, strings.Join(v.Args, " "))
+			}
 		}
 	}
+	return c, nil
+}
+
+// parseCount reads a tagged result line's rest: the host peer's
+// "PEER frames=... rate=..." (TX) or dongleblast's
+// "DONGLEBLAST rx|kernrx frames=GOT/N intervals=I in_ns=NS ..." (RX).
+func parseCount(rest string) (Count, error) {
+	if p, ok := strings.CutPrefix(rest, "PEER "); ok {
+		if i := strings.Index(p, " rate="); i >= 0 {
+			p = p[:i]
+		}
+		st, err := guest.ParsePeerStats(p)
+		return peerCount(st), err
+	}
+	var mode string
+	var c Count
+	var want int
+	var ns int64
+	if _, err := fmt.Sscanf(rest, "DONGLEBLAST %s frames=%d/%d intervals=%d in_ns=%d", &mode, &c.Frames, &want, &c.Intervals, &ns); err != nil {
+		return Count{}, fmt.Errorf("result line %q: %w", rest, err)
+	}
+	c.Elapsed = time.Duration(ns)
 	return c, nil
 }

@@ -84,9 +84,11 @@ const cliUsage = `usage: lab <command>
         -peer echo|count    host peer mode (default echo)   -fixture all|ecm|none   -no-usbnet
         -file NAME=PATH     copy a host file to /mnt/lab/NAME (repeatable)
   exec BIN [ARGS...]        run a binary in the guest with the module root mounted (go test -exec style)
-  bench [-n N] [-size S] [-kernel-only] [-- DONGLEBLAST-FLAGS]
-                            the kernel's cdc_ether, then dongle's driver, send N frames through usb-net in
-                            one boot; frames/s at the host peer and the ratio (flags: -workers, -txurbs, -cpuprofile)
+  bench [-n N] [-size S] [-dir tx|rx|both] [-rate R] [-kernel-only] [-- DONGLEBLAST-FLAGS]
+                            the kernel's cdc_ether, then dongle's driver, move N frames through usb-net in
+                            one boot (tx: guest sends, host peer counts; rx: host peer sends at R frames/s or
+                            as fast as usb-net takes them, guest counts); frames/s and the ratio
+                            (flags: -workers, -txurbs, -rxurbs, -procs, -cpuprofile; variants split by ::)
   smoke                     boot, check usb-net + gadgets enumerate, echo frames through the host peer
   suite [-- GINKGO-ARGS]    go test -c ./specs, then run it in one boot against usb:0525:a4a2 (usb-net,
                             host peer echoing) and usb:1209:0001 (ECM gadget, echo + link control on gecm0)
@@ -202,7 +204,9 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 	fs.SetOutput(c.err)
 	n := fs.Int("n", 20000, "frames")
 	size := fs.Int("size", 1514, "frame size")
-	kernelOnly := fs.Bool("kernel-only", false, "only the kernel's cdc_ether")
+	kernelOnly := fs.Bool("kernel-only", false, "only the kernel's cdc_ether (TX)")
+	dir := fs.String("dir", "tx", "tx (guest sends), rx (host peer sends) or both")
+	rate := fs.Int("rate", 0, "rx: host peer frames/s (0: as fast as usb-net takes them)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -213,7 +217,7 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 			return errors.New("run bench inside the dongle module (it builds dongleblast)")
 		}
 		// Flags after -- go to dongleblast tx: -workers, -txurbs, -cpuprofile /mnt/lab/tx.prof.
-		cmp, err := l.BenchCompare(ctx, root, *n, *size, fs.Args(), c.out)
+		cmp, err := l.BenchCompare(ctx, root, BenchConfig{N: *n, Size: *size, Dir: *dir, Rate: *rate, Args: fs.Args()}, c.out)
 		if cmp != nil {
 			fmt.Fprintln(c.out, cmp)
 		}

@@ -2,11 +2,13 @@ package vmlab
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,13 +208,72 @@ func (p *Peer) command(line string) string {
 	case len(f) == 1 && f[0] == "reset":
 		p.Reset()
 		return "ok"
+	case len(f) == 4 && f[0] == "blast":
+		n, err1 := strconv.Atoi(f[1])
+		size, err2 := strconv.Atoi(f[2])
+		rate, err3 := strconv.Atoi(f[3])
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return "err blast: " + err.Error()
+		}
+		sent, el, err := p.Blast(n, size, rate)
+		if err != nil {
+			return "err " + err.Error()
+		}
+		return fmt.Sprintf("ok sent=%d in_ns=%d", sent, el.Nanoseconds())
 	case len(f) == 2 && f[0] == "mode":
 		if err := p.SetMode(guest.PeerMode(f[1])); err != nil {
 			return "err " + err.Error()
 		}
 		return "ok"
 	}
-	return fmt.Sprintf("err unknown command %q (want ping, stats, reset, mode echo|count)", line)
+	return fmt.Sprintf("err unknown command %q (want ping, stats, reset, mode echo|count, blast N SIZE RATE)", line)
+}
+
+// BlastSrc is the source address of the frames Blast sends.
+var BlastSrc = net.HardwareAddr{0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc}
+
+// Blast sends n frames of size bytes to the guest through usb-net: the
+// receive-side throughput load. Each frame is a broadcast (so every driver
+// passes it up whatever its filters) of guest.EchoEtherType from BlastSrc,
+// with a big-endian sequence number at offset 14 and a pattern after it.
+// rate > 0 paces the sends at rate frames/s; 0 sends as fast as the socket
+// takes them.
+//
+// Unpaced is lossless: usb-net holds one frame (its can_receive is "no
+// frame pending"), QEMU stops reading the dgram socket while it holds one,
+// and the peer's writes then wait for socket buffer space. The guest's
+// driver therefore sets the pace, and Blast returns once the last frame is
+// in the socket, up to a socket buffer (SetWriteBuffer, 4 MiB) ahead of the
+// guest: the receiver, not Blast's elapsed time, measures the rate.
+//
+// Blast runs on the calling goroutine (the control connection's): the
+// "blast" command answers when the last frame is written.
+func (p *Peer) Blast(n, size, rate int) (sent int, elapsed time.Duration, err error) {
+	if n < 0 || size < 18 || size > 65535 || rate < 0 {
+		return 0, 0, fmt.Errorf("lab peer: blast n=%d size=%d rate=%d: want n >= 0, size 18..65535, rate >= 0", n, size, rate)
+	}
+	f := make([]byte, size)
+	copy(f, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(f[6:], BlastSrc)
+	binary.BigEndian.PutUint16(f[12:], guest.EchoEtherType)
+	for i := 18; i < size; i++ {
+		f[i] = byte(i)
+	}
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		if rate > 0 {
+			// Sleep only when a millisecond ahead: finer sleeps
+			// overshoot and would pace below rate.
+			if ahead := time.Duration(int64(i)*int64(time.Second)/int64(rate)) - time.Since(t0); ahead > time.Millisecond {
+				time.Sleep(ahead)
+			}
+		}
+		binary.BigEndian.PutUint32(f[14:], uint32(i))
+		if _, err := p.conn.WriteToUnix(f, p.qemu); err != nil {
+			return i, time.Since(t0), fmt.Errorf("lab peer: blast frame %d of %d: %w", i, n, err)
+		}
+	}
+	return n, time.Since(t0), nil
 }
 
 // Close stops the peer, flushes its pcap and removes its sockets.

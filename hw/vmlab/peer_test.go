@@ -3,6 +3,8 @@ package vmlab
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -89,7 +91,35 @@ func TestPeer(t *testing.T) {
 	if s := p.Stats(); s.Frames != 0 || !s.First.IsZero() {
 		t.Errorf("stats after reset: %s", s)
 	}
-	for _, bad := range []string{"mode fast", "explode", ""} {
+	// blast: frames arrive at QEMU's socket, numbered, from BlastSrc.
+	ans := cmd("blast 3 100 0")
+	var sent, ns int64
+	if _, err := fmt.Sscanf(ans, "ok sent=%d in_ns=%d", &sent, &ns); err != nil || sent != 3 {
+		t.Fatalf("blast: answer %q (%v)", ans, err)
+	}
+	for i := 0; i < 3; i++ {
+		q.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := q.Read(buf)
+		if err != nil {
+			t.Fatalf("blast frame %d: %v", i, err)
+		}
+		f := buf[:n]
+		if n != 100 || !bytes.Equal(f[:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) || !bytes.Equal(f[6:12], BlastSrc) ||
+			binary.BigEndian.Uint16(f[12:]) != guest.EchoEtherType || binary.BigEndian.Uint32(f[14:]) != uint32(i) {
+			t.Errorf("blast frame %d: % x", i, f[:18])
+		}
+	}
+	// Paced: 5 frames at 100/s take at least 40 ms.
+	if _, err := fmt.Sscanf(cmd("blast 5 60 100"), "ok sent=%d in_ns=%d", &sent, &ns); err != nil || sent != 5 || ns < 39e6 {
+		t.Errorf("paced blast: sent %d in %d ns (%v), want 5 in >= 40 ms", sent, ns, err)
+	}
+	for i := 0; i < 5; i++ {
+		q.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := q.Read(buf); err != nil {
+			t.Fatalf("paced blast frame %d: %v", i, err)
+		}
+	}
+	for _, bad := range []string{"mode fast", "explode", "", "blast 1 10 0", "blast x 100 0"} {
 		if got := cmd(bad); len(got) < 4 || got[:4] != "err " {
 			t.Errorf("%q: answer %q, want an error", bad, got)
 		}

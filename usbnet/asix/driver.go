@@ -433,7 +433,7 @@ func (*Driver) Status(d *usbnet.Dev, data []byte) error {
 	}
 	up := data[2]&1 != 0
 	if up != d.Net.Carrier() {
-		d.SetLink(up, 0)
+		d.LinkChange(up, 0, true) // usbnet_link_change(dev, link, 1)
 	}
 	return nil
 }

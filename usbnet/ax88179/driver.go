@@ -337,7 +337,7 @@ func (dr *Driver) Status(d *usbnet.Dev, data []byte) error {
 	if d.Net != nil && d.Net.Carrier() == up {
 		return nil
 	}
-	d.SetLink(up, 0)
+	d.LinkChange(up, 0, true) // usbnet_link_change(dev, link, 1)
 	return nil
 }
 

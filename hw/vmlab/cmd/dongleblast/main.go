@@ -4,7 +4,10 @@
 // lab's fixture captures:
 //
 //	dongleblast tx   -n 20000 [-size 1514]   Xmit n frames as fast as the driver takes them (host peer counts)
-//	dongleblast rx   -n 20000                count the frames the driver delivers while the host peer blasts
+//	dongleblast rx   -n 20000 [-blast]       count the frames the driver delivers while the host peer blasts
+//	                                         (-blast: ask the peer to send them, -size bytes at -rate frames/s)
+//	dongleblast kernrx -if usb0 -n 20000     the same for the kernel's driver of that netdev: ask the peer to
+//	                                         blast, count rx_packets in sysfs (no USB access)
 //	dongleblast echo [-sizes 60,64,...]      send each frame and expect it back intact (host peer echoes)
 //
 // Tuning: -workers (hw/gousb Options.Workers: transfers per endpoint in
@@ -69,6 +72,9 @@ func main() {
 	prof := fs.String("cpuprofile", "", "write a CPU profile here")
 	procs := fs.Int("procs", 0, "GOMAXPROCS (0: the runtime's default, one per CPU)")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after")
+	blast := fs.Bool("blast", false, "rx: have the host peer send the frames once the driver is up")
+	rate := fs.Int("rate", 0, "rx, kernrx: host peer send rate in frames/s (0: as fast as usb-net takes them)")
+	ifname := fs.String("if", "", "kernrx: the kernel netdev")
 	fs.Parse(os.Args[2:])
 
 	if *procs > 0 {
@@ -77,7 +83,13 @@ func main() {
 	if *wait != "wake" && *wait != "yield" && *wait != "sleep" {
 		fail(fmt.Errorf("-wait %q: want wake, sleep or yield", *wait))
 	}
-	b, err := open(*sel, &usbhw.Options{Workers: *workers, Sync: *syncPath}, *txurbs, *rxurbs)
+	if mode == "kernrx" {
+		if err := kernrx(*ifname, *n, *size, *rate, *timeout); err != nil {
+			fail(err)
+		}
+		return
+	}
+	b, err := open(*sel, &usbhw.Options{Workers: *workers, Sync: *syncPath}, *txurbs, *rxurbs, mode == "echo")
 	if err != nil {
 		fail(err)
 	}
@@ -94,7 +106,7 @@ func main() {
 	case "tx":
 		err = b.tx(*n, *size, *wait, *timeout)
 	case "rx":
-		err = b.rx(*n, *timeout)
+		err = b.rx(*n, *size, *rate, *blast, *timeout)
 	case "echo":
 		err = b.echo(*sizes, *timeout)
 	default:
@@ -126,7 +138,9 @@ type blaster struct {
 	got  chan []byte
 }
 
-func open(sel string, opts *usbhw.Options, txurbs, rxurbs int) (*blaster, error) {
+// open binds dongle's driver; keep: hand copies of received frames to
+// b.got (echo), which costs an allocation per frame the rx count must not pay.
+func open(sel string, opts *usbhw.Options, txurbs, rxurbs int, keep bool) (*blaster, error) {
 	c, err := usbhw.Open()
 	if err != nil {
 		return nil, err
@@ -159,9 +173,11 @@ func open(sel string, opts *usbhw.Options, txurbs, rxurbs int) (*blaster, error)
 		b.frst.CompareAndSwap(0, now)
 		b.last.Store(now)
 		b.nrx.Add(1)
-		select {
-		case b.got <- append(append([]byte(nil), buf.MACHeader()...), buf.Data()...):
-		default:
+		if keep {
+			select {
+			case b.got <- append(append([]byte(nil), buf.MACHeader()...), buf.Data()...):
+			default:
+			}
 		}
 		buf.Free(skbuff.FreeRead)
 	})
@@ -272,30 +288,73 @@ func (b *blaster) tx(n, size int, wait string, timeout time.Duration) error {
 	return nil
 }
 
-// rx counts frames until n arrived or nothing came for a second.
-func (b *blaster) rx(n int, timeout time.Duration) error {
-	fmt.Println("DONGLEBLAST rx ready")
-	deadline := time.Now().Add(timeout)
-	var lastCount uint64
-	idle := time.Now()
-	for b.nrx.Load() < uint64(n) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-		if c := b.nrx.Load(); c != lastCount {
-			lastCount, idle = c, time.Now()
-		} else if c > 0 && time.Since(idle) > time.Second {
-			break
-		}
+// rx counts frames until n arrived or nothing came for a second; with
+// blast, it asks the host peer to send them once the driver is up. The
+// rate is over the handler's timestamps of the first and last frame.
+func (b *blaster) rx(n, size, rate int, blast bool, timeout time.Duration) error {
+	var bl <-chan blastResult
+	if blast {
+		bl = startBlast(n, size, rate, timeout)
+	} else {
+		fmt.Println("DONGLEBLAST rx ready")
+		ch := make(chan blastResult, 1)
+		ch <- blastResult{}
+		bl = ch
 	}
-	got := b.nrx.Load()
+	got, _, _, _, br := waitRX(b.nrx.Load, uint64(n), bl, timeout)
 	el := time.Duration(b.last.Load() - b.frst.Load())
-	rate := 0.0
-	if got > 1 && el > 0 {
-		rate = float64(got-1) / el.Seconds()
-	}
 	st := b.net.Stats()
-	fmt.Printf("DONGLEBLAST rx frames=%d/%d in=%.3fs rate=%.0f frames/s rx_errors=%d rx_dropped=%d\n",
-		got, n, el.Seconds(), rate, st.RxErrors.Load(), st.RxDropped.Load())
+	var iv uint64
+	if got > 1 {
+		iv = got - 1
+	}
+	report("rx", got, n, iv, el, br, fmt.Sprintf("rx_errors=%d rx_dropped=%d", st.RxErrors.Load(), st.RxDropped.Load()))
+	if br.err != nil {
+		return br.err
+	}
 	return nil
+}
+
+// kernrx is rx for the kernel's driver of netdev ifname: it counts
+// /sys/class/net/IF/statistics/rx_packets (usbnet counts a frame there as
+// it hands it to the stack), polled every millisecond; the rate is over
+// the polls that saw the first and the last frames.
+func kernrx(ifname string, n, size, rate int, timeout time.Duration) error {
+	if ifname == "" {
+		return errors.New("kernrx: -if is required")
+	}
+	f, err := os.Open("/sys/class/net/" + ifname + "/statistics/rx_packets")
+	if err != nil {
+		return fmt.Errorf("kernrx: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 32)
+	read := func() uint64 {
+		m, _ := f.ReadAt(buf, 0)
+		v, _ := strconv.ParseUint(strings.TrimSpace(string(buf[:m])), 10, 64)
+		return v
+	}
+	base := read()
+	bl := startBlast(n, size, rate, timeout)
+	got, first, last, firstCount, br := waitRX(func() uint64 { return read() - base }, uint64(n), bl, timeout)
+	// The rate is over the frames counted after the first poll that saw any.
+	report("kernrx", got, n, got-firstCount, last.Sub(first), br, "if="+ifname)
+	if br.err != nil {
+		return br.err
+	}
+	return nil
+}
+
+// report prints the rx result line that hw/vmlab's bench parses:
+// "DONGLEBLAST MODE frames=GOT/N intervals=I in_ns=NS rate=R frames/s host_sent=S host_ns=NS ...".
+// GOT frames arrived; I frame intervals took NS: rate is I/NS.
+func report(mode string, got uint64, n int, intervals uint64, el time.Duration, br blastResult, extra string) {
+	r := 0.0
+	if intervals > 0 && el > 0 {
+		r = float64(intervals) / el.Seconds()
+	}
+	fmt.Printf("DONGLEBLAST %s frames=%d/%d intervals=%d in_ns=%d rate=%.0f frames/s host_sent=%d host_ns=%d %s\n",
+		mode, got, n, intervals, el.Nanoseconds(), r, br.sent, br.elapsed.Nanoseconds(), extra)
 }
 
 func (b *blaster) echo(list string, timeout time.Duration) error {

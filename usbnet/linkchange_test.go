@@ -1,0 +1,103 @@
+package usbnet_test
+
+import (
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"dongle/hw/sim/ecm"
+	"dongle/usbnet"
+)
+
+// gated is cdc_ether whose LinkReset waits for the spec, like a chip being
+// reprogrammed over slow control transfers.
+type gated struct {
+	flagged
+	armed   *atomic.Bool
+	entered chan struct{}
+	release chan error
+}
+
+// Status ignores the model's notifications once armed: the spec drives the
+// link itself.
+func (g gated) Status(d *usbnet.Dev, data []byte) error {
+	if g.armed.Load() {
+		return nil
+	}
+	return g.flagged.Status(d, data)
+}
+
+func (g gated) LinkReset(d *usbnet.Dev) error {
+	if !g.armed.Load() {
+		return nil
+	}
+	g.entered <- struct{}{}
+	select {
+	case err := <-g.release:
+		return err
+	case <-time.After(5 * time.Second):
+		return errLinkReset // never hang the teardown
+	}
+}
+
+var _ = Describe("link change (usbnet_link_change)", func() {
+	newGated := func() (*rig, gated) {
+		g := gated{flagged: flagged{flags: usbnet.FlagSendZLP | usbnet.FlagEthernet}, armed: new(atomic.Bool),
+			entered: make(chan struct{}, 16), release: make(chan error, 16)}
+		r := newRig(rigOpts{driver: g, ecm: ecm.Options{Flavor: ecm.Gadget}})
+		Eventually(r.d.Net.Carrier).Should(BeTrue())
+		// From here on the spec drives the link (Status ignores the model).
+		g.armed.Store(true)
+		DeferCleanup(func() { g.armed.Store(false) })
+		return r, g
+	}
+
+	It("with need_reset, turns the carrier on only after LinkReset has reprogrammed the chip", func() {
+		r, g := newGated()
+		r.d.LinkChange(false, 0, true)
+		Expect(r.d.Net.Carrier()).To(BeFalse())
+		r.d.LinkChange(true, 100, true)
+		Eventually(g.entered).Should(Receive(), "LinkReset runs")
+		Consistently(r.d.Net.Carrier, 50*time.Millisecond).Should(BeFalse(), "carrier before LinkReset returned")
+		g.release <- nil
+		Eventually(r.d.Net.Carrier).Should(BeTrue())
+		Expect(r.d.Net.Speed()).To(Equal(100))
+	})
+
+	It("with need_reset, leaves the carrier off when LinkReset fails", func() {
+		r, g := newGated()
+		r.d.LinkChange(false, 0, true)
+		r.d.LinkChange(true, 100, true)
+		Eventually(g.entered).Should(Receive())
+		g.release <- errLinkReset
+		Eventually(r.d.Counters().LinkResetErrors.Load).Should(BeEquivalentTo(1))
+		Consistently(r.d.Net.Carrier, 50*time.Millisecond).Should(BeFalse())
+	})
+
+	It("a link that goes down while LinkReset runs does not come back on", func() {
+		r, g := newGated()
+		r.d.LinkChange(false, 0, true)
+		r.d.LinkChange(true, 100, true)
+		Eventually(g.entered).Should(Receive())
+		r.d.LinkChange(false, 0, true)
+		g.release <- nil
+		Consistently(r.d.Net.Carrier, 50*time.Millisecond).Should(BeFalse())
+	})
+
+	It("without need_reset (CDC-ECM), turns the carrier on at once", func() {
+		r, g := newGated()
+		r.d.LinkChange(false, 0, false)
+		r.d.LinkChange(true, 0, false)
+		Expect(r.d.Net.Carrier()).To(BeTrue())
+		Eventually(g.entered).Should(Receive(), "LinkReset still runs")
+		g.release <- nil
+	})
+})
+
+type linkResetError string
+
+func (e linkResetError) Error() string { return string(e) }
+
+const errLinkReset = linkResetError("link reset failed (test)")
