@@ -29,10 +29,11 @@ type ModelOptions struct {
 
 // ModelStats counts what a model replay did.
 type ModelStats struct {
-	ControlExact   int // control requests answered from an identical recorded setup packet
-	ControlLength  int // ... from the same request recorded with another wLength
-	ControlStalled int // control requests with no recorded counterpart (stalled)
-	ControlOutDiff int // control OUT requests whose data differed from the recording
+	ControlExact      int // control requests answered from an identical recorded setup packet
+	ControlLength     int // ... from the same request recorded with another wLength
+	ControlWriteValue int // class/vendor OUT requests recorded only with other wValue/wIndex/data (accepted)
+	ControlStalled    int // control requests with no recorded counterpart (stalled)
+	ControlOutDiff    int // control OUT requests whose data differed from the recording
 
 	InTransfers        int // complete IN transfers the trace holds (after reassembly)
 	InSkippedTruncated int // IN transfers dropped because the capture cut their data
@@ -52,7 +53,10 @@ type ModelStats struct {
 // packet; repeated identical requests cycle through the recorded answers in
 // order. Failing that, from the same request (bmRequestType, bRequest,
 // wValue, wIndex) recorded with another wLength, answering min(wLength,
-// recorded length) bytes. Failing that it stalls, and the log names the
+// recorded length) bytes. A class or vendor OUT request (a register write)
+// that the trace holds only with other values is accepted and logged, as
+// the device would take it; a read is never invented. Failing all that it
+// stalls, and the log names the
 // nearest recorded request. SET_CONFIGURATION, SET_INTERFACE and
 // CLEAR_FEATURE(halt) issued through SetConfiguration, SetAlt and ClearHalt
 // are checked against the trace's descriptors instead and always succeed
@@ -134,12 +138,14 @@ type outRec struct {
 }
 
 type model struct {
-	c      *core
-	opts   ModelOptions
-	stats  ModelStats
-	ctrl   []ctrlEntry
-	exact  map[[8]byte][]int
-	byReq  map[[6]byte][]int
+	c     *core
+	opts  ModelOptions
+	stats ModelStats
+	ctrl  []ctrlEntry
+	exact map[[8]byte][]int
+	byReq map[[6]byte][]int
+	// writes indexes successful OUT requests by bmRequestType and bRequest.
+	writes map[[2]byte][]int
 	cycle  map[[8]byte]int
 	in     map[uint8]*inStream
 	out    map[uint8][]outRec
@@ -155,7 +161,7 @@ func NewModel(recs []usbmon.Record, opts ModelOptions) (*Model, error) {
 		opts.Logf = log.Printf
 	}
 	t := newTrace(opts.Name, recs)
-	m := &model{opts: opts, exact: map[[8]byte][]int{}, byReq: map[[6]byte][]int{}, cycle: map[[8]byte]int{},
+	m := &model{opts: opts, exact: map[[8]byte][]int{}, byReq: map[[6]byte][]int{}, writes: map[[2]byte][]int{}, cycle: map[[8]byte]int{},
 		in: map[uint8]*inStream{}, out: map[uint8][]outRec{}, outPos: map[uint8]int{}}
 	m.build(t)
 	backend := "trace"
@@ -203,6 +209,10 @@ func (m *model) build(t *trace) {
 			var rk [6]byte
 			copy(rk[:], raw[:6])
 			m.byReq[rk] = append(m.byReq[rk], k)
+			if raw[0]&hw.DirIn == 0 && m.ctrl[k].status == 0 {
+				wk := [2]byte{raw[0], raw[1]}
+				m.writes[wk] = append(m.writes[wk], k)
+			}
 		case usbmon.XferBulk, usbmon.XferInterrupt:
 			ep := u.Endpoint()
 			if ep&0x80 == 0 {
@@ -327,6 +337,17 @@ func (m *model) control(s hw.Setup, data []byte) (int, error) {
 		}
 		if e != nil {
 			m.stats.ControlLength++
+		}
+	}
+	if e == nil && !s.In() && s.RequestType&0x60 != hw.TypeStandard {
+		// A class or vendor write the recorded device took with other
+		// values (a register written with another value, as two drivers
+		// for one chip do): the device would take this one too. Reads
+		// are never invented.
+		if l := m.writes[[2]byte{raw[0], raw[1]}]; len(l) > 0 {
+			m.stats.ControlWriteValue++
+			m.opts.Logf("replay: %s: recorded with other values only (e.g. %s); accepted", what, m.ctrl[l[0]].setup)
+			return len(data), nil
 		}
 	}
 	if e == nil {
