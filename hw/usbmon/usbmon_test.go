@@ -511,3 +511,33 @@ func BenchmarkNextZeroCopy(b *testing.B) {
 		}
 	}
 }
+
+// TestEveryFixtureMatchesTshark holds every usbmon trace in fixtures/ (the
+// lab's and the FunctionFS bridge's captures too, not only QEMU's) to what
+// Wireshark's dissector sees: same number of records, same kinds.
+func TestEveryFixtureMatchesTshark(t *testing.T) {
+	paths, err := filepath.Glob(fixture("*.pcap"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, p := range paths {
+		name := filepath.Base(p)
+		t.Run(name, func(t *testing.T) {
+			recs, _, err := usbmon.ReadFile(p)
+			if err != nil {
+				var lt *usbmon.FieldError
+				if errors.As(err, &lt) || strings.Contains(err.Error(), "is not usbmon") {
+					t.Skipf("%s is not a usbmon trace: %v", name, err)
+				}
+				t.Fatal(err)
+			}
+			n, tk := tsharkKinds(t, p)
+			if len(recs) != n {
+				t.Fatalf("decoded %d records, tshark -Y usb %d", len(recs), n)
+			}
+			if mk := kinds(recs); fmt.Sprint(sorted(mk)) != fmt.Sprint(sorted(tk)) {
+				t.Fatalf("kinds differ:\n ours   %v\n tshark %v", sorted(mk), sorted(tk))
+			}
+		})
+	}
+}
