@@ -105,11 +105,14 @@ func makeRaw(fd int) error {
 	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
 
-func (p *Peer) cmd(c string) (string, error) {
+func (p *Peer) cmd(c string) (string, error) { return p.cmdWithin(c, 10*time.Second) }
+
+// cmdWithin sends one command and waits at most timeout for its answer.
+func (p *Peer) cmdWithin(c string, timeout time.Duration) (string, error) {
 	if _, err := p.f.WriteString(c + "\n"); err != nil {
 		return "", fmt.Errorf("host peer %q: %w", c, err)
 	}
-	p.f.SetReadDeadline(time.Now().Add(10 * time.Second))
+	p.f.SetReadDeadline(time.Now().Add(timeout))
 	line, err := p.rd.ReadString('\n')
 	if err != nil {
 		return "", fmt.Errorf("host peer %q: no answer: %w", c, err)
@@ -134,6 +137,22 @@ func (p *Peer) Stats() (PeerStats, error) {
 		return PeerStats{}, err
 	}
 	return ParsePeerStats(s)
+}
+
+// Blast asks the host peer to send n broadcast test frames of size bytes
+// into usb-net at rate frames/s (0: as fast as usb-net takes them) and
+// waits, at most timeout, for the answer given when the last one is written.
+func (p *Peer) Blast(n, size, rate int, timeout time.Duration) (sent int, elapsed time.Duration, err error) {
+	c := fmt.Sprintf("blast %d %d %d", n, size, rate)
+	ans, err := p.cmdWithin(c, timeout)
+	if err != nil {
+		return 0, 0, err
+	}
+	var ns int64
+	if _, err := fmt.Sscanf(ans, "sent=%d in_ns=%d", &sent, &ns); err != nil {
+		return 0, 0, fmt.Errorf("host peer %q: answer %q", c, ans)
+	}
+	return sent, time.Duration(ns), nil
 }
 
 // Close closes the control port.

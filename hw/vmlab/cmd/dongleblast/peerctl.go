@@ -1,59 +1,22 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"dongle/hw/vmlab/guest"
 )
 
-// peerBlast asks the host peer, over its control port, to send n frames of
-// size bytes at rate frames/s (0: as fast as usb-net takes them) and waits
-// for its answer "ok sent=N in_ns=N". guest.Peer has no blast method (and a
-// 10 s answer deadline, too short for a blast), hence this small client.
+// peerBlast asks the host peer for a blast (guest.Peer.Blast) on a
+// control connection of its own, so that the answer can take as long as the
+// blast does.
 func peerBlast(n, size, rate int, timeout time.Duration) (sent int, elapsed time.Duration, err error) {
-	f, err := os.OpenFile(guest.PeerPort, os.O_RDWR|unix.O_NOCTTY, 0)
+	p, err := guest.DialPeer()
 	if err != nil {
-		return 0, 0, fmt.Errorf("host peer control: %w", err)
+		return 0, 0, err
 	}
-	defer f.Close()
-	if err := rawTTY(int(f.Fd())); err != nil {
-		return 0, 0, fmt.Errorf("host peer control %s: %w", guest.PeerPort, err)
-	}
-	c := fmt.Sprintf("blast %d %d %d", n, size, rate)
-	if _, err := f.WriteString(c + "\n"); err != nil {
-		return 0, 0, fmt.Errorf("host peer %q: %w", c, err)
-	}
-	f.SetReadDeadline(time.Now().Add(timeout))
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil {
-		return 0, 0, fmt.Errorf("host peer %q: no answer: %w", c, err)
-	}
-	var ns int64
-	if _, err := fmt.Sscanf(strings.TrimSpace(line), "ok sent=%d in_ns=%d", &sent, &ns); err != nil {
-		return 0, 0, fmt.Errorf("host peer %q: answer %q", c, strings.TrimSpace(line))
-	}
-	return sent, time.Duration(ns), nil
-}
-
-// rawTTY is cfmakeraw(3).
-func rawTTY(fd int) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return err
-	}
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB
-	t.Cflag |= unix.CS8
-	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
-	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+	defer p.Close()
+	return p.Blast(n, size, rate, timeout)
 }
 
 // blastResult is the host peer's answer, delivered when the blast is over.
