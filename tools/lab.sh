@@ -2,7 +2,9 @@
 # The virtual USB lab stage (called by tools/test.sh; see dongle/hw/vmlab):
 # set the lab up from scratch or from its cache (idempotent), then run the
 # conformance suite inside the lab VM, in one boot, against QEMU's usb-net
-# (usb:0525:a4a2) and the Linux ECM gadget on dummy_hcd (usb:1209:0001).
+# (usb:0525:a4a2) and the Linux ECM gadget on dummy_hcd (usb:1209:0001);
+# then, one boot each, the kernel's ASIX drivers and the suite against the
+# emulated AX88772B and AX88179 (hw/vmlab/cmd/ffsmodel).
 # Reports: specs/reports/lab-junit-usb-*.xml; failing specs' USB traces in
 # specs/reports/traces; every run's QEMU capture in .lab/runs/<id>/.
 set -euo pipefail
@@ -22,4 +24,23 @@ DONGLE_USB_DEVICE=0525:a4a2,1209:0001 DONGLE_LOOPBACK=1 \
 	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./hw/gousb \
 	-run '^(TestConformance|TestRealReleaseRebinds|TestRealBulkOutAllocs)$'
 echo "lab.sh: hw/gousb lab tests passed in $((SECONDS - T1)) s"
+# The ASIX device models as real USB devices (hw/vmlab/cmd/ffsmodel:
+# FunctionFS on dummy_hcd, hw/ffs bridge): first the Linux kernel's own
+# asix and ax88179_178a drivers bind, read the MAC, see carrier and ping
+# through them (one boot), then the conformance suite runs through gousb
+# against each emulated chip (one boot per chip; the model's wire side
+# echoes EtherType 0x88b5, DONGLE_LINK_CMD pulls its cable).
+T1=$SECONDS
+go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./hw/vmlab/asixlab
+echo "lab.sh: asixlab (kernel drivers on the models) passed in $((SECONDS - T1)) s"
+asix_suite() { # model vid:pid mac
+	local t=$SECONDS
+	DONGLE_LAB_SETUP="ffsmodel -daemon -model $1 -ctl /run/ffsmodel.ctl" DONGLE_PEER=echo \
+		DONGLE_EXPECT_MAC=$3 DONGLE_LINK_CMD='echo %s > /run/ffsmodel.ctl' \
+		go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
+		-args --backend=usb:$2 -ginkgo.junit-report="reports/lab-junit-usb-${2/:/-}.xml"
+	echo "lab.sh: conformance suite against the $1 model (usb:$2) passed in $((SECONDS - t)) s"
+}
+asix_suite ax88772b 0b95:772b 00:0e:c6:88:77:2b
+asix_suite ax88179 0b95:1790 00:0e:c6:81:79:01
 echo "lab.sh: lab stage passed in $((SECONDS - T0)) s"

@@ -140,23 +140,36 @@ func execTimeout(env, args []string) time.Duration {
 
 // DriverChanges is the reattach check: the interfaces whose kernel driver
 // differs between before and after the program ran (empty: every driver a
-// backend detached was reattached, as libusb does on release).
+// backend detached was reattached, as libusb does on release). An
+// interface is compared only while the same device (port and VID:PID)
+// holds it: a guest setup that replaced a fixture gadget with another
+// device on the same port (ffsmodel taking the RNDIS gadget's UDC) is no
+// driver left detached.
 func (r *Result) DriverChanges() []string {
 	before := map[string]string{}
 	for _, line := range strings.Split(r.USBBefore, "\n") {
 		for _, b := range ifaceDrivers(line) {
-			before[b[0]] = b[1]
+			before[deviceID(line)+" "+b[0]] = b[1]
 		}
 	}
 	var ch []string
 	for _, line := range strings.Split(r.USBAfter, "\n") {
 		for _, a := range ifaceDrivers(line) {
-			if was, ok := before[a[0]]; ok && was != a[1] {
+			if was, ok := before[deviceID(line)+" "+a[0]]; ok && was != a[1] {
 				ch = append(ch, fmt.Sprintf("%s: %s before, %s after", a[0], was, a[1]))
 			}
 		}
 	}
 	return ch
+}
+
+// deviceID is the "port VID:PID" that starts a guest.USBDevice.String line.
+func deviceID(line string) string {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return ""
+	}
+	return f[0] + " " + f[1]
 }
 
 // ifaceDrivers parses guest.USBDevice.String's interface list into

@@ -151,4 +151,10 @@ func TestDriverChanges(t *testing.T) {
 	if len(ch) != 2 || !strings.Contains(ch[0], "1-1:1.0: cdc_ether before, - after") {
 		t.Errorf("changes %v", ch)
 	}
+	// Another device on the same port (a guest setup took the gadget's
+	// UDC): nothing was left detached.
+	r.USBAfter = "1-1 0b95:772b bus 1 addr 3 480M cfg 1: 1-1:1.0 ff/ff -"
+	if ch := r.DriverChanges(); len(ch) != 0 {
+		t.Errorf("device replaced on the port: changes %v", ch)
+	}
 }

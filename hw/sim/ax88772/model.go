@@ -293,6 +293,17 @@ func (m *Model) TxStats() TxStats { m.mu.Lock(); defer m.mu.Unlock(); return m.t
 // RxStats returns the RX counters.
 func (m *Model) RxStats() RxStats { m.mu.Lock(); defer m.mu.Unlock(); return m.rxs }
 
+// RxPending is how many bytes of RX stream wait in the chip's FIFO for the
+// host (not yet handed to a bulk IN write). A link partner that honours
+// 802.3x PAUSE watches this: the chip sends PAUSE while its FIFO is above
+// its high-water mark, so a burst from the wire is held back rather than
+// dropped as Overflow.
+func (m *Model) RxPending() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.rx) }
+
+// RxFIFOSize is the RX FIFO's capacity in bytes: a frame that would take
+// the pending stream past it is dropped and counted as RxStats.Overflow.
+const RxFIFOSize = fifoLimit
+
 // Registers is the register file as the chip holds it.
 type Registers struct {
 	RxCtl, Medium uint16

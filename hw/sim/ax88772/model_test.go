@@ -143,6 +143,29 @@ var _ = Describe("Data path", func() {
 		Expect(m.RxStats().Accepted).To(Equal(2))
 	})
 
+	It("holds a burst the host does not read in its FIFO, reports the backlog and drops past its size", func() {
+		d, m := newDev(ax88772.Options{})
+		_, _ = vendor(d, false, 0x10, ax88772.RxCtlSO|ax88772.RxCtlAB, 0, nil)
+		_, _ = vendor(d, false, 0x1b, ax88772.MediumRE|ax88772.MediumFD, 0, nil)
+		f := make([]byte, 1514)
+		copy(f, ax88772.DefaultMAC)
+		Expect(m.RxPending()).To(BeZero())
+		m.Inject(f)
+		// 4-byte header + 1514 bytes: one record, whether or not the
+		// engine took it as a write already.
+		Expect(m.RxPending()).To(BeNumerically("<=", 4+1514))
+		for m.RxStats().Overflow == 0 {
+			before := m.RxPending()
+			m.Inject(f)
+			if m.RxStats().Overflow == 0 {
+				Expect(m.RxPending()).To(BeNumerically(">=", before), "no host transfer queued: the FIFO only fills")
+			}
+			Expect(m.RxStats().Received).To(BeNumerically("<", 1000), "FIFO never overflowed")
+		}
+		Expect(m.RxPending()).To(BeNumerically("<=", ax88772.RxFIFOSize))
+		Expect(m.RxPending()).To(BeNumerically(">", ax88772.RxFIFOSize-2*(4+1514)))
+	})
+
 	It("drops frames while RX_CTL SO is clear", func() {
 		_, m := newDev(ax88772.Options{})
 		m.Inject(make([]byte, 60))

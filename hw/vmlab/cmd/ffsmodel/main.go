@@ -5,7 +5,7 @@
 // a plugged-in dongle, so the kernel's own asix / ax88179_178a drivers bind
 // to it, and gousb can open it through usbfs.
 //
-//	ffsmodel -model ax88772b|ax88179 [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-daemon]
+//	ffsmodel -model ax88772b|ax88179 [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-stats 1s] [-daemon]
 //
 // The model's Ethernet side is a sim.Wire to an in-process peer (hw/sim/peer)
 // at 10.9.9.2 that answers ARP and ICMP echo, and sends EtherType 0x88b5
@@ -61,9 +61,10 @@ import (
 
 const gadgetRoot = "/sys/kernel/config/usb_gadget"
 
-// holdDepth is how many bulk IN writes may wait in the model's FIFO before
-// the peer pauses (half of sim.InQueueDepth). Measured with the 500-frame
-// echo burst spec on the AX88772B: 2 frames lost at this depth, 46 at 8.
+// holdDepth is how many bulk IN writes may wait in the sim engine's IN
+// queue before the peer pauses (half of sim.InQueueDepth): the AX88179
+// model hands every RX transfer to the engine at once, so its FIFO is that
+// queue.
 const holdDepth = sim.InQueueDepth / 2
 
 type config struct {
@@ -75,6 +76,7 @@ type config struct {
 	capture, requests       string
 	ready, ctl, logPath     string
 	daemon, verbose         bool
+	statsEvery              time.Duration
 }
 
 func main() {
@@ -94,6 +96,7 @@ func main() {
 	flag.StringVar(&c.logPath, "log", "", "with -daemon: the child's output (default /tmp/ffsmodel-MODEL.log)")
 	flag.BoolVar(&c.daemon, "daemon", false, "run in the background; return once ready")
 	flag.BoolVar(&c.verbose, "v", false, "log every control request")
+	flag.DurationVar(&c.statsEvery, "stats", 0, "log the model's, bridge's and peer's counters this often when they change (0: on exit only)")
 	flag.Parse()
 	if c.name == "" {
 		c.name = c.model
@@ -165,6 +168,11 @@ type chip struct {
 	plug     func(e *sim.End)
 	link     func(up bool)
 	requests func() []request
+	// rxFull reports the chip's RX FIFO above its PAUSE high-water mark
+	// (nil: only the engine's IN queue counts).
+	rxFull func() bool
+	// stats is the model's own counters, one line.
+	stats func() string
 }
 
 type request struct {
@@ -190,7 +198,15 @@ func newChip(model, mac string) (*chip, error) {
 				out = append(out, request{r.Setup, r.Data, r.Stalled})
 			}
 			return out
-		}}, nil
+		},
+			// The chip keeps its RX stream in its own FIFO and hands the
+			// engine at most two writes at a time, so the engine's queue
+			// never fills: PAUSE is sent on the FIFO's level. Half of it
+			// leaves room for a whole frame the partner was already
+			// sending when it asked.
+			rxFull: func() bool { return m.RxPending() >= ax88772.RxFIFOSize/2 },
+			stats:  func() string { return fmt.Sprintf("rx %+v tx %+v", m.RxStats(), m.TxStats()) },
+		}, nil
 	case "ax88179", "ax88178a":
 		cfg := ax88179.Config{MAC: hwmac}
 		if model == "ax88178a" {
@@ -209,7 +225,7 @@ func newChip(model, mac string) (*chip, error) {
 				out = append(out, request{r.Setup, r.Data, r.Err != nil})
 			}
 			return out
-		}}, nil
+		}, stats: func() string { return fmt.Sprintf("%+v", m.Stats()) }}, nil
 	}
 	return nil, fmt.Errorf("unknown model %q (want ax88772b, ax88179 or ax88178a)", model)
 }
@@ -235,11 +251,18 @@ func run(c config) error {
 	if c.echo {
 		p.Echo = peer.EchoEtherType
 	}
-	// PAUSE: the peer waits while holdDepth writes wait in the model's bulk IN FIFO, so
-	// an echo burst is not lost to a host that drains it slowly (the bridge
-	// moves one packet per FunctionFS write).
+	// PAUSE (802.3x): the peer waits while the model's RX FIFO is above its
+	// high-water mark, as a link partner does when the chip sends PAUSE
+	// frames (the kernel drivers and dongle's enable flow control in
+	// MEDIUM_MODE). On the bench the wire side is far slower than a
+	// high-speed bulk IN pipe and a real FIFO never fills at these rates;
+	// here the wire is instant and the bridge moves one packet per
+	// FunctionFS write, so without PAUSE an echo burst overflows the FIFO
+	// (AX88772B, 500 x 1514 bytes: a few frames counted as Overflow).
 	simHost := ch.dev.Host()
-	p.Hold = func() bool { return simHost.Queued(ch.bulkIn) >= holdDepth }
+	p.Hold = func() bool {
+		return simHost.Queued(ch.bulkIn) >= holdDepth || (ch.rxFull != nil && ch.rxFull())
+	}
 	defer p.Close()
 
 	for _, m := range []string{"libcomposite", "usb_f_fs"} {
@@ -294,17 +317,15 @@ func run(c config) error {
 	if c.ctl != "" {
 		go linkControl(ctx, c.ctl, ch.link)
 	}
+	if c.statsEvery > 0 {
+		go logStats(ctx, c.statsEvery, ch, br, p)
+	}
 	if c.ready != "" {
 		os.WriteFile(c.ready, []byte(host.name+"\n"), 0o644)
 	}
 
 	<-ctx.Done()
-	fmt.Printf("ffsmodel: stopping; bridge stats: setups %d stalls %d late-stalls %d in-packets %d out-reads %d io-errors %d\n",
-		br.Stats().Setups.Load(), br.Stats().Stalls.Load(), br.Stats().LateStalls.Load(), br.Stats().InPackets.Load(),
-		br.Stats().OutReads.Load(), br.Stats().IOErrors.Load())
-	ps := p.Stats()
-	fmt.Printf("ffsmodel: peer: received %d arp-replies %d echo-replies %d echoed %d ignored %d\n",
-		ps.Received.Load(), ps.ARPReplies.Load(), ps.EchoReplies.Load(), ps.Echoed.Load(), ps.Ignored.Load())
+	fmt.Printf("ffsmodel: stopping; %s\n", statsLine(ch, br, p))
 	var errs []error
 	if c.capture != "" {
 		errs = append(errs, writeCapture(c.capture, capt))
@@ -321,6 +342,38 @@ func run(c config) error {
 		fmt.Println("ffsmodel: bridge did not stop within 3 s")
 	}
 	return errors.Join(errs...)
+}
+
+// statsLine is every device-side counter on one line: the bridge's, the
+// peer's (and its wire end's), and the model's own.
+func statsLine(ch *chip, br *ffs.Bridge, p *peer.Peer) string {
+	bs, ps := br.Stats(), p.Stats()
+	s := fmt.Sprintf("bridge: setups %d stalls %d late-stalls %d in-packets %d out-reads %d io-errors %d; "+
+		"peer: received %d arp-replies %d echo-replies %d echoed %d ignored %d dropped %d",
+		bs.Setups.Load(), bs.Stalls.Load(), bs.LateStalls.Load(), bs.InPackets.Load(), bs.OutReads.Load(), bs.IOErrors.Load(),
+		ps.Received.Load(), ps.ARPReplies.Load(), ps.EchoReplies.Load(), ps.Echoed.Load(), ps.Ignored.Load(), ps.Dropped.Load())
+	if ch.stats != nil {
+		s += "; model: " + ch.stats()
+	}
+	return s
+}
+
+// logStats prints statsLine every d while it changes.
+func logStats(ctx context.Context, d time.Duration, ch *chip, br *ffs.Bridge, p *peer.Peer) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if s := statsLine(ch, br, p); s != last {
+			fmt.Printf("ffsmodel: %s\n", s)
+			last = s
+		}
+	}
 }
 
 func fmtAddrs(m map[uint8]uint8) string {
