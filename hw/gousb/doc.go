@@ -19,7 +19,7 @@
 // unit tests run the rest against a fake of the seam, so `go test` needs no
 // device (the real path is exercised in the virtual lab, see integration_test.go).
 //
-//	Context ──List/OpenDevice──► Device ──OpenEndpoint──► Endpoint ──► N workers
+//	Context ──List/OpenDevice──► Device ──OpenEndpoint──► Endpoint ──► transfers
 //	   │                          │                          │           │
 //	   └──────── lib ─────────────┴──────── handle ──────────┴── pipe ───┘  (seam)
 //	                              libusb.go: gousb + libusb_* via cgo
@@ -32,8 +32,31 @@
 // claimed, and formats claim/SetConfiguration errors with %v so the libusb
 // status is lost. Those operations call libusb directly on gousb's device
 // handle (read once from the unexported gousb.Device.handle field; a test
-// pins that layout). Enumeration, open, control transfers, the event loop and
-// bulk/interrupt transfers are gousb's.
+// pins that layout). Enumeration, open, control transfers and the event loop
+// are gousb's.
+//
+// # Bulk and interrupt transfers
+//
+// gousb's ReadContext/WriteContext allocate a libusb_transfer, a C buffer, a
+// channel and a finaliser per call, and arm a libusb timer for each. The
+// default path (xfer.go, async.go) does neither: every endpoint owns
+// Options.Workers persistent libusb_transfers with C buffers (data is
+// copied in and out, so C never holds a Go pointer), submits them with
+// timeout 0 (cancellation is libusb_cancel_transfer), and a C callback on
+// gousb's event thread appends each finished transfer to a per-endpoint
+// queue that the endpoint's reaper drains in one cgo call per batch. Submit
+// holds the endpoint's lock across libusb_submit_transfer, so bus order is
+// submission order; Wait returns transfers in that order. Options.Sync keeps
+// the old path (a goroutine per in-flight transfer calling gousb).
+//
+// Where the time goes, measured in the virtual lab through QEMU's usb-net
+// (1514-byte frames, guest CPU profile, 128 transfers in flight): about
+// 160 µs of CPU per TX frame, 46% of it in the usbfs submit ioctl (which
+// includes QEMU emulating the xHCI doorbell on the same vCPU) and 29% in
+// libusb's event handling; scheduler wake-ups and clock reads (slow under
+// TCG) make most of the rest, usbnet and the copies a few percent. Running
+// event handling on the reaper would save a thread wake-up per batch, but
+// gousb's event goroutine holds libusb's event lock while it polls.
 //
 // # Kernel drivers
 //
