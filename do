@@ -36,7 +36,8 @@ lab_pkgs() {
 case "${1:-}" in
 diag | list | decode | replay | record | udev | lab)
   base_pkgs
-  exec go run ./cmd/dongle "$@"
+  go build -o .bin/dongle ./cmd/dongle
+  exec .bin/dongle "$@"
   ;;
 test)
   shift
