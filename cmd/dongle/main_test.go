@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"dongle/cmd/dongle/internal/target"
 	"dongle/hw"
 	usbhw "dongle/hw/gousb"
+	"dongle/hw/usbmon"
 	"dongle/specs"
 )
 
@@ -66,6 +68,14 @@ func TestBadTraceFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Cutting 40 bytes truncates the trace's last record (every record is
+	// longer than 40 bytes: a 16-byte pcap header and a 64-byte usbmon
+	// one), so the error must name that record by its 0-based index.
+	recs, _, err := usbmon.ReadFile(echoTrace)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("%s: %d records, %v", echoTrace, len(recs), err)
+	}
+	lastRecord := fmt.Sprintf("record %d", len(recs)-1)
 	cut := filepath.Join(dir, "cut.pcap")
 	os.WriteFile(cut, good[:len(good)-40], 0o644)
 	unreadable := filepath.Join(dir, "secret.pcap")
@@ -80,7 +90,7 @@ func TestBadTraceFiles(t *testing.T) {
 			code, _, e = run(t, cmd, echoTruth) // link type 1: an Ethernet pcap, not usbmon
 			oneLineError(t, code, e, "hostecho-rx-ethernet.pcap")
 			code, _, e = run(t, cmd, cut)
-			oneLineError(t, code, e, "cut.pcap", "record 356", "byte")
+			oneLineError(t, code, e, "cut.pcap", lastRecord, "byte")
 			if os.Geteuid() != 0 { // root reads anything
 				code, _, e = run(t, cmd, unreadable)
 				oneLineError(t, code, e, "secret.pcap", "permission denied")

@@ -225,7 +225,7 @@ func openBulkOut(tb testing.TB, opts *usbhw.Options, depth int) (hw.Endpoint, []
 	})
 	l, err := hwtest.FindLayout(context.Background(), d)
 	if err != nil {
-		tb.Skip(err)
+		tb.Skipf("adapter %s has no bulk IN/OUT pair in its active configuration to send on: %v", sels[0], err)
 	}
 	if err := d.Claim(l.Iface); err != nil {
 		tb.Fatal(err)

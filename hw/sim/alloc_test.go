@@ -122,8 +122,16 @@ func BenchmarkBulkIn(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(1514)
 	for b.Loop() {
-		_ = h.SendIn(epIn, frame)
-		_ = d.in.Submit(tr)
-		_, _ = d.in.Wait(ctx)
+		if err := h.SendIn(epIn, frame); err != nil {
+			b.Fatal(err)
+		}
+		if err := d.in.Submit(tr); err != nil {
+			b.Fatal(err)
+		}
+		// Every round must move the whole frame, or the benchmark times
+		// failures.
+		if _, err := d.in.Wait(ctx); err != nil || tr.Err != nil || tr.N != len(frame) {
+			b.Fatalf("IN transfer: %v %v, %d bytes of %d", err, tr.Err, tr.N, len(frame))
+		}
 	}
 }

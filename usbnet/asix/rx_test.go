@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 
 	"dongle/skbuff"
@@ -230,11 +231,20 @@ func TestRxFixupAllocs(t *testing.T) {
 	}
 	var d Deframer
 	var q skbuff.Queue
+	// Each round must really deframe all ten frames: a Feed that refused
+	// the stream would allocate nothing too.
+	var bad error
 	allocs := testing.AllocsPerRun(500, func() {
-		_ = d.Feed(stream[:700], &q)
-		_ = d.Feed(stream[700:], &q)
+		err1 := d.Feed(stream[:700], &q)
+		err2 := d.Feed(stream[700:], &q)
+		if n := q.Len(); (err1 != nil || err2 != nil || n != 10) && bad == nil {
+			bad = fmt.Errorf("%d frames out of 10 (errors %v, %v)", n, err1, err2)
+		}
 		q.Purge(skbuff.FreeRead)
 	})
+	if bad != nil {
+		t.Fatal(bad)
+	}
 	if allocs != 0 {
 		t.Fatalf("Feed: %v allocs/op in steady state, want 0", allocs)
 	}
@@ -321,8 +331,15 @@ func FuzzRxFixup(f *testing.F) {
 		var d Deframer
 		var q skbuff.Queue
 		c := int(cut) % (len(data) + 1)
-		_ = d.Feed(data[:c], &q)
-		_ = d.Feed(data[c:], &q)
+		for _, part := range [][]byte{data[:c], data[c:]} {
+			// Bad input is refused with a typed error that names the frame.
+			if err := d.Feed(part, &q); err != nil {
+				var fe *FrameError
+				if !errors.As(err, &fe) {
+					t.Fatalf("Feed error %v (%T) is not a *FrameError", err, err)
+				}
+			}
+		}
 		for b := q.Dequeue(); b != nil; b = q.Dequeue() {
 			if b.Len() < EthHLen || b.Len() > DefaultMaxLen {
 				t.Fatalf("frame of %d bytes came out", b.Len())

@@ -1,6 +1,8 @@
 package cdcecm_test
 
 import (
+	"errors"
+	"math"
 	"testing"
 
 	"dongle/hw"
@@ -65,9 +67,22 @@ func FuzzStatus(f *testing.F) {
 	f.Add([]byte{0xa1})
 	drv := cdcecm.New()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_ = drv.Status(d, b)
-		if s := d.Net.Speed(); s < 0 {
-			t.Fatalf("speed %d", s)
+		speed, carrier := d.Net.Speed(), d.Net.Carrier()
+		err := drv.Status(d, b)
+		if err != nil {
+			// A refused notification is a typed error and changes nothing.
+			if !errors.Is(err, cdcecm.ErrNotification) {
+				t.Fatalf("Status(% x): error %v does not wrap ErrNotification", b, err)
+			}
+			if d.Net.Speed() != speed || d.Net.Carrier() != carrier {
+				t.Fatalf("Status(% x) failed (%v) but changed speed %d→%d, carrier %v→%v",
+					b, err, speed, d.Net.Speed(), carrier, d.Net.Carrier())
+			}
+		}
+		// The speed comes from a 32-bit bit/s field divided down to Mbit/s
+		// (CDC 1.2 ConnectionSpeedChange), so it cannot exceed 4294.
+		if s := d.Net.Speed(); s < 0 || s > math.MaxUint32/1_000_000 {
+			t.Fatalf("speed %d Mbit/s is not from a 32-bit rate field", s)
 		}
 	})
 }

@@ -354,7 +354,12 @@ func readStatus(t *testing.T, r *rig, size int) []byte {
 
 func TestGadgetNotifiesOnChange(t *testing.T) {
 	r := newRig(t, ecm.Options{Flavor: ecm.Gadget})
-	// SetAlt(1, 1) in newRig: connect + speed.
+	// SetAlt(1, 1) in newRig: connect + speed. The bytes are CDC 1.2 §6.3
+	// notifications: bmRequestType a1 (class, interface, IN), bNotification
+	// (00 NETWORK_CONNECTION / 2a CONNECTION_SPEED_CHANGE), wValue, wIndex
+	// (the control interface, 0 for the gadget), wLength. The rate is f_ecm's
+	// high-speed ecm_bitrate, 13·512·8·1000·8 = 425,984,000 bit/s
+	// = 0x19640000, little-endian "00006419", for down- and uplink.
 	if n := readStatus(t, r, 16); hex.EncodeToString(n) != "a100010000000000" {
 		t.Errorf("connect: %x", n)
 	}
@@ -397,6 +402,8 @@ func TestQEMUAnswersEveryPollPaced(t *testing.T) {
 		r.m.SetLink(false) // QEMU 7.2 never reports it
 		start := time.Now()
 		for i := 0; i < 4; i++ {
+			// NETWORK_CONNECTION, wValue 1 (connected) whatever the link,
+			// wIndex 1 as QEMU sends it (see fixtures/qemu-usbnet-cdc_ether.pcap).
 			if n := readStatus(t, r, 16); hex.EncodeToString(n) != "a100010001000000" {
 				t.Fatalf("poll %d: %x", i, n)
 			}

@@ -218,14 +218,46 @@ func TestReaderMalformed(t *testing.T) {
 func FuzzReader(f *testing.F) {
 	f.Add(build(f, sample()))
 	f.Add([]byte("070701"))
+	// Invariants: every error is io.EOF or wraps ErrHeader/ErrTruncated (the
+	// reader's only input is a bytes.Reader, so there is no other cause); a
+	// member read without error yields exactly Size bytes (a symlink's Size
+	// bytes are its Linkname, with no data after); and the reader never
+	// hands out more bytes than the archive holds.
+	typed := func(t *testing.T, what string, err error) {
+		if err != io.EOF && !errors.Is(err, ErrHeader) && !errors.Is(err, ErrTruncated) {
+			t.Fatalf("%s: untyped error %v", what, err)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := NewReader(bytes.NewReader(data))
+		var total int64
 		for i := 0; i < 1000; i++ {
-			if _, err := r.Next(); err != nil {
+			h, err := r.Next()
+			if err != nil {
+				typed(t, "Next", err)
 				return
 			}
-			if _, err := io.Copy(io.Discard, r); err != nil {
+			n, err := io.Copy(io.Discard, r)
+			total += n + int64(len(h.Linkname))
+			if total > int64(len(data)) {
+				t.Fatalf("%d bytes of member data from a %d-byte archive", total, len(data))
+			}
+			if err != nil {
+				typed(t, "Read", err)
+				if !errors.Is(err, ErrTruncated) {
+					t.Fatalf("data of %q: %v, want ErrTruncated", h.Name, err)
+				}
 				return
+			}
+			want := h.Size
+			if h.Mode&TypeMask == TypeLink {
+				want = 0
+				if int64(len(h.Linkname)) != h.Size {
+					t.Fatalf("symlink %q: target %d bytes, Size %d", h.Name, len(h.Linkname), h.Size)
+				}
+			}
+			if n != want {
+				t.Fatalf("member %q: read %d data bytes, want %d", h.Name, n, want)
 			}
 		}
 	})
