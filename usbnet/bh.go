@@ -12,32 +12,60 @@ import (
 // performs a control transfer: halts, link resets and filter updates go to
 // the kevent worker (usbnet_deferred_kevent).
 //
-// It ends when Stop closes d.done, after every reaper has exited, so it
-// sees every transfer come back exactly once.
+// It takes every completion queued since it last looked in one go (see
+// doneQueue), and ends when Stop closes d.done, after every reaper has
+// exited, so it sees every transfer come back exactly once.
 func (d *Dev) bottomHalf() {
 	defer d.bh.Done()
-	for c := range d.done {
-		switch c.kind {
-		case pipeRx:
-			d.rxDone(c.t)
-		case pipeTx:
-			d.txDone(c.t)
-		case pipeStatus:
-			d.statusDone(c.t)
+	for {
+		batch, ok := d.done.take()
+		if !ok {
+			return
 		}
+		// Frames first, resubmissions after: the frames of a batch reach
+		// netdev's backlog back to back (its bottom half wakes once for
+		// them, not once per frame between two submits), and d.mu is
+		// taken once for all the resubmissions.
+		resub := d.rxResub[:0]
+		for _, c := range batch {
+			switch c.kind {
+			case pipeRx:
+				if s := d.rxDone(c.t); s != nil {
+					resub = append(resub, s)
+				}
+			case pipeTx:
+				d.txDone(c.t)
+			case pipeStatus:
+				d.statusDone(c.t)
+			}
+		}
+		if len(resub) > 0 {
+			d.mu.Lock()
+			for _, s := range resub {
+				d.rxInFlight--
+				d.submitRxLocked(s)
+				d.checkRxHaltLocked()
+			}
+			d.mu.Unlock()
+			clear(resub)
+		}
+		d.rxResub = resub
 	}
 }
 
 // running reports whether new transfers may be submitted. d.mu held.
 func (d *Dev) runningLocked() bool { return d.state == stateRunning && !d.gone.Load() }
 
-// rxDone is rx_complete + rx_process for one bulk IN transfer.
-func (d *Dev) rxDone(t *hw.Transfer) {
+// rxDone is rx_complete + rx_process for one bulk IN transfer. It returns
+// the slot if it is to be resubmitted (or parked, if the device stopped or
+// halted meanwhile): the bottom half does that after the whole batch. Such
+// a slot still counts in rxInFlight until then, so a halt is not cleared
+// while it waits.
+func (d *Dev) rxDone(t *hw.Transfer) *rxSlot {
 	s := t.Cookie.(*rxSlot)
 	st := d.Net.Stats()
 	code := hw.StatusOf(t.Err)
 	d.mu.Lock()
-	d.rxInFlight--
 	running := d.runningLocked()
 	d.mu.Unlock()
 	switch {
@@ -74,16 +102,14 @@ func (d *Dev) rxDone(t *hw.Transfer) {
 		// failing endpoint does not spin (Linux's rx throttle).
 		st.RxErrors.Add(1)
 		d.mu.Lock()
+		d.rxInFlight--
 		d.rxParked = append(d.rxParked, s)
 		d.throttle()
 		d.checkRxHaltLocked()
 		d.mu.Unlock()
-		return
+		return nil
 	}
-	d.mu.Lock()
-	d.submitRxLocked(s)
-	d.checkRxHaltLocked()
-	d.mu.Unlock()
+	return s
 }
 
 // checkRxHaltLocked hands a bulk IN halt to the kevent worker once every

@@ -88,6 +88,7 @@ type Dev struct {
 	rx         []rxSlot
 	rxParked   []*rxSlot // RX transfers not in flight (halted, throttled)
 	rxInFlight int
+	rxResub    []*rxSlot // the bottom half's: RX slots a batch resubmits
 	rxHalted   bool
 	tx         []txSlot
 	txFree     []*txSlot
@@ -98,8 +99,8 @@ type Dev struct {
 	stHalted   bool
 
 	in, out, status *pipe
-	done            chan completion // top half → bottom half
-	quit            chan struct{}   // closed by Stop: reapers drain and exit
+	done            *doneQueue    // top half → bottom half
+	quit            chan struct{} // closed by Stop: reapers drain and exit
 	reapers         sync.WaitGroup
 	bh              sync.WaitGroup
 

@@ -124,13 +124,14 @@ func (d *Dev) open() (err error) {
 		d.st.t.Buf = d.st.buf
 		d.st.t.Cookie = &d.st
 	}
-	d.done = make(chan completion, total)
+	d.done = newDoneQueue(total)
 	d.quit = make(chan struct{})
 	d.kquit = make(chan struct{})
 	d.thr = time.AfterFunc(time.Hour, func() { d.defer_(evThrottle) })
 	d.thr.Stop()
 	d.rx = make([]rxSlot, d.RxURBs)
 	d.rxParked = make([]*rxSlot, 0, d.RxURBs)
+	d.rxResub = make([]*rxSlot, 0, d.RxURBs)
 	for i := range d.rx {
 		s := &d.rx[i]
 		s.t.Cookie = s
@@ -213,7 +214,7 @@ func (d *Dev) stop() error {
 	d.mu.Unlock()
 	close(d.quit)
 	d.reapers.Wait()
-	close(d.done)
+	d.done.close()
 	d.bh.Wait()
 
 	// Everything is reaped: free what the slots still hold.
@@ -243,7 +244,7 @@ func (d *Dev) stop() error {
 	}
 	d.mu.Lock()
 	d.state = stateDown
-	d.rx, d.tx, d.txFree, d.rxParked = nil, nil, nil, nil
+	d.rx, d.tx, d.txFree, d.rxParked, d.rxResub = nil, nil, nil, nil, nil
 	d.in, d.out, d.status = nil, nil, nil
 	d.mu.Unlock()
 	d.kflags.Store(0)

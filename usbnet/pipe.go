@@ -2,6 +2,7 @@ package usbnet
 
 import (
 	"context"
+	"sync"
 
 	"dongle/hw"
 )
@@ -17,31 +18,50 @@ const (
 
 // A pipe is one open endpoint and its reaper: the top half.
 //
-//	submitter ──Submit──► hw.Endpoint ──Wait──► reaper ──completion──► d.done ──► bottom half
+//	submitter ──Submit──► hw.Endpoint ──Wait──► reaper ──batch──► d.done ──kick──► bottom half
 //	    └──── token ──► kick ───────────────────────┘
 //
 // hw.Endpoint.Wait fails with ErrNotFound when nothing is in flight, so the
 // reaper must only wait for what was submitted: every successful Submit
 // puts one token in kick (buffered to the most transfers the pipe can have
 // in flight, so the send never blocks), and the reaper takes one token per
-// Wait. When Stop closes quit, no Submit can happen any more; the reaper
-// reaps what the remaining tokens account for and exits.
+// transfer it reaps. When Stop closes quit, no Submit can happen any more;
+// the reaper reaps what the remaining tokens account for and exits.
+//
+// An endpoint that can hand back everything already completed at once
+// (batchWaiter: hw/gousb's) is reaped a batch per wake-up, and the batch
+// goes to the bottom half with one lock and at most one wake-up: under
+// QEMU's TCG each goroutine wake-up costs more than the bookkeeping of a
+// frame, so hand-offs are paid per batch, never per transfer.
 type pipe struct {
-	kind pipeKind
-	ep   hw.Endpoint
-	kick chan struct{}
+	kind  pipeKind
+	ep    hw.Endpoint
+	bw    batchWaiter // ep, if it reaps in batches; else nil
+	kick  chan struct{}
+	batch []*hw.Transfer // the reaper's: what one WaitBatch returned
 }
 
-// completion is what the top half queues: a reaped transfer. It is sent by
-// value on a channel whose capacity is every transfer the device owns, so
-// the reapers never block and nothing is allocated.
+// batchWaiter is an hw.Endpoint that can return, in one call, the oldest
+// transfer once it completed and every completed one after it (in
+// submission order). hw/gousb's Endpoint is one.
+type batchWaiter interface {
+	WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error)
+}
+
+// completion is what the top half queues: a reaped transfer. The queue
+// has room for every transfer the device owns, so the reapers never block
+// and nothing is allocated.
 type completion struct {
 	kind pipeKind
 	t    *hw.Transfer
 }
 
 func newPipe(kind pipeKind, ep hw.Endpoint, depth int) *pipe {
-	return &pipe{kind: kind, ep: ep, kick: make(chan struct{}, depth)}
+	p := &pipe{kind: kind, ep: ep, kick: make(chan struct{}, depth)}
+	if bw, ok := ep.(batchWaiter); ok {
+		p.bw, p.batch = bw, make([]*hw.Transfer, depth)
+	}
+	return p
 }
 
 // submit hands t to the endpoint and accounts a token for the reaper.
@@ -67,22 +87,115 @@ func (d *Dev) reap(p *pipe) {
 			for {
 				select {
 				case <-p.kick:
-					d.reapOne(ctx, p)
+					d.reapSome(ctx, p)
 				default:
 					return
 				}
 			}
 		}
-		d.reapOne(ctx, p)
+		d.reapSome(ctx, p)
 	}
 }
 
-func (d *Dev) reapOne(ctx context.Context, p *pipe) {
-	t, err := p.ep.Wait(ctx)
-	if err != nil || t == nil {
-		// Nothing to reap after all (the token was stale). The backend
-		// kept no transfer of ours, so there is nothing to hand on.
+// reapSome reaps the transfer one token (already taken) accounts for, and
+// with a batchWaiter every transfer completed after it as well, taking
+// their tokens too. A transfer can complete before its submitter has put
+// its token (Submit returns, then the token follows), so those receives
+// may wait a moment, but never for long: the token is on its way.
+func (d *Dev) reapSome(ctx context.Context, p *pipe) {
+	if p.bw == nil {
+		t, err := p.ep.Wait(ctx)
+		if err != nil || t == nil {
+			// Nothing to reap after all (the token was stale). The backend
+			// kept no transfer of ours, so there is nothing to hand on.
+			return
+		}
+		d.done.push(p.kind, t)
 		return
 	}
-	d.done <- completion{p.kind, t}
+	n, err := p.bw.WaitBatch(ctx, p.batch)
+	if err != nil || n == 0 {
+		return
+	}
+	for range n - 1 {
+		<-p.kick
+	}
+	d.done.pushBatch(p.kind, p.batch[:n])
+	clear(p.batch[:n])
+}
+
+// doneQueue is the top half → bottom half queue (the completions Linux's
+// usbnet keeps on dev->done and schedules the tasklet for): the reapers
+// append under mu and kick the bottom half, which swaps the whole queue
+// for its spare slice and works through it without the lock.
+//
+//	reapers ──push──► q ──kick (capacity 1)──► bottom half: q, spare = spare[:0], q
+//
+// Both slices have room for every transfer the device owns, so neither
+// side allocates, and a kick already pending absorbs the next ones: one
+// wake-up serves every completion queued before the bottom half looks.
+type doneQueue struct {
+	mu     sync.Mutex
+	q      []completion
+	spare  []completion
+	closed bool // no push will come: the bottom half ends once q is empty
+	kick   chan struct{}
+}
+
+func newDoneQueue(total int) *doneQueue {
+	return &doneQueue{q: make([]completion, 0, total), spare: make([]completion, 0, total),
+		kick: make(chan struct{}, 1)}
+}
+
+func (dq *doneQueue) push(kind pipeKind, t *hw.Transfer) {
+	dq.mu.Lock()
+	dq.q = append(dq.q, completion{kind, t})
+	dq.mu.Unlock()
+	dq.signal()
+}
+
+func (dq *doneQueue) pushBatch(kind pipeKind, ts []*hw.Transfer) {
+	dq.mu.Lock()
+	for _, t := range ts {
+		dq.q = append(dq.q, completion{kind, t})
+	}
+	dq.mu.Unlock()
+	dq.signal()
+}
+
+func (dq *doneQueue) signal() {
+	select {
+	case dq.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close says no push will follow (every reaper has exited).
+func (dq *doneQueue) close() {
+	dq.mu.Lock()
+	dq.closed = true
+	dq.mu.Unlock()
+	dq.signal()
+}
+
+// take waits for completions and returns all of them; the slice is the
+// caller's until the next take. It returns nil, false once the queue is
+// closed and empty.
+func (dq *doneQueue) take() ([]completion, bool) {
+	for {
+		dq.mu.Lock()
+		if len(dq.q) > 0 {
+			b := dq.q
+			clear(dq.spare) // the last batch, done with: drop its transfer pointers
+			dq.q, dq.spare = dq.spare[:0], b
+			dq.mu.Unlock()
+			return b, true
+		}
+		closed := dq.closed
+		dq.mu.Unlock()
+		if closed {
+			return nil, false
+		}
+		<-dq.kick
+	}
 }

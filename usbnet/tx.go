@@ -154,9 +154,9 @@ func (d *Dev) submitTxLocked(s *txSlot) error {
 			// The frame is on its way without its terminator. Complete
 			// the ZLP here with the error, as the reaper would have: the
 			// slot then finishes, failed, when the frame is reaped. The
-			// send cannot block: d.done has room for every transfer.
+			// queue has room for every transfer.
 			s.zlp.N, s.zlp.Err = 0, err
-			d.done <- completion{pipeTx, &s.zlp}
+			d.done.push(pipeTx, &s.zlp)
 			return nil
 		}
 		d.counters.ZLPs.Add(1)

@@ -153,6 +153,51 @@ func (e *Endpoint) Wait(ctx context.Context) (*hw.Transfer, error) {
 	}
 }
 
+// WaitBatch is Wait for a batch: it blocks until the oldest submitted
+// transfer has completed, then returns it and every transfer after it that
+// has completed too (up to len(out)), oldest first, in out[:n]. One lock
+// and at most one wake-up serve the whole batch, where Wait costs one of
+// each per transfer: a reaper taking what libusb completed in one event
+// pass pays for the hand-off once. The errors are Wait's; out must not be
+// empty.
+func (e *Endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error) {
+	if len(out) == 0 {
+		panic("gousb: WaitBatch with an empty out on " + e.name)
+	}
+	for {
+		e.mu.Lock()
+		if e.head == e.tail {
+			e.mu.Unlock()
+			return 0, e.errEmpty
+		}
+		mask := uint(len(e.ring) - 1)
+		n := 0
+		for n < len(out) && e.head != e.tail {
+			s := &e.ring[e.head&mask]
+			if !s.done {
+				break
+			}
+			out[n] = s.t
+			*s = slot{}
+			e.head++
+			n++
+		}
+		if n > 0 {
+			if e.head != e.tail && e.ring[e.head&mask].done {
+				e.wake() // out was full: let the next call see the rest at once
+			}
+			e.mu.Unlock()
+			return n, nil
+		}
+		e.mu.Unlock()
+		select {
+		case <-e.notify:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
 func (e *Endpoint) wake() {
 	select {
 	case e.notify <- struct{}{}:

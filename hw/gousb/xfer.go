@@ -24,7 +24,8 @@ struct dongle_xfer {
 	dongle_xfer *next; // in the cq's list
 	dongle_cq *cq;
 	int index;
-	int cap; // bytes allocated at t->buffer
+	int cap;    // bytes allocated at t->buffer
+	int devmem; // t->buffer is libusb_dev_mem_alloc'd (usbfs mmap), not malloc'd
 };
 
 static void LIBUSB_CALL dongle_xfer_cb(struct libusb_transfer *t) {
@@ -76,6 +77,37 @@ static void dongle_cq_free(dongle_cq *q) {
 	free(q);
 }
 
+// dongle_buf_alloc gives x a size-byte buffer: device memory (usbfs maps
+// it, so the kernel neither allocates a bounce buffer on each submit nor
+// copies the data on each completion) where the kernel offers it, else
+// malloc. 0: done; -1: out of memory.
+static int dongle_buf_alloc(dongle_xfer *x, libusb_device_handle *h, int size) {
+	unsigned char *b = libusb_dev_mem_alloc(h, (size_t)size);
+	if (b) {
+		x->t->buffer = b;
+		x->devmem = 1;
+		x->cap = size;
+		return 0;
+	}
+	b = malloc(size);
+	if (!b)
+		return -1;
+	x->t->buffer = b;
+	x->devmem = 0;
+	x->cap = size;
+	return 0;
+}
+
+static void dongle_buf_free(dongle_xfer *x) {
+	if (!x->t->buffer)
+		return;
+	if (x->devmem)
+		libusb_dev_mem_free(x->t->dev_handle, x->t->buffer, (size_t)x->cap);
+	else
+		free(x->t->buffer);
+	x->t->buffer = NULL;
+}
+
 // dongle_xfer_new allocates a bulk or interrupt transfer on endpoint ep
 // with no timeout (libusb then arms no timer and reads no clock for it;
 // the endpoint queue cancels instead) and a cap-byte buffer.
@@ -89,16 +121,14 @@ static dongle_xfer *dongle_xfer_new(dongle_cq *q, libusb_device_handle *h, unsig
 		free(x);
 		return NULL;
 	}
-	x->t->buffer = malloc(cap > 0 ? cap : 1);
-	if (!x->t->buffer) {
+	x->t->dev_handle = h;
+	if (dongle_buf_alloc(x, h, cap > 0 ? cap : 1) != 0) {
 		libusb_free_transfer(x->t);
 		free(x);
 		return NULL;
 	}
-	x->cap = cap;
 	x->cq = q;
 	x->index = index;
-	x->t->dev_handle = h;
 	x->t->endpoint = ep;
 	x->t->type = type;
 	x->t->timeout = 0;
@@ -110,18 +140,23 @@ static dongle_xfer *dongle_xfer_new(dongle_cq *q, libusb_device_handle *h, unsig
 // dongle_xfer_grow makes the buffer at least size bytes (the transfer is
 // idle). 0: done; -1: out of memory, the old buffer is kept.
 static int dongle_xfer_grow(dongle_xfer *x, int size) {
-	unsigned char *b = malloc(size);
-	if (!b)
+	unsigned char *old = x->t->buffer;
+	int olddev = x->devmem, oldcap = x->cap;
+	if (dongle_buf_alloc(x, x->t->dev_handle, size) != 0) {
+		x->t->buffer = old;
+		x->devmem = olddev;
+		x->cap = oldcap;
 		return -1;
-	free(x->t->buffer);
-	x->t->buffer = b;
-	x->cap = size;
+	}
+	if (olddev)
+		libusb_dev_mem_free(x->t->dev_handle, old, (size_t)oldcap);
+	else
+		free(old);
 	return 0;
 }
 
 static void dongle_xfer_free(dongle_xfer *x) {
-	free(x->t->buffer);
-	x->t->buffer = NULL;
+	dongle_buf_free(x);
 	libusb_free_transfer(x->t);
 	free(x);
 }
@@ -138,7 +173,9 @@ import (
 )
 
 // libusbXfers implements xfers with n libusb_transfer objects allocated
-// once per open endpoint, each with a C buffer (malloc'd, grown when a
+// once per open endpoint, each with a C buffer (usbfs device memory from
+// libusb_dev_mem_alloc where the kernel has it, which spares the kernel a
+// buffer allocation and a copy per transfer, else malloc'd; grown when a
 // larger hw.Transfer comes; cgo forbids C keeping Go pointers, so data is
 // copied in on OUT and out on IN, 1514 bytes being cheaper to copy than
 // to pin). Completions come through a C callback into the endpoint's

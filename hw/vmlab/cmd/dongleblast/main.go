@@ -14,7 +14,8 @@
 // flight at the OS), -sync (hw/gousb Options.Sync: the older synchronous
 // transfer path), -txurbs / -rxurbs (usbnet's TX_QLEN / RX_QLEN),
 // -cpuprofile FILE (pprof, e.g. in /mnt/lab so the host can read it),
-// -procs N (GOMAXPROCS).
+// -procs N (GOMAXPROCS), -nobatch (hide hw/gousb's WaitBatch, so usbnet
+// reaps one transfer per Wait: the batch reaping's A/B in one boot).
 //
 // tx -wait says how the blaster waits while netdev's transmit queue
 // (TxQueueLen 1000, the kernel's qdisc default) is full:
@@ -46,6 +47,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dongle/hw"
 	usbhw "dongle/hw/gousb"
 	"dongle/hw/vmlab/guest"
 	"dongle/netdev"
@@ -75,6 +77,7 @@ func main() {
 	blast := fs.Bool("blast", false, "rx: have the host peer send the frames once the driver is up")
 	rate := fs.Int("rate", 0, "rx, kernrx: host peer send rate in frames/s (0: as fast as usb-net takes them)")
 	ifname := fs.String("if", "", "kernrx: the kernel netdev")
+	nobatch := fs.Bool("nobatch", false, "hide hw/gousb's WaitBatch from usbnet (reap one transfer per Wait, for comparison)")
 	fs.Parse(os.Args[2:])
 
 	if *procs > 0 {
@@ -89,7 +92,7 @@ func main() {
 		}
 		return
 	}
-	b, err := open(*sel, &usbhw.Options{Workers: *workers, Sync: *syncPath}, *txurbs, *rxurbs, mode == "echo")
+	b, err := open(*sel, &usbhw.Options{Workers: *workers, Sync: *syncPath}, *txurbs, *rxurbs, mode == "echo", *nobatch)
 	if err != nil {
 		fail(err)
 	}
@@ -133,14 +136,21 @@ type blaster struct {
 	d    *usbnet.Dev
 	net  *netdev.Device
 	nrx  atomic.Uint64
-	last atomic.Int64 // unix ns of the last frame received
-	frst atomic.Int64
-	got  chan []byte
+	last atomic.Int64 // unix ns of frame lastN
+	frst atomic.Int64 // unix ns of the first frame
+	// The handler reads the clock for the first frame, every stampEvery-th
+	// and the want-th (then closes full), not for each: under TCG a clock
+	// read per frame is a measurable share of the driver's own work. The
+	// rate is over frames 1..lastN, exactly as timed.
+	lastN atomic.Uint64
+	want  atomic.Uint64
+	full  chan struct{}
+	got   chan []byte
 }
 
 // open binds dongle's driver; keep: hand copies of received frames to
 // b.got (echo), which costs an allocation per frame the rx count must not pay.
-func open(sel string, opts *usbhw.Options, txurbs, rxurbs int, keep bool) (*blaster, error) {
+func open(sel string, opts *usbhw.Options, txurbs, rxurbs int, keep, nobatch bool) (*blaster, error) {
 	c, err := usbhw.Open()
 	if err != nil {
 		return nil, err
@@ -155,7 +165,11 @@ func open(sel string, opts *usbhw.Options, txurbs, rxurbs int, keep bool) (*blas
 		c.Close()
 		return nil, err
 	}
-	d, err := usbnet.Probe(dev, drivers.All()...)
+	var hwdev hw.Device = dev
+	if nobatch {
+		hwdev = oneByOne{dev}
+	}
+	d, err := usbnet.Probe(hwdev, drivers.All()...)
 	if err != nil {
 		dev.Close()
 		c.Close()
@@ -167,12 +181,19 @@ func open(sel string, opts *usbhw.Options, txurbs, rxurbs int, keep bool) (*blas
 	if rxurbs > 0 {
 		d.RxURBs = rxurbs
 	}
-	b := &blaster{ctx: c, dev: dev, d: d, net: d.Net, got: make(chan []byte, 64)}
+	b := &blaster{ctx: c, dev: dev, d: d, net: d.Net, got: make(chan []byte, 64), full: make(chan struct{})}
 	d.Net.AddHandler(guest.EchoEtherType, func(buf *skbuff.Buff) {
-		now := time.Now().UnixNano()
-		b.frst.CompareAndSwap(0, now)
-		b.last.Store(now)
-		b.nrx.Add(1)
+		if c := b.nrx.Add(1); c == 1 || c%stampEvery == 0 || c == b.want.Load() {
+			now := time.Now().UnixNano()
+			if c == 1 {
+				b.frst.Store(now)
+			}
+			b.last.Store(now)
+			b.lastN.Store(c)
+			if c == b.want.Load() {
+				close(b.full)
+			}
+		}
 		if keep {
 			select {
 			case b.got <- append(append([]byte(nil), buf.MACHeader()...), buf.Data()...):
@@ -291,7 +312,11 @@ func (b *blaster) tx(n, size int, wait string, timeout time.Duration) error {
 // rx counts frames until n arrived or nothing came for a second; with
 // blast, it asks the host peer to send them once the driver is up. The
 // rate is over the handler's timestamps of the first and last frame.
+// stampEvery: see blaster.lastN.
+const stampEvery = 1024
+
 func (b *blaster) rx(n, size, rate int, blast bool, timeout time.Duration) error {
+	b.want.Store(uint64(n))
 	var bl <-chan blastResult
 	if blast {
 		bl = startBlast(n, size, rate, timeout)
@@ -301,12 +326,12 @@ func (b *blaster) rx(n, size, rate int, blast bool, timeout time.Duration) error
 		ch <- blastResult{}
 		bl = ch
 	}
-	got, _, _, _, br := waitRX(b.nrx.Load, uint64(n), bl, timeout)
+	got, br := waitFull(b.full, b.nrx.Load, bl, timeout)
 	el := time.Duration(b.last.Load() - b.frst.Load())
 	st := b.net.Stats()
 	var iv uint64
-	if got > 1 {
-		iv = got - 1
+	if m := b.lastN.Load(); m > 1 {
+		iv = m - 1
 	}
 	report("rx", got, n, iv, el, br, fmt.Sprintf("rx_errors=%d rx_dropped=%d", st.RxErrors.Load(), st.RxDropped.Load()))
 	if br.err != nil {
@@ -381,4 +406,16 @@ func (b *blaster) echo(list string, timeout time.Duration) error {
 	}
 	fmt.Printf("DONGLEBLAST echo sizes=%s ok zlps=%d\n", list, b.d.Counters().ZLPs.Load())
 	return nil
+}
+
+// oneByOne is a device whose endpoints offer only hw.Endpoint's methods,
+// so usbnet reaps them with Wait, one transfer per call (-nobatch).
+type oneByOne struct{ hw.Device }
+
+func (d oneByOne) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
+	ep, err := d.Device.OpenEndpoint(addr)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ hw.Endpoint }{ep}, nil
 }

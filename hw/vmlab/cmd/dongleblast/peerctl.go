@@ -79,3 +79,41 @@ func waitRX(count rxCounter, n uint64, blast <-chan blastResult, timeout time.Du
 	}
 	return got, first, last, firstCount, br
 }
+
+// waitFull is waitRX for a counter that signals: it sleeps until full is
+// closed (every frame arrived), the blast ended and no frame came for a
+// second, or timeout, checking progress every 100 ms rather than polling
+// every millisecond (each poll a timer and a wake-up the driver pays for
+// under TCG).
+func waitFull(full <-chan struct{}, count rxCounter, blast <-chan blastResult, timeout time.Duration) (got uint64, br blastResult) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	done, last, lastChange := false, uint64(0), time.Now()
+wait:
+	for {
+		select {
+		case <-full:
+			break wait
+		case br = <-blast:
+			done, blast = true, nil
+		case now := <-tick.C:
+			if c := count(); c != last {
+				last, lastChange = c, now
+			} else if done && now.Sub(lastChange) > time.Second {
+				break wait
+			}
+		case <-deadline.C:
+			break wait
+		}
+	}
+	if !done {
+		select {
+		case br = <-blast:
+		case <-time.After(2 * time.Second):
+			br.err = fmt.Errorf("host peer blast: no answer")
+		}
+	}
+	return count(), br
+}
