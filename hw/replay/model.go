@@ -164,11 +164,7 @@ func NewModel(recs []usbmon.Record, opts ModelOptions) (*Model, error) {
 	m := &model{opts: opts, exact: map[[8]byte][]int{}, byReq: map[[6]byte][]int{}, writes: map[[2]byte][]int{}, cycle: map[[8]byte]int{},
 		in: map[uint8]*inStream{}, out: map[uint8][]outRec{}, outPos: map[uint8]int{}}
 	m.build(t)
-	backend := "trace"
-	if opts.Name != "" {
-		backend += ":" + opts.Name
-	}
-	m.c = newCore(t, t.info(backend), m)
+	m.c = newCore(t, t.info(backendName(opts.Name)), m)
 	return &Model{core: m.c, m: m}, nil
 }
 

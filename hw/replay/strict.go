@@ -72,11 +72,7 @@ func NewStrict(recs []usbmon.Record, opts StrictOptions) (*Strict, error) {
 			s.subs[j], s.subs[j-1] = s.subs[j-1], s.subs[j]
 		}
 	}
-	backend := "trace"
-	if opts.Name != "" {
-		backend += ":" + opts.Name
-	}
-	s.c = newCore(t, t.info(backend), s)
+	s.c = newCore(t, t.info(backendName(opts.Name)), s)
 	return &Strict{core: s.c, s: s}, nil
 }
 
@@ -244,4 +240,12 @@ func (s *strict) releaseLocked() {
 func (s *strict) cancel(e *endpoint) {
 	s.releaseLocked()
 	e.completeAllLocked(hw.ErrCancelled)
+}
+
+// backendName is Info().Backend of a replay: "trace" or "trace:NAME".
+func backendName(name string) string {
+	if name == "" {
+		return "trace"
+	}
+	return "trace:" + name
 }

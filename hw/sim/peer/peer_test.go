@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+
 	"dongle/hw/sim"
 	"dongle/hw/sim/peer"
 )
@@ -26,39 +29,44 @@ func arpRequest(target net.IP) []byte {
 	return f
 }
 
-func sum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
+// echoRequest is built by gopacket, an implementation independent of the
+// peer's own, so the peer's checksums are checked against a referee.
+func echoRequest(dst net.IP, payload int) []byte {
+	data := make([]byte, payload)
+	for i := range data {
+		data[i] = byte(i)
 	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
+	return serialize(
+		&layers.Ethernet{SrcMAC: hostMAC, DstMAC: peer.DefaultMAC, EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: net.IPv4(10, 9, 9, 1), DstIP: dst},
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 0x1234},
+		gopacket.Payload(data))
 }
 
-func echoRequest(dst net.IP, payload int) []byte {
-	f := make([]byte, 14+20+8+payload)
-	copy(f, peer.DefaultMAC)
-	copy(f[6:], hostMAC)
-	binary.BigEndian.PutUint16(f[12:], 0x0800)
-	ip := f[14:]
-	ip[0], ip[8], ip[9] = 0x45, 64, 1
-	binary.BigEndian.PutUint16(ip[2:], uint16(20+8+payload))
-	copy(ip[12:], net.IPv4(10, 9, 9, 1).To4())
-	copy(ip[16:], dst.To4())
-	binary.BigEndian.PutUint16(ip[10:], sum(ip[:20]))
-	ic := ip[20:]
-	ic[0] = 8
-	binary.BigEndian.PutUint16(ic[4:], 0x1234)
-	for i := range payload {
-		ic[8+i] = byte(i)
+func serialize(ls ...gopacket.SerializableLayer) []byte {
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		panic(err)
 	}
-	binary.BigEndian.PutUint16(ic[2:], sum(ic))
-	return f
+	return buf.Bytes()
+}
+
+// checksumsOK decodes an IPv4/ICMP frame with gopacket and reports whether
+// its IP and ICMP checksums equal what gopacket computes for the same
+// headers and payload.
+func checksumsOK(frame []byte) bool {
+	pkt := gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default)
+	eth, _ := pkt.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+	ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	ic, _ := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+	if eth == nil || ip == nil || ic == nil {
+		return false
+	}
+	wantIP, wantIC := ip.Checksum, ic.Checksum
+	again := gopacket.NewPacket(serialize(eth, ip, ic, gopacket.Payload(ic.Payload)), layers.LayerTypeEthernet, gopacket.Default)
+	ip2, _ := again.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	ic2, _ := again.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+	return ip2 != nil && ic2 != nil && ip2.Checksum == wantIP && ic2.Checksum == wantIC
 }
 
 func TestARPAndPing(t *testing.T) {
@@ -84,12 +92,15 @@ func TestARPAndPing(t *testing.T) {
 	}
 	icmp := got[1]
 	ip := icmp[14:]
-	if !net.IP(ip[12:16]).Equal(peer.DefaultIP) || !net.IP(ip[16:20]).Equal(net.IPv4(10, 9, 9, 1)) || sum(ip[:20]) != 0 {
+	if !net.IP(ip[12:16]).Equal(peer.DefaultIP) || !net.IP(ip[16:20]).Equal(net.IPv4(10, 9, 9, 1)) {
 		t.Errorf("IP header of the reply wrong: % x", ip[:20])
 	}
 	ic := ip[20 : 20+8+57]
-	if ic[0] != 0 || sum(ic) != 0 || binary.BigEndian.Uint16(ic[4:]) != 0x1234 || ic[8+56] != 56 {
+	if ic[0] != 0 || binary.BigEndian.Uint16(ic[4:]) != 0x1234 || ic[8+56] != 56 {
 		t.Errorf("ICMP reply wrong: % x", ic)
+	}
+	if !checksumsOK(icmp) {
+		t.Errorf("reply checksums differ from gopacket's: % x", icmp)
 	}
 	if p.Stats().ARPReplies.Load() != 1 || p.Stats().EchoReplies.Load() != 1 || p.Stats().Ignored.Load() != 1 {
 		t.Errorf("stats: arp %d echo %d ignored %d", p.Stats().ARPReplies.Load(), p.Stats().EchoReplies.Load(), p.Stats().Ignored.Load())
