@@ -32,8 +32,8 @@ var _ Ops = dummyOps{}
 // HardStartXmit counts b and frees it: dev_kfree_skb(skb, FREE_WRITE)
 // and "return 0".
 func (dummyOps) HardStartXmit(b *skbuff.Buff, d *Device) XmitResult {
-	d.stats.TxPackets.Add(1)
 	d.stats.TxBytes.Add(uint64(b.Len()))
+	d.stats.TxPackets.Add(1)
 	b.Free(skbuff.FreeWrite)
 	return XmitOK
 }

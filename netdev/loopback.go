@@ -29,16 +29,16 @@ var _ Ops = loopbackOps{}
 // freed and counted as rx_length_errors.
 func (loopbackOps) HardStartXmit(b *skbuff.Buff, d *Device) XmitResult {
 	n := uint64(b.Len())
-	d.stats.TxPackets.Add(1)
 	d.stats.TxBytes.Add(n)
+	d.stats.TxPackets.Add(1)
 	if _, err := EthTypeTrans(b, d); err != nil {
 		d.stats.RxErrors.Add(1)
 		d.stats.RxLengthErrors.Add(1)
 		b.Free(skbuff.FreeWrite)
 		return XmitOK
 	}
-	d.stats.RxPackets.Add(1)
 	d.stats.RxBytes.Add(n)
+	d.stats.RxPackets.Add(1)
 	d.Rx(b)
 	return XmitOK
 }

@@ -156,8 +156,8 @@ func (d *Dev) rxFrame(s *rxSlot, n int) {
 				continue
 			}
 		}
-		st.RxPackets.Add(1)
 		st.RxBytes.Add(uint64(n))
+		st.RxPackets.Add(1)
 		d.Net.Rx(f)
 	}
 }

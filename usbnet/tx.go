@@ -216,8 +216,10 @@ func (d *Dev) txDone(t *hw.Transfer) {
 	}
 	switch code {
 	case 0:
-		st.TxPackets.Add(1)
+		// Bytes before packets: whoever sees the packet counted sees
+		// its bytes too (the specs read them in that order).
 		st.TxBytes.Add(uint64(s.bytes))
+		st.TxPackets.Add(1)
 	case hw.ErrStall:
 		// EVENT_TX_HALT: stop the queue; the kevent worker clears the
 		// halt once every slot is back, then wakes the queue.

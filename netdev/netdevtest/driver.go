@@ -121,8 +121,8 @@ func (f *Driver) HardStartXmit(b *skbuff.Buff, d *netdev.Device) netdev.XmitResu
 		f.Held.QueueTail(b)
 		f.mu.Unlock()
 	default:
-		d.Stats().TxPackets.Add(1)
 		d.Stats().TxBytes.Add(uint64(b.Len()))
+		d.Stats().TxPackets.Add(1)
 		b.Free(skbuff.FreeWrite)
 	}
 	return netdev.XmitOK
@@ -135,8 +135,8 @@ func (f *Driver) Complete(d *netdev.Device) int {
 	defer f.mu.Unlock()
 	n := f.Held.Len()
 	for b := f.Held.Dequeue(); b != nil; b = f.Held.Dequeue() {
-		d.Stats().TxPackets.Add(1)
 		d.Stats().TxBytes.Add(uint64(b.Len()))
+		d.Stats().TxPackets.Add(1)
 		b.Free(skbuff.FreeWrite)
 	}
 	return n
