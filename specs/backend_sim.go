@@ -143,6 +143,16 @@ func SimBackends() []Backend {
 			},
 		},
 		&simBackend{
+			name: "sim:ax88178",
+			expect: Expectations{Driver: "asix", Vendor: 0x0b95, Product: 0x1780, MAC: mac("00:0e:c6:88:17:80"),
+				USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000, RxFrames: -1},
+			make: func(end *sim.End) (*sim.Device, func(bool) error, func() map[string]int) {
+				dev, m := ax88772.NewDevice(ax88772.Options{Chip: ax88772.AX88178})
+				m.Plug(end)
+				return dev, func(up bool) error { m.SetCable(up); return nil }, ax88772Stats(m)
+			},
+		},
+		&simBackend{
 			name: "sim:ax88179",
 			expect: Expectations{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: mac("00:0e:c6:81:79:01"),
 				USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000, RxFrames: -1},
@@ -185,8 +195,10 @@ func ecmStats(m *ecm.Model) func() map[string]int {
 
 func ax88772Stats(m *ax88772.Model) func() map[string]int {
 	return func() map[string]int {
-		s := m.TxStats()
-		return map[string]int{"tx_bad_header": int(s.BadHeader)}
+		s, r := m.TxStats(), m.RxStats()
+		// medium_mismatch: frames the AX88178 model dropped because the
+		// medium mode did not match the link (always 0 on the AX88772B).
+		return map[string]int{"tx_bad_header": int(s.BadHeader), "medium_mismatch": s.MediumMismatch + r.MediumMismatch}
 	}
 }
 

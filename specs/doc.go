@@ -6,6 +6,7 @@
 //	sim:ecm          hw/sim/ecm, QEMU usb-net personality (FS)     a sim.Wire the spec drives
 //	sim:ecm-gadget   hw/sim/ecm, Linux f_ecm personality (HS)      a sim.Wire the spec drives
 //	sim:ax88772      hw/sim/ax88772 (AX88772B, HS; -fs: FS)        a sim.Wire the spec drives
+//	sim:ax88178      hw/sim/ax88772 (AX88178, gigabit PHY, HS)     a sim.Wire the spec drives
 //	sim:ax88179      hw/sim/ax88179 (HS; -ss: SuperSpeed)          a sim.Wire the spec drives
 //	trace:FILE       hw/replay model replay of a usbmon capture    none: the recording
 //	usb[:SEL]        hw/gousb, a real (or virtual-lab) adapter     an echo peer, where one is set up

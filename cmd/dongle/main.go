@@ -6,6 +6,7 @@
 //	dongle diag [DEVICE|TRACE]       descriptors, MAC, link, PHY, registers, EEPROM, statistics
 //	dongle test [--backend=...]      the conformance suite against a backend
 //	dongle record -o FILE DEVICE     drive an adapter through a scenario, recording usbmon
+//	dongle record --usbmon BUS -o FILE   capture the kernel's own USB traffic (usbmon, no Wireshark)
 //	dongle replay TRACE              bind the driver to a trace, report divergences
 //	dongle decode TRACE -o FILE      Ethernet frames out of a usbmon trace
 //	dongle udev [--install]          udev rule for unprivileged access

@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register("record", "drive an adapter through a scenario, recording usbmon (-o FILE)", runRecord)
+	register("record", "drive an adapter through a scenario, recording usbmon (-o FILE); --usbmon BUS records the kernel's own USB traffic", runRecord)
 }
 
 // testEtherType marks dongle's own frames (IEEE 802 local experimental 1).
@@ -32,13 +32,18 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "usbmon pcap to write (required)")
 	scenario := fs.String("scenario", "bringup", "bringup, traffic or soak")
 	frames := fs.Int("frames", 100, "frames each way (traffic)")
-	duration := fs.Duration("duration", 10*time.Second, "how long to run traffic (soak)")
+	duration := fs.Duration("duration", 10*time.Second, "how long to run traffic (soak); with --usbmon, how long to capture (default: until Ctrl-C)")
+	bus := fs.Int("usbmon", -1, "capture the kernel's own USB traffic from /dev/usbmonBUS (0: every bus) instead of driving an adapter")
+	dev := fs.Int("dev", 0, "with --usbmon: keep only this device address (0: every device)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 2
 	}
+	if set := setFlags(fs); set["usbmon"] || set["dev"] {
+		return runRecordUsbmon(usbmonArgs{out: *out, bus: *bus, dev: *dev, duration: *duration, timed: set["duration"], pos: pos, set: set}, stdout, stderr)
+	}
 	if *out == "" || len(pos) != 1 {
-		fmt.Fprintln(stderr, "dongle record: usage: dongle record -o FILE [--scenario=bringup|traffic|soak] [--frames N] DEVICE")
+		fmt.Fprintln(stderr, "dongle record: usage: dongle record -o FILE [--scenario=bringup|traffic|soak] [--frames N] DEVICE, or dongle record --usbmon BUS [--dev ADDR] [--duration D] -o FILE")
 		return 2
 	}
 	switch *scenario {

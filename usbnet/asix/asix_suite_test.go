@@ -9,5 +9,5 @@ import (
 
 func TestASIX(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "ASIX minidriver against the AX88772B model")
+	RunSpecs(t, "ASIX minidriver against the AX88772B and AX88178 models")
 }

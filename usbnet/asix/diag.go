@@ -139,8 +139,11 @@ func DecodePHY(addr uint8, regs [32]uint16) *PHY {
 	p.BMCR = BMCR{Reset: c&BMCRReset != 0, Loopback: c&BMCRLoopback != 0, AutoNeg: c&BMCRANEnable != 0,
 		PowerDown: c&BMCRPowerDown != 0, Isolate: c&BMCRIsolate != 0, RestartAN: c&BMCRANRestart != 0,
 		FullDuplex: c&BMCRFullDplx != 0, ForcedMbps: 10}
-	if c&BMCRSpeed100 != 0 {
+	switch {
+	case c&BMCRSpeed100 != 0:
 		p.BMCR.ForcedMbps = 100
+	case c&BMCRSpeed1000 != 0: // gigabit PHYs (AX88178): bit 6 alone
+		p.BMCR.ForcedMbps = 1000
 	}
 	s := regs[MIIBMSR]
 	p.BMSR = BMSR{Link: s&BMSRLStatus != 0, AutoNegAble: s&BMSRANegCap != 0, AutoNegDone: s&BMSRANegDone != 0,

@@ -8,6 +8,8 @@
 //	ids.go     the match table and chip variants
 //	mii.go     PHY access through the SW/HW MII arbiter, link resolution
 //	driver.go  Bind, Reset, LinkReset, Status, SetRxMode (the control path)
+//	ax88178.go the AX88178's board setup: EEPROM word 0x17, GPIO power-up,
+//	           Marvell/Realtek PHY init, gigabit advertisement
 //	rx.go      RX deframing (asix_rx_fixup_internal): the Deframer
 //	tx.go      TX framing (asix_tx_fixup): Frame
 //	filter.go  receive filter and multicast hash (asix_set_multicast)
@@ -25,7 +27,9 @@
 // EEPROM, the others NODE_ID) and the reset sequence. If unsure, read the
 // chip code with `dongle diag` (Registers.ChipCode): 0x00 AX88772, 0x10
 // AX88772A, 0x20 AX88772B; the reset sequence follows the chip code
-// anyway, so AX88772 is a safe guess for any 10/100 part.
+// anyway, so AX88772 is a safe guess for any 10/100 part. A gigabit part
+// is AX88178: its board (PHY type, power pin, LEDs) is read from EEPROM
+// word 0x17 at bind, so one entry serves every AX88178 board.
 //
 // # Control path
 //

@@ -36,6 +36,7 @@ type priv struct {
 	phyAddr uint8
 	phyID   uint32
 	rxCtl   uint16 // DefaultRxCtl | MFB: what filters start from
+	board   Board  // AX88178: EEPROM word 0x17
 	mii     sync.Mutex
 	rx      Deframer
 
@@ -94,6 +95,10 @@ func endpoints(d *usbnet.Dev) error {
 //	MAC (EEPROM words 4..6 on AX88772B, else NODE_ID) → READ_PHY_ID (reject ≥ 32)
 //	→ STATMNGSTS chip code → hardware reset (AX88772 or AX88772A/B sequence)
 //	→ PHYSID1/2 → PHY reset and advertisement → rx_urb_size 2048
+//
+// An AX88178 replaces the last three steps with its board setup (bind178 in
+// ax88178.go: EEPROM PHY mode, GPIO power-up, external PHY init, gigabit
+// advertisement).
 func (drv *Driver) Bind(d *usbnet.Dev) (err error) {
 	if err := endpoints(d); err != nil {
 		return fmt.Errorf("asix: %s: %w", d.Name(), err)
@@ -124,7 +129,7 @@ func (drv *Driver) Bind(d *usbnet.Dev) (err error) {
 
 	switch {
 	case v == AX88178:
-		err = p.reset178(d)
+		err = p.bind178(d)
 	case p.chip == ChipCode772:
 		err = p.hwReset772(d)
 	default:
@@ -133,18 +138,25 @@ func (drv *Driver) Bind(d *usbnet.Dev) (err error) {
 	if err != nil {
 		return err
 	}
-	if p.phyID, err = p.readPHYID(d); err != nil {
-		return err
-	}
-	if err := p.startPHY(d); err != nil {
-		return err
+	if v != AX88178 {
+		if p.phyID, err = p.readPHYID(d); err != nil {
+			return err
+		}
+		if err := p.startPHY(d); err != nil {
+			return err
+		}
 	}
 
-	// ASIX packs frames into 2 KiB bulk transfers; no jumbo frames.
-	d.RxURBSize = 2048
+	// ASIX packs frames into 2 KiB bulk transfers; no jumbo frames (the
+	// AX88178 could take them, but usbnet has no per-driver MTU hook:
+	// ax88178_set_mfb's 1514-byte case is the only one used).
 	d.HardMTU = 1500 + EthHLen
-	d.TxHeadroom, d.TxTailroom = 4, 4 // header; the 00 00 ff ff pad
+	d.RxURBSize = 2048
 	mfb, _ := MFB(d.RxURBSize)
+	if v == AX88178 {
+		mfb, d.RxURBSize = MFB178(d.HardMTU)
+	}
+	d.TxHeadroom, d.TxTailroom = 4, 4 // header; the 00 00 ff ff pad
 	p.rxCtl = DefaultRxCtl | mfb
 	p.rx.MaxLen = d.HardMTU + 4 // VLAN_HLEN: mtu + ETH_HLEN + VLAN_HLEN
 	return nil
@@ -281,30 +293,6 @@ func (p *priv) commonReset(d *usbnet.Dev) error {
 	return nil
 }
 
-// reset178 is the AX88178 part of ax88178_bind/ax88178_reset that does not
-// depend on the board's PHY type.
-func (p *priv) reset178(d *usbnet.Dev) error {
-	if err := p.write(d, "GPIO", CmdWriteGPIOs, GPIORSE|GPIOGPO1|GPIOGPO1EN, 0, nil); err != nil {
-		return err
-	}
-	p.sleep(40 * time.Millisecond)
-	if err := p.write(d, "PHY select", CmdSWPHYSelect, 0, 0, nil); err != nil {
-		return err
-	}
-	if err := p.swReset(d, SWResetClear); err != nil {
-		return err
-	}
-	p.sleep(150 * time.Millisecond)
-	if err := p.swReset(d, SWResetPRL|SWResetIPPD); err != nil {
-		return err
-	}
-	p.sleep(150 * time.Millisecond)
-	if err := p.write(d, "NODE_ID", CmdWriteNodeID, 0, 0, d.Net.HardwareAddr()); err != nil {
-		return err
-	}
-	return p.write(d, "RX_CTL", CmdWriteRxCtl, DefaultRxCtl, 0, nil)
-}
-
 // readPHYID reads PHYSID1/PHYSID2 after the reset (asix_get_phyid), retrying
 // while the PHY is not answering yet.
 func (p *priv) readPHYID(d *usbnet.Dev) (uint32, error) {
@@ -320,7 +308,7 @@ func (p *priv) readPHYID(d *usbnet.Dev) (uint32, error) {
 		p.sleep(time.Millisecond)
 	}
 	if hi == 0 || hi == 0xffff {
-		return 0, fmt.Errorf("asix: %s: no PHY answers at address %d (PHYSID1 %#04x)", d.Name(), p.phyAddr, hi)
+		return 0, fmt.Errorf("asix: %s: %w at address %d (PHYSID1 reads %#04x)", d.Name(), ErrNoPHY, p.phyAddr, hi)
 	}
 	lo, err := p.mdioRead(d, MIIPHYSID2)
 	if err != nil {
@@ -332,7 +320,19 @@ func (p *priv) readPHYID(d *usbnet.Dev) (uint32, error) {
 // startPHY resets the PHY, advertises every 10/100 mode with pause and
 // restarts auto-negotiation (asix_phy_reset + mii_nway_restart).
 func (p *priv) startPHY(d *usbnet.Dev) error {
-	if err := p.mdioWrite(d, MIIBMCR, BMCRReset); err != nil {
+	if err := p.resetPHY(d, BMCRReset); err != nil {
+		return err
+	}
+	if err := p.mdioWrite(d, MIIAdvertise, ADVAll|ADVCSMA|ADVPauseCap); err != nil {
+		return err
+	}
+	return p.mdioWrite(d, MIIBMCR, BMCRANEnable|BMCRANRestart)
+}
+
+// resetPHY is asix_phy_reset: write BMCR with the reset bit and wait until
+// the PHY clears it.
+func (p *priv) resetPHY(d *usbnet.Dev, bits uint16) error {
+	if err := p.mdioWrite(d, MIIBMCR, bits); err != nil {
 		return err
 	}
 	for i := 0; ; i++ {
@@ -348,15 +348,7 @@ func (p *priv) startPHY(d *usbnet.Dev) error {
 		}
 		p.sleep(10 * time.Millisecond)
 	}
-	if err := p.mdioWrite(d, MIIAdvertise, ADVAll|ADVCSMA|ADVPauseCap); err != nil {
-		return err
-	}
-	if p.variant == AX88178 {
-		if err := p.mdioWrite(d, MIICtrl1000, Adv1000Full); err != nil {
-			return err
-		}
-	}
-	return p.mdioWrite(d, MIIBMCR, BMCRANEnable|BMCRANRestart)
+	return nil
 }
 
 // Unbind implements usbnet.Minidriver: the partial RX frame is freed
@@ -416,6 +408,11 @@ func (p *priv) linkReset(d *usbnet.Dev) (LinkMode, error) {
 	}
 	if err := p.write(d, "medium mode", CmdWriteMediumMode, MediumMode(p.variant, l), 0, nil); err != nil {
 		return l, err
+	}
+	if p.variant == AX88178 && p.board.PHYMode == PHYModeMarvell && p.board.LEDMode != 0 {
+		if err := p.marvellLEDs(d, l.Mbps); err != nil {
+			return l, err
+		}
 	}
 	d.Net.SetSpeed(l.Mbps)
 	return l, nil

@@ -200,15 +200,32 @@ func Resolve(bmcr, bmsr, adv, lpa, ctrl1000, stat1000 uint16) LinkMode {
 }
 
 // MediumMode is the medium mode register value for a link on a chip
-// variant (ax88772_link_reset / ax88178_link_reset with negotiated pause).
+// variant. AX88772/772B (ax88772_link_reset with negotiated pause): AC, RE,
+// PS at 100, FD, RFC/TFC as negotiated. AX88178 (ax88178_link_reset): the
+// AX88178 default (PS FD AC RFC TFC JFE RE) with GM at 1000 (PS kept, as
+// Linux does), PS at 100, neither at 10, FD as negotiated, and ENCK always
+// (FreeBSD's axe_miibus_statchg sets it too): the gigabit MAC clocks its
+// GMII from the 125 MHz reference.
 func MediumMode(v Variant, l LinkMode) uint16 {
-	m := MediumAC | MediumRE
 	if v == AX88178 {
-		m |= MediumENCK | MediumJFE
-		if l.Mbps == 1000 {
+		m := Medium178Default
+		switch l.Mbps {
+		case 1000:
 			m |= MediumGM
+		case 100:
+			m |= MediumPS
+		default:
+			m &^= MediumPS | MediumGM
 		}
+		m |= MediumENCK
+		if l.FullDuplex {
+			m |= MediumFD
+		} else {
+			m &^= MediumFD
+		}
+		return m
 	}
+	m := MediumAC | MediumRE
 	if l.Mbps == 100 {
 		m |= MediumPS
 	}

@@ -48,6 +48,9 @@ func (m *Model) readLocked(s hw.Setup, data []byte) (int, bool) {
 	switch s.Request {
 	case reqStatMngSts:
 		v := byte(chipCode772B)
+		if m.opts.Chip == AX88178 {
+			v = chipCode178
+		}
 		if m.swMII {
 			if m.hostEnWait > 0 {
 				m.hostEnWait--
@@ -61,7 +64,7 @@ func (m *Model) readLocked(s hw.Setup, data []byte) (int, bool) {
 			return 0, false // the MAC owns the bus: the chip refuses
 		}
 		v := uint16(0xffff) // nobody answers at other addresses
-		if s.Value&0x1f == uint16(m.opts.PHYAddr&0x1f) && m.opts.PHYAddr < 32 {
+		if m.phyAnswersLocked(s.Value) {
 			v = m.phy.read(int(s.Index))
 		}
 		return le16(data, v), true
@@ -103,7 +106,7 @@ func (m *Model) writeLocked(s hw.Setup, data []byte) bool {
 		if !m.swMII || len(data) < 2 {
 			return false
 		}
-		if s.Value&0x1f == uint16(m.opts.PHYAddr&0x1f) && m.opts.PHYAddr < 32 {
+		if m.phyAnswersLocked(s.Value) {
 			m.phy.write(int(s.Index), binary.LittleEndian.Uint16(data))
 			m.linkChangedLocked()
 		}
@@ -135,9 +138,12 @@ func (m *Model) writeLocked(s hw.Setup, data []byte) bool {
 	case reqWriteMonitor:
 		m.monitor = byte(s.Value)
 	case reqWriteGPIO:
-		m.gpio = byte(s.Value)
+		m.gpioLocked(byte(s.Value))
 	case reqSWReset:
 		m.swReset = s.Value
+		if m.opts.Chip == AX88178 {
+			break // no internal PHY: IPRL/IPPD change nothing
+		}
 		// The internal PHY runs only with its reset released (IPRL) and
 		// not powered down (IPPD); a new reset restores its defaults.
 		was := m.phy.powered

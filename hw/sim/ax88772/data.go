@@ -48,6 +48,10 @@ func (m *Model) Out(ep uint8, data []byte) {
 	if padded && (len(data)-4)%m.mps != 0 {
 		m.tx.NeedlessPad++
 	}
+	if len(frames) > 0 && !m.mediumOKLocked() {
+		m.tx.MediumMismatch += len(frames)
+		frames = nil
+	}
 	m.tx.Frames += len(frames)
 	end := m.end
 	m.mu.Unlock()
@@ -86,6 +90,9 @@ func (m *Model) Inject(frames ...[]byte) {
 		switch {
 		case m.rxCtl&RxCtlSO == 0 || m.medium&MediumRE == 0:
 			m.rxs.Stopped++
+			continue
+		case !m.mediumOKLocked():
+			m.rxs.MediumMismatch++
 			continue
 		case len(f) < 14 || len(f) > 0x7ff || !m.acceptLocked(f):
 			m.rxs.Filtered++

@@ -1,7 +1,22 @@
 // Package ax88772 is a device model of the ASIX AX88772B USB 2.0 Fast
-// Ethernet controller for the hw/sim engine, written from the chip's
-// documented behaviour (it does not import the driver it is tested
-// against).
+// Ethernet controller, and of its gigabit sibling the AX88178 (Options.Chip),
+// for the hw/sim engine, written from the chips' documented behaviour (it
+// does not import the driver it is tested against).
+//
+// The two chips share the vendor requests, the RX/TX framing and the
+// register file; they differ in the PHY:
+//
+//	AX88772B  embedded 10/100 PHY at MDIO address 0x10, powered by SW_RESET
+//	          (IPRL set, IPPD clear); chip code 0x20 in STATMNGSTS
+//	AX88178   external gigabit PHY (Marvell 88E1111 by default) at the board's
+//	          address (0x18 here), powered through a GPIO pin: it answers on
+//	          MDIO only once the host has driven GPIO0 or GPIO1 as an output.
+//	          EEPROM word 0x17 tells the host the board's PHY mode, power pin
+//	          and LED mode. The medium mode must match the negotiated link
+//	          (GM and ENCK at 1000, PS at 100, neither GM nor PS at 10, FD as
+//	          negotiated): otherwise the MAC and the PHY disagree on the
+//	          interface clock and no frame passes, which the model counts as
+//	          MediumMismatch in TxStats and RxStats (see ax88178.go).
 //
 // What it models:
 //
@@ -42,9 +57,11 @@ const (
 	EPBulkOut uint8 = 0x03
 )
 
-// Link is a link partner's offer (what its ANLPAR advertises).
+// Link is a link partner's offer (what its ANLPAR advertises). A 10 or 100
+// Mbit/s partner offers exactly that mode; a 1000 Mbit/s partner offers its
+// gigabit mode (STAT1000) and every 10/100 mode (ANLPAR), as gigabit NICs do.
 type Link struct {
-	Mbps       int  // 10 or 100
+	Mbps       int  // 10, 100 or 1000
 	FullDuplex bool // full duplex
 	Pause      bool // symmetric pause advertised
 }
@@ -57,9 +74,44 @@ func (l Link) String() string {
 	return fmt.Sprintf("%d/%s", l.Mbps, d)
 }
 
+// Chip is the modelled controller.
+type Chip int
+
+const (
+	// AX88772B: 10/100, embedded PHY (the zero value).
+	AX88772B Chip = iota
+	// AX88178: 10/100/1000, external gigabit PHY powered through GPIO.
+	AX88178
+)
+
+func (c Chip) String() string {
+	if c == AX88178 {
+		return "AX88178"
+	}
+	return "AX88772B"
+}
+
 // Options configure a model. The zero value is a high-speed AX88772B with
-// MAC 00:0e:c6:88:77:2b whose link partner offers 100/full with pause.
+// MAC 00:0e:c6:88:77:2b whose link partner offers 100/full with pause;
+// Options{Chip: AX88178} is a high-speed AX88178 (product 0x1780, MAC
+// 00:0e:c6:88:17:80) with a Marvell 88E1111 at MDIO address 0x18 whose link
+// partner offers 1000/full with pause.
 type Options struct {
+	// Chip is the controller (zero: AX88772B).
+	Chip Chip
+	// Word17 is the AX88178's EEPROM word 0x17, the board's PHY
+	// configuration: bits 0..6 PHY mode (0x00 Marvell, 0x0c RTL8211CL, ...),
+	// bit 7 set: the PHY is powered through GPIO1 rather than GPIO0, bits
+	// 8..15 LED mode. 0xffff is an unprogrammed EEPROM. Zero: a Marvell PHY
+	// on GPIO0, LED mode 0.
+	Word17 uint16
+	// PHYID overrides the PHY's PHYSID1<<16|PHYSID2 (0: AX88772B embedded
+	// PHY 0x003b1881; AX88178 Marvell 88E1111 0x01410cc2, or RTL8211CL
+	// 0x001cc913 when Word17 says so).
+	PHYID uint32
+	// PHYSilent: the external PHY never answers on MDIO (reads 0xffff),
+	// as with a dead or unpowered part.
+	PHYSilent bool
 	// FullSpeed enumerates at full speed: 64-byte bulk packets.
 	FullSpeed bool
 	// MAC is the address in NODE_ID and the EEPROM.
@@ -69,13 +121,13 @@ type Options struct {
 	// NoCable starts with the cable unplugged (link down).
 	NoCable bool
 	// PHYAddr is the primary PHY address READ_PHY_ID reports (0: the
-	// embedded PHY, 0x10). A value ≥ 32 models the bogus answer of
+	// embedded PHY, 0x10, on the AX88772B; 0x18 on the AX88178). A value ≥ 32 models the bogus answer of
 	// CVE-2025-71094.
 	PHYAddr uint8
 	// HostEnDelay is how many STATMNGSTS reads after SET_SW_MII still
 	// show HostEn clear (the MII arbiter is slow). Negative: never.
 	HostEnDelay int
-	// Product overrides the USB product ID (0: 0x772b).
+	// Product overrides the USB product ID (0: 0x772b; AX88178 0x1780).
 	Product uint16
 }
 
@@ -103,6 +155,9 @@ type TxStats struct {
 	Truncated   int // header announcing more bytes than the transfer holds
 	MissingPad  int // transfer ending on a packet boundary without a filler
 	NeedlessPad int // filler where none was needed (harmless, counted)
+	// MediumMismatch: frames not sent because the medium mode does not
+	// match the negotiated link (AX88178: GM/ENCK/PS/FD).
+	MediumMismatch int
 }
 
 // RxStats counts what the chip did with frames from the wire.
@@ -115,12 +170,16 @@ type RxStats struct {
 	Writes    int // bulk IN writes made
 	Corrupted int // headers deliberately corrupted (CorruptNextRxHeader)
 	NoLink    int // frames from the wire dropped because the link was down
+	// MediumMismatch: frames dropped because the medium mode does not
+	// match the negotiated link (AX88178: GM/ENCK/PS/FD).
+	MediumMismatch int
 }
 
 // fifoLimit bounds the RX stream waiting for the host.
 const fifoLimit = 64 << 10
 
-// Model is an AX88772B. Make one with New; it is safe for concurrent use.
+// Model is an AX88772B or AX88178. Make one with New; it is safe for
+// concurrent use.
 type Model struct {
 	mu   sync.Mutex
 	opts Options
@@ -141,8 +200,9 @@ type Model struct {
 	eepromWE      bool
 
 	phy      phy
-	linkSent bool // last link state reported on the status endpoint
-	statusQ  bool // a status packet is due
+	gpioLog  []byte // every GPIO value written, oldest first
+	linkSent bool   // last link state reported on the status endpoint
+	statusQ  bool   // a status packet is due
 
 	rx      []byte        // RX stream not yet written to the host
 	rxChunk int           // test override of the write size (0: MFB size)
@@ -163,22 +223,41 @@ var (
 	_ sim.Port     = (*Model)(nil)
 )
 
-// DefaultMAC is the MAC when Options.MAC is nil.
+// DefaultMAC is the AX88772B's MAC when Options.MAC is nil.
 var DefaultMAC = net.HardwareAddr{0x00, 0x0e, 0xc6, 0x88, 0x77, 0x2b}
+
+// DefaultMAC178 is the AX88178's MAC when Options.MAC is nil.
+var DefaultMAC178 = net.HardwareAddr{0x00, 0x0e, 0xc6, 0x88, 0x17, 0x80}
 
 // New makes a model.
 func New(o Options) *Model {
+	gig := o.Chip == AX88178
 	if o.MAC == nil {
 		o.MAC = DefaultMAC
+		if gig {
+			o.MAC = DefaultMAC178
+		}
 	}
 	if o.Partner.Mbps == 0 {
 		o.Partner = Link{Mbps: 100, FullDuplex: true, Pause: true}
+		if gig {
+			o.Partner.Mbps = 1000
+		}
 	}
 	if o.PHYAddr == 0 {
 		o.PHYAddr = embeddedPHYAddr
+		if gig {
+			o.PHYAddr = externalPHYAddr
+		}
 	}
 	if o.Product == 0 {
 		o.Product = 0x772b
+		if gig {
+			o.Product = 0x1780
+		}
+	}
+	if o.PHYID == 0 {
+		o.PHYID = defaultPHYID(o)
 	}
 	m := &Model{opts: o, mps: 512}
 	if o.FullSpeed {
@@ -192,6 +271,9 @@ func New(o Options) *Model {
 	for i := 0; i < 3; i++ {
 		m.eeprom[4+i] = uint16(o.MAC[2*i]) | uint16(o.MAC[2*i+1])<<8
 	}
+	if gig {
+		m.eeprom[eepromBoardWord] = o.Word17
+	}
 	m.powerOn()
 	return m
 }
@@ -199,7 +281,11 @@ func New(o Options) *Model {
 // NewDevice makes a model and plugs it into the engine.
 func NewDevice(o Options) (*sim.Device, *Model) {
 	m := New(o)
-	return sim.New(m, hw.Info{Bus: 1, Address: 7, Backend: "sim:ax88772"}), m
+	name := "sim:ax88772"
+	if o.Chip == AX88178 {
+		name = "sim:ax88178"
+	}
+	return sim.New(m, hw.Info{Bus: 1, Address: 7, Backend: name}), m
 }
 
 // powerOn puts the register file in its reset state (SW_RESET does not
@@ -210,11 +296,12 @@ func (m *Model) powerOn() {
 	copy(m.nodeID[:], m.opts.MAC)
 	m.mcast = [8]byte{}
 	m.gpio, m.monitor = 0, 0
+	m.gpioLog = nil
 	m.phySel = 0x01 // embedded PHY selected
 	m.swReset = 0
 	m.swMII = false
 	m.rx = m.rx[:0]
-	m.phy.init(m.opts.Partner, !m.opts.NoCable)
+	m.phy.init(m.opts, !m.opts.NoCable)
 	m.statusQ = true
 }
 
@@ -236,7 +323,7 @@ func (m *Model) Descriptors() ([]byte, [][]byte, map[uint8]string) {
 		7, hw.DescEndpoint, EPBulkOut, hw.XferBulk, mps[0], mps[1], 0,
 	}
 	serial := fmt.Sprintf("%02X%02X%02X", m.opts.MAC[3], m.opts.MAC[4], m.opts.MAC[5])
-	return dev, [][]byte{cfg}, map[uint8]string{1: "ASIX Elec. Corp.", 2: "AX88772B", 3: serial}
+	return dev, [][]byte{cfg}, map[uint8]string{1: "ASIX Elec. Corp.", 2: m.opts.Chip.String(), 3: serial}
 }
 
 // Attach implements sim.Model.

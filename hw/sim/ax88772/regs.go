@@ -103,3 +103,51 @@ const (
 	phyIDHigh = 0x003b
 	phyIDLow  = 0x1881
 )
+
+// Gigabit PHY registers and bits (AX88178's external PHY).
+const (
+	phyCtrl1000 = 9
+	phyStat1000 = 10
+	phyEStatus  = 15
+	phyPageSel  = 31 // Realtek page select
+
+	bmcrSpeed1000 = 0x0040
+	bmsrEStatEn   = 0x0100
+
+	adv1000Half        = 0x0100 // CTRL1000
+	adv1000Full        = 0x0200
+	lpa1000Half        = 0x0400 // STAT1000
+	lpa1000Full        = 0x0800
+	stat1000RemoteRxOK = 0x1000
+	stat1000LocalRxOK  = 0x2000
+	estatus1000Half    = 0x1000
+	estatus1000Full    = 0x2000
+
+	// Marvell 88E1111 vendor registers and their power-on values.
+	marvellCtrl           = 0x14 // extended PHY specific control: RGMII RX/TX delay bits
+	marvellLEDCtrl        = 0x18
+	marvellLEDManual      = 0x19
+	marvellStatus         = 0x1b // extended PHY specific status (HWCFG mode)
+	marvellCtrlDefault    = 0x0c60
+	marvellLEDCtrlDefault = 0x4100
+	marvellStatusDefault  = 0x848b
+
+	marvell88E1111ID = 0x01410cc2
+	rtl8211clID      = 0x001cc913
+	asixEmbeddedID   = uint32(phyIDHigh)<<16 | phyIDLow
+
+	externalPHYAddr = 0x18 // the board's strap for the AX88178's PHY
+	eepromBoardWord = 0x17 // AX88178 EEPROM: PHY mode, power pin, LED mode
+	boardModeMask   = 0x7f
+	boardGPIO1      = 0x80 // PHY powered through GPIO1 (else GPIO0)
+	boardModeRTL    = 0x0c // RTL8211CL
+
+	// GPIO register bits (AX_GPIO_*).
+	gpio0En = 0x01
+	gpio1En = 0x04
+
+	// Medium mode bits only the AX88178 has.
+	MediumGM    = 0x0001 // gigabit MII
+	MediumENCK  = 0x0008 // 125 MHz clock
+	chipCode178 = 0x00
+)

@@ -15,4 +15,14 @@
 // and compare them with the sequence dongle's own drivers send to the same
 // model (Diff). DONGLE_ASIXLAB_OUT=DIR makes the lab test write each run's
 // request log and capture there (to refresh testdata and fixtures/).
+//
+// A second lab test records the same bring-up the way a user would record a
+// real adapter on a laptop: with the kernel's own usbmon (hw/usbmon.Live on
+// /dev/usbmon0, started before the model enumerates, plus a filtered
+// capture of the device's bus and address alongside), then checks that the
+// capture re-reads, is the device's enumeration, bind and pings, and that
+// hw/replay's model replay of it binds dongle's asix minidriver and reads
+// the model's MAC. That capture is fixtures/usbmon-kernel-asix-ax88772b.pcap
+// (DONGLE_ASIXLAB_OUT writes a fresh one); outside the lab the same checks
+// run on the kept copy.
 package asixlab

@@ -1,6 +1,6 @@
 // Package target opens what a dongle command names on its command line: a
 // real adapter (usb, usb:VID:PID, usb:BUS.ADDR), a device model with an
-// Ethernet wire (sim:ecm, sim:ax88772, sim:ax88179), or a trace file, which
+// Ethernet wire (sim:ecm, sim:ax88772, sim:ax88178, sim:ax88179), or a trace file, which
 // becomes a replayed device (hw/replay decides strict or model replay).
 package target
 
@@ -125,7 +125,7 @@ func openUSB(sel string) (*Target, error) {
 }
 
 // SimModels are the model selectors Open knows.
-var SimModels = []string{"sim:ecm", "sim:ax88772", "sim:ax88179"}
+var SimModels = []string{"sim:ecm", "sim:ax88772", "sim:ax88178", "sim:ax88179"}
 
 func openSim(sel string) (*Target, error) {
 	w := sim.NewWire()
@@ -137,6 +137,10 @@ func openSim(sel string) (*Target, error) {
 		dev = d
 	case "sim:ax88772":
 		d, m := ax88772.NewDevice(ax88772.Options{})
+		m.Plug(w.A())
+		dev = d
+	case "sim:ax88178":
+		d, m := ax88772.NewDevice(ax88772.Options{Chip: ax88772.AX88178})
 		m.Plug(w.A())
 		dev = d
 	case "sim:ax88179":
