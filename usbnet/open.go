@@ -166,6 +166,11 @@ func (d *Dev) open() (err error) {
 	d.kwg.Add(1)
 	go d.kevent()
 
+	// A link that came up before open (or with no status endpoint at all)
+	// still gets its LinkReset. Decided before the status transfer goes
+	// out: a notification answered at once schedules its own LinkReset,
+	// and checking the carrier after it would run a second one.
+	upBefore := d.Net.Carrier() || d.linkUpPending.Load()
 	d.mu.Lock()
 	for i := range d.rx {
 		d.submitRxLocked(&d.rx[i])
@@ -174,9 +179,7 @@ func (d *Dev) open() (err error) {
 		d.submitStatusLocked()
 	}
 	d.mu.Unlock()
-	// A link that came up before open (or with no status endpoint at all)
-	// still gets its LinkReset.
-	if d.Net.Carrier() || d.linkUpPending.Load() {
+	if upBefore {
 		d.defer_(evLinkReset)
 	}
 	return nil

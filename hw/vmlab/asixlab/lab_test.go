@@ -1,7 +1,6 @@
 package asixlab_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -63,47 +62,17 @@ var _ = Describe("an ASIX model as a real USB device (FunctionFS on dummy_hcd)",
 			}
 			reqPath := filepath.Join(out, "kernel-"+c.model+".txt")
 			capPath := filepath.Join(out, c.model+".pcap")
-			ready := filepath.Join(GinkgoT().TempDir(), "ready")
-			var log bytes.Buffer
-			cmd := exec.CommandContext(ctx, "/bin/ffsmodel", "-model", c.model, "-ready", ready, "-requests", reqPath, "-capture", capPath)
-			cmd.Stdout, cmd.Stderr = &log, &log
-			Expect(cmd.Start()).To(Succeed())
-			DeferCleanup(func() {
-				cmd.Process.Signal(syscall.SIGTERM)
-				cmd.Wait()
-				GinkgoWriter.Printf("ffsmodel output:\n%s\n", log.String())
-			})
-			Eventually(func() error { _, err := os.Stat(ready); return err }).WithTimeout(30*time.Second).
-				Should(Succeed(), "ffsmodel ready; output:\n%s", &log)
+			cmd, log := startModel(ctx, c.model, "-requests", reqPath, "-capture", capPath)
 
 			By("the kernel driver binds")
-			var dev guest.USBDevice
-			Eventually(func() string {
-				dev, _ = guest.FindUSB(0x0b95, c.product)
-				if len(dev.Interfaces) == 0 {
-					return ""
-				}
-				return dev.Interfaces[0].Driver
-			}).WithTimeout(15 * time.Second).Should(Equal(c.driver))
+			dev, ifname := waitBound(c.product, c.driver)
 			Expect(dev.Speed).To(Equal("480"), "high speed on dummy_hcd")
-			var ifname string
-			Eventually(func() error { var err error; ifname, err = dev.Netdev(); return err }).WithTimeout(10 * time.Second).Should(Succeed())
 
 			By("the interface has the model's MAC")
 			Expect(sysNet(ifname, "address")).To(Equal(c.mac))
 
-			By("carrier comes up")
-			_, err := sh("ip", "addr", "add", "10.9.9.1/24", "dev", ifname)
-			Expect(err).NotTo(HaveOccurred())
-			DeferCleanup(func() { sh("ip", "addr", "flush", "dev", ifname) }) // the netdev may be gone already
-			_, err = sh("ip", "link", "set", ifname, "up")
-			Expect(err).NotTo(HaveOccurred())
-			Eventually(func() string { return sysNet(ifname, "carrier") }).WithTimeout(15 * time.Second).Should(Equal("1"))
-
-			By("ping reaches the peer on the model's wire side")
-			p, err := sh("ping", "-c", "3", "-W", "3", "10.9.9.2")
-			Expect(err).NotTo(HaveOccurred(), "ping:\n%s", p)
-			Expect(p).To(ContainSubstring("3 packets received"))
+			By("carrier comes up and ping reaches the peer on the model's wire side")
+			upAndPing(ifname)
 
 			By("the kernel counts no receive errors")
 			for _, s := range []string{"rx_errors", "rx_frame_errors", "rx_length_errors", "rx_crc_errors", "rx_over_errors", "rx_fifo_errors"} {
@@ -114,7 +83,7 @@ var _ = Describe("an ASIX model as a real USB device (FunctionFS on dummy_hcd)",
 
 			By("stopping the model: its request log and capture are written")
 			Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
-			Expect(cmd.Wait()).To(Succeed(), "ffsmodel output:\n%s", &log)
+			Expect(cmd.Wait()).To(Succeed(), "ffsmodel output:\n%s", log)
 			f, err := os.Open(reqPath)
 			Expect(err).NotTo(HaveOccurred())
 			defer f.Close()

@@ -2,10 +2,8 @@ package asixlab_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -147,44 +145,17 @@ var _ = Describe("the kernel's own USB traffic, captured live with usbmon", Labe
 		GinkgoWriter.Printf("usbmon0: ring %d bytes\n", all.src.Ring())
 
 		By("the model enumerates and the kernel asix driver binds")
-		ready := filepath.Join(tmp, "ready")
-		var log bytes.Buffer
-		cmd := exec.CommandContext(ctx, "/bin/ffsmodel", "-model", "ax88772b", "-ready", ready)
-		cmd.Stdout, cmd.Stderr = &log, &log
-		Expect(cmd.Start()).To(Succeed())
-		DeferCleanup(func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
-			GinkgoWriter.Printf("ffsmodel output:\n%s\n", log.String())
-		})
-		Eventually(func() error { _, err := os.Stat(ready); return err }).WithTimeout(30*time.Second).
-			Should(Succeed(), "ffsmodel ready; output:\n%s", &log)
-		var dev guest.USBDevice
-		Eventually(func() string {
-			dev, _ = guest.FindUSB(0x0b95, 0x772b)
-			if len(dev.Interfaces) == 0 {
-				return ""
-			}
-			return dev.Interfaces[0].Driver
-		}).WithTimeout(15 * time.Second).Should(Equal("asix"))
-		var ifname string
-		Eventually(func() error { var err error; ifname, err = dev.Netdev(); return err }).WithTimeout(10 * time.Second).Should(Succeed())
+		cmd, log := startModel(ctx, "ax88772b")
+		dev, ifname := waitBound(0x772b, "asix")
 		GinkgoWriter.Printf("AX88772B model: bus %d address %d, %s\n", dev.Bus, dev.Address, ifname)
 
 		By("the link comes up and ping goes through")
-		_, err = sh("ip", "addr", "add", "10.9.9.1/24", "dev", ifname)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() { sh("ip", "addr", "flush", "dev", ifname) })
-		_, err = sh("ip", "link", "set", ifname, "up")
-		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() string { return sysNet(ifname, "carrier") }).WithTimeout(15 * time.Second).Should(Equal("1"))
-		p, err := sh("ping", "-c", "3", "-W", "3", "10.9.9.2")
-		Expect(err).NotTo(HaveOccurred(), "ping:\n%s", p)
+		upAndPing(ifname)
 
 		By("a second capture, of the device's bus and address only, runs alongside")
 		devPath := filepath.Join(tmp, "usbmon-dev.pcap")
 		one := startCapture(ctx, dev.Bus, devPath, usbmon.CaptureOptions{Device: uint8(dev.Address)})
-		p, err = sh("ping", "-c", "2", "-W", "3", "10.9.9.2")
+		p, err := sh("ping", "-c", "2", "-W", "3", "10.9.9.2")
 		Expect(err).NotTo(HaveOccurred(), "ping:\n%s", p)
 		time.Sleep(200 * time.Millisecond) // the last completions reach the ring
 
@@ -236,7 +207,7 @@ var _ = Describe("the kernel's own USB traffic, captured live with usbmon", Labe
 		By("model replay of the capture binds dongle's asix driver and reads the MAC")
 		replayBindsASIX(fixture)
 		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
-		Expect(cmd.Wait()).To(Succeed(), "ffsmodel output:\n%s", &log)
+		Expect(cmd.Wait()).To(Succeed(), "ffsmodel output:\n%s", log)
 	})
 })
 

@@ -1,0 +1,70 @@
+package asixlab_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"dongle/hw/vmlab/guest"
+)
+
+// The steps both lab specs take: run an emulated chip, wait for the
+// kernel's driver to bind it, bring its interface up and ping the model's
+// wire side.
+
+// startModel runs /bin/ffsmodel -model model with extra flags, waits until
+// its gadget is bound to dummy_hcd, and stops it at cleanup. The returned
+// buffer collects its output.
+func startModel(ctx context.Context, model string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
+	GinkgoHelper()
+	ready := filepath.Join(GinkgoT().TempDir(), "ready")
+	log := new(bytes.Buffer)
+	cmd := exec.CommandContext(ctx, "/bin/ffsmodel", append([]string{"-model", model, "-ready", ready}, extra...)...)
+	cmd.Stdout, cmd.Stderr = log, log
+	Expect(cmd.Start()).To(Succeed())
+	DeferCleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		GinkgoWriter.Printf("ffsmodel output:\n%s\n", log.String())
+	})
+	Eventually(func() error { _, err := os.Stat(ready); return err }).WithTimeout(30*time.Second).
+		Should(Succeed(), "ffsmodel ready; output:\n%s", log)
+	return cmd, log
+}
+
+// waitBound waits for the kernel driver named driver to bind the device
+// 0b95:product and for its netdev to appear.
+func waitBound(product uint16, driver string) (dev guest.USBDevice, ifname string) {
+	GinkgoHelper()
+	Eventually(func() string {
+		dev, _ = guest.FindUSB(0x0b95, product)
+		if len(dev.Interfaces) == 0 {
+			return ""
+		}
+		return dev.Interfaces[0].Driver
+	}).WithTimeout(15 * time.Second).Should(Equal(driver))
+	Eventually(func() error { var err error; ifname, err = dev.Netdev(); return err }).WithTimeout(10 * time.Second).Should(Succeed())
+	return dev, ifname
+}
+
+// upAndPing gives ifname 10.9.9.1/24, brings it up, waits for carrier and
+// pings the peer on the model's wire side (10.9.9.2) three times.
+func upAndPing(ifname string) {
+	GinkgoHelper()
+	_, err := sh("ip", "addr", "add", "10.9.9.1/24", "dev", ifname)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { sh("ip", "addr", "flush", "dev", ifname) }) // the netdev may be gone already
+	_, err = sh("ip", "link", "set", ifname, "up")
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(func() string { return sysNet(ifname, "carrier") }).WithTimeout(15 * time.Second).Should(Equal("1"))
+	p, err := sh("ping", "-c", "3", "-W", "3", "10.9.9.2")
+	Expect(err).NotTo(HaveOccurred(), "ping:\n%s", p)
+	Expect(p).To(ContainSubstring("3 packets received"))
+}
