@@ -195,7 +195,12 @@ func TestDiagDefaultsToFixture(t *testing.T) {
 }
 
 func TestDiagModelJSON(t *testing.T) {
-	for _, c := range []struct{ sel, driver string }{{"sim:ecm", "cdc_ether"}, {"sim:ax88772", "asix"}, {"sim:ax88179", "ax88179_178a"}} {
+	for _, c := range []struct{ sel, driver, medium string }{
+		{"sim:ecm", "cdc_ether", ""},
+		{"sim:ax88772", "asix", "FD|AC|RFC|TFC|RE|PS"},             // 100/full, pause
+		{"sim:ax88178", "asix", "GM|FD|AC|ENCK|RFC|TFC|JFE|RE|PS"}, // 1000/full, as ax88178_link_reset writes it
+		{"sim:ax88179", "ax88179_178a", ""},
+	} {
 		t.Run(c.sel, func(t *testing.T) {
 			code, out, e := run(t, "diag", "--json", c.sel)
 			if code != 0 {
@@ -215,7 +220,11 @@ func TestDiagModelJSON(t *testing.T) {
 				EEPROM *struct {
 					MagicOK bool `json:"magic_ok"`
 				} `json:"eeprom"`
-				MACRegs []any `json:"mac_registers"`
+				MACRegs []struct {
+					Name, Note string
+				} `json:"mac_registers"`
+				RegistersRead string   `json:"registers_read"`
+				Anomalies     []string `json:"anomalies"`
 			}
 			if err := json.Unmarshal([]byte(out), &r); err != nil {
 				t.Fatalf("%v\n%s", err, out)
@@ -228,6 +237,23 @@ func TestDiagModelJSON(t *testing.T) {
 			}
 			if c.driver != "cdc_ether" && (r.EEPROM == nil || len(r.MACRegs) == 0) {
 				t.Errorf("vendor chip without EEPROM or MAC registers")
+			}
+			if len(r.Anomalies) != 0 {
+				t.Errorf("anomalies on a healthy model: %q", r.Anomalies)
+			}
+			if c.driver != "cdc_ether" && r.RegistersRead != "interface up, carrier on, after the self-test" {
+				t.Errorf("registers read %q, want them read with the interface up", r.RegistersRead)
+			}
+			if c.medium != "" {
+				got := ""
+				for _, g := range r.MACRegs {
+					if g.Name == "MEDIUM_STATUS" {
+						got = g.Note
+					}
+				}
+				if got != c.medium {
+					t.Errorf("MEDIUM_STATUS %q, want the link's medium mode %q", got, c.medium)
+				}
 			}
 		})
 	}

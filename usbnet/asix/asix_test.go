@@ -382,6 +382,7 @@ var _ = Describe("Diagnostics", func() {
 		Expect(phy.BMSR.Link).To(BeTrue())
 		Expect(phy.Link).To(Equal(asix.LinkMode{Up: true, Mbps: 100, FullDuplex: true, RxPause: true, TxPause: true}))
 		Expect(phy.Partner).To(ContainElement("100baseTX/Full"))
+		Expect(phy.Adv).NotTo(ContainElement(HavePrefix("1000")), "a 10/100 PHY advertises no gigabit mode")
 		Expect(phy.ID).To(Equal(uint32(r.model.PHY(2))<<16 | uint32(r.model.PHY(3))))
 
 		ee, err := asix.ReadEEPROM(r.dev, 16)

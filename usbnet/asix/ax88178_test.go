@@ -162,6 +162,10 @@ var _ = Describe("AX88178 bind", func() {
 		Expect(ph.Link.String()).To(Equal("1000/full pause"))
 		Expect(ph.BMCR.AutoNeg).To(BeTrue())
 		Expect(ph.BMCR.ForcedMbps).To(Equal(1000), "BMCR speed bits 6 alone")
+		Expect(ph.BMSR.Abilities).To(ContainElements("1000baseT/Half", "1000baseT/Full"), "extended status")
+		Expect(ph.Adv).To(ContainElement("1000baseT/Full"), "CTRL1000")
+		Expect(ph.Adv).NotTo(ContainElement("1000baseT/Half"), "only 1000FULL is advertised")
+		Expect(ph.Partner).To(ContainElement("1000baseT/Full"), "STAT1000")
 	})
 
 	It("uses the defaults when EEPROM word 0x17 is unprogrammed (0xffff)", func() {

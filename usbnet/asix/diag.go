@@ -128,6 +128,17 @@ func decodeAbilities(v uint16) []string {
 	return out
 }
 
+// appendBits appends 1000baseT/Half and /Full to out for the bits of v.
+func appendBits(out []string, v, half, full uint16) []string {
+	if v&half != 0 {
+		out = append(out, "1000baseT/Half")
+	}
+	if v&full != 0 {
+		out = append(out, "1000baseT/Full")
+	}
+	return out
+}
+
 // DecodePHY decodes a register dump.
 func DecodePHY(addr uint8, regs [32]uint16) *PHY {
 	p := &PHY{Addr: addr, Regs: regs}
@@ -156,8 +167,14 @@ func DecodePHY(addr uint8, regs [32]uint16) *PHY {
 			p.BMSR.Abilities = append(p.BMSR.Abilities, a.name)
 		}
 	}
-	p.Adv = decodeAbilities(regs[MIIAdvertise])
-	p.Partner = decodeAbilities(regs[MIILPA])
+	// Gigabit PHYs (AX88178): abilities in the extended status register,
+	// our offer in CTRL1000 and the partner's in STAT1000 (mii.h's
+	// ESTATUS_1000_*, ADVERTISE_1000*, LPA_1000*).
+	if s&BMSRESTATEN != 0 {
+		p.BMSR.Abilities = appendBits(p.BMSR.Abilities, regs[MIIEStatus], ESTAT1000Half, ESTAT1000Full)
+	}
+	p.Adv = appendBits(decodeAbilities(regs[MIIAdvertise]), regs[MIICtrl1000], Adv1000Half, Adv1000Full)
+	p.Partner = appendBits(decodeAbilities(regs[MIILPA]), regs[MIIStat1000], LPA1000Half, LPA1000Full)
 	p.Link = Resolve(c, s, regs[MIIAdvertise], regs[MIILPA], regs[MIICtrl1000], regs[MIIStat1000])
 	return p
 }

@@ -164,6 +164,7 @@ const (
 	MIIExpansion = 0x06
 	MIICtrl1000  = 0x09
 	MIIStat1000  = 0x0a
+	MIIEStatus   = 0x0f // extended status (gigabit abilities), when BMSR.ESTATEN
 
 	BMCRSpeed1000 uint16 = 0x0040
 	BMCRFullDplx  uint16 = 0x0100
@@ -185,17 +186,19 @@ const (
 	BMSR100Full  uint16 = 0x4000
 	BMSRESTATEN  uint16 = 0x0100
 
-	ADVCSMA      uint16 = 0x0001
-	ADV10Half    uint16 = 0x0020
-	ADV10Full    uint16 = 0x0040
-	ADV100Half   uint16 = 0x0080
-	ADV100Full   uint16 = 0x0100
-	ADVPauseCap  uint16 = 0x0400
-	ADVPauseAsym uint16 = 0x0800
-	ADVAll              = ADV10Half | ADV10Full | ADV100Half | ADV100Full
-	LPAAck       uint16 = 0x4000
-	Adv1000Full  uint16 = 0x0200 // CTRL1000
-	LPA1000Full  uint16 = 0x0800 // STAT1000
-	LPA1000Half  uint16 = 0x0400
-	Adv1000Half  uint16 = 0x0100
+	ADVCSMA       uint16 = 0x0001
+	ADV10Half     uint16 = 0x0020
+	ADV10Full     uint16 = 0x0040
+	ADV100Half    uint16 = 0x0080
+	ADV100Full    uint16 = 0x0100
+	ADVPauseCap   uint16 = 0x0400
+	ADVPauseAsym  uint16 = 0x0800
+	ADVAll               = ADV10Half | ADV10Full | ADV100Half | ADV100Full
+	LPAAck        uint16 = 0x4000
+	Adv1000Full   uint16 = 0x0200 // CTRL1000
+	LPA1000Full   uint16 = 0x0800 // STAT1000
+	LPA1000Half   uint16 = 0x0400
+	Adv1000Half   uint16 = 0x0100
+	ESTAT1000Full uint16 = 0x2000 // extended status: 1000BASE-T full duplex able
+	ESTAT1000Half uint16 = 0x1000
 )

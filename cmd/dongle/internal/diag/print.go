@@ -89,6 +89,9 @@ func (r *Report) Print(w io.Writer) {
 		}
 		p("Link:     %s", s)
 	}
+	if r.RegistersRead != "" && (len(r.PHY) > 0 || len(r.MACRegs) > 0) {
+		p("Registers read %s:", r.RegistersRead)
+	}
 	if len(r.PHY) > 0 {
 		p("PHY:")
 		for _, l := range r.PHY {

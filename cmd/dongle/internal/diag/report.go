@@ -24,25 +24,27 @@ import (
 
 // Report is everything `dongle diag` found.
 type Report struct {
-	Source    string                `json:"source"`
-	Note      string                `json:"note,omitempty"`
-	Device    *DeviceInfo           `json:"device,omitempty"`
-	Configs   []ConfigInfo          `json:"configurations,omitempty"`
-	Driver    string                `json:"driver,omitempty"`
-	Chip      string                `json:"chip,omitempty"`
-	Bound     bool                  `json:"bound"`
-	BindError string                `json:"bind_error,omitempty"`
-	MAC       string                `json:"mac,omitempty"`
-	Endpoints *EndpointsInfo        `json:"endpoints,omitempty"`
-	Link      *LinkInfo             `json:"link,omitempty"`
-	PHY       []string              `json:"phy,omitempty"`
-	PHYRegs   map[string]string     `json:"phy_registers,omitempty"`
-	MACRegs   []RegInfo             `json:"mac_registers,omitempty"`
-	EEPROM    *EEPROMInfo           `json:"eeprom,omitempty"`
-	SelfTest  *SelfTest             `json:"self_test,omitempty"`
-	Stats     *netdev.StatsSnapshot `json:"statistics,omitempty"`
-	Trace     *TraceInfo            `json:"trace,omitempty"`
-	Anomalies []string              `json:"anomalies"`
+	Source    string            `json:"source"`
+	Note      string            `json:"note,omitempty"`
+	Device    *DeviceInfo       `json:"device,omitempty"`
+	Configs   []ConfigInfo      `json:"configurations,omitempty"`
+	Driver    string            `json:"driver,omitempty"`
+	Chip      string            `json:"chip,omitempty"`
+	Bound     bool              `json:"bound"`
+	BindError string            `json:"bind_error,omitempty"`
+	MAC       string            `json:"mac,omitempty"`
+	Endpoints *EndpointsInfo    `json:"endpoints,omitempty"`
+	Link      *LinkInfo         `json:"link,omitempty"`
+	PHY       []string          `json:"phy,omitempty"`
+	PHYRegs   map[string]string `json:"phy_registers,omitempty"`
+	MACRegs   []RegInfo         `json:"mac_registers,omitempty"`
+	// RegistersRead says when the PHY and MAC registers were read.
+	RegistersRead string                `json:"registers_read,omitempty"`
+	EEPROM        *EEPROMInfo           `json:"eeprom,omitempty"`
+	SelfTest      *SelfTest             `json:"self_test,omitempty"`
+	Stats         *netdev.StatsSnapshot `json:"statistics,omitempty"`
+	Trace         *TraceInfo            `json:"trace,omitempty"`
+	Anomalies     []string              `json:"anomalies"`
 }
 
 // EndpointsInfo are the endpoints the driver uses.
@@ -175,8 +177,20 @@ func Live(ctx context.Context, t *target.Target) (*Report, error) {
 	}
 	defer d.Disconnect()
 	r.bound(d)
-	r.chipDetails(d)
-	r.selfTest(ctx, t, d)
+	// Registers are read with the interface open, as ethtool -d reads a
+	// live interface: at bind the MAC still holds its reset defaults (the
+	// medium mode is written at link reset). Where the interface cannot be
+	// opened (a trace, an open that fails) they are read as bound.
+	r.RegistersRead = "after bind, interface down"
+	read := false
+	r.selfTest(ctx, t, d, func(state string) {
+		read = true
+		r.RegistersRead = state
+		r.chipDetails(d)
+	})
+	if !read {
+		r.chipDetails(d)
+	}
 	s := d.Net.Stats().Snapshot()
 	r.Stats = &s
 	r.linkFromNetdev(d)
@@ -201,7 +215,8 @@ func (r *Report) bound(d *usbnet.Dev) {
 func (r *Report) chipDetails(d *usbnet.Dev) {
 	switch d.Driver.Name() {
 	case "asix":
-		if regs, err := asix.ReadRegisters(d); err != nil {
+		regs, err := asix.ReadRegisters(d)
+		if err != nil {
 			r.anomaly("MAC registers: %v", err)
 		} else {
 			r.MACRegs = []RegInfo{
@@ -221,6 +236,10 @@ func (r *Report) chipDetails(d *usbnet.Dev) {
 		if phy, err := asix.ReadPHY(d); err != nil {
 			r.anomaly("PHY: %v", err)
 		} else {
+			if regs != nil && phy.Link.Up && d.Net.Carrier() {
+				v, _ := d.ID.Info.(asix.Variant)
+				mediumAgrees(r, v, regs.Medium, phy.Link)
+			}
 			r.PHY = []string{
 				fmt.Sprintf("PHY address %d, ID %#08x (OUI %#06x model %d rev %d)", phy.Addr, phy.ID, phy.OUI, phy.Model, phy.Rev),
 				fmt.Sprintf("BMCR: %+v", phy.BMCR),
@@ -294,6 +313,18 @@ func (r *Report) chipDetails(d *usbnet.Dev) {
 	}
 }
 
+// mediumAgrees flags a medium mode whose speed and duplex bits differ from
+// what the driver writes for the link the PHY resolved: the MAC would
+// clock frames at another speed than the wire (ax88772_link_reset,
+// ax88178_link_reset).
+func mediumAgrees(r *Report, v asix.Variant, medium uint16, l asix.LinkMode) {
+	const bits = asix.MediumGM | asix.MediumPS | asix.MediumFD
+	want := asix.MediumMode(v, l)
+	if medium&bits != want&bits {
+		r.anomaly("MEDIUM_STATUS %#04x does not match the PHY's link %v: speed/duplex bits %#04x, want %#04x", medium, l, medium&bits, want&bits)
+	}
+}
+
 func duplex(full bool) string {
 	if full {
 		return "full"
@@ -323,7 +354,11 @@ func (r *Report) linkFromNetdev(d *usbnet.Dev) {
 // selfTest opens the interface and sends SelfTestFrames test frames. On a
 // model the wire's far end is a loopback plug, so every frame must come back;
 // on real hardware they are broadcast and whatever answers is counted.
-func (r *Report) selfTest(ctx context.Context, t *target.Target, d *usbnet.Dev) {
+//
+// whileOpen, when the interface opened, is called once before it closes,
+// with the state it was in ("interface up, carrier on, after the
+// self-test" or "interface up, no carrier").
+func (r *Report) selfTest(ctx context.Context, t *target.Target, d *usbnet.Dev, whileOpen func(state string)) {
 	st := &SelfTest{Mode: "broadcast (no loopback on real hardware: counts what comes back)"}
 	r.SelfTest = st
 	if t.Kind == target.Trace {
@@ -356,6 +391,7 @@ func (r *Report) selfTest(ctx context.Context, t *target.Target, d *usbnet.Dev) 
 	if !d.Net.Carrier() {
 		st.Note = "no carrier after 2 s: frames not sent"
 		r.anomaly("self-test: no carrier")
+		whileOpen("interface up, no carrier")
 		return
 	}
 	src := d.Net.HardwareAddr()
@@ -391,6 +427,7 @@ done:
 	if t.Peer != nil && st.Received != st.Sent {
 		r.anomaly("self-test: %d frames sent through a loopback wire, %d came back", st.Sent, st.Received)
 	}
+	whileOpen("interface up, carrier on, after the self-test")
 }
 
 // FromTrace diagnoses a capture: descriptors, requests and frames from the
