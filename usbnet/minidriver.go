@@ -101,6 +101,11 @@ type Endpoints struct {
 //   - MACSetter (optional interface): a minidriver that implements
 //     SetMAC(d, addr) is called from ndo_set_mac_address to program the chip
 //     (ASIX WRITE_NODE_ID); without it the address changes in software only.
+//   - MTUChanger (optional interface, mtu.go): a minidriver that implements
+//     ChangeMTU(d, mtu) is called from ndo_change_mtu after the framework's
+//     bounds checks, with the interface down, to reprogram the chip and
+//     RxURBSize (the AX88178's jumbo frames); while up the change fails
+//     with ErrBusy.
 //   - Dev.RxMode() returns the PROMISC/ALLMULTI flags and the multicast list
 //     as a usbnet.RxMode, so SetRxMode needs no netdev import.
 //   - Dev.Claim(iface) claims one more interface and has Disconnect release

@@ -74,22 +74,6 @@ func isZero(a net.HardwareAddr) bool {
 	return true
 }
 
-// ChangeMTU is ndo_change_mtu (usbnet_change_mtu): the MTU may not exceed
-// what the device takes (HardMTU less the link header). Linux also refuses
-// an MTU whose frames are an exact multiple of wMaxPacketSize (EDOM),
-// because the ZLP after such a frame would arrive as a second, empty
-// read; dongle's RX path recognises that empty read (Counters.RxZLPs) and
-// needs no such rule.
-func (d *Dev) ChangeMTU(nd *netdev.Device, mtu int) error {
-	switch {
-	case mtu < 68 && d.Driver.Flags()&FlagEthernet != 0:
-		return fmt.Errorf("usbnet: %s: MTU %d below the Ethernet minimum 68", d.Name(), mtu)
-	case mtu+EthHeaderLen > d.HardMTU:
-		return fmt.Errorf("usbnet: %s: MTU %d above the device's %d", d.Name(), mtu, d.HardMTU-EthHeaderLen)
-	}
-	return nil
-}
-
 // SetLink is usbnet_link_change: carrier on or off and, when known
 // (speedMbps > 0), the link speed. A transition to up schedules the
 // minidriver's LinkReset on the kevent worker. Minidrivers call it from

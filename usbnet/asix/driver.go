@@ -39,6 +39,10 @@ type priv struct {
 	board   Board  // AX88178: EEPROM word 0x17
 	mii     sync.Mutex
 	rx      Deframer
+	txMax   int // longest frame TxFixup frames (MaxTxLen; AX88178: follows the MTU)
+	// AX88178 medium JFE as the last MTU change set it (jfeSet false:
+	// none yet, the default's JFE stands). See mtu.go.
+	jfeSet, jfe bool
 
 	// counters already added to the netdev statistics
 	seenBad, seenLen, seenSync uint64
@@ -147,18 +151,22 @@ func (drv *Driver) Bind(d *usbnet.Dev) (err error) {
 		}
 	}
 
-	// ASIX packs frames into 2 KiB bulk transfers; no jumbo frames (the
-	// AX88178 could take them, but usbnet has no per-driver MTU hook:
-	// ax88178_set_mfb's 1514-byte case is the only one used).
+	// The AX88772 family packs frames into 2 KiB bulk transfers and takes
+	// no jumbo frames. The AX88178 does (ax88178_bind's max_mtu, MaxMTU178):
+	// HardMTU is its largest frame, which bounds usbnet's ChangeMTU, and
+	// ChangeMTU (mtu.go) resizes the RX buffer for the MTU chosen. At bind
+	// the MTU is 1500: ax88178_set_mfb's 2048-byte case.
 	d.HardMTU = 1500 + EthHLen
 	d.RxURBSize = 2048
 	mfb, _ := MFB(d.RxURBSize)
 	if v == AX88178 {
-		mfb, d.RxURBSize = MFB178(d.HardMTU)
+		d.HardMTU = MaxMTU178 + EthHLen
+		p.rx.LenMask = 0xffff
+		mfb, d.RxURBSize = MFB178(d.Net.MTU() + EthHLen)
 	}
 	d.TxHeadroom, d.TxTailroom = 4, 4 // header; the 00 00 ff ff pad
 	p.rxCtl = DefaultRxCtl | mfb
-	p.rx.MaxLen = d.HardMTU + 4 // VLAN_HLEN: mtu + ETH_HLEN + VLAN_HLEN
+	p.setLimits(d.Net.MTU())
 	return nil
 }
 
@@ -378,7 +386,7 @@ func (*Driver) Reset(d *usbnet.Dev) error {
 	}
 	def := Medium772Default
 	if p.variant == AX88178 {
-		def = Medium178Default
+		def = p.jumbo(Medium178Default)
 	}
 	if err := p.write(d, "medium mode", CmdWriteMediumMode, def, 0, nil); err != nil {
 		return err
@@ -406,7 +414,7 @@ func (p *priv) linkReset(d *usbnet.Dev) (LinkMode, error) {
 	if !l.Up {
 		return l, nil
 	}
-	if err := p.write(d, "medium mode", CmdWriteMediumMode, MediumMode(p.variant, l), 0, nil); err != nil {
+	if err := p.write(d, "medium mode", CmdWriteMediumMode, p.jumbo(MediumMode(p.variant, l)), 0, nil); err != nil {
 		return l, err
 	}
 	if p.variant == AX88178 && p.board.PHYMode == PHYModeMarvell && p.board.LEDMode != 0 {
@@ -495,7 +503,11 @@ func (p *priv) account(d *usbnet.Dev) {
 // TxFixup implements usbnet.Minidriver: Frame with the bulk OUT
 // wMaxPacketSize.
 func (*Driver) TxFixup(d *usbnet.Dev, b *skbuff.Buff) error {
-	return Frame(b, d.MaxPacket())
+	p, err := privOf(d)
+	if err != nil {
+		return err
+	}
+	return FrameMax(b, d.MaxPacket(), p.txMax)
 }
 
 // RxStatsOf returns the device's RX deframing counters (nil if d is not bound

@@ -19,7 +19,11 @@ import (
 //	 le16    le16   (no FCS)
 //
 // The low 11 bits of the header are the length and bits 16..26 are its
-// one's complement, which is the only integrity check there is. The stream
+// one's complement, which is the only integrity check there is
+// (asix_rx_fixup_internal). The AX88178 writes all 16 bits of both halves
+// (FreeBSD's axe_rx_frame checks len ^ ilen == 0xffff for the AX88178
+// family): a jumbo frame's length does not fit 11 bits, so its Deframer
+// uses LenMask 0xffff. The stream
 // is cut into bulk transfers of at most the RX_CTL MFB buffer size without
 // regard to records, so a frame, its pad byte and even its header can be
 // split across transfers at any offset; the cut part is carried over to the
@@ -98,8 +102,13 @@ const DefaultMaxLen = 1500 + EthHLen + 4
 // and a split frame needs a buffer of its own anyway. See BenchmarkRxFixup
 // for the cost.
 type Deframer struct {
-	// MaxLen is the longest frame accepted (0: DefaultMaxLen).
+	// MaxLen is the longest frame accepted (0: DefaultMaxLen). Whatever
+	// the length field can hold, nothing longer is ever allocated.
 	MaxLen int
+	// LenMask selects the header's length bits, and the bits its
+	// complement half must match (0: 0x7ff, asix_rx_fixup_internal;
+	// 0xffff: the AX88178's 16-bit length, needed for jumbo frames).
+	LenMask uint16
 	// Stats counts frames and errors.
 	Stats RxStats
 
@@ -123,6 +132,19 @@ func (d *Deframer) Reset() {
 		d.Stats.Discarded.Add(1)
 	}
 	d.nhdr, d.remaining, d.frameLen, d.skipPad = 0, 0, 0, 0
+}
+
+func (d *Deframer) mask() uint32 {
+	if d.LenMask != 0 {
+		return uint32(d.LenMask)
+	}
+	return 0x7ff
+}
+
+// headerOK is HeaderOK for the Deframer's LenMask.
+func (d *Deframer) headerOK(h uint32) bool {
+	m := d.mask()
+	return h&m == (^h>>16)&m
 }
 
 func (d *Deframer) maxLen() int {
@@ -151,7 +173,7 @@ func (d *Deframer) Feed(data []byte, out *skbuff.Queue) error {
 		next := d.remaining + (d.frameLen & 1)
 		if next+4 <= len(data) {
 			h := binary.LittleEndian.Uint32(data[next:])
-			if !HeaderOK(h) {
+			if !d.headerOK(h) {
 				d.Stats.SyncLost.Add(1)
 				fail(ErrSyncLost, next, h)
 				d.Reset()
@@ -175,9 +197,9 @@ func (d *Deframer) Feed(data []byte, out *skbuff.Queue) error {
 			}
 			d.nhdr = 0
 			h := binary.LittleEndian.Uint32(d.hdr[:])
-			l := int(h & 0x7ff)
+			l := int(h & d.mask())
 			switch {
-			case !HeaderOK(h):
+			case !d.headerOK(h):
 				d.Stats.BadHeader.Add(1)
 				fail(ErrBadHeader, pos-4, h)
 				d.Reset()

@@ -40,15 +40,21 @@ func NeedsPad(n, maxPacket int) bool { return (n+4)%maxPacket == 0 }
 
 // Frame adds the TX header (and the filler when needed) to b in place,
 // using its headroom and tailroom. It allocates nothing. On error b is
-// unchanged.
-func Frame(b *skbuff.Buff, maxPacket int) error {
+// unchanged. Frames longer than MaxTxLen are refused (FrameMax lifts that
+// for the AX88178's jumbo frames).
+func Frame(b *skbuff.Buff, maxPacket int) error { return FrameMax(b, maxPacket, MaxTxLen) }
+
+// FrameMax is Frame for frames of up to maxLen bytes (at most 0xffff, the
+// header's 16-bit length: the AX88178 with jumbo frames enabled).
+func FrameMax(b *skbuff.Buff, maxPacket, maxLen int) error {
 	n := b.Len()
 	if maxPacket <= 0 {
 		// wMaxPacketSize 0 was a divide by zero in Linux (CVE-2021-47495).
 		return fmt.Errorf("asix: %w: bulk OUT wMaxPacketSize %d", ErrTxFrame, maxPacket)
 	}
-	if n == 0 || n > MaxTxLen {
-		return fmt.Errorf("asix: %w: frame of %d bytes (1..%d)", ErrTxFrame, n, MaxTxLen)
+	maxLen = min(maxLen, 0xffff)
+	if n == 0 || n > maxLen {
+		return fmt.Errorf("asix: %w: frame of %d bytes (1..%d)", ErrTxFrame, n, maxLen)
 	}
 	if b.Cloned() {
 		// Linux copies a header-cloned skb (skb_copy_expand); here the

@@ -18,6 +18,49 @@ package ax88772
 // pin and which level a board uses differ between boards, and the model
 // only has to tell "never powered" from "powered".
 
+// Frame length limits (AX88178). Without JFE in the medium mode the MAC
+// takes standard frames only: 1518 bytes on the wire, FCS included, so
+// 1514 bytes as they reach the model (Inject's and the host's frames carry
+// no FCS). With JFE it takes jumbo frames as long as one RX burst can
+// hold the record (4-byte header + frame) in the RX_CTL MFB buffer
+// (2048 << MFB); on TX, up to the largest burst's worth (16380 bytes).
+// Longer frames are dropped and counted as TooLong in RxStats or TxStats.
+//
+//	medium JFE   RX_CTL MFB   longest frame (RX)   longest frame (TX)
+//	0            any          1514                 1514
+//	1            2048         2044                 16380
+//	1            16384        16380                16380
+const (
+	maxStdFrame   = 1518 - 4 // FCS not included
+	maxJumboFrame = 16384 - 4
+)
+
+// MaxFrame returns the longest frame the chip passes from the wire to the
+// host with its current registers (AX88178; the AX88772B model takes what
+// its 11-bit length field carries, 2047).
+func (m *Model) MaxFrame() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.maxRxFrameLocked()
+}
+
+func (m *Model) maxRxFrameLocked() int {
+	switch {
+	case m.opts.Chip != AX88178:
+		return 0x7ff
+	case m.medium&MediumJFE == 0:
+		return maxStdFrame
+	}
+	return m.bufSizeLocked() - 4
+}
+
+func (m *Model) maxTxFrameLocked() int {
+	if m.medium&MediumJFE == 0 {
+		return maxStdFrame
+	}
+	return maxJumboFrame
+}
+
 // defaultPHYID is the PHY identifier a model gets when Options.PHYID is 0.
 func defaultPHYID(o Options) uint32 {
 	switch {

@@ -31,7 +31,8 @@ func (m *Model) Out(ep uint8, data []byte) {
 			continue
 		}
 		n := int(h & 0xffff)
-		if h>>16 != uint32(^n&0xffff) || n > 0x7ff {
+		// The AX88772B's length field has 11 bits; the AX88178's 16.
+		if h>>16 != uint32(^n&0xffff) || (n > 0x7ff && m.opts.Chip != AX88178) {
 			m.tx.BadHeader++
 			break
 		}
@@ -39,7 +40,11 @@ func (m *Model) Out(ep uint8, data []byte) {
 			m.tx.Truncated++
 			break
 		}
-		frames = append(frames, data[off+4:off+4+n])
+		if m.opts.Chip == AX88178 && n > m.maxTxFrameLocked() {
+			m.tx.TooLong++
+		} else {
+			frames = append(frames, data[off+4:off+4+n])
+		}
 		off += 4 + n
 	}
 	if len(data) > 0 && len(data)%m.mps == 0 && !padded {
@@ -94,7 +99,10 @@ func (m *Model) Inject(frames ...[]byte) {
 		case !m.mediumOKLocked():
 			m.rxs.MediumMismatch++
 			continue
-		case len(f) < 14 || len(f) > 0x7ff || !m.acceptLocked(f):
+		case m.opts.Chip == AX88178 && len(f) > m.maxRxFrameLocked():
+			m.rxs.TooLong++
+			continue
+		case len(f) < 14 || len(f) > m.maxRxFrameLocked() || !m.acceptLocked(f):
 			m.rxs.Filtered++
 			continue
 		case len(m.rx)+len(f)+5 > fifoLimit:

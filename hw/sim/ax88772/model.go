@@ -27,7 +27,9 @@
 //	                  partner), EEPROM; unknown requests stall and are logged
 //	host ◄──bulk IN 0x82── RX stream: [le16 len][le16 ~len][frame][pad to even] …
 //	                  cut into writes of at most the RX_CTL MFB buffer size, so
-//	                  records straddle transfers at any offset, as on the chip
+//	                  records straddle transfers at any offset, as on the chip;
+//	                  the AX88178 drops frames longer than 1514 bytes (1518 with
+//	                  FCS) unless medium JFE is set and the MFB buffer holds them
 //	host ──bulk OUT 0x03─► TX parser: checks every header, drops 00 00 ff ff fillers,
 //	                  counts malformed transfers (TxStats), sends frames to the wire
 //	host ◄──interrupt IN 0x81── 8-byte status {a1 00, link, 00 00, status, 00 00} on
@@ -158,6 +160,9 @@ type TxStats struct {
 	// MediumMismatch: frames not sent because the medium mode does not
 	// match the negotiated link (AX88178: GM/ENCK/PS/FD).
 	MediumMismatch int
+	// TooLong: AX88178 frames longer than the medium mode allows (see
+	// MaxFrame), not sent; the rest of the transfer is still parsed.
+	TooLong int
 }
 
 // RxStats counts what the chip did with frames from the wire.
@@ -173,6 +178,9 @@ type RxStats struct {
 	// MediumMismatch: frames dropped because the medium mode does not
 	// match the negotiated link (AX88178: GM/ENCK/PS/FD).
 	MediumMismatch int
+	// TooLong: AX88178 frames from the wire longer than the medium mode
+	// and RX buffer allow (see MaxFrame), dropped.
+	TooLong int
 }
 
 // fifoLimit bounds the RX stream waiting for the host.
@@ -533,8 +541,12 @@ func (m *Model) chunkLocked() int {
 	if m.rxChunk > 0 {
 		return m.rxChunk
 	}
-	return 2048 << ((m.rxCtl & RxCtlMFB) >> 8)
+	return m.bufSizeLocked()
 }
+
+// bufSizeLocked is the RX burst size RX_CTL's MFB field selects: 2048,
+// 4096, 8192 or 16384 bytes.
+func (m *Model) bufSizeLocked() int { return 2048 << ((m.rxCtl & RxCtlMFB) >> 8) }
 
 // le16 answers a 2-byte register read.
 func le16(data []byte, v uint16) int {

@@ -55,6 +55,7 @@ const (
 	MediumFD  = 0x0002
 	MediumRFC = 0x0010
 	MediumTFC = 0x0020
+	MediumJFE = 0x0040 // jumbo frame enable (AX88178)
 	MediumRE  = 0x0100
 	MediumPS  = 0x0200
 
