@@ -27,6 +27,8 @@ import (
 //	DONGLE_LINK_CMD="ip link set usb0 %s"
 //	                             a command taking the far side down/up (%s is "down" or "up")
 //	DONGLE_EXPECT_MAC=...        the adapter's MAC, when the spec should check it
+//	DONGLE_EXPECT_SPEED=super    the USB speed it must enumerate at (full, high,
+//	                             super), and so its bulk wMaxPacketSize (64, 512, 1024)
 type usbBackend struct {
 	sel    string // "" = the first network adapter found
 	expect Expectations
@@ -48,6 +50,13 @@ func USBBackend(name string) (Backend, error) {
 			return nil, fmt.Errorf("DONGLE_EXPECT_MAC: %w", err)
 		}
 		e.MAC = a
+	}
+	if v := os.Getenv("DONGLE_EXPECT_SPEED"); v != "" {
+		sp, mps, ok := speedByName(v)
+		if !ok {
+			return nil, fmt.Errorf("DONGLE_EXPECT_SPEED=%q: not full, high or super", v)
+		}
+		e.USBSpeed, e.MaxPacket = sp, mps
 	}
 	lab := guest.InLab() && labDevice(sel) != nil
 	if lab {
@@ -170,4 +179,18 @@ func kernelDrivers(c *gousb.Context, info hw.Info) []string {
 		return nil
 	}
 	return list[0].Drivers()
+}
+
+// speedByName is a USB speed by the name hw.Speed prints, with the bulk
+// wMaxPacketSize that speed fixes.
+func speedByName(name string) (hw.Speed, int, bool) {
+	for _, c := range []struct {
+		sp  hw.Speed
+		mps int
+	}{{hw.SpeedFull, 64}, {hw.SpeedHigh, 512}, {hw.SpeedSuper, 1024}} {
+		if c.sp.String() == name {
+			return c.sp, c.mps, true
+		}
+	}
+	return hw.SpeedUnknown, 0, false
 }

@@ -3,6 +3,8 @@ package specs
 import (
 	"strings"
 	"testing"
+
+	"dongle/hw"
 )
 
 func TestResolveAndLabelFilter(t *testing.T) {
@@ -69,5 +71,20 @@ func TestSidecarErrorsNameTheField(t *testing.T) {
 	_, err = Sidecar{Vendor: "1", Product: "1", MAC: "00:00:00:00:00:01", Speed: "warp"}.Expectations()
 	if err == nil || !strings.Contains(err.Error(), "speed") {
 		t.Fatalf("%v", err)
+	}
+}
+
+func TestUSBBackendExpectSpeed(t *testing.T) {
+	t.Setenv("DONGLE_EXPECT_SPEED", "super")
+	b, err := USBBackend("usb:0b95:1790")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := b.Expect(); e.USBSpeed != hw.SpeedSuper || e.MaxPacket != 1024 {
+		t.Errorf("DONGLE_EXPECT_SPEED=super: speed %v, wMaxPacketSize %d; want super, 1024", e.USBSpeed, e.MaxPacket)
+	}
+	t.Setenv("DONGLE_EXPECT_SPEED", "warp")
+	if _, err := USBBackend("usb:0b95:1790"); err == nil || !strings.Contains(err.Error(), "DONGLE_EXPECT_SPEED") {
+		t.Errorf("an unknown speed: %v, want an error naming DONGLE_EXPECT_SPEED", err)
 	}
 }

@@ -334,10 +334,18 @@ const maxEP0Failures = 200
 // (the function is being disabled or reset) before trying again.
 const ioBackoff = 5 * time.Millisecond
 
-// pumpIn moves the model's IN data to epK one packet at a time.
+// pumpIn moves the model's IN data to epK one packet at a time. A packet
+// is what the model sends at its own speed (its endpoint's wMaxPacketSize:
+// 1024 for a SuperSpeed model), not the high-speed size of b.eps: written
+// in 512-byte pieces, a SuperSpeed model's full packet would reach the host
+// as a short one and end its transfer early.
 func (b *Bridge) pumpIn(ctx context.Context, k int) {
 	e, se := b.eps[k], b.simEP[k]
-	buf := make([]byte, e.MaxPacket)
+	mps := int(se.Desc().MaxPacketSize)
+	if mps <= 0 {
+		mps = e.MaxPacket
+	}
+	buf := make([]byte, mps)
 	t := &hw.Transfer{}
 	for ctx.Err() == nil {
 		t.Buf = buf
@@ -372,7 +380,7 @@ func (b *Bridge) pumpIn(ctx context.Context, k int) {
 		}
 		b.stats.InPackets.Add(1)
 		if b.opt.Capture != nil {
-			b.opt.Capture.In(e.Addr, e.Type(), pkt, e.MaxPacket)
+			b.opt.Capture.In(e.Addr, e.Type(), pkt, mps)
 		}
 	}
 }

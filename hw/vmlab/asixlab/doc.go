@@ -25,4 +25,17 @@
 // the model's MAC. That capture is fixtures/usbmon-kernel-asix-ax88772b.pcap
 // (DONGLE_ASIXLAB_OUT writes a fresh one); outside the lab the same checks
 // run on the kept copy.
+//
+// A third lab test runs the AX88179 model at SuperSpeed: it reloads dummy_hcd
+// with is_super_speed=1 (its speed parameters are read-only in sysfs),
+// starts ffsmodel -model ax88179 -super and checks that ax88179_178a binds a
+// 5000 Mb/s device with 1024-byte bulk endpoints, the MAC, carrier, ping and
+// no rx errors, and that the RX_BULKIN_QCTRL value the kernel wrote after
+// reading USB_SS in PHYSICAL_LINK_STATUS is the SuperSpeed row of Linux's
+// AX88179_BULKIN_SIZE for the link speed (LinkResets, ExpectedBulkIn). Then
+// it loads dummy_hcd at high speed again. Pings of 600, 1400 and 1472
+// bytes check full-size frames: before hw/ffs's bridge wrote the model's
+// own 1024-byte packets, it wrote 512-byte (high-speed) pieces, which a
+// SuperSpeed endpoint ends as short packets (measured: ping -s 600 and
+// -s 1400 got no reply and the kernel counted rx_errors).
 package asixlab

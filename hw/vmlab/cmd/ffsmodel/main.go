@@ -5,7 +5,11 @@
 // a plugged-in dongle, so the kernel's own asix / ax88179_178a drivers bind
 // to it, and gousb can open it through usbfs.
 //
-//	ffsmodel -model ax88772b|ax88179 [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-stats 1s] [-daemon]
+//	ffsmodel -model ax88772b|ax88179 [-super] [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-stats 1s] [-daemon]
+//
+// -super adds a SuperSpeed descriptor set (the UDC must offer SuperSpeed:
+// dummy_hcd is_super_speed=1) and builds an AX88179 model as a SuperSpeed
+// chip (1024-byte bulk packets, USB_SS in PHYSICAL_LINK_STATUS).
 //
 // The model's Ethernet side is a sim.Wire to an in-process peer (hw/sim/peer)
 // at 10.9.9.2 that answers ARP and ICMP echo, and sends EtherType 0x88b5
@@ -181,7 +185,14 @@ type request struct {
 	stalled bool
 }
 
-func newChip(model, mac string) (*chip, error) {
+// newChip builds the model. With super, an AX88179/178A model is built at
+// SuperSpeed (hw.SpeedSuper): its descriptors carry 1024-byte bulk
+// endpoints, its engine packetises at 1024 bytes (so its ZLP decisions match
+// the host's), and PHYSICAL_LINK_STATUS reports USB_SS, which is what a
+// driver reads to pick its SuperSpeed settings (Linux's ax88179_link_reset:
+// the RX_BULKIN_QCTRL row). The AX88772B is a USB 2.0 chip and stays a
+// high-speed model.
+func newChip(model, mac string, super bool) (*chip, error) {
 	var hwmac net.HardwareAddr
 	if mac != "" {
 		var err error
@@ -209,6 +220,9 @@ func newChip(model, mac string) (*chip, error) {
 		}, nil
 	case "ax88179", "ax88178a":
 		cfg := ax88179.Config{MAC: hwmac}
+		if super {
+			cfg.Speed = hw.SpeedSuper
+		}
 		if model == "ax88178a" {
 			cfg.Product = 0x178a
 		}
@@ -241,7 +255,7 @@ func run(c config) error {
 			fmt.Printf("ffsmodel: goroutines\n%s\n", buf[:runtime.Stack(buf, true)])
 		}
 	}()
-	ch, err := newChip(c.model, c.mac)
+	ch, err := newChip(c.model, c.mac, c.super)
 	if err != nil {
 		return err
 	}
