@@ -42,6 +42,7 @@ type Expectations struct {
 	MaxPacket int              // bulk OUT wMaxPacketSize
 	LinkMbps  int              // link speed once up (0: not reported)
 	RxFrames  int              // traces: frames the recording delivers (-1: unknown)
+	RxHalts   int              // traces: bulk IN stalls the recording holds, each cleared by the driver
 	// NoLinkControl says why link control is impossible, when it is.
 	NoLinkControl string
 }

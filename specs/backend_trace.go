@@ -32,11 +32,15 @@ type Sidecar struct {
 	MaxPacket int    `json:"max_packet"` // bulk OUT wMaxPacketSize
 	RxFrames  int    `json:"rx_frames"`  // frames on bulk IN the replay delivers (-1: not checked)
 	LinkMbps  int    `json:"link_mbps"`  // link speed the driver must report (0: not checked)
+	RxHalts   int    `json:"rx_halts"`   // bulk IN stalls recorded (model replay replays them): each must be cleared
 }
 
 // Expect converts the sidecar, naming the field that is wrong.
 func (s Sidecar) Expectations() (Expectations, error) {
-	e := Expectations{Driver: s.Driver, MaxPacket: s.MaxPacket, RxFrames: s.RxFrames, LinkMbps: s.LinkMbps}
+	e := Expectations{Driver: s.Driver, MaxPacket: s.MaxPacket, RxFrames: s.RxFrames, LinkMbps: s.LinkMbps, RxHalts: s.RxHalts}
+	if s.RxHalts < 0 {
+		return e, fmt.Errorf("rx_halts %d: a count, 0 or more", s.RxHalts)
+	}
 	v, err := strconv.ParseUint(s.Vendor, 16, 16)
 	if err != nil {
 		return e, fmt.Errorf("vendor %q: %w", s.Vendor, err)

@@ -250,9 +250,16 @@ func (c *core) Reset() error {
 	for _, e := range c.open {
 		e.completeAllLocked(hw.ErrCancelled)
 	}
+	if r, ok := c.beh.(resetter); ok {
+		r.reset()
+	}
 	c.broadcastLocked()
 	return nil
 }
+
+// resetter is a behaviour with device state a USB reset clears (model
+// replay's halted endpoints). Called with core.mu held.
+type resetter interface{ reset() }
 
 func (c *core) Close() error {
 	c.mu.Lock()

@@ -25,6 +25,12 @@ type ModelOptions struct {
 	// pending until cancelled), which is right for event notifications
 	// such as CDC's RESPONSE_AVAILABLE that a driver answers with requests.
 	RepeatInterrupt bool
+	// IgnoreErrors turns off the replay of recorded error completions on
+	// bulk and interrupt endpoints (stalls, protocol errors, timeouts,
+	// unplug; see the package doc): they are skipped, and only the data
+	// is replayed. Off by default, so that a capture of a flaky device
+	// reproduces its faults.
+	IgnoreErrors bool
 }
 
 // ModelStats counts what a model replay did.
@@ -42,6 +48,16 @@ type ModelStats struct {
 	OutMatched    int // OUT transfers equal to the recorded one at their position
 	OutMismatched int // OUT transfers that differed (logged)
 	OutExtra      int // OUT transfers beyond what the trace recorded on the endpoint
+
+	// Recorded error completions (unless IgnoreErrors).
+	Faults          int  // error completions placed in the endpoints' sequences (one per halt)
+	FaultsCancelled int  // -ENOENT/-ECONNRESET completions skipped: the host's own unlinks
+	FaultsMalformed int  // completions skipped as malformed (logged with the record number)
+	InFailed        int  // host IN transfers failed with a recorded error (halted ones included)
+	OutFailed       int  // host OUT transfers failed likewise
+	Halts           int  // recorded stalls replayed (endpoint halted)
+	HaltsCleared    int  // halts the host cleared with CLEAR_FEATURE(ENDPOINT_HALT)
+	Unplugged       bool // the recorded unplug was replayed: the device is gone
 }
 
 // Model is a virtual device built from a foreign trace (see the package
@@ -99,6 +115,40 @@ type ModelStats struct {
 // position on its endpoint (only the captured prefix, when truncated);
 // differences are logged and counted, never failed: the driver's frames
 // need not be the recorded driver's.
+//
+// # Recorded errors
+//
+// Unless ModelOptions.IgnoreErrors, a bulk or interrupt completion with an
+// error status takes its place in its endpoint's sequence: on IN, in the
+// wire (completion) order the data follows; on OUT, at the position of
+// its submission. When a host transfer reaches it, it fails:
+//
+//	IN 0x82 recorded:  [60] [64][0] EPIPE EPIPE(same halt) [61] ETIME [62]
+//	replayed:          60   64  0   Stall ·halted· ClearHalt 61 Timeout 62
+//
+// By status:
+//
+//   - -EPIPE (and QEMU's -EREMOTEIO): hw.ErrStall, and the endpoint stays
+//     halted, failing every transfer with hw.ErrStall, until the host's
+//     CLEAR_FEATURE(ENDPOINT_HALT) (ClearHalt, or the request through
+//     Control), as a real device; then the sequence goes on. Reset,
+//     SET_CONFIGURATION and SET_INTERFACE (of the endpoint's interface)
+//     end a halt too, as USB says they do. The stalls
+//     of the several transfers in flight when the endpoint halted (those
+//     recorded between the same two CLEAR_FEATUREs) are one halt.
+//   - Other errnos: that one transfer fails with usbmon.ErrnoOf's sentinel
+//     (-ETIME/-ETIMEDOUT hw.ErrTimeout, -EOVERFLOW hw.ErrOverflow, -EPROTO
+//     and -EILSEQ hw.ErrIO, ...), keeping the bytes that had arrived; an
+//     IN transfer being filled when the error was recorded ends with it.
+//   - An unplug, -ENODEV/-ESHUTDOWN on every completion from some record
+//     on (cancellations aside): once every endpoint's sequence before it
+//     has been replayed and the host waits for more, every transfer in
+//     flight fails and every later call returns hw.ErrNoDevice, as after
+//     sim.Device.Unplug. An isolated -ENODEV is an error like the others.
+//   - -ENOENT/-ECONNRESET are the host's own unlinks, not device faults:
+//     skipped, as are malformed statuses (positive, or -EINPROGRESS in a
+//     completion) and error completions whose submission the capture
+//     lacks; those are logged with their record number.
 type Model struct {
 	*core
 	m *model
@@ -118,6 +168,11 @@ type inMsg struct {
 	data       []byte
 	terminated bool // ended by a short packet (so a ZLP follows a full last packet)
 	cut        bool // some of it was not captured: skipped
+	noZLP      bool // ended by a recorded error, not by a short packet
+	// status is a recorded error completion (data: what it carried, if
+	// captured whole), 0 for data; rec is its record index.
+	status int32
+	rec    int
 }
 
 type inStream struct {
@@ -135,6 +190,9 @@ type outRec struct {
 	length int
 	trunc  bool
 	index  int
+	status int32 // recorded error completion, 0 if none (or errors ignored)
+	comp   int   // record of that completion
+	n      int   // bytes it reported transferred
 }
 
 type model struct {
@@ -150,6 +208,12 @@ type model struct {
 	in     map[uint8]*inStream
 	out    map[uint8][]outRec
 	outPos map[uint8]int
+
+	// Recorded errors (see faults.go).
+	clears   map[uint8][]int // CLEAR_FEATURE(ENDPOINT_HALT) submissions per endpoint
+	halted   map[uint8]int   // halted endpoints → record of the stall
+	unplugAt int             // record where the device went away, -1 if it did not
+	gone     bool            // the unplug has been replayed
 }
 
 // NewModel builds a model replay from the records of a capture.
@@ -162,7 +226,7 @@ func NewModel(recs []usbmon.Record, opts ModelOptions) (*Model, error) {
 	}
 	t := newTrace(opts.Name, recs)
 	m := &model{opts: opts, exact: map[[8]byte][]int{}, byReq: map[[6]byte][]int{}, writes: map[[2]byte][]int{}, cycle: map[[8]byte]int{},
-		in: map[uint8]*inStream{}, out: map[uint8][]outRec{}, outPos: map[uint8]int{}}
+		in: map[uint8]*inStream{}, out: map[uint8][]outRec{}, outPos: map[uint8]int{}, halted: map[uint8]int{}, unplugAt: -1}
 	m.build(t)
 	m.c = newCore(t, t.info(backendName(opts.Name)), m)
 	return &Model{core: m.c, m: m}, nil
@@ -176,6 +240,11 @@ func (d *Model) Stats() ModelStats {
 }
 
 func (m *model) build(t *trace) {
+	faults := !m.opts.IgnoreErrors
+	if faults {
+		m.clears = clearHalts(t)
+		m.unplugAt = findUnplug(t.recs)
+	}
 	var ins []*usbmon.URB // completed IN transfers, gathered to be taken in wire order
 	for i := range t.urbs {
 		u := &t.urbs[i]
@@ -198,6 +267,9 @@ func (m *model) build(t *trace) {
 			} else {
 				e.data = u.Submit.Data
 			}
+			if faults && m.unplugAt >= 0 && u.CompleteIndex >= m.unplugAt && classify(e.status) == faultGone {
+				continue // failed because the device was gone: the unplug answers it
+			}
 			k := len(m.ctrl)
 			m.ctrl = append(m.ctrl, e)
 			raw := s.Bytes()
@@ -212,9 +284,7 @@ func (m *model) build(t *trace) {
 		case usbmon.XferBulk, usbmon.XferInterrupt:
 			ep := u.Endpoint()
 			if ep&0x80 == 0 {
-				if u.Submit != nil {
-					m.out[ep] = append(m.out[ep], outRec{u.Submit.Data, int(u.Submit.Length), u.Submit.Truncated(), u.SubmitIndex})
-				}
+				m.addOut(ep, u, faults)
 				continue
 			}
 			if u.Complete != nil {
@@ -232,7 +302,7 @@ func (m *model) build(t *trace) {
 			s = &inStream{mps: t.maxPacket(ep), intr: u.XferType() == usbmon.XferInterrupt}
 			m.in[ep] = s
 		}
-		s.add(u, &m.stats)
+		m.addIn(s, u, faults)
 	}
 	for _, s := range m.in {
 		s.finish(&m.stats)
@@ -242,13 +312,29 @@ func (m *model) build(t *trace) {
 	}
 }
 
-// add appends one recorded IN completion to the message being
-// reassembled (the last one, while not terminated).
-func (s *inStream) add(u *usbmon.URB, st *ModelStats) {
+// addIn appends one recorded IN completion to the message being
+// reassembled (the last one, while not terminated), or, for a recorded
+// error, an error item after it.
+func (m *model) addIn(s *inStream, u *usbmon.URB, faults bool) {
 	c := u.Complete
-	if c == nil || c.Type != usbmon.Complete || c.Status != 0 {
-		return // never completed, cancelled or failed: nothing crossed the bus
+	if c == nil {
+		return
 	}
+	if c.Status != 0 {
+		if !faults {
+			return // failed or cancelled: no data crossed the bus
+		}
+		status, class, keep := m.faultOf(u)
+		if !keep {
+			return
+		}
+		s.addError(u, status, class, m)
+		return
+	}
+	if c.Type != usbmon.Complete {
+		return
+	}
+	st := &m.stats
 	if n := len(s.msgs); n == 0 || s.msgs[n-1].terminated {
 		s.msgs = append(s.msgs, inMsg{data: []byte{}})
 	}
@@ -265,6 +351,67 @@ func (s *inStream) add(u *usbmon.URB, st *ModelStats) {
 	}
 }
 
+// addError ends the message being reassembled (the error fails the host
+// transfer it was filling) and appends the error item. The transfers in
+// flight when an endpoint halts all fail with -EPIPE: stalls of one halt
+// (between the same two CLEAR_FEATUREs) become one item.
+func (s *inStream) addError(u *usbmon.URB, status int32, class faultClass, m *model) {
+	if n := len(s.msgs); n > 0 && !s.msgs[n-1].terminated {
+		cur := &s.msgs[n-1]
+		cur.terminated, cur.noZLP = true, true
+		m.stats.InTransfers++
+		if cur.cut || len(cur.data) == 0 {
+			if cur.cut {
+				m.stats.InSkippedTruncated++
+			}
+			s.msgs = s.msgs[:n-1]
+		}
+	}
+	if class == faultStall {
+		if n := len(s.msgs); n > 0 && classify(s.msgs[n-1].status) == faultStall &&
+			m.haltGroup(u.Endpoint(), s.msgs[n-1].rec) == m.haltGroup(u.Endpoint(), u.CompleteIndex) {
+			return
+		}
+	}
+	var data []byte
+	if c := u.Complete; c.Type == usbmon.Complete && !c.Truncated() {
+		data = c.Data
+	}
+	s.msgs = append(s.msgs, inMsg{data: data, terminated: true, noZLP: true, status: status, rec: u.CompleteIndex})
+	m.stats.Faults++
+}
+
+// addOut appends a recorded OUT transfer to its endpoint's sequence, with
+// its error completion unless errors are ignored.
+func (m *model) addOut(ep uint8, u *usbmon.URB, faults bool) {
+	if u.Submit == nil {
+		if faults && u.Complete != nil {
+			m.faultOf(u) // counts and logs an unpaired error completion
+		}
+		return
+	}
+	r := outRec{data: u.Submit.Data, length: int(u.Submit.Length), trunc: u.Submit.Truncated(), index: u.SubmitIndex}
+	if faults {
+		if m.unplugAt >= 0 && u.SubmitIndex >= m.unplugAt {
+			return // submitted to a gone device
+		}
+		status, class, keep := m.faultOf(u)
+		switch {
+		case !keep && class == faultGone:
+			return // in flight when the device went: the unplug answers it
+		case keep && status != 0:
+			recs := m.out[ep]
+			if n := len(recs); class == faultStall && n > 0 && classify(recs[n-1].status) == faultStall &&
+				m.haltGroup(ep, recs[n-1].comp) == m.haltGroup(ep, u.CompleteIndex) {
+				return // the same halt
+			}
+			r.status, r.comp, r.n = status, u.CompleteIndex, int(u.Complete.Length)
+			m.stats.Faults++
+		}
+	}
+	m.out[ep] = append(m.out[ep], r)
+}
+
 // finish drops a cut message left unterminated at the end of the trace.
 func (s *inStream) finish(st *ModelStats) {
 	if n := len(s.msgs); n > 0 && !s.msgs[n-1].terminated && s.msgs[n-1].cut {
@@ -276,28 +423,37 @@ func (s *inStream) finish(st *ModelStats) {
 // packet returns the next packet of the stream; ok is false when the
 // recorded data has run out.
 func (s *inStream) packet() (p []byte, ok bool) {
-	if s.pos >= len(s.msgs) {
-		if !s.repeats || s.last == nil {
-			return nil, false
-		}
-		s.msgs = append(s.msgs, *s.last)
+	m := s.item()
+	if m == nil || m.status != 0 {
+		return nil, false
 	}
-	m := &s.msgs[s.pos]
 	off := s.pkt * s.mps
 	if off < len(m.data) {
 		return m.data[off:min(off+s.mps, len(m.data))], true
 	}
-	if m.terminated && (len(m.data)%s.mps == 0) && off == len(m.data) {
+	if m.terminated && !m.noZLP && (len(m.data)%s.mps == 0) && off == len(m.data) {
 		return m.data[off:off], true // the ZLP
 	}
 	return nil, false // unterminated message at the end of the trace: the rest never came
+}
+
+// item is the current item of the stream (a message or a recorded
+// error), nil when the recording has run out.
+func (s *inStream) item() *inMsg {
+	if s.pos >= len(s.msgs) {
+		if !s.repeats || s.last == nil {
+			return nil
+		}
+		s.msgs = append(s.msgs, *s.last)
+	}
+	return &s.msgs[s.pos]
 }
 
 func (s *inStream) advance() {
 	m := &s.msgs[s.pos]
 	s.pkt++
 	n := (len(m.data) + s.mps - 1) / s.mps
-	if m.terminated && len(m.data)%s.mps == 0 {
+	if m.terminated && !m.noZLP && len(m.data)%s.mps == 0 {
 		n++
 	}
 	if s.pkt >= n {
@@ -311,10 +467,19 @@ func (s *inStream) advance() {
 	}
 }
 
-func (m *model) failed() error { return nil }
+func (m *model) failed() error {
+	if m.gone {
+		return hw.Errorf(m.c.name, m.goneErr())
+	}
+	return nil
+}
 
 func (m *model) control(s hw.Setup, data []byte) (int, error) {
 	what := m.c.name + ": control " + s.String()
+	if isClearHalt(s) {
+		m.clearHalt(uint8(s.Index))
+	}
+	m.clearHaltsFor(s)
 	raw := s.Bytes()
 	var e *ctrlEntry
 	if l := m.exact[raw]; len(l) > 0 {
@@ -415,26 +580,51 @@ func (m *model) nearest(s hw.Setup) string {
 }
 
 func (m *model) submit(e *endpoint, x *xfer) error {
-	if !e.desc.In() {
-		m.checkOut(e, x.t.Buf)
-		x.t.N = len(x.t.Buf)
-		e.completeLocked(x, nil)
+	if e.desc.In() {
+		m.pump(e)
 		return nil
 	}
-	m.pump(e)
+	addr := e.desc.Address
+	if _, ok := m.halted[addr]; ok {
+		m.stats.OutFailed++
+		e.completeLocked(x, m.haltErr(addr))
+		return nil
+	}
+	if m.outPos[addr] >= len(m.out[addr]) {
+		if m.checkUnplug(true); m.gone {
+			return nil // completed with ErrNoDevice
+		}
+	}
+	r := m.checkOut(e, x.t.Buf)
+	if r != nil && r.status != 0 {
+		// The recorded transfer failed: so does this one.
+		x.t.N = min(r.n, len(x.t.Buf))
+		m.stats.OutFailed++
+		if classify(r.status) == faultStall {
+			m.halted[addr] = r.comp
+			m.stats.Halts++
+		}
+		e.completeLocked(x, m.recordedErr(r.status, r.comp))
+		return nil
+	}
+	x.t.N = len(x.t.Buf)
+	e.completeLocked(x, nil)
+	m.checkUnplug(false) // the last recorded OUT transfer may have been the unplug's cue
 	return nil
 }
 
-func (m *model) checkOut(e *endpoint, got []byte) {
+// checkOut compares an OUT transfer with the recorded one at its position
+// and returns that record (nil beyond the recording).
+func (m *model) checkOut(e *endpoint, got []byte) *outRec {
 	addr := e.desc.Address
 	recs := m.out[addr]
 	i := m.outPos[addr]
 	if i >= len(recs) {
 		m.stats.OutExtra++
-		return
+		return nil
 	}
 	m.outPos[addr] = i + 1
-	r := recs[i]
+	r := &recs[i]
 	want := r.data
 	g := got
 	if r.trunc && len(g) > len(want) {
@@ -442,46 +632,75 @@ func (m *model) checkOut(e *endpoint, got []byte) {
 	}
 	if bytes.Equal(want, g) && (len(got) == r.length) {
 		m.stats.OutMatched++
-		return
+		return r
 	}
 	m.stats.OutMismatched++
 	m.opts.Logf("replay: %s: OUT transfer %d (%d bytes) differs from record %d (%d bytes)\n%s", e.name, i, len(got), r.index, r.length, hexDiff(want, g))
+	return r
 }
 
-// pump moves recorded IN packets into the endpoint's pending transfers.
+// pump moves recorded IN packets and errors into the endpoint's pending
+// transfers.
 func (m *model) pump(e *endpoint) {
-	s := m.in[e.desc.Address]
+	addr := e.desc.Address
+	s := m.in[addr]
 	for _, x := range e.q {
 		if x.done {
+			continue
+		}
+		if _, ok := m.halted[addr]; ok {
+			m.stats.InFailed++
+			e.completeLocked(x, m.haltErr(addr))
 			continue
 		}
 		if len(x.t.Buf) == 0 {
 			e.completeLocked(x, nil)
 			continue
 		}
-		if s == nil {
-			return
-		}
-		for !x.done {
-			p, ok := s.packet()
-			if !ok {
-				return
-			}
-			s.advance()
-			space := len(x.t.Buf) - x.t.N
-			if len(p) > space {
-				x.t.N += copy(x.t.Buf[x.t.N:], p[:space])
-				m.stats.InCompleted++
-				e.completeLocked(x, hw.ErrOverflow)
-				break
-			}
-			x.t.N += copy(x.t.Buf[x.t.N:], p)
-			if len(p) < s.mps || x.t.N == len(x.t.Buf) {
-				m.stats.InCompleted++
-				e.completeLocked(x, nil)
-			}
+		if s == nil || !m.fill(e, s, x) {
+			break
 		}
 	}
+	m.checkUnplug(false)
+}
+
+// fill hands x packets until it completes; false if the recording ran out
+// first.
+func (m *model) fill(e *endpoint, s *inStream, x *xfer) bool {
+	for !x.done {
+		if it := s.item(); it != nil && it.status != 0 {
+			// A recorded error: it fails the transfer being filled,
+			// keeping what already arrived, as on the bus.
+			s.pos++
+			s.pkt = 0
+			x.t.N += copy(x.t.Buf[x.t.N:], it.data)
+			if classify(it.status) == faultStall {
+				m.halted[e.desc.Address] = it.rec
+				m.stats.Halts++
+			}
+			m.stats.InFailed++
+			e.completeLocked(x, m.recordedErr(it.status, it.rec))
+			return true
+		}
+		p, ok := s.packet()
+		if !ok {
+			return false
+		}
+		s.advance()
+		space := len(x.t.Buf) - x.t.N
+		if len(p) > space {
+			x.t.N += copy(x.t.Buf[x.t.N:], p[:space])
+			m.stats.InCompleted++
+			e.completeLocked(x, hw.ErrOverflow)
+			return true
+		}
+		x.t.N += copy(x.t.Buf[x.t.N:], p)
+		if len(p) < s.mps || x.t.N == len(x.t.Buf) {
+			m.stats.InCompleted++
+			e.completeLocked(x, nil)
+		}
+	}
+	return true
 }
 
 func (m *model) cancel(e *endpoint) {
