@@ -135,12 +135,7 @@ var _ = Describe("Bridge", func() {
 	It("moves bulk OUT to the model and the model's IN writes out packet by packet", func() {
 		frame := bytes.Repeat([]byte{0xab}, 700)
 		fn.eps[3].host <- frame
-		var got [][]byte
-		for len(got) < 2 {
-			var p []byte
-			Eventually(fn.eps[2].host).Should(Receive(&p))
-			got = append(got, p)
-		}
+		got := packets(fn.eps[2].host, 2)
 		Expect(got[0]).To(HaveLen(512), "a full packet")
 		Expect(got[1]).To(HaveLen(188), "the short packet ending the transfer")
 		Expect(*outs).To(Equal([][]byte{frame}))
@@ -185,3 +180,15 @@ var _ = Describe("Bridge", func() {
 		Expect(p).To(BeEmpty())
 	})
 })
+
+// packets waits for n packets the bridge writes to a host-side endpoint.
+func packets(host chan []byte, n int) [][]byte {
+	GinkgoHelper()
+	var got [][]byte
+	for len(got) < n {
+		var p []byte
+		Eventually(host).Should(Receive(&p))
+		got = append(got, p)
+	}
+	return got
+}

@@ -40,12 +40,7 @@ var _ = Describe("Bridge with a SuperSpeed model", func() {
 
 		frame := bytes.Repeat([]byte{0xcd}, 1500)
 		fn.eps[3].host <- frame
-		var got [][]byte
-		for len(got) < 2 {
-			var p []byte
-			Eventually(fn.eps[2].host).Should(Receive(&p))
-			got = append(got, p)
-		}
+		got := packets(fn.eps[2].host, 2)
 		Expect(got[0]).To(HaveLen(1024), "a full SuperSpeed packet")
 		Expect(got[1]).To(HaveLen(476), "the short packet ending the transfer")
 		Expect(bytes.Join(got, nil)).To(Equal(frame))

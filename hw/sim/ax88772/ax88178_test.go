@@ -159,12 +159,7 @@ var _ = Describe("AX88178", func() {
 			c *sim.Capture
 		)
 		BeforeEach(func() {
-			d, m = newDev(ax88772.Options{Chip: ax88772.AX88178})
-			w := sim.NewWire()
-			m.Plug(w.A())
-			c = sim.NewCapture()
-			w.B().Attach(c)
-			powerUp(d)
+			d, m, c = newAX88178()
 			_, err := vendor(d, false, 0x10, ax88772.RxCtlSO|ax88772.RxCtlAB, 0, nil)
 			Expect(err).NotTo(HaveOccurred())
 		})
@@ -229,3 +224,15 @@ var _ = Describe("AX88178", func() {
 		Expect(m.RxStats().MediumMismatch).To(BeZero())
 	})
 })
+
+// newAX88178 is a powered-up AX88178 model whose wire ends in a capture.
+func newAX88178() (*sim.Device, *ax88772.Model, *sim.Capture) {
+	GinkgoHelper()
+	d, m := newDev(ax88772.Options{Chip: ax88772.AX88178})
+	w := sim.NewWire()
+	m.Plug(w.A())
+	c := sim.NewCapture()
+	w.B().Attach(c)
+	powerUp(d)
+	return d, m, c
+}

@@ -24,14 +24,7 @@ var _ = Describe("AX88178 frame length", func() {
 		c *sim.Capture
 	)
 	const gig = ax88772.MediumRE | ax88772.MediumFD | ax88772.MediumGM | ax88772.MediumENCK
-	BeforeEach(func() {
-		d, m = newDev(ax88772.Options{Chip: ax88772.AX88178})
-		w := sim.NewWire()
-		m.Plug(w.A())
-		c = sim.NewCapture()
-		w.B().Attach(c)
-		powerUp(d)
-	})
+	BeforeEach(func() { d, m, c = newAX88178() })
 	setup := func(mfb, medium uint16) {
 		GinkgoHelper()
 		_, err := vendor(d, false, 0x10, ax88772.RxCtlSO|ax88772.RxCtlAB|mfb, 0, nil)

@@ -52,11 +52,7 @@ var _ = Describe("an ASIX model as a real USB device (FunctionFS on dummy_hcd)",
 		func(c chipCase) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			out := os.Getenv("DONGLE_ASIXLAB_OUT")
-			if out == "" {
-				out = GinkgoT().TempDir()
-			}
-			Expect(os.MkdirAll(out, 0o755)).To(Succeed())
+			out := outDir()
 			for _, m := range []string{"asix", "ax88179_178a"} {
 				sh("modprobe", m)
 			}

@@ -68,3 +68,15 @@ func upAndPing(ifname string) {
 	Expect(err).NotTo(HaveOccurred(), "ping:\n%s", p)
 	Expect(p).To(ContainSubstring("3 packets received"))
 }
+
+// outDir is where a lab spec keeps what it wrote: DONGLE_ASIXLAB_OUT when
+// set (to copy captures out of the lab), a temporary directory otherwise.
+func outDir() string {
+	GinkgoHelper()
+	out := os.Getenv("DONGLE_ASIXLAB_OUT")
+	if out == "" {
+		out = GinkgoT().TempDir()
+	}
+	Expect(os.MkdirAll(out, 0o755)).To(Succeed())
+	return out
+}

@@ -128,11 +128,7 @@ var _ = Describe("the kernel's own USB traffic, captured live with usbmon", Labe
 	It("records the kernel asix driver on an AX88772B model, and the capture replays under dongle's asix", func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		out := os.Getenv("DONGLE_ASIXLAB_OUT")
-		if out == "" {
-			out = GinkgoT().TempDir()
-		}
-		Expect(os.MkdirAll(out, 0o755)).To(Succeed())
+		out := outDir()
 		tmp := GinkgoT().TempDir()
 		o, err := sh("modprobe", "usbmon")
 		Expect(err).NotTo(HaveOccurred(), "modprobe usbmon: %s", o)
