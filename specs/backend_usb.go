@@ -38,12 +38,19 @@ type usbBackend struct {
 // USBBackend parses "usb", "usb:VID:PID", "usb:BUS.ADDR", "usb:serial=..." .
 func USBBackend(name string) (Backend, error) {
 	sel := strings.TrimPrefix(strings.TrimPrefix(name, "usb"), ":")
+	e := Expectations{RxFrames: -1}
 	if sel != "" {
-		if _, err := gousb.ParseSelector(sel); err != nil {
+		s, err := gousb.ParseSelector(sel)
+		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", name, err)
 		}
+		if s.Kind == gousb.ByID {
+			// A VID:PID one minidriver claims by ID names its driver, and
+			// so its framing header: the size-edge specs then hit the
+			// transfers that are exact multiples of wMaxPacketSize.
+			e.Driver = driverByID(s.Vendor, s.Product)
+		}
 	}
-	e := Expectations{RxFrames: -1}
 	if m := os.Getenv("DONGLE_EXPECT_MAC"); m != "" {
 		a, err := net.ParseMAC(m)
 		if err != nil {
@@ -110,6 +117,19 @@ func (b *usbBackend) Why(c Cap) string {
 		return "not one of the virtual lab's devices (usb:0525:a4a2, usb:1209:0001) inside the lab VM (go test -exec .lab/labexec)"
 	}
 	return "not a recording"
+}
+
+// driverByID is the minidriver that claims vid:pid by ID ("" when none
+// does, or the device would be matched by its interface class).
+func driverByID(vid, pid uint16) string {
+	for _, d := range drivers.All() {
+		for _, id := range d.IDs() {
+			if id.Vendor == vid && id.Product == pid {
+				return d.Name()
+			}
+		}
+	}
+	return ""
 }
 
 func knownIDs() []gousb.ID {

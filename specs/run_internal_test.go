@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,6 +83,14 @@ func TestUSBBackendExpectSpeed(t *testing.T) {
 	}
 	if e := b.Expect(); e.USBSpeed != hw.SpeedSuper || e.MaxPacket != 1024 {
 		t.Errorf("DONGLE_EXPECT_SPEED=super: speed %v, wMaxPacketSize %d; want super, 1024", e.USBSpeed, e.MaxPacket)
+	}
+	// The VID:PID names the driver, and so the 8-byte header the size
+	// edges allow for: 1016 bytes make a 1024-byte transfer.
+	if e := b.Expect(); e.Driver != "ax88179_178a" || !slices.Contains(edgeSizes(e), 1016) {
+		t.Errorf("usb:0b95:1790: driver %q, edge sizes %v; want ax88179_178a and 1016", e.Driver, edgeSizes(e))
+	}
+	if b, err := USBBackend("usb:1d6b:0104"); err != nil || b.Expect().Driver != "" {
+		t.Errorf("a VID:PID no driver claims by ID: %v, driver %q", err, b.Expect().Driver)
 	}
 	t.Setenv("DONGLE_EXPECT_SPEED", "warp")
 	if _, err := USBBackend("usb:0b95:1790"); err == nil || !strings.Contains(err.Error(), "DONGLE_EXPECT_SPEED") {

@@ -37,7 +37,7 @@ echo "lab.sh: asixlab (kernel drivers on the models) passed in $((SECONDS - T1))
 asix_suite() { # model vid:pid mac
 	local t=$SECONDS
 	DONGLE_LAB_SETUP="ffsmodel -daemon -model $1 -ctl /run/ffsmodel.ctl" DONGLE_PEER=echo \
-		DONGLE_EXPECT_MAC=$3 DONGLE_LINK_CMD='echo %s > /run/ffsmodel.ctl' \
+		DONGLE_EXPECT_MAC=$3 DONGLE_EXPECT_SPEED=high DONGLE_LINK_CMD='echo %s > /run/ffsmodel.ctl' \
 		go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
 		-args --backend=usb:$2 -ginkgo.junit-report="reports/lab-junit-usb-${2/:/-}.xml"
 	echo "lab.sh: conformance suite against the $1 model (usb:$2) passed in $((SECONDS - t)) s"
