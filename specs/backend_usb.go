@@ -66,6 +66,11 @@ func USBBackend(name string) (Backend, error) {
 		e.USBSpeed, e.MaxPacket = sp, mps
 	}
 	lab := guest.InLab() && labDevice(sel) != nil
+	if !lab && (e.Driver == "" || e.USBSpeed == hw.SpeedUnknown) {
+		if cd, ok := enumerated(sel); ok {
+			fillFromCandidate(&e, cd, knownIDs())
+		}
+	}
 	if lab {
 		e = labDevice(sel).expect(e)
 	}
@@ -117,6 +122,54 @@ func (b *usbBackend) Why(c Cap) string {
 		return "not one of the virtual lab's devices (usb:0525:a4a2, usb:1209:0001) inside the lab VM (go test -exec .lab/labexec)"
 	}
 	return "not a recording"
+}
+
+// enumerated is the adapter Open will take (the first network adapter, or
+// the one sel names), as enumeration sees it without opening it; false when
+// libusb is unavailable or nothing matches (Open then says why).
+func enumerated(sel string) (gousb.Candidate, bool) {
+	c, err := gousb.Open()
+	if err != nil {
+		return gousb.Candidate{}, false
+	}
+	defer c.Close()
+	all, err := c.List(nil)
+	if err != nil {
+		return gousb.Candidate{}, false
+	}
+	match := gousb.NetworkAdapters(knownIDs()...)
+	var s gousb.Selector
+	if sel != "" {
+		if s, err = gousb.ParseSelector(sel); err != nil {
+			return gousb.Candidate{}, false
+		}
+	}
+	for _, cd := range all {
+		if (sel == "" && match(cd)) || (sel != "" && s.Match(cd.Info)) {
+			return cd, true
+		}
+	}
+	return gousb.Candidate{}, false
+}
+
+// fillFromCandidate completes what the environment left open from the
+// adapter's enumeration: its driver (by ID, or cdc_ether for a CDC
+// Ethernet interface) and its speed, which fixes the bulk wMaxPacketSize.
+// The size-edge specs need both to hit the transfers that are exact
+// multiples of wMaxPacketSize; the bind specs then check the driver and
+// the descriptors against them.
+func fillFromCandidate(e *Expectations, cd gousb.Candidate, known []gousb.ID) {
+	if e.Driver == "" {
+		e.Driver = driverByID(cd.Vendor, cd.Product)
+		if e.Driver == "" && cd.Kind(known) == gousb.KindECM {
+			e.Driver = "cdc_ether"
+		}
+	}
+	if e.USBSpeed == hw.SpeedUnknown {
+		if sp, mps, ok := speedByName(cd.Speed.String()); ok {
+			e.USBSpeed, e.MaxPacket = sp, mps
+		}
+	}
 }
 
 // driverByID is the minidriver that claims vid:pid by ID ("" when none

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"dongle/hw"
+	"dongle/hw/gousb"
 )
 
 func TestResolveAndLabelFilter(t *testing.T) {
@@ -95,5 +96,33 @@ func TestUSBBackendExpectSpeed(t *testing.T) {
 	t.Setenv("DONGLE_EXPECT_SPEED", "warp")
 	if _, err := USBBackend("usb:0b95:1790"); err == nil || !strings.Contains(err.Error(), "DONGLE_EXPECT_SPEED") {
 		t.Errorf("an unknown speed: %v, want an error naming DONGLE_EXPECT_SPEED", err)
+	}
+}
+
+func TestFillFromCandidate(t *testing.T) {
+	known := knownIDs()
+	ecm := gousb.Candidate{Info: hw.Info{Vendor: 0x1d6b, Product: 0x0104, Speed: hw.SpeedFull},
+		Interfaces: []gousb.Iface{{Class: 2, SubClass: 6}, {Class: 10}}}
+	asix := gousb.Candidate{Info: hw.Info{Vendor: 0x0b95, Product: 0x772b, Speed: hw.SpeedHigh},
+		Class: 0xff, Interfaces: []gousb.Iface{{Class: 0xff, SubClass: 0xff}}}
+	other := gousb.Candidate{Info: hw.Info{Vendor: 0x1234, Product: 0x5678}}
+	for _, c := range []struct {
+		name   string
+		cd     gousb.Candidate
+		start  Expectations
+		driver string
+		speed  hw.Speed
+		mps    int
+	}{
+		{"CDC Ethernet by class, full speed", ecm, Expectations{}, "cdc_ether", hw.SpeedFull, 64},
+		{"ASIX by ID, high speed", asix, Expectations{}, "asix", hw.SpeedHigh, 512},
+		{"the environment wins", asix, Expectations{USBSpeed: hw.SpeedSuper, MaxPacket: 1024}, "asix", hw.SpeedSuper, 1024},
+		{"nothing known", other, Expectations{}, "", hw.SpeedUnknown, 0},
+	} {
+		e := c.start
+		fillFromCandidate(&e, c.cd, known)
+		if e.Driver != c.driver || e.USBSpeed != c.speed || e.MaxPacket != c.mps {
+			t.Errorf("%s: driver %q speed %v mps %d; want %q %v %d", c.name, e.Driver, e.USBSpeed, e.MaxPacket, c.driver, c.speed, c.mps)
+		}
 	}
 }

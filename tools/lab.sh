@@ -34,10 +34,12 @@ echo "lab.sh: hw/gousb lab tests passed in $((SECONDS - T1)) s"
 T1=$SECONDS
 go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./hw/vmlab/asixlab
 echo "lab.sh: asixlab (kernel drivers on the models) passed in $((SECONDS - T1)) s"
+# The suite learns the driver (by VID:PID) and the speed from enumeration,
+# so its size edges fall on the transfers that fill whole packets.
 asix_suite() { # model vid:pid mac
 	local t=$SECONDS
 	DONGLE_LAB_SETUP="ffsmodel -daemon -model $1 -ctl /run/ffsmodel.ctl" DONGLE_PEER=echo \
-		DONGLE_EXPECT_MAC=$3 DONGLE_EXPECT_SPEED=high DONGLE_LINK_CMD='echo %s > /run/ffsmodel.ctl' \
+		DONGLE_EXPECT_MAC=$3 DONGLE_LINK_CMD='echo %s > /run/ffsmodel.ctl' \
 		go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
 		-args --backend=usb:$2 -ginkgo.junit-report="reports/lab-junit-usb-${2/:/-}.xml"
 	echo "lab.sh: conformance suite against the $1 model (usb:$2) passed in $((SECONDS - t)) s"
