@@ -32,7 +32,7 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "usbmon pcap to write (required)")
 	scenario := fs.String("scenario", "bringup", "bringup, traffic or soak")
 	frames := fs.Int("frames", 100, "frames each way (traffic)")
-	duration := fs.Duration("duration", 10*time.Second, "how long to run traffic (soak); with --usbmon, how long to capture (default: until Ctrl-C)")
+	duration := fs.Duration("duration", 10*time.Second, "how long to run traffic (soak scenario, default 10s); with --usbmon, how long to capture (unset: until Ctrl-C)")
 	bus := fs.Int("usbmon", -1, "capture the kernel's own USB traffic from /dev/usbmonBUS (0: every bus) instead of driving an adapter")
 	dev := fs.Int("dev", 0, "with --usbmon: keep only this device address (0: every device)")
 	pos, err := parse(fs, args)
