@@ -308,10 +308,19 @@ func (d *Device) open() error {
 	if d.up() {
 		return nil
 	}
+	// __LINK_STATE_START before ndo_open: the bottom half runs and Rx
+	// accepts frames while the driver opens.
+	d.rx.start(d)
+	d.rx.mu.Lock()
+	d.rx.running = true
+	d.rx.mu.Unlock()
 	if err := d.ops.Open(d); err != nil {
+		d.rx.mu.Lock()
+		d.rx.running = false
+		d.rx.mu.Unlock()
+		d.rx.stop(d) // what arrived meanwhile is freed (rx_dropped)
 		return d.errorf("open", err)
 	}
-	d.rx.start(d)
 	d.rx.mu.Lock()
 	d.tx.mu.Lock()
 	d.setFlags(FlagUp|FlagRunning, 0)
@@ -340,6 +349,7 @@ func (d *Device) close() error {
 	d.rx.mu.Lock()
 	d.tx.mu.Lock()
 	d.setFlags(0, FlagUp|FlagRunning)
+	d.rx.running = false
 	d.tx.purgeLocked(d)
 	d.tx.stopped = false
 	d.tx.mu.Unlock()

@@ -18,7 +18,12 @@ import (
 // own completion goroutines and expect delivery to happen, as netif_rx
 // raises NET_RX_SOFTIRQ.
 type rxState struct {
-	mu      sync.RWMutex // Rx holds it shared while it checks UP and queues
+	mu sync.RWMutex // Rx holds it shared while it checks running and queues
+	// running is Linux's __LINK_STATE_START (netif_running): set before
+	// the driver's Open runs, so a frame its RX path delivers while Open
+	// is still in progress is accepted, and cleared with UP by Close (or
+	// when Open fails). Guarded by mu.
+	running bool
 	backlog skbuff.LockedQueue
 	limit   int
 	kick    chan struct{}
@@ -56,13 +61,17 @@ func (r *rxState) stop(d *Device) {
 // it only queues b on the backlog for the bottom half and never blocks or
 // calls a handler, so a driver may call it from its completion path. Rx
 // takes ownership of b. The driver sets b.Protocol first (EthTypeTrans).
-// On a device that is not up (the article: it never receives) or with a
-// full backlog, b is freed and counted in rx_dropped. Carrier does not
-// matter: a frame the hardware already delivered is accepted.
+// On a device that is not running (the article: a device that is down
+// never receives) or with a full backlog, b is freed and counted in
+// rx_dropped. Running starts just before the driver's Open, as Linux sets
+// __LINK_STATE_START before ndo_open: a driver's first frames may arrive
+// before Open returns (an RX transfer completes at once) and are not
+// lost. Carrier does not matter: a frame the hardware already delivered
+// is accepted.
 func (d *Device) Rx(b *skbuff.Buff) {
 	r := &d.rx
 	r.mu.RLock()
-	ok := d.up() && r.backlog.QueueTailLimit(b, r.limit)
+	ok := r.running && r.backlog.QueueTailLimit(b, r.limit)
 	r.mu.RUnlock()
 	if !ok {
 		b.Free(skbuff.FreeRead)

@@ -285,6 +285,11 @@ var _ = It("replays fixtures/sim-ecm-faults.pcap with the faults its .md lists",
 	m, ok := dev.(*replay.Model)
 	Expect(ok).To(BeTrue(), "a foreign trace: model replay, not strict")
 	r := bindFaultRun(m)
+	DeferCleanup(func() {
+		if CurrentSpecReport().Failed() {
+			GinkgoWriter.Printf("on failure: driver figures %+v\nreplay stats %+v\nframes %d\n", r.figures(), m.Stats(), len(r.received()))
+		}
+	})
 	faultSession(r, faults{})
 	Eventually(r.figures).Should(Equal(faultFigures{
 		RxHaltsCleared: 1, TxHaltsCleared: 1, Timeouts: 3, TxRetries: 1,
