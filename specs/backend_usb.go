@@ -48,7 +48,7 @@ func USBBackend(name string) (Backend, error) {
 			// A VID:PID one minidriver claims by ID names its driver, and
 			// so its framing header: the size-edge specs then hit the
 			// transfers that are exact multiples of wMaxPacketSize.
-			e.Driver = driverByID(s.Vendor, s.Product)
+			e.Driver = drivers.ByID(s.Vendor, s.Product)
 		}
 	}
 	if m := os.Getenv("DONGLE_EXPECT_MAC"); m != "" {
@@ -68,7 +68,7 @@ func USBBackend(name string) (Backend, error) {
 	lab := guest.InLab() && labDevice(sel) != nil
 	if !lab && (e.Driver == "" || e.USBSpeed == hw.SpeedUnknown) {
 		if cd, ok := enumerated(sel); ok {
-			fillFromCandidate(&e, cd, knownIDs())
+			fillFromCandidate(&e, cd, drivers.VendorIDs())
 		}
 	}
 	if lab {
@@ -137,7 +137,7 @@ func enumerated(sel string) (gousb.Candidate, bool) {
 	if err != nil {
 		return gousb.Candidate{}, false
 	}
-	match := gousb.NetworkAdapters(knownIDs()...)
+	match := gousb.NetworkAdapters(drivers.VendorIDs()...)
 	var s gousb.Selector
 	if sel != "" {
 		if s, err = gousb.ParseSelector(sel); err != nil {
@@ -160,7 +160,7 @@ func enumerated(sel string) (gousb.Candidate, bool) {
 // the descriptors against them.
 func fillFromCandidate(e *Expectations, cd gousb.Candidate, known []gousb.ID) {
 	if e.Driver == "" {
-		e.Driver = driverByID(cd.Vendor, cd.Product)
+		e.Driver = drivers.ByID(cd.Vendor, cd.Product)
 		if e.Driver == "" && cd.Kind(known) == gousb.KindECM {
 			e.Driver = "cdc_ether"
 		}
@@ -172,37 +172,12 @@ func fillFromCandidate(e *Expectations, cd gousb.Candidate, known []gousb.ID) {
 	}
 }
 
-// driverByID is the minidriver that claims vid:pid by ID ("" when none
-// does, or the device would be matched by its interface class).
-func driverByID(vid, pid uint16) string {
-	for _, d := range drivers.All() {
-		for _, id := range d.IDs() {
-			if id.Vendor == vid && id.Product == pid {
-				return d.Name()
-			}
-		}
-	}
-	return ""
-}
-
-func knownIDs() []gousb.ID {
-	var ids []gousb.ID
-	for _, d := range drivers.All() {
-		for _, id := range d.IDs() {
-			if id.Vendor != 0 {
-				ids = append(ids, gousb.ID{Vendor: id.Vendor, Product: id.Product})
-			}
-		}
-	}
-	return ids
-}
-
 func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 	c, err := gousb.Open()
 	if err != nil {
 		return nil, err
 	}
-	match := gousb.NetworkAdapters(knownIDs()...)
+	match := gousb.NetworkAdapters(drivers.VendorIDs()...)
 	var dev *gousb.Device
 	if b.sel == "" {
 		dev, err = c.OpenFirst(match, nil)

@@ -7,6 +7,7 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/gousb"
+	"dongle/usbnet/drivers"
 )
 
 func TestResolveAndLabelFilter(t *testing.T) {
@@ -100,7 +101,7 @@ func TestUSBBackendExpectSpeed(t *testing.T) {
 }
 
 func TestFillFromCandidate(t *testing.T) {
-	known := knownIDs()
+	known := drivers.VendorIDs()
 	ecm := gousb.Candidate{Info: hw.Info{Vendor: 0x1d6b, Product: 0x0104, Speed: hw.SpeedFull},
 		Interfaces: []gousb.Iface{{Class: 2, SubClass: 6}, {Class: 10}}}
 	asix := gousb.Candidate{Info: hw.Info{Vendor: 0x0b95, Product: 0x772b, Speed: hw.SpeedHigh},

@@ -10,6 +10,7 @@ import (
 	"dongle/cmd/dongle/internal/target"
 	"dongle/hw"
 	usbhw "dongle/hw/gousb"
+	"dongle/usbnet/drivers"
 )
 
 // Seams for tests: how devices are opened and listed.
@@ -70,7 +71,7 @@ func listAdapters() ([]usbhw.Candidate, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	match := usbhw.NetworkAdapters(target.KnownIDs()...)
+	match := usbhw.NetworkAdapters(drivers.VendorIDs()...)
 	var out []usbhw.Candidate
 	for _, c := range all {
 		if match(c) {

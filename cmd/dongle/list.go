@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 
-	"dongle/cmd/dongle/internal/target"
 	"dongle/hw"
 	usbhw "dongle/hw/gousb"
 	"dongle/usbnet/decode"
@@ -61,7 +60,7 @@ func bindingOf(c usbhw.Candidate) (family, driver string) {
 	}
 	d, id, _, err := decode.Match(dd, cfgs, drivers.All())
 	if err != nil {
-		kind := c.Kind(target.KnownIDs())
+		kind := c.Kind(drivers.VendorIDs())
 		return kind.String(), "not supported yet"
 	}
 	fam := id.Name

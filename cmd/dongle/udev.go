@@ -5,8 +5,8 @@ import (
 	"io"
 	"os"
 
-	"dongle/cmd/dongle/internal/target"
 	usbhw "dongle/hw/gousb"
+	"dongle/usbnet/drivers"
 )
 
 // udevPath is where --install writes the rule.
@@ -22,7 +22,7 @@ func runUdev(args []string, stdout, stderr io.Writer) int {
 	if _, err := parse(fs, args); err != nil {
 		return 2
 	}
-	rule := usbhw.UdevRule(target.KnownIDs())
+	rule := usbhw.UdevRule(drivers.VendorIDs())
 	if !*install {
 		fmt.Fprint(stdout, rule)
 		return 0

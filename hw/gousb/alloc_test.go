@@ -147,7 +147,7 @@ func FuzzParseSelector(f *testing.F) {
 }
 
 func TestUdevRule(t *testing.T) {
-	r := UdevRule([]ID{{0x0b95, 0x772b}, {0x0b95, 0x1790}, {0x0b95, 0x1790}})
+	r := UdevRule([]ID{{Vendor: 0x0b95, Product: 0x772b}, {Vendor: 0x0b95, Product: 0x1790}, {Vendor: 0x0b95, Product: 0x1790}})
 	lines := strings.Split(strings.TrimSpace(r), "\n")
 	var rules []string
 	for _, l := range lines {

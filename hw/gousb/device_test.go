@@ -69,7 +69,7 @@ var _ = Describe("Context", func() {
 	})
 
 	It("classifies network adapters and lets callers refuse NCM/RNDIS by name", func() {
-		known := []ID{{0x0b95, 0x1790}}
+		known := []ID{{Vendor: 0x0b95, Product: 0x1790}}
 		got, err := ctx.List(NetworkAdapters(known...))
 		Expect(err).NotTo(HaveOccurred())
 		kinds := map[string]Kind{}

@@ -17,10 +17,10 @@ import (
 // knownIDs are the vendor-class chips the integration test may use (the
 // minidrivers' full tables live in usbnet/asix and usbnet/ax88179).
 var knownIDs = []usbhw.ID{
-	{0x0b95, 0x1790}, {0x0b95, 0x178a}, // AX88179, AX88178A
-	{0x0b95, 0x772b}, {0x0b95, 0x7e2b}, // AX88772B
-	{0x0b95, 0x7720}, {0x0b95, 0x772a}, // AX88772
-	{0x0b95, 0x1780}, // AX88178
+	{Vendor: 0x0b95, Product: 0x1790}, {Vendor: 0x0b95, Product: 0x178a}, // AX88179, AX88178A
+	{Vendor: 0x0b95, Product: 0x772b}, {Vendor: 0x0b95, Product: 0x7e2b}, // AX88772B
+	{Vendor: 0x0b95, Product: 0x7720}, {Vendor: 0x0b95, Product: 0x772a}, // AX88772
+	{Vendor: 0x0b95, Product: 0x1780}, // AX88178
 }
 
 // adapters opens libusb and picks the adapters the lab-only tests use:

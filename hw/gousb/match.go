@@ -8,11 +8,9 @@ import (
 	"dongle/hw"
 )
 
-// ID is a vendor:product pair (a minidriver ID table entry without the class
-// fields; usbnet.ID converts to it).
-type ID struct{ Vendor, Product uint16 }
-
-func (id ID) String() string { return fmt.Sprintf("%04x:%04x", id.Vendor, id.Product) }
+// ID is a vendor:product pair (hw.ID; usbnet/drivers.VendorIDs lists the
+// ones the minidrivers claim).
+type ID = hw.ID
 
 // Iface is one alternate setting of one interface, as List sees it.
 type Iface struct {
@@ -89,7 +87,7 @@ func (k Kind) Supported() bool { return k == KindECM || k == KindVendor }
 // Kind classifies the device: a VID:PID in known wins (the caller has a
 // driver for that chip), then the CDC interface classes of any configuration.
 func (c Candidate) Kind(known []ID) Kind {
-	if slices.Contains(known, ID{c.Vendor, c.Product}) {
+	if slices.Contains(known, ID{Vendor: c.Vendor, Product: c.Product}) {
 		return KindVendor
 	}
 	k := KindNone

@@ -53,10 +53,10 @@ func TestConformanceStrict(t *testing.T) {
 		hwtest.Run(t, func(t *testing.T) hw.Device {
 			path := filepath.Join(dir, t.Name()[strings.LastIndex(t.Name(), "/")+1:]+".pcap")
 			if _, err := os.Stat(path); err != nil {
-				t.Skipf("no recording: %v", err)
+				t.Skipf("strict replay needs the trace the record run of this subtest writes, and there is none (that run skipped or failed): %v", err)
 			}
 			if recs, _, err := usbmon.ReadFile(path); err == nil && len(recs) == 0 {
-				t.Skip("the recording run put nothing on the bus (skipped there)")
+				t.Skip("the record run of this subtest skipped before touching the bus: an empty trace has nothing to replay")
 			}
 			d, err := replay.Open(path, replay.ModelOptions{})
 			if err != nil {

@@ -257,7 +257,7 @@ var _ = Describe("cdc_ether against a model replay of its own faulty recording",
 var _ = It("writes the sim-ecm-faults fixture when asked", func() {
 	path := os.Getenv("DONGLE_WRITE_FAULT_FIXTURE")
 	if path == "" {
-		Skip("DONGLE_WRITE_FAULT_FIXTURE not set")
+		Skip("a fixture generator, not a check: set DONGLE_WRITE_FAULT_FIXTURE=FILE to rewrite fixtures/sim-ecm-faults.pcap (the spec above replays the committed one)")
 	}
 	recs, figs, _ := recordFaultRun()
 	var buf bytes.Buffer

@@ -6,6 +6,7 @@ package drivers
 import (
 	"time"
 
+	"dongle/hw"
 	"dongle/usbnet"
 	"dongle/usbnet/asix"
 	"dongle/usbnet/ax88179"
@@ -43,4 +44,32 @@ func ByName(name string, models bool) usbnet.Minidriver {
 		}
 	}
 	return nil
+}
+
+// VendorIDs lists every VID:PID a minidriver claims by ID (class matches,
+// Vendor 0, are left out): what enumeration looks for besides CDC
+// Ethernet, and what the udev rule grants.
+func VendorIDs() []hw.ID {
+	var ids []hw.ID
+	for _, d := range All() {
+		for _, id := range d.IDs() {
+			if id.Vendor != 0 {
+				ids = append(ids, hw.ID{Vendor: id.Vendor, Product: id.Product})
+			}
+		}
+	}
+	return ids
+}
+
+// ByID is the name of the minidriver that claims vid:pid by ID, or ""
+// when none does (the device may still match a class driver).
+func ByID(vid, pid uint16) string {
+	for _, d := range All() {
+		for _, id := range d.IDs() {
+			if id.Vendor == vid && id.Product == pid {
+				return d.Name()
+			}
+		}
+	}
+	return ""
 }

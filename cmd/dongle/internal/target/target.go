@@ -82,19 +82,6 @@ func Open(sel string) (*Target, error) {
 	return openTrace(sel)
 }
 
-// KnownIDs are the VID:PID pairs the minidrivers list.
-func KnownIDs() []usbhw.ID {
-	var ids []usbhw.ID
-	for _, d := range drivers.All() {
-		for _, id := range d.IDs() {
-			if id.Vendor != 0 {
-				ids = append(ids, usbhw.ID{Vendor: id.Vendor, Product: id.Product})
-			}
-		}
-	}
-	return ids
-}
-
 func openUSB(sel string) (*Target, error) {
 	ctx, err := usbhw.Open()
 	if err != nil {
@@ -109,7 +96,7 @@ func openUSB(sel string) (*Target, error) {
 		}
 		dev, err = ctx.OpenDevice(ps, nil)
 	} else {
-		dev, err = ctx.OpenFirst(usbhw.NetworkAdapters(KnownIDs()...), nil)
+		dev, err = ctx.OpenFirst(usbhw.NetworkAdapters(drivers.VendorIDs()...), nil)
 		var nf *usbhw.NotFoundError
 		if errors.As(err, &nf) || errors.Is(err, hw.ErrNotFound) {
 			err = fmt.Errorf("%w (%v)", ErrNoAdapter, err)
