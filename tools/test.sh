@@ -27,10 +27,37 @@ go tool ginkgo --randomize-all --junit-report=junit.xml --json-report=report.jso
   --output-dir=specs/reports ./specs
 
 stage "fuzz targets (short runs)"
+# fuzz_one DIR TARGET runs one target for FUZZTIME and keeps its log in
+# specs/reports. A failure counts when the engine wrote a failing input (a real
+# finding, replayable with go test -run=TARGET/ID) or failed for any reason it
+# does not explain. One engine failure is known not to be a finding: when
+# -fuzztime runs out while a worker is still executing, go test reports
+# "context deadline exceeded" and exits 1 with no input written
+# (golang/go#51484, #56238). That one is printed and the target run once more
+# for the number of executions the first run reached (-fuzztime Nx has no
+# wall-clock deadline to race), which must then pass.
+fuzz_one() {
+  local dir=$1 fn=$2 try log corpus="$1/testdata/fuzz/$2" before after budget="${FUZZTIME:-5s}"
+  for try in 1 2; do
+    log="specs/reports/fuzz-${dir//\//_}-$fn.$try.log"
+    before=$(ls "$corpus" 2>/dev/null | grep -v '^cache$' | sort || true)
+    if go test -run '^$' -fuzz "^$fn\$" -fuzztime "$budget" -fuzzminimizetime=0 "$dir" >"$log" 2>&1; then
+      echo "fuzz ok: $dir $fn$([ "$try" = 2 ] && echo " (second run)")"; return 0
+    fi
+    after=$(ls "$corpus" 2>/dev/null | grep -v '^cache$' | sort || true)
+    if [ "$before" != "$after" ] || grep -q 'Failing input written' "$log" || ! grep -q 'context deadline exceeded' "$log" || [ "$try" = 2 ]; then
+      echo "fuzz $dir $fn FAILED (log $log):"; cat "$log"; return 1
+    fi
+    echo "fuzz $dir $fn: the engine's -fuzztime boundary failure (context deadline exceeded, no input written; golang/go#51484); its log:"
+    tail -n 8 "$log"
+    budget=$(grep -o 'execs: [0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*$' || true)
+    budget="${budget:-1000}x"; [ "$budget" != 0x ] || budget=1000x
+    echo "running $fn once more for $budget executions"
+  done
+}
 for t in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
   for f in $(grep -h '^func Fuzz' "$t"/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do
-    go test -run '^$' -fuzz "^$f\$" -fuzztime "${FUZZTIME:-5s}" -fuzzminimizetime=0 "$t" >/dev/null || { echo "fuzz $t $f failed"; go test -run '^$' -fuzz "^$f\$" -fuzztime 1s "$t"; exit 1; }
-    echo "fuzz ok: $t $f"
+    fuzz_one "$t" "$f" || exit 1
   done
 done
 
