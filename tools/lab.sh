@@ -72,10 +72,11 @@ asix_suite ax88772b 0b95:772b 00:0e:c6:88:77:2b
 asix_suite ax88179 0b95:1790 00:0e:c6:81:79:01
 # The AX88179 model at SuperSpeed: dummy_hcd reloaded with is_super_speed=1
 # (its speed parameters are read-only once loaded; the lab's gadgets are
-# unbound from its UDCs first), the model built as a SuperSpeed chip, and
+# unbound from its UDCs first; the UDCs are released asynchronously, so
+# rmmod is retried for up to 5 s), the model built as a SuperSpeed chip, and
 # the suite told to expect 5 Gb/s and 1024-byte bulk packets.
 T1=$SECONDS
-DONGLE_LAB_SETUP='for g in /sys/kernel/config/usb_gadget/*; do echo > $g/UDC; done 2>/dev/null; rmmod dummy_hcd && modprobe dummy_hcd num=3 is_super_speed=1 && ffsmodel -daemon -model ax88179 -super -ctl /run/ffsmodel.ctl '"$FFSLOG" \
+DONGLE_LAB_SETUP='for g in /sys/kernel/config/usb_gadget/*; do echo > $g/UDC; done 2>/dev/null; for i in $(seq 50); do rmmod dummy_hcd 2>/dev/null && break; sleep 0.1; done; modprobe dummy_hcd num=3 is_super_speed=1 && ffsmodel -daemon -model ax88179 -super -ctl /run/ffsmodel.ctl '"$FFSLOG" \
 	DONGLE_PEER=echo DONGLE_EXPECT_MAC=00:0e:c6:81:79:01 DONGLE_EXPECT_SPEED=super \
 	DONGLE_LINK_CMD='echo %s > /run/ffsmodel.ctl' \
 	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \

@@ -51,36 +51,43 @@ func vendorModel() (*sim.Static, *[][]byte) {
 	return m, outs
 }
 
+// serveBridge runs a Bridge between m, as a sim device with info, and a fake
+// FunctionFS function, with opts, until the spec's cleanup: then it cancels
+// Serve, fails the function's blocked I/O as unbinding the UDC does, and
+// checks that Serve returned nil and left no goroutine behind.
+func serveBridge(m *sim.Static, info hw.Info, opts ffs.Options) (*fakeFunction, *ffs.Bridge, *sim.Host) {
+	GinkgoHelper()
+	good := gleak.Goroutines()
+	DeferCleanup(func() { Eventually(gleak.Goroutines).ShouldNot(gleak.HaveLeaked(good)) })
+	dev := sim.New(m, info)
+	DeferCleanup(dev.Close)
+	fn := newFunction()
+	br, err := ffs.New(context.Background(), dev, fn, opts)
+	Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- br.Serve(ctx) }()
+	DeferCleanup(func() {
+		cancel()
+		fn.closeAll() // what unbinding the UDC does to blocked FunctionFS I/O
+		Eventually(done).Should(Receive(BeNil()))
+	})
+	return fn, br, dev.Host()
+}
+
 var _ = Describe("Bridge", func() {
 	var (
 		fn   *fakeFunction
 		br   *ffs.Bridge
 		capt *ffs.Capture
 		outs *[][]byte
-		done chan error
 		host *sim.Host
 	)
 	BeforeEach(func() {
-		good := gleak.Goroutines()
-		DeferCleanup(func() { Eventually(gleak.Goroutines).ShouldNot(gleak.HaveLeaked(good)) })
 		var m *sim.Static
 		m, outs = vendorModel()
-		dev := sim.New(m, hw.Info{})
-		DeferCleanup(dev.Close)
-		host = dev.Host()
-		fn = newFunction()
 		capt = ffs.NewCapture()
-		var err error
-		br, err = ffs.New(context.Background(), dev, fn, ffs.Options{Capture: capt})
-		Expect(err).NotTo(HaveOccurred())
-		ctx, cancel := context.WithCancel(context.Background())
-		done = make(chan error, 1)
-		go func() { done <- br.Serve(ctx) }()
-		DeferCleanup(func() {
-			cancel()
-			fn.closeAll() // what unbinding the UDC does to blocked FunctionFS I/O
-			Eventually(done).Should(Receive(BeNil()))
-		})
+		fn, br, host = serveBridge(m, hw.Info{}, ffs.Options{Capture: capt})
 	})
 
 	It("writes descriptors (v2, FS+HS, ALL_CTRL_RECIP) and then strings to ep0", func() {

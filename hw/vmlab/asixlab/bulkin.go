@@ -3,10 +3,13 @@ package asixlab
 import (
 	"encoding/binary"
 	"fmt"
+
+	"dongle/usbnet/ax88179"
 )
 
-// BulkIn is one RX_BULKIN_QCTRL setting: the five bytes an AX88179 driver
-// writes to MAC register 0x2e to set the chip's bulk-in aggregation.
+// BulkIn is one RX_BULKIN_QCTRL register image: the five bytes an AX88179
+// driver writes to MAC register 0x2e to set the chip's bulk-in aggregation
+// (ax88179.BulkIn.Bytes).
 //
 //	[0] control  [1] timer low  [2] timer high  [3] queue size (KiB)  [4] inter-frame gap
 //
@@ -15,58 +18,26 @@ import (
 // speed its PHY resolved; ax88179_reset writes row 0 unconditionally before
 // the link is known, so only the write that follows a link-status read says
 // what the driver made of the USB speed.
+//
+// The table and the choice are not repeated here: they are dongle's own
+// driver's (ax88179.BulkInSuperGiga ... ax88179.BulkInFull,
+// ax88179.ChooseBulkIn), so comparing a kernel log with ExpectedBulkIn
+// checks dongle's table against the kernel's choice.
 type BulkIn [5]byte
-
-// The rows of Linux's AX88179_BULKIN_SIZE, by what selects them.
-var (
-	BulkInSuperGiga = BulkIn{7, 0x4f, 0, 0x12, 0xff}   // row 0: SuperSpeed, 1000 Mb/s (and the reset default)
-	BulkInHighGiga  = BulkIn{7, 0x20, 3, 0x16, 0xff}   // row 1: high speed, 1000 Mb/s
-	BulkIn100       = BulkIn{7, 0xae, 7, 0x18, 0xff}   // row 2: SuperSpeed or high speed, 100 Mb/s
-	BulkInSlow      = BulkIn{7, 0xcc, 0x4c, 0x18, 0x8} // row 3: full speed, or 10 Mb/s
-)
-
-// AX88179 register facts the link-reset decoding needs.
-const (
-	regPhysLinkStatus = 0x02 // MAC register PHYSICAL_LINK_STATUS
-	regBulkInQCtrl    = 0x2e // MAC register RX_BULKIN_QCTRL
-	accessMAC         = 0x01 // bRequest AX_ACCESS_MAC
-	accessPHY         = 0x02 // bRequest AX_ACCESS_PHY
-	phyID             = 0x03 // wValue of PHY accesses
-	phyRegStatus      = 0x11 // GMII_PHY_PHYSR
-
-	USBStatusSuper = 0x04 // PHYSICAL_LINK_STATUS: AX_USB_SS
-	USBStatusHigh  = 0x02 // PHYSICAL_LINK_STATUS: AX_USB_HS
-
-	phyLink      = 0x0400 // GMII_PHY_PHYSR_LINK
-	phySpeedMask = 0xc000 // GMII_PHY_PHYSR_SMASK
-	phyGiga      = 0x8000 // GMII_PHY_PHYSR_GIGA
-	phy100       = 0x4000 // GMII_PHY_PHYSR_100
-)
 
 // String is the bytes in hex, as the request log writes them.
 func (b BulkIn) String() string { return fmt.Sprintf("%x", b[:]) }
 
-// ExpectedBulkIn is the row ax88179_link_reset picks for the chip's
+// ExpectedBulkIn is the RX_BULKIN_QCTRL image dongle's AX88179 driver
+// chooses (ax88179.DecodePHYSR, then ax88179.ChooseBulkIn) for the chip's
 // PHYSICAL_LINK_STATUS (usb) and the PHY's GMII_PHY_PHYSR (phy); ok is false
 // when phy has no link (the driver then writes nothing).
 func ExpectedBulkIn(usb byte, phy uint16) (row BulkIn, ok bool) {
-	if phy&phyLink == 0 {
+	up, mbps, _ := ax88179.DecodePHYSR(phy)
+	if !up {
 		return BulkIn{}, false
 	}
-	switch phy & phySpeedMask {
-	case phyGiga:
-		switch {
-		case usb&USBStatusSuper != 0:
-			return BulkInSuperGiga, true
-		case usb&USBStatusHigh != 0:
-			return BulkInHighGiga, true
-		}
-	case phy100:
-		if usb&(USBStatusSuper|USBStatusHigh) != 0 {
-			return BulkIn100, true
-		}
-	}
-	return BulkInSlow, true
+	return BulkIn(ax88179.ChooseBulkIn(mbps, usb).Bytes()), true
 }
 
 // LinkReset is one link-up configuration a driver made, as its request log
@@ -93,17 +64,17 @@ func LinkResets(reqs []Request) ([]LinkReset, error) {
 			continue
 		}
 		switch {
-		case s.In() && s.Request == accessMAC && s.Value == regPhysLinkStatus:
+		case s.In() && s.Request == ax88179.AccessMAC && s.Value == ax88179.RegPhysLinkStatus:
 			if len(r.Data) < 1 {
 				return nil, fmt.Errorf("request %d (%v): PHYSICAL_LINK_STATUS read with no answer", i, r)
 			}
 			cur = &LinkReset{USBStatus: r.Data[0]}
-		case s.In() && s.Request == accessPHY && s.Value == phyID && s.Index == phyRegStatus && cur != nil:
+		case s.In() && s.Request == ax88179.AccessPHY && s.Value == ax88179.PhyID && s.Index == ax88179.PHYSR && cur != nil:
 			if len(r.Data) != 2 {
 				return nil, fmt.Errorf("request %d (%v): PHY status read answered %d bytes, want 2", i, r, len(r.Data))
 			}
 			cur.PHYStatus = binary.LittleEndian.Uint16(r.Data)
-		case !s.In() && s.Request == accessMAC && s.Value == regBulkInQCtrl:
+		case !s.In() && s.Request == ax88179.AccessMAC && s.Value == ax88179.RegBulkInQCtl:
 			if len(r.Data) != len(BulkIn{}) {
 				return nil, fmt.Errorf("request %d (%v): RX_BULKIN_QCTRL write of %d bytes, want 5", i, r, len(r.Data))
 			}

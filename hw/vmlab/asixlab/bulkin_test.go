@@ -7,7 +7,11 @@ import (
 	. "github.com/onsi/gomega"
 
 	"dongle/hw/vmlab/asixlab"
+	"dongle/usbnet/ax88179"
 )
+
+// row is the register image of one of the driver's AX88179_BULKIN_SIZE rows.
+func row(b ax88179.BulkIn) asixlab.BulkIn { return asixlab.BulkIn(b.Bytes()) }
 
 var _ = Describe("the AX88179 bulk-in setting (RX_BULKIN_QCTRL) a driver chose", func() {
 	DescribeTable("ExpectedBulkIn is the AX88179_BULKIN_SIZE row for the USB and Ethernet speed",
@@ -16,12 +20,12 @@ var _ = Describe("the AX88179 bulk-in setting (RX_BULKIN_QCTRL) a driver chose",
 			Expect(gotOK).To(Equal(ok))
 			Expect(got).To(Equal(want))
 		},
-		Entry("SuperSpeed, 1000 full", byte(0x04), uint16(0xa400), asixlab.BulkInSuperGiga, true),
-		Entry("high speed, 1000 full", byte(0x02), uint16(0xa400), asixlab.BulkInHighGiga, true),
-		Entry("full speed, 1000", byte(0x00), uint16(0xa400), asixlab.BulkInSlow, true),
-		Entry("SuperSpeed, 100", byte(0x04), uint16(0x6400), asixlab.BulkIn100, true),
-		Entry("high speed, 100", byte(0x02), uint16(0x6400), asixlab.BulkIn100, true),
-		Entry("SuperSpeed, 10", byte(0x04), uint16(0x2400), asixlab.BulkInSlow, true),
+		Entry("SuperSpeed, 1000 full", byte(0x04), uint16(0xa400), row(ax88179.BulkInSuperGiga), true),
+		Entry("high speed, 1000 full", byte(0x02), uint16(0xa400), row(ax88179.BulkInHighGiga), true),
+		Entry("full speed, 1000", byte(0x00), uint16(0xa400), row(ax88179.BulkInFull), true),
+		Entry("SuperSpeed, 100", byte(0x04), uint16(0x6400), row(ax88179.BulkIn100), true),
+		Entry("high speed, 100", byte(0x02), uint16(0x6400), row(ax88179.BulkIn100), true),
+		Entry("SuperSpeed, 10", byte(0x04), uint16(0x2400), row(ax88179.BulkInFull), true),
 		Entry("no link: nothing written", byte(0x04), uint16(0xa000), asixlab.BulkIn{}, false),
 	)
 
@@ -30,14 +34,15 @@ var _ = Describe("the AX88179 bulk-in setting (RX_BULKIN_QCTRL) a driver chose",
 		lr, err := asixlab.LinkResets(reqs)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lr).To(HaveLen(1), "one link-up in the recorded bring-up")
-		Expect(lr[0].USBStatus).To(Equal(byte(asixlab.USBStatusHigh)))
+		Expect(lr[0].USBStatus).To(Equal(ax88179.USBHigh))
 		Expect(lr[0].PHYStatus).To(Equal(uint16(0xa400)))
 		want, ok := asixlab.ExpectedBulkIn(lr[0].USBStatus, lr[0].PHYStatus)
 		Expect(ok).To(BeTrue())
 		Expect(lr[0].QCtrl).To(Equal(want))
-		Expect(lr[0].QCtrl).To(Equal(asixlab.BulkInHighGiga))
+		Expect(lr[0].QCtrl).To(Equal(row(ax88179.BulkInHighGiga)))
 		// The reset's default (row 0) came first and is no link reset.
-		Expect(reqs[:lr[0].Index]).To(ContainElement(HaveField("Data", []byte(asixlab.BulkInSuperGiga[:]))))
+		def := ax88179.BulkInSuperGiga.Bytes()
+		Expect(reqs[:lr[0].Index]).To(ContainElement(HaveField("Data", def[:])))
 	})
 
 	It("pairs each write with the status read before it and names a malformed request", func() {
@@ -55,8 +60,8 @@ var _ = Describe("the AX88179 bulk-in setting (RX_BULKIN_QCTRL) a driver chose",
 		lr, err := asixlab.LinkResets(reqs)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lr).To(Equal([]asixlab.LinkReset{
-			{USBStatus: 4, PHYStatus: 0xa400, QCtrl: asixlab.BulkInSuperGiga, Index: 3},
-			{USBStatus: 4, PHYStatus: 0x6400, QCtrl: asixlab.BulkIn100, Index: 6},
+			{USBStatus: 4, PHYStatus: 0xa400, QCtrl: row(ax88179.BulkInSuperGiga), Index: 3},
+			{USBStatus: 4, PHYStatus: 0x6400, QCtrl: row(ax88179.BulkIn100), Index: 6},
 		}))
 		Expect(lr[1].QCtrl.String()).To(Equal("07ae0718ff"))
 

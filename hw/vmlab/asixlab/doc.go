@@ -31,8 +31,10 @@
 // starts ffsmodel -model ax88179 -super and checks that ax88179_178a binds a
 // 5000 Mb/s device with 1024-byte bulk endpoints, the MAC, carrier, ping and
 // no rx errors, and that the RX_BULKIN_QCTRL value the kernel wrote after
-// reading USB_SS in PHYSICAL_LINK_STATUS is the SuperSpeed row of Linux's
-// AX88179_BULKIN_SIZE for the link speed (LinkResets, ExpectedBulkIn). Then
+// reading USB_SS in PHYSICAL_LINK_STATUS is the row dongle's own driver
+// picks from its AX88179_BULKIN_SIZE table for the same link status
+// (LinkResets, ExpectedBulkIn: usbnet/ax88179's DecodePHYSR and
+// ChooseBulkIn), the SuperSpeed gigabit one. Then
 // it loads dummy_hcd at high speed again. Pings of 600, 1400 and 1472
 // bytes check full-size frames: before hw/ffs's bridge wrote the model's
 // own 1024-byte packets, it wrote 512-byte (high-speed) pieces, which a

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -14,7 +13,6 @@ import (
 
 	"dongle/hw/sim/ax88179"
 	"dongle/hw/sim/ax88772"
-	"dongle/hw/vmlab/asixlab"
 	"dongle/hw/vmlab/guest"
 )
 
@@ -41,12 +39,17 @@ func sh(args ...string) (string, error) {
 	return string(out), err
 }
 
+// needLab skips a lab spec outside the lab VM: it needs dummy_hcd,
+// FunctionFS, the kernel's asix drivers and root, which the VM has.
+func needLab() {
+	if !guest.InLab() {
+		Skip("runs inside the virtual lab VM (dummy_hcd, FunctionFS, the kernel's asix drivers; " + guest.EnvInLab + " is not set here): " +
+			"go run ./cmd/dongle lab setup, then go test -exec $PWD/.lab/labexec ./hw/vmlab/asixlab (tools/lab.sh, in ./do test, runs it)")
+	}
+}
+
 var _ = Describe("an ASIX model as a real USB device (FunctionFS on dummy_hcd)", Label("lab"), func() {
-	BeforeEach(func() {
-		if !guest.InLab() {
-			Skip("not in the virtual lab: run with go test -exec .lab/labexec ./hw/vmlab/asixlab")
-		}
-	})
+	BeforeEach(needLab)
 
 	DescribeTable("is driven by the Linux kernel's own driver",
 		func(c chipCase) {
@@ -71,29 +74,12 @@ var _ = Describe("an ASIX model as a real USB device (FunctionFS on dummy_hcd)",
 			upAndPing(ifname)
 
 			By("the kernel counts no receive errors")
-			for _, s := range []string{"rx_errors", "rx_frame_errors", "rx_length_errors", "rx_crc_errors", "rx_over_errors", "rx_fifo_errors"} {
-				Expect(sysNet(ifname, "statistics/"+s)).To(Equal("0"), s)
-			}
+			noRxErrors(ifname)
 			Expect(strings.Fields(sysNet(ifname, "statistics/rx_packets"))).NotTo(ConsistOf("0"))
 			GinkgoWriter.Printf("%s on %s: rx_packets=%s tx_packets=%s\n", c.model, ifname, sysNet(ifname, "statistics/rx_packets"), sysNet(ifname, "statistics/tx_packets"))
 
 			By("stopping the model: its request log and capture are written")
-			Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
-			Expect(cmd.Wait()).To(Succeed(), "ffsmodel output:\n%s", log)
-			f, err := os.Open(reqPath)
-			Expect(err).NotTo(HaveOccurred())
-			defer f.Close()
-			reqs, err := asixlab.ParseLog(f)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(reqs).NotTo(BeEmpty())
-			var stalled []string
-			for _, r := range reqs {
-				if r.Stalled {
-					stalled = append(stalled, r.String())
-				}
-			}
-			GinkgoWriter.Printf("%s: the kernel made %d vendor requests; stalled: %v\n", c.model, len(reqs), stalled)
-			Expect(stalled).To(BeEmpty(), "requests the kernel driver made that the model stalls")
+			stopModelLog(cmd, log, reqPath)
 			st, err := os.Stat(capPath)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(st.Size()).To(BeNumerically(">", 1000))

@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"dongle/hw/vmlab/asixlab"
 	"dongle/hw/vmlab/guest"
 )
 
@@ -67,6 +68,40 @@ func upAndPing(ifname string) {
 	p, err := sh("ping", "-c", "3", "-W", "3", "10.9.9.2")
 	Expect(err).NotTo(HaveOccurred(), "ping:\n%s", p)
 	Expect(p).To(ContainSubstring("3 packets received"))
+}
+
+// noRxErrors checks that the kernel counted no receive error of any kind
+// on ifname (a frame the driver could not take apart lands in one of them).
+func noRxErrors(ifname string) {
+	GinkgoHelper()
+	for _, s := range []string{"rx_errors", "rx_frame_errors", "rx_length_errors", "rx_crc_errors", "rx_over_errors", "rx_fifo_errors"} {
+		Expect(sysNet(ifname, "statistics/"+s)).To(Equal("0"), s)
+	}
+}
+
+// stopModelLog stops the model startModel ran (SIGTERM; it must exit
+// cleanly, writing its request log) and returns the log at reqPath. The log
+// must not be empty, and the model must have stalled none of the kernel's
+// requests.
+func stopModelLog(cmd *exec.Cmd, log *bytes.Buffer, reqPath string) []asixlab.Request {
+	GinkgoHelper()
+	Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+	Expect(cmd.Wait()).To(Succeed(), "ffsmodel output:\n%s", log)
+	f, err := os.Open(reqPath)
+	Expect(err).NotTo(HaveOccurred())
+	defer f.Close()
+	reqs, err := asixlab.ParseLog(f)
+	Expect(err).NotTo(HaveOccurred(), "request log %s", reqPath)
+	Expect(reqs).NotTo(BeEmpty(), "request log %s", reqPath)
+	var stalled []string
+	for _, r := range reqs {
+		if r.Stalled {
+			stalled = append(stalled, r.String())
+		}
+	}
+	GinkgoWriter.Printf("%s: the kernel made %d vendor requests; stalled: %v\n", filepath.Base(reqPath), len(reqs), stalled)
+	Expect(stalled).To(BeEmpty(), "requests the kernel driver made that the model stalls")
+	return reqs
 }
 
 // outDir is where a lab spec keeps what it wrote: DONGLE_ASIXLAB_OUT when

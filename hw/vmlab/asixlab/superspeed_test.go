@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -17,6 +16,7 @@ import (
 	"dongle/hw/sim/ax88179"
 	"dongle/hw/vmlab/asixlab"
 	"dongle/hw/vmlab/guest"
+	axdrv "dongle/usbnet/ax88179" // the driver; ax88179 here is the model
 )
 
 // SuperSpeed in the lab: the lab's /init loads dummy_hcd at high speed
@@ -117,7 +117,7 @@ func reloadDummyHCD(n int, params ...string) {
 func superSpeedUDCs() {
 	GinkgoHelper()
 	if _, err := os.Stat(dummyHCD); err != nil {
-		Skip("dummy_hcd is not loaded in this boot (lab.fixture=none): no UDC to reload")
+		Skip("needs dummy_hcd loaded, to reload it with is_super_speed=1; this lab boot has none (" + dummyHCD + " is missing: booted with lab.fixture=none?). labexec's default boot loads it")
 	}
 	n, err := strconv.Atoi(readParam("num"))
 	Expect(err).NotTo(HaveOccurred(), "dummy_hcd num")
@@ -173,7 +173,7 @@ func superSpeedUDCs() {
 	reloadDummyHCD(n, "num="+strconv.Itoa(n), "is_super_speed=1")
 	Expect(readParam("is_super_speed")).To(Equal("Y"), "dummy_hcd took is_super_speed=1")
 	var ss []string
-	hubs, _ := filepath.Glob("/sys/bus/usb/devices/usb*")
+	hubs, _ := filepath.Glob(filepath.Join(guest.SysfsRoot, "usb*"))
 	for _, h := range hubs {
 		if b, _ := os.ReadFile(filepath.Join(h, "speed")); strings.TrimSpace(string(b)) == "5000" {
 			ss = append(ss, filepath.Base(h))
@@ -183,32 +183,8 @@ func superSpeedUDCs() {
 	GinkgoWriter.Printf("SuperSpeed root hubs: %v\n", ss)
 }
 
-// endpoint is one endpoint of an interface as sysfs shows it.
-type endpoint struct {
-	addr, typ string
-	maxPacket int
-}
-
-func interfaceEndpoints(iface string) []endpoint {
-	GinkgoHelper()
-	dirs, err := filepath.Glob(filepath.Join(guest.SysfsRoot, iface, "ep_*"))
-	Expect(err).NotTo(HaveOccurred())
-	var eps []endpoint
-	for _, d := range dirs {
-		rd := func(f string) string { b, _ := os.ReadFile(filepath.Join(d, f)); return strings.TrimSpace(string(b)) }
-		mps, err := strconv.ParseUint(rd("wMaxPacketSize"), 16, 16)
-		Expect(err).NotTo(HaveOccurred(), "%s/wMaxPacketSize", d)
-		eps = append(eps, endpoint{addr: rd("bEndpointAddress"), typ: rd("type"), maxPacket: int(mps)})
-	}
-	return eps
-}
-
 var _ = Describe("the AX88179 model at SuperSpeed (dummy_hcd is_super_speed=1)", Label("lab"), func() {
-	BeforeEach(func() {
-		if !guest.InLab() {
-			Skip("not in the virtual lab: run with go test -exec .lab/labexec ./hw/vmlab/asixlab")
-		}
-	})
+	BeforeEach(needLab)
 
 	It("is driven by the kernel's ax88179_178a with its SuperSpeed settings", func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -224,15 +200,15 @@ var _ = Describe("the AX88179 model at SuperSpeed (dummy_hcd is_super_speed=1)",
 		Expect(dev.Speed).To(Equal("5000"), "sysfs speed of %s", dev.Name)
 
 		By("its bulk endpoints have 1024-byte packets")
-		eps := interfaceEndpoints(dev.Interfaces[0].Name)
+		eps := dev.Interfaces[0].Endpoints
 		GinkgoWriter.Printf("endpoints: %+v\n", eps)
 		var in, out int
 		for _, e := range eps {
-			if e.typ != "Bulk" {
+			if e.Type != "Bulk" {
 				continue
 			}
-			Expect(e.maxPacket).To(Equal(1024), "wMaxPacketSize of bulk endpoint %s", e.addr)
-			if a, _ := strconv.ParseUint(e.addr, 16, 8); a&0x80 != 0 {
+			Expect(e.MaxPacket).To(Equal(1024), "wMaxPacketSize of bulk endpoint %#02x", e.Addr)
+			if e.In() {
 				in++
 			} else {
 				out++
@@ -249,21 +225,10 @@ var _ = Describe("the AX88179 model at SuperSpeed (dummy_hcd is_super_speed=1)",
 			Expect(err).NotTo(HaveOccurred(), "ping -s %s:\n%s", size, p)
 			Expect(p).To(ContainSubstring("2 packets received"), "ping -s %s", size)
 		}
-		for _, s := range []string{"rx_errors", "rx_frame_errors", "rx_length_errors", "rx_crc_errors", "rx_over_errors", "rx_fifo_errors"} {
-			Expect(sysNet(ifname, "statistics/"+s)).To(Equal("0"), s)
-		}
+		noRxErrors(ifname)
 
 		By("the kernel configured bulk-in aggregation for SuperSpeed")
-		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
-		Expect(cmd.Wait()).To(Succeed(), "ffsmodel output:\n%s", log)
-		f, err := os.Open(reqPath)
-		Expect(err).NotTo(HaveOccurred())
-		defer f.Close()
-		reqs, err := asixlab.ParseLog(f)
-		Expect(err).NotTo(HaveOccurred())
-		for _, r := range reqs {
-			Expect(r.Stalled).To(BeFalse(), "the kernel made a request the model stalls: %v", r)
-		}
+		reqs := stopModelLog(cmd, log, reqPath)
 		lrs, err := asixlab.LinkResets(reqs)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lrs).NotTo(BeEmpty(), "no RX_BULKIN_QCTRL write after a PHYSICAL_LINK_STATUS read in %d requests", len(reqs))
@@ -271,9 +236,9 @@ var _ = Describe("the AX88179 model at SuperSpeed (dummy_hcd is_super_speed=1)",
 		want, ok := asixlab.ExpectedBulkIn(lr.USBStatus, lr.PHYStatus)
 		GinkgoWriter.Printf("link reset (request %d): PHYSICAL_LINK_STATUS %#02x, PHYSR %#04x, RX_BULKIN_QCTRL written %s, table row %s\n",
 			lr.Index, lr.USBStatus, lr.PHYStatus, lr.QCtrl, want)
-		Expect(lr.USBStatus&asixlab.USBStatusSuper).NotTo(BeZero(), "the model reports USB_SS in PHYSICAL_LINK_STATUS")
+		Expect(lr.USBStatus&axdrv.USBSuper).NotTo(BeZero(), "the model reports USB_SS in PHYSICAL_LINK_STATUS")
 		Expect(ok).To(BeTrue(), "the PHY status the driver read has link")
 		Expect(lr.QCtrl).To(Equal(want), "RX_BULKIN_QCTRL against AX88179_BULKIN_SIZE for PLSR %#02x PHYSR %#04x", lr.USBStatus, lr.PHYStatus)
-		Expect(lr.QCtrl).To(Equal(asixlab.BulkInSuperGiga), "a gigabit link partner at SuperSpeed: row 0")
+		Expect(lr.QCtrl).To(Equal(asixlab.BulkIn(axdrv.BulkInSuperGiga.Bytes())), "a gigabit link partner at SuperSpeed: row 0")
 	})
 })

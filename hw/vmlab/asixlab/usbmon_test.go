@@ -16,7 +16,6 @@ import (
 	"dongle/hw/replay"
 	"dongle/hw/sim/ax88772"
 	"dongle/hw/usbmon"
-	"dongle/hw/vmlab/guest"
 	"dongle/usbnet"
 	"dongle/usbnet/drivers"
 )
@@ -119,11 +118,7 @@ func kernelCaptureShape(recs []usbmon.Record) {
 }
 
 var _ = Describe("the kernel's own USB traffic, captured live with usbmon", Label("lab"), func() {
-	BeforeEach(func() {
-		if !guest.InLab() {
-			Skip("not in the virtual lab: run with go test -exec .lab/labexec ./hw/vmlab/asixlab")
-		}
-	})
+	BeforeEach(needLab)
 
 	It("records the kernel asix driver on an AX88772B model, and the capture replays under dongle's asix", func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -166,7 +161,8 @@ var _ = Describe("the kernel's own USB traffic, captured live with usbmon", Labe
 		}
 		GinkgoWriter.Printf("usbmon0: %s (cancel took %v); usbmon%d dev %d: %s (cancel took %v)\n", all.st, lat1, dev.Bus, dev.Address, one.st, lat2)
 		Expect(all.st.Dropped).To(BeZero(), "the kernel dropped events: the capture has holes")
-		Expect(all.st.Cut).To(BeZero())
+		// No event was cut short either: Capture reports one as an error
+		// (usbmon.TruncatedError), and all.err is nil above.
 
 		By("both captures re-read with hw/usbmon")
 		recs, lt, err := usbmon.ReadFile(allPath)

@@ -29,6 +29,41 @@ type USBInterface struct {
 	Class, Sub  uint8
 	Driver      string // bound kernel driver, "" when none (e.g. usbfs claimed it: then "usbfs")
 	Netdevs     []string
+	Endpoints   []USBEndpoint // the alternate setting's endpoints (ep_XX), by address as sysfs names them
+}
+
+// USBEndpoint is one endpoint of an interface as sysfs shows it (ep_XX):
+// the kernel's reading of the endpoint descriptor the device sent.
+type USBEndpoint struct {
+	Addr      uint8  // bEndpointAddress; bit 7 set for IN
+	Type      string // "Bulk", "Interrupt", "Isoc" or "Control", as sysfs spells it
+	MaxPacket int    // wMaxPacketSize: 512 for high-speed bulk, 1024 for SuperSpeed bulk
+}
+
+// In reports whether the endpoint is IN (device to host).
+func (e USBEndpoint) In() bool { return e.Addr&0x80 != 0 }
+
+// interfaceEndpoints reads the ep_XX directories of the interface at dir.
+// A malformed bEndpointAddress or wMaxPacketSize is an error naming the file.
+func interfaceEndpoints(dir string) ([]USBEndpoint, error) {
+	eps, _ := filepath.Glob(filepath.Join(dir, "ep_*"))
+	sort.Strings(eps)
+	var out []USBEndpoint
+	for _, ep := range eps {
+		a, err := readHex(filepath.Join(ep, "bEndpointAddress"))
+		if err != nil {
+			return nil, err
+		}
+		if a > 0xff {
+			return nil, fmt.Errorf("%s: bEndpointAddress %#x does not fit a byte", ep, a)
+		}
+		mps, err := readHex(filepath.Join(ep, "wMaxPacketSize"))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, USBEndpoint{Addr: uint8(a), Type: readTrim(filepath.Join(ep, "type")), MaxPacket: int(mps)})
+	}
+	return out, nil
 }
 
 func readTrim(p string) string {
@@ -91,6 +126,9 @@ func USBDevices() ([]USBDevice, error) {
 			nets, _ := os.ReadDir(filepath.Join(ip, "net"))
 			for _, nd := range nets {
 				i.Netdevs = append(i.Netdevs, nd.Name())
+			}
+			if i.Endpoints, err = interfaceEndpoints(ip); err != nil {
+				return nil, err
 			}
 			d.Interfaces = append(d.Interfaces, i)
 		}

@@ -3,6 +3,8 @@ package guest
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +40,19 @@ func TestUSBDevices(t *testing.T) {
 		}
 	}
 	os.MkdirAll(filepath.Join(root, "1-1:1.0", "net", "usb0"), 0o755)
+	// Endpoints as the kernel lists them: the control interface's status
+	// endpoint, the data interface's bulk pair (SuperSpeed-sized).
+	ep := func(iface, name, addr, typ, mps string) string {
+		d := filepath.Join(root, iface, name)
+		write(t, filepath.Join(d, "bEndpointAddress"), addr)
+		write(t, filepath.Join(d, "type"), typ)
+		write(t, filepath.Join(d, "wMaxPacketSize"), mps)
+		write(t, filepath.Join(d, "direction"), map[bool]string{true: "in", false: "out"}[addr[0] >= '8'])
+		return d
+	}
+	ep("1-1:1.0", "ep_83", "83", "Interrupt", "0010")
+	ep("1-1:1.1", "ep_81", "81", "Bulk", "0400")
+	bulkOut := ep("1-1:1.1", "ep_02", "02", "Bulk", "0400")
 
 	devs, err := USBDevices()
 	if err != nil {
@@ -56,6 +71,26 @@ func TestUSBDevices(t *testing.T) {
 	}
 	if n, err := d.Netdev(); err != nil || n != "usb0" {
 		t.Errorf("Netdev: %q %v", n, err)
+	}
+	wantEPs := [][]USBEndpoint{
+		{{Addr: 0x83, Type: "Interrupt", MaxPacket: 16}},
+		{{Addr: 0x02, Type: "Bulk", MaxPacket: 1024}, {Addr: 0x81, Type: "Bulk", MaxPacket: 1024}},
+	}
+	for k, i := range d.Interfaces {
+		if !reflect.DeepEqual(i.Endpoints, wantEPs[k]) {
+			t.Errorf("interface %s endpoints: got %+v, want %+v", i.Name, i.Endpoints, wantEPs[k])
+		}
+	}
+	if eps := d.Interfaces[1].Endpoints; len(eps) == 2 && (eps[0].In() || !eps[1].In()) {
+		t.Errorf("In: ep %#02x %v, ep %#02x %v; want OUT then IN", eps[0].Addr, eps[0].In(), eps[1].Addr, eps[1].In())
+	}
+	write(t, filepath.Join(bulkOut, "wMaxPacketSize"), "04zz")
+	if _, err := USBDevices(); err == nil || !strings.Contains(err.Error(), filepath.Join(bulkOut, "wMaxPacketSize")) {
+		t.Errorf("malformed wMaxPacketSize: error %v, want one naming the file", err)
+	}
+	write(t, filepath.Join(bulkOut, "wMaxPacketSize"), "0400")
+	if _, err := USBDevices(); err != nil {
+		t.Fatalf("sysfs tree restored: %v", err)
 	}
 	if _, err := FindUSB(GadgetVendor, ECMProduct); err == nil {
 		t.Error("FindUSB of an absent device: no error")
