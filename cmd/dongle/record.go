@@ -40,7 +40,7 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if set := setFlags(fs); set["usbmon"] || set["dev"] {
-		return runRecordUsbmon(usbmonArgs{out: *out, bus: *bus, dev: *dev, duration: *duration, timed: set["duration"], pos: pos, set: set}, stdout, stderr)
+		return runRecordUsbmon(usbmonArgs{out: *out, bus: *bus, dev: *dev, duration: *duration, pos: pos, set: set}, stdout, stderr)
 	}
 	if *out == "" || len(pos) != 1 {
 		fmt.Fprintln(stderr, "dongle record: usage: dongle record -o FILE [--scenario=bringup|traffic|soak] [--frames N] DEVICE, or dongle record --usbmon BUS [--dev ADDR] [--duration D] -o FILE")

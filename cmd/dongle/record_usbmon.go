@@ -28,10 +28,9 @@ var openUsbmon = func(bus int) (usbmon.Source, error) {
 type usbmonArgs struct {
 	out      string
 	bus, dev int
-	duration time.Duration
-	timed    bool // --duration given; otherwise until Ctrl-C (SIGINT/SIGTERM)
+	duration time.Duration // used if set["duration"]; otherwise until Ctrl-C (SIGINT/SIGTERM)
 	pos      []string
-	set      map[string]bool
+	set      map[string]bool // the flags given on the command line
 }
 
 // runRecordUsbmon records what the Linux kernel's own drivers do on a bus
@@ -58,7 +57,7 @@ func runRecordUsbmon(a usbmonArgs, stdout, stderr io.Writer) int {
 	case a.dev < 0 || a.dev > 127:
 		fmt.Fprintf(stderr, "dongle record: --dev %d: want a device address 1..127 (0: every device)\n", a.dev)
 		return 2
-	case a.timed && a.duration <= 0:
+	case a.set["duration"] && a.duration <= 0:
 		fmt.Fprintf(stderr, "dongle record: --duration %v: want a positive duration\n", a.duration)
 		return 2
 	}
@@ -80,7 +79,7 @@ func runRecordUsbmon(a usbmonArgs, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	until := "Ctrl-C"
-	if a.timed {
+	if a.set["duration"] {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.duration)
 		defer cancel()

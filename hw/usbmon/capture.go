@@ -2,7 +2,6 @@ package usbmon
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -29,16 +28,13 @@ type CaptureOptions struct {
 	// every device on the source's bus(es). Note that a device's first
 	// requests during enumeration go to address 0 and are not kept.
 	Device uint8
-	// Count stops the capture after this many written events (0: no limit).
-	Count int
 }
 
-// CaptureStats counts what Capture did.
+// CaptureStats counts what Capture did. Every event read from the source is
+// either Written or Filtered.
 type CaptureStats struct {
-	Events   int    // events read from the source
-	Written  int    // events written (Events minus Filtered)
+	Written  int    // events written
 	Filtered int    // events of other devices (CaptureOptions.Device)
-	Cut      int    // events whose data the source could not deliver whole
 	Dropped  uint64 // events the kernel dropped (ring full); they are in no count above
 }
 
@@ -47,38 +43,38 @@ func (s CaptureStats) String() string {
 }
 
 // Capture copies events from src to w until ctx is done (the normal end:
-// the error is then nil), opts.Count events were written, or something
-// fails. Each event is decoded (and so checked: a short header or data that
-// disagrees with len_cap is an error naming the event) and written as one
-// link type 220 record, so the file opens in Wireshark and in Reader.
+// the error is then nil) or something fails. Each event is decoded (and so
+// checked: a short header, or data shorter than len_cap or disagreeing with
+// it, is an error naming the event) and written as one link type 220
+// record, so the file opens in Wireshark and in Reader.
+//
+// A live event is never cut: mon_bin_event caps an event's data at a fifth
+// of the ring plus its iso descriptors, and Live's buffer is sized for that
+// (maxEventData). So an event with fewer data bytes than len_cap is damage,
+// reported as a TruncatedError, not kept.
 //
 // Capture reads the kernel's dropped count once, at the end; a non-zero
 // count means the capture has holes (enlarge LiveOptions.RingSize).
 func Capture(ctx context.Context, src Source, w *Writer, opts CaptureOptions) (CaptureStats, error) {
 	var st CaptureStats
 	var rec Record
-	for opts.Count == 0 || st.Written < opts.Count {
+	for i := 0; ; i++ { // i: index of the event from the source
 		ev, err := src.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				break
 			}
-			return st, fmt.Errorf("usbmon capture: after %d events: %w", st.Events, err)
+			return st, fmt.Errorf("usbmon capture: after %d events: %w", i, err)
 		}
-		st.Events++
-		cut, err := decodeEvent(ev, &rec)
-		if err != nil {
-			return st, fmt.Errorf("usbmon capture: kernel event %d: %w", st.Events-1, err)
-		}
-		if cut {
-			st.Cut++
+		if err := Decode(ev, LinkTypeMmapped, &rec); err != nil {
+			return st, fmt.Errorf("usbmon capture: kernel event %d: %w", i, err)
 		}
 		if opts.Device != 0 && rec.Device != opts.Device {
 			st.Filtered++
 			continue
 		}
 		if err := w.Write(&rec); err != nil {
-			return st, fmt.Errorf("usbmon capture: writing event %d: %w", st.Events-1, err)
+			return st, fmt.Errorf("usbmon capture: writing event %d: %w", i, err)
 		}
 		st.Written++
 	}
@@ -88,19 +84,6 @@ func Capture(ctx context.Context, src Source, w *Writer, opts CaptureOptions) (C
 		return st, fmt.Errorf("usbmon capture: dropped-event count: %w", err)
 	}
 	return st, nil
-}
-
-// decodeEvent decodes one event as Source.Next returns it. An event whose
-// len_cap is more than the data delivered (the reader's buffer was too
-// small) is kept with the data there is and reported as cut.
-func decodeEvent(ev []byte, rec *Record) (cut bool, err error) {
-	if len(ev) < HeaderLenMmapped {
-		return false, &TruncatedError{"header", 0, HeaderLenMmapped, len(ev)}
-	}
-	if lc := binary.LittleEndian.Uint32(ev[36:]); int64(lc) > int64(len(ev)-HeaderLenMmapped) {
-		return true, DecodeCut(ev, LinkTypeMmapped, rec)
-	}
-	return false, Decode(ev, LinkTypeMmapped, rec)
 }
 
 // LiveOptions configure OpenLive.

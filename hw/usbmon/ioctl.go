@@ -52,11 +52,10 @@ var (
 )
 
 // Ring sizes MON_IOCT_RING_SIZE accepts (mon_bin.c BUFF_MIN, BUFF_MAX,
-// BUFF_DFL, each rounded up to a page by the kernel).
+// each rounded up to a page by the kernel).
 const (
-	RingMin     = 8 * 1024
-	RingMax     = 1200 * 1024
-	RingDefault = 300 * 1024 // what the kernel gives a fresh reader
+	RingMin = 8 * 1024
+	RingMax = 1200 * 1024
 )
 
 // maxEventData is the most data one event can carry in a ring of size

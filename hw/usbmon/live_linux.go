@@ -20,7 +20,7 @@ import (
 //
 //	kernel                                   Live
 //	──────                                   ────
-//	mon_bin_event ─► ring (RingSize) ─MON_IOCX_GETX─► buf: [mon_bin_hdr 64][data ≤ alloc]
+//	mon_bin_event ─► ring (RingSize) ─MON_IOCX_GETX─► buf: [mon_bin_hdr 64][data: len_cap ≤ alloc]
 //	               └► cnt_lost++ when full ─MON_IOCG_STATS─► Dropped (read and reset by the kernel)
 //
 // Why GETX and not the mmap API (MON_IOCX_MFETCH): one copy per event into
@@ -29,6 +29,13 @@ import (
 // packets, and usbmon's own cap on an event's data (a fifth of the ring)
 // keeps the copy small. GETX, unlike read(2), returns the 64-byte header
 // (PKT_SZ_API1) with interval, start_frame, xfer_flags and ndesc.
+//
+// Invariant: buf holds any event whole. mon_bin_event sets len_cap to at
+// most ring/5 data bytes plus ISODESC_MAX iso descriptors, and alloc is
+// exactly that (maxEventData of the ring the kernel reports), so GETX never
+// cuts an event. Without mmap the kernel allocates ring space with
+// mon_buff_area_alloc, which never writes '@' filler events (only
+// mon_buff_area_alloc_contiguous, used while the ring is mmap'd, does).
 //
 // Blocking: the node is opened O_NONBLOCK, so GETX on an empty ring fails
 // with EAGAIN (mon_bin_wait_event) and Next waits in poll(2) on the node
@@ -43,9 +50,11 @@ import (
 type Live struct {
 	path    string
 	fd      int
-	wake    [2]int // pipe: [0] polled by Next, [1] written on cancellation
-	ring    int    // ring size the kernel reports
-	buf     []byte // one event: header then up to get.alloc data bytes
+	wake    [2]int         // pipe: [0] polled by Next, [1] written on cancellation
+	fds     [2]unix.PollFd // poll set: the node, wake[0] (set once in setup)
+	wakeUp  func()         // writes to wake[1]; context.AfterFunc runs it
+	ring    int            // ring size the kernel reports
+	buf     []byte         // one event: header then up to get.alloc data bytes
 	get     monBinGet
 	dropped uint64
 	sys     monSys
@@ -160,7 +169,21 @@ func (l *Live) setup(ring int) error {
 		return fmt.Errorf("usbmon: wake-up pipe for %s: %w", l.path, err)
 	}
 	l.wake = p
+	// Built once so that a wait on an empty ring allocates no poll set
+	// and no closure of its own.
+	l.fds = [2]unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}, {Fd: int32(p[0]), Events: unix.POLLIN}}
+	l.wakeUp = func() { unix.Write(l.wake[1], wakeByte[:]) }
 	return nil
+}
+
+// wakeByte is what wakeUp writes to the pipe.
+var wakeByte = [1]byte{1}
+
+// usbmonLoaded reports whether the usbmon module is in the kernel; tests
+// replace it to reach each hint of openError.
+var usbmonLoaded = func() bool {
+	_, err := os.Stat("/sys/module/usbmon")
+	return err == nil
 }
 
 // openError explains why a usbmon node did not open.
@@ -168,7 +191,7 @@ func openError(path string, bus int, err error) error {
 	hint := ""
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		if _, e := os.Stat("/sys/module/usbmon"); e != nil {
+		if !usbmonLoaded() {
 			hint = "the usbmon module is not loaded: run 'modprobe usbmon'"
 		} else if bus > 0 {
 			hint = fmt.Sprintf("usbmon is loaded but there is no bus %d: see /sys/bus/usb/devices/usb%d, or use bus 0 for every bus", bus, bus)
@@ -186,8 +209,7 @@ func openError(path string, bus int, err error) error {
 // Ring is the kernel ring buffer size in bytes.
 func (l *Live) Ring() int { return l.ring }
 
-// Next returns the next event, waiting for one; see Source. Events of type
-// '@' (fillers the kernel puts in an mmap'd ring) are skipped.
+// Next returns the next event, waiting for one; see Source.
 func (l *Live) Next(ctx context.Context) ([]byte, error) {
 	if l.closed {
 		return nil, &LiveError{l.path, "MON_IOCX_GETX", os.ErrClosed, ""}
@@ -199,14 +221,11 @@ func (l *Live) Next(ctx context.Context) ([]byte, error) {
 		err := l.sys.ioctl(l.fd, monIOCXGetX, unsafe.Pointer(&l.get))
 		switch {
 		case err == nil:
-			n := int(binary.LittleEndian.Uint32(l.buf[36:]))
-			if n > int(l.get.alloc) {
-				n = int(l.get.alloc) // the kernel copied only alloc bytes; Capture reports it cut
-			}
-			if l.buf[8] == '@' {
-				continue
-			}
-			return l.buf[:HeaderLenMmapped+n], nil
+			// len_cap ≤ alloc (see Live). min only keeps a kernel that
+			// broke that from making Next panic: Decode then reports the
+			// event as truncated.
+			n := min(int64(binary.LittleEndian.Uint32(l.buf[36:])), int64(l.get.alloc))
+			return l.buf[:HeaderLenMmapped+int(n)], nil
 		case errors.Is(err, unix.EINTR):
 			continue
 		case !errors.Is(err, unix.EAGAIN):
@@ -220,9 +239,9 @@ func (l *Live) Next(ctx context.Context) ([]byte, error) {
 
 // wait sleeps in poll(2) until the ring has an event or ctx is done.
 func (l *Live) wait(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { unix.Write(l.wake[1], []byte{1}) })
-	fds := []unix.PollFd{{Fd: int32(l.fd), Events: unix.POLLIN}, {Fd: int32(l.wake[0]), Events: unix.POLLIN}}
-	_, err := l.sys.poll(fds, -1)
+	stop := context.AfterFunc(ctx, l.wakeUp)
+	l.fds[0].Revents, l.fds[1].Revents = 0, 0
+	_, err := l.sys.poll(l.fds[:], -1)
 	if !stop() {
 		// The wake-up ran (or is running): ctx is done. Drain the pipe so
 		// a later Next with a fresh ctx does not wake at once.
@@ -239,8 +258,8 @@ func (l *Live) wait(ctx context.Context) error {
 	if err != nil && !errors.Is(err, unix.EINTR) {
 		return &LiveError{l.path, "poll", err, ""}
 	}
-	if fds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
-		return &LiveError{l.path, "poll", fmt.Errorf("revents %#x: the node failed", fds[0].Revents), ""}
+	if l.fds[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
+		return &LiveError{l.path, "poll", fmt.Errorf("revents %#x: the node failed", l.fds[0].Revents), ""}
 	}
 	return nil
 }
