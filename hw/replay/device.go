@@ -18,6 +18,9 @@ type behaviour interface {
 	submit(e *endpoint, x *xfer) error
 	// cancel completes what Cancel should complete on e.
 	cancel(e *endpoint)
+	// reset clears the device state a USB reset clears (model replay's
+	// halted endpoints), after core has cancelled every transfer.
+	reset()
 	// failed is the sticky error every call returns (strict after a
 	// divergence), or nil.
 	failed() error
@@ -250,16 +253,10 @@ func (c *core) Reset() error {
 	for _, e := range c.open {
 		e.completeAllLocked(hw.ErrCancelled)
 	}
-	if r, ok := c.beh.(resetter); ok {
-		r.reset()
-	}
+	c.beh.reset()
 	c.broadcastLocked()
 	return nil
 }
-
-// resetter is a behaviour with device state a USB reset clears (model
-// replay's halted endpoints). Called with core.mu held.
-type resetter interface{ reset() }
 
 func (c *core) Close() error {
 	c.mu.Lock()

@@ -17,21 +17,13 @@
 //     failing anything. This is how a driver meets a device nobody on the
 //     team owns.
 //
-//     The faults the trace recorded are replayed too (unless
-//     ModelOptions.IgnoreErrors), each at its place in its endpoint's
-//     sequence: a bulk or interrupt stall (-EPIPE) fails the host's
-//     transfer with hw.ErrStall and halts the endpoint until ClearHalt;
-//     protocol errors and timeouts (-EPROTO, -EILSEQ, -ETIME, -ETIMEDOUT,
-//     -EOVERFLOW, ...) fail one transfer with the hw sentinel
-//     usbmon.ErrnoOf gives; an unplug (-ENODEV/-ESHUTDOWN on everything
-//     from some record on) makes the device gone (hw.ErrNoDevice) once
-//     everything recorded before it has been replayed. Not replayed:
-//     the host's own unlinks (-ENOENT, -ECONNRESET: not device faults),
-//     malformed statuses and error completions without their submission
-//     (skipped and logged with the record number), isochronous transfers,
-//     and timing (a timeout fails at once; nothing waits). Recorded
-//     control failures were always replayed: a request matched to a
-//     failed recorded one fails the same way.
+//     The faults the trace recorded (stalls, protocol errors, timeouts,
+//     an unplug) are replayed too, each at its place in its endpoint's
+//     sequence, unless ModelOptions.IgnoreErrors: Model's doc ("Recorded
+//     errors") says what each completion status does. A control request
+//     matched to a recorded one that failed fails the same way. Not replayed:
+//     isochronous transfers and timing (a timeout fails at once; nothing
+//     waits).
 //
 // Open picks strict for a trace carrying the recorder's mark (see
 // hw/record: every URB id is record.IDTag|n) and model replay otherwise.

@@ -5,20 +5,13 @@ import (
 	"sort"
 
 	"dongle/hw"
+	"dongle/hw/record"
 	"dongle/hw/usbmon"
 )
 
-// Recorded error completions on bulk and interrupt endpoints (see
-// ModelOptions.IgnoreErrors and the package doc).
-//
-// Every completion status falls in one class:
-//
-//	0                      data (or an OUT accepted)
-//	-ENOENT, -ECONNRESET   the host unlinked its own URB: not a device fault, skipped
-//	-EPIPE (-EREMOTEIO)    stall: the endpoint halts until CLEAR_FEATURE(ENDPOINT_HALT)
-//	-ENODEV, -ESHUTDOWN    gone: an unplug when nothing but these (and cancels) follow
-//	other negative errnos  one failed transfer, hw sentinel from usbmon.ErrnoOf
-//	positive, -EINPROGRESS malformed for a completion: logged with the record number, skipped
+// Recorded error completions on bulk and interrupt endpoints: what each
+// status does is Model's doc ("Recorded errors"); classify sorts the
+// statuses into the classes below.
 type faultClass int
 
 const (
@@ -84,7 +77,7 @@ func clearHalts(t *trace) map[uint8][]int {
 		if u.XferType() != usbmon.XferControl {
 			continue
 		}
-		if s, ok := u.Setup(); ok && isClearHalt(s) {
+		if s, ok := u.Setup(); ok && haltRequestOf(s) == reqClearHalt {
 			ep := uint8(s.Index)
 			out[ep] = append(out[ep], u.SubmitIndex)
 		}
@@ -92,8 +85,44 @@ func clearHalts(t *trace) map[uint8][]int {
 	return out
 }
 
-func isClearHalt(s hw.Setup) bool {
-	return s.RequestType == hw.DirOut|hw.TypeStandard|hw.RecipEndpoint && s.Request == hw.ReqClearFeature && s.Value == 0
+// haltRequest classifies the standard requests that end halts (USB 2.0
+// 9.4.5): the ones SetConfiguration, SetAlt and ClearHalt stand for.
+type haltRequest int
+
+const (
+	reqOther        haltRequest = iota
+	reqClearHalt                // CLEAR_FEATURE(ENDPOINT_HALT): that endpoint's halt
+	reqSetInterface             // SET_INTERFACE: those of the interface's endpoints
+	reqSetConfig                // SET_CONFIGURATION: every endpoint's
+)
+
+func haltRequestOf(s hw.Setup) haltRequest {
+	switch {
+	case s.RequestType == hw.DirOut|hw.TypeStandard|hw.RecipEndpoint && s.Request == hw.ReqClearFeature && s.Value == record.FeatureEndpointHalt:
+		return reqClearHalt
+	case s.RequestType == hw.DirOut|hw.TypeStandard|hw.RecipInterface && s.Request == hw.ReqSetInterface:
+		return reqSetInterface
+	case s.RequestType == hw.DirOut|hw.TypeStandard|hw.RecipDevice && s.Request == hw.ReqSetConfiguration:
+		return reqSetConfig
+	}
+	return reqOther
+}
+
+// endHalts ends the halts s ends, once the device has accepted it: a
+// CLEAR_FEATURE that failed, or a request the replay stalls, leaves them.
+func (m *model) endHalts(s hw.Setup) {
+	switch haltRequestOf(s) {
+	case reqClearHalt:
+		m.clearHalt(uint8(s.Index))
+	case reqSetInterface:
+		for addr := range m.halted {
+			if _, iface, ok := m.c.endpointDesc(addr); ok && iface == int(s.Index) {
+				delete(m.halted, addr)
+			}
+		}
+	case reqSetConfig:
+		clear(m.halted)
+	}
 }
 
 // haltGroup numbers the halts of ep: a stall completion recorded after the
@@ -104,47 +133,72 @@ func (m *model) haltGroup(ep uint8, rec int) int {
 	return sort.SearchInts(m.clears[ep], rec)
 }
 
-// recordedErr is the error a replayed transfer fails with for a recorded
-// status.
-func (m *model) recordedErr(status int32, rec int) error {
-	return hw.Errorf(fmt.Sprintf("recorded status %d (record %d)", status, rec), usbmon.ErrnoOf(status))
-}
-
-// faultOf classifies the completion of u (a bulk or interrupt URB) for
-// the model, logging what it skips. keep is false when the completion is
-// dropped from the endpoint's sequence entirely.
-func (m *model) faultOf(u *usbmon.URB) (status int32, class faultClass, keep bool) {
+// keepFault tells whether the completion of u (a bulk or interrupt URB)
+// takes its place in the endpoint's sequence, counting and logging what it
+// skips. A success (or no completion) is kept; so is an error, unless it
+// is a cancellation, malformed, without its submission, or the unplug.
+func (m *model) keepFault(u *usbmon.URB) bool {
 	c := u.Complete
 	if c == nil {
-		return 0, faultNone, true
+		return true
 	}
-	class = classify(c.Status)
+	class := classify(c.Status)
 	what := xferName(u.XferType(), u.Endpoint())
 	switch class {
 	case faultNone:
-		return 0, faultNone, true
+		return true
 	case faultCancel:
 		m.stats.FaultsCancelled++
-		return 0, faultCancel, false
+		return false
 	case faultMalformed:
 		m.stats.FaultsMalformed++
 		m.opts.Logf("replay: %s: record %d: %s completion status %d is not 0 or a negative errno a completion can carry; skipped", m.opts.Name, u.CompleteIndex, what, c.Status)
-		return 0, faultMalformed, false
+		return false
 	}
 	if u.Submit == nil {
 		m.stats.FaultsMalformed++
 		m.opts.Logf("replay: %s: record %d: %s completion with status %d has no submission in the trace; skipped", m.opts.Name, u.CompleteIndex, what, c.Status)
-		return 0, class, false
+		return false
 	}
-	if class == faultGone && m.unplugAt >= 0 && u.CompleteIndex >= m.unplugAt {
-		return 0, faultGone, false // the unplug itself: replayed as the device going away
-	}
-	return c.Status, class, true
+	// The unplug itself is replayed as the device going away.
+	return class != faultGone || m.unplugAt < 0 || u.CompleteIndex < m.unplugAt
 }
 
-// haltErr is the error of a transfer on a halted endpoint.
-func (m *model) haltErr(addr uint8) error {
-	return hw.Errorf(fmt.Sprintf("halted by the stall at record %d", m.halted[addr]), hw.ErrStall)
+// sameHalt tells whether a stall recorded at rec on ep is the halt of the
+// item before it in the endpoint's sequence (status, recorded at prev):
+// both stalls, between the same two CLEAR_FEATUREs.
+func (m *model) sameHalt(ep uint8, rec int, status int32, prev int) bool {
+	return classify(status) == faultStall && m.haltGroup(ep, prev) == m.haltGroup(ep, rec)
+}
+
+// failIfHalted fails x with hw.ErrStall if e is halted.
+func (m *model) failIfHalted(e *endpoint, x *xfer) bool {
+	rec, ok := m.halted[e.desc.Address]
+	if !ok {
+		return false
+	}
+	m.countFailed(e)
+	e.completeLocked(x, hw.Errorf(fmt.Sprintf("halted by the stall at record %d", rec), hw.ErrStall))
+	return true
+}
+
+// failRecorded fails x with the recorded status of record rec; a stall
+// halts e.
+func (m *model) failRecorded(e *endpoint, x *xfer, status int32, rec int) {
+	if classify(status) == faultStall {
+		m.halted[e.desc.Address] = rec
+		m.stats.Halts++
+	}
+	m.countFailed(e)
+	e.completeLocked(x, hw.Errorf(fmt.Sprintf("recorded status %d (record %d)", status, rec), usbmon.ErrnoOf(status)))
+}
+
+func (m *model) countFailed(e *endpoint) {
+	if e.desc.In() {
+		m.stats.InFailed++
+	} else {
+		m.stats.OutFailed++
+	}
 }
 
 // clearHalt is CLEAR_FEATURE(ENDPOINT_HALT) reaching the device: the halt
@@ -165,7 +219,7 @@ func (m *model) clearHalt(addr uint8) {
 // unplug has been replayed and the host asks for more: an IN transfer
 // waits, or (outBeyond) an OUT transfer goes past the recording.
 func (m *model) checkUnplug(outBeyond bool) {
-	if m.unplugAt < 0 || m.gone {
+	if m.unplugAt < 0 || m.gone != nil {
 		return
 	}
 	for _, s := range m.in {
@@ -190,33 +244,12 @@ func (m *model) checkUnplug(outBeyond bool) {
 	if !waiting {
 		return
 	}
-	m.gone = true
-	m.stats.Unplugged = true
+	m.gone = hw.Errorf(fmt.Sprintf("unplugged at record %d", m.unplugAt), hw.ErrNoDevice)
 	for _, e := range m.c.open {
-		e.completeAllLocked(m.goneErr())
+		e.completeAllLocked(m.gone)
 	}
 	m.c.broadcastLocked()
 }
 
-func (m *model) goneErr() error {
-	return hw.Errorf(fmt.Sprintf("unplugged at record %d", m.unplugAt), hw.ErrNoDevice)
-}
-
 // reset is a USB reset reaching the device: every halt ends.
 func (m *model) reset() { clear(m.halted) }
-
-// clearHaltsFor ends the halts a standard request clears besides
-// CLEAR_FEATURE: SET_CONFIGURATION every endpoint's, SET_INTERFACE those
-// of the interface's endpoints (USB 2.0 9.4.5).
-func (m *model) clearHaltsFor(s hw.Setup) {
-	switch {
-	case s.RequestType == hw.RecipDevice && s.Request == hw.ReqSetConfiguration:
-		clear(m.halted)
-	case s.RequestType == hw.RecipInterface && s.Request == hw.ReqSetInterface:
-		for addr := range m.halted {
-			if _, iface, ok := m.c.endpointDesc(addr); ok && iface == int(s.Index) {
-				delete(m.halted, addr)
-			}
-		}
-	}
-}

@@ -62,12 +62,16 @@ func (f *faultTrace) out(status int32, data []byte) *faultTrace {
 }
 
 // clearHalt records CLEAR_FEATURE(ENDPOINT_HALT) for ep, completing OK.
-func (f *faultTrace) clearHalt(ep uint8) *faultTrace {
+func (f *faultTrace) clearHalt(ep uint8) *faultTrace { return f.clearHaltStatus(ep, 0) }
+
+// clearHaltStatus records CLEAR_FEATURE(ENDPOINT_HALT) for ep, completing
+// with status.
+func (f *faultTrace) clearHaltStatus(ep uint8, status int32) *faultTrace {
 	id := f.next()
 	s := hw.Setup{RequestType: hw.RecipEndpoint, Request: hw.ReqClearFeature, Index: uint16(ep)}.Bytes()
 	f.recs = append(f.recs,
 		usbmon.Record{ID: id, Type: 'S', XferType: usbmon.XferControl, Endpoint: 0x00, Setup: s, FlagData: '<', Status: -115},
-		usbmon.Record{ID: id, Type: 'C', XferType: usbmon.XferControl, Endpoint: 0x00, FlagSetup: '-', FlagData: '>'})
+		usbmon.Record{ID: id, Type: 'C', XferType: usbmon.XferControl, Endpoint: 0x00, FlagSetup: '-', FlagData: '>', Status: status})
 	return f
 }
 
@@ -124,9 +128,7 @@ func openEP(d hw.Device, addr uint8) *xfers {
 	GinkgoHelper()
 	ep, err := d.OpenEndpoint(addr)
 	Expect(err).NotTo(HaveOccurred())
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	DeferCleanup(cancel)
-	x := &xfers{ep: ep, ctx: ctx}
+	x := &xfers{ep: ep, ctx: ctxFor(5 * time.Second)}
 	DeferCleanup(x.close)
 	return x
 }
@@ -259,8 +261,41 @@ var _ = Describe("Model replay of recorded faults", func() {
 		},
 		Entry("Reset", func(d *replay.Model) error { return d.Reset() }, true),
 		Entry("SET_INTERFACE of its interface", func(d *replay.Model) error { return d.SetAlt(0, 0) }, true),
+		Entry("SET_CONFIGURATION", func(d *replay.Model) error {
+			cfg, err := d.Configuration()
+			if err != nil {
+				return err
+			}
+			// SET_CONFIGURATION needs every interface released.
+			if err := d.Release(0); err != nil {
+				return err
+			}
+			if err := d.SetConfiguration(cfg); err != nil {
+				return err
+			}
+			return d.Claim(0)
+		}, true),
 		Entry("not a CLEAR_FEATURE of another endpoint", func(d *replay.Model) error { return d.ClearHalt(0x02) }, false),
 	)
+
+	It("leaves the endpoint halted when the recorded clear-halt failed, until one succeeds", func() {
+		d := (&faultTrace{}).in(-usbmon.EPIPE, nil).clearHaltStatus(0x82, -usbmon.EPROTO).clearHalt(0x82).
+			in(0, frameOf(6, 33)).model(replay.ModelOptions{}, log)
+		in := openEP(d, 0x82)
+		Expect(in.do(make([]byte, 64)).Err).To(MatchError(hw.ErrStall))
+		// Answered from the first recorded CLEAR_FEATURE, which failed:
+		// the device never took it, so the halt stays.
+		Expect(d.ClearHalt(0x82)).To(MatchError(hw.ErrIO))
+		Expect(in.do(make([]byte, 64)).Err).To(MatchError(hw.ErrStall), "still halted")
+		Expect(d.Stats().HaltsCleared).To(BeZero())
+		// The second recorded one succeeded: the halt ends, data follows.
+		Expect(d.ClearHalt(0x82)).To(Succeed())
+		Expect(d.Stats().HaltsCleared).To(Equal(1))
+		t := in.do(make([]byte, 64))
+		Expect(t.Err).NotTo(HaveOccurred())
+		Expect(t.Data()).To(Equal(frameOf(6, 33)))
+		Expect(d.Stats().ControlExact).To(Equal(2))
+	})
 
 	It("fails the IN transfer being filled when the error came mid-frame, keeping its bytes", func() {
 		d := (&faultTrace{}).in(0, frameOf(4, 64)).in(-usbmon.EPROTO, nil).in(0, frameOf(5, 30)).model(replay.ModelOptions{}, log)

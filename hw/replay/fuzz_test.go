@@ -18,38 +18,29 @@ var fuzzStatuses = []int32{0, 0, 0, -usbmon.EPIPE, -usbmon.EPROTO, -usbmon.ETIME
 
 // fuzzTrace turns bytes into a bulk trace, three bytes a URB: what (IN,
 // OUT, clear-halt, an unpaired completion, a refused submission), its
-// status, its length.
+// status, its length. It uses faultTrace, the builder of the fault specs.
 func fuzzTrace(b []byte) []usbmon.Record {
-	var recs []usbmon.Record
+	f := &faultTrace{}
 	for i := 0; i+3 <= len(b); i += 3 {
-		id := uint64(0xffff888000000000) + uint64(i)<<4
 		st := fuzzStatuses[int(b[i+1])%len(fuzzStatuses)]
 		n := int(b[i+2])
 		data := make([]byte, n)
 		switch b[i] % 6 {
-		case 0, 1: // bulk IN
-			recs = append(recs,
-				usbmon.Record{ID: id, Type: 'S', XferType: usbmon.XferBulk, Endpoint: 0x82, FlagSetup: '-', FlagData: '<', Length: 512},
-				usbmon.Record{ID: id, Type: 'C', XferType: usbmon.XferBulk, Endpoint: 0x82, FlagSetup: '-', Status: st, Length: uint32(n), Data: data})
-		case 2: // bulk OUT
-			recs = append(recs,
-				usbmon.Record{ID: id, Type: 'S', XferType: usbmon.XferBulk, Endpoint: 0x02, FlagSetup: '-', Length: uint32(n), Data: data},
-				usbmon.Record{ID: id, Type: 'C', XferType: usbmon.XferBulk, Endpoint: 0x02, FlagSetup: '-', FlagData: '>', Status: st})
-		case 3: // CLEAR_FEATURE(ENDPOINT_HALT)
-			ep := []uint8{0x82, 0x02}[n%2]
-			s := hw.Setup{RequestType: hw.RecipEndpoint, Request: hw.ReqClearFeature, Index: uint16(ep)}.Bytes()
-			recs = append(recs,
-				usbmon.Record{ID: id, Type: 'S', XferType: usbmon.XferControl, Setup: s, FlagData: '<'},
-				usbmon.Record{ID: id, Type: 'C', XferType: usbmon.XferControl, FlagSetup: '-', FlagData: '>', Status: st})
+		case 0, 1:
+			f.in(st, data)
+		case 2:
+			f.out(st, data)
+		case 3:
+			f.clearHaltStatus([]uint8{0x82, 0x02}[n%2], st)
 		case 4: // a completion whose submission the capture lacks
-			recs = append(recs, usbmon.Record{ID: id, Type: 'C', XferType: usbmon.XferBulk, Endpoint: 0x82, FlagSetup: '-', Status: st, Length: uint32(n), Data: data})
+			f.raw(usbmon.Record{ID: f.next(), Type: 'C', XferType: usbmon.XferBulk, Endpoint: 0x82, FlagSetup: '-', Status: st, Length: uint32(n), Data: data})
 		case 5: // a refused submission
-			recs = append(recs,
-				usbmon.Record{ID: id, Type: 'S', XferType: usbmon.XferBulk, Endpoint: 0x02, FlagSetup: '-', Length: uint32(n), Data: data},
-				usbmon.Record{ID: id, Type: 'E', XferType: usbmon.XferBulk, Endpoint: 0x02, FlagSetup: '-', Status: st})
+			id := f.next()
+			f.raw(usbmon.Record{ID: id, Type: 'S', XferType: usbmon.XferBulk, Endpoint: 0x02, FlagSetup: '-', Length: uint32(n), Data: data})
+			f.raw(usbmon.Record{ID: id, Type: 'E', XferType: usbmon.XferBulk, Endpoint: 0x02, FlagSetup: '-', Status: st})
 		}
 	}
-	return recs
+	return f.recs
 }
 
 // FuzzModelFaults: whatever statuses a trace holds, a model replay never
@@ -64,82 +55,80 @@ func FuzzModelFaults(f *testing.F) {
 }
 
 func fuzzModel(t *testing.T, trace, steps []byte) {
-	{
-		recs := fuzzTrace(trace)
-		if len(recs) == 0 || len(trace) > 3*256 || len(steps) > 64 {
-			return
+	recs := fuzzTrace(trace)
+	if len(recs) == 0 || len(trace) > 3*256 || len(steps) > 64 {
+		return
+	}
+	d, err := replay.NewModel(recs, replay.ModelOptions{Name: "fuzz", Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Claim(0); err != nil {
+		t.Fatal(err)
+	}
+	in, errIn := d.OpenEndpoint(0x82)
+	out, errOut := d.OpenEndpoint(0x02)
+	done, cancel := context.WithCancel(context.Background())
+	cancel() // Wait only collects what already completed
+	check := func(t *hw.Transfer) {
+		if t.Err != nil && hw.StatusOf(t.Err) == hw.ErrIO && !errors.Is(t.Err, hw.ErrIO) {
+			panic("transfer error carries no hw status: " + t.Err.Error())
 		}
-		d, err := replay.NewModel(recs, replay.ModelOptions{Name: "fuzz", Logf: func(string, ...any) {}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Claim(0); err != nil {
-			t.Fatal(err)
-		}
-		in, errIn := d.OpenEndpoint(0x82)
-		out, errOut := d.OpenEndpoint(0x02)
-		done, cancel := context.WithCancel(context.Background())
-		cancel() // Wait only collects what already completed
-		check := func(t *hw.Transfer) {
-			if t.Err != nil && hw.StatusOf(t.Err) == hw.ErrIO && !errors.Is(t.Err, hw.ErrIO) {
-				panic("transfer error carries no hw status: " + t.Err.Error())
-			}
-		}
-		for _, s := range steps {
-			gone := d.Stats().Unplugged
-			switch s % 3 {
-			case 0:
-				if errIn != nil {
-					continue
-				}
-				err := in.Submit(&hw.Transfer{Buf: make([]byte, 64*(1+int(s)%4))})
-				if gone && !errors.Is(err, hw.ErrNoDevice) {
-					t.Fatalf("submit after the unplug: %v", err)
-				}
-				if tr, err := in.Wait(done); err == nil {
-					check(tr)
-				}
-			case 1:
-				if errOut != nil {
-					continue
-				}
-				if err := out.Submit(&hw.Transfer{Buf: make([]byte, int(s))}); err == nil {
-					// A bounded wait: a transfer that never completes is a
-					// failure with a message, not a hung fuzzer.
-					ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
-					tr, err := out.Wait(ctx)
-					stop()
-					if err != nil {
-						t.Fatalf("OUT transfers complete at once: %v", err)
-					}
-					check(tr)
-				}
-			case 2:
-				_ = d.ClearHalt([]uint8{0x82, 0x02}[int(s/3)%2])
-			}
-		}
-		for _, ep := range []hw.Endpoint{in, out} {
-			if ep == nil {
+	}
+	for _, s := range steps {
+		gone := d.Stats().Unplugged
+		switch s % 3 {
+		case 0:
+			if errIn != nil {
 				continue
 			}
-			ep.Cancel()
-			for ep.InFlight() > 0 {
+			err := in.Submit(&hw.Transfer{Buf: make([]byte, 64*(1+int(s)%4))})
+			if gone && !errors.Is(err, hw.ErrNoDevice) {
+				t.Fatalf("submit after the unplug: %v", err)
+			}
+			if tr, err := in.Wait(done); err == nil {
+				check(tr)
+			}
+		case 1:
+			if errOut != nil {
+				continue
+			}
+			if err := out.Submit(&hw.Transfer{Buf: make([]byte, int(s))}); err == nil {
+				// A bounded wait: a transfer that never completes is a
+				// failure with a message, not a hung fuzzer.
 				ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
-				_, err := ep.Wait(ctx)
+				tr, err := out.Wait(ctx)
 				stop()
 				if err != nil {
-					t.Fatalf("a cancelled transfer did not complete: %v", err)
+					t.Fatalf("OUT transfers complete at once: %v", err)
 				}
+				check(tr)
 			}
-			if err := ep.Close(); err != nil {
-				t.Fatal(err)
+		case 2:
+			_ = d.ClearHalt([]uint8{0x82, 0x02}[int(s/3)%2])
+		}
+	}
+	for _, ep := range []hw.Endpoint{in, out} {
+		if ep == nil {
+			continue
+		}
+		ep.Cancel()
+		for ep.InFlight() > 0 {
+			ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err := ep.Wait(ctx)
+			stop()
+			if err != nil {
+				t.Fatalf("a cancelled transfer did not complete: %v", err)
 			}
 		}
-		if err := d.Release(0); err != nil {
+		if err := ep.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.Close(); err != nil {
-			t.Fatal(err)
-		}
+	}
+	if err := d.Release(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -57,7 +57,7 @@ type ModelStats struct {
 	OutFailed       int  // host OUT transfers failed likewise
 	Halts           int  // recorded stalls replayed (endpoint halted)
 	HaltsCleared    int  // halts the host cleared with CLEAR_FEATURE(ENDPOINT_HALT)
-	Unplugged       bool // the recorded unplug was replayed: the device is gone
+	Unplugged       bool // the recorded unplug was replayed: the device is gone (derived)
 }
 
 // Model is a virtual device built from a foreign trace (see the package
@@ -74,9 +74,9 @@ type ModelStats struct {
 // the device would take it; a read is never invented. Failing all that it
 // stalls, and the log names the
 // nearest recorded request. SET_CONFIGURATION, SET_INTERFACE and
-// CLEAR_FEATURE(halt) issued through SetConfiguration, SetAlt and ClearHalt
-// are checked against the trace's descriptors instead and always succeed
-// when valid: a device with those descriptors accepts them.
+// CLEAR_FEATURE(halt) the trace lacks are accepted instead (SetConfiguration,
+// SetAlt and ClearHalt check them against the trace's descriptors first):
+// a device with those descriptors accepts them.
 //
 // # IN data
 //
@@ -126,14 +126,17 @@ type ModelStats struct {
 //	IN 0x82 recorded:  [60] [64][0] EPIPE EPIPE(same halt) [61] ETIME [62]
 //	replayed:          60   64  0   Stall ·halted· ClearHalt 61 Timeout 62
 //
-// By status:
+// This is the one table of what each recorded status does (doc.go and
+// faults.go point here). By status:
 //
 //   - -EPIPE (and QEMU's -EREMOTEIO): hw.ErrStall, and the endpoint stays
 //     halted, failing every transfer with hw.ErrStall, until the host's
 //     CLEAR_FEATURE(ENDPOINT_HALT) (ClearHalt, or the request through
 //     Control), as a real device; then the sequence goes on. Reset,
 //     SET_CONFIGURATION and SET_INTERFACE (of the endpoint's interface)
-//     end a halt too, as USB says they do. The stalls
+//     end a halt too, as USB says they do. A request ends a halt only
+//     once it succeeded: one matched to a recorded CLEAR_FEATURE that
+//     failed fails the same way and leaves the endpoint halted. The stalls
 //     of the several transfers in flight when the endpoint halted (those
 //     recorded between the same two CLEAR_FEATUREs) are one halt.
 //   - Other errnos: that one transfer fails with usbmon.ErrnoOf's sentinel
@@ -213,7 +216,7 @@ type model struct {
 	clears   map[uint8][]int // CLEAR_FEATURE(ENDPOINT_HALT) submissions per endpoint
 	halted   map[uint8]int   // halted endpoints → record of the stall
 	unplugAt int             // record where the device went away, -1 if it did not
-	gone     bool            // the unplug has been replayed
+	gone     error           // hw.ErrNoDevice once the unplug has been replayed, else nil
 }
 
 // NewModel builds a model replay from the records of a capture.
@@ -236,7 +239,9 @@ func NewModel(recs []usbmon.Record, opts ModelOptions) (*Model, error) {
 func (d *Model) Stats() ModelStats {
 	d.core.mu.Lock()
 	defer d.core.mu.Unlock()
-	return d.m.stats
+	st := d.m.stats
+	st.Unplugged = d.m.gone != nil
+	return st
 }
 
 func (m *model) build(t *trace) {
@@ -324,11 +329,9 @@ func (m *model) addIn(s *inStream, u *usbmon.URB, faults bool) {
 		if !faults {
 			return // failed or cancelled: no data crossed the bus
 		}
-		status, class, keep := m.faultOf(u)
-		if !keep {
-			return
+		if m.keepFault(u) {
+			s.addError(u, m)
 		}
-		s.addError(u, status, class, m)
 		return
 	}
 	if c.Type != usbmon.Complete {
@@ -355,7 +358,7 @@ func (m *model) addIn(s *inStream, u *usbmon.URB, faults bool) {
 // transfer it was filling) and appends the error item. The transfers in
 // flight when an endpoint halts all fail with -EPIPE: stalls of one halt
 // (between the same two CLEAR_FEATUREs) become one item.
-func (s *inStream) addError(u *usbmon.URB, status int32, class faultClass, m *model) {
+func (s *inStream) addError(u *usbmon.URB, m *model) {
 	if n := len(s.msgs); n > 0 && !s.msgs[n-1].terminated {
 		cur := &s.msgs[n-1]
 		cur.terminated, cur.noZLP = true, true
@@ -367,17 +370,15 @@ func (s *inStream) addError(u *usbmon.URB, status int32, class faultClass, m *mo
 			s.msgs = s.msgs[:n-1]
 		}
 	}
-	if class == faultStall {
-		if n := len(s.msgs); n > 0 && classify(s.msgs[n-1].status) == faultStall &&
-			m.haltGroup(u.Endpoint(), s.msgs[n-1].rec) == m.haltGroup(u.Endpoint(), u.CompleteIndex) {
-			return
-		}
+	c := u.Complete
+	if n := len(s.msgs); n > 0 && classify(c.Status) == faultStall && m.sameHalt(u.Endpoint(), u.CompleteIndex, s.msgs[n-1].status, s.msgs[n-1].rec) {
+		return
 	}
 	var data []byte
-	if c := u.Complete; c.Type == usbmon.Complete && !c.Truncated() {
+	if c.Type == usbmon.Complete && !c.Truncated() {
 		data = c.Data
 	}
-	s.msgs = append(s.msgs, inMsg{data: data, terminated: true, noZLP: true, status: status, rec: u.CompleteIndex})
+	s.msgs = append(s.msgs, inMsg{data: data, terminated: true, noZLP: true, status: c.Status, rec: u.CompleteIndex})
 	m.stats.Faults++
 }
 
@@ -386,7 +387,7 @@ func (s *inStream) addError(u *usbmon.URB, status int32, class faultClass, m *mo
 func (m *model) addOut(ep uint8, u *usbmon.URB, faults bool) {
 	if u.Submit == nil {
 		if faults && u.Complete != nil {
-			m.faultOf(u) // counts and logs an unpaired error completion
+			m.keepFault(u) // counts and logs an unpaired error completion
 		}
 		return
 	}
@@ -395,17 +396,18 @@ func (m *model) addOut(ep uint8, u *usbmon.URB, faults bool) {
 		if m.unplugAt >= 0 && u.SubmitIndex >= m.unplugAt {
 			return // submitted to a gone device
 		}
-		status, class, keep := m.faultOf(u)
+		keep := m.keepFault(u)
+		c := u.Complete
 		switch {
-		case !keep && class == faultGone:
+		case c == nil || c.Status == 0:
+		case !keep && classify(c.Status) == faultGone:
 			return // in flight when the device went: the unplug answers it
-		case keep && status != 0:
+		case keep:
 			recs := m.out[ep]
-			if n := len(recs); class == faultStall && n > 0 && classify(recs[n-1].status) == faultStall &&
-				m.haltGroup(ep, recs[n-1].comp) == m.haltGroup(ep, u.CompleteIndex) {
+			if n := len(recs); classify(c.Status) == faultStall && n > 0 && m.sameHalt(ep, u.CompleteIndex, recs[n-1].status, recs[n-1].comp) {
 				return // the same halt
 			}
-			r.status, r.comp, r.n = status, u.CompleteIndex, int(u.Complete.Length)
+			r.status, r.comp, r.n = c.Status, u.CompleteIndex, int(c.Length)
 			m.stats.Faults++
 		}
 	}
@@ -468,18 +470,24 @@ func (s *inStream) advance() {
 }
 
 func (m *model) failed() error {
-	if m.gone {
-		return hw.Errorf(m.c.name, m.goneErr())
+	if m.gone == nil {
+		return nil
 	}
-	return nil
+	return hw.Errorf(m.c.name, m.gone)
 }
 
+// control answers a control request; one the device accepted ends the
+// halts it ends (USB 2.0 9.4.5), one that failed leaves them.
 func (m *model) control(s hw.Setup, data []byte) (int, error) {
-	what := m.c.name + ": control " + s.String()
-	if isClearHalt(s) {
-		m.clearHalt(uint8(s.Index))
+	n, err := m.answer(s, data)
+	if err == nil {
+		m.endHalts(s)
 	}
-	m.clearHaltsFor(s)
+	return n, err
+}
+
+func (m *model) answer(s hw.Setup, data []byte) (int, error) {
+	what := m.c.name + ": control " + s.String()
 	raw := s.Bytes()
 	var e *ctrlEntry
 	if l := m.exact[raw]; len(l) > 0 {
@@ -512,7 +520,10 @@ func (m *model) control(s hw.Setup, data []byte) (int, error) {
 		}
 	}
 	if e == nil {
-		if standardSet(s) {
+		if haltRequestOf(s) != reqOther {
+			// SET_CONFIGURATION, SET_INTERFACE or CLEAR_FEATURE(halt)
+			// the trace lacks, already checked by core against the
+			// descriptors: a device with them accepts it.
 			return 0, nil
 		}
 		m.stats.ControlStalled++
@@ -535,18 +546,6 @@ func (m *model) control(s hw.Setup, data []byte) (int, error) {
 		m.opts.Logf("replay: %s: OUT data differs from record %d\n%s", what, e.index, hexDiff(want, got))
 	}
 	return len(data), nil
-}
-
-// standardSet: the requests SetConfiguration/SetAlt/ClearHalt stand for,
-// already validated by core against the descriptors.
-func standardSet(s hw.Setup) bool {
-	switch {
-	case s.RequestType == hw.RecipDevice && s.Request == hw.ReqSetConfiguration,
-		s.RequestType == hw.RecipInterface && s.Request == hw.ReqSetInterface,
-		s.RequestType == hw.RecipEndpoint && s.Request == hw.ReqClearFeature && s.Value == 0:
-		return true
-	}
-	return false
 }
 
 // nearest names the recorded request most like s.
@@ -585,13 +584,11 @@ func (m *model) submit(e *endpoint, x *xfer) error {
 		return nil
 	}
 	addr := e.desc.Address
-	if _, ok := m.halted[addr]; ok {
-		m.stats.OutFailed++
-		e.completeLocked(x, m.haltErr(addr))
+	if m.failIfHalted(e, x) {
 		return nil
 	}
 	if m.outPos[addr] >= len(m.out[addr]) {
-		if m.checkUnplug(true); m.gone {
+		if m.checkUnplug(true); m.gone != nil {
 			return nil // completed with ErrNoDevice
 		}
 	}
@@ -599,12 +596,7 @@ func (m *model) submit(e *endpoint, x *xfer) error {
 	if r != nil && r.status != 0 {
 		// The recorded transfer failed: so does this one.
 		x.t.N = min(r.n, len(x.t.Buf))
-		m.stats.OutFailed++
-		if classify(r.status) == faultStall {
-			m.halted[addr] = r.comp
-			m.stats.Halts++
-		}
-		e.completeLocked(x, m.recordedErr(r.status, r.comp))
+		m.failRecorded(e, x, r.status, r.comp)
 		return nil
 	}
 	x.t.N = len(x.t.Buf)
@@ -648,9 +640,7 @@ func (m *model) pump(e *endpoint) {
 		if x.done {
 			continue
 		}
-		if _, ok := m.halted[addr]; ok {
-			m.stats.InFailed++
-			e.completeLocked(x, m.haltErr(addr))
+		if m.failIfHalted(e, x) {
 			continue
 		}
 		if len(x.t.Buf) == 0 {
@@ -674,12 +664,7 @@ func (m *model) fill(e *endpoint, s *inStream, x *xfer) bool {
 			s.pos++
 			s.pkt = 0
 			x.t.N += copy(x.t.Buf[x.t.N:], it.data)
-			if classify(it.status) == faultStall {
-				m.halted[e.desc.Address] = it.rec
-				m.stats.Halts++
-			}
-			m.stats.InFailed++
-			e.completeLocked(x, m.recordedErr(it.status, it.rec))
+			m.failRecorded(e, x, it.status, it.rec)
 			return true
 		}
 		p, ok := s.packet()

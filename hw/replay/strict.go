@@ -242,6 +242,10 @@ func (s *strict) cancel(e *endpoint) {
 	e.completeAllLocked(hw.ErrCancelled)
 }
 
+// reset does nothing: strict replay keeps no device state a reset clears
+// (a recorded stall is just the answer recorded for that transfer).
+func (s *strict) reset() {}
+
 // backendName is Info().Backend of a replay: "trace" or "trace:NAME".
 func backendName(name string) string {
 	if name == "" {

@@ -119,17 +119,18 @@ func (r *faultRun) figures() faultFigures {
 }
 
 // faults injects the closed loop's faults into the recorded device; the
-// replay has none to inject (they come from the trace).
+// replay has none to inject (they come from the trace): a nil field
+// injects nothing.
 type faults struct {
-	stallIn, stallOut, unplug func()
-	timeoutOut, timeoutIn     func(n int)
+	stallIn, stallOut, timeoutOut, timeoutIn, unplug func()
 }
 
 // faultSession is the same driver session for the recording and the
 // replay: traffic with a bulk IN stall, a bulk OUT stall (losing frame 4),
-// an OUT timeout (frame 7 retried), two RX timeouts, then an unplug. It
-// waits for each recovery before going on, so that the OUT sequence is the
-// same in both runs.
+// an OUT timeout (frame 7 retried), two RX timeouts (f.timeoutIn times
+// out the next two IN transfers), then an unplug. It waits for each
+// recovery before going on, so that the OUT sequence is the same in both
+// runs.
 func faultSession(r *faultRun, f faults) {
 	GinkgoHelper()
 	c := r.d.Counters()
@@ -152,15 +153,11 @@ func faultSession(r *faultRun, f faults) {
 	r.send(5)
 	r.send(6)
 	r.waitRx(6)
-	if f.timeoutOut != nil {
-		f.timeoutOut(1)
-	}
+	do(f.timeoutOut)
 	r.send(7)
 	r.waitRx(7)
 	Eventually(c.TxRetries.Load).Should(BeEquivalentTo(1))
-	if f.timeoutIn != nil {
-		f.timeoutIn(2)
-	}
+	do(f.timeoutIn)
 	Eventually(c.Timeouts.Load).Should(BeEquivalentTo(3))
 	r.send(8)
 	r.waitRx(8)
@@ -187,8 +184,8 @@ func recordFaultRun() ([]usbmon.Record, faultFigures, [][]byte) {
 		faultSession(r, faults{
 			stallIn:    func() { dev.Stall(ecm.EpIn) },
 			stallOut:   func() { dev.Stall(ecm.EpOut) },
-			timeoutOut: func(n int) { dev.TimeoutNext(ecm.EpOut, n) },
-			timeoutIn:  func(n int) { dev.TimeoutNext(ecm.EpIn, n) },
+			timeoutOut: func() { dev.TimeoutNext(ecm.EpOut, 1) },
+			timeoutIn:  func() { dev.TimeoutNext(ecm.EpIn, 2) },
 			unplug:     dev.Unplug,
 		})
 		// Gone is closed: the driver stopped; its figures are final.
@@ -280,7 +277,7 @@ var _ = It("writes the sim-ecm-faults fixture when asked", func() {
 // The committed capture (fixtures/sim-ecm-faults.md): a foreign trace to
 // replay.Open, which model-replays it with its faults.
 var _ = It("replays fixtures/sim-ecm-faults.pcap with the faults its .md lists", func() {
-	dev, err := replay.Open("../../fixtures/sim-ecm-faults.pcap", replay.ModelOptions{Logf: GinkgoWriter.Printf})
+	dev, err := replay.Open(fixture("sim-ecm-faults.pcap"), replay.ModelOptions{Logf: GinkgoWriter.Printf})
 	Expect(err).NotTo(HaveOccurred())
 	m, ok := dev.(*replay.Model)
 	Expect(ok).To(BeTrue(), "a foreign trace: model replay, not strict")
