@@ -56,6 +56,11 @@ var ErrBusy = errors.New("device busy: set the interface down first")
 // new ones after the change, so plain fields are safe. Drivers without the
 // hook (cdc_ether, ax88179_178a, which applies the MTU at its next link
 // reset) keep changing the MTU while up.
+//
+// When the driver changed RxURBSize and RxURBs still holds the length
+// open chose for the old size (RxQueueLen), RxURBs follows the new size,
+// as usbnet_change_mtu calls usbnet_update_max_qlen; an RxURBs the user
+// set is kept.
 func (d *Dev) ChangeMTU(nd *netdev.Device, mtu int) error {
 	switch {
 	case mtu < 68 && d.Driver.Flags()&FlagEthernet != 0:
@@ -73,11 +78,19 @@ func (d *Dev) ChangeMTU(nd *netdev.Device, mtu int) error {
 	if !down {
 		return fmt.Errorf("usbnet: %s: MTU %d: %w", d.Name(), mtu, ErrBusy)
 	}
+	oldSize := d.RxURBSize
 	d.ctl.Lock()
 	err := mc.ChangeMTU(d, mtu)
 	d.ctl.Unlock()
 	if err != nil {
 		return fmt.Errorf("usbnet: %s: MTU %d: %w", d.Name(), mtu, err)
+	}
+	// usbnet_update_max_qlen: open fixes RxURBs at RxQueueLen(RxURBSize)
+	// the first time and keeps it, so a new RX buffer size needs a new
+	// queue length here (AX88178 at MTU 9000: 16 x 16 KiB, not 128). A
+	// length the user chose (anything but the old default) is kept.
+	if d.RxURBSize != oldSize && d.RxURBs == RxQueueLen(oldSize) {
+		d.RxURBs = RxQueueLen(d.RxURBSize)
 	}
 	return nil
 }

@@ -98,6 +98,43 @@ var _ = Describe("MTU change hook (MTUChanger)", func() {
 		Expect(r.received()[0]).To(Equal(f))
 	})
 
+	It("recomputes the default RX queue length for the new RxURBSize (usbnet_update_max_qlen)", func() {
+		h := &mtuHook{}
+		r := newRig(rigOpts{driver: h})
+		old := r.d.RxURBSize
+		Expect(r.d.RxURBs).To(Equal(usbnet.RxQueueLen(old)), "open chose the default")
+		Expect(r.d.Net.Close()).To(Succeed())
+
+		h.mu.Lock()
+		h.urb = 16384
+		h.mu.Unlock()
+		Expect(usbnet.RxQueueLen(16384)).NotTo(Equal(usbnet.RxQueueLen(old)), "the test needs a different length")
+		Expect(r.d.Net.SetMTU(1200)).To(Succeed())
+		Expect(r.d.RxURBSize).To(Equal(16384))
+		Expect(r.d.RxURBs).To(Equal(usbnet.RxQueueLen(16384)))
+
+		// The next open allocates that many, and frames still flow.
+		Expect(r.d.Net.Open()).To(Succeed())
+		Expect(r.d.RxURBs).To(Equal(usbnet.RxQueueLen(16384)))
+		Eventually(r.d.Net.Carrier).Should(BeTrue())
+		f := r.frame(1214, 3)
+		Expect(r.send(f)).To(Succeed())
+		r.waitRx(1)
+		Expect(r.received()[0]).To(Equal(f))
+	})
+
+	It("keeps an RX queue length the user set across an RxURBSize change", func() {
+		h := &mtuHook{}
+		r := newRig(rigOpts{driver: h, rxURBs: 5})
+		Expect(r.d.Net.Close()).To(Succeed())
+		h.mu.Lock()
+		h.urb = 16384
+		h.mu.Unlock()
+		Expect(r.d.Net.SetMTU(1200)).To(Succeed())
+		Expect(r.d.RxURBSize).To(Equal(16384))
+		Expect(r.d.RxURBs).To(Equal(5))
+	})
+
 	It("is not needed by drivers without it: cdc_ether changes the MTU while up", func() {
 		r := newRig(rigOpts{})
 		_, ok := any(cdcecm.New()).(usbnet.MTUChanger)

@@ -235,6 +235,7 @@ func (p *priv) bind178(d *usbnet.Dev) error {
 	if err := p.write(d, "medium mode", CmdWriteMediumMode, Medium178Default, 0, nil); err != nil {
 		return err
 	}
+	p.jfe = true // AX88178_MEDIUM_DEFAULT has JFE; ChangeMTU decides from then on
 	if err := p.nwayRestart(d); err != nil {
 		return err
 	}

@@ -40,9 +40,10 @@ type priv struct {
 	mii     sync.Mutex
 	rx      Deframer
 	txMax   int // longest frame TxFixup frames (MaxTxLen; AX88178: follows the MTU)
-	// AX88178 medium JFE as the last MTU change set it (jfeSet false:
-	// none yet, the default's JFE stands). See mtu.go.
-	jfeSet, jfe bool
+	// jfe is the AX88178 medium JFE bit Reset and LinkReset write: set
+	// at bind (AX88178_MEDIUM_DEFAULT has it), then mtu > 1500 after each
+	// MTU change. See mtu.go.
+	jfe bool
 
 	// counters already added to the netdev statistics
 	seenBad, seenLen, seenSync uint64
@@ -162,7 +163,8 @@ func (drv *Driver) Bind(d *usbnet.Dev) (err error) {
 	if v == AX88178 {
 		d.HardMTU = MaxMTU178 + EthHLen
 		p.rx.LenMask = 0xffff
-		mfb, d.RxURBSize = MFB178(d.Net.MTU() + EthHLen)
+		// ax88178_set_mfb picks the buffer strictly larger than the hard MTU.
+		mfb, d.RxURBSize = MFB(d.Net.MTU() + EthHLen + 1)
 	}
 	d.TxHeadroom, d.TxTailroom = 4, 4 // header; the 00 00 ff ff pad
 	p.rxCtl = DefaultRxCtl | mfb

@@ -18,22 +18,6 @@ import (
 // (1518 with FCS) unless medium JFE is set and the RX_CTL MFB buffer holds
 // the record.
 
-// lastWrite returns the wValue of the last vendor write of request req
-// (ok false if there was none).
-func lastWrite(m *ax88772.Model, req uint8) (v uint16, ok bool) {
-	for _, q := range m.Requests() {
-		if q.Setup.Request == req && q.Setup.RequestType == 0x40 {
-			v, ok = q.Setup.Value, true
-		}
-	}
-	return v, ok
-}
-
-const (
-	reqWriteRxCtl  = 0x10
-	reqWriteMedium = 0x1b
-)
-
 var _ = Describe("AX88178 jumbo frames", func() {
 	DescribeTable("round-trip after an MTU change, with RX_CTL MFB and medium JFE programmed",
 		// mfb and buf are ax88178_set_mfb's table for the frame's hard MTU
@@ -45,21 +29,14 @@ var _ = Describe("AX88178 jumbo frames", func() {
 			Expect(r.dev.Net.SetMTU(n - 14)).To(Succeed())
 			Expect(r.dev.Net.MTU()).To(Equal(n - 14))
 			Expect(r.dev.RxURBSize).To(Equal(buf))
+			Expect(r.model.Requests()).To(BeEmpty(), "down, the change is state only: open programs the chip")
 
-			// Written by ChangeMTU itself, read-modify-write.
-			rc, ok := lastWrite(r.model, reqWriteRxCtl)
-			Expect(ok).To(BeTrue(), "RX_CTL written")
-			Expect(rc & asix.RxCtlMFB).To(Equal(mfb))
-			Expect(rc&asix.RxCtlSO).NotTo(BeZero(), "filter bits kept")
-			md, ok := lastWrite(r.model, reqWriteMedium)
-			Expect(ok).To(BeTrue(), "medium mode written")
-			Expect(md & asix.MediumJFE).To(Equal(asix.MediumJFE))
-
-			// Open's reset and the link reset keep both.
+			// Open's reset and the link reset program both.
 			r.open()
 			Eventually(func() uint16 { return r.model.Registers().Medium & (asix.MediumJFE | asix.MediumGM) }).
 				Should(Equal(asix.MediumJFE | asix.MediumGM))
 			Expect(r.model.Registers().RxCtl & asix.RxCtlMFB).To(Equal(mfb))
+			Expect(r.model.Registers().RxCtl&asix.RxCtlSO).NotTo(BeZero(), "filter bits kept")
 			Expect(r.model.MaxFrame()).To(Equal(buf - 4))
 
 			r.roundTripOK(n)
@@ -108,18 +85,18 @@ var _ = Describe("AX88178 jumbo frames", func() {
 		r.loopback()
 		Expect(r.dev.Net.SetMTU(9000)).To(Succeed())
 		r.open()
+		Expect(r.dev.RxURBs).To(Equal(usbnet.RxQueueLen(16384)))
 		r.roundTripOK(9014)
 		Expect(r.dev.Net.Close()).To(Succeed())
 
 		Expect(r.dev.Net.SetMTU(1500)).To(Succeed())
-		md, _ := lastWrite(r.model, reqWriteMedium)
-		Expect(md & asix.MediumJFE).To(BeZero())
-		Expect(r.model.Registers().RxCtl & asix.RxCtlMFB).To(BeZero())
 		Expect(r.dev.RxURBSize).To(Equal(2048))
+		Expect(r.dev.RxURBs).To(Equal(usbnet.RxQueueLen(2048)), "RX queue follows the buffer size")
 
 		r.open()
 		Eventually(func() uint16 { return r.model.Registers().Medium & (asix.MediumJFE | asix.MediumGM) }).
 			Should(Equal(asix.MediumGM), "link reset must not turn JFE back on")
+		Expect(r.model.Registers().RxCtl & asix.RxCtlMFB).To(BeZero())
 		Expect(r.model.MaxFrame()).To(Equal(1514))
 		r.roundTripOK(1514)
 
@@ -155,6 +132,24 @@ var _ = Describe("AX88178 jumbo frames", func() {
 		Expect(st.RxPackets.Load()).To(BeZero())
 	})
 })
+
+// ax88178_set_mfb picks the smallest buffer strictly larger than the hard
+// MTU; ChangeMTU and Bind ask MFB for hard + 1.
+var _ = DescribeTable("AX88178 RX buffer for a hard MTU (MFB(hard+1))",
+	func(hard int, mfb uint16, buf int) {
+		f, size := asix.MFB(hard + 1)
+		Expect(f).To(Equal(mfb))
+		Expect(size).To(Equal(buf))
+	},
+	Entry("1514", 1514, uint16(0x0000), 2048),
+	Entry("2047", 2047, uint16(0x0000), 2048),
+	Entry("2048", 2048, uint16(0x0100), 4096),
+	Entry("4095", 4095, uint16(0x0100), 4096),
+	Entry("4096", 4096, uint16(0x0200), 8192),
+	Entry("8191", 8191, uint16(0x0200), 8192),
+	Entry("8192", 8192, uint16(0x0300), 16384),
+	Entry("16380 (MTU 16366)", 16380, uint16(0x0300), 16384),
+)
 
 var _ = Describe("AX88772B MTU", func() {
 	It("stays at 1500: a larger MTU is refused, RX_CTL and medium untouched", func() {

@@ -1,11 +1,6 @@
 package asix
 
-import (
-	"encoding/binary"
-	"fmt"
-
-	"dongle/usbnet"
-)
+import "dongle/usbnet"
 
 // MTU changes (ax88178_change_mtu, ax88178_set_mfb).
 //
@@ -45,46 +40,26 @@ const MaxMTU178 = 16384 - (EthHLen + 4)
 var _ usbnet.MTUChanger = (*Driver)(nil)
 
 // ChangeMTU implements usbnet.MTUChanger. On the AX88178 it is
-// ax88178_set_mfb: RX_CTL is read and written back with the MFB field for
-// the new hard MTU, the medium mode read and written back with JFE set
-// for an MTU above 1500 (cleared otherwise), and RxURBSize set to the
-// buffer size. On every variant the RX deframer's and TX framer's length
-// limits follow the MTU (mtu + ETH_HLEN + VLAN_HLEN, as
-// asix_rx_fixup_internal checks). On error nothing of the driver's state
-// changes (the chip may hold a new RX_CTL: the next Open rewrites both
-// registers from that state).
+// ax88178_set_mfb as state: the MFB field of p.rxCtl for the new hard MTU,
+// JFE for an MTU above 1500, and RxURBSize set to the buffer size. It
+// writes no register: usbnet asks only while the interface is down, and
+// the next Open's Reset writes RX_CTL from p.rxCtl and the medium mode
+// through p.jumbo. On every variant the RX deframer's and TX framer's
+// length limits follow the MTU (mtu + ETH_HLEN + VLAN_HLEN, as
+// asix_rx_fixup_internal checks). usbnet has already checked mtu against
+// HardMTU.
 func (*Driver) ChangeMTU(d *usbnet.Dev, mtu int) error {
 	p, err := privOf(d)
 	if err != nil {
 		return err
 	}
-	hard := mtu + EthHLen
-	if hard > d.HardMTU {
-		return fmt.Errorf("asix: %s: MTU %d above the chip's %d", d.Name(), mtu, d.HardMTU-EthHLen)
+	if p.variant == AX88178 {
+		// ax88178_set_mfb picks the buffer strictly larger than the hard MTU.
+		mfb, size := MFB(mtu + EthHLen + 1)
+		p.rxCtl = p.rxCtl&^RxCtlMFB | mfb
+		p.jfe = mtu > 1500
+		d.RxURBSize = size
 	}
-	if p.variant != AX88178 {
-		p.setLimits(mtu)
-		return nil
-	}
-	mfb, size := MFB178(hard)
-	var b [2]byte
-	if err := d.VendorIn(CmdReadRxCtl, 0, 0, b[:]); err != nil {
-		return fmt.Errorf("asix: %s: read RX_CTL: %w", d.Name(), err)
-	}
-	rxCtl := binary.LittleEndian.Uint16(b[:])&^RxCtlMFB | mfb
-	if err := p.write(d, fmt.Sprintf("RX_CTL %#04x (MFB %d bytes)", rxCtl, size), CmdWriteRxCtl, rxCtl, 0, nil); err != nil {
-		return err
-	}
-	if err := d.VendorIn(CmdReadMediumStat, 0, 0, b[:]); err != nil {
-		return fmt.Errorf("asix: %s: read medium status: %w", d.Name(), err)
-	}
-	medium := withJFE(binary.LittleEndian.Uint16(b[:]), mtu > 1500)
-	if err := p.write(d, fmt.Sprintf("medium mode %#04x", medium), CmdWriteMediumMode, medium, 0, nil); err != nil {
-		return err
-	}
-	p.jfeSet, p.jfe = true, mtu > 1500
-	p.rxCtl = p.rxCtl&^RxCtlMFB | mfb
-	d.RxURBSize = size
 	p.setLimits(mtu)
 	return nil
 }
@@ -97,11 +72,12 @@ func (p *priv) setLimits(mtu int) {
 	p.txMax = max(MaxTxLen, p.rx.MaxLen)
 }
 
-// jumbo applies the last MTU change's JFE decision to an AX88178 medium
-// mode. Before any change, and on other variants, the mode is returned as
-// it is (Linux's AX88178_MEDIUM_DEFAULT has JFE set).
+// jumbo applies p.jfe, the last MTU change's JFE decision, to an AX88178
+// medium mode; other variants' modes are returned as they are. bind178
+// sets p.jfe, so before any change JFE stays set as in Linux's
+// AX88178_MEDIUM_DEFAULT.
 func (p *priv) jumbo(medium uint16) uint16 {
-	if p.variant != AX88178 || !p.jfeSet {
+	if p.variant != AX88178 {
 		return medium
 	}
 	return withJFE(medium, p.jfe)

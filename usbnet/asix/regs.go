@@ -79,21 +79,6 @@ func MFB(rxURBSize int) (field uint16, size int) {
 	return 0x300, 16384
 }
 
-// MFB178 is ax88178_set_mfb's choice for a hard MTU (MTU + Ethernet
-// header): the smallest RX buffer strictly larger than it, and the RX_CTL
-// MFB field selecting it. A 1514-byte hard MTU gets 2048 bytes.
-func MFB178(hardMTU int) (field uint16, rxURBSize int) {
-	switch {
-	case hardMTU < 2048:
-		return 0x000, 2048
-	case hardMTU < 4096:
-		return 0x100, 4096
-	case hardMTU < 8192:
-		return 0x200, 8192
-	}
-	return 0x300, 16384
-}
-
 // Medium mode bits (AX_MEDIUM_*).
 const (
 	MediumGM   uint16 = 0x0001 // gigabit (AX88178)

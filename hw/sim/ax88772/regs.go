@@ -127,7 +127,6 @@ const (
 	// Marvell 88E1111 vendor registers and their power-on values.
 	marvellCtrl           = 0x14 // extended PHY specific control: RGMII RX/TX delay bits
 	marvellLEDCtrl        = 0x18
-	marvellLEDManual      = 0x19
 	marvellStatus         = 0x1b // extended PHY specific status (HWCFG mode)
 	marvellCtrlDefault    = 0x0c60
 	marvellLEDCtrlDefault = 0x4100
@@ -140,7 +139,6 @@ const (
 	externalPHYAddr = 0x18 // the board's strap for the AX88178's PHY
 	eepromBoardWord = 0x17 // AX88178 EEPROM: PHY mode, power pin, LED mode
 	boardModeMask   = 0x7f
-	boardGPIO1      = 0x80 // PHY powered through GPIO1 (else GPIO0)
 	boardModeRTL    = 0x0c // RTL8211CL
 
 	// GPIO register bits (AX_GPIO_*).
