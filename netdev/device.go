@@ -292,9 +292,12 @@ func (d *Device) Registered() bool {
 	return d.registered
 }
 
-// Open brings the device up (dev_open): the driver's Open, then UP and
-// RUNNING together, the receive bottom half started, the receive filter
-// pushed. Opening an up device does nothing.
+// Open brings the device up (dev_open): the receive bottom half started
+// and Rx accepting frames (__LINK_STATE_START), then the driver's Open,
+// then UP and RUNNING together and the receive filter pushed. If the
+// driver's Open fails, Rx refuses frames again and the bottom half is
+// stopped, freeing what arrived meanwhile (rx_dropped). Opening an up
+// device does nothing.
 func (d *Device) Open() error {
 	d.ctl.Lock()
 	defer d.ctl.Unlock()
@@ -311,13 +314,7 @@ func (d *Device) open() error {
 	// __LINK_STATE_START before ndo_open: the bottom half runs and Rx
 	// accepts frames while the driver opens.
 	d.rx.start(d)
-	d.rx.mu.Lock()
-	d.rx.running = true
-	d.rx.mu.Unlock()
 	if err := d.ops.Open(d); err != nil {
-		d.rx.mu.Lock()
-		d.rx.running = false
-		d.rx.mu.Unlock()
 		d.rx.stop(d) // what arrived meanwhile is freed (rx_dropped)
 		return d.errorf("open", err)
 	}

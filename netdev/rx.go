@@ -19,10 +19,11 @@ import (
 // raises NET_RX_SOFTIRQ.
 type rxState struct {
 	mu sync.RWMutex // Rx holds it shared while it checks running and queues
-	// running is Linux's __LINK_STATE_START (netif_running): set before
-	// the driver's Open runs, so a frame its RX path delivers while Open
-	// is still in progress is accepted, and cleared with UP by Close (or
-	// when Open fails). Guarded by mu.
+	// running is Linux's __LINK_STATE_START (netif_running): set by
+	// start, which Open calls before the driver's Open, so a frame its RX
+	// path delivers while Open is still in progress is accepted; cleared
+	// by stop before it drains the backlog (and earlier, with UP, by
+	// Close). Guarded by mu.
 	running bool
 	backlog skbuff.LockedQueue
 	limit   int
@@ -31,10 +32,12 @@ type rxState struct {
 	done    chan struct{}
 }
 
+// start starts the bottom half and sets running: from here on Rx queues
+// frames (and the bottom half delivers them).
 func (r *rxState) start(d *Device) {
-	r.limit = d.MaxBacklog
-	if r.limit <= 0 {
-		r.limit = DefaultMaxBacklog
+	limit := d.MaxBacklog
+	if limit <= 0 {
+		limit = DefaultMaxBacklog
 	}
 	if r.kick == nil {
 		r.kick = make(chan struct{}, 1)
@@ -42,11 +45,19 @@ func (r *rxState) start(d *Device) {
 	r.quit = make(chan struct{})
 	r.done = make(chan struct{})
 	go d.bottomHalf(r.quit, r.done)
+	r.mu.Lock()
+	r.limit = limit
+	r.running = true
+	r.mu.Unlock()
 }
 
-// stop ends the bottom half, waits for it, and frees what it left in the
-// backlog (rx_dropped).
+// stop clears running, so Rx queues nothing more, then ends the bottom
+// half, waits for it, and frees what it left in the backlog (rx_dropped):
+// in that order, nothing can be queued after the backlog is freed.
 func (r *rxState) stop(d *Device) {
+	r.mu.Lock()
+	r.running = false
+	r.mu.Unlock()
 	close(r.quit)
 	<-r.done
 	var q skbuff.Queue

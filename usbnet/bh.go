@@ -17,6 +17,10 @@ import (
 // exited, so it sees every transfer come back exactly once.
 func (d *Dev) bottomHalf() {
 	defer d.bh.Done()
+	// The RX slots a batch resubmits: at most every slot, each once (a
+	// slot is back in flight only after its batch), so the one array made
+	// here serves every batch and appending never allocates.
+	resub := make([]*rxSlot, 0, len(d.rx))
 	for {
 		batch, ok := d.done.take()
 		if !ok {
@@ -24,13 +28,18 @@ func (d *Dev) bottomHalf() {
 		}
 		// Frames first, resubmissions after: the frames of a batch reach
 		// netdev's backlog back to back (its bottom half wakes once for
-		// them, not once per frame between two submits), and d.mu is
-		// taken once for all the resubmissions.
-		resub := d.rxResub[:0]
+		// them, not once per frame between two submits). The RX side takes
+		// d.mu twice per batch, never per transfer: once here to read the
+		// state the whole batch is judged by, once for all the
+		// resubmissions. A state change meanwhile (Stop, unplug) is caught
+		// there: submitRxLocked re-checks and parks.
+		d.mu.Lock()
+		running := d.runningLocked()
+		d.mu.Unlock()
 		for _, c := range batch {
 			switch c.kind {
 			case pipeRx:
-				if s := d.rxDone(c.t); s != nil {
+				if s := d.rxDone(c.t, running); s != nil {
 					resub = append(resub, s)
 				}
 			case pipeTx:
@@ -44,12 +53,15 @@ func (d *Dev) bottomHalf() {
 			for _, s := range resub {
 				d.rxInFlight--
 				d.submitRxLocked(s)
-				d.checkRxHaltLocked()
 			}
+			// Every slot in resub still counted in rxInFlight until its
+			// turn above, so rxInFlight can reach 0 only after the last:
+			// one check after the loop sees what a check per slot would.
+			d.checkRxHaltLocked()
 			d.mu.Unlock()
 			clear(resub)
+			resub = resub[:0]
 		}
-		d.rxResub = resub
 	}
 }
 
@@ -60,14 +72,12 @@ func (d *Dev) runningLocked() bool { return d.state == stateRunning && !d.gone.L
 // the slot if it is to be resubmitted (or parked, if the device stopped or
 // halted meanwhile): the bottom half does that after the whole batch. Such
 // a slot still counts in rxInFlight until then, so a halt is not cleared
-// while it waits.
-func (d *Dev) rxDone(t *hw.Transfer) *rxSlot {
+// while it waits. running is runningLocked as the bottom half read it
+// for the batch.
+func (d *Dev) rxDone(t *hw.Transfer, running bool) *rxSlot {
 	s := t.Cookie.(*rxSlot)
 	st := d.Net.Stats()
 	code := hw.StatusOf(t.Err)
-	d.mu.Lock()
-	running := d.runningLocked()
-	d.mu.Unlock()
 	switch {
 	case !running:
 		if code == 0 && t.N > 0 {

@@ -88,7 +88,6 @@ type Dev struct {
 	rx         []rxSlot
 	rxParked   []*rxSlot // RX transfers not in flight (halted, throttled)
 	rxInFlight int
-	rxResub    []*rxSlot // the bottom half's: RX slots a batch resubmits
 	rxHalted   bool
 	tx         []txSlot
 	txFree     []*txSlot

@@ -131,7 +131,6 @@ func (d *Dev) open() (err error) {
 	d.thr.Stop()
 	d.rx = make([]rxSlot, d.RxURBs)
 	d.rxParked = make([]*rxSlot, 0, d.RxURBs)
-	d.rxResub = make([]*rxSlot, 0, d.RxURBs)
 	for i := range d.rx {
 		s := &d.rx[i]
 		s.t.Cookie = s
@@ -219,6 +218,10 @@ func (d *Dev) stop() error {
 	d.reapers.Wait()
 	d.done.close()
 	d.bh.Wait()
+	// A transfer that failed after stop began may have re-armed the
+	// throttle (the bottom half judges a batch by the state it read at its
+	// start); nothing can arm it now, so no timer outlives Stop.
+	d.thr.Stop()
 
 	// Everything is reaped: free what the slots still hold.
 	for i := range d.rx {
@@ -247,7 +250,7 @@ func (d *Dev) stop() error {
 	}
 	d.mu.Lock()
 	d.state = stateDown
-	d.rx, d.tx, d.txFree, d.rxParked, d.rxResub = nil, nil, nil, nil, nil
+	d.rx, d.tx, d.txFree, d.rxParked = nil, nil, nil, nil
 	d.in, d.out, d.status = nil, nil, nil
 	d.mu.Unlock()
 	d.kflags.Store(0)
