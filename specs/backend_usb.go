@@ -28,7 +28,8 @@ import (
 //	                             a command taking the far side down/up (%s is "down" or "up")
 //	DONGLE_EXPECT_MAC=...        the adapter's MAC, when the spec should check it
 //	DONGLE_EXPECT_SPEED=super    the USB speed it must enumerate at (full, high,
-//	                             super), and so its bulk wMaxPacketSize (64, 512, 1024)
+//	                             super, super+), and so its bulk wMaxPacketSize
+//	                             (64, 512, 1024, 1024)
 type usbBackend struct {
 	sel    string // "" = the first network adapter found
 	expect Expectations
@@ -61,14 +62,14 @@ func USBBackend(name string) (Backend, error) {
 	if v := os.Getenv("DONGLE_EXPECT_SPEED"); v != "" {
 		sp, mps, ok := speedByName(v)
 		if !ok {
-			return nil, fmt.Errorf("DONGLE_EXPECT_SPEED=%q: not full, high or super", v)
+			return nil, fmt.Errorf("DONGLE_EXPECT_SPEED=%q: not full, high, super or super+", v)
 		}
 		e.USBSpeed, e.MaxPacket = sp, mps
 	}
 	lab := guest.InLab() && labDevice(sel) != nil
 	if !lab && (e.Driver == "" || e.USBSpeed == hw.SpeedUnknown) {
-		if cd, ok := enumerated(sel); ok {
-			fillFromCandidate(&e, cd, drivers.VendorIDs())
+		if cd, ok := enumerate(sel); ok {
+			fillFromCandidate(&e, cd)
 		}
 	}
 	if lab {
@@ -124,32 +125,39 @@ func (b *usbBackend) Why(c Cap) string {
 	return "not a recording"
 }
 
+// enumerate is the enumeration USBBackend consults; a variable so that
+// tests of USBBackend do not depend on the devices plugged into the host.
+var enumerate = enumerated
+
 // enumerated is the adapter Open will take (the first network adapter, or
 // the one sel names), as enumeration sees it without opening it; false when
-// libusb is unavailable or nothing matches (Open then says why).
+// libusb is unavailable or nothing matches (Open then says why). It asks
+// gousb.Context.Find, which OpenFirst and OpenDevice use too, so it names
+// the device Open opens (a serial= selector included, read from the device
+// when sysfs has none).
 func enumerated(sel string) (gousb.Candidate, bool) {
+	s, match, err := selection(sel)
+	if err != nil {
+		return gousb.Candidate{}, false
+	}
 	c, err := gousb.Open()
 	if err != nil {
 		return gousb.Candidate{}, false
 	}
 	defer c.Close()
-	all, err := c.List(nil)
-	if err != nil {
-		return gousb.Candidate{}, false
+	cd, err := c.Find(s, match)
+	return cd, err == nil
+}
+
+// selection is what Open picks a device by: the first network adapter a
+// minidriver or class driver takes when sel is empty, else the device sel
+// names, whatever it is.
+func selection(sel string) (gousb.Selector, func(gousb.Candidate) bool, error) {
+	if sel == "" {
+		return gousb.Selector{}, gousb.NetworkAdapters(drivers.VendorIDs()...), nil
 	}
-	match := gousb.NetworkAdapters(drivers.VendorIDs()...)
-	var s gousb.Selector
-	if sel != "" {
-		if s, err = gousb.ParseSelector(sel); err != nil {
-			return gousb.Candidate{}, false
-		}
-	}
-	for _, cd := range all {
-		if (sel == "" && match(cd)) || (sel != "" && s.Match(cd.Info)) {
-			return cd, true
-		}
-	}
-	return gousb.Candidate{}, false
+	s, err := gousb.ParseSelector(sel)
+	return s, nil, err
 }
 
 // fillFromCandidate completes what the environment left open from the
@@ -158,16 +166,16 @@ func enumerated(sel string) (gousb.Candidate, bool) {
 // The size-edge specs need both to hit the transfers that are exact
 // multiples of wMaxPacketSize; the bind specs then check the driver and
 // the descriptors against them.
-func fillFromCandidate(e *Expectations, cd gousb.Candidate, known []gousb.ID) {
+func fillFromCandidate(e *Expectations, cd gousb.Candidate) {
 	if e.Driver == "" {
 		e.Driver = drivers.ByID(cd.Vendor, cd.Product)
-		if e.Driver == "" && cd.Kind(known) == gousb.KindECM {
+		if e.Driver == "" && cd.Kind(drivers.VendorIDs()) == gousb.KindECM {
 			e.Driver = "cdc_ether"
 		}
 	}
 	if e.USBSpeed == hw.SpeedUnknown {
-		if sp, mps, ok := speedByName(cd.Speed.String()); ok {
-			e.USBSpeed, e.MaxPacket = sp, mps
+		if mps := bulkMaxPacket(cd.Speed); mps != 0 {
+			e.USBSpeed, e.MaxPacket = cd.Speed, mps
 		}
 	}
 }
@@ -177,12 +185,13 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	match := gousb.NetworkAdapters(drivers.VendorIDs()...)
 	var dev *gousb.Device
-	if b.sel == "" {
+	sel, match, err := selection(b.sel) // parsed once already by USBBackend
+	switch {
+	case err != nil:
+	case match != nil:
 		dev, err = c.OpenFirst(match, nil)
-	} else {
-		sel, _ := gousb.ParseSelector(b.sel)
+	default:
 		dev, err = c.OpenDevice(sel, nil)
 	}
 	if err != nil {
@@ -229,15 +238,28 @@ func kernelDrivers(c *gousb.Context, info hw.Info) []string {
 	return list[0].Drivers()
 }
 
-// speedByName is a USB speed by the name hw.Speed prints, with the bulk
-// wMaxPacketSize that speed fixes.
+// bulkMaxPacket is the bulk wMaxPacketSize a device that enumerated at sp
+// has (USB 2.0 5.8.3, USB 3.2 9.6.7): 64 at full speed, 512 at high speed,
+// 1024 at SuperSpeed and SuperSpeed+; 0 where bulk endpoints do not exist
+// (low speed) or the speed is unknown.
+func bulkMaxPacket(sp hw.Speed) int {
+	switch sp {
+	case hw.SpeedFull:
+		return 64
+	case hw.SpeedHigh:
+		return 512
+	case hw.SpeedSuper, hw.SpeedSuperPlus:
+		return 1024
+	}
+	return 0
+}
+
+// speedByName parses DONGLE_EXPECT_SPEED: a USB speed by the name hw.Speed
+// prints ("full", "high", "super", "super+"), with its bulk wMaxPacketSize.
 func speedByName(name string) (hw.Speed, int, bool) {
-	for _, c := range []struct {
-		sp  hw.Speed
-		mps int
-	}{{hw.SpeedFull, 64}, {hw.SpeedHigh, 512}, {hw.SpeedSuper, 1024}} {
-		if c.sp.String() == name {
-			return c.sp, c.mps, true
+	for _, sp := range []hw.Speed{hw.SpeedFull, hw.SpeedHigh, hw.SpeedSuper, hw.SpeedSuperPlus} {
+		if sp.String() == name {
+			return sp, bulkMaxPacket(sp), true
 		}
 	}
 	return hw.SpeedUnknown, 0, false

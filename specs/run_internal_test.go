@@ -7,7 +7,6 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/gousb"
-	"dongle/usbnet/drivers"
 )
 
 func TestResolveAndLabelFilter(t *testing.T) {
@@ -78,6 +77,12 @@ func TestSidecarErrorsNameTheField(t *testing.T) {
 }
 
 func TestUSBBackendExpectSpeed(t *testing.T) {
+	// Enumeration is stubbed: nothing here may depend on the host's devices.
+	var asked []string
+	stubEnumerate(t, func(sel string) (gousb.Candidate, bool) {
+		asked = append(asked, sel)
+		return gousb.Candidate{}, false
+	})
 	t.Setenv("DONGLE_EXPECT_SPEED", "super")
 	b, err := USBBackend("usb:0b95:1790")
 	if err != nil {
@@ -91,8 +96,35 @@ func TestUSBBackendExpectSpeed(t *testing.T) {
 	if e := b.Expect(); e.Driver != "ax88179_178a" || !slices.Contains(edgeSizes(e), 1016) {
 		t.Errorf("usb:0b95:1790: driver %q, edge sizes %v; want ax88179_178a and 1016", e.Driver, edgeSizes(e))
 	}
-	if b, err := USBBackend("usb:1d6b:0104"); err != nil || b.Expect().Driver != "" {
-		t.Errorf("a VID:PID no driver claims by ID: %v, driver %q", err, b.Expect().Driver)
+	if len(asked) != 0 {
+		t.Errorf("driver and speed both known, yet enumeration was asked for %q", asked)
+	}
+	// A VID:PID no minidriver claims by ID leaves the driver to the
+	// enumeration, which the test controls: the host's own devices (a
+	// 1d6b:0104 gadget plugged in here is cdc_ether) must not decide.
+	if b, err := USBBackend("usb:1d6b:0104"); err != nil {
+		t.Errorf("a VID:PID no driver claims by ID: %v", err)
+	} else if b.Expect().Driver != "" {
+		t.Errorf("a VID:PID no driver claims by ID, nothing enumerated: driver %q, want none", b.Expect().Driver)
+	}
+	if !slices.Equal(asked, []string{"1d6b:0104"}) {
+		t.Errorf("enumeration asked for %q, want [1d6b:0104] once", asked)
+	}
+	// What enumeration finds fills the driver in.
+	stubEnumerate(t, func(sel string) (gousb.Candidate, bool) {
+		return gousb.Candidate{Info: hw.Info{Vendor: 0x1d6b, Product: 0x0104, Speed: hw.SpeedHigh},
+			Interfaces: []gousb.Iface{{Class: 2, SubClass: 6}, {Class: 10}}}, true
+	})
+	if b, err := USBBackend("usb:1d6b:0104"); err != nil {
+		t.Errorf("usb:1d6b:0104 enumerated as CDC Ethernet: %v", err)
+	} else if e := b.Expect(); e.Driver != "cdc_ether" || e.USBSpeed != hw.SpeedSuper || e.MaxPacket != 1024 {
+		t.Errorf("usb:1d6b:0104 enumerated as CDC Ethernet: driver %q speed %v mps %d; want cdc_ether, and DONGLE_EXPECT_SPEED's super, 1024", e.Driver, e.USBSpeed, e.MaxPacket)
+	}
+	t.Setenv("DONGLE_EXPECT_SPEED", "super+")
+	if b, err := USBBackend("usb:0b95:1790"); err != nil {
+		t.Errorf("DONGLE_EXPECT_SPEED=super+: %v", err)
+	} else if e := b.Expect(); e.USBSpeed != hw.SpeedSuperPlus || e.MaxPacket != 1024 {
+		t.Errorf("DONGLE_EXPECT_SPEED=super+: speed %v, wMaxPacketSize %d; want super+, 1024", e.USBSpeed, e.MaxPacket)
 	}
 	t.Setenv("DONGLE_EXPECT_SPEED", "warp")
 	if _, err := USBBackend("usb:0b95:1790"); err == nil || !strings.Contains(err.Error(), "DONGLE_EXPECT_SPEED") {
@@ -100,12 +132,21 @@ func TestUSBBackendExpectSpeed(t *testing.T) {
 	}
 }
 
+// stubEnumerate replaces USBBackend's enumeration for the rest of the test.
+func stubEnumerate(t *testing.T, f func(sel string) (gousb.Candidate, bool)) {
+	t.Helper()
+	old := enumerate
+	enumerate = f
+	t.Cleanup(func() { enumerate = old })
+}
+
 func TestFillFromCandidate(t *testing.T) {
-	known := drivers.VendorIDs()
 	ecm := gousb.Candidate{Info: hw.Info{Vendor: 0x1d6b, Product: 0x0104, Speed: hw.SpeedFull},
 		Interfaces: []gousb.Iface{{Class: 2, SubClass: 6}, {Class: 10}}}
 	asix := gousb.Candidate{Info: hw.Info{Vendor: 0x0b95, Product: 0x772b, Speed: hw.SpeedHigh},
 		Class: 0xff, Interfaces: []gousb.Iface{{Class: 0xff, SubClass: 0xff}}}
+	superPlus := gousb.Candidate{Info: hw.Info{Vendor: 0x0b95, Product: 0x1790, Speed: hw.SpeedSuperPlus}}
+	low := gousb.Candidate{Info: hw.Info{Vendor: 0x1234, Product: 0x5678, Speed: hw.SpeedLow}}
 	other := gousb.Candidate{Info: hw.Info{Vendor: 0x1234, Product: 0x5678}}
 	for _, c := range []struct {
 		name   string
@@ -118,10 +159,12 @@ func TestFillFromCandidate(t *testing.T) {
 		{"CDC Ethernet by class, full speed", ecm, Expectations{}, "cdc_ether", hw.SpeedFull, 64},
 		{"ASIX by ID, high speed", asix, Expectations{}, "asix", hw.SpeedHigh, 512},
 		{"the environment wins", asix, Expectations{USBSpeed: hw.SpeedSuper, MaxPacket: 1024}, "asix", hw.SpeedSuper, 1024},
+		{"AX88179 by ID, SuperSpeed+", superPlus, Expectations{}, "ax88179_178a", hw.SpeedSuperPlus, 1024},
+		{"low speed has no bulk endpoints", low, Expectations{}, "", hw.SpeedUnknown, 0},
 		{"nothing known", other, Expectations{}, "", hw.SpeedUnknown, 0},
 	} {
 		e := c.start
-		fillFromCandidate(&e, c.cd, known)
+		fillFromCandidate(&e, c.cd)
 		if e.Driver != c.driver || e.USBSpeed != c.speed || e.MaxPacket != c.mps {
 			t.Errorf("%s: driver %q speed %v mps %d; want %q %v %d", c.name, e.Driver, e.USBSpeed, e.MaxPacket, c.driver, c.speed, c.mps)
 		}

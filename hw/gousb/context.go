@@ -160,9 +160,36 @@ const (
 // bus, then address) is opened. When nothing matches, the error
 // (ErrNotFound) lists every device that was found instead.
 func (c *Context) OpenDevice(sel Selector, opts *Options) (*Device, error) {
-	all, err := c.all()
+	cd, err := c.Find(sel, nil)
 	if err != nil {
 		return nil, err
+	}
+	return c.openCandidate(cd, opts)
+}
+
+// OpenFirst opens the first device (by bus and address) that match accepts.
+func (c *Context) OpenFirst(match func(Candidate) bool, opts *Options) (*Device, error) {
+	cd, err := c.Find(Selector{}, match)
+	if err != nil {
+		return nil, err
+	}
+	return c.openCandidate(cd, opts)
+}
+
+// Find is the device OpenDevice(sel) or OpenFirst(match) opens, found the
+// same way but left closed: the first (by bus and address) that sel names,
+// when sel is set (a zero Selector names none and is ignored), and that
+// match accepts (any when nil). A BySerial selector reads the serial from a
+// device whose sysfs entry has none, which opens that device briefly. When
+// nothing matches, the error (ErrNotFound, a *NotFoundError) lists every
+// device that was found instead.
+//
+// OpenDevice, OpenFirst and whoever needs to know ahead of time which
+// device they will open share this one choice, so they cannot disagree.
+func (c *Context) Find(sel Selector, match func(Candidate) bool) (Candidate, error) {
+	all, err := c.all()
+	if err != nil {
+		return Candidate{}, err
 	}
 	for _, cd := range all {
 		if sel.Kind == BySerial && cd.Serial == "" {
@@ -171,25 +198,14 @@ func (c *Context) OpenDevice(sel Selector, opts *Options) (*Device, error) {
 				cd.Serial = s
 			}
 		}
-		if sel.Match(cd.Info) {
-			return c.openCandidate(cd, opts)
+		if (sel.Kind == 0 || sel.Match(cd.Info)) && (match == nil || match(cd)) {
+			return cd, nil
 		}
 	}
-	return nil, notFound("no USB device matches "+sel.String(), all)
-}
-
-// OpenFirst opens the first device (by bus and address) that match accepts.
-func (c *Context) OpenFirst(match func(Candidate) bool, opts *Options) (*Device, error) {
-	all, err := c.all()
-	if err != nil {
-		return nil, err
+	if sel.Kind != 0 {
+		return Candidate{}, notFound("no USB device matches "+sel.String(), all)
 	}
-	for _, cd := range all {
-		if match == nil || match(cd) {
-			return c.openCandidate(cd, opts)
-		}
-	}
-	return nil, notFound("no matching USB device", all)
+	return Candidate{}, notFound("no matching USB device", all)
 }
 
 // NotFoundError is returned when no device matches; it lists what was found.

@@ -125,32 +125,17 @@ func (e *Endpoint) grow() {
 	}
 }
 
-// Wait returns the oldest submitted transfer once it has completed.
+// Wait returns the oldest submitted transfer once it has completed. It is
+// WaitBatch with room for one: the one-element array stays on Wait's stack
+// (WaitBatch does not let out escape), so Wait allocates nothing either, and
+// the queue logic (empty check, slot clearing, waking the next waiter) lives
+// in one place.
 func (e *Endpoint) Wait(ctx context.Context) (*hw.Transfer, error) {
-	for {
-		e.mu.Lock()
-		if e.head == e.tail {
-			e.mu.Unlock()
-			return nil, e.errEmpty
-		}
-		mask := uint(len(e.ring) - 1)
-		if s := &e.ring[e.head&mask]; s.done {
-			t := s.t
-			*s = slot{}
-			e.head++
-			if e.head != e.tail && e.ring[e.head&mask].done {
-				e.wake() // let another waiter (or the next loop) see it
-			}
-			e.mu.Unlock()
-			return t, nil
-		}
-		e.mu.Unlock()
-		select {
-		case <-e.notify:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	var one [1]*hw.Transfer
+	if _, err := e.WaitBatch(ctx, one[:]); err != nil {
+		return nil, err
 	}
+	return one[0], nil
 }
 
 // WaitBatch is Wait for a batch: it blocks until the oldest submitted

@@ -55,6 +55,59 @@ func TestWaitBatch(t *testing.T) {
 	}
 }
 
+// TestWaitBatchTakesAllDone tells WaitBatch from a loop of Wait: with all
+// 8 submitted transfers already complete, one WaitBatch with room for 7
+// returns exactly 7 (an implementation returning one per call fails here)
+// and the next returns the last one.
+func TestWaitBatchTakesAllDone(t *testing.T) {
+	for _, sync := range []bool{false, true} {
+		ep, done := openFakeOut(t, 8, sync)
+		ts := make([]hw.Transfer, 8)
+		for i := range ts {
+			ts[i] = hw.Transfer{Buf: make([]byte, 64), Cookie: i}
+			if err := ep.Submit(&ts[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		allDone := func() bool {
+			ep.mu.Lock()
+			defer ep.mu.Unlock()
+			mask := uint(len(ep.ring) - 1)
+			for i := ep.head; i != ep.tail; i++ {
+				if !ep.ring[i&mask].done {
+					return false
+				}
+			}
+			return ep.tail-ep.head == uint(len(ts))
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !allDone() {
+			if time.Now().After(deadline) {
+				t.Fatalf("sync=%v: transfers not all done after 5s", sync)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		out := make([]*hw.Transfer, 7)
+		k, err := ep.WaitBatch(context.Background(), out)
+		if err != nil || k != 7 {
+			t.Fatalf("sync=%v: first WaitBatch: %d, %v; want 7, nil", sync, k, err)
+		}
+		for i, tr := range out[:k] {
+			if tr != &ts[i] {
+				t.Fatalf("sync=%v: out[%d] is transfer %v, want %d", sync, i, tr.Cookie, i)
+			}
+		}
+		k, err = ep.WaitBatch(context.Background(), out)
+		if err != nil || k != 1 || out[0] != &ts[7] {
+			t.Fatalf("sync=%v: second WaitBatch: %d, %v; want 1 (transfer 7), nil", sync, k, err)
+		}
+		if ep.InFlight() != 0 {
+			t.Fatalf("sync=%v: %d still in flight", sync, ep.InFlight())
+		}
+		done()
+	}
+}
+
 // TestWaitBatchContext: a context that ends first leaves the transfer in
 // flight, to be reaped later.
 func TestWaitBatchContext(t *testing.T) {

@@ -77,25 +77,19 @@ static void dongle_cq_free(dongle_cq *q) {
 	free(q);
 }
 
-// dongle_buf_alloc gives x a size-byte buffer: device memory (usbfs maps
+// dongle_buf_alloc returns a size-byte buffer: device memory (usbfs maps
 // it, so the kernel neither allocates a bounce buffer on each submit nor
 // copies the data on each completion) where the kernel offers it, else
-// malloc. 0: done; -1: out of memory.
-static int dongle_buf_alloc(dongle_xfer *x, libusb_device_handle *h, int size) {
+// malloc; *devmem says which. NULL: out of memory. It touches no transfer,
+// so a failed allocation leaves the caller's buffer as it was.
+static unsigned char *dongle_buf_alloc(libusb_device_handle *h, int size, int *devmem) {
 	unsigned char *b = libusb_dev_mem_alloc(h, (size_t)size);
 	if (b) {
-		x->t->buffer = b;
-		x->devmem = 1;
-		x->cap = size;
-		return 0;
+		*devmem = 1;
+		return b;
 	}
-	b = malloc(size);
-	if (!b)
-		return -1;
-	x->t->buffer = b;
-	x->devmem = 0;
-	x->cap = size;
-	return 0;
+	*devmem = 0;
+	return malloc(size);
 }
 
 static void dongle_buf_free(dongle_xfer *x) {
@@ -106,6 +100,15 @@ static void dongle_buf_free(dongle_xfer *x) {
 	else
 		free(x->t->buffer);
 	x->t->buffer = NULL;
+}
+
+// dongle_buf_set frees x's buffer (none yet right after
+// libusb_alloc_transfer, which zeroes the transfer) and gives it b.
+static void dongle_buf_set(dongle_xfer *x, unsigned char *b, int devmem, int size) {
+	dongle_buf_free(x);
+	x->t->buffer = b;
+	x->devmem = devmem;
+	x->cap = size;
 }
 
 // dongle_xfer_new allocates a bulk or interrupt transfer on endpoint ep
@@ -122,11 +125,14 @@ static dongle_xfer *dongle_xfer_new(dongle_cq *q, libusb_device_handle *h, unsig
 		return NULL;
 	}
 	x->t->dev_handle = h;
-	if (dongle_buf_alloc(x, h, cap > 0 ? cap : 1) != 0) {
+	int size = cap > 0 ? cap : 1, devmem;
+	unsigned char *b = dongle_buf_alloc(h, size, &devmem);
+	if (!b) {
 		libusb_free_transfer(x->t);
 		free(x);
 		return NULL;
 	}
+	dongle_buf_set(x, b, devmem, size);
 	x->cq = q;
 	x->index = index;
 	x->t->endpoint = ep;
@@ -140,18 +146,11 @@ static dongle_xfer *dongle_xfer_new(dongle_cq *q, libusb_device_handle *h, unsig
 // dongle_xfer_grow makes the buffer at least size bytes (the transfer is
 // idle). 0: done; -1: out of memory, the old buffer is kept.
 static int dongle_xfer_grow(dongle_xfer *x, int size) {
-	unsigned char *old = x->t->buffer;
-	int olddev = x->devmem, oldcap = x->cap;
-	if (dongle_buf_alloc(x, x->t->dev_handle, size) != 0) {
-		x->t->buffer = old;
-		x->devmem = olddev;
-		x->cap = oldcap;
+	int devmem;
+	unsigned char *b = dongle_buf_alloc(x->t->dev_handle, size, &devmem);
+	if (!b)
 		return -1;
-	}
-	if (olddev)
-		libusb_dev_mem_free(x->t->dev_handle, old, (size_t)oldcap);
-	else
-		free(old);
+	dongle_buf_set(x, b, devmem, size);
 	return 0;
 }
 
