@@ -1,6 +1,10 @@
 package specs
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -168,5 +172,63 @@ func TestFillFromCandidate(t *testing.T) {
 		if e.Driver != c.driver || e.USBSpeed != c.speed || e.MaxPacket != c.mps {
 			t.Errorf("%s: driver %q speed %v mps %d; want %q %v %d", c.name, e.Driver, e.USBSpeed, e.MaxPacket, c.driver, c.speed, c.mps)
 		}
+	}
+}
+
+func TestIsAlreadyClosed(t *testing.T) {
+	closed := hw.Errorf("sim device: close", hw.ErrClosed)
+	real := hw.Errorf("usb context: reattach cdc_ether", hw.ErrBusy)
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{closed, true},
+		{fmt.Errorf("target: %w", closed), true},
+		{errors.Join(closed, hw.Errorf("ctx", hw.ErrClosed)), true},
+		{errors.Join(closed, real), false},
+		{fmt.Errorf("target: %w", errors.Join(real, closed)), false},
+		{real, false},
+		{errors.New("device already closed"), false}, // text is not a type
+		{errors.Join(), false},
+	} {
+		if got := isAlreadyClosed(c.err); got != c.want {
+			t.Errorf("isAlreadyClosed(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+func TestReportDirIsOnePlace(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "go.mod"), []byte("// dongle\nmodule dongle\n\ngo 1.26\n"), 0o644)
+	sub := filepath.Join(root, "specs", "asixlab")
+	os.MkdirAll(sub, 0o755)
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "go.mod"), []byte("module dongleish\n"), 0o644)
+	if got := moduleRoot(sub); got != root {
+		t.Fatalf("moduleRoot(%s) = %q, want %q", sub, got, root)
+	}
+	if got := moduleRoot(root); got != root {
+		t.Fatalf("moduleRoot at the root = %q", got)
+	}
+	if got := moduleRoot(other); got != "" {
+		t.Fatalf("another module taken for dongle: %q", got)
+	}
+	for _, wd := range []string{root, sub} {
+		t.Chdir(wd)
+		t.Setenv("DONGLE_TRACE_DIR", "")
+		if got, want := reportDir(), filepath.Join(root, "specs", "reports", "traces"); got != want {
+			t.Errorf("from %s: %q, want %q", wd, got, want)
+		}
+	}
+	t.Setenv("DONGLE_TRACE_DIR", "/x/traces")
+	if got := reportDir(); got != "/x/traces" {
+		t.Errorf("DONGLE_TRACE_DIR ignored: %q", got)
+	}
+	t.Setenv("DONGLE_TRACE_DIR", "")
+	t.Setenv("XDG_CACHE_HOME", "/cache")
+	t.Chdir(other)
+	if got := reportDir(); got != "/cache/dongle/traces" {
+		t.Errorf("outside the tree: %q", got)
 	}
 }

@@ -4,7 +4,7 @@
 # conformance suite inside the lab VM, in one boot, against QEMU's usb-net
 # (usb:0525:a4a2) and the Linux ECM gadget on dummy_hcd (usb:1209:0001);
 # then, one boot each, the kernel's ASIX drivers and the suite against the
-# emulated AX88772B and AX88179 (hw/vmlab/cmd/ffsmodel), and the AX88179
+# emulated AX88772B and AX88179 (cmd/ffsmodel), and the AX88179
 # once more at SuperSpeed.
 # Reports: specs/reports/lab-junit-usb-*.xml; failing specs' USB traces in
 # specs/reports/traces; every run's QEMU capture in .lab/runs/<id>/.
@@ -25,14 +25,14 @@ DONGLE_USB_DEVICE=0525:a4a2,1209:0001 DONGLE_LOOPBACK=1 \
 	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./hw/gousb \
 	-run '^(TestConformance|TestRealReleaseRebinds|TestRealBulkOutAllocs)$'
 echo "lab.sh: hw/gousb lab tests passed in $((SECONDS - T1)) s"
-# The ASIX device models as real USB devices (hw/vmlab/cmd/ffsmodel:
+# The ASIX device models as real USB devices (cmd/ffsmodel:
 # FunctionFS on dummy_hcd, hw/ffs bridge): first the Linux kernel's own
 # asix and ax88179_178a drivers bind, read the MAC, see carrier and ping
 # through them (one boot), then the conformance suite runs through gousb
 # against each emulated chip (one boot per chip; the model's wire side
 # echoes EtherType 0x88b5, DONGLE_LINK_CMD pulls its cable).
 T1=$SECONDS
-go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./hw/vmlab/asixlab
+go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs/asixlab
 echo "lab.sh: asixlab (kernel drivers on the models) passed in $((SECONDS - T1)) s"
 # The model writes its log, with its own, the bridge's and the peer's
 # counters every 2 s, into the run's share (.lab/runs/<id>/share/ffsmodel.log);

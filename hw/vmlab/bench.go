@@ -173,7 +173,7 @@ type BenchConfig struct {
 	Args []string
 }
 
-// BenchCompare builds dongleblast (hw/vmlab/cmd/dongleblast) from the
+// BenchCompare builds dongleblast (cmd/dongleblast) from the
 // module at root and runs, in one boot, for each direction of cfg.Dir: the
 // kernel's cdc_ether moving cfg.N frames through usb-net, then dongle's
 // driver doing the same once per variant of cfg.Args (variants separated
@@ -193,7 +193,7 @@ func (l *Lab) BenchCompare(ctx context.Context, root string, cfg BenchConfig, ou
 		return nil, fmt.Errorf("bench: direction %q: want tx, rx or both", cfg.Dir)
 	}
 	bin := l.path("build", "dongleblast")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./hw/vmlab/cmd/dongleblast")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/dongleblast")
 	build.Dir = root
 	build.Stdout, build.Stderr = out, out
 	if err := build.Run(); err != nil {

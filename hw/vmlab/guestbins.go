@@ -21,7 +21,7 @@ type GuestProgram struct {
 //
 //	ffsmodel  an ASIX device model as a real USB device (FunctionFS on dummy_hcd)
 var GuestPrograms = []GuestProgram{
-	{Name: "ffsmodel", Pkg: "dongle/hw/vmlab/cmd/ffsmodel"},
+	{Name: "ffsmodel", Pkg: "dongle/cmd/ffsmodel"},
 }
 
 // GuestProgramPath is where Setup puts a guest program.

@@ -1,12 +1,12 @@
 // Package asixlab checks dongle's ASIX device models against the Linux
 // kernel's own drivers, in the virtual lab: each model runs as a real USB
-// device (hw/vmlab/cmd/ffsmodel: FunctionFS on dummy_hcd), the kernel's asix
+// device (cmd/ffsmodel: FunctionFS on dummy_hcd), the kernel's asix
 // or ax88179_178a driver binds to it, and the lab test checks what a user
 // would (driver bound, MAC, carrier, ping through it to the model's wire
 // side, no rx errors) and keeps the control requests the kernel made.
 //
-//	go test -exec .lab/labexec ./hw/vmlab/asixlab          # in the lab (needs `lab setup`)
-//	go test ./hw/vmlab/asixlab                              # anywhere: the request comparison
+//	go test -exec .lab/labexec ./specs/asixlab          # in the lab (needs `lab setup`)
+//	go test ./specs/asixlab                              # anywhere: the request comparison
 //
 // The request logs the kernel drivers produced in the lab are kept in
 // testdata/kernel-<model>.txt (one request a line, as ffsmodel -requests

@@ -16,7 +16,7 @@ import (
 	"dongle/hw/sim/ax88179"
 	"dongle/hw/sim/ax88772"
 	"dongle/hw/sim/peer"
-	"dongle/hw/vmlab/asixlab"
+	"dongle/specs/asixlab"
 	"dongle/usbnet"
 	"dongle/usbnet/drivers"
 )

@@ -6,7 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"dongle/hw/vmlab/asixlab"
+	"dongle/specs/asixlab"
 	"dongle/usbnet/ax88179"
 )
 

@@ -122,7 +122,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: dongleblast tx|rx|echo [flags] (go doc dongle/hw/vmlab/cmd/dongleblast)")
+	fmt.Fprintln(os.Stderr, "usage: dongleblast tx|rx|echo [flags] (go doc dongle/cmd/dongleblast)")
 	os.Exit(2)
 }
 

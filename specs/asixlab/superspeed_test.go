@@ -14,8 +14,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"dongle/hw/sim/ax88179"
-	"dongle/hw/vmlab/asixlab"
 	"dongle/hw/vmlab/guest"
+	"dongle/specs/asixlab"
 	axdrv "dongle/usbnet/ax88179" // the driver; ax88179 here is the model
 )
 

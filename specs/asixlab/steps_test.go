@@ -12,8 +12,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"dongle/hw/vmlab/asixlab"
 	"dongle/hw/vmlab/guest"
+	"dongle/specs/asixlab"
 )
 
 // The steps both lab specs take: run an emulated chip, wait for the
