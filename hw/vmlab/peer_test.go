@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -167,5 +168,95 @@ func TestPeerStatsRoundTrip(t *testing.T) {
 	}
 	if _, err := guest.ParsePeerStats("frames=x"); err == nil {
 		t.Error("malformed stats: no error")
+	}
+}
+
+// TestPeerWire drives the host peer as a spec in the guest does, through
+// guest.Peer over the control socket: in wire mode it keeps what QEMU sends
+// (and sends nothing back), injects frames towards QEMU, and plugs usb-net
+// through its Plug hook.
+func TestPeerWire(t *testing.T) {
+	dir, err := os.MkdirTemp("", "peer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	p, err := ListenPeer(dir, guest.PeerEcho, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	q, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: p.QEMUSocketPath(), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	to := &net.UnixAddr{Name: p.SocketPath(), Net: "unixgram"}
+	c, err := guest.DialWire(p.ControlPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetMode(guest.PeerWire); err != nil {
+		t.Fatal(err)
+	}
+	sent := [][]byte{bytes.Repeat([]byte{7}, 60), bytes.Repeat([]byte{8}, 1514)}
+	for _, f := range sent {
+		if _, err := q.WriteToUnix(f, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.Frames(2, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !bytes.Equal(got[0], sent[0]) || !bytes.Equal(got[1], sent[1]) {
+		t.Fatalf("kept %d frames, want the 2 sent, intact", len(got))
+	}
+	// Nothing came back to QEMU: wire mode does not echo.
+	q.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	buf := make([]byte, 2000)
+	if n, _, err := q.ReadFromUnix(buf); err == nil {
+		t.Fatalf("wire mode sent %d bytes back to QEMU", n)
+	}
+	if got, err := c.Frames(3, 50*time.Millisecond); !errors.Is(err, guest.ErrShort) || len(got) != 2 {
+		t.Fatalf("Frames(3) with 2 kept = %d frames, %v; want the 2 and ErrShort", len(got), err)
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Frames(1, 50*time.Millisecond); !errors.Is(err, guest.ErrShort) || len(got) != 0 {
+		t.Fatalf("after reset: %d frames, %v; want none", len(got), err)
+	}
+
+	in := append(bytes.Repeat([]byte{0xff}, 12), 0x88, 0xb5, 1, 2, 3)
+	if err := c.Inject(in); err != nil {
+		t.Fatal(err)
+	}
+	q.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _, err := q.ReadFromUnix(buf)
+	if err != nil || !bytes.Equal(buf[:n], in) {
+		t.Fatalf("QEMU got % x, %v; want the injected % x", buf[:n], err, in)
+	}
+	if err := c.Inject([]byte{1, 2, 3}); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("inject of 3 bytes: %v, want ErrRefused", err)
+	}
+
+	if err := c.Unplug(); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("unplug without a monitor: %v, want ErrRefused", err)
+	}
+	var plugs []bool
+	p.SetPlug(func(on bool) error { plugs = append(plugs, on); return nil })
+	if err := c.Unplug(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(plugs) != "[false true]" {
+		t.Fatalf("Plug calls %v, want [false true]", plugs)
+	}
+	if err := c.Stall(0x81); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("stall on usb-net: %v, want ErrRefused", err)
 	}
 }

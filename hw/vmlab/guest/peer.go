@@ -3,6 +3,7 @@ package guest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -20,6 +21,9 @@ type PeerMode string
 const (
 	PeerEcho  PeerMode = "echo"  // send every frame straight back
 	PeerCount PeerMode = "count" // count and capture only
+	// PeerWire: the spec drives the wire: nothing is sent back, every frame
+	// the device sends is kept (up to MaxWireFrames) for Frames.
+	PeerWire PeerMode = "wire"
 )
 
 // PeerStats are the host peer's counters since its start or last Reset.
@@ -63,12 +67,20 @@ func ParsePeerStats(s string) (PeerStats, error) {
 	return st, nil
 }
 
-// Peer is the guest's handle on the host peer's control channel: a
-// line protocol over a serial port (commands "mode echo|count", "stats",
-// "reset"; answers "ok ..." or "err ...").
+// Peer is the guest's handle on a wire-side peer's control channel: the
+// host peer's, a line protocol over a serial port (DialPeer), or ffsmodel's,
+// the same protocol over a unix socket (DialWire). Commands and answers are
+// listed in wire.go; answers are "ok ..." or "err ...". A Peer is not safe
+// for concurrent use: one command waits for its answer before the next.
 type Peer struct {
-	f  *os.File
+	f  ctlConn
 	rd *bufio.Reader
+}
+
+// ctlConn is the control channel: a serial port or a unix socket.
+type ctlConn interface {
+	io.ReadWriteCloser
+	SetReadDeadline(time.Time) error
 }
 
 // DialPeer opens the control port (raw mode, no echo) and checks that the
@@ -82,13 +94,15 @@ func DialPeer() (*Peer, error) {
 		f.Close()
 		return nil, fmt.Errorf("host peer control %s: %w", PeerPort, err)
 	}
-	p := &Peer{f: f, rd: bufio.NewReader(f)}
+	p := newPeer(f)
 	if _, err := p.cmd("ping"); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return p, nil
 }
+
+func newPeer(c ctlConn) *Peer { return &Peer{f: c, rd: bufio.NewReaderSize(c, 64<<10)} }
 
 func makeRaw(fd int) error {
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
@@ -109,19 +123,19 @@ func (p *Peer) cmd(c string) (string, error) { return p.cmdWithin(c, 10*time.Sec
 
 // cmdWithin sends one command and waits at most timeout for its answer.
 func (p *Peer) cmdWithin(c string, timeout time.Duration) (string, error) {
-	if _, err := p.f.WriteString(c + "\n"); err != nil {
-		return "", fmt.Errorf("host peer %q: %w", c, err)
+	if _, err := io.WriteString(p.f, c+"\n"); err != nil {
+		return "", fmt.Errorf("peer %q: %w", short(c), err)
 	}
 	p.f.SetReadDeadline(time.Now().Add(timeout))
 	line, err := p.rd.ReadString('\n')
 	if err != nil {
-		return "", fmt.Errorf("host peer %q: no answer: %w", c, err)
+		return "", fmt.Errorf("peer %q: no answer: %w", short(c), err)
 	}
 	line = strings.TrimSpace(line)
 	if rest, ok := strings.CutPrefix(line, "ok"); ok {
 		return strings.TrimSpace(rest), nil
 	}
-	return "", fmt.Errorf("host peer %q: %s", c, line)
+	return "", fmt.Errorf("peer %q: %w: %s", short(c), ErrRefused, strings.TrimSpace(strings.TrimPrefix(line, "err")))
 }
 
 // SetMode switches the peer between echoing and counting.
