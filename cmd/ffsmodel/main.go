@@ -5,7 +5,7 @@
 // a plugged-in dongle, so the kernel's own asix / ax88179_178a drivers bind
 // to it, and gousb can open it through usbfs.
 //
-//	ffsmodel -model ax88772b|ax88179 [-super] [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-stats 1s] [-daemon]
+//	ffsmodel -model ax88772b|ax88179 [-super] [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-sock PATH] [-stats 1s] [-daemon]
 //
 // -super adds a SuperSpeed descriptor set (the UDC must offer SuperSpeed:
 // dummy_hcd is_super_speed=1) and builds an AX88179 model as a SuperSpeed
@@ -21,6 +21,17 @@
 //
 // Link control (DONGLE_LINK_CMD): with -ctl FIFO, writing "down" or "up" to
 // the FIFO unplugs or plugs the model's cable.
+//
+// The wire under a spec's control (DONGLE_PEER=ffsmodel:PATH): with -sock
+// PATH, a unix socket serves the wire-side peers' protocol
+// (hw/vmlab/guest/wire.go; guest.DialWire is its client). "mode wire" stops
+// the echo and keeps every frame the model sends; "inject" sends frames to
+// it; "link" pulls its cable. The same socket injects real faults:
+// "stall EP" halts an IN endpoint through FunctionFS (hw/ffs Bridge.Halt),
+// "unplug" unbinds the gadget from its UDC (the host sees a disconnect) and
+// "replug" binds it again and waits until the host has configured it. A
+// replugged model keeps its registers: unlike a real chip, it is not
+// powered down with its cable.
 //
 // dongle's spec suite against an emulated chip, through gousb and the real
 // kernel USB stack (vmlab.EnvGuestSetup starts ffsmodel before the tests):
@@ -79,6 +90,7 @@ type config struct {
 	super                   bool
 	capture, requests       string
 	ready, ctl, logPath     string
+	sock                    string
 	daemon, verbose         bool
 	statsEvery              time.Duration
 }
@@ -97,6 +109,7 @@ func main() {
 	flag.StringVar(&c.requests, "requests", "", "write the model's control request log here on exit")
 	flag.StringVar(&c.ready, "ready", "", "create this file once the host has configured the device")
 	flag.StringVar(&c.ctl, "ctl", "", "FIFO taking link commands (down, up)")
+	flag.StringVar(&c.sock, "sock", "", "unix socket where a spec drives the wire and injects faults (protocol: hw/vmlab/guest/wire.go)")
 	flag.StringVar(&c.logPath, "log", "", "with -daemon: the child's output (default /tmp/ffsmodel-MODEL.log)")
 	flag.BoolVar(&c.daemon, "daemon", false, "run in the background; return once ready")
 	flag.BoolVar(&c.verbose, "v", false, "log every control request")
@@ -278,6 +291,11 @@ func run(c config) error {
 		return simHost.Queued(ch.bulkIn) >= holdDepth || (ch.rxFull != nil && ch.rxFull())
 	}
 	defer p.Close()
+	wp := newWirePeer(wire.B(), p, p.Hold)
+	wp.link = ch.link
+	if c.verbose || c.sock != "" {
+		wp.logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+	}
 
 	for _, m := range []string{"libcomposite", "usb_f_fs"} {
 		modprobe(m)
@@ -330,6 +348,19 @@ func run(c config) error {
 	fmt.Printf("ffsmodel: host %s bus %d dev %d speed %s, endpoints (model→host) %v\n", host.name, host.bus, host.dev, host.speed, fmtAddrs(addrs))
 	if c.ctl != "" {
 		go linkControl(ctx, c.ctl, ch.link)
+	}
+	if c.sock != "" {
+		wp.halt = br.Halt
+		wp.plug = func(on bool) error {
+			h, err := plugGadget(ctx, gdir, udc, on, dd.Vendor, dd.Product, br)
+			if h != nil {
+				capt.SetAddress(h.bus, h.dev)
+			}
+			return err
+		}
+		if err := wp.serve(ctx, c.sock); err != nil {
+			return err
+		}
 	}
 	if c.statsEvery > 0 {
 		go logStats(ctx, c.statsEvery, ch, br, p)
@@ -560,6 +591,33 @@ func readInt(dir, f string) int {
 	b, _ := os.ReadFile(filepath.Join(dir, f))
 	v, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return v
+}
+
+// plugGadget unbinds the gadget from its UDC (the host sees the device
+// leave the bus) and waits until the host has let go of it, or binds it
+// again and waits until the host has configured it anew.
+func plugGadget(ctx context.Context, gdir, udc string, on bool, vid, pid uint16, br *ffs.Bridge) (*hostDev, error) {
+	if !on {
+		if err := os.WriteFile(filepath.Join(gdir, "UDC"), []byte("\n"), 0); err != nil {
+			return nil, fmt.Errorf("unplug: unbind from %s: %w", udc, err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, there := findHost(vid, pid); !there {
+				return nil, nil
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil, fmt.Errorf("unplug: %04x:%04x still on the host bus 10 s after unbinding", vid, pid)
+	}
+	if err := os.WriteFile(filepath.Join(gdir, "UDC"), []byte(udc), 0); err != nil {
+		return nil, fmt.Errorf("replug: bind to %s: %w", udc, err)
+	}
+	h, err := waitHost(ctx, vid, pid, br)
+	if err != nil {
+		return nil, fmt.Errorf("replug: %w", err)
+	}
+	return h, nil
 }
 
 // linkControl reads "down"/"up" lines from a FIFO.

@@ -12,7 +12,7 @@ import (
 
 // The wire-side peers' control protocol: one request line, one answer line
 // ("ok ..." or "err REASON"). The host peer of QEMU's usb-net serves it on
-// the guest's PeerPort, ffsmodel on a unix socket (-ctl). Frames travel in
+// the guest's PeerPort, ffsmodel on a unix socket (-sock). Frames travel in
 // standard base64, one word each.
 //
 //	ping                   ok pong
@@ -102,7 +102,7 @@ func short(s string) string {
 }
 
 // DialWire connects to a wire-side peer's unix control socket (ffsmodel
-// -ctl PATH) and checks that it answers.
+// -sock PATH) and checks that it answers.
 func DialWire(path string) (*Peer, error) {
 	c, err := net.Dial("unix", path)
 	if err != nil {
