@@ -2,6 +2,7 @@ package specs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -21,11 +22,15 @@ import (
 // stack.
 //
 // What stands on the far side of the wire is not the spec's to know, so it
-// is described by the environment:
+// is described by the flags and the environment:
 //
-//	DONGLE_PEER=echo             every frame the adapter sends comes back
+//	--peer=SPEC, DONGLE_PEER=SPEC
+//	                             the wire-side peer (peer.go): echo (every frame
+//	                             the adapter sends comes back), iface:NAME (a
+//	                             host interface cabled to the adapter), ...
 //	DONGLE_LINK_CMD="ip link set usb0 %s"
-//	                             a command taking the far side down/up (%s is "down" or "up")
+//	                             a command taking the far side down/up (%s is "down"
+//	                             or "up"), for a peer that cannot do it itself
 //	DONGLE_EXPECT_MAC=...        the adapter's MAC, when the spec should check it
 //	DONGLE_EXPECT_SPEED=super    the USB speed it must enumerate at (full, high,
 //	                             super, super+), and so its bulk wMaxPacketSize
@@ -34,6 +39,9 @@ type usbBackend struct {
 	sel    string // "" = the first network adapter found
 	expect Expectations
 	lab    bool // one of the virtual lab's devices, and running inside the lab (CapLab)
+	// peer is the far side's scheme (zero: none) and peerArg its argument.
+	peer    PeerScheme
+	peerArg string
 }
 
 // USBBackend parses "usb", "usb:VID:PID", "usb:BUS.ADDR", "usb:serial=..." .
@@ -66,6 +74,14 @@ func USBBackend(name string) (Backend, error) {
 		}
 		e.USBSpeed, e.MaxPacket = sp, mps
 	}
+	var peer PeerScheme
+	var peerArg string
+	if spec := PeerSelection(); spec != "" {
+		var err error
+		if peer, peerArg, err = ParsePeer(spec); err != nil {
+			return nil, fmt.Errorf("backend %q: %w", name, err)
+		}
+	}
 	lab := guest.InLab() && labDevice(sel) != nil
 	if !lab && (e.Driver == "" || e.USBSpeed == hw.SpeedUnknown) {
 		if cd, ok := enumerate(sel); ok {
@@ -80,10 +96,12 @@ func USBBackend(name string) (Backend, error) {
 		// Whatever DONGLE_LINK_CMD says: the device itself cannot report
 		// a link change, so a spec asking for one must skip, not pass.
 		e.NoLinkControl = guest.ErrNoLinkChange.Error()
+	case peer.Link:
+		// The peer takes its own end of the cable down.
 	case os.Getenv("DONGLE_LINK_CMD") == "":
-		e.NoLinkControl = "no DONGLE_LINK_CMD: nothing here can take the far side of a real adapter's link down (the lab sets it for the ECM gadget)"
+		e.NoLinkControl = "no DONGLE_LINK_CMD and no --peer that can take the far side of a real adapter's link down (--peer=iface:NAME can)"
 	}
-	return &usbBackend{sel: sel, expect: e, lab: lab}, nil
+	return &usbBackend{sel: sel, expect: e, lab: lab, peer: peer, peerArg: peerArg}, nil
 }
 
 func (b *usbBackend) Name() string {
@@ -97,8 +115,11 @@ func (b *usbBackend) Expect() Expectations { return b.expect }
 
 func (b *usbBackend) Caps() []Cap {
 	c := []Cap{CapLive}
-	if os.Getenv("DONGLE_PEER") == "echo" {
+	if b.peer.Echo {
 		c = append(c, CapEcho)
+	}
+	if b.peer.Open != nil {
+		c = append(c, CapPeer)
 	}
 	if b.expect.NoLinkControl == "" {
 		c = append(c, CapLinkControl)
@@ -112,9 +133,12 @@ func (b *usbBackend) Caps() []Cap {
 func (b *usbBackend) Why(c Cap) string {
 	switch c {
 	case CapEcho:
-		return "no echo peer on the far side of this adapter (set DONGLE_PEER=echo when one is there)"
+		if b.peer.Open != nil {
+			return fmt.Sprintf("the far side (--peer=%s) is a peer the spec drives, not a reflector (specs with a peer check both directions instead)", b.peer.Name)
+		}
+		return "no echo peer on the far side of this adapter (set --peer=echo or DONGLE_PEER=echo when one is there)"
 	case CapPeer:
-		return "the far side of a real adapter is not under the spec's control"
+		return "the far side of a real adapter is not under the spec's control: set --peer=iface:NAME (or DONGLE_PEER) to the host interface cabled to it"
 	case CapFaults:
 		return "stalls and unplugs cannot be injected into a real device"
 	case CapLinkControl:
@@ -200,6 +224,14 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 	}
 	info := dev.Info()
 	before := kernelDrivers(c, info)
+	var peer PeerConn
+	if b.peer.Open != nil {
+		if peer, err = b.peer.Open(ctx, b.peerArg); err != nil {
+			dev.Close()
+			c.Close()
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+	}
 	t := &Target{HW: dev}
 	t.Close = func() error {
 		err := dev.Close()
@@ -211,7 +243,17 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 			}
 		}
 		c.Close()
+		if peer != nil {
+			err = errors.Join(err, peer.Close())
+		}
 		return err
+	}
+	if peer != nil {
+		t.Peer = peer
+		if l, ok := peer.(PeerLink); ok && b.peer.Link {
+			t.Link = l.SetLink
+			return t, nil
+		}
 	}
 	if cmd := os.Getenv("DONGLE_LINK_CMD"); cmd != "" {
 		t.Link = func(up bool) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -34,8 +35,10 @@ type Harness struct {
 	T   *Target
 	Dev *usbnet.Dev
 	Net *netdev.Device
-	// Rx receives a copy of every TestEtherType frame the stack delivers.
-	Rx chan []byte
+	// Rx receives a copy of every test frame of this run (IsTestFrame) the
+	// stack delivers; RxIgnored counts the TestEtherType frames it left out.
+	Rx        chan []byte
+	RxIgnored atomic.Uint64
 
 	rec       *record.Device
 	tracePath string
@@ -78,6 +81,11 @@ func Setup(ctx context.Context, b Backend) *Harness {
 	h.Net.AddHandler(TestEtherType, func(buf *skbuff.Buff) {
 		c := append(append([]byte(nil), buf.MACHeader()...), buf.Data()...)
 		buf.Free(skbuff.FreeRead)
+		if !IsTestFrame(c) {
+			// Another run's frame (or anyone's on a shared wire).
+			h.RxIgnored.Add(1)
+			return
+		}
 		select {
 		case h.Rx <- c:
 		default:
@@ -117,7 +125,21 @@ func (h *Harness) teardown() {
 			}
 		}
 	}
+	h.reportIgnored()
 	h.keepTrace()
+}
+
+// reportIgnored records, where anything was ignored, how many frames on a
+// real wire were not this run's: a busy wire is worth knowing about when a
+// spec fails.
+func (h *Harness) reportIgnored() {
+	var wire uint64
+	if p, ok := h.T.Peer.(interface{ Ignored() uint64 }); ok {
+		wire = p.Ignored()
+	}
+	if rx := h.RxIgnored.Load(); wire+rx > 0 {
+		AddReportEntry("ignored-frames", fmt.Sprintf("not this run's test frames: %d at the peer, %d delivered by the stack", wire, rx))
+	}
 }
 
 // isAlreadyClosed reports whether err says only that something was closed
@@ -165,18 +187,20 @@ func (h *Harness) keepTrace() {
 	AddReportEntry("usb-trace", h.tracePath, ReportEntryVisibilityAlways)
 }
 
-// Frame builds a test frame of size bytes (header included) from src to dst,
-// with seq in the first payload bytes and a pattern after it.
+// Frame builds a test frame of size bytes (header included) from src to dst:
+// this run's tag and seq in the first payload bytes (tag.go), a pattern
+// after them.
 func Frame(dst, src net.HardwareAddr, size, seq int) []byte {
-	if size < 14+4 {
-		panic(fmt.Sprintf("specs.Frame: size %d under 18", size))
+	if size < MinFrame {
+		panic(fmt.Sprintf("specs.Frame: size %d under %d", size, MinFrame))
 	}
 	f := make([]byte, size)
 	copy(f, dst)
 	copy(f[6:], src)
 	binary.BigEndian.PutUint16(f[12:], TestEtherType)
-	binary.BigEndian.PutUint32(f[14:], uint32(seq))
-	for i := 18; i < size; i++ {
+	binary.BigEndian.PutUint32(f[tagOffset:], runTag)
+	binary.BigEndian.PutUint32(f[seqOffset:], uint32(seq))
+	for i := MinFrame; i < size; i++ {
 		f[i] = byte(i*7 + seq)
 	}
 	return f
