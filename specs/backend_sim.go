@@ -27,7 +27,7 @@ type simBackend struct {
 func (b *simBackend) Name() string         { return b.name }
 func (b *simBackend) Expect() Expectations { return b.expect }
 func (b *simBackend) Caps() []Cap {
-	c := []Cap{CapLive, CapPeer, CapFaults}
+	c := append([]Cap{CapLive, CapPeer, CapFaults}, FaultCaps...)
 	if b.expect.NoLinkControl == "" {
 		c = append(c, CapLinkControl)
 	}
@@ -54,7 +54,7 @@ func (b *simBackend) Open(ctx context.Context) (*Target, error) {
 	t := &Target{
 		HW:     dev,
 		Peer:   &wirePeer{end: w.B(), capt: capt},
-		Faults: dev,
+		Faults: simFaults{dev},
 		Stats:  stats,
 		Close:  dev.Close,
 	}
@@ -63,6 +63,15 @@ func (b *simBackend) Open(ctx context.Context) (*Target, error) {
 	}
 	return t, nil
 }
+
+// simFaults are a model's faults: the sim engine's, which cannot fail.
+type simFaults struct{ d *sim.Device }
+
+var _ Faults = simFaults{}
+
+func (f simFaults) Stall(ep uint8) error              { f.d.Stall(ep); return nil }
+func (f simFaults) Unplug() error                     { f.d.Unplug(); return nil }
+func (f simFaults) TimeoutNext(ep uint8, n int) error { f.d.TimeoutNext(ep, n); return nil }
 
 // wirePeer is the spec's end of a sim.Wire.
 type wirePeer struct {

@@ -42,6 +42,10 @@ type usbBackend struct {
 	// peer is the far side's scheme (zero: none) and peerArg its argument.
 	peer    PeerScheme
 	peerArg string
+	// faults is the source of real faults (faults.go), if hasFaults.
+	faults    FaultScheme
+	faultArg  string
+	hasFaults bool
 }
 
 // USBBackend parses "usb", "usb:VID:PID", "usb:BUS.ADDR", "usb:serial=..." .
@@ -101,7 +105,11 @@ func USBBackend(name string) (Backend, error) {
 	case os.Getenv("DONGLE_LINK_CMD") == "":
 		e.NoLinkControl = "no DONGLE_LINK_CMD and no --peer that can take the far side of a real adapter's link down (--peer=iface:NAME can)"
 	}
-	return &usbBackend{sel: sel, expect: e, lab: lab, peer: peer, peerArg: peerArg}, nil
+	faults, faultArg, hasFaults, err := selectFaults(peer.Name, peerArg)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w", name, err)
+	}
+	return &usbBackend{sel: sel, expect: e, lab: lab, peer: peer, peerArg: peerArg, faults: faults, faultArg: faultArg, hasFaults: hasFaults}, nil
 }
 
 func (b *usbBackend) Name() string {
@@ -127,7 +135,7 @@ func (b *usbBackend) Caps() []Cap {
 	if b.lab {
 		c = append(c, CapLab)
 	}
-	return c
+	return append(c, b.faultCaps()...)
 }
 
 func (b *usbBackend) Why(c Cap) string {
@@ -139,8 +147,8 @@ func (b *usbBackend) Why(c Cap) string {
 		return "no echo peer on the far side of this adapter (set --peer=echo or DONGLE_PEER=echo when one is there)"
 	case CapPeer:
 		return "the far side of a real adapter is not under the spec's control: set --peer=iface:NAME (or DONGLE_PEER) to the host interface cabled to it"
-	case CapFaults:
-		return "stalls and unplugs cannot be injected into a real device"
+	case CapFaults, CapStallIn, CapStallOut, CapTimeout, CapUnplug:
+		return b.faultWhy(c)
 	case CapLinkControl:
 		return b.expect.NoLinkControl
 	case CapLab:
@@ -232,10 +240,28 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
 	}
+	faults, err := b.openFaults(ctx, peer)
+	if err != nil {
+		if peer != nil {
+			peer.Close()
+		}
+		dev.Close()
+		c.Close()
+		return nil, err
+	}
 	t := &Target{HW: dev}
 	t.Close = func() error {
 		err := dev.Close()
-		if err == nil {
+		if faults != nil {
+			// A device the spec unplugged is plugged back in and must come
+			// back as found (at a new address).
+			if rerr := faults.Restore(); rerr != nil {
+				err = errors.Join(err, rerr)
+			} else if err == nil {
+				err = driversBack(c, info, before)
+			}
+			err = errors.Join(err, faults.Close())
+		} else if err == nil {
 			// The adapter must be left as found: the kernel driver that held
 			// it before is bound again.
 			if after := kernelDrivers(c, info); !slices.Equal(before, after) {
@@ -247,6 +273,9 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 			err = errors.Join(err, peer.Close())
 		}
 		return err
+	}
+	if faults != nil {
+		t.Faults = faults
 	}
 	if peer != nil {
 		t.Peer = peer
