@@ -24,13 +24,17 @@ type SuiteTarget struct {
 // SuiteTargets are the lab's two devices, as the conformance suite must
 // see them:
 //
-//	usb:0525:a4a2  QEMU usb-net; the host peer echoes (DONGLE_PEER=echo). No
-//	               link control: QEMU 7.2 cannot signal it, the backend says so.
+//	usb:0525:a4a2  QEMU usb-net; the specs drive the host peer
+//	               (DONGLE_PEER=usbnet-host: frames injected and captured on
+//	               the host side of -netdev dgram), which also unplugs and
+//	               replugs usb-net (QEMU's device_del/device_add). No link
+//	               control: QEMU 7.2 cannot signal it, the backend says so.
 //	usb:1209:0001  f_ecm gadget on dummy_hcd; labguest echoes on gecm0, and
-//	               DONGLE_LINK_CMD takes gecm0 down and up.
+//	               DONGLE_LINK_CMD takes gecm0 down and up; unplugged by
+//	               unbinding its UDC (DONGLE_FAULTS=udc:ecm).
 var SuiteTargets = []SuiteTarget{
-	{Backend: "usb:0525:a4a2", Env: []string{"DONGLE_PEER=echo"}},
-	{Backend: "usb:1209:0001", Env: []string{"DONGLE_PEER=echo", "DONGLE_LINK_CMD=labguest link gecm0 %s"}},
+	{Backend: "usb:0525:a4a2", Env: []string{"DONGLE_PEER=usbnet-host"}},
+	{Backend: "usb:1209:0001", Env: []string{"DONGLE_PEER=echo", "DONGLE_LINK_CMD=labguest link gecm0 %s", "DONGLE_FAULTS=udc:ecm"}},
 }
 
 // SuiteCount is one target's Ginkgo summary.
@@ -108,7 +112,7 @@ func suiteScript(single string, targets []SuiteTarget, args []string) string {
 	b.WriteString("rc=0\n")
 	for _, t := range targets {
 		fmt.Fprintf(&b, "echo %s\n", Quote("LAB-SUITE-START "+t.Backend))
-		b.WriteString("env -u DONGLE_PEER -u DONGLE_LINK_CMD -u DONGLE_EXPECT_MAC -u DONGLE_BACKEND")
+		b.WriteString("env -u DONGLE_PEER -u DONGLE_FAULTS -u DONGLE_LINK_CMD -u DONGLE_EXPECT_MAC -u DONGLE_BACKEND")
 		for _, kv := range t.Env {
 			b.WriteString(" " + Quote(kv))
 		}
