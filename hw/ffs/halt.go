@@ -3,6 +3,7 @@ package ffs
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,8 +16,9 @@ var (
 	ErrHaltOut = errors.New("ffs: an OUT endpoint cannot be halted on command")
 )
 
-// Halt stalls the function's IN endpoint addr (the model's address) as the
-// host sees it: every transfer the host makes there ends in a STALL
+// Halt stalls the function's IN endpoint addr as the host sees it. addr is
+// the host's address for it (the UDC may number the endpoints its own way:
+// dummy_hcd gives the model's 0x82 as 0x86) or the model's: every transfer the host makes there ends in a STALL
 // handshake until it clears the halt (CLEAR_FEATURE(ENDPOINT_HALT), which
 // the UDC answers itself: dummy_hcd clears its own halted flag). It is a
 // fault injected from outside the model; the model never learns of it.
@@ -31,24 +33,45 @@ var (
 // after that packet was accepted: too late to be the fault asked for, and
 // refused with ErrHaltOut.
 func (b *Bridge) Halt(addr uint8) error {
-	for k, e := range b.eps {
-		if e.Addr != addr {
-			continue
-		}
-		if !e.In() {
-			return fmt.Errorf("%w: %#02x", ErrHaltOut, addr)
-		}
-		if k >= len(b.files) {
-			return fmt.Errorf("ffs: halt %#02x: %w", addr, ErrNoEndpoint)
-		}
-		_, err := b.files[k].Read(nil)
-		if errors.Is(err, unix.EBADMSG) {
-			return nil // the halt is set
-		}
-		if err == nil {
-			return fmt.Errorf("ffs: halt %#02x: the endpoint file read without halting", addr)
-		}
-		return fmt.Errorf("ffs: halt %#02x: %w", addr, err)
+	k := b.endpointIndex(addr)
+	if k < 0 || k >= len(b.files) {
+		return fmt.Errorf("ffs: halt %#02x: %w", addr, ErrNoEndpoint)
 	}
-	return fmt.Errorf("ffs: halt %#02x: %w", addr, ErrNoEndpoint)
+	if !b.eps[k].In() {
+		return fmt.Errorf("%w: %#02x", ErrHaltOut, addr)
+	}
+	_, err := b.files[k].Read(nil)
+	switch {
+	case errors.Is(err, unix.EBADMSG):
+		return nil // the halt is set
+	case err == nil:
+		return fmt.Errorf("ffs: halt %#02x: the endpoint file read without halting", addr)
+	}
+	return fmt.Errorf("ffs: halt %#02x: %w", addr, err)
+}
+
+// endpointIndex is the index in b.eps of the endpoint the host calls addr,
+// else of the one the model calls addr (-1: none). The host's address wins:
+// it is what a driver names.
+func (b *Bridge) endpointIndex(addr uint8) int {
+	for k := range b.eps {
+		if b.hostAddr(k) == addr {
+			return k
+		}
+	}
+	return slices.IndexFunc(b.eps, func(e Endpoint) bool { return e.Addr == addr })
+}
+
+// hostAddr is the address the UDC gave endpoint file k, 0 when it cannot
+// tell.
+func (b *Bridge) hostAddr(k int) uint8 {
+	if k >= len(b.files) {
+		return 0
+	}
+	if ha, ok := b.files[k].(HostAddresser); ok {
+		if a, err := ha.HostAddress(); err == nil {
+			return a
+		}
+	}
+	return 0
 }

@@ -19,7 +19,10 @@ type haltFile struct {
 	mu    sync.Mutex
 	in    bool
 	reads int
+	host  uint8 // the UDC's address for it
 }
+
+func (f *haltFile) HostAddress() (uint8, error) { return f.host, nil }
 
 func (f *haltFile) Read(p []byte) (int, error) {
 	f.mu.Lock()
@@ -39,7 +42,12 @@ type haltFunction struct{ eps []*haltFile }
 func (h *haltFunction) EP0() (ffs.File, error) { return &haltFile{}, nil }
 func (h *haltFunction) Endpoint(k int) (ffs.File, error) {
 	// vendorModel's endpoints in file order: 0x81 (IN), 0x82 (IN), 0x03 (OUT).
-	f := &haltFile{in: k <= 2}
+	// The UDC renumbers the IN endpoints (0x81 → 0x85, 0x82 → 0x86), as
+	// dummy_hcd does.
+	f := &haltFile{in: k <= 2, host: uint8(k + 0x84)}
+	if k == 3 {
+		f.host = 0x03
+	}
 	h.eps = append(h.eps, f)
 	return f, nil
 }
@@ -59,13 +67,20 @@ func TestHalt(t *testing.T) {
 	if fn.eps[1].reads != 1 || fn.eps[0].reads != 0 || fn.eps[2].reads != 0 {
 		t.Fatalf("reads per endpoint file %d %d %d, want one read of ep2 (0x82) only", fn.eps[0].reads, fn.eps[1].reads, fn.eps[2].reads)
 	}
+	// By the host's address.
+	if err := br.Halt(0x85); err != nil {
+		t.Fatalf("Halt(0x85), the host's address of 0x81: %v", err)
+	}
+	if fn.eps[0].reads != 1 || fn.eps[1].reads != 1 {
+		t.Fatalf("Halt(0x85) read ep1 %d times and ep2 %d times, want once each now", fn.eps[0].reads, fn.eps[1].reads)
+	}
 	if err := br.Halt(0x03); !errors.Is(err, ffs.ErrHaltOut) {
 		t.Fatalf("Halt(0x03): %v, want ErrHaltOut", err)
 	}
 	if fn.eps[2].reads != 0 {
 		t.Fatal("Halt(0x03) touched the OUT file")
 	}
-	if err := br.Halt(0x85); !errors.Is(err, ffs.ErrNoEndpoint) {
-		t.Fatalf("Halt(0x85): %v, want ErrNoEndpoint", err)
+	if err := br.Halt(0x87); !errors.Is(err, ffs.ErrNoEndpoint) {
+		t.Fatalf("Halt(0x87): %v, want ErrNoEndpoint", err)
 	}
 }
