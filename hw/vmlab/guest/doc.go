@@ -7,7 +7,8 @@
 //
 //	QEMU usb-net      0525:a4a2  CDC-ECM config, full speed, on qemu-xhci; cdc_ether bound.
 //	                             Its Ethernet side leaves QEMU (-netdev dgram) to the host
-//	                             peer, which echoes or counts frames: see Peer.
+//	                             peer, which echoes or counts frames, or keeps them for a
+//	                             spec that injects its own (PeerWire): see Peer, wire.go.
 //	ECM gadget        1209:0001  f_ecm on dummy_hcd (high speed); cdc_ether bound. Its
 //	                             device-side netdev is gecm0, where labguest echoes
 //	                             EtherType 0x88b5 frames back.
