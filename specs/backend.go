@@ -38,6 +38,10 @@ const (
 	// CapLinkControl: the spec can take the link down and up, and the
 	// device reports it.
 	CapLinkControl Cap = "needs-link-control"
+	// CapRxFilter: the device filters received frames by destination as
+	// the driver asks (CDC SET_ETHERNET_PACKET_FILTER, ASIX RX_CTL and its
+	// multicast hash): a frame it drops never crosses the bus.
+	CapRxFilter Cap = "needs-rx-filter"
 	// CapTraceFrames: the backend is a recording whose bulk IN transfers
 	// carry frames the sidecar counts.
 	CapTraceFrames Cap = "needs-trace-frames"
@@ -56,6 +60,8 @@ type Expectations struct {
 	RxHalts   int              // traces: bulk IN stalls the recording holds, each cleared by the driver
 	// NoLinkControl says why link control is impossible, when it is.
 	NoLinkControl string
+	// NoRxFilter says why the device has no receive filter, when it has none.
+	NoRxFilter string
 }
 
 // Peer is the far side of the wire, where the backend has one.

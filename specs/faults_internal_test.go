@@ -91,3 +91,28 @@ func TestSimFaultCaps(t *testing.T) {
 		}
 	}
 }
+
+// TestLabUSBNetNoRxFilter: in the lab, QEMU's usb-net runs no filter spec
+// (it filters nothing), and says why; the ECM gadget and other adapters do.
+func TestLabUSBNetNoRxFilter(t *testing.T) {
+	stubEnumerate(t, func(string) (gousb.Candidate, bool) { return gousb.Candidate{}, false })
+	t.Setenv("DONGLE_PEER", "")
+	t.Setenv("DONGLE_FAULTS", "")
+	t.Setenv("DONGLE_LAB", "1")
+	b, err := USBBackend("usb:0525:a4a2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has(b, CapRxFilter) || !strings.Contains(b.Why(CapRxFilter), "SET_ETHERNET_PACKET_FILTER") {
+		t.Errorf("lab usb-net: caps %v, Why(%s) %q", b.Caps(), CapRxFilter, b.Why(CapRxFilter))
+	}
+	for _, sel := range []string{"usb:1209:0001", "usb:0b95:1790"} {
+		b, err := USBBackend(sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !has(b, CapRxFilter) {
+			t.Errorf("%s: no %s (caps %v)", sel, CapRxFilter, b.Caps())
+		}
+	}
+}

@@ -34,7 +34,7 @@ func filterSpecs(b Backend) {
 		}
 	}
 
-	Describe("filters, observable on the wire", Label(string(CapLive), string(CapPeer)), func() {
+	Describe("filters, observable on the wire", Label(string(CapLive), string(CapPeer), string(CapRxFilter)), func() {
 		It("takes directed and broadcast frames and drops other stations' unicast", func(ctx SpecContext) {
 			h := Setup(ctx, b)
 			h.Up(ctx)

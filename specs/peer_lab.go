@@ -181,9 +181,17 @@ func (w *labWire) Ignored() uint64 {
 func (w *labWire) SetLink(up bool) error { return w.do(func() error { return w.p.SetLink(up) }) }
 
 // Close sets the far side back to echo (what the lab starts with) and
-// closes the connection.
+// closes the connection. A command still in flight (a spec that timed out
+// while waiting for frames) is cut off by closing the connection under it:
+// its late answer must not become the next spec's.
 func (w *labWire) Close() error {
-	w.mu.Lock()
+	if !w.mu.TryLock() {
+		err := w.p.Close()
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.closed = true
+		return errors.Join(fmt.Errorf("%s: closed with a command in flight", w.name), err)
+	}
 	defer w.mu.Unlock()
 	if w.closed {
 		return fmt.Errorf("%s: %w", w.name, ErrPeerClosed)

@@ -43,6 +43,7 @@ type Peer struct {
 	keep   atomic.Bool // PeerWire: frames kept for the spec
 	kept   *sim.Capture
 	plug   atomic.Pointer[func(on bool) error] // SetPlug
+	share  atomic.Pointer[string]              // SetShare
 	frames atomic.Uint64
 	bytes  atomic.Uint64
 	echoed atomic.Uint64
@@ -236,21 +237,34 @@ func (p *Peer) command(line string) string {
 		}
 		return fmt.Sprintf("ok sent=%d in_ns=%d", sent, el.Nanoseconds())
 	case len(f) == 2 && f[0] == "inject":
-		fr, err := guest.DecodeFrame(f[1])
+		frames, err := p.framesArg(f[1])
 		if err != nil {
 			return "err inject: " + err.Error()
 		}
-		if err := p.Inject(fr); err != nil {
-			return "err " + err.Error()
+		for _, fr := range frames {
+			if err := p.Inject(fr); err != nil {
+				return "err " + err.Error()
+			}
 		}
 		return "ok"
-	case len(f) == 3 && f[0] == "frames":
+	case (len(f) == 3 || len(f) == 4) && f[0] == "frames":
 		n, err1 := strconv.Atoi(f[1])
 		ms, err2 := strconv.Atoi(f[2])
 		if err := errors.Join(err1, err2); err != nil || n < 0 || ms < 0 {
 			return fmt.Sprintf("err frames %s %s: want a count and a timeout in ms", f[1], f[2])
 		}
-		return "ok " + guest.FramesAnswer(p.Frames(n, time.Duration(ms)*time.Millisecond))
+		got := p.Frames(n, time.Duration(ms)*time.Millisecond)
+		if len(f) == 3 {
+			return "ok " + guest.FramesAnswer(got)
+		}
+		path, err := guest.FileArg(p.shareDir(), f[3])
+		if err == nil {
+			err = guest.WriteFrameFile(path, got)
+		}
+		if err != nil {
+			return "err frames: " + err.Error()
+		}
+		return fmt.Sprintf("ok %d", len(got))
 	case len(f) == 1 && (f[0] == "unplug" || f[0] == "replug"):
 		plug := p.plug.Load()
 		if plug == nil {
@@ -289,6 +303,31 @@ func (p *Peer) Inject(frame []byte) error {
 		return fmt.Errorf("lab peer: inject: %w", err)
 	}
 	return nil
+}
+
+// SetShare names the host side of the directory the guest sees as
+// guest.SharedDir: "@FILE" arguments (bulk frame data) are files there.
+func (p *Peer) SetShare(dir string) { p.share.Store(&dir) }
+
+func (p *Peer) shareDir() string {
+	if d := p.share.Load(); d != nil {
+		return *d
+	}
+	return ""
+}
+
+// framesArg is an inject argument's frames: one inline frame, or a frame
+// file in the share.
+func (p *Peer) framesArg(arg string) ([][]byte, error) {
+	if !strings.HasPrefix(arg, "@") {
+		fr, err := guest.DecodeFrame(arg)
+		return [][]byte{fr}, err
+	}
+	path, err := guest.FileArg(p.shareDir(), arg)
+	if err != nil {
+		return nil, err
+	}
+	return guest.ReadFrameFile(path)
 }
 
 // SetPlug gives the peer what the guest's "unplug" (plug(false)) and

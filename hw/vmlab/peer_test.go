@@ -259,4 +259,70 @@ func TestPeerWire(t *testing.T) {
 	if err := c.Stall(0x81); !errors.Is(err, guest.ErrRefused) {
 		t.Fatalf("stall on usb-net: %v, want ErrRefused", err)
 	}
+
+	// Through the share, as the guest's serial port does it: the same
+	// frames, carried in files.
+	if err := c.Inject(in); err != nil {
+		t.Fatal(err)
+	}
+	c.UseShare(dir)
+	if err := c.Inject(in); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("inject @file to a peer without a share: %v, want ErrRefused", err)
+	}
+	p.SetShare(dir)
+	q.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := q.ReadFromUnix(buf); err != nil || !bytes.Equal(buf[:n], in) {
+		t.Fatalf("inline inject: QEMU got % x, %v", buf[:n], err)
+	}
+	in2 := append(in, 9)
+	if err := c.Inject(in2); err != nil {
+		t.Fatal(err)
+	}
+	q.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := q.ReadFromUnix(buf); err != nil || !bytes.Equal(buf[:n], in2) {
+		t.Fatalf("inject through the share: QEMU got % x, %v; want % x", buf[:n], err, in2)
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range sent {
+		if _, err := q.WriteToUnix(f, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = c.Frames(2, 2*time.Second)
+	if err != nil || len(got) != 2 || !bytes.Equal(got[0], sent[0]) || !bytes.Equal(got[1], sent[1]) {
+		t.Fatalf("frames through the share: %d frames, %v; want the 2 sent", len(got), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "wire-frames.bin")); err != nil {
+		t.Fatalf("the frames did not go through the share: %v", err)
+	}
+}
+
+func TestFrameFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.bin")
+	frames := [][]byte{{1, 2, 3}, {}, bytes.Repeat([]byte{4}, 1514)}
+	if err := guest.WriteFrameFile(path, frames); err != nil {
+		t.Fatal(err)
+	}
+	got, err := guest.ReadFrameFile(path)
+	if err != nil || len(got) != 3 || !bytes.Equal(got[0], frames[0]) || len(got[1]) != 0 || !bytes.Equal(got[2], frames[2]) {
+		t.Fatalf("round trip: %v, %v", got, err)
+	}
+	os.WriteFile(path, []byte{0, 0, 0, 9, 1, 2}, 0o644)
+	if _, err := guest.ReadFrameFile(path); !errors.Is(err, guest.ErrBadAnswer) {
+		t.Fatalf("truncated record: %v, want ErrBadAnswer", err)
+	}
+	for _, bad := range []string{"x", "@", "@../x", "@a/b", "@.."} {
+		if _, err := guest.FileArg(dir, bad); err == nil {
+			t.Errorf("FileArg(%q) accepted", bad)
+		}
+	}
+	if p, err := guest.FileArg(dir, "@ok.bin"); err != nil || p != filepath.Join(dir, "ok.bin") {
+		t.Errorf("FileArg(@ok.bin) = %q, %v", p, err)
+	}
+	if _, err := guest.FileArg("", "@ok.bin"); err == nil {
+		t.Error("FileArg without a share accepted")
+	}
 }

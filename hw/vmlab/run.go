@@ -121,6 +121,7 @@ func (l *Lab) Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		return nil, err
 	}
 	defer peer.Close()
+	peer.SetShare(share)
 
 	fixture := cfg.Fixture
 	if fixture == "" {

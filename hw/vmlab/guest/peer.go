@@ -75,6 +75,9 @@ func ParsePeerStats(s string) (PeerStats, error) {
 type Peer struct {
 	f  ctlConn
 	rd *bufio.Reader
+	// share is a directory the peer sees too ("" none): bulky frame data
+	// goes through files there (wire.go).
+	share string
 }
 
 // ctlConn is the control channel: a serial port or a unix socket.
@@ -95,6 +98,9 @@ func DialPeer() (*Peer, error) {
 		return nil, fmt.Errorf("host peer control %s: %w", PeerPort, err)
 	}
 	p := newPeer(f)
+	if st, err := os.Stat(SharedDir); err == nil && st.IsDir() {
+		p.share = SharedDir
+	}
 	if _, err := p.cmd("ping"); err != nil {
 		f.Close()
 		return nil, err

@@ -2,9 +2,12 @@ package guest
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -20,13 +23,71 @@ import (
 //	reset                  ok             forget the kept frames, zero the counters
 //	stats                  ok K=V ...
 //	inject FRAME           ok             send FRAME to the device
+//	inject @FILE           ok             send each frame of FILE (frame file, below)
 //	frames N MS            ok K FRAME...  every kept frame, once K >= N or after MS ms
+//	frames N MS @FILE      ok K           the same, written to FILE
 //	link up|down           ok             take the wire's link up or down
 //	stall EP               ok             halt endpoint EP (hex or decimal) until the host clears it
 //	unplug                 ok             the device leaves the bus
 //	replug                 ok             it comes back (and is enumerated again)
 //
 // A peer that cannot do something answers "err" with the reason.
+//
+// @FILE names a file in a directory both sides see (the lab's 9p share:
+// SharedDir in the guest), for frame data too bulky for the serial port
+// (about 30 KB/s under TCG: 500 full-size frames took over 30 s). A frame
+// file is each frame as a 4-byte big-endian length and its bytes.
+
+// SharedDir is the guest's mount of the lab share, which the host peer
+// sees as its run's share directory.
+const SharedDir = "/mnt/lab"
+
+// Frame-file names the guest uses in SharedDir.
+const (
+	injectFile = "wire-inject.bin"
+	framesFile = "wire-frames.bin"
+)
+
+// WriteFrameFile writes frames to path as a frame file.
+func WriteFrameFile(path string, frames [][]byte) error {
+	var b []byte
+	for _, f := range frames {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// ReadFrameFile reads a frame file.
+func ReadFrameFile(path string) ([][]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for len(b) > 0 {
+		if len(b) < 4 || int(binary.BigEndian.Uint32(b)) > len(b)-4 {
+			return nil, fmt.Errorf("frame file %s: %w: record %d truncated", path, ErrBadAnswer, len(out))
+		}
+		n := int(binary.BigEndian.Uint32(b))
+		out = append(out, b[4:4+n])
+		b = b[4+n:]
+	}
+	return out, nil
+}
+
+// FileArg is the file an "@FILE" argument names inside dir; it refuses
+// anything but a plain name.
+func FileArg(dir, arg string) (string, error) {
+	name, ok := strings.CutPrefix(arg, "@")
+	if !ok || name == "" || strings.ContainsAny(name, "/\\") || name == "." || name == ".." {
+		return "", fmt.Errorf("file argument %q: want @NAME, a plain file name", arg)
+	}
+	if dir == "" {
+		return "", fmt.Errorf("file argument %q: this peer shares no directory with the guest", arg)
+	}
+	return filepath.Join(dir, name), nil
+}
 
 // MaxLine bounds one protocol line (a "frames" answer carries every kept
 // frame: 2000 full-size frames are 4 MB of base64).
@@ -116,8 +177,19 @@ func DialWire(path string) (*Peer, error) {
 	return p, nil
 }
 
+// UseShare makes bulk frame data go through files in dir, a directory the
+// peer sees as its share (DialPeer uses SharedDir when it exists).
+func (p *Peer) UseShare(dir string) { p.share = dir }
+
 // Inject sends frame from the far side of the wire to the device.
 func (p *Peer) Inject(frame []byte) error {
+	if p.share != "" {
+		if err := WriteFrameFile(filepath.Join(p.share, injectFile), [][]byte{frame}); err != nil {
+			return fmt.Errorf("peer inject: %w", err)
+		}
+		_, err := p.cmd("inject @" + injectFile)
+		return err
+	}
 	_, err := p.cmd("inject " + EncodeFrame(frame))
 	return err
 }
@@ -128,13 +200,23 @@ func (p *Peer) Inject(frame []byte) error {
 func (p *Peer) Frames(n int, timeout time.Duration) ([][]byte, error) {
 	ms := max(timeout.Milliseconds(), 1)
 	c := fmt.Sprintf("frames %d %d", n, ms)
-	// The answer may be long: as long again as the peer's own wait to
-	// cross a slow control channel.
-	ans, err := p.cmdWithin(c, 2*timeout+10*time.Second)
+	if p.share != "" {
+		c += " @" + framesFile
+	}
+	// An inline answer may be long: it gets as long again as the peer's own
+	// wait to cross the control channel.
+	ans, err := p.cmdWithin(c, 2*timeout+5*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	got, err := ParseFramesAnswer(ans)
+	var got [][]byte
+	if p.share != "" {
+		if got, err = ReadFrameFile(filepath.Join(p.share, framesFile)); err == nil && strconv.Itoa(len(got)) != ans {
+			err = fmt.Errorf("%w: the answer counts %s frames, the file holds %d", ErrBadAnswer, ans, len(got))
+		}
+	} else {
+		got, err = ParseFramesAnswer(ans)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("peer %q: %w", c, err)
 	}
