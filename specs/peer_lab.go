@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/onsi/ginkgo/v2"
 
 	"dongle/hw/vmlab/guest"
 )
@@ -25,12 +28,16 @@ import (
 //	                (FunctionFS), unplug/replug (the gadget's UDC)
 //
 // Each spec's peer puts the far side in wire mode (nothing echoed, every
-// frame kept) and sets it back to echo on Close.
+// frame kept) and sets it back to echo on Close; a spec that needs a
+// reflector and not a peer (needs-echo without needs-peer: "come back
+// through an echoing far side") finds it echoing instead, so the backend
+// has CapEcho too and both kinds of spec run against the real far side.
 
 func init() {
 	RegisterPeer(PeerScheme{
 		Name:  "usbnet-host",
 		Usage: "usbnet-host  QEMU usb-net's host peer in the virtual lab (through /dev/ttyS2)",
+		Echo:  true,
 		Open: func(ctx context.Context, arg string) (PeerConn, error) {
 			if arg != "" {
 				return nil, fmt.Errorf("usbnet-host:%s: %w: it takes no argument", arg, ErrPeerArg)
@@ -45,6 +52,7 @@ func init() {
 	RegisterPeer(PeerScheme{
 		Name:  "ffsmodel",
 		Usage: "ffsmodel:SOCK  an ASIX model's wire in the virtual lab (ffsmodel -sock SOCK)",
+		Echo:  true,
 		Link:  true,
 		Open: func(ctx context.Context, arg string) (PeerConn, error) {
 			if arg == "" {
@@ -102,7 +110,11 @@ var (
 )
 
 func openLabWire(name string, p *guest.Peer) (*labWire, error) {
-	if err := errors.Join(p.SetMode(guest.PeerWire), p.Reset()); err != nil {
+	mode := guest.PeerWire
+	if specWantsEcho() {
+		mode = guest.PeerEcho
+	}
+	if err := errors.Join(p.SetMode(mode), p.Reset()); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("%s: %w: %w", name, ErrPeer, err)
 	}
@@ -154,6 +166,13 @@ func (w *labWire) Received(ctx context.Context, n int) ([][]byte, error) {
 		}
 	})
 	return test, err
+}
+
+// specWantsEcho reports whether the running spec needs a reflector and
+// not a peer it drives.
+func specWantsEcho() bool {
+	labels := ginkgo.CurrentSpecReport().Labels()
+	return slices.Contains(labels, string(CapEcho)) && !slices.Contains(labels, string(CapPeer))
 }
 
 // deadlineOf is ctx's deadline, or the spec timeout from now.
