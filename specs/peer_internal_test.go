@@ -16,6 +16,10 @@ func TestParsePeer(t *testing.T) {
 	if err != nil || s.Name != "echo" || !s.Echo || s.Open != nil || arg != "" {
 		t.Fatalf("echo: %+v %q %v", s, arg, err)
 	}
+	s, arg, err = ParsePeer("iface:eth1")
+	if err != nil || s.Name != "iface" || s.Open == nil || !s.Link || arg != "eth1" {
+		t.Fatalf("iface:eth1: %q %q %v", s.Name, arg, err)
+	}
 	if _, _, err := ParsePeer("carrier-pigeon:coop"); !errors.Is(err, ErrUnknownPeer) || !errors.Is(err, ErrPeer) {
 		t.Fatalf("unknown scheme: %v, want ErrUnknownPeer", err)
 	}
