@@ -66,6 +66,8 @@ var (
 func TestUSBBackendPeerCaps(t *testing.T) {
 	stubEnumerate(t, func(string) (gousb.Candidate, bool) { return gousb.Candidate{}, false })
 	t.Setenv("DONGLE_LINK_CMD", "")
+	defer func(old string) { *peerFlag = old }(*peerFlag)
+	*peerFlag = ""
 	peerMu.Lock()
 	peerSchemes["fake"] = PeerScheme{Name: "fake", Link: true, Open: func(context.Context, string) (PeerConn, error) {
 		return &fakePeer{PeerCapture: NewPeerCapture()}, nil
@@ -106,7 +108,6 @@ func TestUSBBackendPeerCaps(t *testing.T) {
 		}
 	}
 	*peerFlag = "nope"
-	t.Cleanup(func() { *peerFlag = "" })
 	if _, err := USBBackend("usb:0b95:1790"); !errors.Is(err, ErrUnknownPeer) {
 		t.Errorf("--peer=nope (the flag wins over DONGLE_PEER=fakenolink): %v, want ErrUnknownPeer", err)
 	}
