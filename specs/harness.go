@@ -39,6 +39,10 @@ type Harness struct {
 	// stack delivers; RxIgnored counts the TestEtherType frames it left out.
 	Rx        chan []byte
 	RxIgnored atomic.Uint64
+	// RxOthers counts every received frame that is not one of this run's
+	// test frames (a real wire's other stations: ARP, IPv6 ND, LLDP, STP),
+	// so that counter checks can leave them out (RxTestPackets).
+	RxOthers atomic.Uint64
 
 	rec       *record.Device
 	tracePath string
@@ -78,6 +82,11 @@ func Setup(ctx context.Context, b Backend) *Harness {
 	h.Dev, err = usbnet.Probe(h.rec, list...)
 	Expect(err).NotTo(HaveOccurred(), "probe %s", b.Name())
 	h.Net = h.Dev.Net
+	h.Net.AddTap(func(b *skbuff.Buff, dir netdev.Direction) {
+		if dir == netdev.DirRX && !isTestBuff(b) {
+			h.RxOthers.Add(1)
+		}
+	})
 	h.Net.AddHandler(TestEtherType, func(buf *skbuff.Buff) {
 		c := append(append([]byte(nil), buf.MACHeader()...), buf.Data()...)
 		buf.Free(skbuff.FreeRead)
@@ -92,6 +101,22 @@ func Setup(ctx context.Context, b Backend) *Harness {
 		}
 	})
 	return h
+}
+
+// isTestBuff is IsTestFrame on a received buffer, without copying it.
+func isTestBuff(b *skbuff.Buff) bool {
+	hdr, data := b.MACHeader(), b.Data()
+	return len(hdr) >= 14 && len(data) >= MinFrame-14 &&
+		binary.BigEndian.Uint16(hdr[12:]) == TestEtherType &&
+		binary.BigEndian.Uint32(data[tagOffset-14:]) == runTag
+}
+
+// RxTestPackets is rx_packets without the frames of other stations
+// (RxOthers): what the driver received of this run's test frames. A frame
+// is counted in rx_packets by the driver a moment before the stack's tap
+// sees it, so a check against it should allow that moment (Eventually).
+func (h *Harness) RxTestPackets() uint64 {
+	return h.Net.Stats().RxPackets.Load() - h.RxOthers.Load()
 }
 
 // Up brings the interface up and, where the backend reports link, waits

@@ -16,6 +16,10 @@ func TestParsePeer(t *testing.T) {
 	if err != nil || s.Name != "echo" || !s.Echo || s.Open != nil || arg != "" {
 		t.Fatalf("echo: %+v %q %v", s, arg, err)
 	}
+	s, arg, err = ParsePeer("iface:eth1")
+	if err != nil || s.Name != "iface" || s.Open == nil || !s.Link || arg != "eth1" {
+		t.Fatalf("iface:eth1: %q %q %v", s.Name, arg, err)
+	}
 	if _, _, err := ParsePeer("carrier-pigeon:coop"); !errors.Is(err, ErrUnknownPeer) || !errors.Is(err, ErrPeer) {
 		t.Fatalf("unknown scheme: %v, want ErrUnknownPeer", err)
 	}
@@ -62,6 +66,8 @@ var (
 func TestUSBBackendPeerCaps(t *testing.T) {
 	stubEnumerate(t, func(string) (gousb.Candidate, bool) { return gousb.Candidate{}, false })
 	t.Setenv("DONGLE_LINK_CMD", "")
+	defer func(old string) { *peerFlag = old }(*peerFlag)
+	*peerFlag = ""
 	peerMu.Lock()
 	peerSchemes["fake"] = PeerScheme{Name: "fake", Link: true, Open: func(context.Context, string) (PeerConn, error) {
 		return &fakePeer{PeerCapture: NewPeerCapture()}, nil
@@ -102,7 +108,6 @@ func TestUSBBackendPeerCaps(t *testing.T) {
 		}
 	}
 	*peerFlag = "nope"
-	t.Cleanup(func() { *peerFlag = "" })
 	if _, err := USBBackend("usb:0b95:1790"); !errors.Is(err, ErrUnknownPeer) {
 		t.Errorf("--peer=nope (the flag wins over DONGLE_PEER=fakenolink): %v, want ErrUnknownPeer", err)
 	}

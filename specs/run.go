@@ -26,7 +26,7 @@ type Options struct {
 	Reporter types.ReporterConfig
 }
 
-var backendFlag = flag.String("backend", "", "comma-separated backends: sim, sim:ecm, sim:ecm-gadget, sim:ax88772, sim:ax88772-fs, sim:ax88178, sim:ax88179, sim:ax88179-ss, trace, trace:FILE, usb, usb:VID:PID, usb:BUS.ADDR (default: every sim backend and fixture trace; env DONGLE_BACKEND)")
+var backendFlag = flag.String("backend", "", "comma-separated backends: sim, sim:ecm, sim:ecm-gadget, sim:ax88772, sim:ax88772-fs, sim:ax88178, sim:ax88179, sim:ax88179-ss, trace, trace:FILE, usb, usb:VID:PID, usb:BUS.ADDR, sim:MODEL@IFACE (a model whose wire is a host interface) (default: every sim backend and fixture trace; env DONGLE_BACKEND)")
 
 // OptionsFromFlags reads --backend (or DONGLE_BACKEND) and Ginkgo's flags.
 func OptionsFromFlags() Options {
@@ -75,6 +75,12 @@ func Resolve(sels []string) ([]Backend, error) {
 			for _, b := range traces {
 				add(b)
 			}
+		case strings.HasPrefix(s, "sim:") && strings.Contains(s, "@"):
+			b, err := WireBackend(s)
+			if err != nil {
+				return nil, err
+			}
+			add(b)
 		case s == "usb" || strings.HasPrefix(s, "usb:"):
 			b, err := USBBackend(s)
 			if err != nil {
