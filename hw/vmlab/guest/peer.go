@@ -97,6 +97,12 @@ func DialPeer() (*Peer, error) {
 		f.Close()
 		return nil, fmt.Errorf("host peer control %s: %w", PeerPort, err)
 	}
+	// Input still queued is the end of an answer nobody waited for (an
+	// earlier user closed the port mid-command): it is not ours.
+	if err := unix.IoctlSetInt(int(f.Fd()), unix.TCFLSH, unix.TCIFLUSH); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("host peer control %s: flush: %w", PeerPort, err)
+	}
 	p := newPeer(f)
 	if st, err := os.Stat(SharedDir); err == nil && st.IsDir() {
 		p.share = SharedDir
