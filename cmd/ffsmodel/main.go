@@ -36,8 +36,8 @@
 // dongle's spec suite against an emulated chip, through gousb and the real
 // kernel USB stack (vmlab.EnvGuestSetup starts ffsmodel before the tests):
 //
-//	DONGLE_LAB_SETUP='ffsmodel -daemon -model ax88772b -ctl /run/ffsmodel.ctl' \
-//	DONGLE_PEER=echo DONGLE_EXPECT_MAC=00:0e:c6:88:77:2b DONGLE_LINK_CMD='echo %s > /run/ffsmodel.ctl' \
+//	DONGLE_LAB_SETUP='ffsmodel -daemon -model ax88772b -sock /run/ffsmodel.sock' \
+//	DONGLE_PEER=ffsmodel:/run/ffsmodel.sock DONGLE_EXPECT_MAC=00:0e:c6:88:77:2b \
 //	go test -exec $PWD/.lab/labexec ./specs -args --backend=usb:0b95:772b
 //
 // On SIGTERM or SIGINT it writes the capture (usbmon pcap, link type 220, of
