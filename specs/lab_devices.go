@@ -23,7 +23,7 @@ const (
 )
 
 // qemuNoRxFilter is why QEMU's usb-net runs no filter spec.
-const qemuNoRxFilter = "QEMU 7.2's usb-net has no receive filter in its CDC configuration: it accepts SET_ETHERNET_PACKET_FILTER (since 7.2, which only made the mandatory request succeed) and passes every frame up (measured in the lab with usbnet-host: another station's unicast and an unsubscribed multicast group reached the driver)"
+const qemuNoRxFilter = "QEMU 7.2's usb-net has no receive filter in its CDC configuration: it answers SET_ETHERNET_PACKET_FILTER with success and still passes every frame up (measured in the lab with usbnet-host: another station's unicast and an unsubscribed multicast group reached the driver)"
 
 // labDev is what the lab knows about one of its devices, independently of
 // dongle's driver.
