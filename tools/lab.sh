@@ -84,4 +84,16 @@ DONGLE_LAB_SETUP='for g in /sys/kernel/config/usb_gadget/*; do echo > $g/UDC; do
 	-args --backend=usb:0b95:1790 $FLAKY -ginkgo.junit-report=reports/lab-junit-usb-0b95-1790-super.xml || { model_log; exit 1; }
 flaky_report reports/lab-junit-usb-0b95-1790-super.xml
 echo "lab.sh: conformance suite against the ax88179 model at SuperSpeed (usb:0b95:1790) passed in $((SECONDS - T1)) s"
+# The closing note: for each lab device, how many of the specs selected for
+# it skipped (each skip's reason is in its JUnit entry and the output above).
+skipped_note() { # report backend-label
+	local sel skip
+	sel=$(grep -o "<testcase [^>]*$2[],][^>]*>" "specs/$1" | wc -l)
+	skip=$(grep -o "<testcase [^>]*$2[],][^>]*status=\"skipped\"[^>]*>" "specs/$1" | wc -l)
+	local name=${1#reports/lab-junit-}
+	echo "lab.sh: ${name%.xml}: $skip of $sel selected specs skipped"
+}
+for r in 0525-a4a2 1209-0001 0b95-772b 0b95-1790 0b95-1790-super; do
+	skipped_note "reports/lab-junit-usb-$r.xml" "backend-usb-${r%-super}"
+done
 echo "lab.sh: lab stage passed in $((SECONDS - T0)) s"
