@@ -42,6 +42,9 @@ const (
 	// the driver asks (CDC SET_ETHERNET_PACKET_FILTER, ASIX RX_CTL and its
 	// multicast hash): a frame it drops never crosses the bus.
 	CapRxFilter Cap = "needs-rx-filter"
+	// CapUnicastFilter: the receive filter also drops unicast frames for
+	// other stations (CDC PACKET_TYPE_DIRECTED honoured).
+	CapUnicastFilter Cap = "needs-unicast-filter"
 	// CapTraceFrames: the backend is a recording whose bulk IN transfers
 	// carry frames the sidecar counts.
 	CapTraceFrames Cap = "needs-trace-frames"
@@ -62,6 +65,9 @@ type Expectations struct {
 	NoLinkControl string
 	// NoRxFilter says why the device has no receive filter, when it has none.
 	NoRxFilter string
+	// NoUnicastFilter says why its filter lets other stations' unicast
+	// through, when it does.
+	NoUnicastFilter string
 }
 
 // Peer is the far side of the wire, where the backend has one.

@@ -27,7 +27,7 @@ type simBackend struct {
 func (b *simBackend) Name() string         { return b.name }
 func (b *simBackend) Expect() Expectations { return b.expect }
 func (b *simBackend) Caps() []Cap {
-	c := append([]Cap{CapLive, CapPeer, CapRxFilter, CapFaults}, FaultCaps...)
+	c := append([]Cap{CapLive, CapPeer, CapRxFilter, CapUnicastFilter, CapFaults}, FaultCaps...)
 	if b.expect.NoLinkControl == "" {
 		c = append(c, CapLinkControl)
 	}

@@ -95,6 +95,9 @@ func USBBackend(name string) (Backend, error) {
 	if lab {
 		e = labDevice(sel).expect(e)
 	}
+	if lab && sel == gadgetSel {
+		e.NoUnicastFilter = gadgetNoUnicastFilter
+	}
 	switch {
 	case lab && sel == usbNetSel:
 		// Whatever DONGLE_LINK_CMD says: the device itself cannot report
@@ -135,6 +138,9 @@ func (b *usbBackend) Caps() []Cap {
 	}
 	if b.expect.NoRxFilter == "" {
 		c = append(c, CapRxFilter)
+		if b.expect.NoUnicastFilter == "" {
+			c = append(c, CapUnicastFilter)
+		}
 	}
 	if b.lab {
 		c = append(c, CapLab)
@@ -157,6 +163,11 @@ func (b *usbBackend) Why(c Cap) string {
 		return b.expect.NoLinkControl
 	case CapRxFilter:
 		return b.expect.NoRxFilter
+	case CapUnicastFilter:
+		if b.expect.NoRxFilter != "" {
+			return b.expect.NoRxFilter
+		}
+		return b.expect.NoUnicastFilter
 	case CapLab:
 		return "not one of the virtual lab's devices (usb:0525:a4a2, usb:1209:0001) inside the lab VM (go test -exec .lab/labexec)"
 	}

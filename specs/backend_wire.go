@@ -67,7 +67,7 @@ func (b *wireBackend) Expect() Expectations {
 
 func (b *wireBackend) Caps() []Cap {
 	// The model's own faults and receive filter.
-	c := append([]Cap{CapLive, CapFaults, CapRxFilter}, FaultCaps...)
+	c := append([]Cap{CapLive, CapFaults, CapRxFilter, CapUnicastFilter}, FaultCaps...)
 	if b.peer.Open != nil {
 		c = append(c, CapPeer)
 	}

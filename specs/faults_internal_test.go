@@ -93,7 +93,8 @@ func TestSimFaultCaps(t *testing.T) {
 }
 
 // TestLabUSBNetNoRxFilter: in the lab, QEMU's usb-net runs no filter spec
-// (it filters nothing), and says why; the ECM gadget and other adapters do.
+// (it filters nothing) and the ECM gadget no unicast-filter spec, and say
+// why; other adapters run them all.
 func TestLabUSBNetNoRxFilter(t *testing.T) {
 	stubEnumerate(t, func(string) (gousb.Candidate, bool) { return gousb.Candidate{}, false })
 	t.Setenv("DONGLE_PEER", "")
@@ -106,6 +107,9 @@ func TestLabUSBNetNoRxFilter(t *testing.T) {
 	if has(b, CapRxFilter) || !strings.Contains(b.Why(CapRxFilter), "SET_ETHERNET_PACKET_FILTER") {
 		t.Errorf("lab usb-net: caps %v, Why(%s) %q", b.Caps(), CapRxFilter, b.Why(CapRxFilter))
 	}
+	if has(b, CapUnicastFilter) || b.Why(CapUnicastFilter) != b.Why(CapRxFilter) {
+		t.Errorf("lab usb-net: no filter at all, so no unicast filter for the same reason: caps %v, Why %q", b.Caps(), b.Why(CapUnicastFilter))
+	}
 	for _, sel := range []string{"usb:1209:0001", "usb:0b95:1790"} {
 		b, err := USBBackend(sel)
 		if err != nil {
@@ -114,5 +118,16 @@ func TestLabUSBNetNoRxFilter(t *testing.T) {
 		if !has(b, CapRxFilter) {
 			t.Errorf("%s: no %s (caps %v)", sel, CapRxFilter, b.Caps())
 		}
+	}
+	// The gadget filters multicast and broadcast but not unicast; its
+	// link control is still DONGLE_LINK_CMD's to give.
+	t.Setenv("DONGLE_LINK_CMD", "")
+	g, _ := USBBackend("usb:1209:0001")
+	if has(g, CapUnicastFilter) || !strings.Contains(g.Why(CapUnicastFilter), "PACKET_TYPE_DIRECTED") || has(g, CapLinkControl) {
+		t.Errorf("lab gadget without DONGLE_LINK_CMD: caps %v, Why(%s) %q", g.Caps(), CapUnicastFilter, g.Why(CapUnicastFilter))
+	}
+	a, _ := USBBackend("usb:0b95:1790")
+	if !has(a, CapUnicastFilter) {
+		t.Errorf("usb:0b95:1790: no %s (caps %v)", CapUnicastFilter, a.Caps())
 	}
 }

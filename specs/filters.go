@@ -36,7 +36,7 @@ func filterSpecs(b Backend) {
 	}
 
 	Describe("filters, observable on the wire", Label(string(CapLive), string(CapPeer), string(CapRxFilter)), func() {
-		It("takes directed and broadcast frames and drops other stations' unicast", func(ctx SpecContext) {
+		It("takes directed and broadcast frames and drops other stations' unicast", Label(string(CapUnicastFilter)), func(ctx SpecContext) {
 			h := Setup(ctx, b)
 			h.Up(ctx)
 			Expect(reaches(ctx, h, Frame(h.Net.HardwareAddr(), PeerMAC, 100, 1))).To(BeTrue(), "directed to us")
@@ -54,7 +54,7 @@ func filterSpecs(b Backend) {
 			Eventually(ctx, func() bool { return reaches(ctx, h, Frame(group, PeerMAC, 100, 3)) }).Should(BeFalse(), "group left again")
 		}, SpecTimeout(specTimeout))
 
-		It("hears every frame in promiscuous mode, and stops when it is left", func(ctx SpecContext) {
+		It("hears every frame in promiscuous mode, and stops when it is left", Label(string(CapUnicastFilter)), func(ctx SpecContext) {
 			h := Setup(ctx, b)
 			h.Up(ctx)
 			h.Net.SetPromisc(1)
@@ -64,7 +64,7 @@ func filterSpecs(b Backend) {
 			Eventually(ctx, func() bool { return reaches(ctx, h, Frame(other, PeerMAC, 100, 3)) }).Should(BeFalse(), "promiscuous left")
 		}, SpecTimeout(specTimeout))
 
-		It("takes every multicast group in all-multicast mode, but not other stations' unicast", func(ctx SpecContext) {
+		It("takes every multicast group in all-multicast mode, but not other stations' unicast", Label(string(CapUnicastFilter)), func(ctx SpecContext) {
 			h := Setup(ctx, b)
 			h.Up(ctx)
 			h.Net.SetAllMulti(1)

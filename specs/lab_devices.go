@@ -25,6 +25,10 @@ const (
 // qemuNoRxFilter is why QEMU's usb-net runs no filter spec.
 const qemuNoRxFilter = "QEMU 7.2's usb-net has no receive filter in its CDC configuration: it answers SET_ETHERNET_PACKET_FILTER with success and still passes every frame up (measured in the lab with usbnet-host: another station's unicast and an unsubscribed multicast group reached the driver)"
 
+// gadgetNoUnicastFilter is why the ECM gadget runs no spec of unicast
+// filtering.
+const gadgetNoUnicastFilter = "the kernel's f_ecm filters only multicast and broadcast: u_ether's eth_start_xmit applies the host's SET_ETHERNET_PACKET_FILTER to those and ignores PACKET_TYPE_DIRECTED, so another station's unicast reaches the host (measured in the lab with --peer=iface:gecm0)"
+
 // labDev is what the lab knows about one of its devices, independently of
 // dongle's driver.
 type labDev struct {
