@@ -18,7 +18,7 @@ import (
 	"dongle/hw/sim/ax88772"
 	"dongle/hw/sim/ecm"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // Kind says what stands behind a Target.
@@ -39,7 +39,7 @@ type Target struct {
 	// traces): attach a sim.Loopback or a sim.Capture to it.
 	Peer *sim.End
 	// Drivers are the minidrivers to probe with (models and traces answer
-	// at once, so they get drivers.ForModels()).
+	// at once, so they get catalog.ForModels()).
 	Drivers []usbnet.Minidriver
 	// Replay is the model replay behind a trace target (nil for strict).
 	Replay *replay.Model
@@ -71,6 +71,13 @@ func IsSelector(s string) bool {
 	return s == "usb" || strings.HasPrefix(s, "usb:") || strings.HasPrefix(s, "sim:")
 }
 
+// IsAdapter is the enumeration filter: a device a catalog driver binds, or
+// one whose function dongle refuses by name (catalog.IsAdapter).
+func IsAdapter(c usbhw.Candidate) bool {
+	dd, cfgs := c.Descriptors()
+	return catalog.IsAdapter(dd, cfgs, c.ActiveConfig)
+}
+
 // Open opens sel.
 func Open(sel string) (*Target, error) {
 	switch {
@@ -96,7 +103,7 @@ func openUSB(sel string) (*Target, error) {
 		}
 		dev, err = ctx.OpenDevice(ps, nil)
 	} else {
-		dev, err = ctx.OpenFirst(usbhw.NetworkAdapters(drivers.VendorIDs()...), nil)
+		dev, err = ctx.OpenFirst(IsAdapter, nil)
 		var nf *usbhw.NotFoundError
 		if errors.As(err, &nf) || errors.Is(err, hw.ErrNotFound) {
 			err = fmt.Errorf("%w (%v)", ErrNoAdapter, err)
@@ -106,7 +113,7 @@ func openUSB(sel string) (*Target, error) {
 		ctx.Close()
 		return nil, err
 	}
-	t := &Target{Kind: USB, Name: sel, HW: dev, Drivers: drivers.All()}
+	t := &Target{Kind: USB, Name: sel, HW: dev, Drivers: catalog.All()}
 	t.closers = append(t.closers, ctx.Close, dev.Close)
 	return t, nil
 }
@@ -137,7 +144,7 @@ func openSim(sel string) (*Target, error) {
 	default:
 		return nil, fmt.Errorf("unknown device model %q (have %s)", sel, strings.Join(SimModels, ", "))
 	}
-	t := &Target{Kind: Sim, Name: sel, HW: dev, Peer: w.B(), Drivers: drivers.ForModels()}
+	t := &Target{Kind: Sim, Name: sel, HW: dev, Peer: w.B(), Drivers: catalog.ForModels()}
 	t.closers = append(t.closers, dev.Close)
 	return t, nil
 }
@@ -146,7 +153,7 @@ func openTrace(path string) (*Target, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	t := &Target{Kind: Trace, Name: path, Drivers: drivers.ForModels()}
+	t := &Target{Kind: Trace, Name: path, Drivers: catalog.ForModels()}
 	dev, err := replay.Open(path, replay.ModelOptions{Logf: func(f string, a ...any) {
 		t.Log = append(t.Log, fmt.Sprintf(f, a...))
 	}})
