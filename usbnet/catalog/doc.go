@@ -14,10 +14,10 @@
 //
 // # Invariants
 //
-//   - Entries are in Probe's order: the vendor drivers, whose VID:PID
-//     entries are exact, before the class driver (usbnet.Match tries
-//     VID:PID entries first anyway; the order only decides between two
-//     vendor drivers claiming the same ID, which TestUniqueIDs forbids).
+//   - The order of entries does not decide a match: usbnet.Match tries
+//     every driver's VID:PID entries before any class entry, and no two
+//     drivers claim the same VID:PID (TestUniqueIDs). It is the order the
+//     suite runs the models in.
 //   - Driver names, aliases and model selectors are unique (TestUnique*).
 //   - Every model's Expect.Driver is its entry's driver, and Probe binds
 //     that driver to it (TestModelsBind).

@@ -15,20 +15,20 @@ import (
 	"dongle/usbnet/cdcecm"
 )
 
-// entries is the catalog: one Entry per minidriver, vendor drivers first.
+// entries is the catalog: one Entry per minidriver, in the order the
+// suite runs their models.
 var entries = []Entry{
 	{
-		Name: "ax88179_178a", Aliases: []string{"ax88179"},
-		New:       func() usbnet.Minidriver { return &ax88179.Driver{} },
-		ForModels: func() usbnet.Minidriver { return &ax88179.Driver{NoDelay: true} },
+		Name: "cdc_ether", Aliases: []string{"ecm"},
+		New:       func() usbnet.Minidriver { return cdcecm.Driver{} },
+		ForModels: func() usbnet.Minidriver { return cdcecm.Driver{} },
 		Models: []Model{
-			{Selector: "sim:ax88179", Describe: "hw/sim/ax88179: AX88179 at high speed", Chips: []string{"ax88179", "ax88178a"},
-				Build: buildAX88179, Expect: Expect{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: simax88179.DefaultMAC,
-					USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000}},
-			{Selector: "sim:ax88179-ss", Describe: "hw/sim/ax88179: AX88179 at SuperSpeed",
-				Build: func(o Options) *Instance { o.Speed = hw.SpeedSuper; return buildAX88179(o) },
-				Expect: Expect{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: simax88179.DefaultMAC,
-					USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
+			{Selector: "sim:ecm", Describe: "hw/sim/ecm: QEMU usb-net's CDC ECM function (full speed)",
+				Build: buildECM(simecm.Options{}), Expect: Expect{Driver: "cdc_ether", Vendor: 0x0525, Product: 0xa4a2,
+					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedFull, MaxPacket: 64, NoLinkControl: qemuNoLink}},
+			{Selector: "sim:ecm-gadget", Describe: "hw/sim/ecm: Linux's f_ecm gadget (high speed)",
+				Build: buildECM(simecm.Options{Flavor: simecm.Gadget}), Expect: Expect{Driver: "cdc_ether", Vendor: 0x1209, Product: 0x0001,
+					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 425}},
 		},
 	},
 	{
@@ -48,16 +48,17 @@ var entries = []Entry{
 		},
 	},
 	{
-		Name: "cdc_ether", Aliases: []string{"ecm"},
-		New:       func() usbnet.Minidriver { return cdcecm.Driver{} },
-		ForModels: func() usbnet.Minidriver { return cdcecm.Driver{} },
+		Name: "ax88179_178a", Aliases: []string{"ax88179"},
+		New:       func() usbnet.Minidriver { return &ax88179.Driver{} },
+		ForModels: func() usbnet.Minidriver { return &ax88179.Driver{NoDelay: true} },
 		Models: []Model{
-			{Selector: "sim:ecm", Describe: "hw/sim/ecm: QEMU usb-net's CDC ECM function (full speed)",
-				Build: buildECM(simecm.Options{}), Expect: Expect{Driver: "cdc_ether", Vendor: 0x0525, Product: 0xa4a2,
-					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedFull, MaxPacket: 64, NoLinkControl: qemuNoLink}},
-			{Selector: "sim:ecm-gadget", Describe: "hw/sim/ecm: Linux's f_ecm gadget (high speed)",
-				Build: buildECM(simecm.Options{Flavor: simecm.Gadget}), Expect: Expect{Driver: "cdc_ether", Vendor: 0x1209, Product: 0x0001,
-					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 425}},
+			{Selector: "sim:ax88179", Describe: "hw/sim/ax88179: AX88179 at high speed", Chips: []string{"ax88179", "ax88178a"},
+				Build: buildAX88179, Expect: Expect{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: simax88179.DefaultMAC,
+					USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000}},
+			{Selector: "sim:ax88179-ss", Describe: "hw/sim/ax88179: AX88179 at SuperSpeed",
+				Build: func(o Options) *Instance { o.Speed = hw.SpeedSuper; return buildAX88179(o) },
+				Expect: Expect{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: simax88179.DefaultMAC,
+					USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
 		},
 	},
 }

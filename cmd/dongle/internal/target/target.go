@@ -1,7 +1,8 @@
 // Package target opens what a dongle command names on its command line: a
 // real adapter (usb, usb:VID:PID, usb:BUS.ADDR), a device model with an
-// Ethernet wire (sim:ecm, sim:ax88772, sim:ax88178, sim:ax88179), or a trace file, which
-// becomes a replayed device (hw/replay decides strict or model replay).
+// Ethernet wire (any of the catalog's selectors: sim:ecm, sim:ax88772, ...),
+// or a trace file, which becomes a replayed device (hw/replay decides
+// strict or model replay).
 package target
 
 import (
@@ -14,9 +15,6 @@ import (
 	usbhw "dongle/hw/gousb"
 	"dongle/hw/replay"
 	"dongle/hw/sim"
-	"dongle/hw/sim/ax88179"
-	"dongle/hw/sim/ax88772"
-	"dongle/hw/sim/ecm"
 	"dongle/usbnet"
 	"dongle/usbnet/catalog"
 )
@@ -118,34 +116,19 @@ func openUSB(sel string) (*Target, error) {
 	return t, nil
 }
 
-// SimModels are the model selectors Open knows.
-var SimModels = []string{"sim:ecm", "sim:ax88772", "sim:ax88178", "sim:ax88179"}
+// SimModels are the model selectors Open knows (the catalog's).
+func SimModels() []string { return catalog.Selectors() }
 
 func openSim(sel string) (*Target, error) {
-	w := sim.NewWire()
-	var dev *sim.Device
-	switch sel {
-	case "sim:ecm":
-		d, m := ecm.NewDevice(ecm.Options{})
-		m.Connect(w.A())
-		dev = d
-	case "sim:ax88772":
-		d, m := ax88772.NewDevice(ax88772.Options{})
-		m.Plug(w.A())
-		dev = d
-	case "sim:ax88178":
-		d, m := ax88772.NewDevice(ax88772.Options{Chip: ax88772.AX88178})
-		m.Plug(w.A())
-		dev = d
-	case "sim:ax88179":
-		m, d := ax88179.New(ax88179.Config{})
-		m.Connect(w.A())
-		dev = d
-	default:
-		return nil, fmt.Errorf("unknown device model %q (have %s)", sel, strings.Join(SimModels, ", "))
+	m, err := catalog.ModelBySelector(sel)
+	if err != nil {
+		return nil, err
 	}
-	t := &Target{Kind: Sim, Name: sel, HW: dev, Peer: w.B(), Drivers: catalog.ForModels()}
-	t.closers = append(t.closers, dev.Close)
+	w := sim.NewWire()
+	inst := m.Build(catalog.Options{})
+	inst.Plug(w.A())
+	t := &Target{Kind: Sim, Name: sel, HW: inst.Dev, Peer: w.B(), Drivers: catalog.ForModels()}
+	t.closers = append(t.closers, inst.Dev.Close)
 	return t, nil
 }
 
