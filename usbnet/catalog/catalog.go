@@ -183,16 +183,23 @@ func ModelBySelector(sel string) (Model, error) {
 	return Model{}, fmt.Errorf("device model %q (have %s): %w", sel, strings.Join(Selectors(), ", "), ErrUnknown)
 }
 
+// Chips lists the names cmd/ffsmodel serves (every model's Chips).
+func Chips() []string {
+	var out []string
+	for _, m := range Models() {
+		out = append(out, m.Chips...)
+	}
+	return out
+}
+
 // ModelByChip returns the model cmd/ffsmodel serves as chip ("ax88772b").
 func ModelByChip(chip string) (Model, error) {
-	var have []string
 	for _, m := range Models() {
 		if slices.Contains(m.Chips, chip) {
 			return m, nil
 		}
-		have = append(have, m.Chips...)
 	}
-	return Model{}, fmt.Errorf("chip model %q (have %s): %w", chip, strings.Join(have, ", "), ErrUnknown)
+	return Model{}, fmt.Errorf("chip model %q (have %s): %w", chip, strings.Join(Chips(), ", "), ErrUnknown)
 }
 
 // VendorIDs lists every VID:PID a minidriver claims by ID (class matches,
