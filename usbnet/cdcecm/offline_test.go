@@ -77,7 +77,7 @@ func TestOfflineDescribeStatus(t *testing.T) {
 func TestOfflineRequestNames(t *testing.T) {
 	out := uint8(hw.DirOut | hw.TypeClass | hw.RecipInterface)
 	for s, want := range map[hw.Setup]string{
-		{RequestType: out, Request: cdcecm.ReqSetEthernetPacketFilter, Value: 0x0c}: "SET_ETHERNET_PACKET_FILTER(DIRECTED|BROADCAST)",
+		{RequestType: out, Request: cdcecm.ReqSetEthernetPacketFilter, Value: 0x0c}:  "SET_ETHERNET_PACKET_FILTER(DIRECTED|BROADCAST)",
 		{RequestType: out, Request: cdcecm.ReqSetEthernetMulticastFilters, Value: 3}: "SET_ETHERNET_MULTICAST_FILTERS(3 addresses)",
 		{RequestType: out | hw.DirIn, Request: 0x44}:                                 "GET_ETHERNET_STATISTIC",
 	} {
