@@ -178,6 +178,10 @@ func fillFromCandidate(e *Expectations, cd gousb.Candidate) {
 		dd, cfgs := cd.Descriptors()
 		if b, err := catalog.Classify(cd.Info.Name(), dd, cfgs, cd.ActiveConfig); err == nil {
 			e.Driver = b.Driver.Name()
+		} else {
+			// Enumeration saw no interface a driver matches (it may not
+			// have read them): a VID:PID claimed by ID still names one.
+			e.Driver = catalog.ByID(cd.Vendor, cd.Product)
 		}
 	}
 	if e.USBSpeed == hw.SpeedUnknown {
