@@ -72,7 +72,8 @@ func (*Driver) UnframeTx(_ *usbnet.Capture, p []byte, length int, emit usbnet.Em
 // TxHeaderLen implements usbnet.TxFraming.
 func (*Driver) TxHeaderLen() int { return TxHdrLen }
 
-// ErrIntShort: an interrupt packet too short to hold the link bit.
+// ErrIntShort: an interrupt packet shorter than the 8 bytes the chip
+// sends (Status), or too short to hold the link bit (DescribeStatus).
 var ErrIntShort = errors.New("interrupt packet too short")
 
 // DescribeStatus implements usbnet.StatusDescriber: the link bit
