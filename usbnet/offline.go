@@ -21,6 +21,7 @@ import (
 type Capture struct {
 	Config          *hw.Config // nil when the trace holds no configuration descriptor
 	Intf            uint8      // the interface the driver matched on
+	ID              ID         // the entry of the driver's table that matched (zero if forced)
 	In, Out, Status hw.EndpointDesc
 	Controls        []CapturedControl // in trace order
 	Strings         map[uint8]string  // string descriptors by index

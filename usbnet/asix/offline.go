@@ -121,15 +121,38 @@ func (*Driver) RequestName(s hw.Setup) (string, bool) {
 	return "asix " + n, true
 }
 
-// TraceMAC implements usbnet.MACLocator: the last successful READ_NODE_ID
-// (Bind's read of the MAC).
+// TraceMAC implements usbnet.MACLocator: where Bind reads the MAC
+// (readMAC), the last successful read of it in the trace: EEPROM words
+// 4..6 on the AX88772B (FLAG_EEPROM_MAC), READ_NODE_ID on the others.
+// When the trace does not say which chip it is (a forced driver), the
+// EEPROM words if all three were read, else NODE_ID.
 func (*Driver) TraceMAC(c *usbnet.Capture) (net.HardwareAddr, error) {
-	var mac net.HardwareAddr
+	var node net.HardwareAddr
+	var words [3][]byte
 	for _, r := range c.Controls {
 		s := r.Setup
-		if s.RequestType&0x60 == hw.TypeVendor && s.In() && s.Request == CmdReadNodeID && r.OK && len(r.Data) == 6 {
-			mac = net.HardwareAddr(append([]byte(nil), r.Data...))
+		if s.RequestType&0x60 != hw.TypeVendor || !s.In() || !r.OK {
+			continue
+		}
+		switch {
+		case s.Request == CmdReadNodeID && len(r.Data) == 6:
+			node = net.HardwareAddr(append([]byte(nil), r.Data...))
+		case s.Request == CmdReadEEPROM && s.Value >= EEPROMMACWord && s.Value < EEPROMMACWord+3 && len(r.Data) == 2:
+			words[s.Value-EEPROMMACWord] = r.Data
 		}
 	}
-	return mac, nil
+	var eeprom net.HardwareAddr
+	if words[0] != nil && words[1] != nil && words[2] != nil {
+		eeprom = net.HardwareAddr(append(append(append([]byte(nil), words[0]...), words[1]...), words[2]...))
+	}
+	v, known := c.ID.Info.(Variant)
+	switch {
+	case known && v == AX88772B:
+		return eeprom, nil
+	case known:
+		return node, nil
+	case eeprom != nil:
+		return eeprom, nil
+	}
+	return node, nil
 }

@@ -3,6 +3,7 @@ package asix
 import (
 	"bytes"
 	"errors"
+	"net"
 	"testing"
 
 	"dongle/hw"
@@ -181,6 +182,31 @@ func TestRequestNameAndMAC(t *testing.T) {
 	}
 	if got, err := (&Driver{}).TraceMAC(&usbnet.Capture{}); got != nil || err != nil {
 		t.Errorf("no read in the trace: %v, %v", got, err)
+	}
+
+	// The AX88772B's MAC is in EEPROM words 4..6 (readMAC); the others'
+	// in NODE_ID. A trace showing both is read as the chip's driver reads it.
+	word := func(w uint16, data []byte) usbnet.CapturedControl {
+		return usbnet.CapturedControl{Setup: hw.Setup{RequestType: vin, Request: CmdReadEEPROM, Value: w, Length: 2}, Data: data, OK: true}
+	}
+	eeprom := []byte{0, 0x0e, 0xc6, 0x88, 0x77, 0x2b}
+	both := []usbnet.CapturedControl{word(3, []byte{7, 7}), word(4, eeprom[0:2]), word(5, eeprom[2:4]), word(6, eeprom[4:6]), word(7, []byte{8, 8}), read(true, mac)}
+	for _, c := range []struct {
+		name string
+		id   usbnet.ID
+		ctl  []usbnet.CapturedControl
+		want []byte
+	}{
+		{"AX88772B: EEPROM", usbnet.ID{Info: AX88772B}, both, eeprom},
+		{"AX88772: NODE_ID", usbnet.ID{Info: AX88772}, both, mac},
+		{"chip unknown: EEPROM when all three words were read", usbnet.ID{}, both, eeprom},
+		{"chip unknown, a word missing: NODE_ID", usbnet.ID{}, append(both[:2:2], both[3:]...), mac},
+		{"AX88772B, a word missing: none", usbnet.ID{Info: AX88772B}, append(both[:2:2], both[3:]...), nil},
+	} {
+		got, err := (&Driver{}).TraceMAC(&usbnet.Capture{ID: c.id, Controls: c.ctl})
+		if err != nil || !bytes.Equal(got, c.want) {
+			t.Errorf("%s: %v %v, want %v", c.name, got, err, net.HardwareAddr(c.want))
+		}
 	}
 	if (&Driver{}).TxHeaderLen() != 4 {
 		t.Error("TX header is 4 bytes")

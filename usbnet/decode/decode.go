@@ -437,7 +437,7 @@ func (t *Trace) checkMaxPacket(e hw.EndpointDesc) {
 
 // captureView is what the driver may read of the trace.
 func (t *Trace) captureView() *usbnet.Capture {
-	c := &usbnet.Capture{Config: t.Config, Intf: t.intf, In: t.In, Out: t.Out, Status: t.Status, Strings: t.Strings}
+	c := &usbnet.Capture{Config: t.Config, Intf: t.intf, ID: t.ID, In: t.In, Out: t.Out, Status: t.Status, Strings: t.Strings}
 	for _, r := range t.Controls {
 		c.Controls = append(c.Controls, usbnet.CapturedControl{Setup: r.Setup, Data: r.Data, OK: !r.Pending && r.Status == 0})
 	}
