@@ -121,12 +121,31 @@ func (scripted) TxFixup(*usbnet.Dev, *skbuff.Buff) error                { return
 
 type wholeRx struct{}
 
-func (wholeRx) Rx(p []byte, n int, emit usbnet.EmitFunc) (bool, error) { emit(p, n); return false, nil }
+// Rx: a transfer is one frame, except that 77 bytes are a framing error
+// and a cut 999-byte transfer has lost its frames.
+func (wholeRx) Rx(p []byte, n int, emit usbnet.EmitFunc) (bool, error) {
+	switch {
+	case n == 77:
+		return false, errors.New("seventy-seven")
+	case n == 999 && len(p) < n:
+		return true, nil
+	}
+	emit(p, n)
+	return false, nil
+}
 
 func (scripted) RxUnframer(*usbnet.Capture) usbnet.RxUnframer { return wholeRx{} }
+
+// UnframeTx: a transfer is one frame, except that 13 bytes are a framing
+// error and 100 bytes hold a 20-byte frame followed by what the script
+// cannot read (as a header the capture cut would be).
 func (scripted) UnframeTx(_ *usbnet.Capture, p []byte, n int, emit usbnet.EmitFunc) error {
-	if n == 13 {
+	switch n {
+	case 13:
 		return errors.New("thirteen")
+	case 100:
+		emit(p[:min(20, len(p))], 20)
+		return nil
 	}
 	emit(p, n)
 	return nil
@@ -157,7 +176,8 @@ func (scripted) TraceMAC(c *usbnet.Capture) (net.HardwareAddr, error) {
 
 // deviceDescriptors are a 1209:0042 device: interface 0 (vendor class)
 // with interrupt IN 0x81, bulk IN 0x82 and bulk OUT 0x03 of mp bytes;
-// interface 1 with a bulk IN of an illegal 100 bytes.
+// interface 1 with a bulk IN of an illegal 100 bytes and interrupt INs of
+// 1024 (legal) and 0 bytes.
 func deviceDescriptors(mp uint16) (dd, cfg []byte) {
 	dd = []byte{18, hw.DescDevice, 0x00, 0x02, 0xff, 0, 0, 64, 0x09, 0x12, 0x42, 0x00, 0x00, 0x01, 0, 0, 0, 1}
 	cfg = []byte{9, hw.DescConfig, 0, 0, 2, 1, 0, 0x80, 50,
@@ -165,8 +185,10 @@ func deviceDescriptors(mp uint16) (dd, cfg []byte) {
 		7, hw.DescEndpoint, 0x81, hw.XferInterrupt, 8, 0, 1,
 		7, hw.DescEndpoint, 0x82, hw.XferBulk, byte(mp), byte(mp >> 8), 0,
 		7, hw.DescEndpoint, 0x03, hw.XferBulk, byte(mp), byte(mp >> 8), 0,
-		9, hw.DescInterface, 1, 0, 1, 0xff, 0, 0, 0,
+		9, hw.DescInterface, 1, 0, 3, 0xff, 0, 0, 0,
 		7, hw.DescEndpoint, 0x84, hw.XferBulk, 100, 0, 0,
+		7, hw.DescEndpoint, 0x85, hw.XferInterrupt, 0x00, 0x04, 1, // 1024: the largest legal
+		7, hw.DescEndpoint, 0x86, hw.XferInterrupt, 0, 0, 1,
 	}
 	binary.LittleEndian.PutUint16(cfg[2:], uint16(len(cfg)))
 	return dd, cfg
@@ -201,8 +223,8 @@ func TestSyntheticKernelTrace(t *testing.T) {
 	b.xfer(usbmon.XferBulk, 0x82, nil, 0, -2, false) // killed at unbind: no failure
 	bad := b.xfer(usbmon.XferBulk, 0x82, nil, 0, -71, false)
 	b.xfer(usbmon.XferBulk, 0x03, make([]byte, 60), 60, 0, false)
-	b.xfer(usbmon.XferBulk, 0x03, make([]byte, 13), 13, 0, false) // the script's framing error
-	b.xfer(usbmon.XferBulk, 0x82, nil, 0, 0, true)                // still queued at the end
+	tx13 := b.xfer(usbmon.XferBulk, 0x03, make([]byte, 13), 13, 0, false) // the script's framing error
+	b.xfer(usbmon.XferBulk, 0x82, nil, 0, 0, true)                        // still queued at the end
 	i1 := b.xfer(usbmon.XferInterrupt, 0x81, []byte{1, 0, 0, 0, 0, 0, 0, 0}, 8, 0, false)
 	b.xfer(usbmon.XferInterrupt, 0x81, []byte{1, 0, 0, 0, 0, 0, 0, 0}, 8, 0, false) // no change
 	i3 := b.xfer(usbmon.XferInterrupt, 0x81, []byte{3, 100, 0, 0, 0, 0, 0, 0}, 8, 0, false)
@@ -233,8 +255,8 @@ func TestSyntheticKernelTrace(t *testing.T) {
 	if len(tr.Frames) != 3 || tr.Frames[0].Record != rx1 || tr.Frames[1].Record != rx2 || tr.Frames[0].Dir != decode.RX || tr.Frames[2].Dir != decode.TX {
 		t.Errorf("frames %+v", tr.Frames)
 	}
-	if len(tr.Errors) != 1 || tr.Errors[0].Dir != decode.TX {
-		t.Errorf("framing errors %v", tr.Errors)
+	if len(tr.Errors) != 1 || tr.Errors[0].Dir != decode.TX || tr.Errors[0].Record != tx13+1 {
+		t.Errorf("framing errors %v, want one TX at record %d", tr.Errors, tx13+1)
 	}
 	wantLinks := []decode.Link{{Record: i1, Up: true}, {Record: i3, Up: true, Mbps: 100}, {Record: i6, Up: false, Mbps: 100}}
 	if len(tr.Links) != len(wantLinks) {
@@ -252,8 +274,9 @@ func TestSyntheticKernelTrace(t *testing.T) {
 	hasAnomaly(t, tr, "bulk IN 0x84: wMaxPacketSize 100 is not a legal bulk size (8/16/32/64 full, 512 high, 1024 super speed)")
 	hasAnomaly(t, tr, fmt.Sprintf("endpoint 0x82: transfer at record %d completed with status -71 (%v)", bad+1, hw.ErrIO))
 	hasAnomaly(t, tr, fmt.Sprintf("interrupt transfer at record %d: %v", ierr+1, errScripted))
-	if len(tr.Anomalies) != 6 {
-		t.Errorf("%d anomalies, want the 6 above:\n  %s", len(tr.Anomalies), strings.Join(tr.Anomalies, "\n  "))
+	hasAnomaly(t, tr, "interrupt IN 0x86: wMaxPacketSize 0")
+	if len(tr.Anomalies) != 7 {
+		t.Errorf("%d anomalies, want the 7 above:\n  %s", len(tr.Anomalies), strings.Join(tr.Anomalies, "\n  "))
 	}
 	names := map[string]bool{}
 	for _, c := range tr.Controls {
@@ -340,5 +363,146 @@ func TestNoConfigurationInTrace(t *testing.T) {
 	b.xfer(usbmon.XferBulk, 0x82, make([]byte, 70), 70, 0, false)
 	if _, err := decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{}); !errors.Is(err, decode.ErrNoDescriptors) {
 		t.Errorf("no device descriptor: %v", err)
+	}
+}
+
+func TestDirNames(t *testing.T) {
+	if decode.RX.String() != "RX" || decode.TX.String() != "TX" {
+		t.Errorf("%s %s", decode.RX, decode.TX)
+	}
+}
+
+// TestSyntheticEdges: framing errors and lost transfers on RX, a TX
+// transfer the capture cut after a whole frame, a link that starts down,
+// a configuration only ever read as its 9-byte header, a zero
+// wMaxPacketSize in a QEMU capture.
+func TestSyntheticEdges(t *testing.T) {
+	dd, cfg := deviceDescriptors(512)
+	var b builder
+	b.control(getDevice, dd, 0)
+	b.control(getConfig(uint16(len(cfg))), cfg, 0)
+	rxErr := b.xfer(usbmon.XferBulk, 0x82, make([]byte, 77), 77, 0, false)
+	lost := b.xfer(usbmon.XferBulk, 0x82, make([]byte, 40), 999, 0, false)
+	b.xfer(usbmon.XferBulk, 0x03, make([]byte, 40), 100, 0, false) // 20-byte frame whole, the rest cut
+	b.xfer(usbmon.XferBulk, 0x03, make([]byte, 30), 60, 0, false)  // its one frame cut
+	down := b.xfer(usbmon.XferInterrupt, 0x81, []byte{2, 0, 0, 0, 0, 0, 0, 0}, 8, 0, false)
+	tr, err := decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{Drivers: []usbnet.Minidriver{scripted{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Stats.RxErrors != 1 || len(tr.Errors) != 1 || tr.Errors[0].Dir != decode.RX || tr.Errors[0].Record != rxErr+1 {
+		t.Errorf("RX errors %d: %v", tr.Stats.RxErrors, tr.Errors)
+	}
+	if tr.Stats.LostTransfers != 1 {
+		t.Errorf("lost transfers %d", tr.Stats.LostTransfers)
+	}
+	hasAnomaly(t, tr, fmt.Sprintf("bulk IN transfer at record %d cut by the capture (40 of 999 bytes): frames in it are lost", lost+1))
+	// Two TX transfers cut: one frame cut in each, one seen (60 bytes),
+	// one not (after the 20-byte frame).
+	if tr.Stats.TxTruncated != 2 || tr.Stats.TxFrames != 2 {
+		t.Errorf("TX truncated %d frames %d, want 2 and 2", tr.Stats.TxTruncated, tr.Stats.TxFrames)
+	}
+	if len(tr.Links) != 1 || tr.Links[0].Up || tr.Links[0].Record != down {
+		t.Errorf("a link that starts down: %+v", tr.Links)
+	}
+
+	// The configuration read only as its header: no parse error, and
+	// endpoints from the traffic.
+	b = builder{}
+	b.control(getDevice, dd, 0)
+	b.control(getConfig(9), cfg[:9], 0)
+	b.xfer(usbmon.XferBulk, 0x82, make([]byte, 70), 70, 0, false)
+	b.xfer(usbmon.XferBulk, 0x03, make([]byte, 60), 60, 0, false)
+	tr, err = decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{Driver: "scripted", Drivers: []usbnet.Minidriver{scripted{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Configs) != 0 {
+		t.Errorf("header-only configuration: %d configurations", len(tr.Configs))
+	}
+	for _, a := range tr.Anomalies {
+		if strings.HasPrefix(a, "configuration descriptor") {
+			t.Errorf("a header read as a broken configuration: %q", a)
+		}
+	}
+	hasAnomaly(t, tr, "no configuration descriptor in the trace: endpoints taken from the traffic, wMaxPacketSize assumed 512")
+
+	// QEMU, bulk wMaxPacketSize 0: every record is its own transfer.
+	dd0, cfg0 := deviceDescriptors(0)
+	b = builder{qemu: true}
+	b.control(getDevice, dd0, 0)
+	b.control(getConfig(uint16(len(cfg0))), cfg0, 0)
+	b.xfer(usbmon.XferBulk, 0x82, make([]byte, 64), 64, 0, false)
+	b.xfer(usbmon.XferBulk, 0x82, make([]byte, 64), 64, 0, false)
+	tr, err = decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{Drivers: []usbnet.Minidriver{scripted{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Stats.RxTransfers != 2 || tr.Speed != hw.SpeedUnknown {
+		t.Errorf("mp 0: %d transfers, speed %v", tr.Stats.RxTransfers, tr.Speed)
+	}
+}
+
+// TestForcedDriverEdges: a forced driver with no device descriptor in the
+// trace, or one the device does not match, still decodes with the first
+// configuration; a driver whose endpoint rules reject the configuration
+// says so and falls back to the first endpoints.
+func TestForcedDriverEdges(t *testing.T) {
+	dd, cfg := deviceDescriptors(512)
+	var b builder
+	b.control(getConfig(uint16(len(cfg))), cfg, 0)
+	b.xfer(usbmon.XferBulk, 0x82, make([]byte, 70), 70, 0, false)
+	tr, err := decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{Driver: "scripted", Drivers: []usbnet.Minidriver{scripted{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Device != nil || tr.Config == nil || tr.Config.Value != 1 || tr.In.Address != 0x82 || tr.ID.Name != "" {
+		t.Errorf("no device descriptor: device %v config %v in %v id %q", tr.Device, tr.Config, tr.In, tr.ID.Name)
+	}
+
+	other := append([]byte(nil), dd...)
+	other[8], other[9] = 0x34, 0x12 // 1234:0042, which scripted does not claim
+	b = builder{}
+	b.control(getDevice, other, 0)
+	b.control(getConfig(uint16(len(cfg))), cfg, 0)
+	tr, err = decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{Driver: "scripted", Drivers: []usbnet.Minidriver{scripted{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Config == nil || tr.ID.Name != "" || tr.Out.Address != 0x03 {
+		t.Errorf("unmatched device: config %v id %q out %v", tr.Config, tr.ID.Name, tr.Out)
+	}
+
+	tr, err = decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{Driver: "ecm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Driver != "cdc_ether" || tr.In.Address != 0x82 || tr.Out.Address != 0x03 {
+		t.Errorf("ecm forced on a vendor device: %s in %v out %v", tr.Driver, tr.In, tr.Out)
+	}
+	found := false
+	for _, a := range tr.Anomalies {
+		found = found || strings.HasPrefix(a, "cdc_ether endpoints: CDC Ethernet function: ")
+	}
+	if !found {
+		t.Errorf("no anomaly for the rejected endpoints: %q", tr.Anomalies)
+	}
+}
+
+// TestNothingToSayIsNotSaid: a driver without the optional interfaces on a
+// trace with no bulk or interrupt traffic gets no anomaly about them.
+func TestNothingToSayIsNotSaid(t *testing.T) {
+	dd, cfg := deviceDescriptors(512)
+	var b builder
+	b.control(getDevice, dd, 0)
+	b.control(getConfig(uint16(len(cfg))), cfg, 0)
+	tr, err := decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{Driver: "bare", Drivers: []usbnet.Minidriver{bare{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range tr.Anomalies {
+		if strings.Contains(a, "unframing") || strings.Contains(a, "status decoding") {
+			t.Errorf("anomaly about traffic the trace does not have: %q", a)
+		}
 	}
 }
