@@ -405,6 +405,17 @@ func TestSyntheticEdges(t *testing.T) {
 	if len(tr.Links) != 1 || tr.Links[0].Up || tr.Links[0].Record != down {
 		t.Errorf("a link that starts down: %+v", tr.Links)
 	}
+	// Each alone: a transfer whose cut frame was emitted counts once.
+	for _, c := range []struct{ captured, length int }{{30, 60}, {40, 100}} {
+		b := builder{}
+		b.control(getDevice, dd, 0)
+		b.control(getConfig(uint16(len(cfg))), cfg, 0)
+		b.xfer(usbmon.XferBulk, 0x03, make([]byte, c.captured), c.length, 0, false)
+		tr, err := decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{Drivers: []usbnet.Minidriver{scripted{}}})
+		if err != nil || tr.Stats.TxTruncated != 1 {
+			t.Errorf("TX %d of %d bytes: %d truncated (%v), want 1", c.captured, c.length, tr.Stats.TxTruncated, err)
+		}
+	}
 
 	// The configuration read only as its header: no parse error, and
 	// endpoints from the traffic.
