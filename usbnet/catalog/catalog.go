@@ -116,13 +116,13 @@ func ForModels() []usbnet.Minidriver {
 }
 
 // Lookup returns the entry called name (its Linux name or an alias).
-func Lookup(name string) (*Entry, bool) {
-	for i := range entries {
-		if entries[i].Name == name || slices.Contains(entries[i].Aliases, name) {
-			return &entries[i], true
+func Lookup(name string) (Entry, bool) {
+	for _, e := range entries {
+		if e.Name == name || slices.Contains(e.Aliases, name) {
+			return e, true
 		}
 	}
-	return nil, false
+	return Entry{}, false
 }
 
 // Names lists every driver name and alias, for messages:
