@@ -58,6 +58,9 @@ type RxUnframer interface {
 	// transfer so that frames in it cannot be found (they are then not
 	// emitted, and this is no framing error).
 	Rx(p []byte, length int, emit EmitFunc) (lost bool, err error)
+	// Close frees whatever a frame still open at the end of the trace
+	// holds (an sk_buff of a partial frame).
+	Close()
 }
 
 // TxFraming is the framing a driver puts in front of each TX frame, in

@@ -42,6 +42,10 @@ func (u *rxUnframer) Rx(p []byte, length int, emit usbnet.EmitFunc) (lost bool, 
 	return lost, err
 }
 
+// Close implements usbnet.RxUnframer: a frame still open at the end of
+// the trace is freed.
+func (u *rxUnframer) Close() { u.df.Reset() }
+
 // RxUnframer implements usbnet.Unframer.
 func (*Driver) RxUnframer(*usbnet.Capture) usbnet.RxUnframer { return &rxUnframer{} }
 

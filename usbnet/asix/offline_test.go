@@ -126,6 +126,16 @@ func TestRxUnframerStream(t *testing.T) {
 	if lost, _ := u.Rx(whole[:len(record(f1))], len(whole), collect(&got)); lost || len(got) != 1 {
 		t.Errorf("cut at a boundary: lost %v, %d frames", lost, len(got))
 	}
+	u.Close()
+	checkLive(t)
+
+	// A trace that ends inside a frame: Close frees the partial frame.
+	u = (&Driver{}).RxUnframer(&usbnet.Capture{})
+	p = record(f3)
+	if _, err := u.Rx(p[:100], 100, collect(&got)); err != nil {
+		t.Fatal(err)
+	}
+	u.Close()
 	checkLive(t)
 }
 

@@ -33,6 +33,9 @@ func (u rxUnframer) Rx(p []byte, length int, emit usbnet.EmitFunc) (bool, error)
 	return false, err
 }
 
+// Close implements usbnet.RxUnframer: nothing is held between transfers.
+func (rxUnframer) Close() {}
+
 // RxUnframer implements usbnet.Unframer, with RX_CTL.IPE as the host last
 // started RX with (Linux always sets it; on when the trace does not say).
 func (*Driver) RxUnframer(c *usbnet.Capture) usbnet.RxUnframer {

@@ -32,6 +32,9 @@ func (rxUnframer) Rx(p []byte, length int, emit usbnet.EmitFunc) (bool, error) {
 	return false, nil
 }
 
+// Close implements usbnet.RxUnframer: nothing is held between transfers.
+func (rxUnframer) Close() {}
+
 // RxUnframer implements usbnet.Unframer.
 func (Driver) RxUnframer(*usbnet.Capture) usbnet.RxUnframer { return rxUnframer{} }
 

@@ -276,7 +276,6 @@ func (t *Trace) controls(urbs []usbmon.URB) {
 		}
 		t.Configs = append(t.Configs, c)
 	}
-	// Now that the driver may be known, name the requests.
 }
 
 // activeConfig is the configuration the device was in, as far as the trace
@@ -319,7 +318,7 @@ func (t *Trace) pickDriver(opts Options) error {
 		}
 	} else {
 		if t.Device == nil {
-			return fmt.Errorf("the trace holds no GET_DESCRIPTOR(device) answer to pick a driver from: pass --driver: %w", ErrNoDescriptors)
+			return fmt.Errorf("%w to pick a driver from: pass --driver", ErrNoDescriptors)
 		}
 		b, err := usbnet.Match(t.name(), t.Device, t.Configs, t.activeConfig(), cands)
 		if err != nil {
@@ -615,6 +614,7 @@ func (t *Trace) receive(rx []transfer) {
 		return
 	}
 	u := uf.RxUnframer(t.capture)
+	defer u.Close()
 	for i := range rx {
 		x := &rx[i]
 		lost, err := u.Rx(x.data, x.length, func(data []byte, length int) { t.frame(RX, x, data, length) })
@@ -636,7 +636,7 @@ var (
 	ErrTxShort  = usbnet.ErrTxShort
 	// ErrNoDescriptors: the trace lacks the device descriptor a driver
 	// is matched by.
-	ErrNoDescriptors = errors.New("no device descriptor in the trace")
+	ErrNoDescriptors = errors.New("the trace holds no GET_DESCRIPTOR(device) answer")
 	// ErrUnknownDriver: Options.Driver names no candidate.
 	ErrUnknownDriver = errors.New("unknown driver")
 )

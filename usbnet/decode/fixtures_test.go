@@ -10,6 +10,7 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/usbmon"
+	"dongle/skbuff"
 	"dongle/usbnet/decode"
 )
 
@@ -49,9 +50,13 @@ func TestEveryFixture(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			live := skbuff.Live()
 			tr, err := decode.ReadFile(p, decode.Options{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if n := skbuff.Live(); n != live {
+				t.Errorf("%d sk_buffs left live by the decode", n-live)
 			}
 			if tr.Driver != sc.Driver || tr.DriverFrom != "descriptors" {
 				t.Errorf("driver %s from %s, want %s", tr.Driver, tr.DriverFrom, sc.Driver)

@@ -134,6 +134,8 @@ func (wholeRx) Rx(p []byte, n int, emit usbnet.EmitFunc) (bool, error) {
 	return false, nil
 }
 
+func (wholeRx) Close() {}
+
 func (scripted) RxUnframer(*usbnet.Capture) usbnet.RxUnframer { return wholeRx{} }
 
 // UnframeTx: a transfer is one frame, except that 13 bytes are a framing
