@@ -85,11 +85,11 @@ func frameSpecs(b Backend) {
 				Eventually(ctx, h.Net.Stats().TxPackets.Load).Should(BeEquivalentTo(1), "tx_packets")
 				Expect(h.Net.Stats().TxBytes.Load()).To(BeEquivalentTo(size))
 				if h.Dev.Driver.Flags()&usbnet.FlagSendZLP != 0 {
-					// usbnet_start_xmit: a ZLP follows exactly the frames whose
-					// length is a multiple of wMaxPacketSize, and no others
-					// (the driver adds no framing of its own: ECM).
+					// usbnet_start_xmit: a ZLP follows exactly the transfers
+					// (frame and framing) whose length is a multiple of
+					// wMaxPacketSize, and no others.
 					wantZLP := 0
-					if size%h.Dev.MaxPacket() == 0 {
+					if (size+framingHeader(h.Dev.Driver.Name()))%h.Dev.MaxPacket() == 0 {
 						wantZLP = 1
 					}
 					Expect(h.Dev.Counters().ZLPs.Load()).To(BeEquivalentTo(wantZLP), "ZLPs after a %d-byte frame (wMaxPacketSize %d)", size, h.Dev.MaxPacket())
