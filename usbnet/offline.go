@@ -123,3 +123,12 @@ var (
 	// descriptor it never fetched).
 	ErrNotCaptured = errors.New("not in the trace")
 )
+
+// ClassDescriber reads the class-specific descriptors of the driver's
+// class (CDC's functional descriptors), as lsusb -v prints them, for
+// `dongle diag`'s descriptor tree: d is one whole descriptor; str reads a
+// string descriptor. ok is false for a descriptor the driver does not know.
+// problems are what is wrong with it (diag reports them as anomalies).
+type ClassDescriber interface {
+	DescribeDescriptor(d []byte, str func(uint8) string) (text string, problems []string, ok bool)
+}

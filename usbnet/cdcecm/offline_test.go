@@ -89,3 +89,36 @@ func TestOfflineRequestNames(t *testing.T) {
 		t.Error("vendor request named as a CDC class request")
 	}
 }
+
+func TestDescribeDescriptor(t *testing.T) {
+	str := func(i uint8) string {
+		if i == 3 {
+			return "525400123456"
+		}
+		return "nonsense"
+	}
+	eth := func(mac uint8, seg uint16) []byte {
+		return []byte{13, hw.DescCSInterface, cdcecm.SubtypeEthernet, mac, 0, 0, 0, 0, byte(seg), byte(seg >> 8), 0, 0, 0}
+	}
+	for _, c := range []struct {
+		name     string
+		d        []byte
+		text     string
+		problems int
+		ok       bool
+	}{
+		{"header", []byte{5, hw.DescCSInterface, cdcecm.SubtypeHeader, 0x10, 0x01}, "CDC Header: bcdCDC 1.10", 0, true},
+		{"union", []byte{6, hw.DescCSInterface, cdcecm.SubtypeUnion, 0, 1, 2}, "CDC Union: master interface 0, slave interface(s) 1,2", 0, true},
+		{"ethernet", eth(3, 1514), `CDC Ethernet: iMACAddress 3 "525400123456", bmEthernetStatistics 0x00000000, wMaxSegmentSize 1514, wNumberMCFilters 0x0000, bNumberPowerFilters 0`, 0, true},
+		{"bad MAC, tiny segment", eth(4, 20), `CDC Ethernet: iMACAddress 4 "nonsense" (INVALID), bmEthernetStatistics 0x00000000, wMaxSegmentSize 20, wNumberMCFilters 0x0000, bNumberPowerFilters 0`, 2, true},
+		{"short ethernet", eth(3, 1514)[:8], "CDC Ethernet functional descriptor, 8 bytes", 1, true},
+		{"short call management", []byte{3, hw.DescCSInterface, 0x01}, "CDC subtype 0x01, 3 bytes", 0, true},
+		{"NCM", []byte{6, hw.DescCSInterface, 0x1a, 0, 1, 0}, "CDC NCM functional descriptor", 0, true},
+		{"not class-specific", []byte{7, hw.DescEndpoint, 0x81, 3, 8, 0, 1}, "", 0, false},
+	} {
+		text, problems, ok := (cdcecm.Driver{}).DescribeDescriptor(c.d, str)
+		if text != c.text || len(problems) != c.problems || ok != c.ok {
+			t.Errorf("%s: %q %q %v", c.name, text, problems, ok)
+		}
+	}
+}
