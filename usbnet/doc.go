@@ -35,6 +35,7 @@
 //	StatusDescriber            its interrupt packets, decoded offline
 //	RequestNamer               its class/vendor requests, by name
 //	MACLocator, EndpointLocator where a trace shows its MAC and endpoints
+//	ClassDescriber             its class's descriptors (CDC functional), as lsusb -v reads them
 //	Diagnoser                  ethtool_ops: registers, PHY, EEPROM, counters
 //
 // The drivers, their names and their device models are listed once, in
