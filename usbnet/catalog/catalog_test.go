@@ -72,6 +72,9 @@ func TestUniqueIDs(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
+	if got, want := catalog.Names(), "cdc_ether (ecm), asix, ax88179_178a (ax88179)"; got != want {
+		t.Errorf("Names() = %q, want %q", got, want)
+	}
 	for alias, want := range map[string]string{"ecm": "cdc_ether", "cdc_ether": "cdc_ether", "ax88179": "ax88179_178a", "asix": "asix"} {
 		d, err := catalog.ByName(alias, true)
 		if err != nil || d.Name() != want {
@@ -126,6 +129,20 @@ func TestModelsBind(t *testing.T) {
 			if in.Counters == nil || in.SetLink == nil || in.Stats == nil {
 				t.Error("instance without counters, link control or stats")
 			}
+			if in.RxFull != nil && in.RxFull() {
+				t.Error("RX FIFO full on an idle model")
+			}
+			if in.Requests != nil {
+				reqs, answered := in.Requests(), 0
+				for _, r := range reqs {
+					if !r.Stalled {
+						answered++
+					}
+				}
+				if answered == 0 {
+					t.Errorf("request log: %d requests, none answered, after a bind", len(reqs))
+				}
+			}
 			if err := d.Disconnect(); err != nil {
 				t.Error(err)
 			}
@@ -155,7 +172,13 @@ func TestBuildOptions(t *testing.T) {
 		d.Disconnect()
 		in.Dev.Close()
 	}
-	m, _ := catalog.ModelByChip("ax88178a")
+	m, _ := catalog.ModelBySelector("sim:ecm")
+	hs := m.Build(catalog.Options{Speed: hw.SpeedHigh})
+	if hs.Dev.Info().Speed != hw.SpeedHigh {
+		t.Errorf("sim:ecm asked for high speed: %v", hs.Dev.Info().Speed)
+	}
+	hs.Dev.Close()
+	m, _ = catalog.ModelByChip("ax88178a")
 	in := m.Build(catalog.Options{Chip: "ax88178a"})
 	defer in.Dev.Close()
 	if p := in.Dev.Info().Product; p != 0x178a {
