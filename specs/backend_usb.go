@@ -13,7 +13,7 @@ import (
 	"dongle/hw"
 	"dongle/hw/gousb"
 	"dongle/hw/vmlab/guest"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // usbBackend is a real adapter through libusb (hw/gousb): one plugged into
@@ -61,7 +61,7 @@ func USBBackend(name string) (Backend, error) {
 			// A VID:PID one minidriver claims by ID names its driver, and
 			// so its framing header: the size-edge specs then hit the
 			// transfers that are exact multiples of wMaxPacketSize.
-			e.Driver = drivers.ByID(s.Vendor, s.Product)
+			e.Driver = catalog.ByID(s.Vendor, s.Product)
 		}
 	}
 	if m := os.Getenv("DONGLE_EXPECT_MAC"); m != "" {
@@ -203,23 +203,34 @@ func enumerated(sel string) (gousb.Candidate, bool) {
 // names, whatever it is.
 func selection(sel string) (gousb.Selector, func(gousb.Candidate) bool, error) {
 	if sel == "" {
-		return gousb.Selector{}, gousb.NetworkAdapters(drivers.VendorIDs()...), nil
+		return gousb.Selector{}, isAdapter, nil
 	}
 	s, err := gousb.ParseSelector(sel)
 	return s, nil, err
 }
 
+// isAdapter is the enumeration filter: what a catalog driver binds, or
+// refuses by name (catalog.IsAdapter).
+func isAdapter(c gousb.Candidate) bool {
+	dd, cfgs := c.Descriptors()
+	return catalog.IsAdapter(dd, cfgs, c.ActiveConfig)
+}
+
 // fillFromCandidate completes what the environment left open from the
-// adapter's enumeration: its driver (by ID, or cdc_ether for a CDC
-// Ethernet interface) and its speed, which fixes the bulk wMaxPacketSize.
+// adapter's enumeration: its driver (the one Probe would bind, by
+// catalog.Classify) and its speed, which fixes the bulk wMaxPacketSize.
 // The size-edge specs need both to hit the transfers that are exact
 // multiples of wMaxPacketSize; the bind specs then check the driver and
 // the descriptors against them.
 func fillFromCandidate(e *Expectations, cd gousb.Candidate) {
 	if e.Driver == "" {
-		e.Driver = drivers.ByID(cd.Vendor, cd.Product)
-		if e.Driver == "" && cd.Kind(drivers.VendorIDs()) == gousb.KindECM {
-			e.Driver = "cdc_ether"
+		dd, cfgs := cd.Descriptors()
+		if b, err := catalog.Classify(cd.Info.Name(), dd, cfgs, cd.ActiveConfig); err == nil {
+			e.Driver = b.Driver.Name()
+		} else {
+			// Enumeration saw no interface a driver matches (it may not
+			// have read them): a VID:PID claimed by ID still names one.
+			e.Driver = catalog.ByID(cd.Vendor, cd.Product)
 		}
 	}
 	if e.USBSpeed == hw.SpeedUnknown {

@@ -8,6 +8,7 @@ import (
 
 	"dongle/hw/sim"
 	"dongle/hw/sim/ifwire"
+	"dongle/usbnet/catalog"
 )
 
 // wireBackend is sim:MODEL@IFACE: a device model (one of SimBackends)
@@ -96,18 +97,20 @@ func (b *wireBackend) Why(c Cap) string {
 
 func (b *wireBackend) Open(ctx context.Context) (*Target, error) {
 	w := sim.NewWire()
-	dev, link, stats := b.model.make(w.A())
+	m := b.model.model.Build(catalog.Options{})
+	m.Plug(w.A())
+	dev := m.Dev
 	var follow func(up bool)
 	if b.Expect().NoLinkControl == "" {
 		// The cable's carrier is the model's link, as a PHY's is.
-		follow = func(up bool) { _ = link(up) }
+		follow = m.SetLink
 	}
 	br, err := ifwire.Open(w.B(), b.iface, follow)
 	if err != nil {
 		dev.Close()
 		return nil, fmt.Errorf("%s: %w", b.name, err)
 	}
-	t := &Target{HW: dev, Faults: simFaults{dev}, Stats: stats}
+	t := &Target{HW: dev, Faults: simFaults{dev}, Stats: m.Counters}
 	var peer PeerConn
 	if b.peer.Open != nil {
 		if peer, err = b.peer.Open(ctx, b.peerArg); err != nil {

@@ -3,13 +3,14 @@
 // through.
 //
 //	backend          what stands behind hw.Device                  far side of the wire
-//	sim:ecm          hw/sim/ecm, QEMU usb-net personality (FS)     a sim.Wire the spec drives
-//	sim:ecm-gadget   hw/sim/ecm, Linux f_ecm personality (HS)      a sim.Wire the spec drives
-//	sim:ax88772      hw/sim/ax88772 (AX88772B, HS; -fs: FS)        a sim.Wire the spec drives
-//	sim:ax88178      hw/sim/ax88772 (AX88178, gigabit PHY, HS)     a sim.Wire the spec drives
-//	sim:ax88179      hw/sim/ax88179 (HS; -ss: SuperSpeed)          a sim.Wire the spec drives
+//	sim:MODEL        a device model of usbnet/catalog (sim:ecm,    a sim.Wire the spec drives
+//	                 sim:ax88772, ...; `dongle help` lists them)
 //	trace:FILE       hw/replay model replay of a usbmon capture    none: the recording
 //	usb[:SEL]        hw/gousb, a real (or virtual-lab) adapter     an echo peer, where one is set up
+//
+// The sim backends, and what each must show (driver, VID:PID, MAC, USB
+// speed, wMaxPacketSize, link speed, why it has no link control), are the
+// catalog's models: a new model is a catalog line, not a change here.
 //
 // The specs never ask which backend they run on. They ask for capabilities
 // (a controllable peer, an echoing peer, fault injection, link control, live

@@ -6,16 +6,21 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"dongle/usbnet"
+	"dongle/usbnet/catalog"
 )
 
 // framingHeader is the bytes a driver puts before each TX frame: the unit
-// its padding rule counts with.
+// its padding rule counts with (usbnet.TxFraming; 0 for a driver that
+// frames nothing, or one the catalog does not know).
 func framingHeader(driver string) int {
-	switch driver {
-	case "asix":
-		return 4
-	case "ax88179_178a":
-		return 8
+	e, ok := catalog.Lookup(driver)
+	if !ok {
+		return 0
+	}
+	if f, ok := e.New().(usbnet.TxFraming); ok {
+		return f.TxHeaderLen()
 	}
 	return 0
 }
@@ -79,11 +84,12 @@ func frameSpecs(b Backend) {
 				Expect(got[0]).To(BeFrame(f))
 				Eventually(ctx, h.Net.Stats().TxPackets.Load).Should(BeEquivalentTo(1), "tx_packets")
 				Expect(h.Net.Stats().TxBytes.Load()).To(BeEquivalentTo(size))
-				if e.Driver == "cdc_ether" {
-					// usbnet_start_xmit: a ZLP follows exactly the frames whose
-					// length is a multiple of wMaxPacketSize, and no others.
+				if h.Dev.Driver.Flags()&usbnet.FlagSendZLP != 0 {
+					// usbnet_start_xmit: a ZLP follows exactly the transfers
+					// (frame and framing) whose length is a multiple of
+					// wMaxPacketSize, and no others.
 					wantZLP := 0
-					if size%h.Dev.MaxPacket() == 0 {
+					if (size+framingHeader(h.Dev.Driver.Name()))%h.Dev.MaxPacket() == 0 {
 						wantZLP = 1
 					}
 					Expect(h.Dev.Counters().ZLPs.Load()).To(BeEquivalentTo(wantZLP), "ZLPs after a %d-byte frame (wMaxPacketSize %d)", size, h.Dev.MaxPacket())

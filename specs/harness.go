@@ -21,7 +21,7 @@ import (
 	"dongle/netdev"
 	"dongle/skbuff"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // TestEtherType is the EtherType of the specs' own frames (IEEE 802 local
@@ -75,9 +75,9 @@ func Setup(ctx context.Context, b Backend) *Harness {
 		Eventually(gleak.Goroutines).WithTimeout(3*time.Second).ShouldNot(gleak.HaveLeaked(before), "goroutines after teardown")
 	})
 
-	list := drivers.ForModels()
+	list := catalog.ForModels()
 	if _, real := b.(*usbBackend); real {
-		list = drivers.All()
+		list = catalog.All()
 	}
 	h.Dev, err = usbnet.Probe(h.rec, list...)
 	Expect(err).NotTo(HaveOccurred(), "probe %s", b.Name())

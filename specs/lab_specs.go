@@ -15,7 +15,7 @@ import (
 	"dongle/hw/gousb"
 	"dongle/hw/vmlab/guest"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // The lab specs need the real kernel stack: what dongle's driver does is
@@ -237,7 +237,7 @@ func labRefuseSpecs() {
 			Expect(err).NotTo(HaveOccurred())
 			dev, err := c.OpenDevice(sel, nil)
 			Expect(err).NotTo(HaveOccurred())
-			_, err = usbnet.Probe(dev, drivers.All()...)
+			_, err = usbnet.Probe(dev, catalog.All()...)
 			Expect(dev.Close()).To(Succeed())
 			var ue *usbnet.UnsupportedError
 			Expect(errors.As(err, &ue)).To(BeTrue(), "Probe error %v is not an *usbnet.UnsupportedError", err)

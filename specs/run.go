@@ -11,6 +11,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
+
+	"dongle/usbnet/catalog"
 )
 
 // Options choose what the suite runs against.
@@ -26,7 +28,7 @@ type Options struct {
 	Reporter types.ReporterConfig
 }
 
-var backendFlag = flag.String("backend", "", "comma-separated backends: sim, sim:ecm, sim:ecm-gadget, sim:ax88772, sim:ax88772-fs, sim:ax88178, sim:ax88179, sim:ax88179-ss, trace, trace:FILE, usb, usb:VID:PID, usb:BUS.ADDR, sim:MODEL@IFACE (a model whose wire is a host interface) (default: every sim backend and fixture trace; env DONGLE_BACKEND)")
+var backendFlag = flag.String("backend", "", "comma-separated backends: sim, "+strings.Join(catalog.Selectors(), ", ")+", trace, trace:FILE, usb, usb:VID:PID, usb:BUS.ADDR, sim:MODEL@IFACE (a model whose wire is a host interface) (default: every sim backend and fixture trace; env DONGLE_BACKEND)")
 
 // OptionsFromFlags reads --backend (or DONGLE_BACKEND) and Ginkgo's flags.
 func OptionsFromFlags() Options {

@@ -14,6 +14,7 @@ import (
 	usbhw "dongle/hw/gousb"
 	"dongle/hw/usbmon"
 	"dongle/specs"
+	"dongle/usbnet/catalog"
 )
 
 const (
@@ -318,4 +319,31 @@ func TestTestCommand(t *testing.T) {
 func TestUnknownCommand(t *testing.T) {
 	code, _, e := run(t, "frobnicate")
 	oneLineError(t, code, e, "frobnicate")
+}
+
+// TestHelpListsTheCatalog: the help text names every device model with its
+// description, and every driver, from the catalog; every model opens.
+func TestHelpListsTheCatalog(t *testing.T) {
+	code, out, _ := run(t, "help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, m := range catalog.Models() {
+		if !strings.Contains(out, m.Selector) || !strings.Contains(out, m.Describe) {
+			t.Errorf("help lacks %s (%s)", m.Selector, m.Describe)
+		}
+		tg, err := target.Open(m.Selector)
+		if err != nil {
+			t.Errorf("open %s: %v", m.Selector, err)
+			continue
+		}
+		if err := tg.Close(); err != nil {
+			t.Errorf("close %s: %v", m.Selector, err)
+		}
+	}
+	if !strings.Contains(out, catalog.Names()) {
+		t.Errorf("help lacks the drivers %q", catalog.Names())
+	}
+	code, _, e := run(t, "diag", "sim:nope")
+	oneLineError(t, code, e, "sim:nope", "sim:ax88179-ss")
 }

@@ -17,7 +17,7 @@ import (
 	"dongle/hw/sim/ax88772"
 	"dongle/hw/usbmon"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // usbmonFixture is the kernel asix driver's capture kept in fixtures/ (see
@@ -78,7 +78,7 @@ func replayBindsASIX(path string) {
 	defer dev.Close()
 	_, strict := dev.(*replay.Strict)
 	Expect(strict).To(BeFalse(), "a kernel capture is a foreign trace: model replay")
-	d, err := usbnet.Probe(dev, drivers.ForModels()...)
+	d, err := usbnet.Probe(dev, catalog.ForModels()...)
 	Expect(err).NotTo(HaveOccurred())
 	defer d.Disconnect()
 	Expect(d.Driver.Name()).To(Equal("asix"))
