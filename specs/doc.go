@@ -9,7 +9,12 @@
 //	sim:ax88178      hw/sim/ax88772 (AX88178, gigabit PHY, HS)     a sim.Wire the spec drives
 //	sim:ax88179      hw/sim/ax88179 (HS; -ss: SuperSpeed)          a sim.Wire the spec drives
 //	trace:FILE       hw/replay model replay of a usbmon capture    none: the recording
-//	usb[:SEL]        hw/gousb, a real (or virtual-lab) adapter     an echo peer, where one is set up
+//	usb[:SEL]        hw/gousb, a real (or virtual-lab) adapter     --peer: iface:NAME (AF_PACKET on the
+//	                                                               host NIC cabled to it), echo, or none
+//	sim:MODEL@IFACE  a model whose wire is host interface IFACE    --peer, as for usb (CI: a veth pair)
+//
+// A real wire carries other stations' frames too: the specs' own frames are
+// tagged (tag.go), and peers and counter checks leave the rest out (peer.go).
 //
 // The specs never ask which backend they run on. They ask for capabilities
 // (a controllable peer, an echoing peer, fault injection, link control, live
