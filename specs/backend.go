@@ -45,6 +45,11 @@ type Expectations struct {
 	RxHalts   int              // traces: bulk IN stalls the recording holds, each cleared by the driver
 	// NoLinkControl says why link control is impossible, when it is.
 	NoLinkControl string
+	// PassesOtherUnicast says why the device hands the host other
+	// stations' unicast frames outside promiscuous mode, when it does (""
+	// : it filters on its own address, CDC's PACKET_TYPE_DIRECTED). The
+	// filter specs then check that it does, as the device is.
+	PassesOtherUnicast string
 }
 
 // Peer is the far side of the wire, where the backend has one.

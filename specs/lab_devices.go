@@ -36,12 +36,16 @@ type labDev struct {
 	// gadgetNetdev is the device-side netdev of a gadget ("" for usb-net,
 	// whose far side is the host peer).
 	gadgetNetdev string
+	// passesOtherUnicast: Expectations.PassesOtherUnicast.
+	passesOtherUnicast string
 }
 
 var labDevs = []labDev{
 	{sel: usbNetSel, vendor: guest.USBNetVendor, product: guest.USBNetProduct, speed: hw.SpeedFull, maxPacket: 64, sysfsSpeed: "12"},
 	{sel: gadgetSel, vendor: guest.GadgetVendor, product: guest.ECMProduct, speed: hw.SpeedHigh, maxPacket: 512, sysfsSpeed: "480",
-		gadgetFunc: "/sys/kernel/config/usb_gadget/ecm/functions/ecm.0", gadgetNetdev: guest.ECMGadgetNetdev},
+		gadgetFunc: "/sys/kernel/config/usb_gadget/ecm/functions/ecm.0", gadgetNetdev: guest.ECMGadgetNetdev,
+		// Seen on the wire with --peer=iface:gecm0, and so in the source.
+		passesOtherUnicast: "Linux f_ecm filters only broadcast and multicast (u_ether's eth_start_xmit ignores USB_CDC_PACKET_TYPE_DIRECTED)"},
 }
 
 // labDevice returns the lab device a usb backend selector names, or nil.
@@ -61,6 +65,7 @@ func (d *labDev) expect(e Expectations) Expectations {
 	e.Driver = "cdc_ether"
 	e.Vendor, e.Product = d.vendor, d.product
 	e.USBSpeed, e.MaxPacket = d.speed, d.maxPacket
+	e.PassesOtherUnicast = d.passesOtherUnicast
 	if e.MAC == nil {
 		if mac, err := d.kernelMAC(); err == nil {
 			e.MAC = mac
