@@ -180,11 +180,13 @@ func labFrameSpecs(d *labDev, b func() Backend) {
 			rx0 := h.Net.Stats().RxPackets.Load()
 			before, zlps := far.count(), h.Dev.Counters().ZLPs.Load()
 			f := Frame(me, me, size, size)
+			if h.T.Peer != nil {
+				h.T.Peer.Reset() // before the frame can arrive
+			}
 			Expect(h.Send(f)).To(Succeed())
 			if h.T.Peer != nil {
 				// A wire-side peer (DONGLE_PEER=iface:gecm0) instead of the
 				// echo: it sees the frame, then sends it back itself.
-				h.T.Peer.Reset()
 				got, err := h.T.Peer.Received(ctx, 1)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(got).To(HaveLen(1), "frames on the wire")
