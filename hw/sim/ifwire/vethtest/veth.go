@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Veth creates a veth pair for t and returns its two ends, both up, with
@@ -37,6 +39,22 @@ func Veth(t testing.TB) (a, b string) {
 		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+n+"/disable_ipv6", []byte("1"), 0o644)
 		if out, err := exec.Command("ip", "link", "set", n, "up").CombinedOutput(); err != nil {
 			t.Fatalf("ip link set %s up: %v: %s", n, err, out)
+		}
+	}
+	// Up is not yet operational: until the kernel's link watch has seen
+	// the carrier (it may take a second on a busy machine), the queue
+	// discipline is noop and drops every frame.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, n := range []string{a, b} {
+		for {
+			st, _ := os.ReadFile("/sys/class/net/" + n + "/operstate")
+			if strings.TrimSpace(string(st)) == "up" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: operstate %q 5 s after ip link set up", n, strings.TrimSpace(string(st)))
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	return a, b
