@@ -97,6 +97,9 @@ func mac(s string) net.HardwareAddr {
 	return a
 }
 
+// gadgetUnicast is why f_ecm, and its model, pass other stations' unicast.
+const gadgetUnicast = "Linux f_ecm filters only broadcast and multicast (u_ether's eth_start_xmit ignores USB_CDC_PACKET_TYPE_DIRECTED)"
+
 const qemuNoLink = "QEMU 7.2's usb-net reports NETWORK_CONNECTION 1 on every poll and has no link-change handler (measured in the lab: set_link off drops frames but sends no notification), and its model does the same"
 
 // SimBackends are the device-model backends, in the order they run.
@@ -115,7 +118,7 @@ func SimBackends() []Backend {
 		&simBackend{
 			name: "sim:ecm-gadget",
 			expect: Expectations{Driver: "cdc_ether", Vendor: 0x1209, Product: 0x0001, MAC: mac("52:54:00:12:34:56"),
-				USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 425, RxFrames: -1},
+				USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 425, RxFrames: -1, PassesOtherUnicast: gadgetUnicast},
 			make: func(end *sim.End) (*sim.Device, func(bool) error, func() map[string]int) {
 				dev, m := ecm.NewDevice(ecm.Options{Flavor: ecm.Gadget})
 				m.Connect(end)

@@ -45,7 +45,7 @@ var labDevs = []labDev{
 	{sel: gadgetSel, vendor: guest.GadgetVendor, product: guest.ECMProduct, speed: hw.SpeedHigh, maxPacket: 512, sysfsSpeed: "480",
 		gadgetFunc: "/sys/kernel/config/usb_gadget/ecm/functions/ecm.0", gadgetNetdev: guest.ECMGadgetNetdev,
 		// Seen on the wire with --peer=iface:gecm0, and so in the source.
-		passesOtherUnicast: "Linux f_ecm filters only broadcast and multicast (u_ether's eth_start_xmit ignores USB_CDC_PACKET_TYPE_DIRECTED)"},
+		passesOtherUnicast: gadgetUnicast},
 }
 
 // labDevice returns the lab device a usb backend selector names, or nil.
