@@ -15,10 +15,14 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// pairs numbers the pairs this process made, for their names.
+var pairs atomic.Int32
 
 // envNetns marks the test process Main started inside the namespace.
 const envNetns = "DONGLE_VETHTEST_NETNS"
@@ -75,8 +79,9 @@ func Veth(t testing.TB) (a, b string) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("no ip(8) (iproute2) to create a veth pair")
 	}
-	a = fmt.Sprintf("dgl%da", os.Getpid()%1000000)
-	b = fmt.Sprintf("dgl%db", os.Getpid()%1000000)
+	n := pairs.Add(1)
+	a = fmt.Sprintf("dgl%dx%da", os.Getpid()%1000000, n%100)
+	b = fmt.Sprintf("dgl%dx%db", os.Getpid()%1000000, n%100)
 	if out, err := exec.Command("ip", "link", "add", a, "type", "veth", "peer", "name", b).CombinedOutput(); err != nil {
 		t.Skipf("no veth pair here (kernel without veth, or no CAP_NET_ADMIN): ip link add: %v: %s", err, out)
 	}
