@@ -68,6 +68,11 @@ type Expectations struct {
 	// NoUnicastFilter says why its filter lets other stations' unicast
 	// through, when it does.
 	NoUnicastFilter string
+	// PassesOtherUnicast says why the device hands the host other
+	// stations' unicast frames outside promiscuous mode, when it does (""
+	// : it filters on its own address, CDC's PACKET_TYPE_DIRECTED). The
+	// filter specs then check that it does, as the device is.
+	PassesOtherUnicast string
 }
 
 // Peer is the far side of the wire, where the backend has one.

@@ -105,7 +105,8 @@ func SimBackends() []Backend {
 		x := m.Expect
 		out = append(out, &simBackend{name: m.Selector, model: m, expect: Expectations{
 			Driver: x.Driver, Vendor: x.Vendor, Product: x.Product, MAC: x.MAC, USBSpeed: x.USBSpeed,
-			MaxPacket: x.MaxPacket, LinkMbps: x.LinkMbps, NoLinkControl: x.NoLinkControl, RxFrames: -1}})
+			MaxPacket: x.MaxPacket, LinkMbps: x.LinkMbps, NoLinkControl: x.NoLinkControl, RxFrames: -1,
+			PassesOtherUnicast: x.PassesOtherUnicast}})
 	}
 	return out
 }

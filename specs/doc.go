@@ -6,7 +6,12 @@
 //	sim:MODEL        a device model of usbnet/catalog (sim:ecm,    a sim.Wire the spec drives
 //	                 sim:ax88772, ...; `dongle help` lists them)
 //	trace:FILE       hw/replay model replay of a usbmon capture    none: the recording
-//	usb[:SEL]        hw/gousb, a real (or virtual-lab) adapter     an echo peer, where one is set up
+//	usb[:SEL]        hw/gousb, a real (or virtual-lab) adapter     --peer: iface:NAME (AF_PACKET on the
+//	                                                               host NIC cabled to it), echo, or none
+//	sim:MODEL@IFACE  a model whose wire is host interface IFACE    --peer, as for usb (CI: a veth pair)
+//
+// A real wire carries other stations' frames too: the specs' own frames are
+// tagged (tag.go), and peers and counter checks leave the rest out (peer.go).
 //
 // The sim backends, and what each must show (driver, VID:PID, MAC, USB
 // speed, wMaxPacketSize, link speed, why it has no link control), are the

@@ -252,6 +252,24 @@ func (h *Harness) Receive(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// OnWire waits until the peer has captured the test frame with sequence
+// number seq (since its last Reset) and returns it; frames the device sent
+// before it, which on a real wire may arrive late, are passed over.
+func (h *Harness) OnWire(ctx context.Context, seq int) ([]byte, error) {
+	for n := 1; ; {
+		got, err := h.T.Peer.Received(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("frame %d not on the wire: %w", seq, err)
+		}
+		for _, f := range got {
+			if FrameSeq(f) == seq {
+				return f, nil
+			}
+		}
+		n = len(got) + 1
+	}
+}
+
 // NoFrameWithin asserts that nothing is delivered for d.
 func (h *Harness) NoFrameWithin(d time.Duration) {
 	GinkgoHelper()

@@ -29,6 +29,9 @@ const qemuNoRxFilter = "QEMU 7.2's usb-net has no receive filter in its CDC conf
 // filtering.
 const gadgetNoUnicastFilter = "the kernel's f_ecm filters only multicast and broadcast: u_ether's eth_start_xmit applies the host's SET_ETHERNET_PACKET_FILTER to those and ignores PACKET_TYPE_DIRECTED, so another station's unicast reaches the host (measured in the lab with --peer=iface:gecm0)"
 
+// gadgetUnicast is why f_ecm passes other stations' unicast.
+const gadgetUnicast = "Linux f_ecm filters only broadcast and multicast (u_ether's eth_start_xmit ignores USB_CDC_PACKET_TYPE_DIRECTED)"
+
 // labDev is what the lab knows about one of its devices, independently of
 // dongle's driver.
 type labDev struct {
@@ -43,12 +46,16 @@ type labDev struct {
 	// gadgetNetdev is the device-side netdev of a gadget ("" for usb-net,
 	// whose far side is the host peer).
 	gadgetNetdev string
+	// passesOtherUnicast: Expectations.PassesOtherUnicast.
+	passesOtherUnicast string
 }
 
 var labDevs = []labDev{
 	{sel: usbNetSel, vendor: guest.USBNetVendor, product: guest.USBNetProduct, speed: hw.SpeedFull, maxPacket: 64, sysfsSpeed: "12"},
 	{sel: gadgetSel, vendor: guest.GadgetVendor, product: guest.ECMProduct, speed: hw.SpeedHigh, maxPacket: 512, sysfsSpeed: "480",
-		gadgetFunc: "/sys/kernel/config/usb_gadget/ecm/functions/ecm.0", gadgetNetdev: guest.ECMGadgetNetdev},
+		gadgetFunc: "/sys/kernel/config/usb_gadget/ecm/functions/ecm.0", gadgetNetdev: guest.ECMGadgetNetdev,
+		// Seen on the wire with --peer=iface:gecm0, and so in the source.
+		passesOtherUnicast: gadgetUnicast},
 }
 
 // labDevice returns the lab device a usb backend selector names, or nil.
@@ -68,6 +75,7 @@ func (d *labDev) expect(e Expectations) Expectations {
 	e.Driver = "cdc_ether"
 	e.Vendor, e.Product = d.vendor, d.product
 	e.USBSpeed, e.MaxPacket = d.speed, d.maxPacket
+	e.PassesOtherUnicast = d.passesOtherUnicast
 	if e.MAC == nil {
 		if mac, err := d.kernelMAC(); err == nil {
 			e.MAC = mac

@@ -183,7 +183,19 @@ func labFrameSpecs(d *labDev, b func() Backend) {
 			rx0 := h.Net.Stats().RxPackets.Load()
 			before, zlps := far.count(), h.Dev.Counters().ZLPs.Load()
 			f := Frame(me, me, size, size)
+			if h.T.Peer != nil {
+				h.T.Peer.Reset() // before the frame can arrive
+			}
 			Expect(h.Send(f)).To(Succeed())
+			if h.T.Peer != nil {
+				// A wire-side peer (DONGLE_PEER=iface:gecm0) instead of the
+				// echo: it sees the frame, then sends it back itself.
+				got, err := h.T.Peer.Received(ctx, 1)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(got).To(HaveLen(1), "frames on the wire")
+				Expect(got[0]).To(BeFrame(f), "host → wire")
+				Expect(h.T.Peer.Inject(f)).To(Succeed())
+			}
 			Expect(h.Receive(ctx)).To(BeFrame(f), "the echo, through dongle's RX path")
 			// Host → wire: exactly one frame of exactly size bytes (no
 			// padding byte, no frame glued to the next for want of a ZLP).
@@ -219,8 +231,13 @@ func labLinkSpecs(d *labDev, b func() Backend) {
 		Expect(guest.SetLink(d.gadgetNetdev, true)).To(Succeed())
 		Eventually(ctx, h.Net.Carrier).WithPolling(5*time.Millisecond).Should(BeTrue(), "carrier after %s up (NETWORK_CONNECTION 1)", d.gadgetNetdev)
 		f := Frame(me, me, 100, 2)
-		// The echo helper's socket reopens its wait once the netdev is up.
-		Eventually(ctx, func() error { return h.Send(f) }).Should(Succeed())
+		if h.T.Peer != nil {
+			// The peer on the gadget's netdev sends, once it is up again.
+			Eventually(ctx, func() error { return h.T.Peer.Inject(f) }).Should(Succeed())
+		} else {
+			// The echo helper's socket reopens its wait once the netdev is up.
+			Eventually(ctx, func() error { return h.Send(f) }).Should(Succeed())
+		}
 		Expect(h.Receive(ctx)).To(BeFrame(f))
 	}, SpecTimeout(specTimeout))
 }

@@ -125,8 +125,15 @@ func PeerSchemes() []PeerScheme {
 	return out
 }
 
-// PeerSelection is the SPEC the user chose: --peer, else DONGLE_PEER, else "".
+// peerChoice is Options.Peer, set by Run; it wins over --peer.
+var peerChoice string
+
+// PeerSelection is the SPEC the user chose: Options.Peer, else --peer,
+// else DONGLE_PEER, else "".
 func PeerSelection() string {
+	if peerChoice != "" {
+		return peerChoice
+	}
 	if *peerFlag != "" {
 		return *peerFlag
 	}

@@ -21,6 +21,9 @@ type Options struct {
 	// "usb", "usb:0b95:1790", "usb:1.4". Empty: every sim backend and
 	// every fixture trace.
 	Backends []string
+	// Peer is the far side of a real adapter's wire, a --peer SPEC
+	// (peer.go); empty: --peer, else DONGLE_PEER.
+	Peer string
 	// Suite and Reporter are Ginkgo's own configuration (label filters,
 	// focus, randomisation, reports); the backend filter is and-ed with
 	// Suite.LabelFilter.
@@ -150,6 +153,9 @@ func LabelFilter(backends []Backend, user string) string {
 // the selection into a label filter and run. t is a *testing.T under go
 // test, or anything with Fail() (the dongle binary's own).
 func Run(t GinkgoTestingT, o Options) bool {
+	if o.Peer != "" {
+		peerChoice = o.Peer
+	}
 	backends, err := Resolve(o.Backends)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -303,11 +303,11 @@ func TestTestCommand(t *testing.T) {
 	old := runSuite
 	t.Cleanup(func() { runSuite = old })
 	runSuite = func(_ *failRecorder, o specs.Options) bool { got = o; return true }
-	code, out, _ := run(t, "test", "--backend=sim:ecm,trace", "--focus=ZLP")
+	code, out, _ := run(t, "test", "--backend=sim:ecm,trace", "--focus=ZLP", "--peer=iface:eth1")
 	if code != 0 || !strings.Contains(out, "PASS") {
 		t.Errorf("exit %d: %s", code, out)
 	}
-	if strings.Join(got.Backends, "|") != "sim:ecm|trace" || len(got.Suite.FocusStrings) != 1 || got.Suite.FocusStrings[0] != "ZLP" {
+	if strings.Join(got.Backends, "|") != "sim:ecm|trace" || len(got.Suite.FocusStrings) != 1 || got.Suite.FocusStrings[0] != "ZLP" || got.Peer != "iface:eth1" {
 		t.Errorf("options %+v", got)
 	}
 	runSuite = func(t *failRecorder, _ specs.Options) bool { t.Fail(); return true }

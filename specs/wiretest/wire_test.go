@@ -29,13 +29,13 @@ var _ = ReportAfterSuite("wiretest", func(r Report) { report = r })
 // or fail.
 func TestSuiteThroughVeth(t *testing.T) {
 	peerEnd, modelEnd := vethtest.Veth(t)
-	t.Setenv("DONGLE_PEER", "iface:"+peerEnd)
 	// Other stations talk on both sides of the cable all along: towards
 	// the device and towards the peer.
 	stop := noise(t, peerEnd, modelEnd)
 	defer stop()
 	o := specs.OptionsFromFlags()
 	o.Backends = []string{"sim:ecm-gadget@" + modelEnd, "sim:ax88179@" + modelEnd}
+	o.Peer = "iface:" + peerEnd // what dongle test --peer sets
 	if !specs.Run(t, o) {
 		t.Fatal("the suite failed through the veth (see the Ginkgo output)")
 	}

@@ -28,7 +28,7 @@ var entries = []Entry{
 					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedFull, MaxPacket: 64, NoLinkControl: qemuNoLink}},
 			{Selector: "sim:ecm-gadget", Describe: "hw/sim/ecm: Linux's f_ecm gadget (high speed)",
 				Build: buildECM(simecm.Options{Flavor: simecm.Gadget}), Expect: Expect{Driver: "cdc_ether", Vendor: 0x1209, Product: 0x0001,
-					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 425}},
+					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 425, PassesOtherUnicast: gadgetUnicast}},
 		},
 	},
 	{
@@ -62,6 +62,9 @@ var entries = []Entry{
 		},
 	},
 }
+
+// gadgetUnicast is why f_ecm, and its model, pass other stations' unicast.
+const gadgetUnicast = "Linux f_ecm filters only broadcast and multicast (u_ether's eth_start_xmit ignores USB_CDC_PACKET_TYPE_DIRECTED)"
 
 const qemuNoLink = "QEMU 7.2's usb-net reports NETWORK_CONNECTION 1 on every poll and has no link-change handler (measured in the lab: set_link off drops frames but sends no notification), and its model does the same"
 

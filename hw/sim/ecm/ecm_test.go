@@ -470,3 +470,38 @@ func TestCorruptionPresets(t *testing.T) {
 		})
 	}
 }
+
+// TestGadgetPacketFilterIsUEther: the Gadget flavor filters as Linux
+// u_ether does (seen in the lab with a peer on gecm0): unicast to any
+// address passes whatever the filter, broadcast needs BROADCAST, other
+// multicast ALL_MULTICAST, and the MULTICAST bit alone lets nothing in.
+func TestGadgetPacketFilterIsUEther(t *testing.T) {
+	const (
+		self  = "525400123456"
+		other = "525400999999"
+		bcast = "ffffffffffff"
+		mc    = "01005e000001"
+	)
+	P, A, D, B, M := ecm.FilterPromiscuous, ecm.FilterAllMulticast, ecm.FilterDirected, ecm.FilterBroadcast, ecm.FilterMulticast
+	for _, c := range []struct {
+		bits uint16
+		dst  string
+		pass bool
+	}{
+		{D | B, self, true}, {D | B, other, true}, {B, other, true}, {0, self, true},
+		{D | B, bcast, true}, {D, bcast, false},
+		{D | B | M, mc, false}, {D | B | A, mc, true}, {P, mc, true}, {P, bcast, true},
+	} {
+		r := newRig(t, ecm.Options{Flavor: ecm.Gadget})
+		r.setFilter(t, c.bits)
+		f := eth(c.dst, 100)
+		r.w.B().Send(f)
+		got := r.recv(t)
+		if pass := got != nil; pass != c.pass {
+			t.Errorf("gadget, filter %#x dst %s: delivered=%v, want %v", c.bits, c.dst, pass, c.pass)
+		}
+		if cnt := r.m.Counters(); c.pass != (cnt.Filtered == 0) || cnt.FromWire != 1 {
+			t.Errorf("gadget, filter %#x dst %s: counters %+v", c.bits, c.dst, cnt)
+		}
+	}
+}

@@ -357,12 +357,25 @@ func (m *Model) Receive(frame []byte) {
 }
 
 // passLocked applies the packet filter to a frame's destination address.
+// The Gadget flavor filters as Linux u_ether's eth_start_xmit does:
+// broadcast needs PACKET_TYPE_BROADCAST, any other multicast
+// PACKET_TYPE_ALL_MULTICAST (PACKET_TYPE_MULTICAST is ignored), and
+// unicast always passes, to any address (PACKET_TYPE_DIRECTED is ignored).
 func (m *Model) passLocked(frame []byte) bool {
 	f := m.filter
 	if f&FilterPromiscuous != 0 {
 		return true
 	}
 	dst := frame[:6]
+	if m.opts.Flavor == Gadget {
+		switch {
+		case dst[0]&1 == 0:
+			return true
+		case [6]byte(dst) == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}:
+			return f&FilterBroadcast != 0
+		}
+		return f&FilterAllMulticast != 0
+	}
 	if dst[0]&1 == 0 {
 		return f&FilterDirected != 0 && [6]byte(dst) == m.mac
 	}

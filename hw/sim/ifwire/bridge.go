@@ -118,10 +118,12 @@ func rawFile(fd int, name string) (*os.File, syscall.RawConn, error) {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// carrier reads the interface's carrier from sysfs (false when it cannot).
+// carrier reports whether the interface is operationally up (IFF_RUNNING:
+// up, with carrier). Not sysfs: it shows the interfaces of the namespace
+// it was mounted in, which need not be this process's.
 func carrier(name string) bool {
-	b, err := os.ReadFile("/sys/class/net/" + name + "/carrier")
-	return err == nil && len(b) > 0 && b[0] == '1'
+	ifi, err := net.InterfaceByName(name)
+	return err == nil && ifi.Flags&net.FlagRunning != 0
 }
 
 // Receive implements sim.Port: a frame from the model goes out of the

@@ -105,6 +105,21 @@ func TestBridgeMovesFramesAndCarrier(t *testing.T) {
 		t.Errorf("the model got %d frames, want 1 (its own frame came back?)", model.Len())
 	}
 
+	// Another interface's link changes are not this bridge's.
+	c, _ := vethtest.Veth(t)
+	mu.Lock()
+	calls := len(links)
+	mu.Unlock()
+	if out, err := exec.Command("ip", "link", "set", c, "down").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set %s down: %v: %s", c, err, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	if len(links) != calls {
+		t.Errorf("another pair going down changed the model's link: %v", links[calls:])
+	}
+	mu.Unlock()
+
 	// Carrier: the far end going down drops b's carrier, and the model's link.
 	for _, c := range []struct {
 		state string

@@ -1,4 +1,4 @@
-package specs
+package wiretest_test
 
 import (
 	"bytes"
@@ -6,32 +6,37 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"runtime"
 	"testing"
 	"time"
 
 	"dongle/hw/sim/ifwire/vethtest"
+	"dongle/specs"
 )
 
-func carrierOf(t *testing.T, name string) string {
+// openIface opens --peer=iface:name through the registry, as the backends do.
+func openIface(t *testing.T, name string) (specs.PeerConn, error) {
 	t.Helper()
-	b, err := os.ReadFile("/sys/class/net/" + name + "/carrier")
-	if err != nil {
-		return "none" // EINVAL while the interface is down
-	}
-	return string(bytes.TrimSpace(b))
-}
-
-func TestIfacePeer(t *testing.T) {
-	a, b := vethtest.Veth(t)
-	goroutines := runtime.NumGoroutine()
-	pa, err := openIfacePeer(a)
+	s, arg, err := specs.ParsePeer("iface:" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := openIfacePeer(b)
+	return s.Open(context.Background(), arg)
+}
+
+// TestIfacePeer: two iface peers on the two ends of a veth. Each keeps
+// only this run's test frames from the other and counts the rest, never
+// captures its own, takes the link down (the other end loses carrier) and
+// brings it back up on Close, and leaves no goroutine behind.
+func TestIfacePeer(t *testing.T) {
+	a, b := vethtest.Veth(t)
+	goroutines := runtime.NumGoroutine()
+	pa, err := openIface(t, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := openIface(t, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,11 +44,11 @@ func TestIfacePeer(t *testing.T) {
 	defer cancel()
 
 	other := net.HardwareAddr{0x02, 0, 0, 0x11, 0x22, 0x33}
-	f := Frame(other, PeerMAC, 1514, 1)
-	lldp := Frame(net.HardwareAddr{0x01, 0x80, 0xc2, 0, 0, 0x0e}, PeerMAC, 60, 2)
+	f := specs.Frame(other, specs.PeerMAC, 1514, 1)
+	lldp := specs.Frame(net.HardwareAddr{0x01, 0x80, 0xc2, 0, 0, 0x0e}, specs.PeerMAC, 60, 2)
 	binary.BigEndian.PutUint16(lldp[12:], 0x88cc)
-	stale := Frame(other, PeerMAC, 60, 3)
-	binary.BigEndian.PutUint32(stale[tagOffset:], RunTag()+1) // another run's
+	stale := specs.Frame(other, specs.PeerMAC, 60, 3)
+	binary.BigEndian.PutUint32(stale[14:], specs.RunTag()+1) // another run's
 	for _, x := range [][]byte{lldp, stale, f} {
 		if err := pa.Inject(x); err != nil {
 			t.Fatalf("inject: %v", err)
@@ -64,22 +69,26 @@ func TestIfacePeer(t *testing.T) {
 		t.Errorf("a captured its own frames: %d, %v", len(got), err)
 	}
 	pb.Reset()
-	if err := pb.Inject(Frame(PeerMAC, other, 60, 4)); err != nil {
+	if err := pb.Inject(specs.Frame(specs.PeerMAC, other, 60, 4)); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := pa.Received(ctx, 1); err != nil || FrameSeq(got[0]) != 4 {
+	if got, err := pa.Received(ctx, 1); err != nil || specs.FrameSeq(got[0]) != 4 {
 		t.Fatalf("b → a: %v", err)
 	}
 
 	// Link: a down drops b's carrier; a peer that took its link down
 	// brings it up again when it closes.
-	if err := pa.(PeerLink).SetLink(false); err != nil {
+	link, ok := pa.(specs.PeerLink)
+	if !ok {
+		t.Fatal("the iface peer has no link control")
+	}
+	if err := link.SetLink(false); err != nil {
 		t.Fatal(err)
 	}
-	if c := carrierOf(t, b); c != "0" {
-		t.Errorf("carrier of %s with %s down: %q, want 0", b, a, c)
+	if !vethtest.WaitRunning(b, false, 2*time.Second) {
+		t.Errorf("%s still running with %s down", b, a)
 	}
-	if err := pa.Inject(f); !errors.Is(err, ErrPeerDown) {
+	if err := pa.Inject(f); !errors.Is(err, specs.ErrPeerDown) {
 		t.Errorf("inject with the link down: %v, want ErrPeerDown", err)
 	}
 	if err := pa.Close(); err != nil {
@@ -88,13 +97,13 @@ func TestIfacePeer(t *testing.T) {
 	if ifi, _ := net.InterfaceByName(a); ifi == nil || ifi.Flags&net.FlagUp == 0 {
 		t.Errorf("%s left down after Close", a)
 	}
-	if err := pa.Close(); !errors.Is(err, ErrPeerClosed) {
+	if err := pa.Close(); !errors.Is(err, specs.ErrPeerClosed) {
 		t.Errorf("second Close: %v, want ErrPeerClosed", err)
 	}
-	if err := pa.Inject(f); !errors.Is(err, ErrPeerClosed) {
+	if err := pa.Inject(f); !errors.Is(err, specs.ErrPeerClosed) {
 		t.Errorf("inject after Close: %v, want ErrPeerClosed", err)
 	}
-	if _, err := pa.Received(ctx, 5); !errors.Is(err, ErrPeerClosed) {
+	if _, err := pa.Received(ctx, 5); !errors.Is(err, specs.ErrPeerClosed) {
 		t.Errorf("Received after Close: %v, want ErrPeerClosed at once", err)
 	}
 	if err := pb.Close(); err != nil {
@@ -110,17 +119,17 @@ func TestIfacePeer(t *testing.T) {
 }
 
 func TestIfacePeerErrors(t *testing.T) {
-	if _, err := openIfacePeer(""); !errors.Is(err, ErrPeerArg) {
+	if _, err := openIface(t, ""); !errors.Is(err, specs.ErrPeerArg) {
 		t.Errorf("iface: without a name: %v, want ErrPeerArg", err)
 	}
-	if _, err := openIfacePeer("dgl-no-such"); !errors.Is(err, ErrPeerNotFound) {
+	if _, err := openIface(t, "dgl-no-such"); !errors.Is(err, specs.ErrPeerNotFound) {
 		t.Errorf("a missing interface: %v, want ErrPeerNotFound", err)
 	}
 	a, _ := vethtest.Veth(t)
 	if out, err := exec.Command("ip", "link", "set", a, "down").CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if _, err := openIfacePeer(a); !errors.Is(err, ErrPeerDown) {
+	if _, err := openIface(t, a); !errors.Is(err, specs.ErrPeerDown) {
 		t.Errorf("an interface that is down: %v, want ErrPeerDown", err)
 	}
 }
