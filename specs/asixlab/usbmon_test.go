@@ -205,7 +205,7 @@ var _ = Describe("the kernel's own USB traffic, captured live with usbmon", Labe
 
 var _ = Describe("the kernel asix capture kept in fixtures/", func() {
 	It("is a kernel usbmon trace that replays under dongle's asix driver", func() {
-		path := filepath.Join("..", "..", "..", "fixtures", usbmonFixture)
+		path := filepath.Join("..", "..", "fixtures", usbmonFixture)
 		recs, _, err := usbmon.ReadFile(path)
 		Expect(err).NotTo(HaveOccurred())
 		kernelCaptureShape(recs)
