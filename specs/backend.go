@@ -38,13 +38,6 @@ const (
 	// CapLinkControl: the spec can take the link down and up, and the
 	// device reports it.
 	CapLinkControl Cap = "needs-link-control"
-	// CapRxFilter: the device filters received frames by destination as
-	// the driver asks (CDC SET_ETHERNET_PACKET_FILTER, ASIX RX_CTL and its
-	// multicast hash): a frame it drops never crosses the bus.
-	CapRxFilter Cap = "needs-rx-filter"
-	// CapUnicastFilter: the receive filter also drops unicast frames for
-	// other stations (CDC PACKET_TYPE_DIRECTED honoured).
-	CapUnicastFilter Cap = "needs-unicast-filter"
 	// CapTraceFrames: the backend is a recording whose bulk IN transfers
 	// carry frames the sidecar counts.
 	CapTraceFrames Cap = "needs-trace-frames"
@@ -63,16 +56,11 @@ type Expectations struct {
 	RxHalts   int              // traces: bulk IN stalls the recording holds, each cleared by the driver
 	// NoLinkControl says why link control is impossible, when it is.
 	NoLinkControl string
-	// NoRxFilter says why the device has no receive filter, when it has none.
-	NoRxFilter string
-	// NoUnicastFilter says why its filter lets other stations' unicast
-	// through, when it does.
-	NoUnicastFilter string
-	// PassesOtherUnicast says why the device hands the host other
-	// stations' unicast frames outside promiscuous mode, when it does (""
-	// : it filters on its own address, CDC's PACKET_TYPE_DIRECTED). The
-	// filter specs then check that it does, as the device is.
-	PassesOtherUnicast string
+	// Filter is what the device's receive filter really drops (zero: all
+	// the driver asks it to). A device that filters less than its protocol
+	// says is a finding about it: the filter specs check the device as it
+	// is, report the finding, and fail if the device starts filtering.
+	Filter FilterFinding
 }
 
 // Peer is the far side of the wire, where the backend has one.

@@ -25,7 +25,7 @@ type simBackend struct {
 func (b *simBackend) Name() string         { return b.name }
 func (b *simBackend) Expect() Expectations { return b.expect }
 func (b *simBackend) Caps() []Cap {
-	c := append([]Cap{CapLive, CapPeer, CapRxFilter, CapUnicastFilter, CapFaults}, FaultCaps...)
+	c := append([]Cap{CapLive, CapPeer, CapFaults}, FaultCaps...)
 	if b.expect.NoLinkControl == "" {
 		c = append(c, CapLinkControl)
 	}
@@ -106,7 +106,7 @@ func SimBackends() []Backend {
 		out = append(out, &simBackend{name: m.Selector, model: m, expect: Expectations{
 			Driver: x.Driver, Vendor: x.Vendor, Product: x.Product, MAC: x.MAC, USBSpeed: x.USBSpeed,
 			MaxPacket: x.MaxPacket, LinkMbps: x.LinkMbps, NoLinkControl: x.NoLinkControl, RxFrames: -1,
-			PassesOtherUnicast: x.PassesOtherUnicast}})
+			Filter: x.Filter}})
 	}
 	return out
 }

@@ -95,15 +95,11 @@ func USBBackend(name string) (Backend, error) {
 	if lab {
 		e = labDevice(sel).expect(e)
 	}
-	if lab && sel == gadgetSel {
-		e.NoUnicastFilter = gadgetNoUnicastFilter
-	}
 	switch {
 	case lab && sel == usbNetSel:
 		// Whatever DONGLE_LINK_CMD says: the device itself cannot report
 		// a link change, so a spec asking for one must skip, not pass.
 		e.NoLinkControl = guest.ErrNoLinkChange.Error()
-		e.NoRxFilter = qemuNoRxFilter
 	case peer.Link:
 		// The peer takes its own end of the cable down.
 	case os.Getenv("DONGLE_LINK_CMD") == "":
@@ -136,12 +132,6 @@ func (b *usbBackend) Caps() []Cap {
 	if b.expect.NoLinkControl == "" {
 		c = append(c, CapLinkControl)
 	}
-	if b.expect.NoRxFilter == "" {
-		c = append(c, CapRxFilter)
-		if b.expect.NoUnicastFilter == "" {
-			c = append(c, CapUnicastFilter)
-		}
-	}
 	if b.lab {
 		c = append(c, CapLab)
 	}
@@ -161,13 +151,6 @@ func (b *usbBackend) Why(c Cap) string {
 		return b.faultWhy(c)
 	case CapLinkControl:
 		return b.expect.NoLinkControl
-	case CapRxFilter:
-		return b.expect.NoRxFilter
-	case CapUnicastFilter:
-		if b.expect.NoRxFilter != "" {
-			return b.expect.NoRxFilter
-		}
-		return b.expect.NoUnicastFilter
 	case CapLab:
 		return "not one of the virtual lab's devices (usb:0525:a4a2, usb:1209:0001) inside the lab VM (go test -exec .lab/labexec)"
 	}

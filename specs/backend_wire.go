@@ -68,7 +68,7 @@ func (b *wireBackend) Expect() Expectations {
 
 func (b *wireBackend) Caps() []Cap {
 	// The model's own faults and receive filter.
-	c := append([]Cap{CapLive, CapFaults, CapRxFilter, CapUnicastFilter}, FaultCaps...)
+	c := append([]Cap{CapLive, CapFaults}, FaultCaps...)
 	if b.peer.Open != nil {
 		c = append(c, CapPeer)
 	}

@@ -46,6 +46,8 @@ type Harness struct {
 
 	rec       *record.Device
 	tracePath string
+	// found is the device finding the spec saw, if any (finding.go).
+	found *FilterFinding
 }
 
 // Setup opens b for the current spec, probes the driver and registers
@@ -192,24 +194,39 @@ func isAlreadyClosed(err error) bool {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// keepTrace keeps the spec's USB trace where it is evidence: a failed
+// spec's, and a passed spec's that showed a device finding (finding.go).
+// Every other trace is removed.
 func (h *Harness) keepTrace() {
-	if !CurrentSpecReport().Failed() {
-		os.Remove(h.tracePath)
-		return
-	}
 	name := unsafeName.ReplaceAllString(CurrentSpecReport().FullText(), "_")
 	if len(name) > 120 {
 		name = name[:120]
 	}
-	dst := filepath.Join(ReportDir, name+".pcap")
-	if err := os.MkdirAll(ReportDir, 0o755); err == nil {
-		if b, err := os.ReadFile(h.tracePath); err == nil && os.WriteFile(dst, b, 0o644) == nil {
+	if !CurrentSpecReport().Failed() {
+		if !h.reportFinding(name) {
 			os.Remove(h.tracePath)
-			AddReportEntry("usb-trace", dst, ReportEntryVisibilityAlways)
-			return
 		}
+		return
+	}
+	if dst, ok := h.copyTrace(name); ok {
+		os.Remove(h.tracePath)
+		AddReportEntry("usb-trace", dst, ReportEntryVisibilityAlways)
+		return
 	}
 	AddReportEntry("usb-trace", h.tracePath, ReportEntryVisibilityAlways)
+}
+
+// copyTrace copies the spec's USB trace to ReportDir/name.pcap.
+func (h *Harness) copyTrace(name string) (string, bool) {
+	dst := filepath.Join(ReportDir, name+".pcap")
+	if err := os.MkdirAll(ReportDir, 0o755); err != nil {
+		return "", false
+	}
+	b, err := os.ReadFile(h.tracePath)
+	if err != nil || os.WriteFile(dst, b, 0o644) != nil {
+		return "", false
+	}
+	return dst, true
 }
 
 // Frame builds a test frame of size bytes (header included) from src to dst:

@@ -8,6 +8,7 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/vmlab/guest"
+	"dongle/usbnet/catalog"
 )
 
 // CapLab: the device is one of the virtual USB lab's (hw/vmlab), and the
@@ -21,16 +22,6 @@ const (
 	usbNetSel = "0525:a4a2" // QEMU usb-net, CDC-ECM configuration, full speed
 	gadgetSel = "1209:0001" // Linux f_ecm on dummy_hcd, high speed
 )
-
-// qemuNoRxFilter is why QEMU's usb-net runs no filter spec.
-const qemuNoRxFilter = "QEMU 7.2's usb-net has no receive filter in its CDC configuration: it answers SET_ETHERNET_PACKET_FILTER with success and still passes every frame up (measured in the lab with usbnet-host: another station's unicast and an unsubscribed multicast group reached the driver)"
-
-// gadgetNoUnicastFilter is why the ECM gadget runs no spec of unicast
-// filtering.
-const gadgetNoUnicastFilter = "the kernel's f_ecm filters only multicast and broadcast: u_ether's eth_start_xmit applies the host's SET_ETHERNET_PACKET_FILTER to those and ignores PACKET_TYPE_DIRECTED, so another station's unicast reaches the host (measured in the lab with --peer=iface:gecm0)"
-
-// gadgetUnicast is why f_ecm passes other stations' unicast.
-const gadgetUnicast = "Linux f_ecm filters only broadcast and multicast (u_ether's eth_start_xmit ignores USB_CDC_PACKET_TYPE_DIRECTED)"
 
 // labDev is what the lab knows about one of its devices, independently of
 // dongle's driver.
@@ -46,16 +37,19 @@ type labDev struct {
 	// gadgetNetdev is the device-side netdev of a gadget ("" for usb-net,
 	// whose far side is the host peer).
 	gadgetNetdev string
-	// passesOtherUnicast: Expectations.PassesOtherUnicast.
-	passesOtherUnicast string
+	// filter: Expectations.Filter, the device's real receive filter (the
+	// same findings as its model's in the catalog).
+	filter FilterFinding
 }
 
 var labDevs = []labDev{
-	{sel: usbNetSel, vendor: guest.USBNetVendor, product: guest.USBNetProduct, speed: hw.SpeedFull, maxPacket: 64, sysfsSpeed: "12"},
+	{sel: usbNetSel, vendor: guest.USBNetVendor, product: guest.USBNetProduct, speed: hw.SpeedFull, maxPacket: 64, sysfsSpeed: "12",
+		// Seen on the wire with the usbnet-host peer: every frame passes.
+		filter: catalog.USBNetFilter},
 	{sel: gadgetSel, vendor: guest.GadgetVendor, product: guest.ECMProduct, speed: hw.SpeedHigh, maxPacket: 512, sysfsSpeed: "480",
 		gadgetFunc: "/sys/kernel/config/usb_gadget/ecm/functions/ecm.0", gadgetNetdev: guest.ECMGadgetNetdev,
 		// Seen on the wire with --peer=iface:gecm0, and so in the source.
-		passesOtherUnicast: gadgetUnicast},
+		filter: catalog.GadgetFilter},
 }
 
 // labDevice returns the lab device a usb backend selector names, or nil.
@@ -75,7 +69,7 @@ func (d *labDev) expect(e Expectations) Expectations {
 	e.Driver = "cdc_ether"
 	e.Vendor, e.Product = d.vendor, d.product
 	e.USBSpeed, e.MaxPacket = d.speed, d.maxPacket
-	e.PassesOtherUnicast = d.passesOtherUnicast
+	e.Filter = d.filter
 	if e.MAC == nil {
 		if mac, err := d.kernelMAC(); err == nil {
 			e.MAC = mac

@@ -90,9 +90,9 @@ type Expect struct {
 	LinkMbps        int // 0: the link speed is not checked
 	// NoLinkControl says why the link cannot be taken down ("" when it can).
 	NoLinkControl string
-	// PassesOtherUnicast says why the device hands the host other
-	// stations' unicast outside promiscuous mode, when it does.
-	PassesOtherUnicast string
+	// Filter is what the device's receive filter really drops (the zero
+	// value: everything the host asks it to).
+	Filter FilterFinding
 }
 
 // Entries returns the catalog, in Probe's order. The slice is the

@@ -25,10 +25,10 @@ var entries = []Entry{
 		Models: []Model{
 			{Selector: "sim:ecm", Describe: "hw/sim/ecm: QEMU usb-net's CDC ECM function (full speed)",
 				Build: buildECM(simecm.Options{}), Expect: Expect{Driver: "cdc_ether", Vendor: 0x0525, Product: 0xa4a2,
-					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedFull, MaxPacket: 64, NoLinkControl: qemuNoLink}},
+					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedFull, MaxPacket: 64, NoLinkControl: qemuNoLink, Filter: USBNetFilter}},
 			{Selector: "sim:ecm-gadget", Describe: "hw/sim/ecm: Linux's f_ecm gadget (high speed)",
 				Build: buildECM(simecm.Options{Flavor: simecm.Gadget}), Expect: Expect{Driver: "cdc_ether", Vendor: 0x1209, Product: 0x0001,
-					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 425, PassesOtherUnicast: gadgetUnicast}},
+					MAC: mustMAC(simecm.DefaultMAC), USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 425, Filter: GadgetFilter}},
 		},
 	},
 	{
@@ -63,8 +63,19 @@ var entries = []Entry{
 	},
 }
 
-// gadgetUnicast is why f_ecm, and its model, pass other stations' unicast.
-const gadgetUnicast = "Linux f_ecm filters only broadcast and multicast (u_ether's eth_start_xmit ignores USB_CDC_PACKET_TYPE_DIRECTED)"
+// GadgetFilter is Linux f_ecm's receive filter, and its model's.
+var GadgetFilter = FilterFinding{
+	Filters:  FiltersGroups,
+	Finding:  "Linux f_ecm passes other stations' unicast whatever SET_ETHERNET_PACKET_FILTER says: u_ether's eth_start_xmit applies the broadcast and multicast bits and ignores USB_CDC_PACKET_TYPE_DIRECTED",
+	Evidence: "the lab with --peer=iface:gecm0 (the spec's USB trace, kept as specs/reports/traces/finding-*.pcap); drivers/usb/gadget/function/u_ether.c eth_start_xmit",
+}
+
+// USBNetFilter is QEMU usb-net's receive filter, and its model's.
+var USBNetFilter = FilterFinding{
+	Filters:  FiltersNothing,
+	Finding:  "QEMU's usb-net (CDC configuration) filters nothing: it answers SET_ETHERNET_PACKET_FILTER with success and hands the host every frame, other stations' unicast and unsubscribed multicast groups included",
+	Evidence: "the lab with the usbnet-host peer (the spec's USB trace, kept as specs/reports/traces/finding-*.pcap); QEMU hw/usb/dev-network.c: usbnet_receive copies every frame into the bulk IN buffer and consults no filter state (s->filter, RNDIS's packet filter, is not read there)",
+}
 
 const qemuNoLink = "QEMU 7.2's usb-net reports NETWORK_CONNECTION 1 on every poll and has no link-change handler (measured in the lab: set_link off drops frames but sends no notification), and its model does the same"
 
