@@ -85,7 +85,7 @@ func init() {
 			if c == CapTimeout {
 				return noRealTimeout
 			}
-			return "FunctionFS halts an OUT endpoint only with a write to its file, which waits for the file's mutex that the bridge's read for the host's next packet holds (f_fs.c ffs_epfile_io): the halt would come after the host's next frame was accepted, not before it"
+			return "a limitation of dongle's FunctionFS bridge (hw/ffs), not of the chip the model stands for: the bridge keeps a read pending on the bulk OUT file for the host's next packet, and FunctionFS halts an OUT endpoint only through a write to that file, which waits for the mutex the read holds (f_fs.c ffs_epfile_io), so the halt would come after the host's next frame was accepted, not before it"
 		},
 		Open: openLabFaults,
 	})

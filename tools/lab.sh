@@ -85,13 +85,17 @@ DONGLE_LAB_SETUP='for g in /sys/kernel/config/usb_gadget/*; do echo > $g/UDC; do
 flaky_report reports/lab-junit-usb-0b95-1790-super.xml
 echo "lab.sh: conformance suite against the ax88179 model at SuperSpeed (usb:0b95:1790) passed in $((SECONDS - T1)) s"
 # The closing note: for each lab device, how many of the specs selected for
-# it skipped (each skip's reason is in its JUnit entry and the output above).
+# it skipped (each skip's reason is in its JUnit entry and the output above),
+# and how many showed a finding about the device (they ran and passed,
+# asserting what the device really does; each has a JUnit property
+# device-finding naming the finding and its kept USB trace).
 skipped_note() { # report backend-label
-	local sel skip
+	local sel skip found
 	sel=$(grep -o "<testcase [^>]*$2[],][^>]*>" "specs/$1" | wc -l)
 	skip=$(grep -o "<testcase [^>]*$2[],][^>]*status=\"skipped\"[^>]*>" "specs/$1" | wc -l)
+	found=$(grep -o '<property name="device-finding"' "specs/$1" | wc -l)
 	local name=${1#reports/lab-junit-}
-	echo "lab.sh: ${name%.xml}: $skip of $sel selected specs skipped"
+	echo "lab.sh: ${name%.xml}: $skip of $sel selected specs skipped; $found passed showing a device finding"
 }
 for r in 0525-a4a2 1209-0001 0b95-772b 0b95-1790 0b95-1790-super; do
 	skipped_note "reports/lab-junit-usb-$r.xml" "backend-usb-${r%-super}"
