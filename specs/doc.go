@@ -25,6 +25,15 @@
 // "backend-<name>", so `--backend=sim:ecm` becomes `--label-filter=backend-sim-ecm`
 // and any other label expression a user adds is and-ed with it.
 //
+// A skip is only for what a device physically cannot do. A device that
+// breaks its protocol is a finding about the device, not a skip: its
+// expectation (Expectations.Filter, for receive filters) says what it
+// really does, the spec asserts that, records a "device-finding" report
+// entry with the finding, its evidence and the spec's USB trace (kept as
+// finding-*.pcap), and fails with ErrFindingGone if the device ever starts
+// behaving as its protocol says. The lab's usb-net filters nothing, and the
+// kernel's f_ecm passes other stations' unicast; their models do the same.
+//
 // After every spec the harness tears the device down and checks that nothing
 // was lost: no live sk_buff (skbuff.Live), no leaked goroutine (gleak), and
 // the hw.Device closes cleanly (it refuses to while a transfer is in flight).
