@@ -22,8 +22,19 @@ const (
 	CapPeer Cap = "needs-peer"
 	// CapEcho: the far side sends every frame straight back.
 	CapEcho Cap = "needs-echo"
-	// CapFaults: stalls, timeouts and unplugs can be injected.
+	// CapFaults: some fault can be injected for real (the family label of
+	// the error-recovery specs). Each spec also names the fault it needs:
+	// a device that can be unplugged but not stalled runs the unplug spec
+	// and skips the stall specs with the reason.
 	CapFaults Cap = "needs-faults"
+	// CapStallIn, CapStallOut: the bulk IN (OUT) endpoint can be halted on
+	// command until the host clears it.
+	CapStallIn  Cap = "needs-stall-in"
+	CapStallOut Cap = "needs-stall-out"
+	// CapTimeout: the next bulk OUT transfer can be made to time out.
+	CapTimeout Cap = "needs-timeout"
+	// CapUnplug: the device can be unplugged (and is back for the next spec).
+	CapUnplug Cap = "needs-unplug"
 	// CapLinkControl: the spec can take the link down and up, and the
 	// device reports it.
 	CapLinkControl Cap = "needs-link-control"
@@ -45,6 +56,11 @@ type Expectations struct {
 	RxHalts   int              // traces: bulk IN stalls the recording holds, each cleared by the driver
 	// NoLinkControl says why link control is impossible, when it is.
 	NoLinkControl string
+	// Filter is what the device's receive filter really drops (zero: all
+	// the driver asks it to). A device that filters less than its protocol
+	// says is a finding about it: the filter specs check the device as it
+	// is, report the finding, and fail if the device starts filtering.
+	Filter FilterFinding
 }
 
 // Peer is the far side of the wire, where the backend has one.
@@ -58,11 +74,18 @@ type Peer interface {
 	Reset()
 }
 
-// Faults injects failures on the USB side.
+// FaultCaps are the faults a backend can have, each its own Cap.
+var FaultCaps = []Cap{CapStallIn, CapStallOut, CapTimeout, CapUnplug}
+
+// Faults injects failures on the USB side. A method for a fault the
+// backend lacks the Cap for returns an error wrapping ErrNoFault.
 type Faults interface {
-	Stall(ep uint8)
-	Unplug()
-	TimeoutNext(ep uint8, n int)
+	// Stall halts ep until the host clears it.
+	Stall(ep uint8) error
+	// Unplug takes the device off the bus.
+	Unplug() error
+	// TimeoutNext makes the next n transfers on ep time out.
+	TimeoutNext(ep uint8, n int) error
 }
 
 // Target is an opened backend: the device and whatever the backend can do
@@ -70,7 +93,7 @@ type Faults interface {
 type Target struct {
 	HW     hw.Device
 	Peer   Peer                  // nil without CapPeer
-	Faults Faults                // nil without CapFaults
+	Faults Faults                // nil without CapFaults; see FaultCaps for which
 	Link   func(up bool) error   // nil without CapLinkControl
 	Stats  func() map[string]int // device-side counters, where the backend keeps them
 	Close  func() error

@@ -2,13 +2,9 @@ package specs
 
 import (
 	"context"
-	"net"
 
-	"dongle/hw"
 	"dongle/hw/sim"
-	"dongle/hw/sim/ax88179"
-	"dongle/hw/sim/ax88772"
-	"dongle/hw/sim/ecm"
+	"dongle/usbnet/catalog"
 )
 
 // simBackend is a device model on a sim.Wire whose far end the spec holds.
@@ -17,17 +13,19 @@ import (
 // emulated by QEMU or the kernel, and the CI machines have no USB port. The
 // same specs run against QEMU's usb-net and the kernel's ECM gadget in the
 // virtual lab (backend usb), and against recorded traces.
+//
+// The models, and what is expected of each, are the driver catalog's
+// (usbnet/catalog): one simBackend per catalog model.
 type simBackend struct {
 	name   string
 	expect Expectations
-	// make builds a fresh device and model and plugs the model into end.
-	make func(end *sim.End) (dev *sim.Device, link func(up bool) error, stats func() map[string]int)
+	model  catalog.Model
 }
 
 func (b *simBackend) Name() string         { return b.name }
 func (b *simBackend) Expect() Expectations { return b.expect }
 func (b *simBackend) Caps() []Cap {
-	c := []Cap{CapLive, CapPeer, CapFaults}
+	c := append([]Cap{CapLive, CapPeer, CapFaults}, FaultCaps...)
 	if b.expect.NoLinkControl == "" {
 		c = append(c, CapLinkControl)
 	}
@@ -50,19 +48,29 @@ func (b *simBackend) Open(ctx context.Context) (*Target, error) {
 	w := sim.NewWire()
 	capt := sim.NewCapture()
 	w.B().Attach(capt)
-	dev, link, stats := b.make(w.A())
+	m := b.model.Build(catalog.Options{})
+	m.Plug(w.A())
 	t := &Target{
-		HW:     dev,
+		HW:     m.Dev,
 		Peer:   &wirePeer{end: w.B(), capt: capt},
-		Faults: dev,
-		Stats:  stats,
-		Close:  dev.Close,
+		Faults: simFaults{m.Dev},
+		Stats:  m.Counters,
+		Close:  m.Dev.Close,
 	}
 	if b.expect.NoLinkControl == "" {
-		t.Link = link
+		t.Link = func(up bool) error { m.SetLink(up); return nil }
 	}
 	return t, nil
 }
+
+// simFaults are a model's faults: the sim engine's, which cannot fail.
+type simFaults struct{ d *sim.Device }
+
+var _ Faults = simFaults{}
+
+func (f simFaults) Stall(ep uint8) error              { f.d.Stall(ep); return nil }
+func (f simFaults) Unplug() error                     { f.d.Unplug(); return nil }
+func (f simFaults) TimeoutNext(ep uint8, n int) error { f.d.TimeoutNext(ep, n); return nil }
 
 // wirePeer is the spec's end of a sim.Wire.
 type wirePeer struct {
@@ -89,122 +97,16 @@ func (e wireError) Error() string { return string(e) }
 
 const errWireDropped = wireError("sim wire: frame dropped (cut wire or nothing attached)")
 
-func mac(s string) net.HardwareAddr {
-	a, err := net.ParseMAC(s)
-	if err != nil {
-		panic(err)
-	}
-	return a
-}
-
-const qemuNoLink = "QEMU 7.2's usb-net reports NETWORK_CONNECTION 1 on every poll and has no link-change handler (measured in the lab: set_link off drops frames but sends no notification), and its model does the same"
-
-// SimBackends are the device-model backends, in the order they run.
+// SimBackends are the device-model backends, in the order they run: the
+// catalog's models.
 func SimBackends() []Backend {
-	return []Backend{
-		&simBackend{
-			name: "sim:ecm",
-			expect: Expectations{Driver: "cdc_ether", Vendor: 0x0525, Product: 0xa4a2, MAC: mac("52:54:00:12:34:56"),
-				USBSpeed: hw.SpeedFull, MaxPacket: 64, NoLinkControl: qemuNoLink, RxFrames: -1},
-			make: func(end *sim.End) (*sim.Device, func(bool) error, func() map[string]int) {
-				dev, m := ecm.NewDevice(ecm.Options{})
-				m.Connect(end)
-				return dev, func(up bool) error { m.SetLink(up); return nil }, ecmStats(m)
-			},
-		},
-		&simBackend{
-			name: "sim:ecm-gadget",
-			expect: Expectations{Driver: "cdc_ether", Vendor: 0x1209, Product: 0x0001, MAC: mac("52:54:00:12:34:56"),
-				USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 425, RxFrames: -1},
-			make: func(end *sim.End) (*sim.Device, func(bool) error, func() map[string]int) {
-				dev, m := ecm.NewDevice(ecm.Options{Flavor: ecm.Gadget})
-				m.Connect(end)
-				return dev, func(up bool) error { m.SetLink(up); return nil }, ecmStats(m)
-			},
-		},
-		&simBackend{
-			name: "sim:ax88772",
-			expect: Expectations{Driver: "asix", Vendor: 0x0b95, Product: 0x772b, MAC: mac("00:0e:c6:88:77:2b"),
-				USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 100, RxFrames: -1},
-			make: func(end *sim.End) (*sim.Device, func(bool) error, func() map[string]int) {
-				dev, m := ax88772.NewDevice(ax88772.Options{})
-				m.Plug(end)
-				return dev, func(up bool) error { m.SetCable(up); return nil }, ax88772Stats(m)
-			},
-		},
-		&simBackend{
-			name: "sim:ax88772-fs",
-			expect: Expectations{Driver: "asix", Vendor: 0x0b95, Product: 0x772b, MAC: mac("00:0e:c6:88:77:2b"),
-				USBSpeed: hw.SpeedFull, MaxPacket: 64, LinkMbps: 100, RxFrames: -1},
-			make: func(end *sim.End) (*sim.Device, func(bool) error, func() map[string]int) {
-				dev, m := ax88772.NewDevice(ax88772.Options{FullSpeed: true})
-				m.Plug(end)
-				return dev, func(up bool) error { m.SetCable(up); return nil }, ax88772Stats(m)
-			},
-		},
-		&simBackend{
-			name: "sim:ax88178",
-			expect: Expectations{Driver: "asix", Vendor: 0x0b95, Product: 0x1780, MAC: mac("00:0e:c6:88:17:80"),
-				USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000, RxFrames: -1},
-			make: func(end *sim.End) (*sim.Device, func(bool) error, func() map[string]int) {
-				dev, m := ax88772.NewDevice(ax88772.Options{Chip: ax88772.AX88178})
-				m.Plug(end)
-				return dev, func(up bool) error { m.SetCable(up); return nil }, ax88772Stats(m)
-			},
-		},
-		&simBackend{
-			name: "sim:ax88179",
-			expect: Expectations{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: mac("00:0e:c6:81:79:01"),
-				USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000, RxFrames: -1},
-			make: func(end *sim.End) (*sim.Device, func(bool) error, func() map[string]int) {
-				m, dev := ax88179.New(ax88179.Config{})
-				m.Connect(end)
-				return dev, ax88179Link(m), ax88179Stats(m)
-			},
-		},
-		&simBackend{
-			name: "sim:ax88179-ss",
-			expect: Expectations{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: mac("00:0e:c6:81:79:01"),
-				USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000, RxFrames: -1},
-			make: func(end *sim.End) (*sim.Device, func(bool) error, func() map[string]int) {
-				m, dev := ax88179.New(ax88179.Config{Speed: hw.SpeedSuper})
-				m.Connect(end)
-				return dev, ax88179Link(m), ax88179Stats(m)
-			},
-		},
+	var out []Backend
+	for _, m := range catalog.Models() {
+		x := m.Expect
+		out = append(out, &simBackend{name: m.Selector, model: m, expect: Expectations{
+			Driver: x.Driver, Vendor: x.Vendor, Product: x.Product, MAC: x.MAC, USBSpeed: x.USBSpeed,
+			MaxPacket: x.MaxPacket, LinkMbps: x.LinkMbps, NoLinkControl: x.NoLinkControl, RxFrames: -1,
+			Filter: x.Filter}})
 	}
-}
-
-func ax88179Link(m *ax88179.Model) func(bool) error {
-	return func(up bool) error {
-		if up {
-			m.PlugCable(1000, true)
-		} else {
-			m.UnplugCable()
-		}
-		return nil
-	}
-}
-
-func ecmStats(m *ecm.Model) func() map[string]int {
-	return func() map[string]int {
-		c := m.Counters()
-		return map[string]int{"no_zlp": int(c.NoZLP)}
-	}
-}
-
-func ax88772Stats(m *ax88772.Model) func() map[string]int {
-	return func() map[string]int {
-		s, r := m.TxStats(), m.RxStats()
-		// medium_mismatch: frames the AX88178 model dropped because the
-		// medium mode did not match the link (always 0 on the AX88772B).
-		return map[string]int{"tx_bad_header": int(s.BadHeader), "medium_mismatch": s.MediumMismatch + r.MediumMismatch}
-	}
-}
-
-func ax88179Stats(m *ax88179.Model) func() map[string]int {
-	return func() map[string]int {
-		s := m.Stats()
-		return map[string]int{"tx_bad_header": int(s.TxBadHeader)}
-	}
+	return out
 }

@@ -91,7 +91,7 @@ func (b *traceBackend) Why(c Cap) string {
 		return "its sidecar does not count the frames on bulk IN (rx_frames -1)"
 	case CapLinkControl:
 		return "a recording's link events are what was recorded; they cannot be asked for"
-	case CapFaults:
+	case CapFaults, CapStallIn, CapStallOut, CapTimeout, CapUnplug:
 		return "a recording cannot be stalled or unplugged on demand"
 	}
 	return "a recording answers with what it recorded: it cannot carry new traffic"

@@ -2,6 +2,7 @@ package specs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,7 +13,7 @@ import (
 	"dongle/hw"
 	"dongle/hw/gousb"
 	"dongle/hw/vmlab/guest"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // usbBackend is a real adapter through libusb (hw/gousb): one plugged into
@@ -21,11 +22,15 @@ import (
 // stack.
 //
 // What stands on the far side of the wire is not the spec's to know, so it
-// is described by the environment:
+// is described by the flags and the environment:
 //
-//	DONGLE_PEER=echo             every frame the adapter sends comes back
+//	--peer=SPEC, DONGLE_PEER=SPEC
+//	                             the wire-side peer (peer.go): echo (every frame
+//	                             the adapter sends comes back), iface:NAME (a
+//	                             host interface cabled to the adapter), ...
 //	DONGLE_LINK_CMD="ip link set usb0 %s"
-//	                             a command taking the far side down/up (%s is "down" or "up")
+//	                             a command taking the far side down/up (%s is "down"
+//	                             or "up"), for a peer that cannot do it itself
 //	DONGLE_EXPECT_MAC=...        the adapter's MAC, when the spec should check it
 //	DONGLE_EXPECT_SPEED=super    the USB speed it must enumerate at (full, high,
 //	                             super, super+), and so its bulk wMaxPacketSize
@@ -34,6 +39,13 @@ type usbBackend struct {
 	sel    string // "" = the first network adapter found
 	expect Expectations
 	lab    bool // one of the virtual lab's devices, and running inside the lab (CapLab)
+	// peer is the far side's scheme (zero: none) and peerArg its argument.
+	peer    PeerScheme
+	peerArg string
+	// faults is the source of real faults (faults.go), if hasFaults.
+	faults    FaultScheme
+	faultArg  string
+	hasFaults bool
 }
 
 // USBBackend parses "usb", "usb:VID:PID", "usb:BUS.ADDR", "usb:serial=..." .
@@ -49,7 +61,7 @@ func USBBackend(name string) (Backend, error) {
 			// A VID:PID one minidriver claims by ID names its driver, and
 			// so its framing header: the size-edge specs then hit the
 			// transfers that are exact multiples of wMaxPacketSize.
-			e.Driver = drivers.ByID(s.Vendor, s.Product)
+			e.Driver = catalog.ByID(s.Vendor, s.Product)
 		}
 	}
 	if m := os.Getenv("DONGLE_EXPECT_MAC"); m != "" {
@@ -66,6 +78,14 @@ func USBBackend(name string) (Backend, error) {
 		}
 		e.USBSpeed, e.MaxPacket = sp, mps
 	}
+	var peer PeerScheme
+	var peerArg string
+	if spec := PeerSelection(); spec != "" {
+		var err error
+		if peer, peerArg, err = ParsePeer(spec); err != nil {
+			return nil, fmt.Errorf("backend %q: %w", name, err)
+		}
+	}
 	lab := guest.InLab() && labDevice(sel) != nil
 	if !lab && (e.Driver == "" || e.USBSpeed == hw.SpeedUnknown) {
 		if cd, ok := enumerate(sel); ok {
@@ -80,10 +100,16 @@ func USBBackend(name string) (Backend, error) {
 		// Whatever DONGLE_LINK_CMD says: the device itself cannot report
 		// a link change, so a spec asking for one must skip, not pass.
 		e.NoLinkControl = guest.ErrNoLinkChange.Error()
+	case peer.Link:
+		// The peer takes its own end of the cable down.
 	case os.Getenv("DONGLE_LINK_CMD") == "":
-		e.NoLinkControl = "no DONGLE_LINK_CMD: nothing here can take the far side of a real adapter's link down (the lab sets it for the ECM gadget)"
+		e.NoLinkControl = "no DONGLE_LINK_CMD and no --peer that can take the far side of a real adapter's link down (--peer=iface:NAME can)"
 	}
-	return &usbBackend{sel: sel, expect: e, lab: lab}, nil
+	faults, faultArg, hasFaults, err := selectFaults(peer.Name, peerArg)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w", name, err)
+	}
+	return &usbBackend{sel: sel, expect: e, lab: lab, peer: peer, peerArg: peerArg, faults: faults, faultArg: faultArg, hasFaults: hasFaults}, nil
 }
 
 func (b *usbBackend) Name() string {
@@ -97,8 +123,11 @@ func (b *usbBackend) Expect() Expectations { return b.expect }
 
 func (b *usbBackend) Caps() []Cap {
 	c := []Cap{CapLive}
-	if os.Getenv("DONGLE_PEER") == "echo" {
+	if b.peer.Echo {
 		c = append(c, CapEcho)
+	}
+	if b.peer.Open != nil {
+		c = append(c, CapPeer)
 	}
 	if b.expect.NoLinkControl == "" {
 		c = append(c, CapLinkControl)
@@ -106,17 +135,20 @@ func (b *usbBackend) Caps() []Cap {
 	if b.lab {
 		c = append(c, CapLab)
 	}
-	return c
+	return append(c, b.faultCaps()...)
 }
 
 func (b *usbBackend) Why(c Cap) string {
 	switch c {
 	case CapEcho:
-		return "no echo peer on the far side of this adapter (set DONGLE_PEER=echo when one is there)"
+		if b.peer.Open != nil {
+			return fmt.Sprintf("the far side (--peer=%s) is a peer the spec drives, not a reflector (specs with a peer check both directions instead)", b.peer.Name)
+		}
+		return "no echo peer on the far side of this adapter (set --peer=echo or DONGLE_PEER=echo when one is there)"
 	case CapPeer:
-		return "the far side of a real adapter is not under the spec's control"
-	case CapFaults:
-		return "stalls and unplugs cannot be injected into a real device"
+		return "the far side of a real adapter is not under the spec's control: set --peer=iface:NAME (or DONGLE_PEER) to the host interface cabled to it"
+	case CapFaults, CapStallIn, CapStallOut, CapTimeout, CapUnplug:
+		return b.faultWhy(c)
 	case CapLinkControl:
 		return b.expect.NoLinkControl
 	case CapLab:
@@ -154,23 +186,34 @@ func enumerated(sel string) (gousb.Candidate, bool) {
 // names, whatever it is.
 func selection(sel string) (gousb.Selector, func(gousb.Candidate) bool, error) {
 	if sel == "" {
-		return gousb.Selector{}, gousb.NetworkAdapters(drivers.VendorIDs()...), nil
+		return gousb.Selector{}, isAdapter, nil
 	}
 	s, err := gousb.ParseSelector(sel)
 	return s, nil, err
 }
 
+// isAdapter is the enumeration filter: what a catalog driver binds, or
+// refuses by name (catalog.IsAdapter).
+func isAdapter(c gousb.Candidate) bool {
+	dd, cfgs := c.Descriptors()
+	return catalog.IsAdapter(dd, cfgs, c.ActiveConfig)
+}
+
 // fillFromCandidate completes what the environment left open from the
-// adapter's enumeration: its driver (by ID, or cdc_ether for a CDC
-// Ethernet interface) and its speed, which fixes the bulk wMaxPacketSize.
+// adapter's enumeration: its driver (the one Probe would bind, by
+// catalog.Classify) and its speed, which fixes the bulk wMaxPacketSize.
 // The size-edge specs need both to hit the transfers that are exact
 // multiples of wMaxPacketSize; the bind specs then check the driver and
 // the descriptors against them.
 func fillFromCandidate(e *Expectations, cd gousb.Candidate) {
 	if e.Driver == "" {
-		e.Driver = drivers.ByID(cd.Vendor, cd.Product)
-		if e.Driver == "" && cd.Kind(drivers.VendorIDs()) == gousb.KindECM {
-			e.Driver = "cdc_ether"
+		dd, cfgs := cd.Descriptors()
+		if b, err := catalog.Classify(cd.Info.Name(), dd, cfgs, cd.ActiveConfig); err == nil {
+			e.Driver = b.Driver.Name()
+		} else {
+			// Enumeration saw no interface a driver matches (it may not
+			// have read them): a VID:PID claimed by ID still names one.
+			e.Driver = catalog.ByID(cd.Vendor, cd.Product)
 		}
 	}
 	if e.USBSpeed == hw.SpeedUnknown {
@@ -200,10 +243,36 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 	}
 	info := dev.Info()
 	before := kernelDrivers(c, info)
+	var peer PeerConn
+	if b.peer.Open != nil {
+		if peer, err = b.peer.Open(ctx, b.peerArg); err != nil {
+			dev.Close()
+			c.Close()
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+	}
+	faults, err := b.openFaults(ctx, peer)
+	if err != nil {
+		if peer != nil {
+			peer.Close()
+		}
+		dev.Close()
+		c.Close()
+		return nil, err
+	}
 	t := &Target{HW: dev}
 	t.Close = func() error {
 		err := dev.Close()
-		if err == nil {
+		if faults != nil {
+			// A device the spec unplugged is plugged back in and must come
+			// back as found (at a new address).
+			if rerr := faults.Restore(); rerr != nil {
+				err = errors.Join(err, rerr)
+			} else if err == nil {
+				err = driversBack(c, info, before)
+			}
+			err = errors.Join(err, faults.Close())
+		} else if err == nil {
 			// The adapter must be left as found: the kernel driver that held
 			// it before is bound again.
 			if after := kernelDrivers(c, info); !slices.Equal(before, after) {
@@ -211,7 +280,20 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 			}
 		}
 		c.Close()
+		if peer != nil {
+			err = errors.Join(err, peer.Close())
+		}
 		return err
+	}
+	if faults != nil {
+		t.Faults = faults
+	}
+	if peer != nil {
+		t.Peer = peer
+		if l, ok := peer.(PeerLink); ok && b.peer.Link {
+			t.Link = l.SetLink
+			return t, nil
+		}
 	}
 	if cmd := os.Getenv("DONGLE_LINK_CMD"); cmd != "" {
 		t.Link = func(up bool) error {

@@ -12,9 +12,13 @@ import (
 // backend's label.
 func describeBackend(b Backend) {
 	args := []any{Label(BackendLabel(b.Name()))}
-	if _, real := b.(*usbBackend); real {
-		// A real adapter is one shared, stateful thing: its specs run one at
-		// a time, in order, each with a deadline.
+	_, real := b.(*usbBackend)
+	_, wired := b.(*wireBackend)
+	if real || wired {
+		// A real adapter, or a host interface, is one shared, stateful
+		// thing: its specs run one at a time, in order, each with a
+		// deadline (under ginkgo -p, two bridges on one interface would
+		// each see the other's frames).
 		args = append(args, Serial, Ordered, ContinueOnFailure)
 	}
 	args = append(args, func() {

@@ -1,8 +1,6 @@
 package specs
 
 import (
-	"encoding/binary"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -38,13 +36,13 @@ func flowSpecs(b Backend) {
 				Expect(err).NotTo(HaveOccurred())
 				Expect(got).To(HaveLen(n))
 				for i, f := range got {
-					Expect(binary.BigEndian.Uint32(f[14:])).To(BeEquivalentTo(i), "frame %d out of order", i)
+					Expect(FrameSeq(f)).To(Equal(i), "frame %d out of order", i)
 				}
 			} else {
 				for i := 0; i < n; i++ {
 					f, err := h.Receive(ctx)
 					Expect(err).NotTo(HaveOccurred(), "echo %d", i)
-					Expect(binary.BigEndian.Uint32(f[14:])).To(BeEquivalentTo(i))
+					Expect(FrameSeq(f)).To(Equal(i))
 				}
 			}
 			Eventually(ctx, h.Net.Stats().TxPackets.Load).Should(BeEquivalentTo(n))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -20,7 +21,7 @@ import (
 	"dongle/netdev"
 	"dongle/skbuff"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // TestEtherType is the EtherType of the specs' own frames (IEEE 802 local
@@ -34,11 +35,19 @@ type Harness struct {
 	T   *Target
 	Dev *usbnet.Dev
 	Net *netdev.Device
-	// Rx receives a copy of every TestEtherType frame the stack delivers.
-	Rx chan []byte
+	// Rx receives a copy of every test frame of this run (IsTestFrame) the
+	// stack delivers; RxIgnored counts the TestEtherType frames it left out.
+	Rx        chan []byte
+	RxIgnored atomic.Uint64
+	// RxOthers counts every received frame that is not one of this run's
+	// test frames (a real wire's other stations: ARP, IPv6 ND, LLDP, STP),
+	// so that counter checks can leave them out (RxTestPackets).
+	RxOthers atomic.Uint64
 
 	rec       *record.Device
 	tracePath string
+	// found is the device finding the spec saw, if any (finding.go).
+	found *FilterFinding
 }
 
 // Setup opens b for the current spec, probes the driver and registers
@@ -68,22 +77,48 @@ func Setup(ctx context.Context, b Backend) *Harness {
 		Eventually(gleak.Goroutines).WithTimeout(3*time.Second).ShouldNot(gleak.HaveLeaked(before), "goroutines after teardown")
 	})
 
-	list := drivers.ForModels()
+	list := catalog.ForModels()
 	if _, real := b.(*usbBackend); real {
-		list = drivers.All()
+		list = catalog.All()
 	}
 	h.Dev, err = usbnet.Probe(h.rec, list...)
 	Expect(err).NotTo(HaveOccurred(), "probe %s", b.Name())
 	h.Net = h.Dev.Net
+	h.Net.AddTap(func(b *skbuff.Buff, dir netdev.Direction) {
+		if dir == netdev.DirRX && !isTestBuff(b) {
+			h.RxOthers.Add(1)
+		}
+	})
 	h.Net.AddHandler(TestEtherType, func(buf *skbuff.Buff) {
 		c := append(append([]byte(nil), buf.MACHeader()...), buf.Data()...)
 		buf.Free(skbuff.FreeRead)
+		if !IsTestFrame(c) {
+			// Another run's frame (or anyone's on a shared wire).
+			h.RxIgnored.Add(1)
+			return
+		}
 		select {
 		case h.Rx <- c:
 		default:
 		}
 	})
 	return h
+}
+
+// isTestBuff is IsTestFrame on a received buffer, without copying it.
+func isTestBuff(b *skbuff.Buff) bool {
+	hdr, data := b.MACHeader(), b.Data()
+	return len(hdr) >= 14 && len(data) >= MinFrame-14 &&
+		binary.BigEndian.Uint16(hdr[12:]) == TestEtherType &&
+		binary.BigEndian.Uint32(data[tagOffset-14:]) == runTag
+}
+
+// RxTestPackets is rx_packets without the frames of other stations
+// (RxOthers): what the driver received of this run's test frames. A frame
+// is counted in rx_packets by the driver a moment before the stack's tap
+// sees it, so a check against it should allow that moment (Eventually).
+func (h *Harness) RxTestPackets() uint64 {
+	return h.Net.Stats().RxPackets.Load() - h.RxOthers.Load()
 }
 
 // Up brings the interface up and, where the backend reports link, waits
@@ -117,7 +152,21 @@ func (h *Harness) teardown() {
 			}
 		}
 	}
+	h.reportIgnored()
 	h.keepTrace()
+}
+
+// reportIgnored records, where anything was ignored, how many frames on a
+// real wire were not this run's: a busy wire is worth knowing about when a
+// spec fails.
+func (h *Harness) reportIgnored() {
+	var wire uint64
+	if p, ok := h.T.Peer.(interface{ Ignored() uint64 }); ok {
+		wire = p.Ignored()
+	}
+	if rx := h.RxIgnored.Load(); wire+rx > 0 {
+		AddReportEntry("ignored-frames", fmt.Sprintf("not this run's test frames: %d at the peer, %d delivered by the stack", wire, rx))
+	}
 }
 
 // isAlreadyClosed reports whether err says only that something was closed
@@ -145,38 +194,55 @@ func isAlreadyClosed(err error) bool {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// keepTrace keeps the spec's USB trace where it is evidence: a failed
+// spec's, and a passed spec's that showed a device finding (finding.go).
+// Every other trace is removed.
 func (h *Harness) keepTrace() {
-	if !CurrentSpecReport().Failed() {
-		os.Remove(h.tracePath)
-		return
-	}
 	name := unsafeName.ReplaceAllString(CurrentSpecReport().FullText(), "_")
 	if len(name) > 120 {
 		name = name[:120]
 	}
-	dst := filepath.Join(ReportDir, name+".pcap")
-	if err := os.MkdirAll(ReportDir, 0o755); err == nil {
-		if b, err := os.ReadFile(h.tracePath); err == nil && os.WriteFile(dst, b, 0o644) == nil {
+	if !CurrentSpecReport().Failed() {
+		if !h.reportFinding(name) {
 			os.Remove(h.tracePath)
-			AddReportEntry("usb-trace", dst, ReportEntryVisibilityAlways)
-			return
 		}
+		return
+	}
+	if dst, ok := h.copyTrace(name); ok {
+		os.Remove(h.tracePath)
+		AddReportEntry("usb-trace", dst, ReportEntryVisibilityAlways)
+		return
 	}
 	AddReportEntry("usb-trace", h.tracePath, ReportEntryVisibilityAlways)
 }
 
-// Frame builds a test frame of size bytes (header included) from src to dst,
-// with seq in the first payload bytes and a pattern after it.
+// copyTrace copies the spec's USB trace to ReportDir/name.pcap.
+func (h *Harness) copyTrace(name string) (string, bool) {
+	dst := filepath.Join(ReportDir, name+".pcap")
+	if err := os.MkdirAll(ReportDir, 0o755); err != nil {
+		return "", false
+	}
+	b, err := os.ReadFile(h.tracePath)
+	if err != nil || os.WriteFile(dst, b, 0o644) != nil {
+		return "", false
+	}
+	return dst, true
+}
+
+// Frame builds a test frame of size bytes (header included) from src to dst:
+// this run's tag and seq in the first payload bytes (tag.go), a pattern
+// after them.
 func Frame(dst, src net.HardwareAddr, size, seq int) []byte {
-	if size < 14+4 {
-		panic(fmt.Sprintf("specs.Frame: size %d under 18", size))
+	if size < MinFrame {
+		panic(fmt.Sprintf("specs.Frame: size %d under %d", size, MinFrame))
 	}
 	f := make([]byte, size)
 	copy(f, dst)
 	copy(f[6:], src)
 	binary.BigEndian.PutUint16(f[12:], TestEtherType)
-	binary.BigEndian.PutUint32(f[14:], uint32(seq))
-	for i := 18; i < size; i++ {
+	binary.BigEndian.PutUint32(f[tagOffset:], runTag)
+	binary.BigEndian.PutUint32(f[seqOffset:], uint32(seq))
+	for i := MinFrame; i < size; i++ {
 		f[i] = byte(i*7 + seq)
 	}
 	return f
@@ -200,6 +266,24 @@ func (h *Harness) Receive(ctx context.Context) ([]byte, error) {
 		return f, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("no frame received: %w", ctx.Err())
+	}
+}
+
+// OnWire waits until the peer has captured the test frame with sequence
+// number seq (since its last Reset) and returns it; frames the device sent
+// before it, which on a real wire may arrive late, are passed over.
+func (h *Harness) OnWire(ctx context.Context, seq int) ([]byte, error) {
+	for n := 1; ; {
+		got, err := h.T.Peer.Received(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("frame %d not on the wire: %w", seq, err)
+		}
+		for _, f := range got {
+			if FrameSeq(f) == seq {
+				return f, nil
+			}
+		}
+		n = len(got) + 1
 	}
 }
 

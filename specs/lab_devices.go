@@ -8,6 +8,7 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/vmlab/guest"
+	"dongle/usbnet/catalog"
 )
 
 // CapLab: the device is one of the virtual USB lab's (hw/vmlab), and the
@@ -36,12 +37,19 @@ type labDev struct {
 	// gadgetNetdev is the device-side netdev of a gadget ("" for usb-net,
 	// whose far side is the host peer).
 	gadgetNetdev string
+	// filter: Expectations.Filter, the device's real receive filter (the
+	// same findings as its model's in the catalog).
+	filter FilterFinding
 }
 
 var labDevs = []labDev{
-	{sel: usbNetSel, vendor: guest.USBNetVendor, product: guest.USBNetProduct, speed: hw.SpeedFull, maxPacket: 64, sysfsSpeed: "12"},
+	{sel: usbNetSel, vendor: guest.USBNetVendor, product: guest.USBNetProduct, speed: hw.SpeedFull, maxPacket: 64, sysfsSpeed: "12",
+		// Seen on the wire with the usbnet-host peer: every frame passes.
+		filter: catalog.USBNetFilter},
 	{sel: gadgetSel, vendor: guest.GadgetVendor, product: guest.ECMProduct, speed: hw.SpeedHigh, maxPacket: 512, sysfsSpeed: "480",
-		gadgetFunc: "/sys/kernel/config/usb_gadget/ecm/functions/ecm.0", gadgetNetdev: guest.ECMGadgetNetdev},
+		gadgetFunc: "/sys/kernel/config/usb_gadget/ecm/functions/ecm.0", gadgetNetdev: guest.ECMGadgetNetdev,
+		// Seen on the wire with --peer=iface:gecm0, and so in the source.
+		filter: catalog.GadgetFilter},
 }
 
 // labDevice returns the lab device a usb backend selector names, or nil.
@@ -61,6 +69,7 @@ func (d *labDev) expect(e Expectations) Expectations {
 	e.Driver = "cdc_ether"
 	e.Vendor, e.Product = d.vendor, d.product
 	e.USBSpeed, e.MaxPacket = d.speed, d.maxPacket
+	e.Filter = d.filter
 	if e.MAC == nil {
 		if mac, err := d.kernelMAC(); err == nil {
 			e.MAC = mac

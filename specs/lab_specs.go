@@ -15,7 +15,7 @@ import (
 	"dongle/hw/gousb"
 	"dongle/hw/vmlab/guest"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // The lab specs need the real kernel stack: what dongle's driver does is
@@ -41,6 +41,14 @@ func labSpecs() bool {
 				var err error
 				b, err = USBBackend(name)
 				Expect(err).NotTo(HaveOccurred())
+				// usb-net's far side (farSide) is the host peer, through
+				// the one serial channel its spec-driven peer would take
+				// over: these specs read it themselves. The gadget's peer
+				// (iface:gecm0) is a socket of its own, and sends the
+				// frame back where the stopped echo used to.
+				if d.gadgetNetdev == "" {
+					b = withoutPeer(b)
+				}
 				if !has(b, CapLab) {
 					Skip(fmt.Sprintf("%s: %s: %s", name, CapLab, b.Why(CapLab)))
 				}
@@ -180,7 +188,19 @@ func labFrameSpecs(d *labDev, b func() Backend) {
 			rx0 := h.Net.Stats().RxPackets.Load()
 			before, zlps := far.count(), h.Dev.Counters().ZLPs.Load()
 			f := Frame(me, me, size, size)
+			if h.T.Peer != nil {
+				h.T.Peer.Reset() // before the frame can arrive
+			}
 			Expect(h.Send(f)).To(Succeed())
+			if h.T.Peer != nil {
+				// A wire-side peer (DONGLE_PEER=iface:gecm0) instead of the
+				// echo: it sees the frame, then sends it back itself.
+				got, err := h.T.Peer.Received(ctx, 1)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(got).To(HaveLen(1), "frames on the wire")
+				Expect(got[0]).To(BeFrame(f), "host → wire")
+				Expect(h.T.Peer.Inject(f)).To(Succeed())
+			}
 			Expect(h.Receive(ctx)).To(BeFrame(f), "the echo, through dongle's RX path")
 			// Host → wire: exactly one frame of exactly size bytes (no
 			// padding byte, no frame glued to the next for want of a ZLP).
@@ -216,8 +236,13 @@ func labLinkSpecs(d *labDev, b func() Backend) {
 		Expect(guest.SetLink(d.gadgetNetdev, true)).To(Succeed())
 		Eventually(ctx, h.Net.Carrier).WithPolling(5*time.Millisecond).Should(BeTrue(), "carrier after %s up (NETWORK_CONNECTION 1)", d.gadgetNetdev)
 		f := Frame(me, me, 100, 2)
-		// The echo helper's socket reopens its wait once the netdev is up.
-		Eventually(ctx, func() error { return h.Send(f) }).Should(Succeed())
+		if h.T.Peer != nil {
+			// The peer on the gadget's netdev sends, once it is up again.
+			Eventually(ctx, func() error { return h.T.Peer.Inject(f) }).Should(Succeed())
+		} else {
+			// The echo helper's socket reopens its wait once the netdev is up.
+			Eventually(ctx, func() error { return h.Send(f) }).Should(Succeed())
+		}
 		Expect(h.Receive(ctx)).To(BeFrame(f))
 	}, SpecTimeout(specTimeout))
 }
@@ -234,7 +259,7 @@ func labRefuseSpecs() {
 			Expect(err).NotTo(HaveOccurred())
 			dev, err := c.OpenDevice(sel, nil)
 			Expect(err).NotTo(HaveOccurred())
-			_, err = usbnet.Probe(dev, drivers.All()...)
+			_, err = usbnet.Probe(dev, catalog.All()...)
 			Expect(dev.Close()).To(Succeed())
 			var ue *usbnet.UnsupportedError
 			Expect(errors.As(err, &ue)).To(BeTrue(), "Probe error %v is not an *usbnet.UnsupportedError", err)

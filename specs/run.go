@@ -11,6 +11,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
+
+	"dongle/usbnet/catalog"
 )
 
 // Options choose what the suite runs against.
@@ -19,6 +21,9 @@ type Options struct {
 	// "usb", "usb:0b95:1790", "usb:1.4". Empty: every sim backend and
 	// every fixture trace.
 	Backends []string
+	// Peer is the far side of a real adapter's wire, a --peer SPEC
+	// (peer.go); empty: --peer, else DONGLE_PEER.
+	Peer string
 	// Suite and Reporter are Ginkgo's own configuration (label filters,
 	// focus, randomisation, reports); the backend filter is and-ed with
 	// Suite.LabelFilter.
@@ -26,7 +31,7 @@ type Options struct {
 	Reporter types.ReporterConfig
 }
 
-var backendFlag = flag.String("backend", "", "comma-separated backends: sim, sim:ecm, sim:ecm-gadget, sim:ax88772, sim:ax88772-fs, sim:ax88178, sim:ax88179, sim:ax88179-ss, trace, trace:FILE, usb, usb:VID:PID, usb:BUS.ADDR (default: every sim backend and fixture trace; env DONGLE_BACKEND)")
+var backendFlag = flag.String("backend", "", "comma-separated backends: sim, "+strings.Join(catalog.Selectors(), ", ")+", trace, trace:FILE, usb, usb:VID:PID, usb:BUS.ADDR, sim:MODEL@IFACE (a model whose wire is a host interface) (default: every sim backend and fixture trace; env DONGLE_BACKEND)")
 
 // OptionsFromFlags reads --backend (or DONGLE_BACKEND) and Ginkgo's flags.
 func OptionsFromFlags() Options {
@@ -75,6 +80,12 @@ func Resolve(sels []string) ([]Backend, error) {
 			for _, b := range traces {
 				add(b)
 			}
+		case strings.HasPrefix(s, "sim:") && strings.Contains(s, "@"):
+			b, err := WireBackend(s)
+			if err != nil {
+				return nil, err
+			}
+			add(b)
 		case s == "usb" || strings.HasPrefix(s, "usb:"):
 			b, err := USBBackend(s)
 			if err != nil {
@@ -142,6 +153,9 @@ func LabelFilter(backends []Backend, user string) string {
 // the selection into a label filter and run. t is a *testing.T under go
 // test, or anything with Fail() (the dongle binary's own).
 func Run(t GinkgoTestingT, o Options) bool {
+	if o.Peer != "" {
+		peerChoice = o.Peer
+	}
 	backends, err := Resolve(o.Backends)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

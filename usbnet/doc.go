@@ -19,6 +19,28 @@
 // Probe refuses CDC NCM and RNDIS functions with an *UnsupportedError
 // naming the device and the function. The hw.Device stays the caller's.
 //
+// Its matching is Match (match.go), the only matching code dongle has:
+// trace decoding and enumeration call it too, so all three agree on which
+// driver takes a device (one configuration at a time, the active one
+// first; VID:PID entries before class entries within it).
+//
+// # What a minidriver declares besides Minidriver
+//
+// Optional interfaces, declared here at the seam and asserted at compile
+// time in each driver package that implements them, so that nothing
+// outside a driver's package switches on its name:
+//
+//	MACSetter, MTUChanger      ndo_set_mac_address, ndo_change_mtu
+//	Unframer, TxFraming        its framing, undone offline (decode) and its TX header size (the suite's size edges)
+//	StatusDescriber            its interrupt packets, decoded offline
+//	RequestNamer               its class/vendor requests, by name
+//	MACLocator, EndpointLocator where a trace shows its MAC and endpoints
+//	ClassDescriber             its class's descriptors (CDC functional), as lsusb -v reads them
+//	Diagnoser                  ethtool_ops: registers, PHY, EEPROM, counters
+//
+// The drivers, their names and their device models are listed once, in
+// usbnet/catalog.
+//
 // # Goroutines and queues (top half / bottom half)
 //
 // While the device is open it runs, and Stop waits for, exactly these:

@@ -47,53 +47,6 @@ func UnsupportedFunction(a *hw.AltSetting) string {
 // maxConfigs bounds how many configurations Probe reads.
 const maxConfigs = 8
 
-type match struct {
-	drv  Minidriver
-	id   ID
-	cfg  *hw.Config
-	intf *hw.Interface
-}
-
-// idMatches reports whether id matches interface alt 0 of a device, in the
-// VID:PID pass (byVendor) or the class pass.
-func idMatches(id ID, dd *hw.DeviceDescriptor, a *hw.AltSetting, byVendor bool) bool {
-	return byVendor == (id.Vendor != 0) && id.Matches(dd, a)
-}
-
-// Matches reports whether the entry matches a device with descriptor dd
-// through its interface setting a (usb_match_one_id): VID:PID when the entry
-// has one, and the interface class fields it does not leave open (-1).
-func (id ID) Matches(dd *hw.DeviceDescriptor, a *hw.AltSetting) bool {
-	if id.Vendor != 0 && (id.Vendor != dd.Vendor || id.Product != dd.Product) {
-		return false
-	}
-	return (id.Class < 0 || int(a.Class) == id.Class) &&
-		(id.SubClass < 0 || int(a.SubClass) == id.SubClass) &&
-		(id.Protocol < 0 || int(a.Protocol) == id.Protocol)
-}
-
-// findMatch looks for a driver for cfg: VID:PID entries of every driver
-// first (so a vendor driver wins over the class driver, as Linux's
-// blacklisting achieves), then class entries; interfaces in order.
-func findMatch(dd *hw.DeviceDescriptor, cfg *hw.Config, drivers []Minidriver) *match {
-	for _, byVendor := range [...]bool{true, false} {
-		for i := range cfg.Interfaces {
-			in := &cfg.Interfaces[i]
-			if len(in.Alts) == 0 {
-				continue
-			}
-			for _, drv := range drivers {
-				for _, id := range drv.IDs() {
-					if idMatches(id, dd, &in.Alts[0], byVendor) {
-						return &match{drv, id, cfg, in}
-					}
-				}
-			}
-		}
-	}
-	return nil
-}
-
 // Probe reads hwdev's descriptors, finds the minidriver that matches (a
 // VID:PID entry before a class entry), selects the configuration it lives
 // in if that is not the active one (QEMU's usb-net boots on RNDIS config 2;
@@ -141,65 +94,54 @@ func Probe(hwdev hw.Device, drivers ...Minidriver) (*Dev, error) {
 		}
 		cfgs = append(cfgs, c)
 	}
-	// The active configuration first, then the others in order.
-	order := make([]*hw.Config, 0, len(cfgs))
-	for _, c := range cfgs {
-		if int(c.Value) == active {
-			order = append(order, c)
+	b, err := Match(name, dd, cfgs, active, drivers)
+	if err != nil {
+		// A configuration that did not parse may be the one that held
+		// the function: its error comes first.
+		if cfgErr != nil {
+			return nil, fmt.Errorf("usbnet probe: %w", cfgErr)
 		}
+		return nil, fmt.Errorf("usbnet probe: %w", err)
 	}
-	for _, c := range cfgs {
-		if int(c.Value) != active {
-			order = append(order, c)
-		}
-	}
-	var m *match
-	for _, c := range order {
-		if m = findMatch(dd, c, drivers); m != nil {
-			break
-		}
-	}
-	if m == nil {
-		return nil, noMatch(name, dd, order, cfgErr)
-	}
-	if int(m.cfg.Value) != active {
-		if err := hwdev.SetConfiguration(int(m.cfg.Value)); err != nil {
-			return nil, fmt.Errorf("usbnet probe: %s: set configuration %d for %s: %w", name, m.cfg.Value, m.drv.Name(), err)
+	m := &b
+	if int(m.Config.Value) != active {
+		if err := hwdev.SetConfiguration(int(m.Config.Value)); err != nil {
+			return nil, fmt.Errorf("usbnet probe: %s: set configuration %d for %s: %w", name, m.Config.Value, m.Driver.Name(), err)
 		}
 	}
 	d := &Dev{
-		HW: hwdev, Info: info, Desc: dd, Config: m.cfg, Driver: m.drv, ID: m.id, Intf: m.intf,
+		HW: hwdev, Info: info, Desc: dd, Config: m.Config, Driver: m.Driver, ID: m.ID, Intf: m.Intf,
 		TxURBs: DefaultTxURBs, ControlTimeout: DefaultControlTimeout,
 		goneCh: make(chan struct{}), kkick: make(chan struct{}, 1),
 	}
-	d.CtrlIface, d.DataIface = int(m.intf.Number), int(m.intf.Number)
+	d.CtrlIface, d.DataIface = int(m.Intf.Number), int(m.Intf.Number)
 	d.Net = netdev.New("eth%d", d)
 	d.Net.Priv = d
-	if m.drv.Flags()&FlagEthernet != 0 {
+	if m.Driver.Flags()&FlagEthernet != 0 {
 		netdev.EtherSetup(d.Net)
 	}
-	if m.drv.Flags()&FlagLinkIntr != 0 {
+	if m.Driver.Flags()&FlagLinkIntr != 0 {
 		d.Net.CarrierOff()
 	} else {
 		d.Net.CarrierOn()
 	}
 	fail := func(err error) (*Dev, error) {
 		d.releaseAll()
-		return nil, fmt.Errorf("usbnet probe: %s: %s: %w", name, m.drv.Name(), err)
+		return nil, fmt.Errorf("usbnet probe: %s: %s: %w", name, m.Driver.Name(), err)
 	}
-	if err := d.Claim(int(m.intf.Number)); err != nil {
+	if err := d.Claim(int(m.Intf.Number)); err != nil {
 		return fail(err)
 	}
-	if err := m.drv.Bind(d); err != nil {
+	if err := m.Driver.Bind(d); err != nil {
 		return fail(err)
 	}
 	if err := d.checkEndpoints(); err != nil {
-		m.drv.Unbind(d)
+		m.Driver.Unbind(d)
 		return fail(err)
 	}
 	for _, i := range [...]int{d.CtrlIface, d.DataIface} {
 		if err := d.Claim(i); err != nil {
-			m.drv.Unbind(d)
+			m.Driver.Unbind(d)
 			return fail(err)
 		}
 	}
@@ -213,12 +155,12 @@ func Probe(hwdev hw.Device, drivers ...Minidriver) (*Dev, error) {
 	d.Net.MaxMTU = mtu
 	if d.Net.MTU() > mtu {
 		if err := d.Net.SetMTU(mtu); err != nil {
-			m.drv.Unbind(d)
+			m.Driver.Unbind(d)
 			return fail(fmt.Errorf("mtu %d from hard MTU %d: %w", mtu, d.HardMTU, err))
 		}
 	}
 	if err := netdev.Register(d.Net); err != nil {
-		m.drv.Unbind(d)
+		m.Driver.Unbind(d)
 		return fail(fmt.Errorf("register netdev: %w", err))
 	}
 	return d, nil
@@ -283,26 +225,4 @@ func (d *Dev) Disconnect() error {
 		return fmt.Errorf("usbnet disconnect: %s: %w", d.Name(), err)
 	}
 	return nil
-}
-
-// noMatch explains why no driver bound: a configuration that did not parse
-// comes first (it may be the one that held the function), then a function
-// dongle knows but does not support (CDC NCM, RNDIS), then ErrNoDriver.
-func noMatch(name string, dd *hw.DeviceDescriptor, cfgs []*hw.Config, cfgErr error) error {
-	if cfgErr != nil {
-		return fmt.Errorf("usbnet probe: %w", cfgErr)
-	}
-	for _, c := range cfgs {
-		for i := range c.Interfaces {
-			if len(c.Interfaces[i].Alts) == 0 {
-				continue
-			}
-			a := &c.Interfaces[i].Alts[0]
-			if f := UnsupportedFunction(a); f != "" {
-				return &UnsupportedError{Device: name, Config: c.Value, Iface: a.Number, Function: f,
-					Class: a.Class, SubClass: a.SubClass, Protocol: a.Protocol}
-			}
-		}
-	}
-	return fmt.Errorf("usbnet probe: %s (class %02x/%02x/%02x): %w", name, dd.Class, dd.SubClass, dd.Protocol, ErrNoDriver)
 }

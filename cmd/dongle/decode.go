@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"dongle/usbnet/catalog"
 	"fmt"
 	"io"
 	"os"
@@ -16,13 +17,13 @@ func init() {
 func runDecode(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("decode", stderr)
 	out := fs.String("o", "", "write the Ethernet frames to this pcap (link type 1)")
-	drv := fs.String("driver", "", "protocol: ecm, asix or ax88179 (default: from the trace's descriptors)")
+	drv := fs.String("driver", "", "protocol: "+catalog.Names()+" (default: from the trace's descriptors, as Probe matches)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 2
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "dongle decode: usage: dongle decode [--driver=ecm|asix|ax88179] TRACE -o FRAMES.pcap")
+		fmt.Fprintln(stderr, "dongle decode: usage: dongle decode [--driver=DRIVER] TRACE -o FRAMES.pcap")
 		return 2
 	}
 	tr, err := decode.ReadFile(pos[0], decode.Options{Driver: *drv})

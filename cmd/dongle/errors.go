@@ -10,7 +10,6 @@ import (
 	"dongle/cmd/dongle/internal/target"
 	"dongle/hw"
 	usbhw "dongle/hw/gousb"
-	"dongle/usbnet/drivers"
 )
 
 // Seams for tests: how devices are opened and listed.
@@ -71,10 +70,9 @@ func listAdapters() ([]usbhw.Candidate, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	match := usbhw.NetworkAdapters(drivers.VendorIDs()...)
 	var out []usbhw.Candidate
 	for _, c := range all {
-		if match(c) {
+		if target.IsAdapter(c) {
 			out = append(out, c)
 		}
 	}

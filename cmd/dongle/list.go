@@ -1,14 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
-	"dongle/hw"
 	usbhw "dongle/hw/gousb"
-	"dongle/usbnet/decode"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet"
+	"dongle/usbnet/catalog"
 )
 
 func init() { register("list", "USB network adapters present, with chip and driver", runList) }
@@ -39,36 +39,23 @@ func runList(args []string, stdout, stderr io.Writer) int {
 }
 
 // bindingOf says which chip family a candidate is and which minidriver
-// binds it, with usbnet.Probe's matching rules.
+// binds it, by Probe's own matching (catalog.Classify).
 func bindingOf(c usbhw.Candidate) (family, driver string) {
-	dd := &hw.DeviceDescriptor{Vendor: c.Vendor, Product: c.Product, Class: c.Class, SubClass: c.SubClass, Protocol: c.Protocol}
-	byCfg := map[int]*hw.Config{}
-	var cfgs []*hw.Config
-	for _, i := range c.Interfaces {
-		cfg := byCfg[i.Config]
-		if cfg == nil {
-			cfg = &hw.Config{Value: uint8(i.Config)}
-			byCfg[i.Config] = cfg
-			cfgs = append(cfgs, cfg)
-		}
-		in := cfg.Interface(uint8(i.Number))
-		if in == nil {
-			cfg.Interfaces = append(cfg.Interfaces, hw.Interface{Number: uint8(i.Number)})
-			in = &cfg.Interfaces[len(cfg.Interfaces)-1]
-		}
-		in.Alts = append(in.Alts, hw.AltSetting{Number: uint8(i.Number), Alternate: uint8(i.Alt), Class: i.Class, SubClass: i.SubClass, Protocol: i.Protocol})
+	dd, cfgs := c.Descriptors()
+	b, err := catalog.Classify(c.Info.Name(), dd, cfgs, c.ActiveConfig)
+	var ue *usbnet.UnsupportedError
+	switch {
+	case errors.As(err, &ue):
+		return ue.Function, "not supported yet"
+	case err != nil:
+		return "unknown", "none"
 	}
-	d, id, _, err := decode.Match(dd, cfgs, drivers.All())
-	if err != nil {
-		kind := c.Kind(drivers.VendorIDs())
-		return kind.String(), "not supported yet"
-	}
-	fam := id.Name
+	fam := b.ID.Name
 	if fam == "" {
-		fam = "CDC ECM"
+		fam = b.Driver.Name()
 	}
 	if len(fam) > 16 {
 		fam = fam[:16]
 	}
-	return fam, d.Name()
+	return fam, b.Driver.Name()
 }

@@ -20,6 +20,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"dongle/usbnet/catalog"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand's
@@ -49,6 +51,11 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintln(w, "\ndevice models (name one where a device is taken):")
+	for _, m := range catalog.Models() {
+		fmt.Fprintf(w, "  %-15s %s\n", m.Selector, m.Describe)
+	}
+	fmt.Fprintf(w, "\ndrivers: %s\n", catalog.Names())
 	fmt.Fprintln(w, "\nRun 'dongle COMMAND -h' for a command's flags.")
 }
 

@@ -14,6 +14,7 @@ import (
 	usbhw "dongle/hw/gousb"
 	"dongle/hw/usbmon"
 	"dongle/specs"
+	"dongle/usbnet/catalog"
 )
 
 const (
@@ -302,11 +303,11 @@ func TestTestCommand(t *testing.T) {
 	old := runSuite
 	t.Cleanup(func() { runSuite = old })
 	runSuite = func(_ *failRecorder, o specs.Options) bool { got = o; return true }
-	code, out, _ := run(t, "test", "--backend=sim:ecm,trace", "--focus=ZLP")
+	code, out, _ := run(t, "test", "--backend=sim:ecm,trace", "--focus=ZLP", "--peer=iface:eth1")
 	if code != 0 || !strings.Contains(out, "PASS") {
 		t.Errorf("exit %d: %s", code, out)
 	}
-	if strings.Join(got.Backends, "|") != "sim:ecm|trace" || len(got.Suite.FocusStrings) != 1 || got.Suite.FocusStrings[0] != "ZLP" {
+	if strings.Join(got.Backends, "|") != "sim:ecm|trace" || len(got.Suite.FocusStrings) != 1 || got.Suite.FocusStrings[0] != "ZLP" || got.Peer != "iface:eth1" {
 		t.Errorf("options %+v", got)
 	}
 	runSuite = func(t *failRecorder, _ specs.Options) bool { t.Fail(); return true }
@@ -318,4 +319,31 @@ func TestTestCommand(t *testing.T) {
 func TestUnknownCommand(t *testing.T) {
 	code, _, e := run(t, "frobnicate")
 	oneLineError(t, code, e, "frobnicate")
+}
+
+// TestHelpListsTheCatalog: the help text names every device model with its
+// description, and every driver, from the catalog; every model opens.
+func TestHelpListsTheCatalog(t *testing.T) {
+	code, out, _ := run(t, "help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, m := range catalog.Models() {
+		if !strings.Contains(out, m.Selector) || !strings.Contains(out, m.Describe) {
+			t.Errorf("help lacks %s (%s)", m.Selector, m.Describe)
+		}
+		tg, err := target.Open(m.Selector)
+		if err != nil {
+			t.Errorf("open %s: %v", m.Selector, err)
+			continue
+		}
+		if err := tg.Close(); err != nil {
+			t.Errorf("close %s: %v", m.Selector, err)
+		}
+	}
+	if !strings.Contains(out, catalog.Names()) {
+		t.Errorf("help lacks the drivers %q", catalog.Names())
+	}
+	code, _, e := run(t, "diag", "sim:nope")
+	oneLineError(t, code, e, "sim:nope", "sim:ax88179-ss")
 }

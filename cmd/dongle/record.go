@@ -53,7 +53,7 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if !target.IsSelector(pos[0]) {
-		fmt.Fprintf(stderr, "dongle record: %q is not a device (usb, usb:VID:PID, usb:BUS.ADDR, %s)\n", pos[0], strings.Join(target.SimModels, ", "))
+		fmt.Fprintf(stderr, "dongle record: %q is not a device (usb, usb:VID:PID, usb:BUS.ADDR, %s)\n", pos[0], strings.Join(target.SimModels(), ", "))
 		return 2
 	}
 	t, err := openTarget(pos[0])

@@ -9,6 +9,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"dongle/specs"
+	"dongle/usbnet/catalog"
 )
 
 func init() {
@@ -26,7 +27,8 @@ var runSuite = func(t *failRecorder, o specs.Options) bool { return specs.Run(t,
 
 func runTest(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("test", stderr)
-	backend := fs.String("backend", "", "comma-separated backends: sim, sim:ecm, sim:ax88772, sim:ax88178, sim:ax88179, trace, trace:FILE, usb, usb:VID:PID (default: every model and fixture trace)")
+	backend := fs.String("backend", "", "comma-separated backends: sim, "+strings.Join(catalog.Selectors(), ", ")+", trace, trace:FILE, usb, usb:VID:PID, sim:MODEL@IFACE (default: every model and fixture trace)")
+	peer := fs.String("peer", "", "the far side of a real adapter's wire: iface:NAME (the host NIC cabled to it; AF_PACKET, needs CAP_NET_RAW or root) or echo (env DONGLE_PEER)")
 	focus := fs.String("focus", "", "run only specs whose description matches this regular expression")
 	label := fs.String("label-filter", "", "Ginkgo label filter, and-ed with the backend selection")
 	verbose := fs.Bool("v", false, "verbose: every spec's name")
@@ -41,6 +43,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 		o.Suite.FocusStrings = []string{*focus}
 	}
 	o.Suite.LabelFilter = *label
+	o.Peer = *peer
 	o.Reporter.Verbose = *verbose
 	start := time.Now()
 	var t failRecorder

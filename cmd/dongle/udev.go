@@ -6,7 +6,7 @@ import (
 	"os"
 
 	usbhw "dongle/hw/gousb"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // udevPath is where --install writes the rule.
@@ -22,7 +22,7 @@ func runUdev(args []string, stdout, stderr io.Writer) int {
 	if _, err := parse(fs, args); err != nil {
 		return 2
 	}
-	rule := usbhw.UdevRule(drivers.VendorIDs())
+	rule := usbhw.UdevRule(catalog.VendorIDs())
 	if !*install {
 		fmt.Fprint(stdout, rule)
 		return 0

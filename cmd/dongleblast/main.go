@@ -1,5 +1,5 @@
 // Command dongleblast drives QEMU's usb-net in the lab guest with dongle's
-// own driver (usbnet + cdcecm over hw/gousb, probed with drivers.All()),
+// own driver (usbnet + cdcecm over hw/gousb, probed with catalog.All()),
 // for the throughput comparison with the kernel's cdc_ether and for the
 // lab's fixture captures:
 //
@@ -54,7 +54,7 @@ import (
 	"dongle/netdev"
 	"dongle/skbuff"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 func main() {
@@ -170,7 +170,7 @@ func open(sel string, opts *usbhw.Options, txurbs, rxurbs int, keep, nobatch boo
 	if nobatch {
 		hwdev = oneByOne{dev}
 	}
-	d, err := usbnet.Probe(hwdev, drivers.All()...)
+	d, err := usbnet.Probe(hwdev, catalog.All()...)
 	if err != nil {
 		dev.Close()
 		c.Close()

@@ -5,7 +5,7 @@
 // a plugged-in dongle, so the kernel's own asix / ax88179_178a drivers bind
 // to it, and gousb can open it through usbfs.
 //
-//	ffsmodel -model ax88772b|ax88179 [-super] [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-stats 1s] [-daemon]
+//	ffsmodel -model CHIP [-super] [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-sock PATH] [-stats 1s] [-daemon]
 //
 // -super adds a SuperSpeed descriptor set (the UDC must offer SuperSpeed:
 // dummy_hcd is_super_speed=1) and builds an AX88179 model as a SuperSpeed
@@ -22,11 +22,22 @@
 // Link control (DONGLE_LINK_CMD): with -ctl FIFO, writing "down" or "up" to
 // the FIFO unplugs or plugs the model's cable.
 //
+// The wire under a spec's control (DONGLE_PEER=ffsmodel:PATH): with -sock
+// PATH, a unix socket serves the wire-side peers' protocol
+// (hw/vmlab/guest/wire.go; guest.DialWire is its client). "mode wire" stops
+// the echo and keeps every frame the model sends; "inject" sends frames to
+// it; "link" pulls its cable. The same socket injects real faults:
+// "stall EP" halts an IN endpoint through FunctionFS (hw/ffs Bridge.Halt),
+// "unplug" unbinds the gadget from its UDC (the host sees a disconnect) and
+// "replug" binds it again and waits until the host has configured it. A
+// replugged model keeps its registers: unlike a real chip, it is not
+// powered down with its cable.
+//
 // dongle's spec suite against an emulated chip, through gousb and the real
 // kernel USB stack (vmlab.EnvGuestSetup starts ffsmodel before the tests):
 //
-//	DONGLE_LAB_SETUP='ffsmodel -daemon -model ax88772b -ctl /run/ffsmodel.ctl' \
-//	DONGLE_PEER=echo DONGLE_EXPECT_MAC=00:0e:c6:88:77:2b DONGLE_LINK_CMD='echo %s > /run/ffsmodel.ctl' \
+//	DONGLE_LAB_SETUP='ffsmodel -daemon -model ax88772b -sock /run/ffsmodel.sock' \
+//	DONGLE_PEER=ffsmodel:/run/ffsmodel.sock DONGLE_EXPECT_MAC=00:0e:c6:88:77:2b \
 //	go test -exec $PWD/.lab/labexec ./specs -args --backend=usb:0b95:772b
 //
 // On SIGTERM or SIGINT it writes the capture (usbmon pcap, link type 220, of
@@ -58,9 +69,8 @@ import (
 	"dongle/hw"
 	"dongle/hw/ffs"
 	"dongle/hw/sim"
-	"dongle/hw/sim/ax88179"
-	"dongle/hw/sim/ax88772"
 	"dongle/hw/sim/peer"
+	"dongle/usbnet/catalog"
 )
 
 const gadgetRoot = "/sys/kernel/config/usb_gadget"
@@ -79,13 +89,14 @@ type config struct {
 	super                   bool
 	capture, requests       string
 	ready, ctl, logPath     string
+	sock                    string
 	daemon, verbose         bool
 	statsEvery              time.Duration
 }
 
 func main() {
 	var c config
-	flag.StringVar(&c.model, "model", "ax88772b", "device model: ax88772b or ax88179")
+	flag.StringVar(&c.model, "model", "ax88772b", "device model: "+strings.Join(catalog.Chips(), ", "))
 	flag.StringVar(&c.name, "name", "", "FunctionFS instance and gadget name (default: the model's)")
 	flag.StringVar(&c.udc, "udc", "", "UDC to bind (default: a free dummy_udc)")
 	flag.StringVar(&c.steal, "steal", "rndis", "gadget to unbind when no UDC is free")
@@ -97,6 +108,7 @@ func main() {
 	flag.StringVar(&c.requests, "requests", "", "write the model's control request log here on exit")
 	flag.StringVar(&c.ready, "ready", "", "create this file once the host has configured the device")
 	flag.StringVar(&c.ctl, "ctl", "", "FIFO taking link commands (down, up)")
+	flag.StringVar(&c.sock, "sock", "", "unix socket where a spec drives the wire and injects faults (protocol: hw/vmlab/guest/wire.go)")
 	flag.StringVar(&c.logPath, "log", "", "with -daemon: the child's output (default /tmp/ffsmodel-MODEL.log)")
 	flag.BoolVar(&c.daemon, "daemon", false, "run in the background; return once ready")
 	flag.BoolVar(&c.verbose, "v", false, "log every control request")
@@ -165,83 +177,34 @@ func daemonize(c config) int {
 	}
 }
 
-// chip is the running model: its sim device and the hooks ffsmodel needs.
-type chip struct {
-	dev      *sim.Device
-	bulkIn   uint8
-	plug     func(e *sim.End)
-	link     func(up bool)
-	requests func() []request
-	// rxFull reports the chip's RX FIFO above its PAUSE high-water mark
-	// (nil: only the engine's IN queue counts).
-	rxFull func() bool
-	// stats is the model's own counters, one line.
-	stats func() string
-}
-
-type request struct {
-	setup   hw.Setup
-	data    []byte
-	stalled bool
-}
-
-// newChip builds the model. With super, an AX88179/178A model is built at
-// SuperSpeed (hw.SpeedSuper): its descriptors carry 1024-byte bulk
-// endpoints, its engine packetises at 1024 bytes (so its ZLP decisions match
-// the host's), and PHYSICAL_LINK_STATUS reports USB_SS, which is what a
-// driver reads to pick its SuperSpeed settings (Linux's ax88179_link_reset:
-// the RX_BULKIN_QCTRL row). The AX88772B is a USB 2.0 chip and stays a
-// high-speed model.
-func newChip(model, mac string, super bool) (*chip, error) {
-	var hwmac net.HardwareAddr
+// newChip builds the model the catalog serves as model (catalog.ModelByChip:
+// "ax88772b", "ax88179", "ax88178a", ...). With super, it asks for a
+// SuperSpeed chip (hw.SpeedSuper): an AX88179/178A model then carries
+// 1024-byte bulk endpoints, packetises at 1024 bytes (so its ZLP decisions
+// match the host's), and reports USB_SS in PHYSICAL_LINK_STATUS, which is
+// what a driver reads to pick its SuperSpeed settings (Linux's
+// ax88179_link_reset: the RX_BULKIN_QCTRL row). A USB 2.0 chip (the
+// AX88772B) ignores it and stays a high-speed model.
+func newChip(model, mac string, super bool) (*catalog.Instance, error) {
+	o := catalog.Options{Chip: model}
 	if mac != "" {
 		var err error
-		if hwmac, err = net.ParseMAC(mac); err != nil {
+		if o.MAC, err = net.ParseMAC(mac); err != nil {
 			return nil, fmt.Errorf("-mac: %w", err)
 		}
 	}
-	switch model {
-	case "ax88772b", "ax88772":
-		dev, m := ax88772.NewDevice(ax88772.Options{MAC: hwmac})
-		return &chip{dev: dev, bulkIn: ax88772.EPBulkIn, plug: m.Plug, link: m.SetCable, requests: func() []request {
-			var out []request
-			for _, r := range m.Requests() {
-				out = append(out, request{r.Setup, r.Data, r.Stalled})
-			}
-			return out
-		},
-			// The chip keeps its RX stream in its own FIFO and hands the
-			// engine at most two writes at a time, so the engine's queue
-			// never fills: PAUSE is sent on the FIFO's level. Half of it
-			// leaves room for a whole frame the partner was already
-			// sending when it asked.
-			rxFull: func() bool { return m.RxPending() >= ax88772.RxFIFOSize/2 },
-			stats:  func() string { return fmt.Sprintf("rx %+v tx %+v", m.RxStats(), m.TxStats()) },
-		}, nil
-	case "ax88179", "ax88178a":
-		cfg := ax88179.Config{MAC: hwmac}
-		if super {
-			cfg.Speed = hw.SpeedSuper
-		}
-		if model == "ax88178a" {
-			cfg.Product = 0x178a
-		}
-		m, dev := ax88179.New(cfg)
-		return &chip{dev: dev, bulkIn: 0x82, plug: m.Connect, link: func(up bool) {
-			if up {
-				m.PlugCable(1000, true)
-			} else {
-				m.UnplugCable()
-			}
-		}, requests: func() []request {
-			var out []request
-			for _, r := range m.Requests() {
-				out = append(out, request{r.Setup, r.Data, r.Err != nil})
-			}
-			return out
-		}, stats: func() string { return fmt.Sprintf("%+v", m.Stats()) }}, nil
+	if super {
+		o.Speed = hw.SpeedSuper
 	}
-	return nil, fmt.Errorf("unknown model %q (want ax88772b, ax88179 or ax88178a)", model)
+	m, err := catalog.ModelByChip(model)
+	if err != nil {
+		return nil, fmt.Errorf("-model: %w", err)
+	}
+	ch := m.Build(o)
+	if ch.Requests == nil {
+		return nil, fmt.Errorf("-model %s: the model keeps no request log", model)
+	}
+	return ch, nil
 }
 
 func run(c config) error {
@@ -260,7 +223,7 @@ func run(c config) error {
 		return err
 	}
 	wire := sim.NewWire()
-	ch.plug(wire.A())
+	ch.Plug(wire.A())
 	p := peer.New(wire.B(), net.ParseIP(c.peerIP), nil)
 	if c.echo {
 		p.Echo = peer.EchoEtherType
@@ -273,11 +236,16 @@ func run(c config) error {
 	// here the wire is instant and the bridge moves one packet per
 	// FunctionFS write, so without PAUSE an echo burst overflows the FIFO
 	// (AX88772B, 500 x 1514 bytes: a few frames counted as Overflow).
-	simHost := ch.dev.Host()
+	simHost := ch.Dev.Host()
 	p.Hold = func() bool {
-		return simHost.Queued(ch.bulkIn) >= holdDepth || (ch.rxFull != nil && ch.rxFull())
+		return simHost.Queued(ch.BulkIn) >= holdDepth || (ch.RxFull != nil && ch.RxFull())
 	}
 	defer p.Close()
+	wp := newWirePeer(wire.B(), p, p.Hold)
+	wp.link = ch.SetLink
+	if c.verbose || c.sock != "" {
+		wp.logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+	}
 
 	for _, m := range []string{"libcomposite", "usb_f_fs"} {
 		modprobe(m)
@@ -286,12 +254,12 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	dd, err := hw.ReadDeviceDescriptor(ctx, ch.dev)
+	dd, err := hw.ReadDeviceDescriptor(ctx, ch.Dev)
 	if err != nil {
 		return err
 	}
 	gdir := filepath.Join(gadgetRoot, "ffs-"+c.name)
-	if err := makeGadget(ctx, gdir, c.name, ch.dev, dd); err != nil {
+	if err := makeGadget(ctx, gdir, c.name, ch.Dev, dd); err != nil {
 		return err
 	}
 	defer removeGadget(gdir, c.name)
@@ -309,7 +277,7 @@ func run(c config) error {
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	br, err := ffs.New(sctx, ch.dev, ffs.Mount(mnt), ffs.Options{Super: c.super, Capture: capt, Logf: logf})
+	br, err := ffs.New(sctx, ch.Dev, ffs.Mount(mnt), ffs.Options{Super: c.super, Capture: capt, Logf: logf})
 	if err != nil {
 		return err
 	}
@@ -329,7 +297,20 @@ func run(c config) error {
 	addrs := br.HostAddresses()
 	fmt.Printf("ffsmodel: host %s bus %d dev %d speed %s, endpoints (model→host) %v\n", host.name, host.bus, host.dev, host.speed, fmtAddrs(addrs))
 	if c.ctl != "" {
-		go linkControl(ctx, c.ctl, ch.link)
+		go linkControl(ctx, c.ctl, ch.SetLink)
+	}
+	if c.sock != "" {
+		wp.halt = br.Halt
+		wp.plug = func(on bool) error {
+			h, err := plugGadget(ctx, gdir, udc, on, dd.Vendor, dd.Product, br)
+			if h != nil {
+				capt.SetAddress(h.bus, h.dev)
+			}
+			return err
+		}
+		if err := wp.serve(ctx, c.sock); err != nil {
+			return err
+		}
 	}
 	if c.statsEvery > 0 {
 		go logStats(ctx, c.statsEvery, ch, br, p)
@@ -345,7 +326,7 @@ func run(c config) error {
 		errs = append(errs, writeCapture(c.capture, capt))
 	}
 	if c.requests != "" {
-		errs = append(errs, writeRequests(c.requests, ch.requests()))
+		errs = append(errs, writeRequests(c.requests, ch.Requests()))
 	}
 	cancel()
 	os.WriteFile(filepath.Join(gdir, "UDC"), []byte("\n"), 0)
@@ -360,20 +341,20 @@ func run(c config) error {
 
 // statsLine is every device-side counter on one line: the bridge's, the
 // peer's (and its wire end's), and the model's own.
-func statsLine(ch *chip, br *ffs.Bridge, p *peer.Peer) string {
+func statsLine(ch *catalog.Instance, br *ffs.Bridge, p *peer.Peer) string {
 	bs, ps := br.Stats(), p.Stats()
 	s := fmt.Sprintf("bridge: setups %d stalls %d late-stalls %d in-packets %d out-reads %d io-errors %d; "+
 		"peer: received %d arp-replies %d echo-replies %d echoed %d ignored %d dropped %d",
 		bs.Setups.Load(), bs.Stalls.Load(), bs.LateStalls.Load(), bs.InPackets.Load(), bs.OutReads.Load(), bs.IOErrors.Load(),
 		ps.Received.Load(), ps.ARPReplies.Load(), ps.EchoReplies.Load(), ps.Echoed.Load(), ps.Ignored.Load(), ps.Dropped.Load())
-	if ch.stats != nil {
-		s += "; model: " + ch.stats()
+	if ch.Stats != nil {
+		s += "; model: " + ch.Stats()
 	}
 	return s
 }
 
 // logStats prints statsLine every d while it changes.
-func logStats(ctx context.Context, d time.Duration, ch *chip, br *ffs.Bridge, p *peer.Peer) {
+func logStats(ctx context.Context, d time.Duration, ch *catalog.Instance, br *ffs.Bridge, p *peer.Peer) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	last := ""
@@ -562,6 +543,33 @@ func readInt(dir, f string) int {
 	return v
 }
 
+// plugGadget unbinds the gadget from its UDC (the host sees the device
+// leave the bus) and waits until the host has let go of it, or binds it
+// again and waits until the host has configured it anew.
+func plugGadget(ctx context.Context, gdir, udc string, on bool, vid, pid uint16, br *ffs.Bridge) (*hostDev, error) {
+	if !on {
+		if err := os.WriteFile(filepath.Join(gdir, "UDC"), []byte("\n"), 0); err != nil {
+			return nil, fmt.Errorf("unplug: unbind from %s: %w", udc, err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, there := findHost(vid, pid); !there {
+				return nil, nil
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil, fmt.Errorf("unplug: %04x:%04x still on the host bus 10 s after unbinding", vid, pid)
+	}
+	if err := os.WriteFile(filepath.Join(gdir, "UDC"), []byte(udc), 0); err != nil {
+		return nil, fmt.Errorf("replug: bind to %s: %w", udc, err)
+	}
+	h, err := waitHost(ctx, vid, pid, br)
+	if err != nil {
+		return nil, fmt.Errorf("replug: %w", err)
+	}
+	return h, nil
+}
+
 // linkControl reads "down"/"up" lines from a FIFO.
 func linkControl(ctx context.Context, path string, link func(bool)) {
 	os.Remove(path)
@@ -604,11 +612,11 @@ func writeCapture(path string, c *ffs.Capture) error {
 
 // writeRequests writes one line per request: "setup data [STALL]", setup as
 // hw.Setup prints it, data in hex.
-func writeRequests(path string, reqs []request) error {
+func writeRequests(path string, reqs []catalog.Request) error {
 	var b strings.Builder
 	for _, r := range reqs {
-		fmt.Fprintf(&b, "%s %s", r.setup, hex.EncodeToString(r.data))
-		if r.stalled {
+		fmt.Fprintf(&b, "%s %s", r.Setup, hex.EncodeToString(r.Data))
+		if r.Stalled {
 			b.WriteString(" STALL")
 		}
 		b.WriteByte('\n')

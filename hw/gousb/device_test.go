@@ -68,26 +68,37 @@ var _ = Describe("Context", func() {
 		Expect(all[2].Drivers()).To(BeEmpty(), "no sysfs entry: no driver known")
 	})
 
-	It("classifies network adapters and lets callers refuse NCM/RNDIS by name", func() {
-		known := []ID{{Vendor: 0x0b95, Product: 0x1790}}
-		got, err := ctx.List(NetworkAdapters(known...))
+	It("rebuilds each candidate's interface classes as descriptors, and lists what the caller's filter takes", func() {
+		all, err := ctx.List(nil)
 		Expect(err).NotTo(HaveOccurred())
-		kinds := map[string]Kind{}
-		for _, c := range got {
-			kinds[c.Port] = c.Kind(known)
+		byPort := map[string]Candidate{}
+		for _, c := range all {
+			byPort[c.Port] = c
 		}
-		Expect(kinds).To(Equal(map[string]Kind{"1-2": KindECM, "2-1.4": KindVendor, "2-2": KindNCM, "2-3": KindWirelessRNDIS}))
-		Expect(KindECM.Supported()).To(BeTrue())
-		Expect(KindVendor.Supported()).To(BeTrue())
-		Expect(KindNCM.Supported()).To(BeFalse())
-		Expect(KindWirelessRNDIS.String()).To(Equal("wireless RNDIS"))
+		dd, cfgs := byPort["2-2"].Descriptors() // the NCM device
+		Expect(dd.Vendor).To(Equal(uint16(0x1209)))
+		Expect(dd.Product).To(Equal(uint16(0x0002)))
+		Expect(dd.NumConfigurations).To(BeEquivalentTo(1))
+		Expect(cfgs).To(HaveLen(1))
+		Expect(cfgs[0].Value).To(BeEquivalentTo(1))
+		Expect(cfgs[0].Interfaces).To(HaveLen(2))
+		a := cfgs[0].Interface(0).Alts[0]
+		Expect([3]uint8{a.Class, a.SubClass, a.Protocol}).To(Equal([3]uint8{2, 0x0d, 0}))
+		Expect(cfgs[0].Interface(1).Alts[0].Class).To(BeEquivalentTo(0x0a))
 
-		By("a vendor-class device not in the table is not an adapter")
-		got, err = ctx.List(NetworkAdapters())
+		dd, cfgs = byPort["1-2"].Descriptors() // the ECM device: data interface with two alternate settings
+		Expect(dd.Vendor).To(Equal(uint16(0x0525)))
+		Expect(cfgs[0].Interface(1).Alts).To(HaveLen(2))
+		Expect(cfgs[0].Interface(1).Alts[1].Alternate).To(BeEquivalentTo(1))
+
+		By("the filter is the caller's: this package takes what it is given")
+		got, err := ctx.List(func(c Candidate) bool { return c.Vendor == 0x1209 })
 		Expect(err).NotTo(HaveOccurred())
+		var ports []string
 		for _, c := range got {
-			Expect(c.Vendor).NotTo(Equal(uint16(0x0b95)))
+			ports = append(ports, c.Port)
 		}
+		Expect(ports).To(Equal([]string{"2-2", "2-3"}))
 	})
 
 	DescribeTable("opens by every selector form",
@@ -136,7 +147,7 @@ var _ = Describe("Context", func() {
 	})
 
 	It("refuses to close while a device is open, and closes the library after", func() {
-		d, err := ctx.OpenFirst(NetworkAdapters(), nil)
+		d, err := ctx.OpenFirst(func(c Candidate) bool { return c.Vendor == 0x0525 }, nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ctx.Close()).To(MatchError(hw.ErrBusy))
 		Expect(d.Close()).To(Succeed())

@@ -8,7 +8,7 @@ import (
 	"dongle/hw"
 )
 
-// ID is a vendor:product pair (hw.ID; usbnet/drivers.VendorIDs lists the
+// ID is a vendor:product pair (hw.ID; usbnet/catalog.VendorIDs lists the
 // ones the minidrivers claim).
 type ID = hw.ID
 
@@ -51,73 +51,30 @@ func (c Candidate) String() string {
 	return s
 }
 
-// Kind is what sort of network function a device offers.
-type Kind int
-
-const (
-	KindNone          Kind = iota // not a network adapter dongle knows
-	KindECM                       // CDC Ethernet (communications class 2, subclass 6)
-	KindNCM                       // CDC NCM (2/0x0d): not supported by dongle
-	KindRNDIS                     // RNDIS (2/2 protocol 0xff, or misc 0xef/4/1): not supported
-	KindWirelessRNDIS             // wireless-controller RNDIS (0xe0/1/3): not supported
-	KindVendor                    // a vendor-class chip whose VID:PID is in the caller's table
-)
-
-func (k Kind) String() string {
-	switch k {
-	case KindECM:
-		return "CDC ECM"
-	case KindNCM:
-		return "CDC NCM"
-	case KindRNDIS:
-		return "RNDIS"
-	case KindWirelessRNDIS:
-		return "wireless RNDIS"
-	case KindVendor:
-		return "vendor-specific"
-	}
-	return "not a network adapter"
-}
-
-// Supported reports whether dongle has a driver for the kind (ECM, or a
-// vendor chip matched by ID). NCM and RNDIS are reported so that callers
-// can refuse them with a message instead of "not found".
-func (k Kind) Supported() bool { return k == KindECM || k == KindVendor }
-
-// Kind classifies the device: a VID:PID in known wins (the caller has a
-// driver for that chip), then the CDC interface classes of any configuration.
-func (c Candidate) Kind(known []ID) Kind {
-	if slices.Contains(known, ID{Vendor: c.Vendor, Product: c.Product}) {
-		return KindVendor
-	}
-	k := KindNone
+// Descriptors rebuilds, from what enumeration saw without opening the
+// device, the parts of its descriptors that matching reads: the device's
+// VID:PID and class, and each configuration's interfaces and alternate
+// settings with their class triples (no endpoints). Which of them dongle
+// drives is its caller's policy (usbnet.Match over the driver catalog):
+// this package holds no list of classes.
+func (c Candidate) Descriptors() (*hw.DeviceDescriptor, []*hw.Config) {
+	dd := &hw.DeviceDescriptor{Vendor: c.Vendor, Product: c.Product, Class: c.Class, SubClass: c.SubClass, Protocol: c.Protocol}
+	byCfg := map[int]*hw.Config{}
+	var cfgs []*hw.Config
 	for _, i := range c.Interfaces {
-		switch {
-		case i.Class == 0x02 && i.SubClass == 0x06:
-			return KindECM // prefer ECM when a device also offers RNDIS (QEMU usb-net)
-		case i.Class == 0x02 && i.SubClass == 0x0d:
-			k = KindNCM
-		case i.Class == 0x02 && i.SubClass == 0x02 && i.Protocol == 0xff,
-			i.Class == 0xef && i.SubClass == 0x04 && i.Protocol == 0x01:
-			if k == KindNone {
-				k = KindRNDIS
-			}
-		case i.Class == 0xe0 && i.SubClass == 0x01 && i.Protocol == 0x03:
-			if k == KindNone {
-				k = KindWirelessRNDIS
-			}
+		cfg := byCfg[i.Config]
+		if cfg == nil {
+			cfg = &hw.Config{Value: uint8(i.Config)}
+			byCfg[i.Config] = cfg
+			cfgs = append(cfgs, cfg)
 		}
+		in := cfg.Interface(uint8(i.Number))
+		if in == nil {
+			cfg.Interfaces = append(cfg.Interfaces, hw.Interface{Number: uint8(i.Number)})
+			in = &cfg.Interfaces[len(cfg.Interfaces)-1]
+		}
+		in.Alts = append(in.Alts, hw.AltSetting{Number: uint8(i.Number), Alternate: uint8(i.Alt), Class: i.Class, SubClass: i.SubClass, Protocol: i.Protocol})
 	}
-	return k
-}
-
-// IsNetworkAdapter is the default List filter: CDC ECM, NCM and RNDIS
-// devices (so that callers can refuse the last two by name), and devices
-// whose VID:PID is in known (the vendor-class chips the caller's
-// minidrivers list: ASIX AX88772/178, AX88179/178A, ...).
-func IsNetworkAdapter(c Candidate, known []ID) bool { return c.Kind(known) != KindNone }
-
-// NetworkAdapters returns IsNetworkAdapter with known bound, for List.
-func NetworkAdapters(known ...ID) func(Candidate) bool {
-	return func(c Candidate) bool { return IsNetworkAdapter(c, known) }
+	dd.NumConfigurations = uint8(len(cfgs))
+	return dd, cfgs
 }

@@ -91,7 +91,7 @@ const cliUsage = `usage: lab <command>
                             (flags: -workers, -txurbs, -rxurbs, -procs, -cpuprofile; variants split by ::)
   smoke                     boot, check usb-net + gadgets enumerate, echo frames through the host peer
   suite [-- GINKGO-ARGS]    go test -c ./specs, then run it in one boot against usb:0525:a4a2 (usb-net,
-                            host peer echoing) and usb:1209:0001 (ECM gadget, echo + link control on gecm0)
+                            host peer echoing) and usb:1209:0001 (ECM gadget, peer + link control on gecm0)
 The lab directory is $DONGLE_LAB_DIR, else <module root>/.lab.
 `
 

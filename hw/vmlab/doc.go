@@ -10,11 +10,13 @@
 //	  module root ─────────────9p "host"────►  same absolute path (testdata, fixtures)
 //	  stdout ◄────────────────── ttyS1 ◄──────  test output
 //	  console.log ◄──────────── ttyS0 ◄──────  kernel + /init
-//	Peer (echo|count) ◄─dgram─ QEMU usb-net ◄─ qemu-xhci ─ usbfs ─ gousb  (0525:a4a2, cdc_ether bound)
+//	Peer (echo|count|wire) ◄─dgram─ QEMU usb-net ◄─ qemu-xhci ─ usbfs ─ gousb  (0525:a4a2, cdc_ether bound)
 //	  host-rx.pcap              └─ usbnet.pcap (pcap=, USB level)
-//	Peer control ◄──────────── ttyS2 ◄──────  guest.DialPeer
-//	                                            dummy_hcd: f_ecm 1209:0001 (netdev gecm0, echo of
-//	                                            EtherType 0x88b5), f_ncm 1209:0002, f_rndis 1209:0003
+//	Peer control ◄──────────── ttyS2 ◄──────  guest.DialPeer (inject, frames, unplug, replug)
+//	  └─ QMP (-qmp qmp.sock): device_del/device_add usb-net for unplug/replug
+//	                                            dummy_hcd: f_ecm 1209:0001 (netdev gecm0: echo of
+//	                                            EtherType 0x88b5, or the suite's iface peer),
+//	                                            f_ncm 1209:0002, f_rndis 1209:0003
 //
 // Set-up (Lab.Setup, `go run ./hw/vmlab/cmd/lab setup`) uses Debian packages
 // only and is cached in <module root>/.lab (override: DONGLE_LAB_DIR): the

@@ -2,6 +2,7 @@ package vmlab
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"dongle/hw/sim"
 	"dongle/hw/vmlab/guest"
 )
 
@@ -38,6 +40,10 @@ type Peer struct {
 	ctl    *net.UnixListener
 	dir    string
 	echo   atomic.Bool
+	keep   atomic.Bool // PeerWire: frames kept for the spec
+	kept   *sim.Capture
+	plug   atomic.Pointer[func(on bool) error] // SetPlug
+	share  atomic.Pointer[string]              // SetShare
 	frames atomic.Uint64
 	bytes  atomic.Uint64
 	echoed atomic.Uint64
@@ -66,7 +72,7 @@ const (
 // paths are limited to 107 bytes) and starts serving. pcapPath, if not
 // empty, receives every frame from the guest (LINKTYPE_ETHERNET).
 func ListenPeer(dir string, mode guest.PeerMode, pcapPath string) (*Peer, error) {
-	p := &Peer{dir: dir, conns: map[*net.UnixConn]bool{}, qemu: &net.UnixAddr{Name: filepath.Join(dir, qemuSock), Net: "unixgram"}}
+	p := &Peer{dir: dir, kept: sim.NewCapture(), conns: map[*net.UnixConn]bool{}, qemu: &net.UnixAddr{Name: filepath.Join(dir, qemuSock), Net: "unixgram"}}
 	if err := p.SetMode(mode); err != nil {
 		return nil, err
 	}
@@ -113,21 +119,27 @@ func (p *Peer) QEMUSocketPath() string { return p.qemu.Name }
 // ControlPath is the control socket QEMU's serial chardev connects to.
 func (p *Peer) ControlPath() string { return filepath.Join(p.dir, ctlSock) }
 
-// SetMode switches between echo and count.
+// SetMode switches between echo, count and wire.
 func (p *Peer) SetMode(m guest.PeerMode) error {
 	switch m {
 	case guest.PeerEcho:
 		p.echo.Store(true)
+		p.keep.Store(false)
 	case guest.PeerCount:
 		p.echo.Store(false)
+		p.keep.Store(false)
+	case guest.PeerWire:
+		p.echo.Store(false)
+		p.keep.Store(true)
 	default:
-		return fmt.Errorf("lab peer: unknown mode %q (want echo or count)", m)
+		return fmt.Errorf("lab peer: unknown mode %q (want echo, count or wire)", m)
 	}
 	return nil
 }
 
-// Reset zeroes the counters.
+// Reset zeroes the counters and forgets the kept frames.
 func (p *Peer) Reset() {
+	p.kept.Reset()
 	p.frames.Store(0)
 	p.bytes.Store(0)
 	p.echoed.Store(0)
@@ -162,6 +174,9 @@ func (p *Peer) serveFrames() {
 			p.pcap.WritePacket(gopacket.CaptureInfo{Timestamp: now, CaptureLength: n, Length: n}, buf[:n])
 			p.mu.Unlock()
 		}
+		if p.keep.Load() {
+			p.kept.Receive(buf[:n])
+		}
 		if p.echo.Load() {
 			if _, err := p.conn.WriteToUnix(buf[:n], p.qemu); err == nil {
 				p.echoed.Add(1)
@@ -190,6 +205,7 @@ func (p *Peer) serveControl() {
 				c.Close()
 			}()
 			sc := bufio.NewScanner(c)
+			sc.Buffer(make([]byte, 64<<10), guest.MaxLine)
 			for sc.Scan() {
 				fmt.Fprintf(c, "%s\n", p.command(strings.TrimSpace(sc.Text())))
 			}
@@ -220,13 +236,114 @@ func (p *Peer) command(line string) string {
 			return "err " + err.Error()
 		}
 		return fmt.Sprintf("ok sent=%d in_ns=%d", sent, el.Nanoseconds())
+	case len(f) == 2 && f[0] == "inject":
+		frames, err := p.framesArg(f[1])
+		if err != nil {
+			return "err inject: " + err.Error()
+		}
+		for _, fr := range frames {
+			if err := p.Inject(fr); err != nil {
+				return "err " + err.Error()
+			}
+		}
+		return "ok"
+	case (len(f) == 3 || len(f) == 4) && f[0] == "frames":
+		n, err1 := strconv.Atoi(f[1])
+		ms, err2 := strconv.Atoi(f[2])
+		if err := errors.Join(err1, err2); err != nil || n < 0 || ms < 0 {
+			return fmt.Sprintf("err frames %s %s: want a count and a timeout in ms", f[1], f[2])
+		}
+		got := p.Frames(n, time.Duration(ms)*time.Millisecond)
+		if len(f) == 3 {
+			return "ok " + guest.FramesAnswer(got)
+		}
+		path, err := guest.FileArg(p.shareDir(), f[3])
+		if err == nil {
+			err = guest.WriteFrameFile(path, got)
+		}
+		if err != nil {
+			return "err frames: " + err.Error()
+		}
+		return fmt.Sprintf("ok %d", len(got))
+	case len(f) == 1 && (f[0] == "unplug" || f[0] == "replug"):
+		plug := p.plug.Load()
+		if plug == nil {
+			return "err " + f[0] + ": this lab run has no QEMU monitor to plug usb-net with"
+		}
+		if err := (*plug)(f[0] == "replug"); err != nil {
+			return "err " + err.Error()
+		}
+		return "ok"
+	case len(f) == 2 && f[0] == "link":
+		return "err link: " + guest.ErrNoLinkChange.Error()
+	case len(f) == 2 && f[0] == "stall":
+		return "err stall: QEMU's usb-net has no way to halt an endpoint on command (its USB side is QEMU's, not the peer's)"
 	case len(f) == 2 && f[0] == "mode":
 		if err := p.SetMode(guest.PeerMode(f[1])); err != nil {
 			return "err " + err.Error()
 		}
 		return "ok"
 	}
-	return fmt.Sprintf("err unknown command %q (want ping, stats, reset, mode echo|count, blast N SIZE RATE)", line)
+	return fmt.Sprintf("err unknown command %q (want ping, stats, reset, mode echo|count|wire, inject FRAME, frames N MS, unplug, replug, blast N SIZE RATE)", short(line))
+}
+
+func short(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "..."
+	}
+	return s
+}
+
+// Inject sends one frame to the guest through usb-net.
+func (p *Peer) Inject(frame []byte) error {
+	if len(frame) < 14 || len(frame) > 65535 {
+		return fmt.Errorf("lab peer: inject: %w: %d bytes (want 14..65535)", ErrFrameSize, len(frame))
+	}
+	if _, err := p.conn.WriteToUnix(frame, p.qemu); err != nil {
+		return fmt.Errorf("lab peer: inject: %w", err)
+	}
+	return nil
+}
+
+// SetShare names the host side of the directory the guest sees as
+// guest.SharedDir: "@FILE" arguments (bulk frame data) are files there.
+func (p *Peer) SetShare(dir string) { p.share.Store(&dir) }
+
+func (p *Peer) shareDir() string {
+	if d := p.share.Load(); d != nil {
+		return *d
+	}
+	return ""
+}
+
+// framesArg is an inject argument's frames: one inline frame, or a frame
+// file in the share.
+func (p *Peer) framesArg(arg string) ([][]byte, error) {
+	if !strings.HasPrefix(arg, "@") {
+		fr, err := guest.DecodeFrame(arg)
+		return [][]byte{fr}, err
+	}
+	path, err := guest.FileArg(p.shareDir(), arg)
+	if err != nil {
+		return nil, err
+	}
+	return guest.ReadFrameFile(path)
+}
+
+// SetPlug gives the peer what the guest's "unplug" (plug(false)) and
+// "replug" (plug(true)) commands do: the lab's QEMU monitor commands.
+func (p *Peer) SetPlug(plug func(on bool) error) { p.plug.Store(&plug) }
+
+// ErrFrameSize: a frame too short for an Ethernet header or too long for a datagram.
+var ErrFrameSize = errors.New("bad frame size")
+
+// Frames returns the frames kept in wire mode since the last Reset, waiting
+// up to timeout for at least n.
+func (p *Peer) Frames(n int, timeout time.Duration) [][]byte {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	got, _ := p.kept.WaitFor(ctx, n) // fewer than n: the caller counts
+	return got
 }
 
 // BlastSrc is the source address of the frames Blast sends.

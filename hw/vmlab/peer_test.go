@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -167,5 +168,161 @@ func TestPeerStatsRoundTrip(t *testing.T) {
 	}
 	if _, err := guest.ParsePeerStats("frames=x"); err == nil {
 		t.Error("malformed stats: no error")
+	}
+}
+
+// TestPeerWire drives the host peer as a spec in the guest does, through
+// guest.Peer over the control socket: in wire mode it keeps what QEMU sends
+// (and sends nothing back), injects frames towards QEMU, and plugs usb-net
+// through its Plug hook.
+func TestPeerWire(t *testing.T) {
+	dir, err := os.MkdirTemp("", "peer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	p, err := ListenPeer(dir, guest.PeerEcho, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	q, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: p.QEMUSocketPath(), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	to := &net.UnixAddr{Name: p.SocketPath(), Net: "unixgram"}
+	c, err := guest.DialWire(p.ControlPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetMode(guest.PeerWire); err != nil {
+		t.Fatal(err)
+	}
+	sent := [][]byte{bytes.Repeat([]byte{7}, 60), bytes.Repeat([]byte{8}, 1514)}
+	for _, f := range sent {
+		if _, err := q.WriteToUnix(f, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.Frames(2, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !bytes.Equal(got[0], sent[0]) || !bytes.Equal(got[1], sent[1]) {
+		t.Fatalf("kept %d frames, want the 2 sent, intact", len(got))
+	}
+	// Nothing came back to QEMU: wire mode does not echo.
+	q.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	buf := make([]byte, 2000)
+	if n, _, err := q.ReadFromUnix(buf); err == nil {
+		t.Fatalf("wire mode sent %d bytes back to QEMU", n)
+	}
+	if got, err := c.Frames(3, 50*time.Millisecond); !errors.Is(err, guest.ErrShort) || len(got) != 2 {
+		t.Fatalf("Frames(3) with 2 kept = %d frames, %v; want the 2 and ErrShort", len(got), err)
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Frames(1, 50*time.Millisecond); !errors.Is(err, guest.ErrShort) || len(got) != 0 {
+		t.Fatalf("after reset: %d frames, %v; want none", len(got), err)
+	}
+
+	in := append(bytes.Repeat([]byte{0xff}, 12), 0x88, 0xb5, 1, 2, 3)
+	if err := c.Inject(in); err != nil {
+		t.Fatal(err)
+	}
+	q.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _, err := q.ReadFromUnix(buf)
+	if err != nil || !bytes.Equal(buf[:n], in) {
+		t.Fatalf("QEMU got % x, %v; want the injected % x", buf[:n], err, in)
+	}
+	if err := c.Inject([]byte{1, 2, 3}); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("inject of 3 bytes: %v, want ErrRefused", err)
+	}
+
+	if err := c.Unplug(); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("unplug without a monitor: %v, want ErrRefused", err)
+	}
+	var plugs []bool
+	p.SetPlug(func(on bool) error { plugs = append(plugs, on); return nil })
+	if err := c.Unplug(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(plugs) != "[false true]" {
+		t.Fatalf("Plug calls %v, want [false true]", plugs)
+	}
+	if err := c.Stall(0x81); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("stall on usb-net: %v, want ErrRefused", err)
+	}
+
+	// Through the share, as the guest's serial port does it: the same
+	// frames, carried in files.
+	if err := c.Inject(in); err != nil {
+		t.Fatal(err)
+	}
+	c.UseShare(dir)
+	if err := c.Inject(in); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("inject @file to a peer without a share: %v, want ErrRefused", err)
+	}
+	p.SetShare(dir)
+	q.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := q.ReadFromUnix(buf); err != nil || !bytes.Equal(buf[:n], in) {
+		t.Fatalf("inline inject: QEMU got % x, %v", buf[:n], err)
+	}
+	in2 := append(in, 9)
+	if err := c.Inject(in2); err != nil {
+		t.Fatal(err)
+	}
+	q.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, _, err := q.ReadFromUnix(buf); err != nil || !bytes.Equal(buf[:n], in2) {
+		t.Fatalf("inject through the share: QEMU got % x, %v; want % x", buf[:n], err, in2)
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range sent {
+		if _, err := q.WriteToUnix(f, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = c.Frames(2, 2*time.Second)
+	if err != nil || len(got) != 2 || !bytes.Equal(got[0], sent[0]) || !bytes.Equal(got[1], sent[1]) {
+		t.Fatalf("frames through the share: %d frames, %v; want the 2 sent", len(got), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "wire-frames.bin")); err != nil {
+		t.Fatalf("the frames did not go through the share: %v", err)
+	}
+}
+
+func TestFrameFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.bin")
+	frames := [][]byte{{1, 2, 3}, {}, bytes.Repeat([]byte{4}, 1514)}
+	if err := guest.WriteFrameFile(path, frames); err != nil {
+		t.Fatal(err)
+	}
+	got, err := guest.ReadFrameFile(path)
+	if err != nil || len(got) != 3 || !bytes.Equal(got[0], frames[0]) || len(got[1]) != 0 || !bytes.Equal(got[2], frames[2]) {
+		t.Fatalf("round trip: %v, %v", got, err)
+	}
+	os.WriteFile(path, []byte{0, 0, 0, 9, 1, 2}, 0o644)
+	if _, err := guest.ReadFrameFile(path); !errors.Is(err, guest.ErrBadAnswer) {
+		t.Fatalf("truncated record: %v, want ErrBadAnswer", err)
+	}
+	for _, bad := range []string{"x", "@", "@../x", "@a/b", "@.."} {
+		if _, err := guest.FileArg(dir, bad); err == nil {
+			t.Errorf("FileArg(%q) accepted", bad)
+		}
+	}
+	if p, err := guest.FileArg(dir, "@ok.bin"); err != nil || p != filepath.Join(dir, "ok.bin") {
+		t.Errorf("FileArg(@ok.bin) = %q, %v", p, err)
+	}
+	if _, err := guest.FileArg("", "@ok.bin"); err == nil {
+		t.Error("FileArg without a share accepted")
 	}
 }

@@ -45,6 +45,22 @@ type VM struct {
 
 	Shares  []Share
 	Control string // unix socket for ttyS2
+	// Monitor is a unix socket where QEMU serves QMP (absent when empty):
+	// the lab unplugs and replugs usb-net (USBNetID) through it.
+	Monitor string
+}
+
+// USBNetID is usb-net's QEMU device id, what device_del names.
+const USBNetID = "usbnet0"
+
+// USBNetDevice is usb-net's -device option (and device_add's arguments):
+// on xhci, its netdev n0, a pcap= capture when pcap is not empty.
+func USBNetDevice(pcap string) string {
+	dev := "usb-net,id=" + USBNetID + ",bus=xhci.0,netdev=n0"
+	if pcap != "" {
+		dev += ",pcap=" + pcap
+	}
+	return dev
 }
 
 // Args returns the qemu argv (without argv[0]).
@@ -55,7 +71,7 @@ func (v *VM) Args() ([]string, error) {
 	if v.Console == "" {
 		return nil, errors.New("qemu: a console file is required")
 	}
-	for _, s := range []string{v.Console, v.NetLocal, v.NetRemote, v.USBNetPcap, v.Control} {
+	for _, s := range []string{v.Console, v.NetLocal, v.NetRemote, v.USBNetPcap, v.Control, v.Monitor} {
 		if strings.ContainsAny(s, ",") {
 			return nil, fmt.Errorf("qemu: path %q contains a comma (QEMU option syntax)", s)
 		}
@@ -85,6 +101,9 @@ func (v *VM) Args() ([]string, error) {
 	if v.Control != "" {
 		a = append(a, "-chardev", "socket,id=peerctl,path="+v.Control, "-serial", "chardev:peerctl")
 	}
+	if v.Monitor != "" {
+		a = append(a, "-qmp", "unix:"+v.Monitor+",server=on,wait=off")
+	}
 	a = append(a, "-device", "qemu-xhci,id=xhci")
 	if v.USBNet {
 		if v.NetLocal != "" {
@@ -95,11 +114,7 @@ func (v *VM) Args() ([]string, error) {
 		} else {
 			a = append(a, "-netdev", "user,id=n0,restrict=on")
 		}
-		dev := "usb-net,bus=xhci.0,netdev=n0"
-		if v.USBNetPcap != "" {
-			dev += ",pcap=" + v.USBNetPcap
-		}
-		a = append(a, "-device", dev)
+		a = append(a, "-device", USBNetDevice(v.USBNetPcap))
 	}
 	for _, s := range v.Shares {
 		if s.Tag == "" || s.Path == "" || strings.ContainsAny(s.Path+s.Tag, ",") {

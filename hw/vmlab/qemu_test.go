@@ -10,7 +10,7 @@ func TestVMArgs(t *testing.T) {
 		Kernel: "/k/vmlinuz", Initrd: "/k/initrd.gz", Append: "console=ttyS0 lab.run=run.sh",
 		Console: "/r/console.log", USBNet: true, NetLocal: "/s/qemu.sock", NetRemote: "/s/host.sock",
 		USBNetPcap: "/r/usbnet.pcap", Shares: []Share{{Tag: "lab", Path: "/r/share"}, {Tag: "host", Path: "/src", ReadOnly: true}},
-		Control: "/s/ctl.sock",
+		Control: "/s/ctl.sock", Monitor: "/s/qmp.sock",
 	}
 	args, err := vm.Args()
 	if err != nil {
@@ -23,7 +23,8 @@ func TestVMArgs(t *testing.T) {
 		"-serial file:/r/console.log -serial stdio -chardev socket,id=peerctl,path=/s/ctl.sock -serial chardev:peerctl",
 		"-device qemu-xhci,id=xhci",
 		"-netdev dgram,id=n0,local.type=unix,local.path=/s/qemu.sock,remote.type=unix,remote.path=/s/host.sock",
-		"-device usb-net,bus=xhci.0,netdev=n0,pcap=/r/usbnet.pcap",
+		"-device usb-net,id=usbnet0,bus=xhci.0,netdev=n0,pcap=/r/usbnet.pcap",
+		"-qmp unix:/s/qmp.sock,server=on,wait=off",
 		"-virtfs local,path=/r/share,mount_tag=lab,security_model=none",
 		"-virtfs local,path=/src,mount_tag=host,security_model=none,readonly=on",
 	} {
@@ -44,7 +45,7 @@ func TestVMArgs(t *testing.T) {
 	vm.NetLocal, vm.NetRemote, vm.Accel, vm.USBNetPcap = "", "", "kvm", ""
 	args, _ = vm.Args()
 	got = strings.Join(args, " ")
-	for _, want := range []string{"-accel kvm -cpu host", "-netdev user,id=n0,restrict=on", "usb-net,bus=xhci.0,netdev=n0 "} {
+	for _, want := range []string{"-accel kvm -cpu host", "-netdev user,id=n0,restrict=on", "usb-net,id=usbnet0,bus=xhci.0,netdev=n0 "} {
 		if !strings.Contains(got+" ", want) {
 			t.Errorf("argv lacks %q:\n%s", want, got)
 		}

@@ -42,7 +42,8 @@ type RunConfig struct {
 }
 
 // Result is what a run left behind. Dir keeps console.log (ttyS0),
-// qemu.stderr, usbnet.pcap (QEMU's pcap= capture of usb-net, LINKTYPE 220),
+// qemu.stderr, usbnet.pcap (QEMU's pcap= capture of usb-net, LINKTYPE 220;
+// usbnet-replugN.pcap after the Nth replug),
 // host-rx.pcap (frames at the host peer, Ethernet), usb-before.txt and
 // usb-after.txt (USB devices and bound drivers around Script), summary.txt.
 type Result struct {
@@ -120,6 +121,7 @@ func (l *Lab) Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		return nil, err
 	}
 	defer peer.Close()
+	peer.SetShare(share)
 
 	fixture := cfg.Fixture
 	if fixture == "" {
@@ -139,6 +141,22 @@ func (l *Lab) Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		USBNetPcap: filepath.Join(dir, "usbnet.pcap"),
 		Shares:     []Share{{Tag: "lab", Path: share}},
 		Control:    peer.ControlPath(),
+		Monitor:    filepath.Join(sock, "qmp.sock"),
+	}
+	if !cfg.NoUSBNet {
+		// The guest's "unplug"/"replug" (guest.Peer) become QEMU's
+		// device_del/device_add; each replug starts a new capture.
+		replugs := 0
+		peer.SetPlug(func(on bool) error {
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			pcap := ""
+			if on {
+				replugs++
+				pcap = filepath.Join(dir, fmt.Sprintf("usbnet-replug%d.pcap", replugs))
+			}
+			return PlugUSBNet(ctx, vm.Monitor, on, pcap)
+		})
 	}
 	if cfg.HostRoot != "" {
 		vm.Shares = append(vm.Shares, Share{Tag: "host", Path: cfg.HostRoot})

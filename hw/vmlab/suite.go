@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"dongle/hw/vmlab/guest"
 )
 
 // SuiteTarget is one run of the conformance suite's test binary in the
@@ -19,18 +21,28 @@ import (
 type SuiteTarget struct {
 	Backend string   // "usb:0525:a4a2"
 	Env     []string // KEY=VALUE for this run only
+	// Setup is a guest shell command run just before this target's run
+	// (its failure fails the target, which then does not run).
+	Setup string
 }
 
 // SuiteTargets are the lab's two devices, as the conformance suite must
 // see them:
 //
-//	usb:0525:a4a2  QEMU usb-net; the host peer echoes (DONGLE_PEER=echo). No
-//	               link control: QEMU 7.2 cannot signal it, the backend says so.
-//	usb:1209:0001  f_ecm gadget on dummy_hcd; labguest echoes on gecm0, and
-//	               DONGLE_LINK_CMD takes gecm0 down and up.
+//	usb:0525:a4a2  QEMU usb-net; the specs drive the host peer
+//	               (DONGLE_PEER=usbnet-host: frames injected and captured on
+//	               the host side of -netdev dgram), which also unplugs and
+//	               replugs usb-net (QEMU's device_del/device_add). No link
+//	               control: QEMU 7.2 cannot signal it, the backend says so.
+//	usb:1209:0001  f_ecm gadget on dummy_hcd; its device-side netdev gecm0 is
+//	               the wire-side peer (DONGLE_PEER=iface:gecm0: AF_PACKET,
+//	               and link control by taking gecm0 down and up). The echo
+//	               the guest's init starts on gecm0 is stopped first: the
+//	               peer must see what the device sent, not have it reflected.
+//	               Unplugged by unbinding its UDC (DONGLE_FAULTS=udc:ecm).
 var SuiteTargets = []SuiteTarget{
-	{Backend: "usb:0525:a4a2", Env: []string{"DONGLE_PEER=echo"}},
-	{Backend: "usb:1209:0001", Env: []string{"DONGLE_PEER=echo", "DONGLE_LINK_CMD=labguest link gecm0 %s"}},
+	{Backend: "usb:0525:a4a2", Env: []string{"DONGLE_PEER=usbnet-host"}},
+	{Backend: "usb:1209:0001", Env: []string{"DONGLE_PEER=iface:" + guest.ECMGadgetNetdev, "DONGLE_FAULTS=udc:ecm"}, Setup: guest.StopECMEcho},
 }
 
 // SuiteCount is one target's Ginkgo summary.
@@ -108,7 +120,12 @@ func suiteScript(single string, targets []SuiteTarget, args []string) string {
 	b.WriteString("rc=0\n")
 	for _, t := range targets {
 		fmt.Fprintf(&b, "echo %s\n", Quote("LAB-SUITE-START "+t.Backend))
-		b.WriteString("env -u DONGLE_PEER -u DONGLE_LINK_CMD -u DONGLE_EXPECT_MAC -u DONGLE_BACKEND")
+		if t.Setup != "" {
+			// A failed setup ends this target with its status; the
+			// binary does not run, so its summary is missing too.
+			fmt.Fprintf(&b, "if ! ( %s ); then r=97; rc=$r; echo \"LAB-SUITE-END %s rc=$r\"; else\n", t.Setup, t.Backend)
+		}
+		b.WriteString("env -u DONGLE_PEER -u DONGLE_FAULTS -u DONGLE_LINK_CMD -u DONGLE_EXPECT_MAC -u DONGLE_BACKEND")
 		for _, kv := range t.Env {
 			b.WriteString(" " + Quote(kv))
 		}
@@ -117,6 +134,9 @@ func suiteScript(single string, targets []SuiteTarget, args []string) string {
 			b.WriteString(" " + Quote(strings.ReplaceAll(a, "{backend}", strings.ReplaceAll(t.Backend, ":", "-"))))
 		}
 		fmt.Fprintf(&b, "\nr=$?; [ $r = 0 ] || rc=$r\necho \"LAB-SUITE-END %s rc=$r\"\n", t.Backend)
+		if t.Setup != "" {
+			b.WriteString("fi\n")
+		}
 	}
 	b.WriteString("exit $rc\n")
 	return b.String()

@@ -18,7 +18,7 @@ import (
 	"dongle/hw/sim/peer"
 	"dongle/specs/asixlab"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // model is a fresh in-process model with its request log.
@@ -71,7 +71,7 @@ func kernelLog(name string) []asixlab.Request {
 func dongleRequests(ctx context.Context, name string) []asixlab.Request {
 	m := newModel(name)
 	defer m.close()
-	d, err := usbnet.Probe(m.dev, drivers.ForModels()...)
+	d, err := usbnet.Probe(m.dev, catalog.ForModels()...)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(d.Net.Open()).To(Succeed())
 	Eventually(ctx, d.Net.Carrier).WithTimeout(10 * time.Second).Should(BeTrue())

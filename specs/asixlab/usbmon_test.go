@@ -17,7 +17,7 @@ import (
 	"dongle/hw/sim/ax88772"
 	"dongle/hw/usbmon"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // usbmonFixture is the kernel asix driver's capture kept in fixtures/ (see
@@ -78,7 +78,7 @@ func replayBindsASIX(path string) {
 	defer dev.Close()
 	_, strict := dev.(*replay.Strict)
 	Expect(strict).To(BeFalse(), "a kernel capture is a foreign trace: model replay")
-	d, err := usbnet.Probe(dev, drivers.ForModels()...)
+	d, err := usbnet.Probe(dev, catalog.ForModels()...)
 	Expect(err).NotTo(HaveOccurred())
 	defer d.Disconnect()
 	Expect(d.Driver.Name()).To(Equal("asix"))
@@ -205,7 +205,7 @@ var _ = Describe("the kernel's own USB traffic, captured live with usbmon", Labe
 
 var _ = Describe("the kernel asix capture kept in fixtures/", func() {
 	It("is a kernel usbmon trace that replays under dongle's asix driver", func() {
-		path := filepath.Join("..", "..", "..", "fixtures", usbmonFixture)
+		path := filepath.Join("..", "..", "fixtures", usbmonFixture)
 		recs, _, err := usbmon.ReadFile(path)
 		Expect(err).NotTo(HaveOccurred())
 		kernelCaptureShape(recs)

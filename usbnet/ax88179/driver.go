@@ -331,7 +331,7 @@ func nwayRestart(d *usbnet.Dev) error {
 // the 8-byte interrupt packet.
 func (dr *Driver) Status(d *usbnet.Dev, data []byte) error {
 	if len(data) < 8 {
-		return fmt.Errorf("ax88179: %s: %d-byte interrupt packet, need 8", d.Name(), len(data))
+		return fmt.Errorf("ax88179: %s: %w: %d bytes, need 8", d.Name(), ErrIntShort, len(data))
 	}
 	up := IntLinkUp(data)
 	if d.Net != nil && d.Net.Carrier() == up {

@@ -2,6 +2,7 @@ package cdcecm_test
 
 import (
 	"net"
+	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -87,3 +88,15 @@ var _ = Describe("receive filter (SET_ETHERNET_PACKET_FILTER)", func() {
 		Expect(cdcecm.PacketFilter(usbnet.RxMode{Promisc: true, Multicast: []net.HardwareAddr{mcA}}, false)).To(Equal(dirBcast | promisc | allMulti))
 	})
 })
+
+func TestFilterBits(t *testing.T) {
+	if got := cdcecm.FilterBits(0x1f); got != "PROMISCUOUS|ALL_MULTICAST|DIRECTED|BROADCAST|MULTICAST" {
+		t.Error(got)
+	}
+	if got := cdcecm.FilterBits(0); got != "none" {
+		t.Error(got)
+	}
+	if got := cdcecm.FilterBits(0x0c | 0x100); got != "DIRECTED|BROADCAST|0x100" {
+		t.Error(got)
+	}
+}

@@ -20,13 +20,14 @@
 //
 // # Whose framing code
 //
-// Receive de-framing is the minidrivers' own: cdc_ether's and ax88179's
-// RxFixup run on an offline usbnet.Dev (no hw.Device behind it), and
-// asix's Deframer (its RxFixup needs the per-device state only Bind makes).
-// Transmit framing is undone here, by the rules the drivers' TxFixup
-// applies (ECM: the frame, or the frame and one 0x00 pad byte; ASIX: a
-// 4-byte length/complement header and an optional 00 00 ff ff filler;
-// AX88179: an 8-byte header per frame).
+// Decode knows no chip. What it needs of the protocol it asks the
+// minidriver that Probe would bind (usbnet.Match, over the catalog's
+// drivers), through the optional interfaces of usbnet/offline.go: its
+// Unframer (the inverse of TxFixup, and RxFixup without a bound device),
+// StatusDescriber, RequestNamer, MACLocator and EndpointLocator. A driver
+// that implements none of them still decodes: descriptors, standard
+// requests, endpoints from the configuration; each thing it cannot do is
+// one anomaly line ("driver X offers no unframing: ..."), never silence.
 //
 // # Truncation is not a framing error
 //
@@ -47,20 +48,18 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/usbmon"
-	"dongle/netdev"
-	"dongle/skbuff"
 	"dongle/usbnet"
-	"dongle/usbnet/asix"
-	"dongle/usbnet/ax88179"
-	"dongle/usbnet/cdcecm"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // Options tune Decode.
 type Options struct {
-	// Driver forces the protocol ("ecm", "cdc_ether", "asix", "ax88179",
-	// "ax88179_178a"). Empty: chosen from the descriptors in the trace.
+	// Driver forces the protocol: a name or alias of Drivers ("ecm",
+	// "asix", ...). Empty: chosen from the descriptors in the trace, as
+	// Probe would (usbnet.Match).
 	Driver string
+	// Drivers are the candidates (nil: catalog.ForModels()).
+	Drivers []usbnet.Minidriver
 }
 
 // Dir is a frame's direction.
@@ -159,7 +158,6 @@ type Trace struct {
 	Speed   hw.Speed         // inferred from the bulk wMaxPacketSize
 
 	In, Out, Status hw.EndpointDesc // the data and status endpoints
-	ECM             *cdcecm.Function
 
 	Frames    []Frame // in record order
 	Controls  []Control
@@ -167,17 +165,19 @@ type Trace struct {
 	Errors    []*FrameError
 	Anomalies []string
 	Stats     Stats
+
+	drv     usbnet.Minidriver
+	intf    uint8           // the interface the driver matched on
+	capture *usbnet.Capture // what the driver reads of the trace
 }
 
-// ReadFile reads and decodes a capture file. Errors name the file; a
-// damaged record is a *usbmon.RecordError (record index and byte offset).
+// ReadFile reads and decodes a capture file. Errors name the file, as
+// usbmon.ReadFile's all do (an *fs.PathError, the file name before a bad
+// header, a *usbmon.RecordError with the record index and byte offset).
 func ReadFile(path string, opts Options) (*Trace, error) {
 	recs, lt, err := usbmon.ReadFile(path)
 	if err != nil {
-		if strings.Contains(err.Error(), path) {
-			return nil, err // usbmon named the file already
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	return Decode(recs, lt, opts)
 }
@@ -199,10 +199,16 @@ func Decode(recs []usbmon.Record, lt usbmon.LinkType, opts Options) (*Trace, err
 		return nil, err
 	}
 	t.endpoints(urbs)
+	t.capture = t.captureView()
 	t.macAddress()
 	t.data(urbs)
 	sort.SliceStable(t.Frames, func(i, j int) bool { return t.Frames[i].Record < t.Frames[j].Record })
 	return t, nil
+}
+
+// name names the device in errors: "trace device 0b95:1790".
+func (t *Trace) name() string {
+	return fmt.Sprintf("trace device %04x:%04x", t.Device.Vendor, t.Device.Product)
 }
 
 func (t *Trace) anomaly(format string, args ...any) {
@@ -270,20 +276,41 @@ func (t *Trace) controls(urbs []usbmon.URB) {
 		}
 		t.Configs = append(t.Configs, c)
 	}
-	// Now that the driver may be known, name the requests.
 }
 
-// pickDriver chooses the protocol and names the control requests with it.
-func (t *Trace) pickDriver(opts Options) error {
-	if opts.Driver != "" {
-		d := drivers.ByName(opts.Driver, true)
-		if d == nil {
-			return fmt.Errorf("unknown driver %q (want ecm, asix or ax88179)", opts.Driver)
+// activeConfig is the configuration the device was in, as far as the trace
+// tells: the last SET_CONFIGURATION that succeeded, else the first
+// configuration read (the one usbcore picks).
+func (t *Trace) activeConfig() int {
+	active := 0
+	for _, c := range t.Controls {
+		s := c.Setup
+		if s.Request == hw.ReqSetConfiguration && s.RequestType == hw.DirOut|hw.TypeStandard|hw.RecipDevice && !c.Pending && c.Status == 0 {
+			active = int(s.Value)
 		}
-		t.Driver, t.DriverFrom = d.Name(), "option"
+	}
+	if active == 0 && len(t.Configs) > 0 {
+		active = int(t.Configs[0].Value)
+	}
+	return active
+}
+
+// pickDriver chooses the driver, with Probe's matching, and names the
+// control requests with it.
+func (t *Trace) pickDriver(opts Options) error {
+	cands := opts.Drivers
+	if cands == nil {
+		cands = catalog.ForModels()
+	}
+	if opts.Driver != "" {
+		d, err := pickByName(opts.Driver, cands)
+		if err != nil {
+			return err
+		}
+		t.drv, t.Driver, t.DriverFrom = d, d.Name(), "option"
 		if t.Device != nil {
-			if _, id, cfg, err := Match(t.Device, t.Configs, []usbnet.Minidriver{d}); err == nil {
-				t.ID, t.Config = id, cfg
+			if b, err := usbnet.Match(t.name(), t.Device, t.Configs, t.activeConfig(), []usbnet.Minidriver{d}); err == nil {
+				t.ID, t.Config, t.intf = b.ID, b.Config, b.Intf.Number
 			}
 		}
 		if t.Config == nil && len(t.Configs) > 0 {
@@ -291,19 +318,19 @@ func (t *Trace) pickDriver(opts Options) error {
 		}
 	} else {
 		if t.Device == nil {
-			return errors.New("the trace holds no GET_DESCRIPTOR(device) answer to pick a driver from: pass --driver")
+			return fmt.Errorf("%w to pick a driver from: pass --driver", ErrNoDescriptors)
 		}
-		d, id, cfg, err := Match(t.Device, t.Configs, drivers.ForModels())
+		b, err := usbnet.Match(t.name(), t.Device, t.Configs, t.activeConfig(), cands)
 		if err != nil {
 			return err
 		}
-		t.Driver, t.DriverFrom, t.ID, t.Config = d.Name(), "descriptors", id, cfg
+		t.drv, t.Driver, t.DriverFrom, t.ID, t.Config, t.intf = b.Driver, b.Driver.Name(), "descriptors", b.ID, b.Config, b.Intf.Number
 	}
 	stalled := map[string][]string{}
 	var order []string
 	for i := range t.Controls {
 		c := &t.Controls[i]
-		c.Name = RequestName(c.Setup, t.Driver)
+		c.Name = RequestName(c.Setup, t.drv)
 		if c.Stalled() {
 			if stalled[c.Name] == nil {
 				order = append(order, c.Name)
@@ -327,19 +354,11 @@ func (t *Trace) pickDriver(opts Options) error {
 // the trace has them, else from the traffic.
 func (t *Trace) endpoints(urbs []usbmon.URB) {
 	if t.Config != nil {
-		if t.Driver == "cdc_ether" {
-			for i := range t.Config.Interfaces {
-				in := &t.Config.Interfaces[i]
-				if len(in.Alts) == 0 || in.Alts[0].Class != cdcecm.ClassComm || in.Alts[0].SubClass != cdcecm.SubClassEthernet {
-					continue
-				}
-				fn, err := cdcecm.Parse(t.Config, in.Number)
-				if err != nil {
-					t.anomaly("CDC Ethernet function: %v", err)
-					continue
-				}
-				t.ECM, t.In, t.Out, t.Status = fn, fn.In, fn.Out, fn.Status
-				break
+		if el, ok := t.drv.(usbnet.EndpointLocator); ok {
+			if ep, err := el.TraceEndpoints(t.Config, t.intf); err != nil {
+				t.anomaly("%s endpoints: %v", t.Driver, err)
+			} else {
+				t.In, t.Out, t.Status = ep.In, ep.Out, ep.Status
 			}
 		}
 		if t.In.Address == 0 {
@@ -415,38 +434,28 @@ func (t *Trace) checkMaxPacket(e hw.EndpointDesc) {
 	}
 }
 
+// captureView is what the driver may read of the trace.
+func (t *Trace) captureView() *usbnet.Capture {
+	c := &usbnet.Capture{Config: t.Config, Intf: t.intf, ID: t.ID, In: t.In, Out: t.Out, Status: t.Status, Strings: t.Strings}
+	for _, r := range t.Controls {
+		c.Controls = append(c.Controls, usbnet.CapturedControl{Setup: r.Setup, Data: r.Data, OK: !r.Pending && r.Status == 0})
+	}
+	return c
+}
+
 // macAddress finds the station address as the driver would read it.
 func (t *Trace) macAddress() {
-	switch t.Driver {
-	case "cdc_ether":
-		if t.ECM == nil {
-			return
-		}
-		s, ok := t.Strings[t.ECM.MACIndex]
-		if !ok {
-			t.anomaly("iMACAddress (string %d) was not read in the trace", t.ECM.MACIndex)
-			return
-		}
-		mac, err := cdcecm.ParseMAC(s)
-		if err != nil {
-			t.anomaly("iMACAddress %q: %v", s, err)
-			return
-		}
-		t.MAC = mac
-	case "asix":
-		for _, c := range t.Controls {
-			if c.Setup.RequestType&0x60 == hw.TypeVendor && c.Setup.In() && c.Setup.Request == asix.CmdReadNodeID && c.Status == 0 && len(c.Data) == 6 {
-				t.MAC = net.HardwareAddr(append([]byte(nil), c.Data...))
-			}
-		}
-	case "ax88179_178a":
-		for _, c := range t.Controls {
-			s := c.Setup
-			if s.RequestType&0x60 == hw.TypeVendor && s.Request == ax88179.AccessMAC && s.Value == ax88179.RegNodeID && c.Status == 0 && len(c.Data) == 6 {
-				t.MAC = net.HardwareAddr(append([]byte(nil), c.Data...))
-			}
-		}
+	ml, ok := t.drv.(usbnet.MACLocator)
+	if !ok {
+		t.anomaly("driver %s offers no MAC locator: the station address is not read from the trace", t.Driver)
+		return
 	}
+	mac, err := ml.TraceMAC(t.capture)
+	if err != nil {
+		t.anomaly("MAC address: %v", err)
+		return
+	}
+	t.MAC = mac
 }
 
 // transfer is one device-side bulk or interrupt transfer.
@@ -542,9 +551,8 @@ func (t *Trace) data(urbs []usbmon.URB) {
 	tx := t.reassemble(urbs, t.Out.Address, int(t.Out.MaxPacketSize), outData)
 	t.Stats.RxTransfers, t.Stats.TxTransfers = len(rx), len(tx)
 	t.receive(rx)
-	for _, x := range tx {
-		t.transmit(x)
-	}
+	t.transmit(tx)
+	sd, describes := t.drv.(usbnet.StatusDescriber)
 	if t.Status.Address != 0 {
 		for i := range urbs {
 			u := &urbs[i]
@@ -556,8 +564,13 @@ func (t *Trace) data(urbs []usbmon.URB) {
 				continue
 			}
 			t.Stats.Notifications++
-			t.status(idx, r.Time(), u.Data())
+			if describes {
+				t.status(sd, idx, r.Time(), u.Data())
+			}
 		}
+	}
+	if !describes && t.Stats.Notifications > 0 {
+		t.anomaly("driver %s offers no status decoding: %d interrupt transfers not decoded", t.Driver, t.Stats.Notifications)
 	}
 	for _, f := range t.Frames {
 		if f.Dir == RX {
@@ -591,224 +604,109 @@ func (t *Trace) frameErr(dir Dir, x *transfer, err error) {
 	t.Errors = append(t.Errors, &FrameError{Dir: dir, Record: x.record + 1, Err: err})
 }
 
-// offlineDev is a usbnet.Dev with no device behind it, enough for an
-// RxFixup that keeps no per-device state (cdc_ether, ax88179 with IPE on).
-func offlineDev(t *Trace) *usbnet.Dev {
-	d := &usbnet.Dev{Info: hw.Info{Backend: "trace"}, Config: t.Config, HardMTU: 1514}
-	d.Endpoints = usbnet.Endpoints{In: t.In, Out: t.Out, Status: t.Status}
-	d.Net = netdev.New("decode%d", d)
-	return d
-}
-
-// receive de-frames the bulk IN transfers with the driver's RX code.
+// receive de-frames the bulk IN transfers with the driver's Unframer.
 func (t *Trace) receive(rx []transfer) {
-	var q skbuff.Queue
-	drain := func(x *transfer) {
-		for b := q.Dequeue(); b != nil; b = q.Dequeue() {
-			t.frame(RX, x, b.Data(), b.Len())
-			b.Free(skbuff.FreeRead)
+	uf, ok := t.drv.(usbnet.Unframer)
+	if !ok {
+		if len(rx) > 0 {
+			t.anomaly("driver %s offers no unframing: %d bulk IN transfers not decoded into frames", t.Driver, len(rx))
 		}
+		return
 	}
-	switch t.Driver {
-	case "cdc_ether":
-		d, drv := offlineDev(t), cdcecm.Driver{}
-		for i := range rx {
-			x := &rx[i]
-			if x.truncated {
-				t.frame(RX, x, x.data, x.length)
-				continue
-			}
-			b := skbuff.Alloc(len(x.data))
-			b.PutData(x.data)
-			if err := drv.RxFixup(d, b, &q); err != nil {
-				t.frameErr(RX, x, err)
-			}
-			drain(x)
+	u := uf.RxUnframer(t.capture)
+	defer u.Close()
+	for i := range rx {
+		x := &rx[i]
+		lost, err := u.Rx(x.data, x.length, func(data []byte, length int) { t.frame(RX, x, data, length) })
+		if err != nil {
+			t.frameErr(RX, x, err)
 		}
-	case "asix":
-		var df asix.Deframer
-		for i := range rx {
-			x := &rx[i]
-			if err := df.Feed(x.data, &q); err != nil {
-				t.frameErr(RX, x, err)
-			}
-			drain(x)
-			if x.truncated {
-				// The rest of the stream is lost with the cut bytes:
-				// whatever frame was open is truncated, not malformed.
-				if df.Partial() {
-					t.Stats.LostTransfers++
-					t.anomaly("bulk IN transfer at record %d cut by the capture (%d of %d bytes): the frame it ends in is lost", x.record+1, len(x.data), x.length)
-				}
-				df.Reset()
-			}
-		}
-		df.Reset()
-	case "ax88179_178a":
-		d, drv := offlineDev(t), &ax88179.Driver{}
-		ipe := t.ax88179IPE()
-		for i := range rx {
-			x := &rx[i]
-			if x.truncated {
-				// The trailer that locates the frames is in the cut part.
-				t.Stats.LostTransfers++
-				t.anomaly("bulk IN transfer at record %d cut by the capture (%d of %d bytes): its frames cannot be located", x.record+1, len(x.data), x.length)
-				continue
-			}
-			if ipe {
-				b := skbuff.Alloc(len(x.data))
-				b.PutData(x.data)
-				if err := drv.RxFixup(d, b, &q); err != nil {
-					t.frameErr(RX, x, err)
-				}
-				drain(x)
-				continue
-			}
-			_, err := ax88179.Walk(x.data, false, func(f ax88179.Frame) {
-				t.frame(RX, x, x.data[f.Off:f.Off+f.Len], f.Len)
-			})
-			if err != nil {
-				t.frameErr(RX, x, err)
-			}
+		if lost {
+			t.Stats.LostTransfers++
+			t.anomaly("bulk IN transfer at record %d cut by the capture (%d of %d bytes): frames in it are lost", x.record+1, len(x.data), x.length)
 		}
 	}
 }
 
-// ax88179IPE reports whether the last RX_CTL the host wrote has IPE set
-// (Linux always sets it; true when the trace does not say).
-func (t *Trace) ax88179IPE() bool {
-	ipe := true
-	for _, c := range t.Controls {
-		s := c.Setup
-		if !s.In() && s.RequestType&0x60 == hw.TypeVendor && s.Request == ax88179.AccessMAC && s.Value == ax88179.RegRxCtl && len(c.Data) >= 2 {
-			// Unbind's stop (RX_CTL 0) ends a trace; what matters is the
-			// value RX ran with.
-			if v := binary.LittleEndian.Uint16(c.Data); v&ax88179.RxCtlStart != 0 {
-				ipe = v&ax88179.RxCtlIPE != 0
-			}
-		}
-	}
-	return ipe
-}
-
-// Errors of TX de-framing.
+// Errors of decoding.
 var (
-	ErrTxHeader = errors.New("TX header length and complement disagree")
-	ErrTxShort  = errors.New("TX transfer shorter than its header says")
+	// ErrTxHeader and ErrTxShort are the TX de-framing errors the drivers
+	// wrap (usbnet's sentinels, named here for decode's callers).
+	ErrTxHeader = usbnet.ErrTxHeader
+	ErrTxShort  = usbnet.ErrTxShort
+	// ErrNoDescriptors: the trace lacks the device descriptor a driver
+	// is matched by.
+	ErrNoDescriptors = errors.New("the trace holds no GET_DESCRIPTOR(device) answer")
+	// ErrUnknownDriver: Options.Driver names no candidate.
+	ErrUnknownDriver = errors.New("unknown driver")
 )
 
-// transmit undoes the driver's TX framing on one bulk OUT transfer.
-func (t *Trace) transmit(x transfer) {
-	mp := int(t.Out.MaxPacketSize)
-	p := x.data
-	switch t.Driver {
-	case "cdc_ether":
-		n := x.length
-		// Linux's usbnet appends one 0x00 byte to a frame whose length is
-		// a multiple of wMaxPacketSize (cdc_ether has no FLAG_SEND_ZLP).
-		if mp > 0 && n > 60 && (n-1)%mp == 0 && len(p) == n && p[n-1] == 0 {
-			n--
-			p = p[:n]
+// pickByName finds name among cands, by Linux name or catalog alias.
+func pickByName(name string, cands []usbnet.Minidriver) (usbnet.Minidriver, error) {
+	if e, ok := catalog.Lookup(name); ok {
+		name = e.Name
+	}
+	var names []string
+	for _, d := range cands {
+		if d.Name() == name {
+			return d, nil
 		}
-		t.frame(TX, &x, p, n)
-	case "asix":
-		off := 0
-		for off < x.length {
-			if x.length-off == 4 && len(p)-off == 4 && [4]byte(p[off:off+4]) == asix.TxPad {
-				break
-			}
-			if len(p)-off < 4 {
-				if x.truncated {
-					t.Stats.TxTruncated++
-				} else {
-					t.frameErr(TX, &x, fmt.Errorf("%w: %d bytes left at offset %d", ErrTxShort, len(p)-off, off))
-				}
-				break
-			}
-			h := binary.LittleEndian.Uint32(p[off:])
-			if !asix.HeaderOK(h) {
-				t.frameErr(TX, &x, fmt.Errorf("%w: header %#08x at offset %d", ErrTxHeader, h, off))
-				break
-			}
-			n := int(h & 0x7ff)
-			start := off + 4
-			end := min(start+n, len(p))
-			if start+n > x.length {
-				t.frameErr(TX, &x, fmt.Errorf("%w: frame of %d bytes at offset %d, transfer %d", ErrTxShort, n, start, x.length))
-				break
-			}
-			t.frame(TX, &x, p[start:end], n)
-			off = start + n
+		names = append(names, d.Name())
+	}
+	return nil, fmt.Errorf("%w %q (have %s)", ErrUnknownDriver, name, strings.Join(names, ", "))
+}
+
+// transmit undoes the driver's TX framing on the bulk OUT transfers.
+func (t *Trace) transmit(tx []transfer) {
+	uf, ok := t.drv.(usbnet.Unframer)
+	if !ok {
+		if len(tx) > 0 {
+			t.anomaly("driver %s offers no unframing: %d bulk OUT transfers not decoded into frames", t.Driver, len(tx))
 		}
-	case "ax88179_178a":
-		off := 0
-		for x.length-off >= ax88179.TxHdrLen {
-			if len(p)-off < ax88179.TxHdrLen {
-				break // header cut by the capture
-			}
-			w0 := binary.LittleEndian.Uint32(p[off:])
-			n := int(w0 & ax88179.TxLenMask)
-			start := off + ax88179.TxHdrLen
-			if n == 0 || start+n > x.length {
-				t.frameErr(TX, &x, fmt.Errorf("%w: header says %d bytes at offset %d, transfer %d", ErrTxShort, n, start, x.length))
-				break
-			}
-			t.frame(TX, &x, p[start:min(start+n, len(p))], n)
-			off = start + n
+		return
+	}
+	for i := range tx {
+		x := &tx[i]
+		cut := false
+		err := uf.UnframeTx(t.capture, x.data, x.length, func(data []byte, length int) {
+			cut = cut || len(data) < length
+			t.frame(TX, x, data, length)
+		})
+		if err != nil {
+			t.frameErr(TX, x, err)
+		} else if x.truncated && !cut {
+			// The capture cut the transfer where no frame could be
+			// emitted (inside a header): one frame is truncated.
+			t.Stats.TxTruncated++
 		}
 	}
 }
 
 // status decodes one interrupt IN transfer into a link event (recorded only
 // when the state changes).
-func (t *Trace) status(idx int, ts time.Time, p []byte) {
-	var up bool
-	mbps := 0
-	switch t.Driver {
-	case "cdc_ether":
-		if len(p) < cdcecm.NotificationLen || p[0] != 0xa1 {
-			t.anomaly("interrupt transfer at record %d: not a CDC notification (% x)", idx+1, p)
-			return
-		}
-		switch p[1] {
-		case cdcecm.NotifyNetworkConnection:
-			up = binary.LittleEndian.Uint16(p[2:]) != 0
-			if l := len(t.Links); l > 0 {
-				mbps = t.Links[l-1].Mbps
-			}
-		case cdcecm.NotifySpeedChange:
-			if len(p) < 16 {
-				return // split: the rates follow in the next transfer
-			}
-			if l := len(t.Links); l > 0 {
-				up = t.Links[l-1].Up
-			}
-			mbps = int(binary.LittleEndian.Uint32(p[8:]) / 1000000)
-			if l := len(t.Links); l > 0 && t.Links[l-1].Mbps == mbps {
-				return
-			}
-			t.Links = append(t.Links, Link{Record: idx, Time: ts, Up: up, Mbps: mbps})
-			return
-		default:
-			return
-		}
-	case "asix":
-		if len(p) < 3 {
-			t.anomaly("interrupt transfer at record %d: %d bytes, need 8", idx+1, len(p))
-			return
-		}
-		up = p[2]&1 != 0
-	case "ax88179_178a":
-		if len(p) < 4 {
-			t.anomaly("interrupt transfer at record %d: %d bytes, need 8", idx+1, len(p))
-			return
-		}
-		up = ax88179.IntLinkUp(p)
-	default:
+func (t *Trace) status(sd usbnet.StatusDescriber, idx int, ts time.Time, p []byte) {
+	ev, err := sd.DescribeStatus(p)
+	if err != nil {
+		t.anomaly("interrupt transfer at record %d: %v", idx+1, err)
 		return
 	}
-	if l := len(t.Links); l > 0 && t.Links[l-1].Up == up {
+	if !ev.HasLink && ev.Mbps == 0 {
 		return
 	}
-	t.Links = append(t.Links, Link{Record: idx, Time: ts, Up: up, Mbps: mbps})
+	var l Link
+	if n := len(t.Links); n > 0 {
+		l = t.Links[n-1]
+	}
+	next := l
+	if ev.HasLink {
+		next.Up = ev.Up
+	}
+	if ev.Mbps > 0 {
+		next.Mbps = ev.Mbps
+	}
+	if len(t.Links) > 0 && next.Up == l.Up && next.Mbps == l.Mbps {
+		return
+	}
+	next.Record, next.Time = idx, ts
+	t.Links = append(t.Links, next)
 }

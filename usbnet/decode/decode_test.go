@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/gopacket/layers"
@@ -16,9 +18,11 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/usbmon"
+	"dongle/skbuff"
 	"dongle/usbnet"
+	"dongle/usbnet/catalog"
+	"dongle/usbnet/cdcecm"
 	"dongle/usbnet/decode"
-	"dongle/usbnet/drivers"
 )
 
 const (
@@ -272,15 +276,6 @@ func TestBadFiles(t *testing.T) {
 	}
 }
 
-func TestRequestNames(t *testing.T) {
-	if got := decode.FilterBits(0x1f); got != "PROMISCUOUS|ALL_MULTICAST|DIRECTED|BROADCAST|MULTICAST" {
-		t.Error(got)
-	}
-	if got := decode.FilterBits(0); got != "none" {
-		t.Error(got)
-	}
-}
-
 func TestMatchRefusesRNDISOnly(t *testing.T) {
 	tr, err := decode.ReadFile(cdcTrace, decode.Options{})
 	if err != nil {
@@ -296,9 +291,84 @@ func TestMatchRefusesRNDISOnly(t *testing.T) {
 	if len(rndis) != 1 {
 		t.Fatalf("RNDIS configuration not found in %d configurations", len(tr.Configs))
 	}
-	_, _, _, err = decode.Match(tr.Device, rndis, drivers.All())
+	_, err = usbnet.Match("qemu", tr.Device, rndis, 2, catalog.All())
 	var ue *usbnet.UnsupportedError
 	if !errors.As(err, &ue) || ue.Function != "RNDIS" {
 		t.Fatalf("error %v, want RNDIS not supported", err)
+	}
+}
+
+// bare is a minidriver that claims CDC Ethernet and implements none of
+// the optional interfaces decode asks for.
+type bare struct{}
+
+func (bare) Name() string { return "bare" }
+func (bare) IDs() []usbnet.ID {
+	return []usbnet.ID{{Class: cdcecm.ClassComm, SubClass: cdcecm.SubClassEthernet, Protocol: -1}}
+}
+func (bare) Flags() usbnet.Flags                                    { return 0 }
+func (bare) Bind(*usbnet.Dev) error                                 { return nil }
+func (bare) Unbind(*usbnet.Dev)                                     {}
+func (bare) Reset(*usbnet.Dev) error                                { return nil }
+func (bare) LinkReset(*usbnet.Dev) error                            { return nil }
+func (bare) SetRxMode(*usbnet.Dev) error                            { return nil }
+func (bare) Status(*usbnet.Dev, []byte) error                       { return nil }
+func (bare) RxFixup(*usbnet.Dev, *skbuff.Buff, *skbuff.Queue) error { return nil }
+func (bare) TxFixup(*usbnet.Dev, *skbuff.Buff) error                { return nil }
+
+// TestDriverWithoutOfflineSupport: a driver that offers no unframing,
+// status decoding, request names or MAC locator still decodes the trace
+// (descriptors, standard requests, endpoints), and says what it could not
+// do instead of finding nothing in silence.
+func TestDriverWithoutOfflineSupport(t *testing.T) {
+	tr, err := decode.ReadFile(cdcTrace, decode.Options{Drivers: []usbnet.Minidriver{bare{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Driver != "bare" || tr.DriverFrom != "descriptors" {
+		t.Fatalf("driver %q from %q", tr.Driver, tr.DriverFrom)
+	}
+	if len(tr.Frames) != 0 || tr.MAC != nil || len(tr.Links) != 0 {
+		t.Errorf("frames %d, MAC %v, links %v: decoded without the driver's help", len(tr.Frames), tr.MAC, tr.Links)
+	}
+	if tr.Stats.RxTransfers == 0 || tr.Stats.TxTransfers == 0 || tr.Stats.Notifications == 0 {
+		t.Fatalf("the fixture's transfers were not found: %+v", tr.Stats)
+	}
+	if tr.In.Address != 0x82 || tr.Out.Address != 0x02 || tr.Status.Address != 0x81 {
+		t.Errorf("endpoints from the configuration: in %v out %v status %v", tr.In, tr.Out, tr.Status)
+	}
+	want := []string{
+		"driver bare offers no MAC locator",
+		fmt.Sprintf("driver bare offers no unframing: %d bulk IN transfers", tr.Stats.RxTransfers),
+		fmt.Sprintf("driver bare offers no unframing: %d bulk OUT transfers", tr.Stats.TxTransfers),
+		fmt.Sprintf("driver bare offers no status decoding: %d interrupt transfers", tr.Stats.Notifications),
+	}
+	for _, w := range want {
+		found := false
+		for _, a := range tr.Anomalies {
+			found = found || strings.HasPrefix(a, w)
+		}
+		if !found {
+			t.Errorf("no anomaly %q in %q", w, tr.Anomalies)
+		}
+	}
+	names := map[string]bool{}
+	for _, c := range tr.Controls {
+		names[c.Name] = true
+	}
+	if !names["SET_CONFIGURATION(1)"] {
+		t.Errorf("standard requests not named: %v", names)
+	}
+	for n := range names {
+		if strings.HasPrefix(n, "SET_ETHERNET_PACKET_FILTER") {
+			t.Errorf("class request %q named without the driver's RequestNamer", n)
+		}
+	}
+}
+
+func TestUnknownDriverOption(t *testing.T) {
+	_, err := decode.ReadFile(cdcTrace, decode.Options{Driver: "rtl8152"})
+	if !errors.Is(err, decode.ErrUnknownDriver) {
+		t.Fatalf("error %v, want ErrUnknownDriver", err)
 	}
 }

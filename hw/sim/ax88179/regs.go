@@ -142,3 +142,7 @@ const (
 	physrFull = 0x2000
 	physrLink = 0x0400
 )
+
+// EPBulkIn is the model's bulk IN endpoint (for a host outside the sim
+// engine, such as hw/ffs, that must watch its queue).
+const EPBulkIn = bulkInEP

@@ -15,10 +15,13 @@
 //     then CONNECTION_SPEED_CHANGE when the host selects data alt 1 and on
 //     every link change.
 //
-// Unlike QEMU (which ignores it), both flavors honour
-// SET_ETHERNET_PACKET_FILTER and, with Options.MCFilters > 0,
-// SET_ETHERNET_MULTICAST_FILTERS for frames arriving from the wire, so that
-// a driver's rx-mode code is observable.
+// Each flavor filters frames from the wire as its device does, measured in
+// the lab with a wire-side peer: QEMU passes every frame whatever
+// SET_ETHERNET_PACKET_FILTER said; Gadget applies the broadcast and
+// multicast bits and passes unicast to any station. Options.PerCDC makes
+// either honour SET_ETHERNET_PACKET_FILTER and, with Options.MCFilters > 0,
+// SET_ETHERNET_MULTICAST_FILTERS as CDC ECM says, so that a driver's
+// rx-mode code is observable on a conforming device.
 //
 // Data path:
 //

@@ -221,7 +221,7 @@ func TestPacketFilter(t *testing.T) {
 		{D | B | A, mcOut, true}, {D | B | M, mcIn, true}, {D | B | M, mcOut, false},
 		{P, other, true}, {P, mcOut, true}, {0, self, false},
 	} {
-		r := newRig(t, ecm.Options{MCFilters: 2})
+		r := newRig(t, ecm.Options{MCFilters: 2, PerCDC: true})
 		r.setFilter(t, c.bits)
 		mc, _ := hex.DecodeString(mcIn)
 		if _, err := r.d.Control(ctxT(t), hw.Setup{RequestType: 0x21, Request: ecm.ReqSetMulticastFilters, Value: 1}, mc); err != nil {
@@ -468,5 +468,61 @@ func TestCorruptionPresets(t *testing.T) {
 				t.Errorf("%v not applied", c)
 			}
 		})
+	}
+}
+
+// TestQEMUFiltersNothing: the QEMU flavor passes every frame whatever the
+// host's filter says, as QEMU's usb-net does (seen in the lab with the
+// usbnet-host peer: other stations' unicast and unsubscribed groups reach
+// the host), while the same model with PerCDC drops them.
+func TestQEMUFiltersNothing(t *testing.T) {
+	D, B, M := ecm.FilterDirected, ecm.FilterBroadcast, ecm.FilterMulticast
+	for _, perCDC := range []bool{false, true} {
+		for _, dst := range []string{"525400999999", "01005e000002"} {
+			r := newRig(t, ecm.Options{MCFilters: 2, PerCDC: perCDC})
+			r.setFilter(t, D|B|M)
+			r.w.B().Send(eth(dst, 100))
+			if pass := r.recv(t) != nil; pass == perCDC {
+				t.Errorf("QEMU, PerCDC %v, dst %s: delivered=%v", perCDC, dst, pass)
+			}
+			if cnt := r.m.Counters(); (cnt.Filtered == 1) != perCDC || cnt.FromWire != 1 {
+				t.Errorf("QEMU, PerCDC %v, dst %s: counters %+v", perCDC, dst, cnt)
+			}
+		}
+	}
+}
+
+// TestGadgetPacketFilterIsUEther: the Gadget flavor filters as Linux
+// u_ether does (seen in the lab with a peer on gecm0): unicast to any
+// address passes whatever the filter, broadcast needs BROADCAST, other
+// multicast ALL_MULTICAST, and the MULTICAST bit alone lets nothing in.
+func TestGadgetPacketFilterIsUEther(t *testing.T) {
+	const (
+		self  = "525400123456"
+		other = "525400999999"
+		bcast = "ffffffffffff"
+		mc    = "01005e000001"
+	)
+	P, A, D, B, M := ecm.FilterPromiscuous, ecm.FilterAllMulticast, ecm.FilterDirected, ecm.FilterBroadcast, ecm.FilterMulticast
+	for _, c := range []struct {
+		bits uint16
+		dst  string
+		pass bool
+	}{
+		{D | B, self, true}, {D | B, other, true}, {B, other, true}, {0, self, true},
+		{D | B, bcast, true}, {D, bcast, false},
+		{D | B | M, mc, false}, {D | B | A, mc, true}, {P, mc, true}, {P, bcast, true},
+	} {
+		r := newRig(t, ecm.Options{Flavor: ecm.Gadget})
+		r.setFilter(t, c.bits)
+		f := eth(c.dst, 100)
+		r.w.B().Send(f)
+		got := r.recv(t)
+		if pass := got != nil; pass != c.pass {
+			t.Errorf("gadget, filter %#x dst %s: delivered=%v, want %v", c.bits, c.dst, pass, c.pass)
+		}
+		if cnt := r.m.Counters(); c.pass != (cnt.Filtered == 0) || cnt.FromWire != 1 {
+			t.Errorf("gadget, filter %#x dst %s: counters %+v", c.bits, c.dst, cnt)
+		}
 	}
 }

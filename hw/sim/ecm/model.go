@@ -95,6 +95,10 @@ type Options struct {
 	NoInZLP bool
 	// PollInterval paces QEMU's status answers (default: bInterval, 32 ms).
 	PollInterval time.Duration
+	// PerCDC applies SET_ETHERNET_PACKET_FILTER (and the multicast list) to
+	// frames from the wire as CDC ECM 1.2 says, instead of as the flavor's
+	// device does: a conforming device, which neither QEMU nor f_ecm is.
+	PerCDC bool
 }
 
 func (o *Options) bulk() uint16 {
@@ -357,12 +361,28 @@ func (m *Model) Receive(frame []byte) {
 }
 
 // passLocked applies the packet filter to a frame's destination address.
+// The QEMU flavor passes every frame, as QEMU's usb-net does (its
+// usbnet_receive looks at no destination; the CDC filter request is
+// answered and forgotten). The Gadget flavor filters as Linux u_ether's
+// eth_start_xmit does: broadcast needs PACKET_TYPE_BROADCAST, any other
+// multicast PACKET_TYPE_ALL_MULTICAST (PACKET_TYPE_MULTICAST is ignored),
+// and unicast always passes, to any address (PACKET_TYPE_DIRECTED is
+// ignored). Options.PerCDC filters as CDC says.
 func (m *Model) passLocked(frame []byte) bool {
 	f := m.filter
-	if f&FilterPromiscuous != 0 {
+	if f&FilterPromiscuous != 0 || (m.opts.Flavor == QEMU && !m.opts.PerCDC) {
 		return true
 	}
 	dst := frame[:6]
+	if m.opts.Flavor == Gadget && !m.opts.PerCDC {
+		switch {
+		case dst[0]&1 == 0:
+			return true
+		case [6]byte(dst) == [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}:
+			return f&FilterBroadcast != 0
+		}
+		return f&FilterAllMulticast != 0
+	}
 	if dst[0]&1 == 0 {
 		return f&FilterDirected != 0 && [6]byte(dst) == m.mac
 	}

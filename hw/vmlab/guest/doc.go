@@ -7,10 +7,12 @@
 //
 //	QEMU usb-net      0525:a4a2  CDC-ECM config, full speed, on qemu-xhci; cdc_ether bound.
 //	                             Its Ethernet side leaves QEMU (-netdev dgram) to the host
-//	                             peer, which echoes or counts frames: see Peer.
+//	                             peer, which echoes or counts frames, or keeps them for a
+//	                             spec that injects its own (PeerWire): see Peer, wire.go.
 //	ECM gadget        1209:0001  f_ecm on dummy_hcd (high speed); cdc_ether bound. Its
 //	                             device-side netdev is gecm0, where labguest echoes
-//	                             EtherType 0x88b5 frames back.
+//	                             EtherType 0x88b5 frames back until StopECMEcho (the
+//	                             suite then peers on gecm0: DONGLE_PEER=iface:gecm0).
 //	NCM gadget        1209:0002  f_ncm, netdev gncm0 (cdc_ncm bound on the host side)
 //	RNDIS gadget      1209:0003  f_rndis, netdev grndis0 (rndis_host bound)
 //
@@ -45,6 +47,15 @@ const (
 	// EchoEtherType is the IEEE 802 local experimental EtherType 1 that the
 	// gadget-side echo sends back; other frames are ignored.
 	EchoEtherType = 0x88b5
+)
+
+// ECMEchoPIDFile holds the process ID of the echo the lab's init starts on
+// gecm0, and StopECMEcho is the guest shell command that stops it: a
+// wire-side peer on gecm0 must see what the device sent, not have it
+// reflected back to the host.
+const (
+	ECMEchoPIDFile = "/run/labguest-echo.pid"
+	StopECMEcho    = "kill $(cat " + ECMEchoPIDFile + ") && rm " + ECMEchoPIDFile
 )
 
 // ErrNoLinkChange is the skip reason for specs that want QEMU's usb-net to

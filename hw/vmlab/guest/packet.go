@@ -81,8 +81,25 @@ func (c *PacketConn) Recv(buf []byte, timeout time.Duration) (int, error) {
 			return 0, err
 		}
 	}
+	deadline := time.Now().Add(timeout)
 	for {
 		n, from, err := unix.Recvfrom(c.fd, buf, 0)
+		if err == unix.EINTR {
+			// A signal (the Go runtime preempts with SIGURG) ends a
+			// recvfrom bounded by SO_RCVTIMEO even under SA_RESTART
+			// (socket(7)). It is not the timeout: wait out the rest.
+			if timeout > 0 {
+				left := time.Until(deadline)
+				if left <= 0 {
+					return 0, fmt.Errorf("packet recv on %s: %w", c.ifname, unix.EAGAIN)
+				}
+				tv := unix.NsecToTimeval(left.Nanoseconds())
+				if err := unix.SetsockoptTimeval(c.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+					return 0, err
+				}
+			}
+			continue
+		}
 		if err != nil {
 			return 0, fmt.Errorf("packet recv on %s: %w", c.ifname, err)
 		}

@@ -3,6 +3,7 @@ package guest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -20,6 +21,9 @@ type PeerMode string
 const (
 	PeerEcho  PeerMode = "echo"  // send every frame straight back
 	PeerCount PeerMode = "count" // count and capture only
+	// PeerWire: the spec drives the wire: nothing is sent back, every frame
+	// the device sends is kept (up to MaxWireFrames) for Frames.
+	PeerWire PeerMode = "wire"
 )
 
 // PeerStats are the host peer's counters since its start or last Reset.
@@ -63,12 +67,23 @@ func ParsePeerStats(s string) (PeerStats, error) {
 	return st, nil
 }
 
-// Peer is the guest's handle on the host peer's control channel: a
-// line protocol over a serial port (commands "mode echo|count", "stats",
-// "reset"; answers "ok ..." or "err ...").
+// Peer is the guest's handle on a wire-side peer's control channel: the
+// host peer's, a line protocol over a serial port (DialPeer), or ffsmodel's,
+// the same protocol over a unix socket (DialWire). Commands and answers are
+// listed in wire.go; answers are "ok ..." or "err ...". A Peer is not safe
+// for concurrent use: one command waits for its answer before the next.
 type Peer struct {
-	f  *os.File
+	f  ctlConn
 	rd *bufio.Reader
+	// share is a directory the peer sees too ("" none): bulky frame data
+	// goes through files there (wire.go).
+	share string
+}
+
+// ctlConn is the control channel: a serial port or a unix socket.
+type ctlConn interface {
+	io.ReadWriteCloser
+	SetReadDeadline(time.Time) error
 }
 
 // DialPeer opens the control port (raw mode, no echo) and checks that the
@@ -82,13 +97,24 @@ func DialPeer() (*Peer, error) {
 		f.Close()
 		return nil, fmt.Errorf("host peer control %s: %w", PeerPort, err)
 	}
-	p := &Peer{f: f, rd: bufio.NewReader(f)}
+	// Input still queued is the end of an answer nobody waited for (an
+	// earlier user closed the port mid-command): it is not ours.
+	if err := unix.IoctlSetInt(int(f.Fd()), unix.TCFLSH, unix.TCIFLUSH); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("host peer control %s: flush: %w", PeerPort, err)
+	}
+	p := newPeer(f)
+	if st, err := os.Stat(SharedDir); err == nil && st.IsDir() {
+		p.share = SharedDir
+	}
 	if _, err := p.cmd("ping"); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return p, nil
 }
+
+func newPeer(c ctlConn) *Peer { return &Peer{f: c, rd: bufio.NewReaderSize(c, 64<<10)} }
 
 func makeRaw(fd int) error {
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
@@ -109,19 +135,19 @@ func (p *Peer) cmd(c string) (string, error) { return p.cmdWithin(c, 10*time.Sec
 
 // cmdWithin sends one command and waits at most timeout for its answer.
 func (p *Peer) cmdWithin(c string, timeout time.Duration) (string, error) {
-	if _, err := p.f.WriteString(c + "\n"); err != nil {
-		return "", fmt.Errorf("host peer %q: %w", c, err)
+	if _, err := io.WriteString(p.f, c+"\n"); err != nil {
+		return "", fmt.Errorf("peer %q: %w", short(c), err)
 	}
 	p.f.SetReadDeadline(time.Now().Add(timeout))
 	line, err := p.rd.ReadString('\n')
 	if err != nil {
-		return "", fmt.Errorf("host peer %q: no answer: %w", c, err)
+		return "", fmt.Errorf("peer %q: no answer: %w", short(c), err)
 	}
 	line = strings.TrimSpace(line)
 	if rest, ok := strings.CutPrefix(line, "ok"); ok {
 		return strings.TrimSpace(rest), nil
 	}
-	return "", fmt.Errorf("host peer %q: %s", c, line)
+	return "", fmt.Errorf("peer %q: %w: %s", short(c), ErrRefused, strings.TrimSpace(strings.TrimPrefix(line, "err")))
 }
 
 // SetMode switches the peer between echoing and counting.

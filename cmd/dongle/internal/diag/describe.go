@@ -4,12 +4,11 @@
 package diag
 
 import (
-	"encoding/binary"
 	"fmt"
-	"strings"
 
 	"dongle/hw"
-	"dongle/usbnet/cdcecm"
+	"dongle/usbnet"
+	"dongle/usbnet/catalog"
 )
 
 // DeviceInfo is the device descriptor, decoded.
@@ -139,7 +138,9 @@ func checkEndpoint(e hw.EndpointDesc, anomalies *[]string) {
 	}
 }
 
-// functional decodes CDC functional descriptors (CS_INTERFACE).
+// functional decodes class-specific descriptors (CDC's functional
+// descriptors, CS_INTERFACE) with the catalog drivers' usbnet.ClassDescriber,
+// and names any other descriptor by type and size.
 func functional(extra []byte, str func(uint8) string, anomalies *[]string) []string {
 	if len(extra) == 0 {
 		return nil
@@ -149,52 +150,27 @@ func functional(extra []byte, str func(uint8) string, anomalies *[]string) []str
 		*anomalies = append(*anomalies, err.Error())
 	}
 	var out []string
-	le := binary.LittleEndian
 	for _, d := range ds {
-		if d[1] != hw.DescCSInterface || len(d) < 3 {
-			out = append(out, fmt.Sprintf("descriptor type %#02x, %d bytes", d[1], len(d)))
+		if text, problems, ok := describeClass(d, str); ok {
+			out = append(out, text)
+			*anomalies = append(*anomalies, problems...)
 			continue
 		}
-		switch d[2] {
-		case cdcecm.SubtypeHeader:
-			if len(d) >= 5 {
-				out = append(out, fmt.Sprintf("CDC Header: bcdCDC %s", bcd(le.Uint16(d[3:]))))
-			}
-		case cdcecm.SubtypeUnion:
-			if len(d) >= 5 {
-				slaves := make([]string, 0, len(d)-4)
-				for _, x := range d[4:] {
-					slaves = append(slaves, fmt.Sprint(x))
-				}
-				out = append(out, fmt.Sprintf("CDC Union: master interface %d, slave interface(s) %s", d[3], strings.Join(slaves, ",")))
-			}
-		case cdcecm.SubtypeEthernet:
-			if len(d) < cdcecm.EthernetLen {
-				*anomalies = append(*anomalies, fmt.Sprintf("CDC Ethernet functional descriptor: %d bytes, need %d", len(d), cdcecm.EthernetLen))
-				continue
-			}
-			mac := str(d[3])
-			note := ""
-			if _, err := cdcecm.ParseMAC(mac); err != nil {
-				note = " (INVALID)"
-				*anomalies = append(*anomalies, fmt.Sprintf("iMACAddress (string %d) %q: %v", d[3], mac, err))
-			}
-			out = append(out, fmt.Sprintf("CDC Ethernet: iMACAddress %d %q%s, bmEthernetStatistics %#08x, wMaxSegmentSize %d, wNumberMCFilters %#04x, bNumberPowerFilters %d",
-				d[3], mac, note, le.Uint32(d[4:]), le.Uint16(d[8:]), le.Uint16(d[10:]), d[12]))
-			if le.Uint16(d[8:]) < cdcecm.MinMaxSegment {
-				*anomalies = append(*anomalies, fmt.Sprintf("wMaxSegmentSize %d below %d", le.Uint16(d[8:]), cdcecm.MinMaxSegment))
-			}
-		case 0x01:
-			out = append(out, fmt.Sprintf("CDC Call Management: bmCapabilities %#02x", d[3]))
-		case 0x02:
-			out = append(out, fmt.Sprintf("CDC ACM: bmCapabilities %#02x", d[3]))
-		case 0x1a:
-			out = append(out, "CDC NCM functional descriptor")
-		default:
-			out = append(out, fmt.Sprintf("CDC subtype %#02x, %d bytes", d[2], len(d)))
-		}
+		out = append(out, fmt.Sprintf("descriptor type %#02x, %d bytes", d[1], len(d)))
 	}
 	return out
+}
+
+// describeClass asks each catalog driver that reads class descriptors.
+func describeClass(d []byte, str func(uint8) string) (string, []string, bool) {
+	for _, drv := range catalog.All() {
+		if cd, ok := drv.(usbnet.ClassDescriber); ok {
+			if text, problems, ok := cd.DescribeDescriptor(d, str); ok {
+				return text, problems, true
+			}
+		}
+	}
+	return "", nil, false
 }
 
 func epType(e hw.EndpointDesc) string {

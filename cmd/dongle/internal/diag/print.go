@@ -166,6 +166,13 @@ func (r *Report) Print(w io.Writer) {
 		p("            rx_length_errors %d rx_frame_errors %d rx_crc_errors %d rx_over_errors %d",
 			s.RxLengthErrors, s.RxFrameErrors, s.RxCRCErrors, s.RxOverErrors)
 	}
+	if len(r.ChipCounters) > 0 {
+		var parts []string
+		for _, c := range r.ChipCounters {
+			parts = append(parts, fmt.Sprintf("%s %d", c.Name, c.Value))
+		}
+		p("Driver counters: %s", strings.Join(parts, " "))
+	}
 	if len(r.Anomalies) == 0 {
 		p("Anomalies: none")
 		return

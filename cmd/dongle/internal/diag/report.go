@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
-	"strings"
 	"time"
 
 	"dongle/cmd/dongle/internal/target"
@@ -17,8 +15,6 @@ import (
 	"dongle/netdev"
 	"dongle/skbuff"
 	"dongle/usbnet"
-	"dongle/usbnet/asix"
-	"dongle/usbnet/ax88179"
 	"dongle/usbnet/decode"
 )
 
@@ -43,6 +39,7 @@ type Report struct {
 	EEPROM        *EEPROMInfo           `json:"eeprom,omitempty"`
 	SelfTest      *SelfTest             `json:"self_test,omitempty"`
 	Stats         *netdev.StatsSnapshot `json:"statistics,omitempty"`
+	ChipCounters  []CounterInfo         `json:"chip_counters,omitempty"`
 	Trace         *TraceInfo            `json:"trace,omitempty"`
 	Anomalies     []string              `json:"anomalies"`
 }
@@ -72,6 +69,12 @@ type RegInfo struct {
 	Addr  string `json:"addr"`
 	Value string `json:"value"`
 	Note  string `json:"note,omitempty"`
+}
+
+// CounterInfo is one of the driver's own statistics (ethtool -S).
+type CounterInfo struct {
+	Name  string `json:"name"`
+	Value uint64 `json:"value"`
 }
 
 // EEPROMInfo is ethtool -e's summary.
@@ -211,118 +214,35 @@ func (r *Report) bound(d *usbnet.Dev) {
 	}
 }
 
-// chipDetails reads what the vendor drivers' diag helpers expose.
+// chipDetails reads what the driver's usbnet.Diagnoser exposes (its
+// registers, PHY, link, EEPROM and counters), without knowing the chip.
 func (r *Report) chipDetails(d *usbnet.Dev) {
-	switch d.Driver.Name() {
-	case "asix":
-		regs, err := asix.ReadRegisters(d)
-		if err != nil {
-			r.anomaly("MAC registers: %v", err)
-		} else {
-			r.MACRegs = []RegInfo{
-				{"RX_CTL", "0x0f", fmt.Sprintf("%#04x", regs.RxCtl), strings.Join(regs.RxCtlFlags, "|")},
-				{"MEDIUM_STATUS", "0x1a", fmt.Sprintf("%#04x", regs.Medium), strings.Join(regs.MediumFlags, "|")},
-				{"IPG", "0x11", hex.EncodeToString(regs.IPG[:]), ""},
-				{"NODE_ID", "0x13", regs.NodeID.String(), ""},
-				{"GPIO", "0x1e", fmt.Sprintf("%#02x", regs.GPIO), ""},
-				{"MONITOR_MODE", "0x1c", fmt.Sprintf("%#02x", regs.Monitor), ""},
-				{"PHY_ID", "0x19", hex.EncodeToString(regs.PHYAddr[:]), "secondary, primary"},
-				{"STATMNGSTS", "0x09", fmt.Sprintf("%#02x", regs.StatMngSts), fmt.Sprintf("chip code %#02x, RX buffer %d bytes", regs.ChipCode, regs.RxBufferBytes)},
-			}
-			if len(regs.NodeID) == 6 && regs.NodeID.String() != r.MAC {
-				r.anomaly("NODE_ID %v differs from the interface MAC %s", regs.NodeID, r.MAC)
-			}
-		}
-		if phy, err := asix.ReadPHY(d); err != nil {
-			r.anomaly("PHY: %v", err)
-		} else {
-			if regs != nil && phy.Link.Up && d.Net.Carrier() {
-				v, _ := d.ID.Info.(asix.Variant)
-				mediumAgrees(r, v, regs.Medium, phy.Link)
-			}
-			r.PHY = []string{
-				fmt.Sprintf("PHY address %d, ID %#08x (OUI %#06x model %d rev %d)", phy.Addr, phy.ID, phy.OUI, phy.Model, phy.Rev),
-				fmt.Sprintf("BMCR: %+v", phy.BMCR),
-				fmt.Sprintf("BMSR: link %v, autoneg done %v, remote fault %v, abilities %s", phy.BMSR.Link, phy.BMSR.AutoNegDone, phy.BMSR.RemoteFault, strings.Join(phy.BMSR.Abilities, " ")),
-				"advertised: " + strings.Join(phy.Adv, " "),
-				"partner: " + strings.Join(phy.Partner, " "),
-				"resolved: " + phy.Link.String(),
-			}
-			r.PHYRegs = map[string]string{}
-			for i, v := range phy.Regs {
-				r.PHYRegs[fmt.Sprintf("%02d", i)] = fmt.Sprintf("%#04x", v)
-			}
-			r.Link = &LinkInfo{Up: phy.Link.Up, Mbps: phy.Link.Mbps, Duplex: duplex(phy.Link.FullDuplex), FlowControl: flow(phy.Link.RxPause, phy.Link.TxPause), Detail: "from the PHY"}
-		}
-		if e, err := asix.ReadEEPROM(d, 0); err != nil {
-			r.anomaly("EEPROM: %v", err)
-		} else {
-			bytes := make([]byte, 2*len(e.Words))
-			for i, w := range e.Words {
-				binary.LittleEndian.PutUint16(bytes[2*i:], w)
-			}
-			info := &EEPROMInfo{Bytes: len(bytes), MagicOK: e.Magic == asix.EEPROMMagic, MAC: e.MAC.String(), Hex: hex.EncodeToString(bytes)}
-			if err := e.Check(); err != nil {
-				info.Problem = err.Error()
-				r.anomaly("EEPROM: %v", err)
-			}
-			info.Valid = info.Problem == ""
-			r.EEPROM = info
-		}
-	case "ax88179_178a":
-		if regs, err := ax88179.DumpMAC(d); err != nil {
-			r.anomaly("MAC registers: %v", err)
-		} else {
-			for _, v := range regs {
-				r.MACRegs = append(r.MACRegs, RegInfo{Name: v.Name, Addr: fmt.Sprintf("%#02x", v.Reg), Value: hex.EncodeToString(v.Data)})
-			}
-		}
-		if p, err := ax88179.ReadPHYRegs(d); err != nil {
-			r.anomaly("PHY: %v", err)
-		} else {
-			r.PHY = p.Decode()
-			r.PHYRegs = map[string]string{
-				"BMCR": fmt.Sprintf("%#04x", p.BMCR), "BMSR": fmt.Sprintf("%#04x", p.BMSR), "PHYID1": fmt.Sprintf("%#04x", p.ID1),
-				"PHYID2": fmt.Sprintf("%#04x", p.ID2), "ADVERTISE": fmt.Sprintf("%#04x", p.Adv), "LPA": fmt.Sprintf("%#04x", p.LPA),
-				"CTRL1000": fmt.Sprintf("%#04x", p.Ctrl1000), "STAT1000": fmt.Sprintf("%#04x", p.Stat1000), "PHYSR": fmt.Sprintf("%#04x", p.PHYSR),
-			}
-		}
-		if li, err := ax88179.ReadLinkInfo(d); err != nil {
-			r.anomaly("link: %v", err)
-		} else {
-			r.Link = &LinkInfo{Up: li.Up, Mbps: li.Mbps, Duplex: duplex(li.FullDuplex), FlowControl: flow(li.RxPause, li.TxPause), Detail: li.String()}
-		}
-		if e, err := ax88179.ReadEEPROM(d); err != nil {
-			r.anomaly("EEPROM: %v", err)
-		} else {
-			info := &EEPROMInfo{Bytes: len(e), MagicOK: e.MagicOK(), Valid: e.Valid(), Hex: hex.EncodeToString(e)}
-			if len(e) >= 6 {
-				info.MAC = net.HardwareAddr(e[:6]).String()
-			}
-			if !info.MagicOK {
-				info.Problem = fmt.Sprintf("ID word %#08x, want %#08x", e.IDs(), ax88179.EEPROMMagic)
-				r.anomaly("EEPROM: %s", info.Problem)
-			}
-			if !info.Valid {
-				r.anomaly("EEPROM header fails Linux's checksum rule (the driver falls back to the eFuse)")
-			}
-			r.EEPROM = info
-		}
-	case "cdc_ether":
-		r.PHY = []string{"CDC Ethernet exposes no PHY or MAC registers (link state comes from NETWORK_CONNECTION notifications)"}
+	dg, ok := d.Driver.(usbnet.Diagnoser)
+	if !ok {
+		r.anomaly("driver %s offers no diagnosis: no registers, PHY or EEPROM read", d.Driver.Name())
+		return
 	}
-}
-
-// mediumAgrees flags a medium mode whose speed and duplex bits differ from
-// what the driver writes for the link the PHY resolved: the MAC would
-// clock frames at another speed than the wire (ax88772_link_reset,
-// ax88178_link_reset).
-func mediumAgrees(r *Report, v asix.Variant, medium uint16, l asix.LinkMode) {
-	const bits = asix.MediumGM | asix.MediumPS | asix.MediumFD
-	want := asix.MediumMode(v, l)
-	if medium&bits != want&bits {
-		r.anomaly("MEDIUM_STATUS %#04x does not match the PHY's link %v: speed/duplex bits %#04x, want %#04x", medium, l, medium&bits, want&bits)
+	g := dg.Diagnose(d)
+	r.PHY = g.PHY
+	if len(g.PHYRegs) > 0 {
+		r.PHYRegs = map[string]string{}
+		for _, x := range g.PHYRegs {
+			r.PHYRegs[x.Name] = x.Value
+		}
 	}
+	for _, x := range g.MACRegs {
+		r.MACRegs = append(r.MACRegs, RegInfo{Name: x.Name, Addr: x.Addr, Value: x.Value, Note: x.Note})
+	}
+	if e := g.EEPROM; e != nil {
+		r.EEPROM = &EEPROMInfo{Bytes: len(e.Bytes), MagicOK: e.MagicOK, Valid: e.Valid, MAC: e.MAC, Problem: e.Problem, Hex: hex.EncodeToString(e.Bytes)}
+	}
+	if l := g.Link; l != nil {
+		r.Link = &LinkInfo{Up: l.Up, Mbps: l.Mbps, Duplex: duplex(l.FullDuplex), FlowControl: flow(l.RxPause, l.TxPause), Detail: l.Detail}
+	}
+	for _, c := range g.Counters {
+		r.ChipCounters = append(r.ChipCounters, CounterInfo{Name: c.Name, Value: c.Value})
+	}
+	r.Anomalies = append(r.Anomalies, g.Problems...)
 }
 
 func duplex(full bool) string {

@@ -1,7 +1,8 @@
 // Package target opens what a dongle command names on its command line: a
 // real adapter (usb, usb:VID:PID, usb:BUS.ADDR), a device model with an
-// Ethernet wire (sim:ecm, sim:ax88772, sim:ax88178, sim:ax88179), or a trace file, which
-// becomes a replayed device (hw/replay decides strict or model replay).
+// Ethernet wire (any of the catalog's selectors: sim:ecm, sim:ax88772, ...),
+// or a trace file, which becomes a replayed device (hw/replay decides
+// strict or model replay).
 package target
 
 import (
@@ -14,11 +15,8 @@ import (
 	usbhw "dongle/hw/gousb"
 	"dongle/hw/replay"
 	"dongle/hw/sim"
-	"dongle/hw/sim/ax88179"
-	"dongle/hw/sim/ax88772"
-	"dongle/hw/sim/ecm"
 	"dongle/usbnet"
-	"dongle/usbnet/drivers"
+	"dongle/usbnet/catalog"
 )
 
 // Kind says what stands behind a Target.
@@ -39,7 +37,7 @@ type Target struct {
 	// traces): attach a sim.Loopback or a sim.Capture to it.
 	Peer *sim.End
 	// Drivers are the minidrivers to probe with (models and traces answer
-	// at once, so they get drivers.ForModels()).
+	// at once, so they get catalog.ForModels()).
 	Drivers []usbnet.Minidriver
 	// Replay is the model replay behind a trace target (nil for strict).
 	Replay *replay.Model
@@ -71,6 +69,13 @@ func IsSelector(s string) bool {
 	return s == "usb" || strings.HasPrefix(s, "usb:") || strings.HasPrefix(s, "sim:")
 }
 
+// IsAdapter is the enumeration filter: a device a catalog driver binds, or
+// one whose function dongle refuses by name (catalog.IsAdapter).
+func IsAdapter(c usbhw.Candidate) bool {
+	dd, cfgs := c.Descriptors()
+	return catalog.IsAdapter(dd, cfgs, c.ActiveConfig)
+}
+
 // Open opens sel.
 func Open(sel string) (*Target, error) {
 	switch {
@@ -96,7 +101,7 @@ func openUSB(sel string) (*Target, error) {
 		}
 		dev, err = ctx.OpenDevice(ps, nil)
 	} else {
-		dev, err = ctx.OpenFirst(usbhw.NetworkAdapters(drivers.VendorIDs()...), nil)
+		dev, err = ctx.OpenFirst(IsAdapter, nil)
 		var nf *usbhw.NotFoundError
 		if errors.As(err, &nf) || errors.Is(err, hw.ErrNotFound) {
 			err = fmt.Errorf("%w (%v)", ErrNoAdapter, err)
@@ -106,39 +111,24 @@ func openUSB(sel string) (*Target, error) {
 		ctx.Close()
 		return nil, err
 	}
-	t := &Target{Kind: USB, Name: sel, HW: dev, Drivers: drivers.All()}
+	t := &Target{Kind: USB, Name: sel, HW: dev, Drivers: catalog.All()}
 	t.closers = append(t.closers, ctx.Close, dev.Close)
 	return t, nil
 }
 
-// SimModels are the model selectors Open knows.
-var SimModels = []string{"sim:ecm", "sim:ax88772", "sim:ax88178", "sim:ax88179"}
+// SimModels are the model selectors Open knows (the catalog's).
+func SimModels() []string { return catalog.Selectors() }
 
 func openSim(sel string) (*Target, error) {
-	w := sim.NewWire()
-	var dev *sim.Device
-	switch sel {
-	case "sim:ecm":
-		d, m := ecm.NewDevice(ecm.Options{})
-		m.Connect(w.A())
-		dev = d
-	case "sim:ax88772":
-		d, m := ax88772.NewDevice(ax88772.Options{})
-		m.Plug(w.A())
-		dev = d
-	case "sim:ax88178":
-		d, m := ax88772.NewDevice(ax88772.Options{Chip: ax88772.AX88178})
-		m.Plug(w.A())
-		dev = d
-	case "sim:ax88179":
-		m, d := ax88179.New(ax88179.Config{})
-		m.Connect(w.A())
-		dev = d
-	default:
-		return nil, fmt.Errorf("unknown device model %q (have %s)", sel, strings.Join(SimModels, ", "))
+	m, err := catalog.ModelBySelector(sel)
+	if err != nil {
+		return nil, err
 	}
-	t := &Target{Kind: Sim, Name: sel, HW: dev, Peer: w.B(), Drivers: drivers.ForModels()}
-	t.closers = append(t.closers, dev.Close)
+	w := sim.NewWire()
+	inst := m.Build(catalog.Options{})
+	inst.Plug(w.A())
+	t := &Target{Kind: Sim, Name: sel, HW: inst.Dev, Peer: w.B(), Drivers: catalog.ForModels()}
+	t.closers = append(t.closers, inst.Dev.Close)
 	return t, nil
 }
 
@@ -146,7 +136,7 @@ func openTrace(path string) (*Target, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	t := &Target{Kind: Trace, Name: path, Drivers: drivers.ForModels()}
+	t := &Target{Kind: Trace, Name: path, Drivers: catalog.ForModels()}
 	dev, err := replay.Open(path, replay.ModelOptions{Logf: func(f string, a ...any) {
 		t.Log = append(t.Log, fmt.Sprintf(f, a...))
 	}})

@@ -1,4 +1,4 @@
-package diag
+package asix_test
 
 import (
 	"strings"
@@ -7,16 +7,16 @@ import (
 	"dongle/usbnet/asix"
 )
 
-// TestMediumAgrees: a medium mode left at the reset default, or written
+// TestMediumProblem: a medium mode left at the reset default, or written
 // for another speed, is reported; the one the link needs is not.
-func TestMediumAgrees(t *testing.T) {
+func TestMediumProblem(t *testing.T) {
 	giga := asix.LinkMode{Up: true, Mbps: 1000, FullDuplex: true}
 	fast := asix.LinkMode{Up: true, Mbps: 100, FullDuplex: true}
 	half10 := asix.LinkMode{Up: true, Mbps: 10}
 	// What the chip reads back once the driver has programmed the link
 	// (ax88178_link_reset, ax88772_link_reset), spelled from the AX_MEDIUM_*
 	// bit layout rather than computed by asix.MediumMode, which
-	// mediumAgrees itself calls: were MediumMode wrong, the good cases
+	// MediumProblem itself calls: were MediumMode wrong, the good cases
 	// below would be reported.
 	const (
 		// AX88178 at 1000/full: the reset default PS|FD|AC|RFC|TFC|JFE|RE
@@ -44,13 +44,12 @@ func TestMediumAgrees(t *testing.T) {
 		{"772B at 10/half", asix.AX88772B, medium772Half10, half10, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := &Report{}
-			mediumAgrees(r, c.v, c.medium, c.l)
-			if got := len(r.Anomalies) != 0; got != c.bad {
-				t.Fatalf("medium %#04x for %v: anomalies %q, want reported=%v", c.medium, c.l, r.Anomalies, c.bad)
+			p := asix.MediumProblem(c.v, c.medium, c.l)
+			if got := p != ""; got != c.bad {
+				t.Fatalf("medium %#04x for %v: problem %q, want reported=%v", c.medium, c.l, p, c.bad)
 			}
-			if c.bad && !strings.Contains(r.Anomalies[0], "MEDIUM_STATUS") {
-				t.Errorf("anomaly does not name the register: %q", r.Anomalies[0])
+			if c.bad && !strings.HasPrefix(p, "MEDIUM_STATUS") {
+				t.Errorf("problem does not name the register: %q", p)
 			}
 		})
 	}

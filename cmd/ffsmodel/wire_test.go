@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"dongle/hw/sim"
+	"dongle/hw/sim/peer"
+	"dongle/hw/vmlab/guest"
+)
+
+// TestWirePeer drives the model's wire side as a spec does, through
+// guest.DialWire: a Capture stands where the model would be (end A).
+func TestWirePeer(t *testing.T) {
+	wire := sim.NewWire()
+	model := sim.NewCapture()
+	wire.A().Attach(model)
+	echo := peer.New(wire.B(), nil, nil)
+	echo.Echo = peer.EchoEtherType
+	defer echo.Close()
+	wp := newWirePeer(wire.B(), echo, nil)
+	var links []bool
+	var halted []uint8
+	var plugs []bool
+	wp.link = func(up bool) { links = append(links, up) }
+	wp.halt = func(ep uint8) error {
+		if ep == 0x03 {
+			return errors.New("OUT refused")
+		}
+		halted = append(halted, ep)
+		return nil
+	}
+	wp.plug = func(on bool) error { plugs = append(plugs, on); return nil }
+
+	dir, err := os.MkdirTemp("", "wire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sock := filepath.Join(dir, "ffsmodel.sock")
+	if err := wp.serve(ctx, sock); err != nil {
+		t.Fatal(err)
+	}
+	c, err := guest.DialWire(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	frame := func(b byte) []byte {
+		f := append(bytes.Repeat([]byte{b}, 12), 0x88, 0xb5)
+		return append(f, bytes.Repeat([]byte{b}, 60)...)
+	}
+	// Echo mode (the start): the echo peer sends the frame back.
+	wire.A().Send(frame(1))
+	if got, err := model.WaitFor(timeout(t), 1); err != nil || !bytes.Equal(got[0], frame(1)) {
+		t.Fatalf("echo mode: the model got %d frames (%v), want its frame back", len(got), err)
+	}
+	// Wire mode: kept, not echoed.
+	if err := c.SetMode(guest.PeerWire); err != nil {
+		t.Fatal(err)
+	}
+	wire.A().Send(frame(2))
+	wire.A().Send(frame(3))
+	got, err := c.Frames(2, 2*time.Second)
+	if err != nil || len(got) != 2 || !bytes.Equal(got[0], frame(2)) || !bytes.Equal(got[1], frame(3)) {
+		t.Fatalf("wire mode: kept %d frames (%v), want the 2 sent, in order", len(got), err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if model.Len() != 1 {
+		t.Fatalf("wire mode echoed: the model has %d frames, want 1 (from echo mode)", model.Len())
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Frames(1, 20*time.Millisecond); !errors.Is(err, guest.ErrShort) || len(got) != 0 {
+		t.Fatalf("after reset: %d frames, %v", len(got), err)
+	}
+	// Inject reaches the model.
+	if err := c.Inject(frame(4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := model.Frames(); len(got) != 2 || !bytes.Equal(got[1], frame(4)) {
+		t.Fatalf("inject: the model has %d frames, want the injected one second", len(got))
+	}
+	if err := c.Inject([]byte{1, 2}); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("inject of 2 bytes: %v, want ErrRefused", err)
+	}
+	// Link, stall, plug reach their hooks.
+	if err := errors.Join(c.SetLink(false), c.SetLink(true), c.Stall(0x82), c.Unplug(), c.Replug()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stall(0x03); !errors.Is(err, guest.ErrRefused) {
+		t.Fatalf("stall refused by the bridge: %v, want ErrRefused", err)
+	}
+	if fmt.Sprint(links, halted, plugs) != "[false true] [130] [false true]" {
+		t.Fatalf("hooks saw links %v halts %v plugs %v", links, halted, plugs)
+	}
+}
+
+func timeout(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

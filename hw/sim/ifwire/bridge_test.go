@@ -1,0 +1,180 @@
+package ifwire_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os/exec"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"dongle/hw/sim"
+	"dongle/hw/sim/ifwire"
+	"dongle/hw/sim/ifwire/vethtest"
+)
+
+// rawSocket is a plain AF_PACKET socket on name: the test's own view of
+// the cable's far end.
+func rawSocket(t *testing.T, name string) int {
+	t.Helper()
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: 0x0300, Ifindex: ifi.Index}); err != nil { // htons(ETH_P_ALL)
+		t.Fatal(err)
+	}
+	tv := unix.Timeval{Sec: 2}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+func frame(dst byte, size int) []byte {
+	f := make([]byte, size)
+	f[0], f[1] = dst, 0x11
+	copy(f[6:], []byte{0x02, 0, 0, 0, 0, 0x77})
+	f[12], f[13] = 0x88, 0xb5
+	for i := 14; i < size; i++ {
+		f[i] = byte(i)
+	}
+	return f
+}
+
+func TestBridgeMovesFramesAndCarrier(t *testing.T) {
+	a, b := vethtest.Veth(t)
+	before := runtime.NumGoroutine()
+	w := sim.NewWire()
+	model := sim.NewCapture()
+	w.A().Attach(model)
+	var mu sync.Mutex
+	var links []bool
+	br, err := ifwire.Open(w.B(), b, func(up bool) { mu.Lock(); links = append(links, up); mu.Unlock() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := rawSocket(t, a)
+
+	// Interface → model: a frame sent on the far end reaches the model whole.
+	out := frame(0x02, 1514)
+	if err := unix.Send(fd, out, 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	got, err := model.WaitFor(ctx, 1)
+	if err != nil || !bytes.Equal(got[0], out) {
+		t.Fatalf("far end → model: %d frames, %v", len(got), err)
+	}
+
+	// Model → interface: a frame the model sends leaves through b and
+	// arrives at a, unchanged, and never comes back into the wire.
+	in := frame(0x04, 60)
+	if !w.A().Send(in) {
+		t.Fatal("the bridge did not take the model's frame")
+	}
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			t.Fatalf("model → far end: nothing arrived: %v", err)
+		}
+		if ll := from.(*unix.SockaddrLinklayer); ll.Pkttype == unix.PACKET_OUTGOING {
+			continue // the frame this test sent above
+		}
+		if !bytes.Equal(buf[:n], in) {
+			t.Fatalf("model → far end: got % x, want % x", buf[:n], in)
+		}
+		break
+	}
+	if br.ToIface.Load() != 1 || br.FromIface.Load() != 1 {
+		t.Errorf("counters: to %d from %d, want 1 and 1", br.ToIface.Load(), br.FromIface.Load())
+	}
+	if model.Len() != 1 {
+		t.Errorf("the model got %d frames, want 1 (its own frame came back?)", model.Len())
+	}
+
+	// Another interface's link changes are not this bridge's.
+	c, _ := vethtest.Veth(t)
+	mu.Lock()
+	calls := len(links)
+	mu.Unlock()
+	if out, err := exec.Command("ip", "link", "set", c, "down").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set %s down: %v: %s", c, err, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	if len(links) != calls {
+		t.Errorf("another pair going down changed the model's link: %v", links[calls:])
+	}
+	mu.Unlock()
+
+	// Carrier: the far end going down drops b's carrier, and the model's link.
+	for _, c := range []struct {
+		state string
+		want  bool
+	}{{"down", false}, {"up", true}} {
+		if out, err := exec.Command("ip", "link", "set", a, c.state).CombinedOutput(); err != nil {
+			t.Fatalf("ip link set %s %s: %v: %s", a, c.state, err, out)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			mu.Lock()
+			last := links[len(links)-1]
+			mu.Unlock()
+			if last == c.want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("far end %s: link reports %v", c.state, links)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	mu.Lock()
+	if len(links) < 3 || !links[0] {
+		t.Errorf("link calls %v: want up (at Open), down, up", links)
+	}
+	mu.Unlock()
+
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if w.A().Send(in) {
+		t.Error("a closed bridge still took frames")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Close, %d before", n, before)
+	}
+}
+
+func TestBridgeErrors(t *testing.T) {
+	_, b := vethtest.Veth(t)
+	if _, err := ifwire.Open(sim.NewWire().B(), "dgl-no-such", nil); !errors.Is(err, ifwire.ErrBridge) {
+		t.Errorf("missing interface: %v", err)
+	}
+	if out, err := exec.Command("ip", "link", "set", b, "down").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if _, err := ifwire.Open(sim.NewWire().B(), b, nil); !errors.Is(err, ifwire.ErrBridge) {
+		t.Errorf("interface down: %v", err)
+	}
+}
