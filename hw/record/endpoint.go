@@ -71,13 +71,21 @@ func (e *Endpoint) Submit(t *hw.Transfer) error {
 	return nil
 }
 
-// Wait is WaitBatch with room for one (the array stays on the stack).
+// Wait reaps the oldest transfer with the wrapped endpoint's Wait and logs
+// its 'C' as WaitBatch logs each of a batch. (It does not go through
+// WaitBatch: a one-element out handed to an interface method would escape,
+// an allocation per transfer.)
 func (e *Endpoint) Wait(ctx context.Context) (*hw.Transfer, error) {
-	var one [1]*hw.Transfer
-	if _, err := e.WaitBatch(ctx, one[:]); err != nil {
+	t, err := e.ep.Wait(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return one[0], nil
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.d.mu.Lock()
+	defer e.d.mu.Unlock()
+	e.logLocked(t)
+	return t, nil
 }
 
 // WaitBatch reaps with the wrapped endpoint's WaitBatch, so a run of
@@ -94,10 +102,15 @@ func (e *Endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 	e.d.mu.Lock()
 	defer e.d.mu.Unlock()
 	for _, t := range out[:n] {
-		r := e.completion(t, e.popLocked(t))
-		e.d.emit(&r)
+		e.logLocked(t)
 	}
 	return n, nil
+}
+
+// logLocked logs the 'C' of t, just reaped. e.mu and e.d.mu held.
+func (e *Endpoint) logLocked(t *hw.Transfer) {
+	r := e.completion(t, e.popLocked(t))
+	e.d.emit(&r)
 }
 
 // completion is the 'C' record of URB id, which t completed.
