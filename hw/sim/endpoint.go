@@ -407,7 +407,9 @@ func (h *endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 			n++
 		}
 		if n > 0 {
+			e.stats.Reaps++
 			if e.count > 0 && e.slots[e.head].done {
+				e.stats.LeftDone++
 				e.signal() // out was full: another call may take the next one at once
 			}
 			d.mu.Unlock()
