@@ -252,3 +252,71 @@ func TestConformance(t *testing.T) {
 		return faultingRecorder{rec, d}
 	}, hwtest.Options{})
 }
+
+// foreign returns, in place of the first transfer each WaitBatch reaps, a
+// transfer that was never submitted through the recorder (a backend bug).
+type foreign struct{ hw.Device }
+
+func (d foreign) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
+	ep, err := d.Device.OpenEndpoint(addr)
+	return foreignEP{ep}, err
+}
+
+type foreignEP struct{ hw.Endpoint }
+
+func (e foreignEP) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error) {
+	n, err := e.Endpoint.WaitBatch(ctx, out)
+	if n > 0 {
+		out[0] = &hw.Transfer{Buf: []byte{1, 2, 3}, N: 3}
+	}
+	return n, err
+}
+
+// TestForeignTransfer: a transfer the recorder never saw submitted is
+// logged with URB id 0 (unpaired), without disturbing the ids of the
+// transfers it did see.
+func TestForeignTransfer(t *testing.T) {
+	var trace bytes.Buffer
+	rec, err := record.New(foreign{recordtest.NewEcho()}, &trace, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Claim(0); err != nil {
+		t.Fatal(err)
+	}
+	out, err := rec.OpenEndpoint(0x02)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := out.Submit(&hw.Transfer{Buf: make([]byte, 10)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]*hw.Transfer, 2)
+	if n, err := out.WaitBatch(context.Background(), got); err != nil || n != 2 {
+		t.Fatalf("WaitBatch: %d, %v", n, err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Release(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := usbmon.ReadAll(&trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 4 {
+		t.Fatalf("%d records, want 2 'S' and 2 'C'", len(recs))
+	}
+	if c := recs[2]; c.Type != usbmon.Complete || c.ID != 0 || c.Length != 3 {
+		t.Errorf("the foreign transfer's 'C': type %c id %#x length %d; want 'C', id 0, 3 bytes", rune(c.Type), c.ID, c.Length)
+	}
+	if c := recs[3]; c.Type != usbmon.Complete || c.ID != recs[1].ID {
+		t.Errorf("the second transfer's 'C' has id %#x, want its 'S''s %#x", c.ID, recs[1].ID)
+	}
+}

@@ -62,7 +62,7 @@ func (e *Endpoint) Submit(t *hw.Transfer) error {
 		e.d.complete(&er)
 		return err
 	}
-	if len(e.pending) == cap(e.pending) && e.head > 0 {
+	if len(e.pending) == cap(e.pending) && e.head != 0 {
 		n := copy(e.pending, e.pending[e.head:])
 		clear(e.pending[n:])
 		e.pending, e.head = e.pending[:n], 0
