@@ -320,3 +320,62 @@ func TestForeignTransfer(t *testing.T) {
 		t.Errorf("the second transfer's 'C' has id %#x, want its 'S''s %#x", c.ID, recs[1].ID)
 	}
 }
+
+// TestFullBufferIn: an IN transfer that fills its buffer exactly is logged
+// with all its data.
+func TestFullBufferIn(t *testing.T) {
+	var trace bytes.Buffer
+	rec, err := record.New(recordtest.NewEcho(), &trace, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Claim(0); err != nil {
+		t.Fatal(err)
+	}
+	in, err := rec.OpenEndpoint(0x82)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := rec.OpenEndpoint(0x02)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := recordtest.Frames[0]
+	tin, tout := &hw.Transfer{Buf: make([]byte, len(f))}, &hw.Transfer{Buf: f}
+	if err := in.Submit(tin); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Submit(tout); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, ep := range []hw.Endpoint{out, in} {
+		if tr, err := ep.Wait(ctx); err != nil || tr.Err != nil {
+			t.Fatalf("%v, %v", err, tr)
+		}
+	}
+	if tin.N != len(tin.Buf) {
+		t.Fatalf("the IN transfer got %d of %d bytes, want it full", tin.N, len(tin.Buf))
+	}
+	for _, ep := range []hw.Endpoint{in, out} {
+		if err := ep.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rec.Release(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := usbmon.ReadAll(&trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range usbmon.Pair(recs) {
+		if u.Endpoint() == 0x82 && !bytes.Equal(u.Data(), f) {
+			t.Errorf("the full IN transfer is logged with %d bytes of data, want the %d-byte frame", len(u.Data()), len(f))
+		}
+	}
+}
