@@ -21,11 +21,11 @@ const (
 //	submitter ──Submit──► hw.Endpoint ──WaitBatch──► reaper ──batch──► d.done ──kick──► bottom half
 //	    └──── token ──► kick ───────────────────────┘
 //
-// hw.Endpoint.WaitBatch fails with ErrNotFound when nothing is in flight, so the
-// reaper must only wait for what was submitted: every successful Submit
-// puts one token in kick (buffered to the most transfers the pipe can have
-// in flight, so the send never blocks), and the reaper takes one token per
-// transfer it reaps. When Stop closes quit, no Submit can happen any more;
+// hw.Endpoint.WaitBatch fails with ErrNotFound when nothing is in flight,
+// so the reaper must only wait for what was submitted: every successful
+// Submit puts one token in kick (buffered to the most transfers the pipe
+// can have in flight, so the send never blocks), and the reaper takes one
+// token per transfer it reaps. When Stop closes quit, no Submit can happen any more;
 // the reaper reaps what the remaining tokens account for and exits.
 //
 // Every hw.Endpoint reaps in batches (hw.Endpoint.WaitBatch: the oldest
