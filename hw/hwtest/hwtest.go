@@ -613,8 +613,9 @@ func (r *runner) drain(t *testing.T, in hw.Endpoint, l Layout) {
 // batchRoom how many one WaitBatch call may return: fewer, so that "up to
 // len(out)" is checked too.
 const (
-	batchOut  = 4
-	batchRoom = 3
+	batchOut    = 4
+	batchRoom   = 3
+	batchSettle = 50 * time.Millisecond
 )
 
 // waitBatch: WaitBatch panics on an empty out (a programming error) and
@@ -624,8 +625,9 @@ const (
 // than out holds, in submission order. An OUT transfer completes on its
 // own (a model takes it at once, a real device within microseconds), so
 // the calls are made once every transfer has had time to: attempt a waits
-// a×20 ms first. An endpoint that returns one transfer per call (a
-// wrapper that reaps with Wait) fails every attempt.
+// a×batchSettle first (time enough for the virtual lab under TCG). An
+// endpoint that returns one transfer per call (a wrapper that reaps with
+// Wait) fails every attempt.
 func (r *runner) waitBatch(t *testing.T, d hw.Device, l Layout) {
 	_, out := openData(t, d, l)
 	func() {
@@ -653,7 +655,7 @@ func (r *runner) waitBatch(t *testing.T, d hw.Device, l Layout) {
 				t.Fatalf("Submit %d: %v", i, err)
 			}
 		}
-		time.Sleep(time.Duration(a) * 20 * time.Millisecond)
+		time.Sleep(time.Duration(a) * batchSettle)
 		got = got[:0]
 		for next := 0; next < len(trs); {
 			clear(batch[:])
@@ -687,7 +689,7 @@ func (r *runner) waitBatch(t *testing.T, d hw.Device, l Layout) {
 		t.Logf("attempt %d: WaitBatch calls returned %v transfers; want %d, then %d", a, got, batchRoom, batchOut-batchRoom)
 	}
 	t.Errorf("bulk OUT %#02x: with %d transfers submitted %d ms before, WaitBatch(room for %d) returned %v: it does not return every transfer already completed (a wrapper reaping one at a time?)",
-		l.Out.Address, batchOut, (attempts-1)*20, batchRoom, got)
+		l.Out.Address, batchOut, (attempts-1)*batchSettle/time.Millisecond, batchRoom, got)
 }
 
 // cookie is a transfer's Cookie, or nil for no transfer.
