@@ -397,7 +397,7 @@ func (h *endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 			return 0, e.err(hw.ErrNotFound)
 		}
 		n := 0
-		for n < len(out) && e.count > 0 && e.slots[e.head].done {
+		for n < len(out) && e.ndone > 0 { // ndone: the done run at the head
 			s := &e.slots[e.head]
 			out[n] = s.t
 			*s = slot{}
@@ -408,7 +408,7 @@ func (h *endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 		}
 		if n > 0 {
 			e.stats.Reaps++
-			if e.count > 0 && e.slots[e.head].done {
+			if e.ndone > 0 {
 				e.stats.LeftDone++
 				e.signal() // out was full: another call may take the next one at once
 			}
