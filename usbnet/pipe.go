@@ -104,9 +104,8 @@ func (d *Dev) reapSome(ctx context.Context, p *pipe) {
 	}
 	if p.kind == pipeRx {
 		d.counters.RxReaps.Add(1)
-		if uint64(n) > d.counters.RxMaxBatch.Load() {
-			d.counters.RxMaxBatch.Store(uint64(n)) // only this reaper writes it
-		}
+		// Only this reaper writes RxMaxBatch: no compare-and-swap needed.
+		d.counters.RxMaxBatch.Store(max(d.counters.RxMaxBatch.Load(), uint64(n)))
 	}
 	d.done.pushBatch(p.kind, p.batch[:n])
 	clear(p.batch[:n])
