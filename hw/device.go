@@ -111,7 +111,18 @@ type Endpoint interface {
 	// Wait returns the oldest submitted transfer once it has completed,
 	// with t.N and t.Err set. It returns ctx.Err() if ctx ends first (the
 	// transfer stays in flight), and ErrNotFound if nothing is in flight.
+	// It is WaitBatch with room for one.
 	Wait(ctx context.Context) (*Transfer, error)
+
+	// WaitBatch is Wait for every transfer already done: it blocks until
+	// the oldest submitted transfer has completed, then puts it and each
+	// following transfer that has completed too, up to len(out), in
+	// out[:n], oldest first, and stops at the first one still pending.
+	// Its errors are Wait's (n is 0 then, and nothing is reaped). It
+	// panics if out is empty (a programming error). A wrapper forwards it
+	// to the endpoint it wraps, so that what that endpoint completed in
+	// one go reaches the caller in one go (see the package doc).
+	WaitBatch(ctx context.Context, out []*Transfer) (n int, err error)
 
 	// Cancel asks the backend to complete every transfer in flight as soon
 	// as possible; those not yet done complete with ErrCancelled. It does

@@ -28,6 +28,23 @@
 // IN transfer is exactly what the device sent up to a short packet (or a
 // full Buf), so framing parsers can see where each transfer ended.
 //
+// # Reaping in batches
+//
+// WaitBatch is part of Endpoint, not an optional interface found by type
+// assertion: every backend can reap a run of completed transfers under one
+// lock as cheaply as one (each already keeps its transfers in a
+// submission-order queue), and a capability every Endpoint has cannot be
+// hidden by a wrapper (hw/record, a test's fault injector, ...) that
+// forgets to forward it. usbnet reaps with WaitBatch only, so the suite, the
+// CLI and the lab bench all run the one reaping path that ships. Under
+// QEMU's TCG a goroutine wake-up costs more than a frame's bookkeeping, and
+// WaitBatch pays it once per run of completions instead of once per
+// transfer. Wait is WaitBatch of one; a backend implements both with one
+// queue walk, and a wrapper that looks at completions (hw/record) handles
+// both, each transfer logged the same way whichever returned it. A wrapper
+// that must reap one at a time on purpose (dongleblast's -nobatch, for
+// measurement) passes out[:1] on, which is still a correct WaitBatch.
+//
 // # Errors
 //
 // Transfer and request failures are reported as *Error values that wrap one

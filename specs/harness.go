@@ -18,6 +18,7 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/record"
+	"dongle/hw/sim"
 	"dongle/netdev"
 	"dongle/skbuff"
 	"dongle/usbnet"
@@ -139,6 +140,7 @@ func (h *Harness) teardown() {
 			Expect(h.Net.Close()).To(Succeed(), "netdev close")
 		}
 		Expect(h.Dev.Disconnect()).To(Succeed(), "usbnet disconnect")
+		h.checkBatchedReaping()
 	}
 	// record.Close closes the backend's device: that fails (ErrBusy) if a
 	// transfer were still in flight or an interface still claimed.
@@ -167,6 +169,25 @@ func (h *Harness) reportIgnored() {
 	if rx := h.RxIgnored.Load(); wire+rx > 0 {
 		AddReportEntry("ignored-frames", fmt.Sprintf("not this run's test frames: %d at the peer, %d delivered by the stack", wire, rx))
 	}
+}
+
+// checkBatchedReaping proves, on a device model, that the spec ran the
+// production reaping path: usbnet's bulk IN reaper gives WaitBatch room for
+// every transfer it has in flight, so no reap may have left a completed
+// transfer behind at the model (sim LeftDone), and each batch the model
+// handed out must have reached usbnet as one (sim Reaps = RxReaps). A
+// wrapper between them, such as the recorder every spec runs under, that
+// reaped one at a time would fail any spec in which two transfers were
+// done at once: a burst, a cancel at Stop, a stall.
+func (h *Harness) checkBatchedReaping() {
+	GinkgoHelper()
+	sd, ok := h.T.HW.(*sim.Device)
+	if !ok {
+		return
+	}
+	st := sd.Stats(h.Dev.In.Address)
+	Expect(st.LeftDone).To(BeZero(), "bulk IN reaps that left a completed transfer at the model (something between usbnet and %s shrank WaitBatch's out)", h.B.Name())
+	Expect(h.Dev.Counters().RxReaps.Load()).To(Equal(st.Reaps), "bulk IN batches usbnet reaped vs batches %s handed out", h.B.Name())
 }
 
 // isAlreadyClosed reports whether err says only that something was closed

@@ -1,14 +1,14 @@
 package usbnet_test
 
 import (
-	"context"
 	"encoding/binary"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"dongle/hw"
+	"dongle/hw/record"
 	"dongle/hw/sim"
 	"dongle/hw/sim/ecm"
 	"dongle/skbuff"
@@ -16,69 +16,22 @@ import (
 	"dongle/usbnet/cdcecm"
 )
 
-// batchDevice is a device whose endpoints offer WaitBatch (as hw/gousb's
-// do), built on Wait: the first transfer is waited for, the following
-// ones taken only if already complete (a done context: hw/sim returns a
-// completed transfer before it looks at ctx). It counts what the reapers
-// did, so the specs can tell the batch path ran.
-type batchDevice struct {
-	hw.Device
-	calls, transfers, maxBatch atomic.Int64
-}
-
-func (d *batchDevice) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
-	ep, err := d.Device.OpenEndpoint(addr)
-	if err != nil {
-		return nil, err
-	}
-	return &batchEndpoint{Endpoint: ep, d: d}, nil
-}
-
-type batchEndpoint struct {
-	hw.Endpoint
-	d *batchDevice
-}
-
-var doneCtx = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
-
-func (e *batchEndpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error) {
-	t, err := e.Wait(ctx)
-	if err != nil {
-		return 0, err
-	}
-	out[0] = t
-	n := 1
-	for n < len(out) {
-		t, err := e.Wait(doneCtx)
-		if err != nil {
-			break
-		}
-		out[n] = t
-		n++
-	}
-	e.d.calls.Add(1)
-	e.d.transfers.Add(int64(n))
-	for m := e.d.maxBatch.Load(); int64(n) > m && !e.d.maxBatch.CompareAndSwap(m, int64(n)); m = e.d.maxBatch.Load() {
-	}
-	return n, nil
-}
-
-// TestBatchReap: with an endpoint that reaps in batches, every frame of a
-// window in both directions (through the model's loopback plug) arrives
-// once, intact and in order, the batch path is what reaped them, the RX
-// path allocates nothing per frame, and Disconnect leaves no buffer live.
+// TestBatchReap: through the stack the suite runs (the ECM model behind the
+// recorder), every frame of a window in both directions (through the
+// model's loopback plug) arrives once, intact and in order, each bulk IN
+// reap takes at least one transfer, the RX path allocates nothing per
+// frame, recorder included, and Disconnect leaves no buffer live.
 func TestBatchReap(t *testing.T) {
 	noLiveAtEnd(t)
 	sd, m := ecm.NewDevice(ecm.Options{})
 	wire := sim.NewWire()
 	m.Connect(wire.A())
 	sim.NewLoopback(wire.B())
-	bd := &batchDevice{Device: sd}
-	d, err := usbnet.Probe(bd, cdcecm.New())
+	rec, err := record.New(sd, io.Discard, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := usbnet.Probe(rec, cdcecm.New())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +39,7 @@ func TestBatchReap(t *testing.T) {
 		if err := d.Disconnect(); err != nil {
 			t.Error(err)
 		}
-		if err := sd.Close(); err != nil {
+		if err := rec.Close(); err != nil {
 			t.Error(err)
 		}
 	})
@@ -195,10 +148,10 @@ func TestBatchReap(t *testing.T) {
 	if st := d.Net.Stats(); st.RxPackets.Load() != burst || st.TxPackets.Load() != burst || st.RxErrors.Load() != 0 {
 		t.Errorf("stats: rx %d tx %d rx_errors %d, want %d, %d, 0", st.RxPackets.Load(), st.TxPackets.Load(), st.RxErrors.Load(), burst, burst)
 	}
-	if bd.calls.Load() == 0 || bd.transfers.Load() < 2*burst {
-		t.Fatalf("WaitBatch reaped %d transfers in %d calls: the batch path did not run", bd.transfers.Load(), bd.calls.Load())
+	if c := d.Counters(); c.RxReaps.Load() == 0 || c.RxReaps.Load() > burst || c.RxMaxBatch.Load() == 0 {
+		t.Fatalf("%d bulk IN reaps (largest %d) for %d frames: want 1..%d reaps", c.RxReaps.Load(), c.RxMaxBatch.Load(), burst, burst)
 	}
-	t.Logf("WaitBatch: %d transfers in %d calls, largest batch %d", bd.transfers.Load(), bd.calls.Load(), bd.maxBatch.Load())
+	t.Logf("%d bulk IN reaps for %d frames, largest batch %d", d.Counters().RxReaps.Load(), burst, d.Counters().RxMaxBatch.Load())
 
 	if raceEnabled {
 		return // allocation counts are meaningless under -race

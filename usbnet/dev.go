@@ -146,6 +146,8 @@ type Counters struct {
 	TxQueueStops       atomic.Uint64 // times the netdev queue was stopped for want of a TX slot
 	TxBusy             atomic.Uint64 // XmitBusy answers
 	TxCopies           atomic.Uint64 // frames copied for want of head/tailroom or because shared
+	RxReaps            atomic.Uint64 // bulk IN reaps: WaitBatch calls that returned transfers
+	RxMaxBatch         atomic.Uint64 // most bulk IN transfers one WaitBatch returned
 }
 
 // Counters returns the framework's event counters.

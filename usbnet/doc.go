@@ -51,8 +51,8 @@
 //	                      transfer: never blocks)          │
 //	kevent worker ◄── defer_(bits) ◄───────────────────────┘ (halts, link reset, throttle)
 //
-// A reaper only calls hw.Endpoint.Wait and queues what completed (the top
-// half). The bottom half is the one goroutine that runs fixups, delivers,
+// A reaper only calls hw.Endpoint.WaitBatch and queues what completed
+// (the top half). The bottom half is the one goroutine that runs fixups, delivers,
 // frees, counts and resubmits. Whatever needs a control transfer (clearing
 // a halt, LinkReset) is deferred to the kevent worker, as Linux's
 // usbnet_deferred_kevent; SetRxMode runs on the caller's control path

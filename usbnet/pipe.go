@@ -18,34 +18,28 @@ const (
 
 // A pipe is one open endpoint and its reaper: the top half.
 //
-//	submitter ──Submit──► hw.Endpoint ──Wait──► reaper ──batch──► d.done ──kick──► bottom half
+//	submitter ──Submit──► hw.Endpoint ──WaitBatch──► reaper ──batch──► d.done ──kick──► bottom half
 //	    └──── token ──► kick ───────────────────────┘
 //
-// hw.Endpoint.Wait fails with ErrNotFound when nothing is in flight, so the
-// reaper must only wait for what was submitted: every successful Submit
-// puts one token in kick (buffered to the most transfers the pipe can have
-// in flight, so the send never blocks), and the reaper takes one token per
-// transfer it reaps. When Stop closes quit, no Submit can happen any more;
+// hw.Endpoint.WaitBatch fails with ErrNotFound when nothing is in flight,
+// so the reaper must only wait for what was submitted: every successful
+// Submit puts one token in kick (buffered to the most transfers the pipe
+// can have in flight, so the send never blocks), and the reaper takes one
+// token per transfer it reaps. When Stop closes quit, no Submit can happen any more;
 // the reaper reaps what the remaining tokens account for and exits.
 //
-// An endpoint that can hand back everything already completed at once
-// (batchWaiter: hw/gousb's) is reaped a batch per wake-up, and the batch
-// goes to the bottom half with one lock and at most one wake-up: under
-// QEMU's TCG each goroutine wake-up costs more than the bookkeeping of a
-// frame, so hand-offs are paid per batch, never per transfer.
+// Every hw.Endpoint reaps in batches (hw.Endpoint.WaitBatch: the oldest
+// transfer once done and every completed one after it), so the reaper
+// takes a batch per wake-up and the batch goes to the bottom half with one
+// lock and at most one wake-up: under QEMU's TCG each goroutine wake-up
+// costs more than the bookkeeping of a frame, so hand-offs are paid per
+// batch, never per transfer. Counters.RxReaps and RxMaxBatch show what the
+// bulk IN reaper got.
 type pipe struct {
 	kind  pipeKind
 	ep    hw.Endpoint
-	bw    batchWaiter // ep, if it reaps in batches; else nil
 	kick  chan struct{}
 	batch []*hw.Transfer // the reaper's: what one WaitBatch returned
-}
-
-// batchWaiter is an hw.Endpoint that can return, in one call, the oldest
-// transfer once it completed and every completed one after it (in
-// submission order). hw/gousb's Endpoint is one.
-type batchWaiter interface {
-	WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error)
 }
 
 // completion is what the top half queues: a reaped transfer. The queue
@@ -57,11 +51,7 @@ type completion struct {
 }
 
 func newPipe(kind pipeKind, ep hw.Endpoint, depth int) *pipe {
-	p := &pipe{kind: kind, ep: ep, kick: make(chan struct{}, depth)}
-	if bw, ok := ep.(batchWaiter); ok {
-		p.bw, p.batch = bw, make([]*hw.Transfer, depth)
-	}
-	return p
+	return &pipe{kind: kind, ep: ep, kick: make(chan struct{}, depth), batch: make([]*hw.Transfer, depth)}
 }
 
 // submit hands t to the endpoint and accounts a token for the reaper.
@@ -97,28 +87,25 @@ func (d *Dev) reap(p *pipe) {
 	}
 }
 
-// reapSome reaps the transfer one token (already taken) accounts for, and
-// with a batchWaiter every transfer completed after it as well, taking
-// their tokens too. A transfer can complete before its submitter has put
-// its token (Submit returns, then the token follows), so those receives
-// may wait a moment, but never for long: the token is on its way.
+// reapSome reaps the transfer one token (already taken) accounts for and
+// every transfer completed after it, taking their tokens too. A transfer
+// can complete before its submitter has put its token (Submit returns,
+// then the token follows), so those receives may wait a moment, but never
+// for long: the token is on its way.
 func (d *Dev) reapSome(ctx context.Context, p *pipe) {
-	if p.bw == nil {
-		t, err := p.ep.Wait(ctx)
-		if err != nil || t == nil {
-			// Nothing to reap after all (the token was stale). The backend
-			// kept no transfer of ours, so there is nothing to hand on.
-			return
-		}
-		d.done.push(p.kind, t)
-		return
-	}
-	n, err := p.bw.WaitBatch(ctx, p.batch)
+	n, err := p.ep.WaitBatch(ctx, p.batch)
 	if err != nil || n == 0 {
+		// Nothing to reap after all (the token was stale). The backend
+		// kept no transfer of ours, so there is nothing to hand on.
 		return
 	}
 	for range n - 1 {
 		<-p.kick
+	}
+	if p.kind == pipeRx {
+		d.counters.RxReaps.Add(1)
+		// Only this reaper writes RxMaxBatch: no compare-and-swap needed.
+		d.counters.RxMaxBatch.Store(max(d.counters.RxMaxBatch.Load(), uint64(n)))
 	}
 	d.done.pushBatch(p.kind, p.batch[:n])
 	clear(p.batch[:n])

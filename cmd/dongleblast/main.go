@@ -14,8 +14,8 @@
 // flight at the OS), -sync (hw/gousb Options.Sync: the older synchronous
 // transfer path), -txurbs / -rxurbs (usbnet's TX_QLEN / RX_QLEN),
 // -cpuprofile FILE (pprof, e.g. in /mnt/lab so the host can read it),
-// -procs N (GOMAXPROCS), -nobatch (hide hw/gousb's WaitBatch, so usbnet
-// reaps one transfer per Wait: the batch reaping's A/B in one boot).
+// -procs N (GOMAXPROCS), -nobatch (every WaitBatch returns one transfer,
+// so usbnet reaps one per wake-up: the batch reaping's A/B in one boot).
 //
 // tx -wait says how the blaster waits while netdev's transmit queue
 // (TxQueueLen 1000, the kernel's qdisc default) is full:
@@ -35,6 +35,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -78,7 +79,7 @@ func main() {
 	blast := fs.Bool("blast", false, "rx: have the host peer send the frames once the driver is up")
 	rate := fs.Int("rate", 0, "rx, kernrx: host peer send rate in frames/s (0: as fast as usb-net takes them)")
 	ifname := fs.String("if", "", "kernrx: the kernel netdev")
-	nobatch := fs.Bool("nobatch", false, "hide hw/gousb's WaitBatch from usbnet (reap one transfer per Wait, for comparison)")
+	nobatch := fs.Bool("nobatch", false, "make usbnet reap one transfer per WaitBatch (no batching, for comparison)")
 	fs.Parse(os.Args[2:])
 
 	if *procs > 0 {
@@ -412,8 +413,9 @@ func (b *blaster) echo(list string, timeout time.Duration) error {
 	return nil
 }
 
-// oneByOne is a device whose endpoints offer only hw.Endpoint's methods,
-// so usbnet reaps them with Wait, one transfer per call (-nobatch).
+// oneByOne is a device whose endpoints reap one transfer per WaitBatch
+// (they pass out[:1] on, still a correct WaitBatch), so usbnet pays a
+// wake-up and a hand-off per transfer, as with Wait (-nobatch).
 type oneByOne struct{ hw.Device }
 
 func (d oneByOne) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
@@ -421,7 +423,15 @@ func (d oneByOne) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return struct{ hw.Endpoint }{ep}, nil
+	return oneAtATime{ep}, nil
+}
+
+type oneAtATime struct{ hw.Endpoint }
+
+var _ hw.Endpoint = oneAtATime{}
+
+func (e oneAtATime) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error) {
+	return e.Endpoint.WaitBatch(ctx, out[:1])
 }
 
 // cpuTime is the process's user and system CPU time so far, in ns

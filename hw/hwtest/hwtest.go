@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) hw.Device, opts Options) {
 		{"InOrderLoopback", []string{opts.NoLoopback}, false, r.inOrderLoopback},
 		{"Cancel", []string{opts.NoPendingIn}, false, r.cancel},
 		{"WaitContext", []string{opts.NoPendingIn}, false, r.waitContext},
+		{"WaitBatch", nil, false, r.waitBatch},
 		{"ZLPSubmit", nil, false, r.zlp},
 		{"ErrorsWrapErrno", nil, false, r.errorsWrap},
 		{"FaultStall", []string{opts.NoFaults, opts.NoPendingIn}, true, r.faultStall},
@@ -516,6 +517,15 @@ func (r *runner) waitContext(t *testing.T, d hw.Device, l Layout) {
 		if got != nil || !errors.Is(err, context.Canceled) {
 			t.Fatalf("Wait(cancelled ctx) = %v, %v; want nil, context.Canceled", got, err)
 		}
+		var batch [4]*hw.Transfer
+		n, err := in.WaitBatch(ctx, batch[:])
+		if n == 1 && batch[0] == tr && arrived(tr) {
+			t.Logf("attempt %d: the transfer completed with %d bytes before WaitBatch(cancelled ctx); again", a, tr.N)
+			continue
+		}
+		if n != 0 || batch[0] != nil || !errors.Is(err, context.Canceled) {
+			t.Fatalf("WaitBatch(cancelled ctx) = %d (%v), %v; want 0, context.Canceled", n, batch[0], err)
+		}
 		ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		got, err = in.Wait(ctx2)
 		cancel2()
@@ -530,9 +540,9 @@ func (r *runner) waitContext(t *testing.T, d hw.Device, l Layout) {
 			t.Errorf("InFlight = %d after Wait gave up, want 1 (the transfer stays in flight)", in.InFlight())
 		}
 		in.Cancel()
-		got, err = in.Wait(r.ctx(t))
-		if err != nil || got != tr {
-			t.Fatalf("Wait after Cancel = %p, %v; want the transfer Wait gave up on (%p)", got, err, tr)
+		n, err = in.WaitBatch(r.ctx(t), batch[:])
+		if err != nil || n != 1 || batch[0] != tr {
+			t.Fatalf("WaitBatch after Cancel = %d (%p), %v; want the one transfer Wait gave up on (%p)", n, batch[0], err, tr)
 		}
 		if !arrived(tr) {
 			checkErrno(t, "the transfer Wait gave up on, cancelled", tr.Err, hw.ErrCancelled)
@@ -597,6 +607,97 @@ func (r *runner) drain(t *testing.T, in hw.Endpoint, l Layout) {
 		return
 	}
 	t.Fatalf("bulk IN %#02x never went idle: %d transfers in a row completed with data (set Options.NoPendingIn for a link this busy)", l.In.Address, maxDrain)
+}
+
+// batchOut is how many OUT transfers waitBatch has in flight, and
+// batchRoom how many one WaitBatch call may return: fewer, so that "up to
+// len(out)" is checked too.
+const (
+	batchOut    = 4
+	batchRoom   = 3
+	batchSettle = 50 * time.Millisecond
+)
+
+// waitBatch: WaitBatch panics on an empty out (a programming error) and
+// fails with ErrNotFound when nothing is in flight; with batchOut OUT
+// transfers completed it returns batchRoom of them in one call, oldest
+// first, and the last in the next: everything already done, never more
+// than out holds, in submission order. An OUT transfer completes on its
+// own (a model takes it at once, a real device within microseconds), so
+// the calls are made once every transfer has had time to: attempt a waits
+// a×batchSettle first (time enough for the virtual lab under TCG). An
+// endpoint that returns one transfer per call (a wrapper that reaps with
+// Wait) fails every attempt.
+func (r *runner) waitBatch(t *testing.T, d hw.Device, l Layout) {
+	_, out := openData(t, d, l)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Errorf("WaitBatch with an empty out did not panic")
+			}
+		}()
+		_, _ = out.WaitBatch(r.ctx(t), nil)
+	}()
+	var batch [batchRoom]*hw.Transfer
+	n, err := out.WaitBatch(r.ctx(t), batch[:])
+	if n != 0 {
+		t.Errorf("WaitBatch with nothing in flight returned %d transfers", n)
+	}
+	checkErrno(t, "WaitBatch with nothing in flight", err, hw.ErrNotFound)
+
+	const attempts = 5
+	var got []int // what each call returned, for the failure message
+	for a := range attempts {
+		trs := make([]*hw.Transfer, batchOut)
+		for i := range trs {
+			trs[i] = &hw.Transfer{Buf: frame(i, 60+i), Cookie: i}
+			if err := out.Submit(trs[i]); err != nil {
+				t.Fatalf("Submit %d: %v", i, err)
+			}
+		}
+		time.Sleep(time.Duration(a) * batchSettle)
+		got = got[:0]
+		for next := 0; next < len(trs); {
+			clear(batch[:])
+			n, err := out.WaitBatch(r.ctx(t), batch[:])
+			if err != nil {
+				t.Fatalf("WaitBatch after %d of %d transfers: %v", next, len(trs), err)
+			}
+			if n < 1 || n > len(batch) {
+				t.Fatalf("WaitBatch returned %d transfers, want 1..%d", n, len(batch))
+			}
+			for i, tr := range batch[:n] {
+				if tr != trs[next] {
+					t.Fatalf("WaitBatch returned, at %d of %d, transfer %v; want %d (wrong transfer or out of order)", i, n, cookie(tr), next)
+				}
+				if tr.Err != nil || tr.N != len(tr.Buf) {
+					t.Errorf("transfer %d: N=%d Err=%v, want N=%d", next, tr.N, tr.Err, len(tr.Buf))
+				}
+				next++
+			}
+			if n < len(batch) && batch[n] != nil {
+				t.Errorf("WaitBatch wrote past the %d transfers it returned", n)
+			}
+			got = append(got, n)
+		}
+		if out.InFlight() != 0 {
+			t.Fatalf("InFlight = %d after WaitBatch reaped everything", out.InFlight())
+		}
+		if len(got) == 2 && got[0] == batchRoom {
+			return
+		}
+		t.Logf("attempt %d: WaitBatch calls returned %v transfers; want %d, then %d", a, got, batchRoom, batchOut-batchRoom)
+	}
+	t.Errorf("bulk OUT %#02x: with %d transfers submitted %d ms before, WaitBatch(room for %d) returned %v: it does not return every transfer already completed (a wrapper reaping one at a time?)",
+		l.Out.Address, batchOut, (attempts-1)*batchSettle/time.Millisecond, batchRoom, got)
+}
+
+// cookie is a transfer's Cookie, or nil for no transfer.
+func cookie(tr *hw.Transfer) any {
+	if tr == nil {
+		return nil
+	}
+	return tr.Cookie
 }
 
 func (r *runner) zlp(t *testing.T, d hw.Device, l Layout) {

@@ -20,7 +20,7 @@ type xfer struct {
 
 // endpoint is an open bulk or interrupt endpoint of a replayed device.
 //
-//	q: [ x0 x1 x2 ... ]   submission order; Wait pops x0 once x0.done
+//	q: [ x0 x1 x2 ... ]   submission order; WaitBatch pops the done run from x0
 type endpoint struct {
 	c      *core
 	desc   hw.EndpointDesc
@@ -55,26 +55,44 @@ func (e *endpoint) Submit(t *hw.Transfer) error {
 	return nil
 }
 
+// Wait is WaitBatch with room for one (the array stays on the stack).
 func (e *endpoint) Wait(ctx context.Context) (*hw.Transfer, error) {
+	var one [1]*hw.Transfer
+	if _, err := e.WaitBatch(ctx, one[:]); err != nil {
+		return nil, err
+	}
+	return one[0], nil
+}
+
+// WaitBatch takes the done run at the head of q under one lock.
+func (e *endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error) {
+	if len(out) == 0 {
+		panic("replay: WaitBatch with an empty out on " + e.name)
+	}
 	c := e.c
 	for {
 		c.mu.Lock()
 		if len(e.q) == 0 {
 			c.mu.Unlock()
-			return nil, hw.Errorf(e.name+": wait: nothing in flight", hw.ErrNotFound)
+			return 0, hw.Errorf(e.name+": wait: nothing in flight", hw.ErrNotFound)
 		}
-		if x := e.q[0]; x.done {
-			e.q[0] = nil
-			e.q = e.q[1:]
+		n := 0
+		for n < len(out) && n < len(e.q) && e.q[n].done {
+			out[n] = e.q[n].t
+			e.q[n] = nil
+			n++
+		}
+		if n > 0 {
+			e.q = e.q[n:]
 			c.mu.Unlock()
-			return x.t, nil
+			return n, nil
 		}
 		ch := c.changed
 		c.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
 }

@@ -39,6 +39,7 @@ func TestConformanceFake(t *testing.T) {
 			"InOrderOut":   "a Fake completes OUT transfers only when the test does",
 			"ZLPSubmit":    "a Fake completes OUT transfers only when the test does",
 			"FaultTimeout": "a Fake completes OUT transfers only when the test does",
+			"WaitBatch":    "a Fake completes OUT transfers only when the test does",
 		},
 	})
 }

@@ -365,40 +365,61 @@ func (e *epState) acceptOutLocked(t *hw.Transfer) bool {
 	return false
 }
 
-// Wait implements hw.Endpoint.
+// Wait implements hw.Endpoint: WaitBatch with room for one (the array
+// stays on the stack).
 func (h *endpoint) Wait(ctx context.Context) (*hw.Transfer, error) {
+	var one [1]*hw.Transfer
+	if _, err := h.WaitBatch(ctx, one[:]); err != nil {
+		return nil, err
+	}
+	return one[0], nil
+}
+
+// WaitBatch implements hw.Endpoint: the done run at the ring's head, taken
+// under one lock.
+func (h *endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error) {
 	e := h.st
 	d := e.d
+	if len(out) == 0 {
+		panic("sim: WaitBatch with an empty out on " + e.name)
+	}
 	for {
 		d.mu.Lock()
 		if h.closed {
 			d.mu.Unlock()
-			return nil, e.err(hw.ErrClosed)
+			return 0, e.err(hw.ErrClosed)
 		}
 		if e.count == 0 {
 			d.mu.Unlock()
 			if d.gone {
-				return nil, e.err(hw.ErrNoDevice)
+				return 0, e.err(hw.ErrNoDevice)
 			}
-			return nil, e.err(hw.ErrNotFound)
+			return 0, e.err(hw.ErrNotFound)
 		}
-		if s := &e.slots[e.head]; s.done {
-			t := s.t
+		n := 0
+		for n < len(out) && e.ndone > 0 { // ndone: the done run at the head
+			s := &e.slots[e.head]
+			out[n] = s.t
 			*s = slot{}
 			e.head = (e.head + 1) % len(e.slots)
 			e.count--
 			e.ndone--
-			if e.count > 0 && e.slots[e.head].done {
-				e.signal() // another waiter may take the next one
+			n++
+		}
+		if n > 0 {
+			e.stats.Reaps++
+			if e.ndone > 0 {
+				e.stats.LeftDone++
+				e.signal() // out was full: another call may take the next one at once
 			}
 			d.mu.Unlock()
-			return t, nil
+			return n, nil
 		}
 		d.mu.Unlock()
 		select {
 		case <-e.wake:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
 }

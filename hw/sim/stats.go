@@ -26,6 +26,15 @@ type EndpointStats struct {
 	Cancelled     uint64 // transfers completed with ErrCancelled
 	Overflows     uint64 // transfers completed with ErrOverflow (babble)
 	NoDevice      uint64 // transfers completed with ErrNoDevice
+
+	// Reaps counts the Wait and WaitBatch calls that returned transfers.
+	// LeftDone counts those that returned with a completed transfer still
+	// at the head of the queue, because out was full: a caller that gives
+	// WaitBatch room for everything it has in flight (usbnet does) never
+	// sees one, unless something between it and the device shrinks out
+	// (a wrapper reaping one at a time hides batching).
+	Reaps    uint64
+	LeftDone uint64
 }
 
 // ControlStats counts endpoint 0 traffic.

@@ -1,0 +1,237 @@
+package usbnet_test
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"dongle/hw"
+	"dongle/hw/record"
+	"dongle/hw/replay"
+	"dongle/hw/sim"
+	"dongle/hw/sim/ecm"
+	"dongle/usbnet"
+	"dongle/usbnet/cdcecm"
+)
+
+// gate holds usbnet's bulk IN reaper at the door of WaitBatch until it is
+// opened, so that transfers complete behind it and the reaper then finds
+// several done at once: the batch a wrapper must pass on.
+type gate struct {
+	open   chan struct{}
+	parked chan struct{} // closed once a reap has waited at the closed gate
+}
+
+func newGate() *gate { return &gate{open: make(chan struct{}), parked: make(chan struct{})} }
+
+func (g *gate) release() {
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+// gatedDev is the device usbnet binds: its bulk IN endpoint waits at g.
+type gatedDev struct {
+	hw.Device
+	g *gate
+}
+
+func (d gatedDev) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
+	ep, err := d.Device.OpenEndpoint(addr)
+	if err != nil || !ep.Desc().In() || ep.Desc().Type() != hw.XferBulk {
+		return ep, err
+	}
+	return gatedEP{ep, d.g}, nil
+}
+
+type gatedEP struct {
+	hw.Endpoint
+	g *gate
+}
+
+var _ hw.Endpoint = gatedEP{}
+
+func (e gatedEP) wait(ctx context.Context) error {
+	select {
+	case <-e.g.open:
+		return nil
+	default:
+	}
+	select {
+	case <-e.g.parked:
+	default:
+		close(e.g.parked) // only the one reaper gets here
+	}
+	select {
+	case <-e.g.open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e gatedEP) Wait(ctx context.Context) (*hw.Transfer, error) {
+	if err := e.wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.Endpoint.Wait(ctx)
+}
+
+func (e gatedEP) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error) {
+	if err := e.wait(ctx); err != nil {
+		return 0, err
+	}
+	return e.Endpoint.WaitBatch(ctx, out)
+}
+
+// hiding is a wrapper that hides batching, the bug the test must catch:
+// its WaitBatch reaps one transfer per call, as a wrapper that reaps with
+// Wait (or that type-asserted an optional batching interface it did not
+// forward) would.
+type hiding struct{ hw.Device }
+
+func (d hiding) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
+	ep, err := d.Device.OpenEndpoint(addr)
+	return hidingEP{ep}, err
+}
+
+type hidingEP struct{ hw.Endpoint }
+
+func (e hidingEP) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error) {
+	return e.Endpoint.WaitBatch(ctx, out[:1])
+}
+
+// TestWrappersPassBatchesOn: whatever wraps the backend (the recorder,
+// which the suite puts around every device; a replay backend under it),
+// usbnet's bulk IN reaper gets every transfer that completed while it was
+// away in one WaitBatch: RxMaxBatch is the whole run, not 1. The gate holds
+// the reaper while the run completes, so the numbers are exact. The
+// "hidden" case is the control: a wrapper reaping one at a time between
+// usbnet and the recorder drives RxMaxBatch to 1, which the real cases
+// would fail on.
+func TestWrappersPassBatchesOn(t *testing.T) {
+	const frames = 6 // bulk IN transfers completed behind the gate (< MinRxURBs)
+	for _, c := range []struct {
+		name     string
+		hide     bool
+		wantMax  uint64
+		wantReap uint64
+	}{
+		{"record(sim:ecm)", false, frames, 1},
+		{"hidden(record(sim:ecm))", true, 1, frames},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			noLiveAtEnd(t)
+			sd, m := ecm.NewDevice(ecm.Options{})
+			wire := sim.NewWire()
+			m.Connect(wire.A())
+			rec, err := record.New(sd, io.Discard, record.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dev hw.Device = rec
+			if c.hide {
+				dev = hiding{rec}
+			}
+			g := newGate()
+			d := openGated(t, gatedDev{dev, g}, g, rec)
+			for deadline := time.Now().Add(2 * time.Second); !d.Net.Carrier(); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no carrier")
+				}
+			}
+			select {
+			case <-g.parked:
+			case <-time.After(2 * time.Second):
+				t.Fatal("the bulk IN reaper never reached the gate")
+			}
+			frame := make([]byte, 100)
+			copy(frame, d.Net.HardwareAddr())
+			frame[12], frame[13] = testType>>8, testType&0xff
+			for i := range frames {
+				if !wire.B().Send(frame) {
+					t.Fatalf("frame %d lost on the wire", i)
+				}
+			}
+			if st := sd.Stats(d.In.Address); st.Completed != frames {
+				t.Fatalf("the model completed %d bulk IN transfers, want %d (stats %+v)", st.Completed, frames, st)
+			}
+			g.release()
+			waitRx(t, d, frames)
+			checkBatches(t, d, c.wantMax, c.wantReap)
+		})
+	}
+}
+
+// TestReplayPassesBatchesOn: a model replay of QEMU's usb-net under Linux's
+// cdc_ether completes, from the recording, the bulk IN transfers usbnet
+// submits at open, before Open returns: its 6 frames (fixture sidecar
+// rx_frames). Behind the recorder, as in the suite, they reach the reaper
+// as one batch.
+func TestReplayPassesBatchesOn(t *testing.T) {
+	const frames = 6
+	noLiveAtEnd(t)
+	rd, err := replay.Open("../fixtures/qemu-usbnet-cdc_ether.pcap", replay.ModelOptions{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rd.(*replay.Model); !ok {
+		t.Fatalf("replay.Open chose %T, want a model replay", rd)
+	}
+	rec, err := record.New(rd, io.Discard, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	d := openGated(t, gatedDev{rec, g}, g, rec)
+	g.release()
+	waitRx(t, d, frames)
+	checkBatches(t, d, frames, 1)
+}
+
+// openGated probes dev (the gatedDev stack), opens the interface and
+// registers the teardown: the gate opens first, so that Stop's reaper can
+// drain, then the stack goes down and the recorder closes the backend.
+func openGated(t *testing.T, dev hw.Device, g *gate, rec *record.Device) *usbnet.Dev {
+	t.Helper()
+	d, err := usbnet.Probe(dev, cdcecm.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		g.release()
+		if err := d.Disconnect(); err != nil {
+			t.Error(err)
+		}
+		if err := rec.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := d.Net.Open(); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func waitRx(t *testing.T, d *usbnet.Dev, n uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); d.Net.Stats().RxPackets.Load() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d frames received", d.Net.Stats().RxPackets.Load(), n)
+		}
+	}
+}
+
+func checkBatches(t *testing.T, d *usbnet.Dev, wantMax, wantReaps uint64) {
+	t.Helper()
+	c := d.Counters()
+	if got := c.RxMaxBatch.Load(); got != wantMax {
+		t.Errorf("RxMaxBatch %d, want %d", got, wantMax)
+	}
+	if got := c.RxReaps.Load(); got != wantReaps {
+		t.Errorf("RxReaps %d, want %d", got, wantReaps)
+	}
+}
