@@ -31,6 +31,7 @@ type Stats struct {
 	InPackets  atomic.Uint64 // packets written to IN endpoint files
 	OutReads   atomic.Uint64 // OUT requests read from endpoint files
 	IOErrors   atomic.Uint64 // endpoint file errors (disable, reset, unbind)
+	ShortIn    atomic.Uint64 // IN packets FunctionFS sent only in part (the host's transfer had no room for the rest)
 	Cancelled  atomic.Uint64 // requests the host cancelled before the bridge answered (EIDRM)
 }
 
@@ -391,11 +392,20 @@ func (b *Bridge) pumpIn(ctx context.Context, k int) {
 // dropped, as a reset endpoint's FIFO is; an interrupt packet is kept and
 // written again, because a status report (an ASIX link interrupt) is sent
 // once per change and a host that missed it would never learn of the link.
-// It reports whether the packet went out, and false for alive when ctx ended.
+// It reports whether the packet went out whole, and false for alive when
+// ctx ended.
 func (b *Bridge) writeIn(ctx context.Context, k int, pkt []byte) (sent, alive bool) {
 	e, f := b.eps[k], b.files[k]
 	for {
-		_, err := f.Write(pkt)
+		n, err := f.Write(pkt)
+		if err == nil && n != len(pkt) {
+			// The request completed with fewer bytes: the host's transfer
+			// ended inside this packet (babble on its side). The rest is
+			// gone; counting the packet as sent would hide that.
+			b.stats.ShortIn.Add(1)
+			b.logf("ffs: ep%d (%#02x) IN packet of %d bytes: only %d went out", k+1, e.Addr, len(pkt), n)
+			return false, true
+		}
 		if err == nil {
 			return true, true
 		}

@@ -180,6 +180,17 @@ var _ = Describe("Bridge", func() {
 		Expect(br.Stats().IOErrors.Load()).To(BeEquivalentTo(2))
 	})
 
+	It("counts an IN packet FunctionFS sent only in part as short, not as sent", func() {
+		fn.eps[2].short <- 40
+		Expect(host.SendIn(0x82, bytes.Repeat([]byte{7}, 100))).To(Succeed())
+		Expect(host.SendIn(0x82, []byte{1, 2, 3})).To(Succeed())
+		got := packets(fn.eps[2].host, 2)
+		Expect(got[0]).To(HaveLen(40), "what the host took of the first")
+		Expect(got[1]).To(Equal([]byte{1, 2, 3}))
+		Eventually(br.Stats().InPackets.Load).Should(BeEquivalentTo(1), "only the whole one is sent")
+		Expect(br.Stats().ShortIn.Load()).To(BeEquivalentTo(1))
+	})
+
 	It("sends a ZLP from the model as a zero-length write", func() {
 		fn.eps[3].host <- []byte{}
 		var p []byte

@@ -93,11 +93,12 @@ func (f *fakeEP0) event(t ffs.EventType) {
 // fakeEP is an endpoint file: for IN, Write delivers to host; for OUT, Read
 // takes from host.
 type fakeEP struct {
-	fail chan error // errors the next writes return (a disabled endpoint)
-	host chan []byte
-	done chan struct{}
-	once sync.Once
-	addr uint8
+	fail  chan error // errors the next writes return (a disabled endpoint)
+	short chan int   // byte counts the next writes report (the host took less)
+	host  chan []byte
+	done  chan struct{}
+	once  sync.Once
+	addr  uint8
 }
 
 func (f *fakeEP) Read(p []byte) (int, error) {
@@ -115,9 +116,14 @@ func (f *fakeEP) Write(p []byte) (int, error) {
 		return 0, err
 	default:
 	}
+	n := len(p)
 	select {
-	case f.host <- append([]byte(nil), p...):
-		return len(p), nil
+	case n = <-f.short:
+	default:
+	}
+	select {
+	case f.host <- append([]byte(nil), p[:n]...):
+		return n, nil
 	case <-f.done:
 		return 0, errClosed
 	}
@@ -154,7 +160,7 @@ func (f *fakeFunction) Endpoint(k int) (ffs.File, error) {
 	if written < 2 {
 		return nil, errors.New("fake: endpoint files exist only after descriptors and strings")
 	}
-	e := &fakeEP{fail: make(chan error, 4), host: make(chan []byte, 64), done: make(chan struct{}), addr: hostAddrs[k]}
+	e := &fakeEP{fail: make(chan error, 4), short: make(chan int, 4), host: make(chan []byte, 64), done: make(chan struct{}), addr: hostAddrs[k]}
 	f.eps[k] = e
 	return e, nil
 }
