@@ -394,6 +394,13 @@ func (b *Bridge) pumpIn(ctx context.Context, k int) {
 // once per change and a host that missed it would never learn of the link.
 // It reports whether the packet went out whole, and false for alive when
 // ctx ended.
+//
+// A write returns when FunctionFS's request completes: on dummy_hcd, when
+// a host transfer took the packet, except that dummy_hcd completes an IN
+// request of at most 64 bytes queued on an idle endpoint at once and keeps
+// a copy in a one-request FIFO (dummy_queue) until the host reads it; the
+// copy goes only if the endpoint is disabled first, as a device's FIFO
+// does. So InPackets counts packets the UDC holds, not ones the host has.
 func (b *Bridge) writeIn(ctx context.Context, k int, pkt []byte) (sent, alive bool) {
 	e, f := b.eps[k], b.files[k]
 	for {
