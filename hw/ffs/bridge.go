@@ -414,6 +414,9 @@ func (b *Bridge) writeIn(ctx context.Context, k int, pkt []byte) (sent, alive bo
 			return false, true
 		}
 		if err == nil {
+			if e.Type() == hw.XferInterrupt { // few, and the trail a lost status report needs
+				b.logf("ffs: ep%d (%#02x) IN % x", k+1, e.Addr, pkt)
+			}
 			return true, true
 		}
 		b.stats.IOErrors.Add(1)

@@ -251,3 +251,29 @@ var _ = Describe("Bridge on a full-speed connection", func() {
 		Expect(fn.eps[3].readSizes()).To(HaveEach(64))
 	})
 })
+
+var _ = Describe("Bridge log", func() {
+	It("has a line for every interrupt packet written, with its bytes", func() {
+		var mu sync.Mutex
+		var lines []string
+		logf := func(f string, a ...any) {
+			mu.Lock()
+			lines = append(lines, fmt.Sprintf(f, a...))
+			mu.Unlock()
+		}
+		m, _ := vendorModel()
+		fn, _, host := serveBridge(m, hw.Info{}, ffs.Options{Logf: logf})
+		Expect(host.SendIn(0x81, []byte{0xa1, 0, 1, 0, 0, 0, 0, 0})).To(Succeed())
+		Expect(host.SendIn(0x82, []byte{1, 2, 3})).To(Succeed())
+		packets(fn.eps[1].host, 1)
+		packets(fn.eps[2].host, 1)
+		Eventually(func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), lines...)
+		}).Should(ContainElement("ffs: ep1 (0x81) IN a1 00 01 00 00 00 00 00"))
+		mu.Lock()
+		defer mu.Unlock()
+		Expect(lines).NotTo(ContainElement(ContainSubstring("ep2 (0x82) IN")), "bulk packets are too many to log")
+	})
+})
