@@ -196,6 +196,20 @@ var _ = Describe("Bridge", func() {
 		Expect(out[0].Length).To(BeEquivalentTo(1300))
 	})
 
+	It("hands the engine a transfer without an end in 16 KiB pieces, which it joins", func() {
+		frame := bytes.Repeat([]byte{0x3c}, 16384+100)
+		fn.eps[3].host <- frame
+		Eventually(outs).Should(Equal([][]byte{frame}))
+		Expect(fn.eps[3].readSizes()).To(HaveEach(512))
+		var lens []uint32
+		for _, r := range capt.Records() {
+			if r.XferType == usbmon.XferBulk && r.Type == usbmon.Complete && !r.In() {
+				lens = append(lens, r.Length)
+			}
+		}
+		Expect(lens).To(Equal([]uint32{16384, 100}))
+	})
+
 	It("keeps an interrupt packet whose write failed (endpoint reset) and drops a bulk one", func() {
 		fn.eps[1].fail <- fmt.Errorf("ffs: write ep1: %w", unix.ESHUTDOWN)
 		fn.eps[2].fail <- fmt.Errorf("ffs: write ep2: %w", unix.ESHUTDOWN)
