@@ -29,8 +29,9 @@ type Stats struct {
 	Stalls     atomic.Uint64 // requests stalled (the model refused them)
 	LateStalls atomic.Uint64 // OUT requests refused after their data stage (acked anyway)
 	InPackets  atomic.Uint64 // packets written to IN endpoint files
-	OutReads   atomic.Uint64 // OUT requests read from endpoint files
+	OutReads   atomic.Uint64 // OUT packets read from endpoint files (one per request)
 	IOErrors   atomic.Uint64 // endpoint file errors (disable, reset, unbind)
+	ShortIn    atomic.Uint64 // IN packets FunctionFS sent only in part (the host's transfer had no room for the rest)
 	Cancelled  atomic.Uint64 // requests the host cancelled before the bridge answered (EIDRM)
 }
 
@@ -391,12 +392,31 @@ func (b *Bridge) pumpIn(ctx context.Context, k int) {
 // dropped, as a reset endpoint's FIFO is; an interrupt packet is kept and
 // written again, because a status report (an ASIX link interrupt) is sent
 // once per change and a host that missed it would never learn of the link.
-// It reports whether the packet went out, and false for alive when ctx ended.
+// It reports whether the packet went out whole, and false for alive when
+// ctx ended.
+//
+// A write returns when FunctionFS's request completes: on dummy_hcd, when
+// a host transfer took the packet, except that dummy_hcd completes an IN
+// request of at most 64 bytes queued on an idle endpoint at once and keeps
+// a copy in a one-request FIFO (dummy_queue) until the host reads it; the
+// copy goes only if the endpoint is disabled first, as a device's FIFO
+// does. So InPackets counts packets the UDC holds, not ones the host has.
 func (b *Bridge) writeIn(ctx context.Context, k int, pkt []byte) (sent, alive bool) {
 	e, f := b.eps[k], b.files[k]
 	for {
-		_, err := f.Write(pkt)
+		n, err := f.Write(pkt)
+		if err == nil && n != len(pkt) {
+			// The request completed with fewer bytes: the host's transfer
+			// ended inside this packet (babble on its side). The rest is
+			// gone; counting the packet as sent would hide that.
+			b.stats.ShortIn.Add(1)
+			b.logf("ffs: ep%d (%#02x) IN packet of %d bytes: only %d went out", k+1, e.Addr, len(pkt), n)
+			return false, true
+		}
 		if err == nil {
+			if e.Type() == hw.XferInterrupt { // few, and the trail a lost status report needs
+				b.logf("ffs: ep%d (%#02x) IN % x", k+1, e.Addr, pkt)
+			}
 			return true, true
 		}
 		b.stats.IOErrors.Add(1)
@@ -412,27 +432,44 @@ func (b *Bridge) writeIn(ctx context.Context, k int, pkt []byte) (sent, alive bo
 	}
 }
 
-// pumpOut hands what the host sends on epK to the model's endpoint.
+// pumpOut hands what the host sends on epK to the model's endpoint: each
+// transfer whole (up to its short packet, or outChunk bytes of one without
+// an end), read one packet per FunctionFS request. FunctionFS throws away
+// what a read request holds when a signal interrupts the read (f_fs
+// dequeues the request and returns EINTR, whatever it had received), and
+// dummy_hcd fills a request across frames when a transfer does not fit in
+// the one it is serving: a request longer than a packet could hold the
+// first packets of a transfer the host saw complete, and lose them. A
+// packet-sized request is filled by one packet at once or not at all.
 func (b *Bridge) pumpOut(ctx context.Context, k int) {
 	e, se, f := b.eps[k], b.simEP[k], b.files[k]
-	size := 16384
-	if e.MaxPacket > 0 {
-		size = (size + e.MaxPacket - 1) / e.MaxPacket * e.MaxPacket
-	}
-	buf := make([]byte, size)
+	mps := 0 // the packet size at the speed the host connected at; 0: ask
+	var buf []byte
+	off := 0
 	t := &hw.Transfer{}
 	for ctx.Err() == nil {
-		n, err := f.Read(buf)
+		if mps == 0 {
+			mps = b.outPacketSize(k)
+			buf = make([]byte, (outChunk+mps-1)/mps*mps)
+		}
+		n, err := f.Read(buf[off : off+mps])
 		if err != nil {
 			b.stats.IOErrors.Add(1)
 			if ctx.Err() != nil {
 				return
 			}
+			// The function is being reset: the transfer's packets read so
+			// far go with it, as a reset endpoint's FIFO does, and the
+			// host may come back at another speed.
+			mps, off = 0, 0
 			sleep(ctx, ioBackoff)
 			continue
 		}
 		b.stats.OutReads.Add(1)
-		t.Buf = buf[:n]
+		if off += n; n == mps && off < len(buf) {
+			continue // a full packet: the transfer goes on
+		}
+		t.Buf = buf[:off]
 		if err := se.Submit(t); err != nil {
 			b.logf("ffs: model endpoint %#02x: %v", e.Addr, err)
 			return
@@ -444,12 +481,31 @@ func (b *Bridge) pumpOut(ctx context.Context, k int) {
 			return
 		}
 		if got.Err != nil {
-			b.logf("ffs: model endpoint %#02x OUT of %d bytes: %v", e.Addr, n, got.Err)
+			b.logf("ffs: model endpoint %#02x OUT of %d bytes: %v", e.Addr, off, got.Err)
 		}
 		if b.opt.Capture != nil {
-			b.opt.Capture.Out(e.Addr, e.Type(), buf[:n])
+			b.opt.Capture.Out(e.Addr, e.Type(), buf[:off])
+		}
+		off = 0
+	}
+}
+
+// outChunk bounds the OUT bytes the bridge joins before handing them to the
+// engine when no short packet comes (what one 16 KiB read request held).
+const outChunk = 16384
+
+// outPacketSize is epK's wMaxPacketSize at the connected speed when its
+// file can tell (PacketSizer), else the model endpoint's own.
+func (b *Bridge) outPacketSize(k int) int {
+	if ps, ok := b.files[k].(PacketSizer); ok {
+		if n, err := ps.MaxPacket(); err == nil && n > 0 {
+			return n
 		}
 	}
+	if n := int(b.simEP[k].Desc().MaxPacketSize); n > 0 {
+		return n
+	}
+	return b.eps[k].MaxPacket
 }
 
 func sleep(ctx context.Context, d time.Duration) {

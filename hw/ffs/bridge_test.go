@@ -22,7 +22,7 @@ import (
 // vendorModel: interrupt IN 0x81, bulk IN 0x82, bulk OUT 0x03 at high
 // speed; vendor IN 0x13 answers a MAC, vendor OUT 0x10 (wLength 0) is
 // accepted, everything else stalls; bulk OUT is echoed on bulk IN.
-func vendorModel() (*sim.Static, *[][]byte) {
+func vendorModel() (*sim.Static, func() [][]byte) {
 	var mu sync.Mutex
 	outs := &[][]byte{}
 	m := &sim.Static{
@@ -48,7 +48,11 @@ func vendorModel() (*sim.Static, *[][]byte) {
 		mu.Unlock()
 		m.Host().SendIn(0x82, data)
 	}
-	return m, outs
+	return m, func() [][]byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([][]byte(nil), *outs...)
+	}
 }
 
 // serveBridge runs a Bridge between m, as a sim device with info, and a fake
@@ -57,11 +61,16 @@ func vendorModel() (*sim.Static, *[][]byte) {
 // checks that Serve returned nil and left no goroutine behind.
 func serveBridge(m *sim.Static, info hw.Info, opts ffs.Options) (*fakeFunction, *ffs.Bridge, *sim.Host) {
 	GinkgoHelper()
+	return serveFunction(newFunction(), m, info, opts)
+}
+
+// serveFunction is serveBridge on a given fake function.
+func serveFunction(fn *fakeFunction, m *sim.Static, info hw.Info, opts ffs.Options) (*fakeFunction, *ffs.Bridge, *sim.Host) {
+	GinkgoHelper()
 	good := gleak.Goroutines()
 	DeferCleanup(func() { Eventually(gleak.Goroutines).ShouldNot(gleak.HaveLeaked(good)) })
 	dev := sim.New(m, info)
 	DeferCleanup(dev.Close)
-	fn := newFunction()
 	br, err := ffs.New(context.Background(), dev, fn, opts)
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,7 +89,7 @@ var _ = Describe("Bridge", func() {
 		fn   *fakeFunction
 		br   *ffs.Bridge
 		capt *ffs.Capture
-		outs *[][]byte
+		outs func() [][]byte
 		host *sim.Host
 	)
 	BeforeEach(func() {
@@ -145,7 +154,7 @@ var _ = Describe("Bridge", func() {
 		got := packets(fn.eps[2].host, 2)
 		Expect(got[0]).To(HaveLen(512), "a full packet")
 		Expect(got[1]).To(HaveLen(188), "the short packet ending the transfer")
-		Expect(*outs).To(Equal([][]byte{frame}))
+		Expect(outs()).To(Equal([][]byte{frame}))
 
 		br.HostAddresses()
 		var in, out []usbmon.Record
@@ -168,6 +177,39 @@ var _ = Describe("Bridge", func() {
 		Expect(out[0].Length).To(BeEquivalentTo(700))
 	})
 
+	It("reads bulk OUT one packet per FunctionFS request and hands the model each transfer whole", func() {
+		// FunctionFS drops what an interrupted read request holds: a
+		// request of one packet never holds part of a transfer.
+		frame := bytes.Repeat([]byte{0x5a}, 1300)
+		fn.eps[3].host <- frame
+		Eventually(outs).Should(Equal([][]byte{frame}))
+		Eventually(fn.eps[3].readSizes).Should(HaveLen(4), "three packets, and the read waiting for the next transfer")
+		Expect(fn.eps[3].readSizes()).To(HaveEach(512), "no request longer than a packet (the model's, the file cannot tell)")
+		Expect(br.Stats().OutReads.Load()).To(BeEquivalentTo(3))
+		var out []usbmon.Record
+		for _, r := range capt.Records() {
+			if r.XferType == usbmon.XferBulk && r.Type == usbmon.Complete && !r.In() {
+				out = append(out, r)
+			}
+		}
+		Expect(out).To(HaveLen(1), "the capture keeps the host's transfer")
+		Expect(out[0].Length).To(BeEquivalentTo(1300))
+	})
+
+	It("hands the engine a transfer without an end in 16 KiB pieces, which it joins", func() {
+		frame := bytes.Repeat([]byte{0x3c}, 16384+100)
+		fn.eps[3].host <- frame
+		Eventually(outs).Should(Equal([][]byte{frame}))
+		Expect(fn.eps[3].readSizes()).To(HaveEach(512))
+		var lens []uint32
+		for _, r := range capt.Records() {
+			if r.XferType == usbmon.XferBulk && r.Type == usbmon.Complete && !r.In() {
+				lens = append(lens, r.Length)
+			}
+		}
+		Expect(lens).To(Equal([]uint32{16384, 100}))
+	})
+
 	It("keeps an interrupt packet whose write failed (endpoint reset) and drops a bulk one", func() {
 		fn.eps[1].fail <- fmt.Errorf("ffs: write ep1: %w", unix.ESHUTDOWN)
 		fn.eps[2].fail <- fmt.Errorf("ffs: write ep2: %w", unix.ESHUTDOWN)
@@ -178,6 +220,17 @@ var _ = Describe("Bridge", func() {
 		Expect(p).To(Equal([]byte{0xa1, 0, 1, 0, 0, 0, 0, 0}), "the link status survives the reset")
 		Consistently(fn.eps[2].host, 50*time.Millisecond).ShouldNot(Receive(), "the bulk packet went with the reset")
 		Expect(br.Stats().IOErrors.Load()).To(BeEquivalentTo(2))
+	})
+
+	It("counts an IN packet FunctionFS sent only in part as short, not as sent", func() {
+		fn.eps[2].short <- 40
+		Expect(host.SendIn(0x82, bytes.Repeat([]byte{7}, 100))).To(Succeed())
+		Expect(host.SendIn(0x82, []byte{1, 2, 3})).To(Succeed())
+		got := packets(fn.eps[2].host, 2)
+		Expect(got[0]).To(HaveLen(40), "what the host took of the first")
+		Expect(got[1]).To(Equal([]byte{1, 2, 3}))
+		Eventually(br.Stats().InPackets.Load).Should(BeEquivalentTo(1), "only the whole one is sent")
+		Expect(br.Stats().ShortIn.Load()).To(BeEquivalentTo(1))
 	})
 
 	It("sends a ZLP from the model as a zero-length write", func() {
@@ -199,3 +252,42 @@ func packets(host chan []byte, n int) [][]byte {
 	}
 	return got
 }
+
+var _ = Describe("Bridge on a full-speed connection", func() {
+	It("reads OUT in packets of the connected speed and still hands the model whole transfers", func() {
+		m, outs := vendorModel()
+		fn := newFunction()
+		fn.mps = map[int]int{3: 64} // what FUNCTIONFS_ENDPOINT_DESC says at full speed
+		fn, _, _ = serveFunction(fn, m, hw.Info{}, ffs.Options{})
+		frame := bytes.Repeat([]byte{0xa5}, 700)
+		fn.eps[3].host <- frame
+		Eventually(outs).Should(Equal([][]byte{frame}), "joined from 64-byte packets, though the model's packets are 512")
+		Expect(fn.eps[3].readSizes()).To(HaveEach(64))
+	})
+})
+
+var _ = Describe("Bridge log", func() {
+	It("has a line for every interrupt packet written, with its bytes", func() {
+		var mu sync.Mutex
+		var lines []string
+		logf := func(f string, a ...any) {
+			mu.Lock()
+			lines = append(lines, fmt.Sprintf(f, a...))
+			mu.Unlock()
+		}
+		m, _ := vendorModel()
+		fn, _, host := serveBridge(m, hw.Info{}, ffs.Options{Logf: logf})
+		Expect(host.SendIn(0x81, []byte{0xa1, 0, 1, 0, 0, 0, 0, 0})).To(Succeed())
+		Expect(host.SendIn(0x82, []byte{1, 2, 3})).To(Succeed())
+		packets(fn.eps[1].host, 1)
+		packets(fn.eps[2].host, 1)
+		Eventually(func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), lines...)
+		}).Should(ContainElement("ffs: ep1 (0x81) IN a1 00 01 00 00 00 00 00"))
+		mu.Lock()
+		defer mu.Unlock()
+		Expect(lines).NotTo(ContainElement(ContainSubstring("ep2 (0x82) IN")), "bulk packets are too many to log")
+	})
+})

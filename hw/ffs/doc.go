@@ -24,9 +24,11 @@
 // as its own request. The real host therefore sees the same packet sequence
 // the model produced — short packets end its URBs, full packets without a ZLP
 // run on into the next write — which is what makes a kernel driver's framing
-// checks meaningful. OUT data read from FunctionFS (a request completes at
-// a short packet) is handed to the engine, which assembles device-side
-// transfers exactly as for any other host.
+// checks meaningful. OUT data is read one packet per FunctionFS request
+// and handed to the engine a transfer at a time (up to its short packet):
+// f_fs discards what a read request holds when a signal interrupts the
+// read, and a request longer than a packet can hold the first packets of
+// a transfer dummy_hcd moves over several frames.
 //
 // # Control requests
 //

@@ -93,20 +93,49 @@ func (f *fakeEP0) event(t ffs.EventType) {
 // fakeEP is an endpoint file: for IN, Write delivers to host; for OUT, Read
 // takes from host.
 type fakeEP struct {
-	fail chan error // errors the next writes return (a disabled endpoint)
-	host chan []byte
-	done chan struct{}
-	once sync.Once
-	addr uint8
+	fail  chan error // errors the next writes return (a disabled endpoint)
+	short chan int   // byte counts the next writes report (the host took less)
+	host  chan []byte
+	done  chan struct{}
+	once  sync.Once
+	addr  uint8
+	mps   int // wMaxPacketSize at the connected speed (MaxPacket); 0: unknown
+
+	mu    sync.Mutex
+	rest  []byte // what the last read request left of the host's transfer
+	reads []int
 }
 
+// Read is a FunctionFS read request of len(p) bytes: it takes the host's
+// transfer up to len(p) bytes, and the rest goes to the next request (a
+// request ends at a short packet or when full). Every request size is
+// recorded.
 func (f *fakeEP) Read(p []byte) (int, error) {
-	select {
-	case d := <-f.host:
-		return copy(p, d), nil
-	case <-f.done:
-		return 0, errClosed
+	f.mu.Lock()
+	f.reads = append(f.reads, len(p))
+	rest := f.rest
+	f.mu.Unlock()
+	if rest == nil {
+		select {
+		case rest = <-f.host:
+		case <-f.done:
+			return 0, errClosed
+		}
 	}
+	n := copy(p, rest)
+	f.mu.Lock()
+	if f.rest = rest[n:]; len(f.rest) == 0 {
+		f.rest = nil
+	}
+	f.mu.Unlock()
+	return n, nil
+}
+
+// readSizes is the length of every read request so far.
+func (f *fakeEP) readSizes() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int(nil), f.reads...)
 }
 
 func (f *fakeEP) Write(p []byte) (int, error) {
@@ -115,9 +144,14 @@ func (f *fakeEP) Write(p []byte) (int, error) {
 		return 0, err
 	default:
 	}
+	n := len(p)
 	select {
-	case f.host <- append([]byte(nil), p...):
-		return len(p), nil
+	case n = <-f.short:
+	default:
+	}
+	select {
+	case f.host <- append([]byte(nil), p[:n]...):
+		return n, nil
 	case <-f.done:
 		return 0, errClosed
 	}
@@ -126,6 +160,13 @@ func (f *fakeEP) Write(p []byte) (int, error) {
 func (f *fakeEP) Close() error { f.once.Do(func() { close(f.done) }); return nil }
 
 func (f *fakeEP) HostAddress() (uint8, error) { return f.addr, nil }
+
+func (f *fakeEP) MaxPacket() (int, error) {
+	if f.mps == 0 {
+		return 0, errors.New("fake: speed unknown")
+	}
+	return f.mps, nil
+}
 
 // hostAddrs are the addresses the fake "UDC" gives ep1..ep3 (renumbered,
 // as dummy_hcd's autoconfig does).
@@ -136,6 +177,7 @@ var hostAddrs = map[int]uint8{1: 0x85, 2: 0x92, 3: 0x04}
 type fakeFunction struct {
 	ep0 *fakeEP0
 	eps map[int]*fakeEP
+	mps map[int]int // the connected speed's packet size of epK, if the file tells it
 }
 
 func newFunction() *fakeFunction { return &fakeFunction{ep0: newEP0(), eps: map[int]*fakeEP{}} }
@@ -154,7 +196,7 @@ func (f *fakeFunction) Endpoint(k int) (ffs.File, error) {
 	if written < 2 {
 		return nil, errors.New("fake: endpoint files exist only after descriptors and strings")
 	}
-	e := &fakeEP{fail: make(chan error, 4), host: make(chan []byte, 64), done: make(chan struct{}), addr: hostAddrs[k]}
+	e := &fakeEP{fail: make(chan error, 4), short: make(chan int, 4), host: make(chan []byte, 64), done: make(chan struct{}), addr: hostAddrs[k], mps: f.mps[k]}
 	f.eps[k] = e
 	return e, nil
 }

@@ -1,6 +1,7 @@
 package ffs
 
 import (
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"unsafe"
@@ -33,6 +34,13 @@ type HostAddresser interface {
 	HostAddress() (uint8, error)
 }
 
+// PacketSizer is implemented by endpoint files that can tell the
+// endpoint's wMaxPacketSize at the speed the host connected at
+// (FUNCTIONFS_ENDPOINT_DESC answers with that speed's descriptor).
+type PacketSizer interface {
+	MaxPacket() (int, error)
+}
+
 // Mount is the FunctionFS instance mounted at a directory
 // (mount -t functionfs NAME DIR).
 type Mount string
@@ -60,6 +68,12 @@ type fdFile struct {
 	fd   int
 	path string
 }
+
+var (
+	_ File          = (*fdFile)(nil)
+	_ HostAddresser = (*fdFile)(nil)
+	_ PacketSizer   = (*fdFile)(nil)
+)
 
 func (f *fdFile) Read(p []byte) (int, error) {
 	for {
@@ -94,12 +108,25 @@ func (f *fdFile) Close() error { return unix.Close(f.fd) }
 // packed (bRefresh and bSynchAddress included).
 const functionfsEndpointDesc = 2<<30 | 9<<16 | 'g'<<8 | 130
 
-// HostAddress implements HostAddresser.
-func (f *fdFile) HostAddress() (uint8, error) {
+// endpointDesc is FUNCTIONFS_ENDPOINT_DESC: the endpoint descriptor for
+// the speed the host connected at.
+func (f *fdFile) endpointDesc() ([9]byte, error) {
 	var d [9]byte
 	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(f.fd), functionfsEndpointDesc, uintptr(unsafe.Pointer(&d[0])))
 	if e != 0 {
-		return 0, fmt.Errorf("ffs: FUNCTIONFS_ENDPOINT_DESC on %s: %w", f.path, e)
+		return d, fmt.Errorf("ffs: FUNCTIONFS_ENDPOINT_DESC on %s: %w", f.path, e)
 	}
-	return d[2], nil
+	return d, nil
+}
+
+// HostAddress implements HostAddresser.
+func (f *fdFile) HostAddress() (uint8, error) {
+	d, err := f.endpointDesc()
+	return d[2], err
+}
+
+// MaxPacket implements PacketSizer.
+func (f *fdFile) MaxPacket() (int, error) {
+	d, err := f.endpointDesc()
+	return int(binary.LittleEndian.Uint16(d[4:]) & 0x7ff), err
 }

@@ -67,7 +67,8 @@ type Stats struct {
 	TxSpuriousPad uint64 // padding flag set where no padding was needed
 	TxNoPadBytes  uint64 // padding flag set but no pad bytes followed
 	TxRunts       uint64 // frames shorter than an Ethernet header
-	Interrupts    uint64 // link interrupts queued
+	Interrupts    uint64 // link interrupts queued on the interrupt endpoint
+	IntDropped    uint64 // link interrupts the engine refused (its IN queue full, endpoint inactive, device gone)
 	Unknown       uint64 // requests stalled as unknown or malformed
 }
 
@@ -443,7 +444,6 @@ func (m *Model) linkEventLocked(before bool) func() {
 		m.agg.reset()
 		m.stopTimerLocked()
 	}
-	m.stats.Interrupts++
 	h := m.host
 	return func() {
 		var p [8]byte
@@ -451,7 +451,17 @@ func (m *Model) linkEventLocked(before bool) func() {
 		if up {
 			p[2] = 0x01 // bit 16 of the first le32: PPLS link
 		}
-		_ = h.SendIn(intEndpoint, p[:])
+		// Counted by the engine's answer, not when raised: a report the
+		// engine refused never reaches the host, and a log that counted
+		// it as sent would point at the USB path instead of the model.
+		err := h.SendIn(intEndpoint, p[:])
+		m.mu.Lock()
+		if err == nil {
+			m.stats.Interrupts++
+		} else {
+			m.stats.IntDropped++
+		}
+		m.mu.Unlock()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"dongle/hw"
+	"dongle/hw/sim"
 )
 
 func vendor(t *testing.T, d hw.Device, in bool, req uint8, value, index uint16, data []byte) error {
@@ -91,5 +92,32 @@ func TestCorruptionsBreakTheLayout(t *testing.T) {
 		if len(bad) >= 4 && string(bad) == string(a.build()) {
 			t.Errorf("%v left the transfer unchanged", c)
 		}
+	}
+}
+
+// TestInterruptsCountedByTheEngine: with nobody reading the interrupt
+// endpoint the engine holds sim.InQueueDepth reports; the model counts
+// those as Interrupts and the ones the engine refused as IntDropped, so a
+// report that never reached the host is not logged as sent.
+func TestInterruptsCountedByTheEngine(t *testing.T) {
+	m, d := New(Config{LinkMbps: 1000})
+	defer d.Close()
+	if err := vendor(t, d, false, reqMAC, regPhyPwr, 2, []byte{pwrIPRL, 0}); err != nil {
+		t.Fatal(err)
+	}
+	const changes = sim.InQueueDepth + 9
+	for i := 1; i < changes; i++ { // the power-up was the first change
+		if i%2 == 1 {
+			m.UnplugCable()
+		} else {
+			m.PlugCable(1000, true)
+		}
+	}
+	st := m.Stats()
+	if st.Interrupts != sim.InQueueDepth || st.IntDropped != changes-sim.InQueueDepth {
+		t.Fatalf("%d link changes, queue of %d: Interrupts %d IntDropped %d", changes, sim.InQueueDepth, st.Interrupts, st.IntDropped)
+	}
+	if q := d.Host().Queued(intEndpoint); q != sim.InQueueDepth {
+		t.Fatalf("engine holds %d reports, want %d", q, sim.InQueueDepth)
 	}
 }
