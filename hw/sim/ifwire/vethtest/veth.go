@@ -71,19 +71,22 @@ func runInNetns() (int, error) {
 // operational, with IPv6 off (so the kernel puts no ND or MLD frames on
 // this test cable), and deletes it when t ends. It skips t, with the
 // reason, where it cannot: not root, or no veth support in the kernel.
+// With DONGLE_REQUIRE_VETH=1 (CI sets it) each of those fails t instead:
+// there, a skipped cable would leave the real-adapter path untested while
+// the run still passed.
 func Veth(t testing.TB) (a, b string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a veth pair (CAP_NET_ADMIN) and AF_PACKET sockets (CAP_NET_RAW)")
+		cannot(t, "needs root: creates a veth pair (CAP_NET_ADMIN) and AF_PACKET sockets (CAP_NET_RAW)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("no ip(8) (iproute2) to create a veth pair")
+		cannot(t, "no ip(8) (iproute2) to create a veth pair")
 	}
 	n := pairs.Add(1)
 	a = fmt.Sprintf("dgl%dx%da", os.Getpid()%1000000, n%100)
 	b = fmt.Sprintf("dgl%dx%db", os.Getpid()%1000000, n%100)
 	if out, err := exec.Command("ip", "link", "add", a, "type", "veth", "peer", "name", b).CombinedOutput(); err != nil {
-		t.Skipf("no veth pair here (kernel without veth, or no CAP_NET_ADMIN): ip link add: %v: %s", err, out)
+		cannot(t, fmt.Sprintf("no veth pair here (kernel without veth, or no CAP_NET_ADMIN): ip link add: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
 		// Deleting one end deletes the pair.
@@ -124,4 +127,17 @@ func WaitRunning(name string, running bool, d time.Duration) bool {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// EnvRequire makes a missing veth pair a failure rather than a skip.
+const EnvRequire = "DONGLE_REQUIRE_VETH"
+
+// cannot skips t with why, or fails it where EnvRequire says the pair must
+// be there.
+func cannot(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv(EnvRequire) == "1" {
+		t.Fatalf("%s=1, but: %s", EnvRequire, why)
+	}
+	t.Skip(why)
 }
