@@ -251,7 +251,7 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}
 	}
-	faults, err := b.openFaults(ctx, peer)
+	fc, err := b.openFaults(ctx, peer)
 	if err != nil {
 		if peer != nil {
 			peer.Close()
@@ -259,6 +259,10 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 		dev.Close()
 		c.Close()
 		return nil, err
+	}
+	var faults *unplugWatch
+	if fc != nil {
+		faults = &unplugWatch{FaultConn: fc}
 	}
 	t := &Target{HW: dev}
 	t.Close = func() error {
@@ -271,11 +275,12 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 		}
 		if faults != nil {
 			// A device the spec unplugged is plugged back in and must come
-			// back as found (at a new address).
+			// back as found (at a new address), before the next spec looks
+			// for it.
 			if rerr := faults.Restore(); rerr != nil {
 				err = errors.Join(err, rerr)
-			} else if err == nil {
-				err = driversBack(c, info, before)
+			} else {
+				err = errors.Join(err, driversBack(listNow, info, before, faults.unplugged.Load(), replugWait))
 			}
 			err = errors.Join(err, faults.Close())
 		} else if err == nil {

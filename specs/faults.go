@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"dongle/hw"
@@ -148,22 +149,87 @@ func (b *usbBackend) openFaults(ctx context.Context, peer PeerConn) (FaultConn, 
 // back with its kernel driver bound.
 const replugWait = 30 * time.Second
 
-// driversBack waits until a device with info's VID:PID is enumerated again
-// (after a replug it has a new address) with the kernel drivers it had
-// before the spec.
-func driversBack(c *gousb.Context, info hw.Info, before []string) error {
-	deadline := time.Now().Add(replugWait)
-	var last []string
+// replugPoll is how often driversBack enumerates while it waits.
+const replugPoll = 100 * time.Millisecond
+
+// ErrNotRestored: after the spec, the device was not back as the spec found
+// it (listed once, at a new address after an unplug, with the same kernel
+// drivers bound).
+var ErrNotRestored = errors.New("device not restored as found")
+
+// unplugWatch is a spec's FaultConn as the usb backend hands it to the spec:
+// it notes a successful Unplug, so that the target's Close knows the device
+// it opened is gone and must come back at a new address.
+type unplugWatch struct {
+	FaultConn
+	unplugged atomic.Bool
+}
+
+var _ FaultConn = (*unplugWatch)(nil)
+
+func (w *unplugWatch) Unplug() error {
+	err := w.FaultConn.Unplug()
+	if err == nil {
+		w.unplugged.Store(true)
+	}
+	return err
+}
+
+// listNow enumerates the host's USB devices through a libusb context of its
+// own. A context opened before a replug cannot see the device come back:
+// libusb drops an unplugged device from its list when an open handle to it
+// fails, but learns of new devices only from its hotplug monitor, which
+// listens to udevd's events, and the lab has no udevd. A fresh context
+// scans sysfs when it opens.
+func listNow() ([]gousb.Candidate, error) {
+	c, err := gousb.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.List(nil)
+}
+
+// driversBack waits, for up to wait, until list shows exactly one device
+// with info's VID:PID, bound to the kernel drivers it had before the spec
+// (before); after an unplug (unplugged), one at another bus and address
+// than info's, so that the old device still being listed while the kernel
+// has yet to take it off the bus does not pass for the replugged one. The
+// next spec opens that device by its VID:PID. The error wraps
+// ErrNotRestored and names what was listed last.
+func driversBack(list func() ([]gousb.Candidate, error), info hw.Info, before []string, unplugged bool, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	for {
-		list, err := c.List(func(x gousb.Candidate) bool { return x.Vendor == info.Vendor && x.Product == info.Product })
-		if err == nil && len(list) == 1 {
-			if last = list[0].Drivers(); slices.Equal(before, last) {
-				return nil
+		all, err := list()
+		var seen []gousb.Candidate
+		for _, x := range all {
+			if x.Vendor == info.Vendor && x.Product == info.Product {
+				seen = append(seen, x)
 			}
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%04x:%04x: %v after the replug, not the kernel drivers %v it had before the spec (waited %v)", info.Vendor, info.Product, last, before, replugWait)
+		if err == nil && len(seen) == 1 && slices.Equal(before, seen[0].Drivers()) &&
+			!(unplugged && seen[0].Bus == info.Bus && seen[0].Address == info.Address) {
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Now().After(deadline) {
+			want := "listed once"
+			if unplugged {
+				want = fmt.Sprintf("listed once at a new address (it was bus %d addr %d)", info.Bus, info.Address)
+			}
+			got := "none"
+			if len(seen) > 0 {
+				var s []string
+				for _, x := range seen {
+					s = append(s, fmt.Sprintf("bus %d addr %d drivers %v", x.Bus, x.Address, x.Drivers()))
+				}
+				got = strings.Join(s, "; ")
+			}
+			if err != nil {
+				got = err.Error()
+			}
+			return fmt.Errorf("%04x:%04x: %w: want it %s with the kernel drivers %v it had before the spec; after %v: %s",
+				info.Vendor, info.Product, ErrNotRestored, want, before, wait, got)
+		}
+		time.Sleep(replugPoll)
 	}
 }

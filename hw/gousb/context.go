@@ -60,6 +60,12 @@ func (c *Context) Close() error {
 // List enumerates the devices on the host without opening any, and returns
 // those match accepts (all when match is nil), ordered by bus and address.
 // Root hubs are never returned.
+//
+// It lists what libusb's context knows: the devices there were at Open,
+// less those it saw go, plus those its hotplug monitor reported since.
+// libusb (built with udev, as Debian's is) hears of new devices only from
+// udevd; where none runs (the virtual lab), a device plugged in after Open,
+// a replugged one included, is listed only by a Context opened after it.
 func (c *Context) List(match func(Candidate) bool) ([]Candidate, error) {
 	all, err := c.all()
 	if err != nil {

@@ -1,0 +1,135 @@
+package specs
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"dongle/hw"
+	"dongle/hw/gousb"
+)
+
+// asixAt is an 0b95:772b device at bus 5 address addr with the given
+// kernel drivers on its interface 0.
+func asixAt(addr int, drivers ...string) gousb.Candidate {
+	c := gousb.Candidate{Info: hw.Info{Bus: 5, Address: addr, Vendor: 0x0b95, Product: 0x772b}, ActiveConfig: 1}
+	for i, d := range drivers {
+		c.Interfaces = append(c.Interfaces, gousb.Iface{Config: 1, Number: i, Driver: d})
+	}
+	return c
+}
+
+// listing answers each call with the next of steps (the last one for ever)
+// and counts the calls.
+type listing struct {
+	steps [][]gousb.Candidate
+	err   error
+	calls int
+}
+
+func (l *listing) list() ([]gousb.Candidate, error) {
+	i := min(l.calls, len(l.steps)-1)
+	l.calls++
+	return l.steps[i], l.err
+}
+
+var asixBefore = hw.Info{Bus: 5, Address: 3, Vendor: 0x0b95, Product: 0x772b}
+
+// TestDriversBackWaitsForTheReplug: after an unplug, the device the spec
+// opened (still listed while the kernel has yet to drop it) does not pass
+// for the replugged one; driversBack returns once the device is listed
+// once at a new address with the drivers it had, and not before.
+func TestDriversBackWaitsForTheReplug(t *testing.T) {
+	other := gousb.Candidate{Info: hw.Info{Bus: 1, Address: 2, Vendor: 0x0525, Product: 0xa4a2}}
+	l := &listing{steps: [][]gousb.Candidate{
+		{other, asixAt(3, "asix")}, // the old device, not yet gone
+		{other},                    // gone
+		{other, asixAt(4)},         // back, the kernel driver not bound yet
+		{other, asixAt(4, "asix")}, // as found
+	}}
+	if err := driversBack(l.list, asixBefore, []string{"asix"}, true, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.calls != 4 {
+		t.Errorf("driversBack returned after %d listings, want 4 (the first with the drivers bound at a new address)", l.calls)
+	}
+}
+
+// TestDriversBackWithoutUnplug: a spec that unplugged nothing leaves the
+// device where it was, which is then as found.
+func TestDriversBackWithoutUnplug(t *testing.T) {
+	l := &listing{steps: [][]gousb.Candidate{{asixAt(3, "asix")}}}
+	if err := driversBack(l.list, asixBefore, []string{"asix"}, false, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.calls != 1 {
+		t.Errorf("%d listings, want 1", l.calls)
+	}
+}
+
+// TestDriversBackFails: what is not the device as found fails after the
+// wait, with ErrNotRestored and what was listed.
+func TestDriversBackFails(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		list      []gousb.Candidate
+		err       error
+		unplugged bool
+		says      []string
+	}{
+		{"never back", nil, nil, true, []string{"none", "bus 5 addr 3"}},
+		{"old address only", []gousb.Candidate{asixAt(3, "asix")}, nil, true, []string{"bus 5 addr 3 drivers [asix]", "new address"}},
+		{"listed twice", []gousb.Candidate{asixAt(3, "asix"), asixAt(4, "asix")}, nil, true, []string{"bus 5 addr 3", "bus 5 addr 4"}},
+		{"listed twice, no unplug", []gousb.Candidate{asixAt(3, "asix"), asixAt(4, "asix")}, nil, false, []string{"listed once", "bus 5 addr 4"}},
+		{"other driver", []gousb.Candidate{asixAt(4, "usbfs")}, nil, true, []string{"drivers [usbfs]", "[asix]"}},
+		{"no driver", []gousb.Candidate{asixAt(4)}, nil, true, []string{"drivers []"}},
+		{"list fails", []gousb.Candidate{asixAt(4, "asix")}, errors.New("libusb_init: no usbfs"), true, []string{"no usbfs"}},
+	} {
+		l := &listing{steps: [][]gousb.Candidate{c.list}, err: c.err}
+		t0 := time.Now()
+		err := driversBack(l.list, asixBefore, []string{"asix"}, c.unplugged, 250*time.Millisecond)
+		if !errors.Is(err, ErrNotRestored) {
+			t.Errorf("%s: %v, want ErrNotRestored", c.name, err)
+			continue
+		}
+		if d := time.Since(t0); d < 250*time.Millisecond {
+			t.Errorf("%s: failed after %v, before the wait of 250ms was up", c.name, d)
+		}
+		for _, s := range c.says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: %q does not say %q", c.name, err, s)
+			}
+		}
+		if !strings.Contains(err.Error(), "0b95:772b") {
+			t.Errorf("%s: %q does not name the device", c.name, err)
+		}
+	}
+}
+
+// stubFaults is a FaultConn whose Unplug answers err.
+type stubFaults struct{ err error }
+
+func (s stubFaults) Stall(uint8) error            { return nil }
+func (s stubFaults) Unplug() error                { return s.err }
+func (s stubFaults) TimeoutNext(uint8, int) error { return nil }
+func (s stubFaults) Restore() error               { return nil }
+func (s stubFaults) Close() error                 { return nil }
+
+// TestUnplugWatch: only an unplug that succeeded makes the target's Close
+// wait for a new address; a failed one is passed on as it was.
+func TestUnplugWatch(t *testing.T) {
+	w := &unplugWatch{FaultConn: stubFaults{}}
+	if w.unplugged.Load() {
+		t.Fatal("unplugged before any Unplug")
+	}
+	if err := w.Unplug(); err != nil || !w.unplugged.Load() {
+		t.Errorf("Unplug: %v, unplugged %v; want nil, true", err, w.unplugged.Load())
+	}
+	bad := fmt.Errorf("ffsmodel: %w", ErrFaults)
+	w = &unplugWatch{FaultConn: stubFaults{err: bad}}
+	if err := w.Unplug(); err != bad || w.unplugged.Load() {
+		t.Errorf("failed Unplug: %v, unplugged %v; want %v, false", err, w.unplugged.Load(), bad)
+	}
+}
