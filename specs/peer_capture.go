@@ -10,7 +10,9 @@ import (
 // of this run's test frames, in wire order, and a count of everything else.
 // A peer implementation feeds it from its reader (Offer) and answers
 // Received, Reset and Ignored from it. The zero value is not usable; make
-// one with NewPeerCapture. Safe for one writer and any number of readers.
+// one with NewPeerCapture. Safe for one writer (Offer, End) and one waiter
+// (WaitFor: its single wake-up token wakes one waiter); other readers
+// (Ignored, Reset) may run at any time.
 type PeerCapture struct {
 	mu      sync.Mutex
 	frames  [][]byte

@@ -97,10 +97,14 @@ type labWire struct {
 	mu   sync.Mutex // one command at a time on p
 	p    *guest.Peer
 
-	ignored  uint64 // non-test frames in the last answer
-	resetErr error  // Reset's failure, reported by the next Received
-	closed   bool
-	unplug   bool // unplugged by the spec, not plugged back yet
+	// The peer keeps what the device sent since its last reset, so an
+	// answer holds every non-test frame of the current window: ignored is
+	// that count in the last answer, and ignoredBefore the windows Reset
+	// closed (Ignored counts since open, as PeerConn says).
+	ignored, ignoredBefore uint64
+	resetErr               error // Reset's failure, reported by the next Received
+	closed                 bool
+	unplug                 bool // unplugged by the spec, not plugged back yet
 }
 
 var (
@@ -188,13 +192,15 @@ func (w *labWire) Reset() {
 	defer w.mu.Unlock()
 	if !w.closed {
 		w.resetErr = w.p.Reset()
+		w.ignoredBefore += w.ignored
+		w.ignored = 0
 	}
 }
 
 func (w *labWire) Ignored() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.ignored
+	return w.ignoredBefore + w.ignored
 }
 
 func (w *labWire) SetLink(up bool) error { return w.do(func() error { return w.p.SetLink(up) }) }

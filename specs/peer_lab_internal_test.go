@@ -75,6 +75,18 @@ func TestLabWire(t *testing.T) {
 	if got, err := w.Received(short, 1); err == nil || len(got) != 0 {
 		t.Fatalf("after Reset: %d frames, %v; want none and an error", len(got), err)
 	}
+	if w.Ignored() != 1 {
+		t.Fatalf("Ignored after Reset = %d, want still 1: it counts since open", w.Ignored())
+	}
+	if _, err := qemu.WriteToUnix(other, to); err != nil {
+		t.Fatal(err)
+	}
+	short4, cancel4 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel4()
+	w.Received(short4, 1)
+	if w.Ignored() != 2 {
+		t.Fatalf("Ignored = %d, want 2: one before the Reset, one after", w.Ignored())
+	}
 	in := Frame(me, PeerMAC, 60, 3)
 	if err := w.Inject(in); err != nil {
 		t.Fatal(err)

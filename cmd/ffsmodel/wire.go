@@ -108,8 +108,18 @@ func (w *wirePeer) serve(ctx context.Context, path string) error {
 }
 
 func (w *wirePeer) conn(ctx context.Context, c net.Conn) {
-	defer c.Close()
-	go func() { <-ctx.Done(); c.Close() }()
+	// The connection closes when the client hangs up or ffsmodel stops,
+	// whichever is first; the watcher ends with the connection, so a
+	// daemon serving one connection per spec keeps no goroutine per spec.
+	done := make(chan struct{})
+	defer func() { close(done); c.Close() }()
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.Close()
+		case <-done:
+		}
+	}()
 	sc := bufio.NewScanner(c)
 	sc.Buffer(make([]byte, 64<<10), guest.MaxLine)
 	for sc.Scan() {

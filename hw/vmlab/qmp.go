@@ -16,6 +16,11 @@ import (
 type QMP struct {
 	c  net.Conn
 	rd *bufio.Reader
+	// events are those that arrived while Execute waited for its answer:
+	// QEMU may emit a command's own event (DEVICE_DELETED for a USB
+	// device, which is removed at once) before the command's "return",
+	// so WaitEvent looks at them first.
+	events []*qmpMessage
 }
 
 // ErrQMP wraps every error QEMU itself returned for a command.
@@ -73,7 +78,7 @@ func (q *QMP) read() (*qmpMessage, error) {
 }
 
 // Execute runs one command and returns its "return" value. Events that
-// arrive before the answer are passed over.
+// arrive before the answer are kept for WaitEvent.
 func (q *QMP) Execute(ctx context.Context, cmd string, args any) (json.RawMessage, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		q.c.SetDeadline(dl)
@@ -101,6 +106,8 @@ func (q *QMP) Execute(ctx context.Context, cmd string, args any) (json.RawMessag
 			return nil, fmt.Errorf("qmp %s: %w: %s: %s", cmd, ErrQMP, m.Error.Class, m.Error.Desc)
 		case m.Return != nil:
 			return m.Return, nil
+		case m.Event != "":
+			q.events = append(q.events, m)
 		}
 	}
 }
@@ -108,6 +115,13 @@ func (q *QMP) Execute(ctx context.Context, cmd string, args any) (json.RawMessag
 // WaitEvent waits for event (whose data, if match is not nil, satisfies
 // it) until ctx ends.
 func (q *QMP) WaitEvent(ctx context.Context, event string, match func(data json.RawMessage) bool) error {
+	matches := func(m *qmpMessage) bool { return m.Event == event && (match == nil || match(m.Data)) }
+	for i, m := range q.events {
+		if matches(m) {
+			q.events = append(q.events[:i], q.events[i+1:]...)
+			return nil
+		}
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		q.c.SetDeadline(dl)
 	}
@@ -116,7 +130,7 @@ func (q *QMP) WaitEvent(ctx context.Context, event string, match func(data json.
 		if err != nil {
 			return fmt.Errorf("qmp: waiting for %s: %w", event, err)
 		}
-		if m.Event == event && (match == nil || match(m.Data)) {
+		if matches(m) {
 			return nil
 		}
 	}

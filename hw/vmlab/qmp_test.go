@@ -101,3 +101,22 @@ func TestPlugUSBNetError(t *testing.T) {
 		t.Fatal("unplug without DEVICE_DELETED succeeded")
 	}
 }
+
+// TestPlugUSBNetEventBeforeReturn: QEMU removes a USB device at once, so
+// DEVICE_DELETED may come before device_del's return; the unplug must not
+// pass over it and then wait for an event that already came.
+func TestPlugUSBNetEventBeforeReturn(t *testing.T) {
+	path, _ := fakeQMP(t, func(m map[string]any) []string {
+		if m["execute"] == "device_del" {
+			return []string{`{"event": "DEVICE_DELETED", "data": {"device": "other"}}`,
+				`{"event": "DEVICE_DELETED", "data": {"device": "usbnet0", "path": "/machine/peripheral/usbnet0"}}`,
+				`{"return": {}}`}
+		}
+		return []string{`{"return": {}}`}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := PlugUSBNet(ctx, path, false, ""); err != nil {
+		t.Fatalf("unplug with DEVICE_DELETED before the return: %v", err)
+	}
+}

@@ -83,9 +83,10 @@ func (*Driver) UnframeTx(_ *usbnet.Capture, p []byte, length int, emit usbnet.Em
 func (*Driver) TxHeaderLen() int { return 4 }
 
 // DescribeStatus implements usbnet.StatusDescriber: bit 0 of byte 2 is the
-// link (asix_status).
+// link (asix_status), in a packet of at least 8 bytes: Linux ignores a
+// shorter one, so decode reports no link event for it either.
 func (*Driver) DescribeStatus(p []byte) (usbnet.LinkEvent, error) {
-	if len(p) < 3 {
+	if len(p) < 8 {
 		return usbnet.LinkEvent{}, fmt.Errorf("%w: %d bytes, need 8", ErrStatus, len(p))
 	}
 	return usbnet.LinkEvent{HasLink: true, Up: p[2]&1 != 0}, nil

@@ -148,7 +148,8 @@ func TestDescribeStatus(t *testing.T) {
 		{[]byte{0xa1, 0, 1, 0, 0, 0, 0, 0}, true, false},
 		{[]byte{0xa1, 0, 0, 0, 0, 0, 0, 0}, false, false},
 		{[]byte{0xa1, 0, 0xfe, 0, 0, 0, 0, 0}, false, false},
-		{[]byte{0xa1, 0, 1}, true, false},
+		{[]byte{0xa1, 0, 1}, false, true}, // under 8 bytes: asix_status ignores it
+		{[]byte{0xa1, 0, 1, 0, 0, 0, 0}, false, true},
 		{[]byte{0xa1, 0}, false, true},
 	} {
 		ev, err := (&Driver{}).DescribeStatus(c.p)

@@ -80,9 +80,10 @@ func (*Driver) TxHeaderLen() int { return TxHdrLen }
 var ErrIntShort = errors.New("interrupt packet too short")
 
 // DescribeStatus implements usbnet.StatusDescriber: the link bit
-// (IntLinkUp).
+// (IntLinkUp), in a packet of at least 8 bytes, as Status and
+// ax88179_status require.
 func (*Driver) DescribeStatus(p []byte) (usbnet.LinkEvent, error) {
-	if len(p) < 4 {
+	if len(p) < 8 {
 		return usbnet.LinkEvent{}, fmt.Errorf("%w: %d bytes, need 8", ErrIntShort, len(p))
 	}
 	return usbnet.LinkEvent{HasLink: true, Up: IntLinkUp(p)}, nil

@@ -111,12 +111,14 @@ func TestDescribeStatusNamesMAC(t *testing.T) {
 	if err != nil || !ev.HasLink || !ev.Up {
 		t.Errorf("link up: %+v %v", ev, err)
 	}
-	ev, err = (&Driver{}).DescribeStatus([]byte{0xa1, 0, 0, 0})
+	ev, err = (&Driver{}).DescribeStatus([]byte{0xa1, 0, 0, 0, 0, 0, 0, 0})
 	if err != nil || !ev.HasLink || ev.Up {
 		t.Errorf("link down: %+v %v", ev, err)
 	}
-	if _, err := (&Driver{}).DescribeStatus([]byte{1, 2, 3}); !errors.Is(err, ErrIntShort) {
-		t.Errorf("short: %v", err)
+	for _, p := range [][]byte{{1, 2, 3}, {0xa1, 0, 1, 0, 0, 0, 0}} { // under 8 bytes: ax88179_status ignores it
+		if _, err := (&Driver{}).DescribeStatus(p); !errors.Is(err, ErrIntShort) {
+			t.Errorf("short % x: %v", p, err)
+		}
 	}
 	in := uint8(hw.DirIn | hw.TypeVendor | hw.RecipDevice)
 	for s, want := range map[hw.Setup]string{

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,7 +79,15 @@ type Peer struct {
 	// share is a directory the peer sees too ("" none): bulky frame data
 	// goes through files there (wire.go).
 	share string
+	// lost is set when a command got no answer in time: its answer may
+	// still come and would be read as the next command's, so every later
+	// command fails with it instead (answers carry no command id).
+	lost error
 }
+
+// ErrDesync is returned by every command after one went unanswered: the
+// channel can no longer pair answers with commands. Dial again.
+var ErrDesync = errors.New("peer control channel out of step after an unanswered command")
 
 // ctlConn is the control channel: a serial port or a unix socket.
 type ctlConn interface {
@@ -107,11 +116,30 @@ func DialPeer() (*Peer, error) {
 	if st, err := os.Stat(SharedDir); err == nil && st.IsDir() {
 		p.share = SharedDir
 	}
-	if _, err := p.cmd("ping"); err != nil {
+	if err := p.sync(); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return p, nil
+}
+
+// sync sends ping and passes over every line before its "ok pong": the
+// late answers of an earlier user's commands, which the host wrote after
+// the input flush (the serial port is shared by every spec of a run).
+func (p *Peer) sync() error {
+	if _, err := io.WriteString(p.f, "ping\n"); err != nil {
+		return fmt.Errorf("peer ping: %w", err)
+	}
+	p.f.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		line, err := p.rd.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("peer ping: no answer: %w", err)
+		}
+		if strings.TrimSpace(line) == "ok pong" {
+			return nil
+		}
+	}
 }
 
 func newPeer(c ctlConn) *Peer { return &Peer{f: c, rd: bufio.NewReaderSize(c, 64<<10)} }
@@ -135,13 +163,17 @@ func (p *Peer) cmd(c string) (string, error) { return p.cmdWithin(c, 10*time.Sec
 
 // cmdWithin sends one command and waits at most timeout for its answer.
 func (p *Peer) cmdWithin(c string, timeout time.Duration) (string, error) {
+	if p.lost != nil {
+		return "", fmt.Errorf("peer %q: %w (%v)", short(c), ErrDesync, p.lost)
+	}
 	if _, err := io.WriteString(p.f, c+"\n"); err != nil {
 		return "", fmt.Errorf("peer %q: %w", short(c), err)
 	}
 	p.f.SetReadDeadline(time.Now().Add(timeout))
 	line, err := p.rd.ReadString('\n')
 	if err != nil {
-		return "", fmt.Errorf("peer %q: no answer: %w", short(c), err)
+		p.lost = fmt.Errorf("peer %q: no answer: %w", short(c), err)
+		return "", p.lost
 	}
 	line = strings.TrimSpace(line)
 	if rest, ok := strings.CutPrefix(line, "ok"); ok {

@@ -170,7 +170,7 @@ func DialWire(path string) (*Peer, error) {
 		return nil, fmt.Errorf("wire peer %s: %w", path, err)
 	}
 	p := newPeer(c.(*net.UnixConn))
-	if _, err := p.cmd("ping"); err != nil {
+	if err := p.sync(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("wire peer %s: %w", path, err)
 	}
