@@ -615,7 +615,7 @@ func (r *runner) drain(t *testing.T, in hw.Endpoint, l Layout) {
 const (
 	batchOut    = 4
 	batchRoom   = 3
-	batchSettle = 50 * time.Millisecond
+	batchSettle = 100 * time.Millisecond
 )
 
 // waitBatch: WaitBatch panics on an empty out (a programming error) and
@@ -645,7 +645,7 @@ func (r *runner) waitBatch(t *testing.T, d hw.Device, l Layout) {
 	}
 	checkErrno(t, "WaitBatch with nothing in flight", err, hw.ErrNotFound)
 
-	const attempts = 5
+	const attempts = 8
 	var got []int // what each call returned, for the failure message
 	for a := range attempts {
 		trs := make([]*hw.Transfer, batchOut)

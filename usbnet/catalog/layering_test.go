@@ -60,7 +60,7 @@ func TestLayering(t *testing.T) {
 	if len(drivers) != len(catalog.Entries()) {
 		t.Fatalf("driver packages %v", drivers)
 	}
-	backends := []string{"dongle/hw/gousb", "dongle/hw/sim", "dongle/hw/replay", "dongle/hw/record", "dongle/usbnet/catalog"}
+	backends := []string{"dongle/hw/gousb", "dongle/hw/sim", "dongle/hw/replay", "dongle/hw/record", "dongle/hw/usbmon", "dongle/hw/ffs", "dongle/hw/vmlab", "dongle/usbnet/catalog"}
 	for pkg := range drivers {
 		for _, d := range goList(t, `{{join .Deps " "}}`, pkg)[pkg] {
 			for _, b := range backends {
