@@ -2,6 +2,7 @@ package specs
 
 import (
 	"context"
+	"dongle/hw/vmlab/guest"
 	"errors"
 	"fmt"
 	"net"
@@ -213,38 +214,23 @@ func (p *ifacePeer) SetLink(up bool) error {
 	return nil
 }
 
-// setIfaceUp sets or clears IFF_UP on name (SIOCSIFFLAGS).
+// setIfaceUp sets or clears IFF_UP on name: guest.SetLink's ioctl (the
+// same on any Linux host), with its errno told apart for the peer's
+// sentinels.
 func setIfaceUp(name string, up bool) error {
 	state := map[bool]string{false: "down", true: "up"}[up]
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("peer iface:%s: link %s: %w", name, state, err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
+	err := guest.SetLink(name, up)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ENODEV):
+		return fmt.Errorf("peer iface:%s: link %s: %w: %v", name, state, ErrPeerNotFound, err)
+	case errors.Is(err, unix.EINVAL):
 		return fmt.Errorf("peer iface:%s: link %s: %w: %v", name, state, ErrPeerArg, err)
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return fmt.Errorf("peer iface:%s: link %s: %w: needs CAP_NET_ADMIN (or root): %v", name, state, ErrPeerPermission, err)
 	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		if errors.Is(err, unix.ENODEV) {
-			return fmt.Errorf("peer iface:%s: link %s: %w: %v", name, state, ErrPeerNotFound, err)
-		}
-		return fmt.Errorf("peer iface:%s: link %s: %w", name, state, err)
-	}
-	flags := ifr.Uint16()
-	if up {
-		flags |= unix.IFF_UP
-	} else {
-		flags &^= unix.IFF_UP
-	}
-	ifr.SetUint16(flags)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return fmt.Errorf("peer iface:%s: link %s: %w: needs CAP_NET_ADMIN (or root): %v", name, state, ErrPeerPermission, err)
-		}
-		return fmt.Errorf("peer iface:%s: link %s: %w", name, state, err)
-	}
-	return nil
+	return fmt.Errorf("peer iface:%s: link %s: %w", name, state, err)
 }
 
 // Close stops the reader, closes the socket (which drops the promiscuous

@@ -54,21 +54,8 @@ func echoTrace(t *testing.T, reap reapFunc) ([]byte, [][]byte) {
 	t.Helper()
 	var trace bytes.Buffer
 	clock := time.Unix(1700000000, 0)
-	rec, err := record.New(recordtest.NewEcho(), &trace, record.Options{Now: func() time.Time { clock = clock.Add(time.Millisecond); return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Claim(0); err != nil {
-		t.Fatal(err)
-	}
-	in, err := rec.OpenEndpoint(0x82)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := rec.OpenEndpoint(0x02)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, eps := openRecorded(t, recordtest.NewEcho(), &trace, record.Options{Now: func() time.Time { clock = clock.Add(time.Millisecond); return clock }}, 0x82, 0x02)
+	in, out := eps[0], eps[1]
 	sends := [][]byte{recordtest.Frames[0], recordtest.Frames[1], {}, recordtest.Frames[2]}
 	for _, f := range sends {
 		if err := out.Submit(&hw.Transfer{Buf: f}); err != nil {
@@ -89,18 +76,7 @@ func echoTrace(t *testing.T, reap reapFunc) ([]byte, [][]byte) {
 	for _, tr := range reap(t, in, len(recordtest.Frames)) {
 		got = append(got, tr.Data())
 	}
-	if err := in.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Release(0); err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeRecorded(t, rec, in, out)
 	return trace.Bytes(), got
 }
 
@@ -168,17 +144,8 @@ func (e reversedEP) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, err
 // are logged with their own URB ids, and later ones still pair.
 func TestOutOfOrderPairs(t *testing.T) {
 	var trace bytes.Buffer
-	rec, err := record.New(reversing{recordtest.NewEcho()}, &trace, record.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Claim(0); err != nil {
-		t.Fatal(err)
-	}
-	out, err := rec.OpenEndpoint(0x02)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, eps := openRecorded(t, reversing{recordtest.NewEcho()}, &trace, record.Options{}, 0x02)
+	out := eps[0]
 	// Lengths 1..4, then 5..7: each 'C' must carry its own 'S''s id.
 	reapN := func(first, k int) {
 		for i := range k {
@@ -196,15 +163,7 @@ func TestOutOfOrderPairs(t *testing.T) {
 	}
 	reapN(1, 4)
 	reapN(5, 3)
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Release(0); err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeRecorded(t, rec, out)
 	recs, _, err := usbmon.ReadAll(&trace)
 	if err != nil {
 		t.Fatal(err)
@@ -277,17 +236,8 @@ func (e foreignEP) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 // transfers it did see.
 func TestForeignTransfer(t *testing.T) {
 	var trace bytes.Buffer
-	rec, err := record.New(foreign{recordtest.NewEcho()}, &trace, record.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Claim(0); err != nil {
-		t.Fatal(err)
-	}
-	out, err := rec.OpenEndpoint(0x02)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, eps := openRecorded(t, foreign{recordtest.NewEcho()}, &trace, record.Options{}, 0x02)
+	out := eps[0]
 	for range 2 {
 		if err := out.Submit(&hw.Transfer{Buf: make([]byte, 10)}); err != nil {
 			t.Fatal(err)
@@ -297,15 +247,7 @@ func TestForeignTransfer(t *testing.T) {
 	if n, err := out.WaitBatch(context.Background(), got); err != nil || n != 2 {
 		t.Fatalf("WaitBatch: %d, %v", n, err)
 	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Release(0); err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Close(); err != nil {
-		t.Fatal(err)
-	}
+	closeRecorded(t, rec, out)
 	recs, _, err := usbmon.ReadAll(&trace)
 	if err != nil {
 		t.Fatal(err)
@@ -325,21 +267,8 @@ func TestForeignTransfer(t *testing.T) {
 // with all its data.
 func TestFullBufferIn(t *testing.T) {
 	var trace bytes.Buffer
-	rec, err := record.New(recordtest.NewEcho(), &trace, record.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rec.Claim(0); err != nil {
-		t.Fatal(err)
-	}
-	in, err := rec.OpenEndpoint(0x82)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := rec.OpenEndpoint(0x02)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec, eps := openRecorded(t, recordtest.NewEcho(), &trace, record.Options{}, 0x82, 0x02)
+	in, out := eps[0], eps[1]
 	f := recordtest.Frames[0]
 	tin, tout := &hw.Transfer{Buf: make([]byte, len(f))}, &hw.Transfer{Buf: f}
 	if err := in.Submit(tin); err != nil {
@@ -358,7 +287,43 @@ func TestFullBufferIn(t *testing.T) {
 	if tin.N != len(tin.Buf) {
 		t.Fatalf("the IN transfer got %d of %d bytes, want it full", tin.N, len(tin.Buf))
 	}
-	for _, ep := range []hw.Endpoint{in, out} {
+	closeRecorded(t, rec, in, out)
+	recs, _, err := usbmon.ReadAll(&trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range usbmon.Pair(recs) {
+		if u.Endpoint() == 0x82 && !bytes.Equal(u.Data(), f) {
+			t.Errorf("the full IN transfer is logged with %d bytes of data, want the %d-byte frame", len(u.Data()), len(f))
+		}
+	}
+}
+
+// openRecorded records dev into trace, with interface 0 claimed and the
+// given endpoints open.
+func openRecorded(t *testing.T, dev hw.Device, trace *bytes.Buffer, opts record.Options, addrs ...uint8) (*record.Device, []hw.Endpoint) {
+	t.Helper()
+	rec, err := record.New(dev, trace, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Claim(0); err != nil {
+		t.Fatal(err)
+	}
+	eps := make([]hw.Endpoint, len(addrs))
+	for i, a := range addrs {
+		if eps[i], err = rec.OpenEndpoint(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rec, eps
+}
+
+// closeRecorded closes eps and rec, as a driver would, so that everything
+// recorded is in the trace.
+func closeRecorded(t *testing.T, rec *record.Device, eps ...hw.Endpoint) {
+	t.Helper()
+	for _, ep := range eps {
 		if err := ep.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -368,14 +333,5 @@ func TestFullBufferIn(t *testing.T) {
 	}
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
-	}
-	recs, _, err := usbmon.ReadAll(&trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range usbmon.Pair(recs) {
-		if u.Endpoint() == 0x82 && !bytes.Equal(u.Data(), f) {
-			t.Errorf("the full IN transfer is logged with %d bytes of data, want the %d-byte frame", len(u.Data()), len(f))
-		}
 	}
 }
