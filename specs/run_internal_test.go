@@ -201,7 +201,7 @@ func TestIsAlreadyClosed(t *testing.T) {
 func TestReportDirIsOnePlace(t *testing.T) {
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "go.mod"), []byte("// dongle\nmodule dongle\n\ngo 1.26\n"), 0o644)
-	sub := filepath.Join(root, "specs", "asixlab")
+	sub := filepath.Join(root, "specs", "referee")
 	os.MkdirAll(sub, 0o755)
 	other := t.TempDir()
 	os.WriteFile(filepath.Join(other, "go.mod"), []byte("module dongleish\n"), 0o644)

@@ -34,8 +34,8 @@ echo "lab.sh: hw/gousb lab tests passed in $((SECONDS - T1)) s"
 # inject and capture frames, pull its cable, halt its bulk IN endpoint and
 # unplug it from its UDC).
 T1=$SECONDS
-go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs/asixlab
-echo "lab.sh: asixlab (kernel drivers on the models) passed in $((SECONDS - T1)) s"
+go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs/referee
+echo "lab.sh: referee (kernel drivers on the models) passed in $((SECONDS - T1)) s"
 # The model writes its log, with its own, the bridge's and the peer's
 # counters every 2 s, into the run's share (.lab/runs/<id>/share/ffsmodel.log);
 # when a suite fails, its end is printed here, so a frame the model dropped

@@ -1,4 +1,4 @@
-package asixlab_test
+package referee_test
 
 import (
 	"bufio"
@@ -21,7 +21,7 @@ import (
 )
 
 // usbmonFixture is the kernel asix driver's capture kept in fixtures/ (see
-// its .md); the lab test writes a fresh one to DONGLE_ASIXLAB_OUT.
+// its .md); the lab test writes a fresh one to DONGLE_REFEREE_OUT.
 const usbmonFixture = "usbmon-kernel-asix-ax88772b.pcap"
 
 // liveCapture runs usbmon.Capture on a node in the background.

@@ -1,4 +1,4 @@
-package asixlab_test
+package referee_test
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func sh(args ...string) (string, error) {
 func needLab() {
 	if !guest.InLab() {
 		Skip("runs inside the virtual lab VM (dummy_hcd, FunctionFS, the kernel's asix drivers; " + guest.EnvInLab + " is not set here): " +
-			"go run ./cmd/dongle lab setup, then go test -exec $PWD/.lab/labexec ./specs/asixlab (tools/lab.sh, in ./do test, runs it)")
+			"go run ./cmd/dongle lab setup, then go test -exec $PWD/.lab/labexec ./specs/referee (tools/lab.sh, in ./do test, runs it)")
 	}
 }
 

@@ -1,19 +1,19 @@
-// Package asixlab checks dongle's ASIX device models against the Linux
+// Package referee checks dongle's device models against the Linux
 // kernel's own drivers, in the virtual lab: each model runs as a real USB
-// device (cmd/ffsmodel: FunctionFS on dummy_hcd), the kernel's asix
-// or ax88179_178a driver binds to it, and the lab test checks what a user
+// device (cmd/ffsmodel: FunctionFS on dummy_hcd), the kernel's driver for
+// the chip (asix, ax88179_178a, ...) binds to it, and the lab test checks what a user
 // would (driver bound, MAC, carrier, ping through it to the model's wire
 // side, no rx errors) and keeps the control requests the kernel made.
 //
-//	go test -exec .lab/labexec ./specs/asixlab          # in the lab (needs `lab setup`)
-//	go test ./specs/asixlab                              # anywhere: the request comparison
+//	go test -exec .lab/labexec ./specs/referee          # in the lab (needs `lab setup`)
+//	go test ./specs/referee                              # anywhere: the request comparison
 //
 // The request logs the kernel drivers produced in the lab are kept in
 // testdata/kernel-<model>.txt (one request a line, as ffsmodel -requests
 // writes them). Outside the lab the tests replay them against fresh models
 // (the model must answer every request the kernel makes, without a stall)
 // and compare them with the sequence dongle's own drivers send to the same
-// model (Diff). DONGLE_ASIXLAB_OUT=DIR makes the lab test write each run's
+// model (Diff). DONGLE_REFEREE_OUT=DIR makes the lab test write each run's
 // request log and capture there (to refresh testdata and fixtures/).
 //
 // A second lab test records the same bring-up the way a user would record a
@@ -23,7 +23,7 @@
 // capture re-reads, is the device's enumeration, bind and pings, and that
 // hw/replay's model replay of it binds dongle's asix minidriver and reads
 // the model's MAC. That capture is fixtures/usbmon-kernel-asix-ax88772b.pcap
-// (DONGLE_ASIXLAB_OUT writes a fresh one); outside the lab the same checks
+// (DONGLE_REFEREE_OUT writes a fresh one); outside the lab the same checks
 // run on the kept copy.
 //
 // A third lab test runs the AX88179 model at SuperSpeed: it reloads dummy_hcd
@@ -40,4 +40,4 @@
 // own 1024-byte packets, it wrote 512-byte (high-speed) pieces, which a
 // SuperSpeed endpoint ends as short packets (measured: ping -s 600 and
 // -s 1400 got no reply and the kernel counted rx_errors).
-package asixlab
+package referee

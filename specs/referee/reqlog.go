@@ -1,4 +1,4 @@
-package asixlab
+package referee
 
 import (
 	"bufio"

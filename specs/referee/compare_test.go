@@ -1,4 +1,4 @@
-package asixlab_test
+package referee_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"dongle/hw/sim/ax88179"
 	"dongle/hw/sim/ax88772"
 	"dongle/hw/sim/peer"
-	"dongle/specs/asixlab"
+	"dongle/specs/referee"
 	"dongle/usbnet"
 	"dongle/usbnet/catalog"
 )
@@ -24,7 +24,7 @@ import (
 // model is a fresh in-process model with its request log.
 type model struct {
 	dev      *sim.Device
-	requests func() []asixlab.Request
+	requests func() []referee.Request
 	close    func()
 }
 
@@ -35,32 +35,32 @@ func newModel(name string) model {
 	case "ax88772b":
 		dev, m := ax88772.NewDevice(ax88772.Options{})
 		m.Plug(wire.A())
-		return model{dev, func() []asixlab.Request {
-			var out []asixlab.Request
+		return model{dev, func() []referee.Request {
+			var out []referee.Request
 			for _, r := range m.Requests() {
-				out = append(out, asixlab.Request{Setup: r.Setup, Data: r.Data, Stalled: r.Stalled})
+				out = append(out, referee.Request{Setup: r.Setup, Data: r.Data, Stalled: r.Stalled})
 			}
 			return out
 		}, p.Close}
 	case "ax88179":
 		m, dev := ax88179.New(ax88179.Config{})
 		m.Connect(wire.A())
-		return model{dev, func() []asixlab.Request {
-			var out []asixlab.Request
+		return model{dev, func() []referee.Request {
+			var out []referee.Request
 			for _, r := range m.Requests() {
-				out = append(out, asixlab.Request{Setup: r.Setup, Data: r.Data, Stalled: r.Err != nil})
+				out = append(out, referee.Request{Setup: r.Setup, Data: r.Data, Stalled: r.Err != nil})
 			}
 			return out
 		}, p.Close}
 	}
-	panic("asixlab test: unknown model " + name)
+	panic("referee test: unknown model " + name)
 }
 
-func kernelLog(name string) []asixlab.Request {
+func kernelLog(name string) []referee.Request {
 	f, err := os.Open(filepath.Join("testdata", "kernel-"+name+".txt"))
 	Expect(err).NotTo(HaveOccurred())
 	defer f.Close()
-	reqs, err := asixlab.ParseLog(f)
+	reqs, err := referee.ParseLog(f)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(reqs).NotTo(BeEmpty())
 	return reqs
@@ -68,7 +68,7 @@ func kernelLog(name string) []asixlab.Request {
 
 // dongleRequests brings dongle's driver up on a fresh model the way the lab
 // brought the kernel's up (probe, open, carrier) and returns the requests.
-func dongleRequests(ctx context.Context, name string) []asixlab.Request {
+func dongleRequests(ctx context.Context, name string) []referee.Request {
 	m := newModel(name)
 	defer m.close()
 	d, err := usbnet.Probe(m.dev, catalog.ForModels()...)
@@ -109,7 +109,7 @@ var _ = Describe("the Linux driver's requests, recorded in the lab", func() {
 			for _, r := range d {
 				Expect(r.Stalled).To(BeFalse(), "dongle's driver made a request the model stalls: %v", r)
 			}
-			edits := asixlab.Diff(k, d)
+			edits := referee.Diff(k, d)
 			var b strings.Builder
 			var same, onlyK, onlyD int
 			for _, e := range edits {
@@ -125,7 +125,7 @@ var _ = Describe("the Linux driver's requests, recorded in the lab", func() {
 			}
 			fmt.Fprintf(GinkgoWriter, "%s: kernel %d requests, dongle %d; common %d, kernel only %d, dongle only %d\n%s",
 				name, len(k), len(d), same, onlyK, onlyD, b.String())
-			if dir := os.Getenv("DONGLE_ASIXLAB_DIFF"); dir != "" {
+			if dir := os.Getenv("DONGLE_REFEREE_DIFF"); dir != "" {
 				Expect(os.WriteFile(filepath.Join(dir, "diff-"+name+".txt"), []byte(b.String()), 0o644)).To(Succeed())
 			}
 			// Both drivers must at least read the MAC the same way and start
@@ -135,33 +135,33 @@ var _ = Describe("the Linux driver's requests, recorded in the lab", func() {
 })
 
 var _ = Describe("Diff", func() {
-	req := func(r uint8, v uint16) asixlab.Request {
-		return asixlab.Request{Setup: hw.Setup{RequestType: 0x40, Request: r, Value: v}}
+	req := func(r uint8, v uint16) referee.Request {
+		return referee.Request{Setup: hw.Setup{RequestType: 0x40, Request: r, Value: v}}
 	}
 	It("keeps the common subsequence and marks the rest", func() {
-		a := []asixlab.Request{req(1, 0), req(2, 0), req(3, 0), req(4, 0)}
-		b := []asixlab.Request{req(1, 0), req(3, 0), req(5, 0), req(4, 0)}
+		a := []referee.Request{req(1, 0), req(2, 0), req(3, 0), req(4, 0)}
+		b := []referee.Request{req(1, 0), req(3, 0), req(5, 0), req(4, 0)}
 		var ops []string
-		for _, e := range asixlab.Diff(a, b) {
+		for _, e := range referee.Diff(a, b) {
 			ops = append(ops, fmt.Sprintf("%c%d", e.Op, max(e.A, e.B)))
 		}
 		Expect(ops).To(Equal([]string{" 0", "-1", " 2", "+2", " 3"}))
 	})
 	It("distinguishes OUT data but not IN answers", func() {
-		in := asixlab.Request{Setup: hw.Setup{RequestType: 0xc0, Request: 7, Length: 2}, Data: []byte{1, 2}}
+		in := referee.Request{Setup: hw.Setup{RequestType: 0xc0, Request: 7, Length: 2}, Data: []byte{1, 2}}
 		in2 := in
 		in2.Data = []byte{9, 9}
-		out := asixlab.Request{Setup: hw.Setup{RequestType: 0x40, Request: 8, Length: 2}, Data: []byte{1, 2}}
+		out := referee.Request{Setup: hw.Setup{RequestType: 0x40, Request: 8, Length: 2}, Data: []byte{1, 2}}
 		out2 := out
 		out2.Data = []byte{9, 9}
 		Expect(in.Key()).To(Equal(in2.Key()))
 		Expect(out.Key()).NotTo(Equal(out2.Key()))
 	})
 	It("rebuilds both sequences from its edits", func() {
-		a := []asixlab.Request{req(1, 1), req(1, 2), req(2, 1), req(1, 1)}
-		b := []asixlab.Request{req(2, 1), req(1, 1), req(1, 3)}
+		a := []referee.Request{req(1, 1), req(1, 2), req(2, 1), req(1, 1)}
+		b := []referee.Request{req(2, 1), req(1, 1), req(1, 3)}
 		var ra, rb []string
-		for _, e := range asixlab.Diff(a, b) {
+		for _, e := range referee.Diff(a, b) {
 			if e.Op != '+' {
 				ra = append(ra, e.Key)
 			}
@@ -169,7 +169,7 @@ var _ = Describe("Diff", func() {
 				rb = append(rb, e.Key)
 			}
 		}
-		keys := func(rs []asixlab.Request) (k []string) {
+		keys := func(rs []referee.Request) (k []string) {
 			for _, r := range rs {
 				k = append(k, r.Key())
 			}
@@ -182,15 +182,15 @@ var _ = Describe("Diff", func() {
 
 var _ = Describe("ParseLog", func() {
 	It("reads what Request.String writes", func() {
-		r := asixlab.Request{Setup: hw.Setup{RequestType: 0xc0, Request: 0x13, Length: 6}, Data: []byte{0, 0xe, 0xc6, 1, 2, 3}, Stalled: true}
-		got, err := asixlab.ParseLog(strings.NewReader("# comment\n\n" + r.String() + "\n"))
+		r := referee.Request{Setup: hw.Setup{RequestType: 0xc0, Request: 0x13, Length: 6}, Data: []byte{0, 0xe, 0xc6, 1, 2, 3}, Stalled: true}
+		got, err := referee.ParseLog(strings.NewReader("# comment\n\n" + r.String() + "\n"))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(got).To(Equal([]asixlab.Request{r}))
+		Expect(got).To(Equal([]referee.Request{r}))
 	})
 	It("names the bad line", func() {
-		_, err := asixlab.ParseLog(strings.NewReader("c0 13 0000\n"))
+		_, err := referee.ParseLog(strings.NewReader("c0 13 0000\n"))
 		Expect(err).To(MatchError(ContainSubstring("line 1")))
-		_, err = asixlab.ParseLog(strings.NewReader("c0 1g 0000 0000 0006\n"))
+		_, err = referee.ParseLog(strings.NewReader("c0 1g 0000 0000 0006\n"))
 		Expect(err).To(MatchError(ContainSubstring("field 2")))
 	})
 })

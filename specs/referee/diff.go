@@ -1,4 +1,4 @@
-package asixlab
+package referee
 
 // Edit is one line of a request diff.
 type Edit struct {

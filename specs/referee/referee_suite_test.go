@@ -1,4 +1,4 @@
-package asixlab_test
+package referee_test
 
 import (
 	"testing"
@@ -9,5 +9,5 @@ import (
 
 func TestASIXLab(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "asixlab")
+	RunSpecs(t, "referee")
 }

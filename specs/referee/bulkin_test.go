@@ -1,4 +1,4 @@
-package asixlab_test
+package referee_test
 
 import (
 	"strings"
@@ -6,17 +6,17 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"dongle/specs/asixlab"
+	"dongle/specs/referee"
 	"dongle/usbnet/ax88179"
 )
 
 // row is the register image of one of the driver's AX88179_BULKIN_SIZE rows.
-func row(b ax88179.BulkIn) asixlab.BulkIn { return asixlab.BulkIn(b.Bytes()) }
+func row(b ax88179.BulkIn) referee.BulkIn { return referee.BulkIn(b.Bytes()) }
 
 var _ = Describe("the AX88179 bulk-in setting (RX_BULKIN_QCTRL) a driver chose", func() {
 	DescribeTable("ExpectedBulkIn is the AX88179_BULKIN_SIZE row for the USB and Ethernet speed",
-		func(usb byte, phy uint16, want asixlab.BulkIn, ok bool) {
-			got, gotOK := asixlab.ExpectedBulkIn(usb, phy)
+		func(usb byte, phy uint16, want referee.BulkIn, ok bool) {
+			got, gotOK := referee.ExpectedBulkIn(usb, phy)
 			Expect(gotOK).To(Equal(ok))
 			Expect(got).To(Equal(want))
 		},
@@ -26,17 +26,17 @@ var _ = Describe("the AX88179 bulk-in setting (RX_BULKIN_QCTRL) a driver chose",
 		Entry("SuperSpeed, 100", byte(0x04), uint16(0x6400), row(ax88179.BulkIn100), true),
 		Entry("high speed, 100", byte(0x02), uint16(0x6400), row(ax88179.BulkIn100), true),
 		Entry("SuperSpeed, 10", byte(0x04), uint16(0x2400), row(ax88179.BulkInFull), true),
-		Entry("no link: nothing written", byte(0x04), uint16(0xa000), asixlab.BulkIn{}, false),
+		Entry("no link: nothing written", byte(0x04), uint16(0xa000), referee.BulkIn{}, false),
 	)
 
 	It("in the kernel's high-speed log kept in testdata is the high-speed gigabit row, after the reset default", func() {
 		reqs := kernelLog("ax88179")
-		lr, err := asixlab.LinkResets(reqs)
+		lr, err := referee.LinkResets(reqs)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lr).To(HaveLen(1), "one link-up in the recorded bring-up")
 		Expect(lr[0].USBStatus).To(Equal(ax88179.USBHigh))
 		Expect(lr[0].PHYStatus).To(Equal(uint16(0xa400)))
-		want, ok := asixlab.ExpectedBulkIn(lr[0].USBStatus, lr[0].PHYStatus)
+		want, ok := referee.ExpectedBulkIn(lr[0].USBStatus, lr[0].PHYStatus)
 		Expect(ok).To(BeTrue())
 		Expect(lr[0].QCtrl).To(Equal(want))
 		Expect(lr[0].QCtrl).To(Equal(row(ax88179.BulkInHighGiga)))
@@ -55,19 +55,19 @@ var _ = Describe("the AX88179 bulk-in setting (RX_BULKIN_QCTRL) a driver chose",
 			"c0 02 0003 0011 0002 0064",
 			"40 01 002e 0005 0005 07ae0718ff",
 		}, "\n")
-		reqs, err := asixlab.ParseLog(strings.NewReader(log))
+		reqs, err := referee.ParseLog(strings.NewReader(log))
 		Expect(err).NotTo(HaveOccurred())
-		lr, err := asixlab.LinkResets(reqs)
+		lr, err := referee.LinkResets(reqs)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(lr).To(Equal([]asixlab.LinkReset{
+		Expect(lr).To(Equal([]referee.LinkReset{
 			{USBStatus: 4, PHYStatus: 0xa400, QCtrl: row(ax88179.BulkInSuperGiga), Index: 3},
 			{USBStatus: 4, PHYStatus: 0x6400, QCtrl: row(ax88179.BulkIn100), Index: 6},
 		}))
 		Expect(lr[1].QCtrl.String()).To(Equal("07ae0718ff"))
 
-		bad, err := asixlab.ParseLog(strings.NewReader("c0 01 0002 0001 0001 04\n40 01 002e 0003 0003 074f00\n"))
+		bad, err := referee.ParseLog(strings.NewReader("c0 01 0002 0001 0001 04\n40 01 002e 0003 0003 074f00\n"))
 		Expect(err).NotTo(HaveOccurred())
-		_, err = asixlab.LinkResets(bad)
+		_, err = referee.LinkResets(bad)
 		Expect(err).To(MatchError(And(ContainSubstring("request 1"), ContainSubstring("RX_BULKIN_QCTRL write of 3 bytes"))))
 	})
 })

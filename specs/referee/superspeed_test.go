@@ -1,4 +1,4 @@
-package asixlab_test
+package referee_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 	"dongle/hw/sim/ax88179"
 	"dongle/hw/vmlab/guest"
-	"dongle/specs/asixlab"
+	"dongle/specs/referee"
 	axdrv "dongle/usbnet/ax88179" // the driver; ax88179 here is the model
 )
 
@@ -140,7 +140,7 @@ func superSpeedUDCs() {
 			// went with the UDC, the bind fails with -ENOENT ("udc
 			// dummy_udc.0: failed to start ecm: -2", EBUSY here), and it
 			// keeps failing on retries (measured: 50 tries over 5 s). It
-			// is timing-dependent: 3 of 10 asixlab runs had a gadget
+			// is timing-dependent: 3 of 10 referee runs had a gadget
 			// refused on this single reload cycle; a boot cycling the
 			// module 4 times saw refusals from the second or third
 			// cycle on. The ASIX
@@ -229,16 +229,16 @@ var _ = Describe("the AX88179 model at SuperSpeed (dummy_hcd is_super_speed=1)",
 
 		By("the kernel configured bulk-in aggregation for SuperSpeed")
 		reqs := stopModelLog(cmd, log, reqPath)
-		lrs, err := asixlab.LinkResets(reqs)
+		lrs, err := referee.LinkResets(reqs)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lrs).NotTo(BeEmpty(), "no RX_BULKIN_QCTRL write after a PHYSICAL_LINK_STATUS read in %d requests", len(reqs))
 		lr := lrs[len(lrs)-1]
-		want, ok := asixlab.ExpectedBulkIn(lr.USBStatus, lr.PHYStatus)
+		want, ok := referee.ExpectedBulkIn(lr.USBStatus, lr.PHYStatus)
 		GinkgoWriter.Printf("link reset (request %d): PHYSICAL_LINK_STATUS %#02x, PHYSR %#04x, RX_BULKIN_QCTRL written %s, table row %s\n",
 			lr.Index, lr.USBStatus, lr.PHYStatus, lr.QCtrl, want)
 		Expect(lr.USBStatus&axdrv.USBSuper).NotTo(BeZero(), "the model reports USB_SS in PHYSICAL_LINK_STATUS")
 		Expect(ok).To(BeTrue(), "the PHY status the driver read has link")
 		Expect(lr.QCtrl).To(Equal(want), "RX_BULKIN_QCTRL against AX88179_BULKIN_SIZE for PLSR %#02x PHYSR %#04x", lr.USBStatus, lr.PHYStatus)
-		Expect(lr.QCtrl).To(Equal(asixlab.BulkIn(axdrv.BulkInSuperGiga.Bytes())), "a gigabit link partner at SuperSpeed: row 0")
+		Expect(lr.QCtrl).To(Equal(referee.BulkIn(axdrv.BulkInSuperGiga.Bytes())), "a gigabit link partner at SuperSpeed: row 0")
 	})
 })

@@ -1,4 +1,4 @@
-package asixlab_test
+package referee_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"dongle/hw/vmlab/guest"
-	"dongle/specs/asixlab"
+	"dongle/specs/referee"
 )
 
 // The steps both lab specs take: run an emulated chip, wait for the
@@ -83,14 +83,14 @@ func noRxErrors(ifname string) {
 // cleanly, writing its request log) and returns the log at reqPath. The log
 // must not be empty, and the model must have stalled none of the kernel's
 // requests.
-func stopModelLog(cmd *exec.Cmd, log *bytes.Buffer, reqPath string) []asixlab.Request {
+func stopModelLog(cmd *exec.Cmd, log *bytes.Buffer, reqPath string) []referee.Request {
 	GinkgoHelper()
 	Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 	Expect(cmd.Wait()).To(Succeed(), "ffsmodel output:\n%s", log)
 	f, err := os.Open(reqPath)
 	Expect(err).NotTo(HaveOccurred())
 	defer f.Close()
-	reqs, err := asixlab.ParseLog(f)
+	reqs, err := referee.ParseLog(f)
 	Expect(err).NotTo(HaveOccurred(), "request log %s", reqPath)
 	Expect(reqs).NotTo(BeEmpty(), "request log %s", reqPath)
 	var stalled []string
@@ -104,11 +104,11 @@ func stopModelLog(cmd *exec.Cmd, log *bytes.Buffer, reqPath string) []asixlab.Re
 	return reqs
 }
 
-// outDir is where a lab spec keeps what it wrote: DONGLE_ASIXLAB_OUT when
+// outDir is where a lab spec keeps what it wrote: DONGLE_REFEREE_OUT when
 // set (to copy captures out of the lab), a temporary directory otherwise.
 func outDir() string {
 	GinkgoHelper()
-	out := os.Getenv("DONGLE_ASIXLAB_OUT")
+	out := os.Getenv("DONGLE_REFEREE_OUT")
 	if out == "" {
 		out = GinkgoT().TempDir()
 	}
