@@ -16,7 +16,7 @@
 //	  ▼
 //	Disconnect ── netdev.Unregister (Stop if up), Unbind, release
 //
-// Probe refuses CDC NCM and RNDIS functions with an *UnsupportedError
+// Probe refuses RNDIS functions with an *UnsupportedError
 // naming the device and the function. The hw.Device stays the caller's.
 //
 // Its matching is Match (match.go), the only matching code dongle has:
