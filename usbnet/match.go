@@ -39,7 +39,7 @@ func (id ID) Matches(dd *hw.DeviceDescriptor, a *hw.AltSetting) bool {
 // alternate setting 0.
 //
 // When nothing matches, a configuration holding a function dongle knows but
-// does not support (CDC NCM, RNDIS) gives an *UnsupportedError; otherwise
+// does not support (RNDIS) gives an *UnsupportedError; otherwise
 // the error wraps ErrNoDriver. name names the device in both.
 func Match(name string, dd *hw.DeviceDescriptor, cfgs []*hw.Config, active int, drivers []Minidriver) (Binding, error) {
 	for _, c := range activeFirst(cfgs, active) {

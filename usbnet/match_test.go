@@ -61,10 +61,10 @@ var _ = Describe("Match", func() {
 	})
 
 	It("names an unsupported function, else wraps ErrNoDriver", func() {
-		_, err := usbnet.Match("dev 1209:0042", dd, []*hw.Config{parseConfig(oneFunction(1, 0x02, 0x0d, 0))}, 1, []usbnet.Minidriver{cdcecm.New()})
+		_, err := usbnet.Match("dev 1209:0042", dd, []*hw.Config{parseConfig(oneFunction(1, 0xe0, 0x01, 0x03))}, 1, []usbnet.Minidriver{cdcecm.New()})
 		var ue *usbnet.UnsupportedError
 		Expect(errors.As(err, &ue)).To(BeTrue(), "%v", err)
-		Expect(ue.Function).To(Equal("CDC NCM"))
+		Expect(ue.Function).To(Equal("RNDIS"))
 		Expect(ue.Device).To(Equal("dev 1209:0042"))
 
 		_, err = usbnet.Match("dev", dd, []*hw.Config{vendorCfg()}, 2, []usbnet.Minidriver{cdcecm.New()})

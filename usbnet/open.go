@@ -22,7 +22,8 @@ type rxSlot struct {
 type txSlot struct {
 	t, zlp  hw.Transfer
 	skb     *skbuff.Buff
-	bytes   int   // frame length before TxFixup, for tx_bytes
+	frames  int   // frames it carries (1, or a TxAggregator's block)
+	bytes   int   // their length before framing, for tx_bytes
 	wantZLP bool  // zlp is submitted after t
 	pending int   // transfers of the slot not yet reaped
 	err     error // first failure among them
@@ -42,8 +43,9 @@ const throttleDelay = 125 * time.Millisecond
 // maxTxTries is how often a timed-out TX frame is submitted in all.
 const maxTxTries = 3
 
-// open is ndo_open (usbnet_open): select the data alternate setting, open
-// the endpoints, let the minidriver reset the chip and program its filter,
+// open is ndo_open (usbnet_open): let the minidriver reset the chip (data
+// interface still at alt 0), select the data alternate setting, open the
+// endpoints, let the minidriver program its filter,
 // then start the reapers, the bottom half, the kevent worker, the RX
 // transfers and the status transfer.
 func (d *Dev) open() (err error) {
@@ -71,6 +73,15 @@ func (d *Dev) open() (err error) {
 			err = fmt.Errorf("usbnet open: %s: %w", d.Name(), err)
 		}
 	}()
+	// Reset runs before the data interface's alternate setting is
+	// selected: with the function off (alt 0), as NCM needs for
+	// SET_NTB_FORMAT and SET_NTB_INPUT_SIZE, which alt 0 also undoes.
+	d.ctl.Lock()
+	err = d.Driver.Reset(d)
+	d.ctl.Unlock()
+	if err != nil {
+		return fmt.Errorf("%s reset: %w", d.Driver.Name(), err)
+	}
 	if d.DataAlt != 0 {
 		if err := d.HW.SetAlt(d.DataIface, d.DataAlt); err != nil {
 			return d.usbErr(fmt.Sprintf("interface %d alt %d", d.DataIface, d.DataAlt), err)
@@ -99,13 +110,8 @@ func (d *Dev) open() (err error) {
 		}
 	}
 	d.ctl.Lock()
-	err = d.Driver.Reset(d)
-	if err == nil {
-		if err = d.Driver.SetRxMode(d); err != nil {
-			err = fmt.Errorf("%s rx mode: %w", d.Driver.Name(), err)
-		}
-	} else {
-		err = fmt.Errorf("%s reset: %w", d.Driver.Name(), err)
+	if err = d.Driver.SetRxMode(d); err != nil {
+		err = fmt.Errorf("%s rx mode: %w", d.Driver.Name(), err)
 	}
 	d.ctl.Unlock()
 	if err != nil {
@@ -146,6 +152,12 @@ func (d *Dev) open() (err error) {
 		d.txFree = append(d.txFree, s)
 	}
 
+	if d.agg != nil {
+		// Last to fail: nothing above started a goroutine.
+		if err := d.startAgg(); err != nil {
+			return err
+		}
+	}
 	d.mu.Lock()
 	d.state = stateRunning
 	d.rxHalted, d.txHalted, d.txStopped = false, false, false
@@ -204,6 +216,9 @@ func (d *Dev) stop() error {
 
 	close(d.kquit)
 	d.kwg.Wait()
+	if d.agg != nil {
+		d.stopAgg()
+	}
 
 	d.mu.Lock()
 	pipes := []*pipe{d.in, d.out}
@@ -234,7 +249,7 @@ func (d *Dev) stop() error {
 		if s := &d.tx[i]; s.skb != nil {
 			s.skb.Free(skbuff.FreeWrite)
 			s.skb = nil
-			d.Net.Stats().TxDropped.Add(1)
+			d.Net.Stats().TxDropped.Add(uint64(s.frames))
 		}
 	}
 	d.rxq.Purge(skbuff.FreeRead)

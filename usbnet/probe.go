@@ -13,12 +13,12 @@ import (
 var ErrNoDriver = errors.New("no usbnet driver matches")
 
 // UnsupportedError is a device function dongle recognises but has no
-// driver for yet (CDC NCM, RNDIS). It wraps hw.ErrNotSupported.
+// driver for yet (RNDIS). It wraps hw.ErrNotSupported.
 type UnsupportedError struct {
 	Device                    string // "bus 0 addr 1 (1209:0002)"
 	Config                    uint8  // bConfigurationValue
 	Iface                     uint8  // bInterfaceNumber
-	Function                  string // "CDC NCM", "RNDIS"
+	Function                  string // "RNDIS"
 	Class, SubClass, Protocol uint8
 }
 
@@ -30,12 +30,10 @@ func (e *UnsupportedError) Error() string {
 func (e *UnsupportedError) Unwrap() error { return hw.ErrNotSupported }
 
 // UnsupportedFunction names a class triple dongle recognises but refuses:
-// CDC NCM (02/0d), RNDIS as Windows and Linux gadgets present it (02/02/ff,
-// e0/01/03, ef/04/01); "" for any other.
+// RNDIS as Windows and Linux gadgets present it (02/02/ff, e0/01/03,
+// ef/04/01); "" for any other. (CDC NCM has its driver, cdc_ncm.)
 func UnsupportedFunction(a *hw.AltSetting) string {
 	switch {
-	case a.Class == 0x02 && a.SubClass == 0x0d:
-		return "CDC NCM"
 	case a.Class == 0x02 && a.SubClass == 0x02 && a.Protocol == 0xff,
 		a.Class == 0xe0 && a.SubClass == 0x01 && a.Protocol == 0x03,
 		a.Class == 0xef && a.SubClass == 0x04 && a.Protocol == 0x01:
@@ -53,7 +51,7 @@ const maxConfigs = 8
 // its ECM function is config 1), claims the matched interface, runs Bind,
 // claims the data interface, and registers the netdev (usbnet_probe).
 //
-// A device whose only network function is CDC NCM or RNDIS fails with an
+// A device whose only network function is RNDIS fails with an
 // *UnsupportedError (wrapping hw.ErrNotSupported); a device nothing matches
 // fails with ErrNoDriver. On error nothing stays claimed. The hw.Device
 // stays the caller's: Probe and Disconnect never close it.
@@ -113,6 +111,9 @@ func Probe(hwdev hw.Device, drivers ...Minidriver) (*Dev, error) {
 		HW: hwdev, Info: info, Desc: dd, Config: m.Config, Driver: m.Driver, ID: m.ID, Intf: m.Intf,
 		TxURBs: DefaultTxURBs, ControlTimeout: DefaultControlTimeout,
 		goneCh: make(chan struct{}), kkick: make(chan struct{}, 1),
+	}
+	if ag, ok := m.Driver.(TxAggregator); ok {
+		d.agg = &txAgg{drv: ag}
 	}
 	d.CtrlIface, d.DataIface = int(m.Intf.Number), int(m.Intf.Number)
 	d.Net = netdev.New("eth%d", d)

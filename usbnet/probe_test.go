@@ -56,7 +56,6 @@ var _ = Describe("Probe", func() {
 			Expect(err.Error()).To(ContainSubstring(function))
 			Expect(err.Error()).To(ContainSubstring(dev.Info().Name()))
 		},
-		Entry("CDC NCM (lab gadget 1209:0002)", uint16(0x1209), uint16(0x0002), byte(0x02), byte(0x0d), byte(0x00), "CDC NCM"),
 		Entry("RNDIS as Windows sees it (lab gadget 1209:0003)", uint16(0x1209), uint16(0x0003), byte(0x02), byte(0x02), byte(0xff), "RNDIS"),
 		Entry("RNDIS wireless-controller class", uint16(0x1209), uint16(0x0003), byte(0xe0), byte(0x01), byte(0x03), "RNDIS"),
 		Entry("RNDIS misc class", uint16(0x1209), uint16(0x0003), byte(0xef), byte(0x04), byte(0x01), "RNDIS"),

@@ -59,7 +59,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // listAdapters enumerates USB network adapters: what dongle would drive
-// (and the NCM/RNDIS ones it refuses), and how many devices were seen.
+// (and the RNDIS ones it refuses), and how many devices were seen.
 func listAdapters() ([]usbhw.Candidate, int, error) {
 	ctx, err := usbhw.Open()
 	if err != nil {

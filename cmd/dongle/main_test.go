@@ -153,7 +153,7 @@ func TestListBinding(t *testing.T) {
 			t.Errorf("line %q lacks %q", lines[1], w)
 		}
 	}
-	if !strings.Contains(lines[2], "not supported yet") || !strings.Contains(lines[2], "NCM") {
+	if strings.Contains(lines[2], "not supported yet") || !strings.Contains(lines[2], "cdc_ncm") {
 		t.Errorf("NCM device line %q", lines[2])
 	}
 }

@@ -72,7 +72,7 @@ func TestUniqueIDs(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	if got, want := catalog.Names(), "cdc_ether (ecm), asix, ax88179_178a (ax88179)"; got != want {
+	if got, want := catalog.Names(), "cdc_ether (ecm), asix, ax88179_178a (ax88179), cdc_ncm (ncm)"; got != want {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
 	for alias, want := range map[string]string{"ecm": "cdc_ether", "cdc_ether": "cdc_ether", "ax88179": "ax88179_178a", "asix": "asix"} {
@@ -200,7 +200,7 @@ func TestIsAdapter(t *testing.T) {
 	}{
 		{"CDC ECM", 0x1234, 0x0001, cfg(2, 6, 0), true},
 		{"ASIX by ID, vendor class", 0x0b95, 0x772b, cfg(0xff, 0xff, 0), true},
-		{"CDC NCM, refused by name", 0x1209, 0x0002, cfg(2, 0x0d, 0), true},
+		{"CDC NCM, bound by cdc_ncm", 0x1209, 0x0002, cfg(2, 0x0d, 0), true},
 		{"RNDIS, refused by name", 0x1209, 0x0003, cfg(0xe0, 1, 3), true},
 		{"vendor class, unknown ID", 0x1234, 0x5678, cfg(0xff, 0xff, 0), false},
 		{"a mouse", 0x046d, 0xc077, cfg(3, 1, 2), false},

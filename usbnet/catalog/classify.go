@@ -18,7 +18,7 @@ func Classify(name string, dd *hw.DeviceDescriptor, cfgs []*hw.Config, active in
 
 // IsAdapter reports whether enumeration should list the device as a
 // network adapter: one a catalog driver binds, or one whose function
-// dongle recognises and refuses by name (CDC NCM, RNDIS), so that the
+// dongle recognises and refuses by name (RNDIS), so that the
 // user is told why rather than "not found".
 func IsAdapter(dd *hw.DeviceDescriptor, cfgs []*hw.Config, active int) bool {
 	_, err := Classify("", dd, cfgs, active)

@@ -13,6 +13,7 @@ import (
 	"dongle/usbnet/asix"
 	"dongle/usbnet/ax88179"
 	"dongle/usbnet/cdcecm"
+	"dongle/usbnet/cdcncm"
 )
 
 // entries is the catalog: one Entry per minidriver, in the order the
@@ -60,6 +61,11 @@ var entries = []Entry{
 				Expect: Expect{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: simax88179.DefaultMAC,
 					USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
 		},
+	},
+	{
+		Name: "cdc_ncm", Aliases: []string{"ncm"},
+		New:       func() usbnet.Minidriver { return cdcncm.New() },
+		ForModels: func() usbnet.Minidriver { return cdcncm.New() },
 	},
 }
 
