@@ -126,6 +126,13 @@ func New(m Model, info hw.Info) *Device {
 	if p, ok := m.(Poller); ok {
 		d.poller = p
 	}
+	if l, ok := m.(OutLimiter); ok {
+		for _, e := range d.eps {
+			if e != nil && !e.in() {
+				e.outLimit = l.OutLimit(e.addr)
+			}
+		}
+	}
 	if p, ok := m.(Preferrer); ok {
 		d.applyConfigLocked(p.PreferredConfig())
 	} else if len(d.truth) > 0 && d.truth[0] != nil {

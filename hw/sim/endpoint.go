@@ -66,6 +66,7 @@ type epState struct {
 
 	outMu    sync.Mutex // serialises assembly and Model.Out calls
 	asm      []byte
+	outLimit int  // OutLimiter's device-side transfer length (0: none)
 	outFlush bool // drop asm at the next Submit (set under the device lock)
 
 	errs  [16]error // pre-wrapped completion errors, by Errno
@@ -360,6 +361,9 @@ func (e *epState) acceptOutLocked(t *hw.Transfer) bool {
 	if len(b)%e.mps != 0 {
 		e.stats.ShortPackets++
 		return true
+	}
+	if e.outLimit > 0 && len(e.asm) >= e.outLimit {
+		return true // the device's own length ends it
 	}
 	e.stats.Unterminated++
 	return false

@@ -49,6 +49,12 @@ type (
 	// Detacher hears that the device was closed or unplugged, so the model
 	// can stop its timers.
 	Detacher interface{ Detach() }
+	// OutLimiter gives a bulk OUT endpoint a device-side transfer length:
+	// the packets of a transfer that reach OutLimit(ep) bytes end it there,
+	// without a short packet or ZLP, as a device that knows the largest
+	// transfer its protocol allows does (CDC-NCM's dwNtbOutMaxSize: an NTB
+	// of exactly that size needs no ZLP). 0: no limit. Asked once, by New.
+	OutLimiter interface{ OutLimit(ep uint8) int }
 )
 
 // Host is a model's handle on the engine: the device side of the bus.
