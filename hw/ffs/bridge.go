@@ -47,6 +47,9 @@ type Bridge struct {
 	files []File
 	simEP []hw.Endpoint
 	ifs   []int
+	// alts: interfaces with alternate settings, and the setting whose
+	// endpoints the bridge serves (see selectAlts).
+	alts  [][2]int
 	stats Stats
 	logf  func(string, ...any)
 
@@ -82,6 +85,10 @@ func New(ctx context.Context, dev hw.Device, fn Function, opt Options) (*Bridge,
 		}
 		b.ifs = append(b.ifs, int(it.Number))
 	}
+	if err := b.selectAlts(cfg); err != nil {
+		b.release()
+		return nil, err
+	}
 	for _, e := range eps {
 		se, err := dev.OpenEndpoint(e.Addr)
 		if err != nil {
@@ -111,6 +118,54 @@ func New(ctx context.Context, dev hw.Device, fn Function, opt Options) (*Bridge,
 		b.files = append(b.files, f)
 	}
 	return b, nil
+}
+
+// selectAlts puts every interface that has alternate settings in the one
+// with endpoints (CDC's data interface: alt 0 empty, alt 1 bulk IN/OUT),
+// so the bridge can open them. FunctionFS cannot tell the function which
+// setting the host chose: f_fs's set_alt disables and enables every
+// endpoint of the function on SET_INTERFACE (and SET_CONFIGURATION) and
+// reports only FUNCTIONFS_ENABLE. The bridge therefore takes each ENABLE
+// as the host selecting these settings and repeats the selection to the
+// model as SET_INTERFACE (enable), which resets the interface's endpoints
+// as a real device's SET_INTERFACE does and lets the model act on it
+// (CDC NCM and ECM notify the link). A model behind FunctionFS never sees
+// alt 0 selected.
+func (b *Bridge) selectAlts(cfg *hw.Config) error {
+	for _, it := range cfg.Interfaces {
+		if len(it.Alts) < 2 {
+			continue
+		}
+		pick := -1
+		for _, a := range it.Alts {
+			if len(a.Endpoints) == 0 {
+				continue
+			}
+			if pick >= 0 {
+				return fmt.Errorf("%w: interface %d has endpoints in more than one alternate setting (FunctionFS serves one set of endpoint files)", ErrDescriptor, it.Number)
+			}
+			pick = int(a.Alternate)
+		}
+		if pick < 0 {
+			continue
+		}
+		if err := b.dev.SetAlt(int(it.Number), pick); err != nil {
+			return fmt.Errorf("ffs: interface %d alt %d: %w", it.Number, pick, err)
+		}
+		b.alts = append(b.alts, [2]int{int(it.Number), pick})
+	}
+	return nil
+}
+
+// enable tells the model the host (re)selected the served alternate
+// settings (see selectAlts).
+func (b *Bridge) enable(ctx context.Context) {
+	for _, a := range b.alts {
+		s := hw.Setup{RequestType: hw.DirOut | hw.TypeStandard | hw.RecipInterface, Request: hw.ReqSetInterface, Value: uint16(a[1]), Index: uint16(a[0])}
+		if _, err := b.dev.Control(ctx, s, nil); err != nil {
+			b.logf("ffs: %v to the model after ENABLE: %v", s, err)
+		}
+	}
 }
 
 // activeConfig reads the configuration descriptor whose value is v.
@@ -250,6 +305,7 @@ func (b *Bridge) serveEP0(ctx context.Context) error {
 			case EventSetup:
 				b.setup(ctx, ev.Setup, data)
 			case EventEnable:
+				b.enable(ctx)
 				b.mu.Lock()
 				b.enabled = true
 				b.mu.Unlock()

@@ -37,8 +37,10 @@
 //
 //	NTH16 | datagram 1 | pad | datagram 2 | ... | pad | NDP16 (entries, 0/0)
 //
-// Each datagram starts at an offset ≡ wNdpInPayloadRemainder (mod
-// wNdpInDivisor); the NDP follows the last datagram at wNdpInAlignment. An
+// Each datagram's payload (what follows its 14-byte Ethernet header)
+// starts at an offset ≡ wNdpInPayloadRemainder (mod wNdpInDivisor), as
+// Linux's cdc_ncm reads the remainder; the NDP follows the last datagram
+// at wNdpInAlignment. An
 // NTB is sent when the next frame would not fit in the host's NTB input
 // size, when it holds wNtbInMaxDatagrams (when the host set one) or
 // MaxInDatagrams frames, or FlushDelay after its first frame (Flush sends
@@ -59,7 +61,7 @@
 // (signature, header length, block length against the transfer), every NDP
 // (index inside the block and aligned to 4, signature, length, the chain
 // without loops) and every datagram entry (inside the block, not in the
-// NTH or an NDP, not overlapping another datagram, aligned to
+// NTH or an NDP, not overlapping another datagram, its payload aligned to
 // wNdpOutDivisor/PayloadRemainder, at least an Ethernet header and at most
 // the datagram size, at most wNtbOutMaxDatagrams) and counts each
 // violation by name (Violations). An NTB with any violation is dropped

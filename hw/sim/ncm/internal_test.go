@@ -22,7 +22,7 @@ func TestCorruptionsAreTheirViolations(t *testing.T) {
 				for i := 0; i < frames; i++ {
 					f := make([]byte, 60+i)
 					f[0] = 2
-					w.add(f, 4, 0)
+					w.add(f, 4, startRemainder(4, 0))
 				}
 				ntb := w.finish(l, 4, false)
 				lim := limits{format: format, outMax: 16384, div: 4, ndpAlign: 4, maxDatagram: 1514}
@@ -53,7 +53,7 @@ func TestChainedNTBReadsBack(t *testing.T) {
 		var w writer
 		w.reset(l)
 		for i := 0; i < 5; i++ {
-			w.add(make([]byte, 100+i), 4, 2)
+			w.add(make([]byte, 100+i), 4, startRemainder(4, 2))
 		}
 		ntb := w.finish(l, 8, true)
 		var rd reader
@@ -63,7 +63,7 @@ func TestChainedNTBReadsBack(t *testing.T) {
 			t.Errorf("format %d: %v, %d NDPs, %d frames", format, seen, len(rd.ndps), len(rd.frames))
 		}
 		for i, f := range rd.frames {
-			if f.lo%4 != 2 || f.hi-f.lo != 100+i {
+			if (f.lo+14)%4 != 2 || f.hi-f.lo != 100+i {
 				t.Errorf("format %d: datagram %d at %d..%d", format, i, f.lo, f.hi)
 			}
 		}

@@ -447,7 +447,8 @@ func (m *Model) Receive(frame []byte) {
 		return
 	}
 	l := &layouts[m.format]
-	div, rem, al := int(m.opts.InDivisor), int(m.opts.InRemainder), int(m.opts.InAlignment)
+	div, al := int(m.opts.InDivisor), int(m.opts.InAlignment)
+	rem := startRemainder(div, int(m.opts.InRemainder))
 	maxDg := m.opts.MaxInDatagrams
 	if m.inMaxDg > 0 {
 		maxDg = m.inMaxDg

@@ -228,8 +228,8 @@ func parseNTB(b []byte) (*parsed, error) {
 }
 
 // buildNTB16 makes a host NTB16 in Linux cdc_ncm's default layout: NTH,
-// the NDP right after it, then the datagrams at 4-byte alignment, padded
-// to pad bytes (0: no padding).
+// the NDP right after it, then the datagrams with their payloads (after
+// the 14-byte header) at 4-byte alignment, padded to pad bytes (0: none).
 func buildNTB16(frames [][]byte, pad int) []byte {
 	le := binary.LittleEndian
 	ndpLen := 8 + 4*(len(frames)+1)
@@ -240,7 +240,7 @@ func buildNTB16(frames [][]byte, pad int) []byte {
 	le.PutUint32(b[12:], 0x304d434e)
 	le.PutUint16(b[16:], uint16(ndpLen))
 	for i, f := range frames {
-		for len(b)%4 != 0 {
+		for (len(b)+14)%4 != 0 {
 			b = append(b, 0)
 		}
 		le.PutUint16(b[12+8+4*i:], uint16(len(b)))
@@ -265,7 +265,7 @@ func buildNTB32(frames [][]byte) []byte {
 	le.PutUint32(b[16:], 0x306d636e)
 	le.PutUint16(b[20:], uint16(ndpLen))
 	for i, f := range frames {
-		for len(b)%4 != 0 {
+		for (len(b)+14)%4 != 0 {
 			b = append(b, 0)
 		}
 		le.PutUint32(b[16+16+8*i:], uint32(len(b)))
@@ -543,11 +543,12 @@ func TestReceiveRespectsInputSizeAndZLPRule(t *testing.T) {
 	}
 	r.open(t)
 	mac := r.m.MAC()
-	// 1000 + 1016 bytes fill 2048 exactly (12 + 1000 + 1016 + NDP16 of 20):
+	// 1000 + 1014 bytes fill 2048 exactly (NTH 12, 2 bytes to align the
+	// first payload, 1000 + 1014, NDP16 of 20):
 	// sent at once, with no ZLP (the host's 2048-byte transfer is full).
 	zlps := r.d.Stats(ncm.EpIn).ZLPs
 	r.w.B().Send(frame(mac, 1000, 1))
-	r.w.B().Send(frame(mac, 1016, 2))
+	r.w.B().Send(frame(mac, 1014, 2))
 	b := read(t, r.in, 2048, time.Second)
 	if len(b) != 2048 {
 		t.Fatalf("full NTB of %d bytes", len(b))
@@ -570,10 +571,10 @@ func TestReceiveRespectsInputSizeAndZLPRule(t *testing.T) {
 	if p, err := parseNTB(read(t, r.in, 2048, time.Second)); err != nil || len(p.frames) != 1 {
 		t.Fatalf("the third frame's NTB: %v", err)
 	}
-	// A 484-byte frame makes a 512-byte NTB: one full packet, then a ZLP
+	// A 482-byte frame makes a 512-byte NTB: one full packet, then a ZLP
 	// ends the host's transfer (which had room for more).
 	zlps = r.d.Stats(ncm.EpIn).ZLPs
-	r.w.B().Send(frame(mac, 484, 3))
+	r.w.B().Send(frame(mac, 482, 3))
 	r.m.Flush()
 	if b := read(t, r.in, 2048, time.Second); len(b) != 512 {
 		t.Fatalf("NTB of %d bytes", len(b))
@@ -685,7 +686,7 @@ func TestTransmitGoodNTBs(t *testing.T) {
 func TestTransmitViolations(t *testing.T) {
 	le := binary.LittleEndian
 	a, b := frame(bcast, 100, 1), frame(bcast, 200, 2)
-	// Good layout: NTH 0..12, NDP 12..32 (3 entries), a at 32..132, b at 132..332.
+	// Good layout: NTH 0..12, NDP 12..32 (3 entries), a at 34..134, b at 134..334.
 	for _, c := range []struct {
 		v    ncm.Violation
 		edit func(n []byte) []byte
@@ -704,9 +705,9 @@ func TestTransmitViolations(t *testing.T) {
 		{ncm.VZeroEntry, func(n []byte) []byte { le.PutUint16(n[22:], 0); return n }},
 		{ncm.VDatagramInHeader, func(n []byte) []byte { le.PutUint16(n[20:], 8); return n }},
 		{ncm.VDatagramPastEnd, func(n []byte) []byte { le.PutUint16(n[26:], 201); return n }},
-		{ncm.VDatagramOverlap, func(n []byte) []byte { le.PutUint16(n[24:], 40); return n }},
-		{ncm.VDatagramOverlap, func(n []byte) []byte { le.PutUint16(n[20:], 28); return n }}, // into the NDP
-		{ncm.VDatagramAlignment, func(n []byte) []byte { le.PutUint16(n[24:], 134); le.PutUint16(n[26:], 198); return n }},
+		{ncm.VDatagramOverlap, func(n []byte) []byte { le.PutUint16(n[24:], 38); return n }},
+		{ncm.VDatagramOverlap, func(n []byte) []byte { le.PutUint16(n[20:], 30); return n }}, // into the NDP
+		{ncm.VDatagramAlignment, func(n []byte) []byte { le.PutUint16(n[24:], 136); le.PutUint16(n[26:], 198); return n }},
 		{ncm.VRunt, func(n []byte) []byte { le.PutUint16(n[22:], 13); return n }},
 		{ncm.VOversize, func(n []byte) []byte {
 			f := frame(bcast, 1515, 0)
@@ -716,8 +717,7 @@ func TestTransmitViolations(t *testing.T) {
 		{ncm.VNDPAlignment, func(n []byte) []byte {
 			// The NDP moved to 334 (2 bytes off 4-byte alignment), after the datagrams.
 			ndp := append([]byte(nil), n[12:32]...)
-			n = append(n[:332], 0, 0)
-			n = append(n, ndp...)
+			n = append(n[:334], ndp...)
 			clear(n[12:32])
 			le.PutUint16(n[10:], 334)
 			le.PutUint16(n[8:], uint16(len(n)))

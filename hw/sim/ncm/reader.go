@@ -55,6 +55,20 @@ func Violations() []Violation {
 	return out
 }
 
+// ethHeader is the Ethernet header the payload alignment skips: NCM's
+// wNdpOutPayloadRemainder places the datagram's payload, after its
+// header (Linux's cdc_ncm moves its TX remainder back by ETH_HLEN).
+const ethHeader = 14
+
+// startRemainder is the datagram start remainder (mod div) that puts its
+// payload at remainder rem.
+func startRemainder(div, rem int) int {
+	if div <= 1 {
+		return 0
+	}
+	return ((rem-ethHeader)%div + div) % div
+}
+
 // maxNDPs bounds an NDP chain the reader follows (a loop is caught before).
 const maxNDPs = 32
 
@@ -156,7 +170,7 @@ func (r *reader) check(ntb []byte, lim *limits, v *[numViolations]bool) (ok bool
 				bad(VDatagramPastEnd)
 				continue
 			}
-			if lim.div > 1 && idx%lim.div != lim.rem%lim.div {
+			if lim.div > 1 && (idx+ethHeader)%lim.div != lim.rem%lim.div {
 				bad(VDatagramAlignment)
 			}
 			if dl < 14 {
