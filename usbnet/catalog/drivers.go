@@ -9,6 +9,7 @@ import (
 	simax88179 "dongle/hw/sim/ax88179"
 	simax88772 "dongle/hw/sim/ax88772"
 	simecm "dongle/hw/sim/ecm"
+	simncm "dongle/hw/sim/ncm"
 	"dongle/usbnet"
 	"dongle/usbnet/asix"
 	"dongle/usbnet/ax88179"
@@ -66,6 +67,14 @@ var entries = []Entry{
 		Name: "cdc_ncm", Aliases: []string{"ncm"},
 		New:       func() usbnet.Minidriver { return cdcncm.New() },
 		ForModels: func() usbnet.Minidriver { return cdcncm.New() },
+		Models: []Model{
+			{Selector: "sim:ncm", Describe: "hw/sim/ncm: a CDC-NCM 1.0 function, NTB16 and NTB32 (high speed)", Chips: []string{"ncm"},
+				Build: buildNCM(simncm.Options{}), Expect: Expect{Driver: "cdc_ncm", Vendor: simncm.Vendor, Product: simncm.Product,
+					MAC: mustMAC(simncm.DefaultMAC), USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000}},
+			{Selector: "sim:ncm-ss", Describe: "hw/sim/ncm: the CDC-NCM function at SuperSpeed",
+				Build: buildNCM(simncm.Options{Speed: hw.SpeedSuper}), Expect: Expect{Driver: "cdc_ncm", Vendor: simncm.Vendor, Product: simncm.Product,
+					MAC: mustMAC(simncm.DefaultMAC), USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
+		},
 	},
 }
 
@@ -169,4 +178,36 @@ func buildAX88179(o Options) *Instance {
 			return out
 		},
 		Stats: func() string { return fmt.Sprintf("%+v", m.Stats()) }}
+}
+
+// buildNCM builds the NCM model; its Counters are the NTB violations its
+// reader found in what the driver sent (each must stay 0) and the NTBs it
+// dropped for them.
+func buildNCM(base simncm.Options) func(Options) *Instance {
+	return func(o Options) *Instance {
+		opts := base
+		if o.MAC != nil {
+			opts.MAC = fmt.Sprintf("%x", []byte(o.MAC))
+		}
+		if o.Speed != hw.SpeedUnknown {
+			opts.Speed = o.Speed
+		}
+		dev, m := simncm.NewDevice(opts)
+		return &Instance{Dev: dev, Plug: m.Connect, SetLink: m.SetLink, BulkIn: simncm.EpIn,
+			Counters: func() map[string]int {
+				c := map[string]int{"tx_bad_ntbs": int(m.Stats().TxBadNTBs)}
+				for name, n := range m.Violations() {
+					c[name] = int(n)
+				}
+				return c
+			},
+			Requests: func() []Request {
+				var out []Request
+				for _, r := range m.Requests() {
+					out = append(out, Request{r.Setup, r.Data, r.Stalled})
+				}
+				return out
+			},
+			Stats: func() string { return fmt.Sprintf("%+v violations %v", m.Stats(), m.Violations()) }}
+	}
 }

@@ -102,8 +102,9 @@ func (*Driver) UnframeTx(c *usbnet.Capture, p []byte, length int, emit usbnet.Em
 // payload after the Ethernet header is 4-aligned: 186. The suite's size
 // edges then make single-frame NTBs a multiple of wMaxPacketSize.
 func (*Driver) TxHeaderLen() int {
-	l := layoutOf(NTB16)
-	return alignTo(alignUp(l.nthLen, minAlign)+ndpSize(l, MaxTxDatagrams), minAlign, (0-ethHeaderLen)&(minAlign-1))
+	z, _ := Negotiate(NTBParams{Length: ntbParamsLength, FormatsSupported: FormatsNTB16, InMaxSize: NTBDefaultSize, OutMaxSize: NTBDefaultSize}, MinDatagramSize, 0, Options{})
+	l := layoutOf(z.Format)
+	return alignTo(alignUp(l.nthLen, z.TxNDPAlign)+ndpSize(l, z.TxMaxDgrams), z.TxDivisor, z.TxRemainder)
 }
 
 var requestNames = map[uint8]string{

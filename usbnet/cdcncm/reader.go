@@ -146,9 +146,39 @@ func (r *Reader) Read(p []byte, emit func(off, n int)) (int, error) {
 	frames := r.read(p, c, emit)
 	c.Datagrams.Add(uint64(frames))
 	if r.failed != nil {
-		return frames, fmt.Errorf("%d-byte NTB: %w (at %d, %d, %d)", len(p), r.failed, r.detail[0], r.detail[1], r.detail[2])
+		return frames, fmt.Errorf("%d-byte NTB: %w (%s)", len(p), r.failed, detail(r.failed, r.detail))
 	}
 	return frames, nil
+}
+
+// detail says where an anomaly is, in the terms of its fields (built only
+// for an NTB that failed).
+func detail(err error, d [3]int) string {
+	switch err {
+	case ErrShortNTB:
+		return fmt.Sprintf("need %d bytes", max(d[1], 4))
+	case ErrNTHSignature:
+		return fmt.Sprintf("dwSignature %#08x, want %#08x", d[0], d[1])
+	case ErrHeaderLength:
+		return fmt.Sprintf("wHeaderLength %d, want %d", d[0], d[1])
+	case ErrBlockTooLong:
+		return fmt.Sprintf("block length %d, input size %d", d[0], d[1])
+	case ErrBlockLength:
+		return fmt.Sprintf("block length %d, headers need %d", d[0], d[1])
+	case ErrNDPInHeader, ErrNDPBeyondBlock:
+		return fmt.Sprintf("NDP index %d, block %d", d[0], d[1])
+	case ErrNDPSignature:
+		return fmt.Sprintf("NDP at %d, dwSignature %#08x", d[0], d[1])
+	case ErrNDPLength:
+		return fmt.Sprintf("NDP at %d, wLength %d, block %d", d[0], d[1], d[2])
+	case ErrNDPLoop:
+		return fmt.Sprintf("NDP index %d after %d NDPs", d[0], d[1])
+	case ErrNDPOverlap:
+		return fmt.Sprintf("NDP at %d, wLength %d", d[0], d[1])
+	case ErrEmptyNDP, ErrNoTerminator:
+		return fmt.Sprintf("NDP at %d", d[0])
+	}
+	return fmt.Sprintf("entry %d: index %d, length %d", d[0], d[1], d[2])
 }
 
 func (r *Reader) read(p []byte, c *RxCounters, emit func(off, n int)) int {

@@ -3,7 +3,9 @@ package cdcncm
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -155,6 +157,9 @@ func TestReaderRegressionTable(t *testing.T) {
 			}
 			if c.err == nil && err != nil || c.err != nil && !errors.Is(err, c.err) {
 				t.Errorf("error %v, want %v", err, c.err)
+			}
+			if err != nil && (strings.Contains(err.Error(), "%!") || !strings.Contains(err.Error(), fmt.Sprintf("%d-byte NTB", len(c.ntb)))) {
+				t.Errorf("error text %q", err)
 			}
 			counts := map[string]uint64{}
 			for _, nc := range rc.Named() {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package cdcncm
+
+const raceEnabled = false
