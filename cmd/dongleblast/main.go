@@ -374,10 +374,18 @@ func kernrx(ifname string, n, size, rate int, from string, timeout time.Duration
 	}
 	base := read()
 	var bl <-chan blastResult
-	if from != "" {
-		bl = localBlast(from, n, size)
-	} else {
+	switch from {
+	case "":
 		bl = startBlast(n, size, rate, timeout)
+	case "none":
+		// Another program sends, and may start later: wait for its first
+		// frame (the sender is "done" from the start).
+		for deadline := time.Now().Add(timeout); read() == base && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		bl = localBlast(from, n, size)
+	default:
+		bl = localBlast(from, n, size)
 	}
 	got, first, last, firstCount, br := waitRX(func() uint64 { return read() - base }, uint64(n), bl, timeout)
 	// The rate is over the frames counted after the first poll that saw any.
