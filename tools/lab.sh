@@ -77,15 +77,16 @@ DONGLE_LAB_SETUP='for g in /sys/kernel/config/usb_gadget/*; do echo > $g/UDC; do
 	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
 	-args --backend=usb:0b95:1790 -ginkgo.junit-report=reports/lab-junit-usb-0b95-1790-super.xml || { model_log; exit 1; }
 echo "lab.sh: conformance suite against the ax88179 model at SuperSpeed (usb:0b95:1790) passed in $((SECONDS - T1)) s"
-# CDC-NCM (issue 16), one boot each: the conformance suite through gousb
-# against the kernel's own f_ncm gadget (usb:1209:0002; its far side is its
-# device-side netdev gncm0, taken down and up by the link specs; unplugged
-# through its UDC), with dongle's cdc_ncm minidriver; then the kernel's
-# cdc_ncm and dongle's driver on the same gadget in one boot for
-# throughput (cmd/dongleblast, printed, not gated). The NCM model
-# (hw/sim/ncm) cannot be served through FunctionFS on this kernel: f_fs
-# refuses class-specific (CDC functional) descriptors with EINVAL; the
-# suite runs against it in the ordinary test run (sim:ncm, sim:ncm-ss).
+# CDC-NCM (issue 16): the conformance suite through gousb against the
+# kernel's own f_ncm gadget (usb:1209:0002) with dongle's cdc_ncm
+# minidriver, in one boot; its far side is the gadget's netdev gncm0 (the
+# link specs take it down and up), and it is unplugged through its UDC.
+# (The referee stage above already ran the kernel's cdc_ncm on the same
+# gadget, and dongle's, under usbmon.) The NCM model (hw/sim/ncm) cannot
+# be served through FunctionFS on this kernel: f_fs refuses class-specific
+# (CDC functional) descriptors with EINVAL, which the referee asserts; the
+# suite runs against the model in the ordinary test run (sim:ncm,
+# sim:ncm-ss).
 T1=$SECONDS
 DONGLE_PEER=iface:gncm0 DONGLE_FAULTS=udc:ncm \
 	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \

@@ -73,3 +73,14 @@ var _ = Describe("Bridge on a function with alternate settings (CDC NCM)", func(
 		Expect(m.Stats().Notifications).To(BeEquivalentTo(4))
 	})
 })
+
+var _ = Describe("ClassDescriptorHint", func() {
+	It("names the CDC functional descriptors FunctionFS refuses, and nothing for a vendor function", func() {
+		d, _ := ncm.NewDevice(ncm.Options{})
+		cfg, err := hw.ReadConfig(context.Background(), d, 0)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ffs.ClassDescriptorHint(cfg.Raw)).To(ContainSubstring("4 class-specific interface descriptors"))
+		m, _ := vendorModel()
+		Expect(ffs.ClassDescriptorHint(m.Configs[0])).To(BeEmpty())
+	})
+})

@@ -103,7 +103,7 @@ func New(ctx context.Context, dev hw.Device, fn Function, opt Options) (*Bridge,
 	}
 	if _, err := b.ep0.Write(blob); err != nil {
 		b.release()
-		return nil, fmt.Errorf("ffs: write descriptors (%d bytes): %w", len(blob), err)
+		return nil, fmt.Errorf("ffs: write descriptors (%d bytes)%s: %w", len(blob), ClassDescriptorHint(cfg.Raw), err)
 	}
 	if _, err := b.ep0.Write(Strings()); err != nil {
 		b.release()

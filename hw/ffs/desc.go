@@ -204,3 +204,25 @@ func Strings() []byte {
 	b = binary.LittleEndian.AppendUint32(b, 0) // str_count
 	return binary.LittleEndian.AppendUint32(b, 0)
 }
+
+// ClassDescriptorHint names, for an error, the class-specific interface
+// descriptors (type 0x24: CDC header, union, Ethernet, NCM) in cfg, which
+// Linux's f_fs refuses with EINVAL: its ffs_do_single_desc takes class
+// descriptors only for HID and CCID interfaces. "" when cfg has none.
+func ClassDescriptorHint(cfg []byte) string {
+	n := 0
+	for off := 0; off+2 <= len(cfg); {
+		l := int(cfg[off])
+		if l < 2 {
+			break
+		}
+		if cfg[off+1] == hw.DescCSInterface {
+			n++
+		}
+		off += l
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the set has %d class-specific interface descriptors, type 0x24, which Linux FunctionFS refuses: it takes class descriptors only for HID and CCID interfaces)", n)
+}
