@@ -10,6 +10,11 @@
 //	                                         blast, count rx_packets in sysfs (no USB access)
 //	dongleblast echo [-sizes 60,64,...]      send each frame and expect it back intact (host peer echoes)
 //
+// -from IF (rx, kernrx) sends the frames from a local netdev instead of the
+// host peer: a gadget's own netdev (gncm0) is the far side of the lab's
+// f_ncm. -from none only counts (another dongleblast or labguest sends):
+// kernrx -if gncm0 -from none measures a host driver's TX at the gadget.
+//
 // Tuning: -workers (hw/gousb Options.Workers: transfers per endpoint in
 // flight at the OS), -sync (hw/gousb Options.Sync: the older synchronous
 // transfer path), -txurbs / -rxurbs (usbnet's TX_QLEN / RX_QLEN),
@@ -80,6 +85,7 @@ func main() {
 	rate := fs.Int("rate", 0, "rx, kernrx: host peer send rate in frames/s (0: as fast as usb-net takes them)")
 	ifname := fs.String("if", "", "kernrx: the kernel netdev")
 	nobatch := fs.Bool("nobatch", false, "make usbnet reap one transfer per WaitBatch (no batching, for comparison)")
+	from := fs.String("from", "", "rx, kernrx: send the frames from this local netdev (AF_PACKET; a gadget's gncm0) instead of the host peer; none: count only, another program sends")
 	fs.Parse(os.Args[2:])
 
 	if *procs > 0 {
@@ -89,7 +95,7 @@ func main() {
 		fail(fmt.Errorf("-wait %q: want wake, sleep or yield", *wait))
 	}
 	if mode == "kernrx" {
-		if err := kernrx(*ifname, *n, *size, *rate, *timeout); err != nil {
+		if err := kernrx(*ifname, *n, *size, *rate, *from, *timeout); err != nil {
 			fail(err)
 		}
 		return
@@ -111,7 +117,7 @@ func main() {
 	case "tx":
 		err = b.tx(*n, *size, *wait, *timeout)
 	case "rx":
-		err = b.rx(*n, *size, *rate, *blast, *timeout)
+		err = b.rx(*n, *size, *rate, *blast, *from, *timeout)
 	case "echo":
 		err = b.echo(*sizes, *timeout)
 	default:
@@ -320,10 +326,12 @@ func (b *blaster) tx(n, size int, wait string, timeout time.Duration) error {
 // stampEvery: see blaster.lastN.
 const stampEvery = 1024
 
-func (b *blaster) rx(n, size, rate int, blast bool, timeout time.Duration) error {
+func (b *blaster) rx(n, size, rate int, blast bool, from string, timeout time.Duration) error {
 	b.want.Store(uint64(n))
 	var bl <-chan blastResult
-	if blast {
+	if from != "" {
+		bl = localBlast(from, n, size)
+	} else if blast {
 		bl = startBlast(n, size, rate, timeout)
 	} else {
 		fmt.Println("DONGLEBLAST rx ready")
@@ -349,7 +357,7 @@ func (b *blaster) rx(n, size, rate int, blast bool, timeout time.Duration) error
 // /sys/class/net/IF/statistics/rx_packets (usbnet counts a frame there as
 // it hands it to the stack), polled every millisecond; the rate is over
 // the polls that saw the first and the last frames.
-func kernrx(ifname string, n, size, rate int, timeout time.Duration) error {
+func kernrx(ifname string, n, size, rate int, from string, timeout time.Duration) error {
 	if ifname == "" {
 		return errors.New("kernrx: -if is required")
 	}
@@ -365,7 +373,20 @@ func kernrx(ifname string, n, size, rate int, timeout time.Duration) error {
 		return v
 	}
 	base := read()
-	bl := startBlast(n, size, rate, timeout)
+	var bl <-chan blastResult
+	switch from {
+	case "":
+		bl = startBlast(n, size, rate, timeout)
+	case "none":
+		// Another program sends, and may start later: wait for its first
+		// frame (the sender is "done" from the start).
+		for deadline := time.Now().Add(timeout); read() == base && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		bl = localBlast(from, n, size)
+	default:
+		bl = localBlast(from, n, size)
+	}
 	got, first, last, firstCount, br := waitRX(func() uint64 { return read() - base }, uint64(n), bl, timeout)
 	// The rate is over the frames counted after the first poll that saw any.
 	report("kernrx", got, n, got-firstCount, last.Sub(first), br, "if="+ifname)

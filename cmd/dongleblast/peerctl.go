@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"time"
 
 	"dongle/hw/vmlab/guest"
@@ -116,4 +117,43 @@ wait:
 		}
 	}
 	return count(), br
+}
+
+// localBlast sends n test frames of size bytes out of the local netdev
+// ifname (AF_PACKET) as fast as it takes them, in the background: the
+// source for a device whose far side is a netdev in the guest (a gadget's
+// gncm0) rather than the host peer. from "none" sends nothing (another
+// program is the source); the result then arrives at once.
+func localBlast(ifname string, n, size int) <-chan blastResult {
+	ch := make(chan blastResult, 1)
+	if ifname == "none" {
+		ch <- blastResult{}
+		return ch
+	}
+	go func() {
+		ch <- sendFrames(ifname, n, size)
+	}()
+	return ch
+}
+
+func sendFrames(ifname string, n, size int) blastResult {
+	ni, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return blastResult{err: fmt.Errorf("-from %s: %w", ifname, err)}
+	}
+	c, err := guest.ListenPacket(ifname, 0)
+	if err != nil {
+		return blastResult{err: fmt.Errorf("-from %s: %w", ifname, err)}
+	}
+	defer c.Close()
+	frame := make([]byte, size)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		// EchoEtherType: what dongleblast rx's handler counts.
+		guest.TestFrame(frame, ni.HardwareAddr, guest.EchoEtherType, uint32(i))
+		if err := c.Send(frame); err != nil {
+			return blastResult{sent: i, elapsed: time.Since(t0), err: fmt.Errorf("-from %s: frame %d: %w", ifname, i, err)}
+		}
+	}
+	return blastResult{sent: n, elapsed: time.Since(t0)}
 }
