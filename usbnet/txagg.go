@@ -50,7 +50,9 @@ import (
 // too little room left for anything), or a frame does not fit
 // (ErrTxAggFull: the block goes, and the frame starts the next one), or
 // the block's first frame has waited TxAggLimits.Timeout (the timer,
-// Linux's 400 µs). Counters.TxAggFull, TxAggNoRoom and TxAggTimer count
+// Linux's 400 µs). Linux re-arms its timer while a block holds fewer than
+// three datagrams (CDC_NCM_TIMER_PENDING_CNT); here the first frame's
+// deadline is the bound on every frame's wait, whatever follows it. Counters.TxAggFull, TxAggNoRoom and TxAggTimer count
 // each kind. While bulk OUT is halted no frame joins and the timer sends
 // nothing; the block goes once the halt is cleared.
 //

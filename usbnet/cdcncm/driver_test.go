@@ -260,6 +260,13 @@ func TestTransmit(t *testing.T) {
 		t.Errorf("lone NTB of 1024 bytes sent as %d", len(last))
 	}
 	c := &priv(r.d).txc
+	var ntbBytes uint64
+	for _, ntb := range f.ntbs() {
+		ntbBytes += uint64(len(ntb))
+	}
+	if c.Overhead.Load() != ntbBytes-st.TxBytes.Load() {
+		t.Errorf("tx_overhead %d, NTBs %d bytes for %d frame bytes", c.Overhead.Load(), ntbBytes, st.TxBytes.Load())
+	}
 	if c.ShortEnd.Load() != 1 || c.NTBs.Load() != uint64(len(f.ntbs())) || c.Datagrams.Load() != 61 {
 		t.Errorf("counters: short %d ntbs %d datagrams %d", c.ShortEnd.Load(), c.NTBs.Load(), c.Datagrams.Load())
 	}

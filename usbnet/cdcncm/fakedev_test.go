@@ -120,8 +120,12 @@ func (f *fakeNCM) Control(s hw.Setup, data []byte) (int, error) {
 		}
 		f.inSize = v
 	case ReqGetNTBInputSize:
+		n := 4
+		if f.caps&CapInputSize8 != 0 {
+			n = 8
+		}
 		le.PutUint32(data, uint32(f.inSize))
-		return len(data), nil
+		return min(n, len(data)), nil
 	case ReqGetMaxDatagramSize:
 		le.PutUint16(data, uint16(f.dgram))
 		return 2, nil

@@ -1,6 +1,7 @@
 package cdcncm
 
 import (
+	"errors"
 	"net"
 	"slices"
 	"strings"
@@ -175,6 +176,47 @@ func TestDiagnoseDisagreements(t *testing.T) {
 		if !strings.Contains(got, w) {
 			t.Errorf("problems %q lack %q", got, w)
 		}
+	}
+}
+
+// TestDiagnoseInputSize8: a device with the 8-byte form is asked for 8
+// bytes (a 4-byte answer would be short).
+func TestDiagnoseInputSize8(t *testing.T) {
+	f := newFakeNCM()
+	f.caps |= CapInputSize8
+	r := newRig(t, f, New(), true)
+	if p := r.drv.Diagnose(r.d).Problems; len(p) != 0 {
+		t.Errorf("problems %q", p)
+	}
+	f.mu.Lock()
+	f.caps &^= CapInputSize8
+	f.mu.Unlock()
+	if p := strings.Join(r.drv.Diagnose(r.d).Problems, ";"); !strings.Contains(p, "GET_NTB_INPUT_SIZE") {
+		t.Errorf("a 4-byte answer to an 8-byte GET: %q", p)
+	}
+}
+
+// TestMaxDatagramRefused: a refused SET_MAX_DATAGRAM_SIZE is kept for
+// diag.
+func TestMaxDatagramRefused(t *testing.T) {
+	f := newFakeNCM()
+	f.dgramDef = 2048
+	f.stallReq[ReqSetMaxDatagramSize] = true
+	r := newRig(t, f, New(), true)
+	if got := strings.Join(r.drv.Diagnose(r.d).Problems, ";"); !strings.Contains(got, "device refused SET_MAX_DATAGRAM_SIZE(1514)") {
+		t.Errorf("problems %q", got)
+	}
+}
+
+// TestExactFit: a frame that ends exactly at tx_max fits; one byte more
+// does not.
+func TestExactFit(t *testing.T) {
+	w := &Writer{Sizes: Sizes{Format: NTB16, TxMax: 1000, MaxDatagram: 1514, TxDivisor: 4, TxRemainder: 2, TxNDPAlign: 4, TxMaxDgrams: 40, MinTxPkt: 1000}}
+	if _, n, err := w.AppendNTB(0, [][]byte{testFrame(1000-186, 1)}); err != nil || n != 1 {
+		t.Errorf("exact fit: %d %v", n, err)
+	}
+	if _, _, err := w.AppendNTB(0, [][]byte{testFrame(1000-185, 1)}); !errors.Is(err, usbnet.ErrTxAggFull) {
+		t.Errorf("one byte over: %v", err)
 	}
 }
 

@@ -231,9 +231,10 @@ func TestReaderSequence(t *testing.T) {
 	}
 }
 
-// TestReaderAuto: offline, the NTH's signature picks the format.
+// TestReaderAuto: offline, the NTH's signature picks the format, whatever
+// Format says.
 func TestReaderAuto(t *testing.T) {
-	r := &Reader{Auto: true}
+	r := &Reader{Auto: true, Format: NTB32}
 	for _, p := range [][]byte{
 		newNTB(NTB16, 256).nth(1, 256, 12).ndp(12, 0, 0, [2]int{100, 60}).b,
 		newNTB(NTB32, 256).nth(2, 256, 16).ndp(16, 0, 0, [2]int{100, 60}).b,

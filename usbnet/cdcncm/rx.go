@@ -15,8 +15,15 @@ import (
 // alive. Linux copies every datagram for that reason ("create a fresh
 // copy to reduce truesize"). Small frames are cheap to copy; above the
 // break the copy costs more than the pinned memory is worth. The same
-// trade as ax88179's RX (see its package doc); BenchmarkRxFixup measures
-// both.
+// trade as ax88179's RX (see its package doc). BenchmarkRxFixup on the
+// 2-core CI machine, one 16 KiB NTB per op, 0 allocs/op throughout:
+//
+//	10 × 1514-byte frames, shared (default)   524 ns/frame  2.9 GB/s
+//	10 × 1514-byte frames, copied            1605 ns/frame  0.95 GB/s
+//	200 × 64-byte frames, copied (default)    244 ns/frame
+//	200 × 64-byte frames, shared              770 ns/frame
+//
+// (A clone's bookkeeping costs more than copying 64 bytes.)
 const DefaultCopyBreak = 256
 
 // RxFixup implements usbnet.Minidriver (cdc_ncm_rx_fixup): the Reader
