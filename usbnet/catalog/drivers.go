@@ -13,6 +13,7 @@ import (
 	"dongle/usbnet/asix"
 	"dongle/usbnet/ax88179"
 	"dongle/usbnet/cdcecm"
+	"dongle/usbnet/r8152"
 )
 
 // entries is the catalog: one Entry per minidriver, in the order the
@@ -60,6 +61,15 @@ var entries = []Entry{
 				Expect: Expect{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: simax88179.DefaultMAC,
 					USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
 		},
+	},
+	{
+		// r8152 claims the vendor configuration of its VID:PIDs whatever
+		// configuration is active (usbnet.ID.SelectsConfig); probing with
+		// cdc_ether alone drives a unit's CDC ECM configuration instead.
+		Name:      "r8152",
+		Aliases:   []string{"rtl8153", "rtl8152"},
+		New:       func() usbnet.Minidriver { return &r8152.Driver{} },
+		ForModels: func() usbnet.Minidriver { return &r8152.Driver{Sleep: func(time.Duration) {}} },
 	},
 }
 
