@@ -19,9 +19,10 @@ var (
 )
 
 // TxFixup implements usbnet.Minidriver: it Pushes the 8-byte descriptor
-// (PutTxDesc) into b's headroom: one frame per transfer, the transfer
-// Linux's tx_agg_fill makes when one frame is queued. A transfer that
-// fills whole packets is followed by a ZLP (FlagSendZLP).
+// (PutTxDesc) into b's headroom, the one-frame transfer Linux's
+// tx_agg_fill makes when one frame is queued. usbnet does not call it for
+// this driver, which is a usbnet.TxAggregator (txagg.go: many frames per
+// transfer); it stays the single-frame framing for tools and tests.
 func (dr *Driver) TxFixup(d *usbnet.Dev, b *skbuff.Buff) error {
 	n := b.Len()
 	switch {
