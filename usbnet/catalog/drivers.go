@@ -9,6 +9,7 @@ import (
 	simax88179 "dongle/hw/sim/ax88179"
 	simax88772 "dongle/hw/sim/ax88772"
 	simecm "dongle/hw/sim/ecm"
+	simrtl "dongle/hw/sim/rtl8153"
 	"dongle/usbnet"
 	"dongle/usbnet/asix"
 	"dongle/usbnet/ax88179"
@@ -70,6 +71,14 @@ var entries = []Entry{
 		Aliases:   []string{"rtl8153", "rtl8152"},
 		New:       func() usbnet.Minidriver { return &r8152.Driver{} },
 		ForModels: func() usbnet.Minidriver { return &r8152.Driver{Sleep: func(time.Duration) {}} },
+		Models: []Model{
+			{Selector: "sim:rtl8153", Describe: "hw/sim/rtl8153: RTL8153B at high speed", Chips: []string{"rtl8153"},
+				Build: buildRTL8153, Expect: Expect{Driver: "r8152", Vendor: 0x0bda, Product: 0x8153, MAC: simrtl.DefaultMAC,
+					USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000}},
+			{Selector: "sim:rtl8153-ss", Describe: "hw/sim/rtl8153: RTL8153B at SuperSpeed",
+				Build:  func(o Options) *Instance { o.Speed = hw.SpeedSuper; return buildRTL8153(o) },
+				Expect: Expect{Driver: "r8152", Vendor: 0x0bda, Product: 0x8153, MAC: simrtl.DefaultMAC, USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
+		},
 	},
 }
 
