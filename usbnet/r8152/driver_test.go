@@ -257,12 +257,12 @@ func TestReceiveFilter(t *testing.T) {
 	}
 	bit := etherCRCBit(mc)
 	want := make([]byte, 8)
-	// mc_filter[1] (bits 32..63) is written first.
-	if bit >= 32 {
-		want[(bit-32)/8] = 1 << (bit % 8)
-	} else {
-		want[4+bit/8] = 1 << (bit % 8)
-	}
+	// r8152: tmp[0] = cpu_to_le32(swab32(mc_filter[1])), tmp[1] the same
+	// of mc_filter[0]: each 32-bit half big-endian, the high half first.
+	var halves [2]uint32
+	halves[bit/32] = 1 << (bit % 32)
+	binary.BigEndian.PutUint32(want[0:], halves[1])
+	binary.BigEndian.PutUint32(want[4:], halves[0])
 	if !bytes.Equal(mar(), want) || rcr()&r8152.RCRAM == 0 {
 		t.Errorf("one group (bit %d): MAR %x want %x, RCR %#x", bit, mar(), want, rcr())
 	}

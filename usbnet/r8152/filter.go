@@ -25,7 +25,8 @@ func MulticastBit(addr []byte) uint {
 // groups' bits, and AM when there is at least one.
 //
 // The image is written as Linux writes it: mc_filter[1] (bits 32..63)
-// first, each half little-endian (its cpu_to_be32(swab32()) pair).
+// first, each half big-endian (its cpu_to_le32(swab32()) pair), so hash
+// bit h is bit h%8 of byte 7-h/8.
 func RxMode(m usbnet.RxMode) (rcr uint32, mar [8]byte) {
 	rcr = RCRAB | RCRAPM
 	var f [2]uint32
@@ -43,8 +44,8 @@ func RxMode(m usbnet.RxMode) (rcr uint32, mar [8]byte) {
 			rcr |= RCRAM
 		}
 	}
-	binary.LittleEndian.PutUint32(mar[0:], f[1])
-	binary.LittleEndian.PutUint32(mar[4:], f[0])
+	binary.BigEndian.PutUint32(mar[0:], f[1])
+	binary.BigEndian.PutUint32(mar[4:], f[0])
 	return rcr, mar
 }
 
