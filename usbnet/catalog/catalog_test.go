@@ -72,7 +72,7 @@ func TestUniqueIDs(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	if got, want := catalog.Names(), "cdc_ether (ecm), asix, ax88179_178a (ax88179), r8152 (rtl8153, rtl8152)"; got != want {
+	if got, want := catalog.Names(), "cdc_ether (ecm), asix, ax88179_178a (ax88179), r8152 (rtl8153)"; got != want {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
 	for alias, want := range map[string]string{"ecm": "cdc_ether", "cdc_ether": "cdc_ether", "ax88179": "ax88179_178a", "asix": "asix", "rtl8153": "r8152"} {

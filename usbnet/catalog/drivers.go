@@ -68,7 +68,7 @@ var entries = []Entry{
 		// configuration is active (usbnet.ID.SelectsConfig); probing with
 		// cdc_ether alone drives a unit's CDC ECM configuration instead.
 		Name:      "r8152",
-		Aliases:   []string{"rtl8153", "rtl8152"},
+		Aliases:   []string{"rtl8153"},
 		New:       func() usbnet.Minidriver { return &r8152.Driver{} },
 		ForModels: func() usbnet.Minidriver { return &r8152.Driver{Sleep: func(time.Duration) {}} },
 		Models: []Model{
