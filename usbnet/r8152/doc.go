@@ -83,10 +83,19 @@
 //
 // # Transmit
 //
-// TxFixup pushes an 8-byte tx_desc (TX_FS|TX_LS|length, opts2 0): one
-// frame per transfer; a transfer filling whole packets is followed by a
-// ZLP. UnframeTx reads aggregated transfers (frames 4-aligned) as Linux's
-// tx_agg_fill writes them.
+// The driver is a usbnet.TxAggregator (txagg.go): frames are gathered into
+// 16 KiB blocks as Linux's tx_agg_fill builds them, each frame behind an
+// 8-byte tx_desc (TX_FS|TX_LS|length, opts2 0: no checksum, TSO or VLAN
+// offload), each descriptor 4-aligned, nothing after the last frame. A
+// block goes when the next frame does not fit, when less than a minimum
+// frame and its descriptor is left, or on usbnet's 400 µs timer (Linux
+// sends whatever its queue holds when its tasklet runs). A block that
+// fills whole packets is followed by a ZLP (FlagSendZLP): the chip reads
+// lengths from the descriptors, so a pad byte would read as the start of
+// another. TxFixup is the one-frame framing, kept for tools and tests;
+// usbnet does not call it for an aggregator. UnframeTx reads blocks back
+// for decode, flagging a descriptor that is not a whole frame, a zero
+// length, a frame past the end and stray bytes after the last frame.
 //
 // # Diagnostics
 //

@@ -2,6 +2,7 @@ package r8152
 
 import (
 	"fmt"
+	"math/bits"
 	"net"
 
 	"dongle/hw"
@@ -97,11 +98,19 @@ func (*Driver) RequestName(s hw.Setup) (string, bool) {
 	if b != PLA && b != USB {
 		return fmt.Sprintf("r8152 %s block %#04x %#04x", op, s.Index&0xff00, s.Value), true
 	}
-	name := fmt.Sprintf("r8152 %s %s %#04x", op, b, s.Value)
-	if n := RegisterName(b, s.Value); n != "" {
+	// The register a byte or word access reaches is the first byte its
+	// byte enables select (PLA_CR is written at wValue 0xe810, enable 0x88).
+	addr := s.Value
+	if en := s.Index & byteEnStart; en != 0 && en != byteEnStart {
+		addr += uint16(bits.TrailingZeros16(en))
+	}
+	name := fmt.Sprintf("r8152 %s %s %#04x", op, b, addr)
+	if n := RegisterName(b, addr); n != "" {
+		name += " " + n
+	} else if n := RegisterName(b, s.Value); n != "" {
 		name += " " + n
 	} else if b == PLA && s.Value&ocpPageMask == OCPWindow {
-		name += fmt.Sprintf(" OCP window +%#03x", s.Value&ocpWindowMask)
+		name += fmt.Sprintf(" OCP window +%#03x", addr&ocpWindowMask)
 	}
 	if en := s.Index & 0xff; en != 0 {
 		name += fmt.Sprintf(" (byte enable %#02x)", en)

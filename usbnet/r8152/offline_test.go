@@ -136,10 +136,14 @@ func TestRequestName(t *testing.T) {
 		ok   bool
 	}{
 		{rd(0xe86c, 0x0100), "r8152 GET_REGS PLA 0xe86c PLA_OCP_GPHY_BASE", true},
-		{rd(0xe610, 0x01cc), "r8152 GET_REGS PLA 0xe610 PLA_TCR0 (byte enable 0xcc)", true},
-		{wr(0xe810, 0x0188), "r8152 SET_REGS PLA 0xe810 PLA_CR (byte enable 0x88)", true},
-		{wr(0xd406, 0x00cc), "r8152 SET_REGS USB 0xd406 USB_USB_CTRL (byte enable 0xcc)", true},
-		{rd(0xb402, 0x01cc), "r8152 GET_REGS PLA 0xb402 OCP window +0x402 (byte enable 0xcc)", true},
+		{rd(0xe610, 0x01cc), "r8152 GET_REGS PLA 0xe612 PLA_TCR1 (byte enable 0xcc)", true},
+		{rd(0xe610, 0x0100), "r8152 GET_REGS PLA 0xe610 PLA_TCR0", true},
+		{wr(0xe810, 0x0188), "r8152 SET_REGS PLA 0xe813 PLA_CR (byte enable 0x88)", true},
+		{wr(0xd404, 0x00cc), "r8152 SET_REGS USB 0xd406 USB_USB_CTRL (byte enable 0xcc)", true},
+		{wr(0xd434, 0x0088), "r8152 SET_REGS USB 0xd437 USB_UPT_RXDMA_OWN (byte enable 0x88)", true},
+		{wr(0xd434, 0x0011), "r8152 SET_REGS USB 0xd434 USB_TX_DMA (byte enable 0x11)", true},
+		{wr(0xc000, 0x01ff), "r8152 SET_REGS PLA 0xc000 PLA_IDR (byte enable 0xff)", true},
+		{rd(0xb400, 0x01cc), "r8152 GET_REGS PLA 0xb402 OCP window +0x402 (byte enable 0xcc)", true},
 		{rd(0x1234, 0x0000), "r8152 GET_REGS USB 0x1234", true},
 		{rd(0x1234, 0x0200), "r8152 GET_REGS block 0x0200 0x1234", true},
 		{hw.Setup{RequestType: 0xc0, Request: 0x06}, "", false},

@@ -241,7 +241,7 @@ var Registers = []RegName{
 	{USB, USBUSBCtrl & ^uint16(3), "USB_USB_CTRL", 4},
 	{USB, USBRxBufTh, "USB_RX_BUF_TH", 4},
 	{USB, USBRxEarlyTO, "USB_RX_EARLY_TIMEOUT", 4},
-	{USB, USBRxDMAOwn & ^uint16(3), "USB_UPT_RXDMA_OWN", 4},
+	{USB, USBTxDMA, "USB_TX_DMA", 4}, // USB_UPT_RXDMA_OWN is its byte 3
 	{USB, USBBMUReset, "USB_BMU_RESET", 4},
 	{USB, USBUPSCtrl, "USB_UPS_CTRL", 4},
 	{USB, USBPowerCut & ^uint16(3), "USB_POWER_CUT", 4},
