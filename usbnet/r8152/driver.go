@@ -148,9 +148,6 @@ func (dr *Driver) Bind(d *usbnet.Dev) error {
 	d.HardMTU = max + usbnet.EthHeaderLen
 	d.RxURBSize = p.rxBufSz
 	d.TxHeadroom = TxDescLen
-	if d.Net != nil {
-		d.Net.MaxMTU = max
-	}
 	fail := func(err error) error {
 		d.Priv = nil
 		return err
@@ -248,9 +245,7 @@ func (dr *Driver) setMACFromChip(d *usbnet.Dev, p *priv) error {
 		_, _ = rand.Read(mac)
 		mac[0] = mac[0]&^1 | 2
 	}
-	if d.Net != nil {
-		d.Net.SetHardwareAddr(mac)
-	}
+	d.Net.SetHardwareAddr(mac)
 	if p.ver == Ver01 && validUnicast(net.HardwareAddr(b[:6])) {
 		return nil
 	}

@@ -32,6 +32,13 @@ type fakeChip struct {
 	speed hw.Speed
 	// stallReq makes every request to this address stall (a failing read).
 	stallReq uint16
+	// busyReads is how many reads still see CR_RST and the BMCR reset bit
+	// set after they are written (-1: they never clear).
+	busyReads      int
+	crBusy, bmBusy int
+	powerDownPHY   bool // OCP_PHY_STATUS: PWRDN while BMCR_PDOWN, then two reads of 1, then LAN_ON
+	phyUpBusy      int
+	phyReads       map[uint16]int // reads of each OCP register through the window
 }
 
 const (
@@ -49,7 +56,7 @@ type fakeOpts struct {
 }
 
 func newFake(o fakeOpts) (*fakeChip, *sim.Device) {
-	f := &fakeChip{regs: map[uint32]byte{}, phy: map[uint16]uint16{}, pref: 1}
+	f := &fakeChip{regs: map[uint32]byte{}, phy: map[uint16]uint16{}, pref: 1, phyReads: map[uint16]int{}}
 	if o.ecm != 0 {
 		f.pref = o.ecm
 	}
@@ -203,6 +210,7 @@ func (f *fakeChip) Control(s hw.Setup, data []byte) (int, error) {
 		return 0, hw.ErrStall
 	}
 	if s.In() {
+		f.beforeRead(b, s)
 		if len(data) > 64 {
 			f.bad = append(f.bad, fmt.Sprintf("read of %d bytes (Linux reads at most 64)", len(data)))
 		}
@@ -234,14 +242,26 @@ func (f *fakeChip) Control(s hw.Setup, data []byte) (int, error) {
 			base := binary.LittleEndian.Uint16([]byte{f.regs[f.key(r8152.PLA, r8152.PLAOCPBase)], f.regs[f.key(r8152.PLA, r8152.PLAOCPBase)+1]})
 			v := uint16(data[i-1]) | uint16(data[i])<<8
 			addr := base | (a-1)&0x0fff
-			if addr == r8152.OCPBaseMII+2*r8152.MIIBMCR {
-				v &^= 0x8000 // reset self-clears
+			if addr == r8152.OCPBaseMII+2*r8152.MIIBMCR && v&0x8000 != 0 {
+				if f.busyReads == 0 {
+					v &^= 0x8000 // reset self-clears
+				} else {
+					f.bmBusy = f.busyReads
+				}
+			}
+			if addr == r8152.OCPBaseMII+2*r8152.MIIBMCR && f.powerDownPHY && f.phy[addr]&0x0800 != 0 && v&0x0800 == 0 {
+				f.phyUpBusy = 2
 			}
 			f.phy[addr] = v
 		}
 	}
-	// CR_RST self-clears; TALLY_RESET clears the counters.
-	f.regs[f.key(r8152.PLA, r8152.PLACR)] &^= r8152.CRRst
+	// CR_RST self-clears (after busyReads reads); TALLY_RESET clears the
+	// counters.
+	if b == r8152.PLA && s.Value == r8152.PLACR&^3 && en&0x88 != 0 && data[3]&r8152.CRRst != 0 && f.busyReads != 0 {
+		f.crBusy = f.busyReads
+	} else {
+		f.regs[f.key(r8152.PLA, r8152.PLACR)] &^= r8152.CRRst
+	}
 	if f.regs[f.key(r8152.PLA, r8152.PLARstTally)]&1 != 0 {
 		f.regs[f.key(r8152.PLA, r8152.PLARstTally)] &^= 1
 		for i := 0; i < r8152.TallyLen; i++ {
@@ -298,4 +318,77 @@ func rxTransfer(frames ...[]byte) []byte {
 		p = append(p, 0xde, 0xad, 0xbe, 0xef)
 	}
 	return p
+}
+
+// beforeRead updates what a read is about to see: the busy bits count
+// down, the PHY status follows its power state, window reads are counted.
+func (f *fakeChip) beforeRead(b r8152.Block, s hw.Setup) {
+	if b != r8152.PLA {
+		return
+	}
+	if s.Value == r8152.PLACR&^3 {
+		// busyReads reads see the bit, the next one sees it cleared.
+		switch {
+		case f.crBusy > 0:
+			f.crBusy--
+		case f.crBusy == 0:
+			f.regs[f.key(r8152.PLA, r8152.PLACR)] &^= r8152.CRRst
+		}
+	}
+	if s.Value&0xf000 != r8152.OCPWindow {
+		return
+	}
+	base := uint16(f.regs[f.key(r8152.PLA, r8152.PLAOCPBase)]) | uint16(f.regs[f.key(r8152.PLA, r8152.PLAOCPBase)+1])<<8
+	lo := base | s.Value&0x0fff
+	switch s.Index & 0xff {
+	case 0x33:
+		f.phyReads[lo]++
+	case 0xcc:
+		f.phyReads[lo+2]++
+	default:
+		f.phyReads[lo]++
+		f.phyReads[lo+2]++
+	}
+	bmcr := r8152.OCPBaseMII + 2*r8152.MIIBMCR
+	if lo == bmcr || lo+2 == bmcr {
+		switch {
+		case f.bmBusy > 0:
+			f.bmBusy--
+		case f.bmBusy == 0:
+			f.phy[bmcr] &^= 0x8000
+		}
+	}
+	if f.powerDownPHY && (lo == r8152.OCPPhyStatus || lo+2 == r8152.OCPPhyStatus) {
+		switch {
+		case f.phy[bmcr]&0x0800 != 0:
+			f.phy[r8152.OCPPhyStatus] = 5 // PHY_STAT_PWRDN
+		case f.phyUpBusy > 0:
+			f.phyUpBusy--
+			f.phy[r8152.OCPPhyStatus] = 1
+		default:
+			f.phy[r8152.OCPPhyStatus] = r8152.PhyStatLANOn
+		}
+	}
+}
+
+// readsAfterWrites counts, for every write to (b, a) whose data isWrite
+// accepts, the reads of (b, a) before the next write of any register.
+func (f *fakeChip) readsAfterWrites(b r8152.Block, a uint16, isWrite func([]byte) bool) []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var runs []int
+	counting := false
+	for i, s := range f.log {
+		same := s.Value == a && r8152.Block(s.Index&0xff00) == b
+		switch {
+		case !s.In() && same && isWrite(f.data[i]):
+			runs = append(runs, 0)
+			counting = true
+		case !s.In():
+			counting = false
+		case counting && same:
+			runs[len(runs)-1]++
+		}
+	}
+	return runs
 }

@@ -1,7 +1,7 @@
 package r8152
 
 import (
-	"fmt"
+	"errors"
 	"time"
 
 	"dongle/hw"
@@ -9,8 +9,8 @@ import (
 )
 
 // Poll bounds: how often Linux polls each self-clearing or ready bit, and
-// how long it sleeps between polls. A poll that runs out is not an error
-// (Linux goes on too); it is counted in the device's problems for diag.
+// how long it sleeps between polls. A poll that runs out is not an error:
+// Linux goes on too.
 const (
 	autoloadPolls  = 500 // r8153b_init: 500 x 20 ms
 	autoloadSleep  = 20 * time.Millisecond
@@ -26,7 +26,7 @@ const (
 
 // ErrPoll: a bit the chip should have set or cleared did not change in the
 // time Linux waits for it.
-var ErrPoll = fmt.Errorf("r8152: chip did not become ready")
+var ErrPoll = errors.New("r8152: chip did not become ready")
 
 // poll reads until done reports true, at most n times, sleeping between.
 func (dr *Driver) poll(n int, every time.Duration, read func() (bool, error)) error {
@@ -58,7 +58,7 @@ func (dr *Driver) init(d *usbnet.Dev, p *priv) error {
 			v, err := Read16(d, PLA, PLABootCtrl)
 			return v&BootAutoloadOK != 0, err
 		})
-		if err != nil && err != ErrPoll {
+		if err != nil && !errors.Is(err, ErrPoll) {
 			return err
 		}
 		if err := dr.phyPowerUp(d, p); err != nil {
@@ -104,7 +104,7 @@ func (dr *Driver) phyPowerUp(d *usbnet.Dev, p *priv) error {
 			}
 			return s == want, err
 		})
-		if err == ErrPoll {
+		if errors.Is(err, ErrPoll) {
 			return nil
 		}
 		return err
@@ -144,10 +144,7 @@ func (dr *Driver) up(d *usbnet.Dev, p *priv) error {
 
 // firstInit is r8153_first_init.
 func (dr *Driver) firstInit(d *usbnet.Dev, p *priv) error {
-	mtu := 1500
-	if d.Net != nil {
-		mtu = d.Net.MTU()
-	}
+	mtu := d.Net.MTU()
 	for _, step := range []func() error{
 		func() error { return Modify16(d, PLA, PLAMisc1, 0, Misc1RxdyGated) }, // rxdy_gated_en(true)
 		func() error { return Modify16(d, PLA, PLATeredoCfg, TeredoOff, 0) },  // r8153_teredo_off
@@ -232,7 +229,7 @@ func (dr *Driver) nicReset(d *usbnet.Dev) error {
 		v, err := Read8(d, PLA, PLACR)
 		return v&CRRst == 0, err
 	})
-	if err == ErrPoll {
+	if errors.Is(err, ErrPoll) {
 		return nil
 	}
 	return err
@@ -244,7 +241,7 @@ func (dr *Driver) waitLinkList(d *usbnet.Dev) error {
 		v, err := Read8(d, PLA, PLAOOBCtrl)
 		return v&OOBLinkListRdy != 0, err
 	})
-	if err == ErrPoll {
+	if errors.Is(err, ErrPoll) {
 		return nil
 	}
 	return err
@@ -297,7 +294,7 @@ func (dr *Driver) setSpeed(d *usbnet.Dev, p *priv) error {
 		v, err := p.phy.MDIORead(MIIBMCR)
 		return v&bmcrReset == 0, err
 	})
-	if err == ErrPoll {
+	if errors.Is(err, ErrPoll) {
 		return nil
 	}
 	return err

@@ -16,9 +16,12 @@ var ErrIntShort = errors.New("interrupt packet shorter than 2 bytes")
 // p must hold at least IntrLen bytes.
 func IntLinkUp(p []byte) bool { return binary.LittleEndian.Uint16(p)&IntrLink != 0 }
 
-// Status implements usbnet.Minidriver (intr_callback): the link bit. A
-// change of carrier is handed to usbnet with needReset, so the carrier
-// comes on only after LinkReset has enabled the MAC for the new link.
+// Status implements usbnet.Minidriver (intr_callback): the link bit,
+// handed to usbnet with needReset, so the carrier comes on only after
+// LinkReset has enabled the MAC for the new link. Every packet is passed
+// on, a repeated state too: a "down" that arrives while the carrier is
+// still off but a LinkReset is pending must cancel it (usbnet.LinkChange
+// ignores an "up" it already acted on).
 //
 // Linux also disables the MAC when the link goes down (rtl_ops.disable);
 // that needs control transfers, which Status may not make, and the
@@ -27,11 +30,7 @@ func (dr *Driver) Status(d *usbnet.Dev, data []byte) error {
 	if len(data) < IntrLen {
 		return fmt.Errorf("r8152: %s: %w: %d bytes", d.Name(), ErrIntShort, len(data))
 	}
-	up := IntLinkUp(data)
-	if d.Net != nil && d.Net.Carrier() == up {
-		return nil
-	}
-	d.LinkChange(up, 0, true)
+	d.LinkChange(IntLinkUp(data), 0, true)
 	return nil
 }
 
@@ -87,9 +86,7 @@ func (dr *Driver) LinkReset(d *usbnet.Dev) error {
 	if err := dr.SetRxMode(d); err != nil {
 		return err
 	}
-	if d.Net != nil {
-		d.Net.SetSpeed(PhyStatusMbps(st))
-	}
+	d.Net.SetSpeed(PhyStatusMbps(st))
 	return nil
 }
 
@@ -121,10 +118,7 @@ func RxEarlySize(v Version, bufSize, mtu int) uint16 {
 
 func (dr *Driver) enable(d *usbnet.Dev, p *priv) error {
 	if p.ver.Chip() != RTL8152 {
-		mtu := 1500
-		if d.Net != nil {
-			mtu = d.Net.MTU()
-		}
+		mtu := d.Net.MTU()
 		c := coalesce(p.ver, d.USBSpeed())
 		if p.ver.Chip() == RTL8153B {
 			if err := Write16(d, USB, USBRxEarlyTO, 128/8); err != nil {
