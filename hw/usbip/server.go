@@ -158,7 +158,8 @@ func freePort(hub string) (int, error) {
 // read.
 var ErrProtocol = errors.New("usbip: protocol error")
 
-// Serve answers the kernel until ctx ends or the socket closes.
+// Serve answers the kernel until ctx ends or the kernel closes its end of
+// the socket (the port was detached); both return nil.
 func (s *Server) Serve(ctx context.Context) error {
 	go func() { <-ctx.Done(); s.conn.Close() }()
 	defer s.closeAll()
@@ -166,8 +167,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	be := binary.BigEndian
 	for {
 		if _, err := io.ReadFull(s.conn, h[:]); err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if ctx.Err() != nil || err == io.EOF {
+				return nil // stopped, or detached: the kernel closed its end
 			}
 			return fmt.Errorf("usbip: reading a header: %w", err)
 		}
