@@ -118,12 +118,20 @@ func Attach(dev hw.Device, o Options) (*Server, error) {
 		return nil, fmt.Errorf("usbip: attach %q: %w", arg, err)
 	}
 	unix.Close(fds[1]) // the kernel holds its own reference
-	s := &Server{dev: dev, conn: os.NewFile(uintptr(fds[0]), "usbip"), rec: o.Recorder, logf: o.Logf, port: port,
+	s := NewServer(dev, os.NewFile(uintptr(fds[0]), "usbip"), o)
+	s.port = port
+	return s, nil
+}
+
+// NewServer serves dev on conn, a stream whose other end speaks for a
+// USB/IP host (Attach gives that end to vhci_hcd; tests keep it).
+func NewServer(dev hw.Device, conn *os.File, o Options) *Server {
+	s := &Server{dev: dev, conn: conn, rec: o.Recorder, logf: o.Logf, port: -1,
 		eps: map[uint8]*epServ{}, claimed: map[int]bool{}}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
-	return s, nil
+	return s
 }
 
 // Port is the vhci_hcd port the device is attached to.
