@@ -93,7 +93,8 @@ type Dev struct {
 	txFree     []*txSlot
 	txInFlight int // slots (not transfers) in flight
 	txHalted   bool
-	txStopped  bool // we stopped the netdev queue and owe it a wake
+	txStopped  bool   // we stopped the netdev queue and owe it a wake
+	agg        *txAgg // non-nil when Driver is a TxAggregator (set by Probe)
 	st         statusSlot
 	stHalted   bool
 
@@ -148,6 +149,11 @@ type Counters struct {
 	TxCopies           atomic.Uint64 // frames copied for want of head/tailroom or because shared
 	RxReaps            atomic.Uint64 // bulk IN reaps: WaitBatch calls that returned transfers
 	RxMaxBatch         atomic.Uint64 // most bulk IN transfers one WaitBatch returned
+	TxAggregates       atomic.Uint64 // TxAggregator blocks handed to the device
+	TxAggFull          atomic.Uint64 // ... sent because TxAggAdd said the block was full
+	TxAggNoRoom        atomic.Uint64 // ... sent because the next frame did not fit
+	TxAggTimer         atomic.Uint64 // ... sent by the timer
+	TxAggTooBig        atomic.Uint64 // frames dropped: they fit no block (tx_dropped too)
 }
 
 // Counters returns the framework's event counters.

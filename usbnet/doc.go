@@ -37,6 +37,7 @@
 //	MACLocator, EndpointLocator where a trace shows its MAC and endpoints
 //	ClassDescriber             its class's descriptors (CDC functional), as lsusb -v reads them
 //	Diagnoser                  ethtool_ops: registers, PHY, EEPROM, counters
+//	TxAggregator               many frames per bulk OUT transfer (txagg.go)
 //
 // The drivers, their names and their device models are listed once, in
 // usbnet/catalog.
@@ -50,6 +51,7 @@
 //	reaper(intr IN) ─┘   (chan, one slot per     └─► Minidriver.Status ─► SetLink
 //	                      transfer: never blocks)          │
 //	kevent worker ◄── defer_(bits) ◄───────────────────────┘ (halts, link reset, throttle)
+//	aggregation flusher (TxAggregator drivers only): sends a block on its timer
 //
 // A reaper only calls hw.Endpoint.WaitBatch and queues what completed
 // (the top half). The bottom half is the one goroutine that runs fixups, delivers,
@@ -82,6 +84,11 @@
 //	otherwise         one 0x00 byte is appended (Linux's default)
 //
 // Without carrier, frames are dropped and counted (tx_dropped), never sent.
+//
+// A TxAggregator driver (NCM, RTL8153) gets frames gathered into blocks
+// the framework owns: one TX slot per block, the ZLP rule applied to the
+// whole block, every frame of it counted on the block's completion (see
+// txagg.go for its states and flushes).
 //
 // # Errors
 //

@@ -81,6 +81,9 @@ func (d *Dev) runEvents(f uint32) {
 		if wake {
 			d.Net.WakeQueue()
 		}
+		if d.agg != nil {
+			d.aggResume()
+		}
 	}
 	if f&evRxHalt != 0 && d.clearHalt(d.In, evRxHalt) {
 		d.counters.RxHaltsCleared.Add(1)

@@ -22,7 +22,8 @@ type rxSlot struct {
 type txSlot struct {
 	t, zlp  hw.Transfer
 	skb     *skbuff.Buff
-	bytes   int   // frame length before TxFixup, for tx_bytes
+	frames  int   // frames it carries (1, or a TxAggregator's block)
+	bytes   int   // their length before framing, for tx_bytes
 	wantZLP bool  // zlp is submitted after t
 	pending int   // transfers of the slot not yet reaped
 	err     error // first failure among them
@@ -146,6 +147,12 @@ func (d *Dev) open() (err error) {
 		d.txFree = append(d.txFree, s)
 	}
 
+	if d.agg != nil {
+		// Last to fail: nothing above started a goroutine.
+		if err := d.startAgg(); err != nil {
+			return err
+		}
+	}
 	d.mu.Lock()
 	d.state = stateRunning
 	d.rxHalted, d.txHalted, d.txStopped = false, false, false
@@ -204,6 +211,9 @@ func (d *Dev) stop() error {
 
 	close(d.kquit)
 	d.kwg.Wait()
+	if d.agg != nil {
+		d.stopAgg()
+	}
 
 	d.mu.Lock()
 	pipes := []*pipe{d.in, d.out}
@@ -234,7 +244,7 @@ func (d *Dev) stop() error {
 		if s := &d.tx[i]; s.skb != nil {
 			s.skb.Free(skbuff.FreeWrite)
 			s.skb = nil
-			d.Net.Stats().TxDropped.Add(1)
+			d.Net.Stats().TxDropped.Add(uint64(s.frames))
 		}
 	}
 	d.rxq.Purge(skbuff.FreeRead)

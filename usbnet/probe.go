@@ -114,6 +114,9 @@ func Probe(hwdev hw.Device, drivers ...Minidriver) (*Dev, error) {
 		TxURBs: DefaultTxURBs, ControlTimeout: DefaultControlTimeout,
 		goneCh: make(chan struct{}), kkick: make(chan struct{}, 1),
 	}
+	if ag, ok := m.Driver.(TxAggregator); ok {
+		d.agg = &txAgg{drv: ag}
+	}
 	d.CtrlIface, d.DataIface = int(m.Intf.Number), int(m.Intf.Number)
 	d.Net = netdev.New("eth%d", d)
 	d.Net.Priv = d

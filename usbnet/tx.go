@@ -38,6 +38,9 @@ func (d *Dev) HardStartXmit(b *skbuff.Buff, _ *netdev.Device) netdev.XmitResult 
 		st.TxDropped.Add(1)
 		return netdev.XmitOK
 	}
+	if d.agg != nil {
+		return d.aggXmit(b)
+	}
 	d.mu.Lock()
 	if !d.runningLocked() {
 		d.mu.Unlock()
@@ -62,7 +65,7 @@ func (d *Dev) HardStartXmit(b *skbuff.Buff, _ *netdev.Device) netdev.XmitResult 
 	}
 	d.mu.Unlock()
 
-	s.bytes = b.Len()
+	s.frames, s.bytes = 1, b.Len()
 	b = d.txRoom(b)
 	if err := d.Driver.TxFixup(d, b); err != nil {
 		b.Free(skbuff.FreeWrite)
@@ -79,11 +82,7 @@ func (d *Dev) HardStartXmit(b *skbuff.Buff, _ *netdev.Device) netdev.XmitResult 
 	if err != nil {
 		s.skb.Free(skbuff.FreeWrite)
 		s.skb = nil
-		if hw.StatusOf(err) == hw.ErrNoDevice {
-			st.TxDropped.Add(1)
-		} else {
-			st.TxErrors.Add(1)
-		}
+		d.countTxLost(s, err)
 		d.releaseTx(s)
 	}
 	return netdev.XmitOK
@@ -173,13 +172,23 @@ func (d *Dev) releaseTx(s *txSlot) {
 	if wake {
 		d.txStopped = false
 	}
-	if d.txHalted && len(d.txFree) == len(d.tx) && d.runningLocked() {
+	if d.txHalted && d.txIdleLocked() && d.runningLocked() {
 		d.defer_(evTxHalt)
 	}
 	d.mu.Unlock()
 	if wake {
 		d.Net.WakeQueue()
 	}
+}
+
+// txIdleLocked reports whether no TX slot is in flight: every slot is
+// free or holds the block a TxAggregator is filling. d.mu held.
+func (d *Dev) txIdleLocked() bool {
+	n := len(d.txFree)
+	if d.agg != nil && d.agg.open != nil {
+		n++
+	}
+	return n == len(d.tx)
 }
 
 // txDone is tx_complete for one transfer of a slot; the slot is finished
@@ -219,11 +228,11 @@ func (d *Dev) txDone(t *hw.Transfer) {
 		// Bytes before packets: whoever sees the packet counted sees
 		// its bytes too (the specs read them in that order).
 		st.TxBytes.Add(uint64(s.bytes))
-		st.TxPackets.Add(1)
+		st.TxPackets.Add(uint64(s.frames))
 	case hw.ErrStall:
 		// EVENT_TX_HALT: stop the queue; the kevent worker clears the
 		// halt once every slot is back, then wakes the queue.
-		st.TxErrors.Add(1)
+		st.TxErrors.Add(uint64(s.frames))
 		d.mu.Lock()
 		if !d.txHalted {
 			d.txHalted = true
@@ -235,12 +244,12 @@ func (d *Dev) txDone(t *hw.Transfer) {
 		}
 		d.mu.Unlock()
 	case hw.ErrCancelled, hw.ErrNoDevice:
-		st.TxDropped.Add(1)
+		st.TxDropped.Add(uint64(s.frames))
 		if code == hw.ErrNoDevice {
 			d.markGone()
 		}
 	default:
-		st.TxErrors.Add(1)
+		st.TxErrors.Add(uint64(s.frames))
 	}
 	s.skb.Free(skbuff.FreeWrite)
 	s.skb, s.err = nil, nil

@@ -9,10 +9,12 @@ import (
 	simax88179 "dongle/hw/sim/ax88179"
 	simax88772 "dongle/hw/sim/ax88772"
 	simecm "dongle/hw/sim/ecm"
+	simrtl "dongle/hw/sim/rtl8153"
 	"dongle/usbnet"
 	"dongle/usbnet/asix"
 	"dongle/usbnet/ax88179"
 	"dongle/usbnet/cdcecm"
+	"dongle/usbnet/r8152"
 )
 
 // entries is the catalog: one Entry per minidriver, in the order the
@@ -59,6 +61,23 @@ var entries = []Entry{
 				Build: func(o Options) *Instance { o.Speed = hw.SpeedSuper; return buildAX88179(o) },
 				Expect: Expect{Driver: "ax88179_178a", Vendor: 0x0b95, Product: 0x1790, MAC: simax88179.DefaultMAC,
 					USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
+		},
+	},
+	{
+		// r8152 claims the vendor configuration of its VID:PIDs whatever
+		// configuration is active (usbnet.ID.SelectsConfig); probing with
+		// cdc_ether alone drives a unit's CDC ECM configuration instead.
+		Name:      "r8152",
+		Aliases:   []string{"rtl8153"},
+		New:       func() usbnet.Minidriver { return &r8152.Driver{} },
+		ForModels: func() usbnet.Minidriver { return &r8152.Driver{Sleep: func(time.Duration) {}} },
+		Models: []Model{
+			{Selector: "sim:rtl8153", Describe: "hw/sim/rtl8153: RTL8153B at high speed", Chips: []string{"rtl8153"},
+				Build: buildRTL8153, Expect: Expect{Driver: "r8152", Vendor: 0x0bda, Product: 0x8153, MAC: simrtl.DefaultMAC,
+					USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000}},
+			{Selector: "sim:rtl8153-ss", Describe: "hw/sim/rtl8153: RTL8153B at SuperSpeed",
+				Build:  func(o Options) *Instance { o.Speed = hw.SpeedSuper; return buildRTL8153(o) },
+				Expect: Expect{Driver: "r8152", Vendor: 0x0bda, Product: 0x8153, MAC: simrtl.DefaultMAC, USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
 		},
 	},
 }

@@ -35,7 +35,5 @@ func buildRTL8153(o Options) *Instance {
 
 // unboundModels are device models whose minidriver has no catalog entry
 // yet: cmd/ffsmodel serves them (ModelByChip), nothing else lists them.
-// The r8152 minidriver's entry takes the RTL8153B model over.
-var unboundModels = []Model{
-	{Selector: "sim:rtl8153", Describe: "hw/sim/rtl8153: RTL8153B at high speed", Chips: []string{"rtl8153"}, Build: buildRTL8153},
-}
+// None now: the r8152 entry lists the RTL8153B models.
+var unboundModels []Model
