@@ -32,8 +32,3 @@ func buildRTL8153(o Options) *Instance {
 			return fmt.Sprintf("%+v unmodelled registers %v", m.Stats(), m.Unmodelled())
 		}}
 }
-
-// unboundModels are device models whose minidriver has no catalog entry
-// yet: cmd/ffsmodel serves them (ModelByChip), nothing else lists them.
-// None now: the r8152 entry lists the RTL8153B models.
-var unboundModels []Model
