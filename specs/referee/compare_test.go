@@ -101,7 +101,7 @@ var models = []TableEntry{Entry("AX88772B", "ax88772b"), Entry("AX88179", "ax881
 	Entry("RTL8153B", "rtl8153"), Entry("RTL8153B at SuperSpeed", "rtl8153-super")}
 
 // compared are the models dongle's own driver is compared on.
-var compared = []TableEntry{Entry("AX88772B", "ax88772b"), Entry("AX88179", "ax88179")}
+var compared = []TableEntry{Entry("AX88772B", "ax88772b"), Entry("AX88179", "ax88179"), Entry("RTL8153B", "rtl8153")}
 
 var _ = Describe("the Linux driver's requests, recorded in the lab", func() {
 	DescribeTable("are all answered by a fresh model, none stalled",
