@@ -29,6 +29,6 @@ func buildRTL8153(o Options) *Instance {
 			return out
 		},
 		Stats: func() string {
-			return fmt.Sprintf("%+v unmodelled registers %v", m.Stats(), m.Unmodelled())
+			return fmt.Sprintf("%+v (%d registers touched that the model only stores)", m.Stats(), len(m.Unmodelled()))
 		}}
 }
