@@ -2,7 +2,9 @@ package referee_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"dongle/hw/sim/rtl8153"
+	"dongle/hw/usbmon"
 )
 
 // rtlUnmodelled is every register the kernel's r8152 (Linux 6.1) touched
@@ -85,24 +88,62 @@ var _ = Describe("the kernel's r8152 requests, recorded in the lab", func() {
 		Entry("high speed", "rtl8153"), Entry("SuperSpeed", "rtl8153-super"))
 
 	It("are what Wireshark dissects in the fixture: the same vendor requests and the chip's descriptors", func() {
-		if _, err := exec.LookPath("tshark"); err != nil {
-			Skip("tshark not installed (CI installs it): cannot compare with Wireshark's dissection")
-		}
-		pcap := filepath.Join("..", "..", "fixtures", "usbip-rtl8153-kernel-r8152.pcap")
-		out, err := exec.Command("tshark", "-r", pcap, "-Y", "usb.setup.bRequest == 5 && usb.urb_type == 'S'",
-			"-T", "fields", "-e", "usb.bmRequestType", "-e", "usb.setup.wValue", "-e", "usb.setup.wIndex", "-e", "usb.setup.wLength").Output()
-		Expect(err).NotTo(HaveOccurred())
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		lines := tsharkVendorRequests("usbip-rtl8153-kernel-r8152.pcap")
 		k := kernelLog("rtl8153")
 		Expect(lines).To(HaveLen(len(k)), "vendor requests tshark finds in the fixture vs the kernel's request log")
 		for i, l := range lines {
-			f := strings.Fields(l)
-			Expect(f).To(HaveLen(4), "tshark line %d: %q", i, l)
 			want := fmt.Sprintf("0x%02x 0x%04x %d %d", k[i].Setup.RequestType, k[i].Setup.Value, k[i].Setup.Index, k[i].Setup.Length)
-			Expect(strings.Join(f, " ")).To(Equal(want), "request %d", i)
+			Expect(l).To(Equal(want), "request %d", i)
 		}
-		desc, err := exec.Command("tshark", "-r", pcap, "-Y", "usb.idVendor", "-T", "fields", "-e", "usb.idVendor", "-e", "usb.idProduct").Output()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(strings.Fields(string(desc))).To(ContainElements("0x0bda", "0x8153"))
 	})
 })
+
+var _ = Describe("the RTL8153B fixtures", func() {
+	DescribeTable("dissect in Wireshark as hw/usbmon reads them: every vendor request, the 0bda:8153 descriptors",
+		func(name string) {
+			got := tsharkVendorRequests(name)
+			r, f, err := usbmon.Open(filepath.Join("..", "..", "fixtures", name))
+			Expect(err).NotTo(HaveOccurred())
+			defer f.Close()
+			var want []string
+			for {
+				rec, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				Expect(err).NotTo(HaveOccurred())
+				st := rec.Setup
+				if rec.Type == usbmon.Submit && rec.XferType == usbmon.XferControl && rec.FlagSetup == 0 && st[1] == 0x05 {
+					want = append(want, fmt.Sprintf("0x%02x 0x%04x %d %d", st[0], binary.LittleEndian.Uint16(st[2:]),
+						binary.LittleEndian.Uint16(st[4:]), binary.LittleEndian.Uint16(st[6:])))
+				}
+			}
+			Expect(want).NotTo(BeEmpty())
+			Expect(got).To(Equal(want))
+		},
+		Entry("the kernel's r8152", "usbip-rtl8153-kernel-r8152.pcap"),
+		Entry("dongle's r8152", "usbip-rtl8153-dongle-r8152.pcap"))
+})
+
+// tsharkVendorRequests is every GET_REGS/SET_REGS submission tshark
+// dissects in fixtures/name, as "bmRequestType wValue wIndex wLength"
+// (tshark's notation), after checking it dissects the 0bda:8153 device
+// descriptor.
+func tsharkVendorRequests(name string) []string {
+	GinkgoHelper()
+	if _, err := exec.LookPath("tshark"); err != nil {
+		Skip("tshark not installed (CI installs it): cannot compare with Wireshark's dissection")
+	}
+	pcap := filepath.Join("..", "..", "fixtures", name)
+	desc, err := exec.Command("tshark", "-r", pcap, "-Y", "usb.idVendor", "-T", "fields", "-e", "usb.idVendor", "-e", "usb.idProduct").Output()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(strings.Fields(string(desc))).To(ContainElements("0x0bda", "0x8153"))
+	out, err := exec.Command("tshark", "-r", pcap, "-Y", "usb.setup.bRequest == 5 && usb.urb_type == 'S'",
+		"-T", "fields", "-e", "usb.bmRequestType", "-e", "usb.setup.wValue", "-e", "usb.setup.wIndex", "-e", "usb.setup.wLength").Output()
+	Expect(err).NotTo(HaveOccurred())
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	return lines
+}
