@@ -118,12 +118,20 @@ func Attach(dev hw.Device, o Options) (*Server, error) {
 		return nil, fmt.Errorf("usbip: attach %q: %w", arg, err)
 	}
 	unix.Close(fds[1]) // the kernel holds its own reference
-	s := &Server{dev: dev, conn: os.NewFile(uintptr(fds[0]), "usbip"), rec: o.Recorder, logf: o.Logf, port: port,
+	s := NewServer(dev, os.NewFile(uintptr(fds[0]), "usbip"), o)
+	s.port = port
+	return s, nil
+}
+
+// NewServer serves dev on conn, a stream whose other end speaks for a
+// USB/IP host (Attach gives that end to vhci_hcd; tests keep it).
+func NewServer(dev hw.Device, conn *os.File, o Options) *Server {
+	s := &Server{dev: dev, conn: conn, rec: o.Recorder, logf: o.Logf, port: -1,
 		eps: map[uint8]*epServ{}, claimed: map[int]bool{}}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
-	return s, nil
+	return s
 }
 
 // Port is the vhci_hcd port the device is attached to.
@@ -158,7 +166,8 @@ func freePort(hub string) (int, error) {
 // read.
 var ErrProtocol = errors.New("usbip: protocol error")
 
-// Serve answers the kernel until ctx ends or the socket closes.
+// Serve answers the kernel until ctx ends or the kernel closes its end of
+// the socket (the port was detached); both return nil.
 func (s *Server) Serve(ctx context.Context) error {
 	go func() { <-ctx.Done(); s.conn.Close() }()
 	defer s.closeAll()
@@ -166,8 +175,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	be := binary.BigEndian
 	for {
 		if _, err := io.ReadFull(s.conn, h[:]); err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if ctx.Err() != nil || err == io.EOF {
+				return nil // stopped, or detached: the kernel closed its end
 			}
 			return fmt.Errorf("usbip: reading a header: %w", err)
 		}

@@ -189,7 +189,7 @@ func ModelBySelector(sel string) (Model, error) {
 // Chips lists the names cmd/ffsmodel serves (every model's Chips).
 func Chips() []string {
 	var out []string
-	for _, m := range append(Models(), unboundModels...) {
+	for _, m := range Models() {
 		out = append(out, m.Chips...)
 	}
 	return out
@@ -197,7 +197,7 @@ func Chips() []string {
 
 // ModelByChip returns the model cmd/ffsmodel serves as chip ("ax88772b").
 func ModelByChip(chip string) (Model, error) {
-	for _, m := range append(Models(), unboundModels...) {
+	for _, m := range Models() {
 		if slices.Contains(m.Chips, chip) {
 			return m, nil
 		}

@@ -29,11 +29,6 @@ func buildRTL8153(o Options) *Instance {
 			return out
 		},
 		Stats: func() string {
-			return fmt.Sprintf("%+v unmodelled registers %v", m.Stats(), m.Unmodelled())
+			return fmt.Sprintf("%+v (%d registers touched that the model only stores)", m.Stats(), len(m.Unmodelled()))
 		}}
 }
-
-// unboundModels are device models whose minidriver has no catalog entry
-// yet: cmd/ffsmodel serves them (ModelByChip), nothing else lists them.
-// None now: the r8152 entry lists the RTL8153B models.
-var unboundModels []Model

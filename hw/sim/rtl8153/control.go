@@ -68,8 +68,16 @@ func (m *Model) controlLocked(s hw.Setup, data []byte) (n int, ev func(), err er
 		if l > maxRead {
 			return 0, nil, ctlErr("%s %#04x: read of %d bytes (at most %d)", b, addr, l, maxRead)
 		}
+		// Reads return whole dwords; the byte enables say which bytes
+		// the driver takes (ocp_read_word: one word), which is what the
+		// unmodelled list notes.
+		be := uint8(s.Index)
 		for i := 0; i < l; i += 4 {
-			m.noteLocked(b, addr+i, false)
+			mask := uint8(0xf)
+			if l == 4 && be&0xf != 0 {
+				mask = be & 0xf
+			}
+			m.noteLocked(b, addr+i, false, mask)
 			for j := 0; j < 4; j++ {
 				data[i+j] = m.readByteLocked(b, addr+i+j)
 			}
@@ -95,34 +103,45 @@ func (m *Model) controlLocked(s hw.Setup, data []byte) (n int, ev func(), err er
 				mask = uint8(be&0xf) & uint8(be>>4)
 			}
 		}
-		m.noteLocked(b, addr+i, true)
+		m.noteLocked(b, addr+i, true, mask)
 		m.writeDwordLocked(b, addr+i, data[i:i+4], mask)
 	}
 	return 0, m.linkEventLocked(before), nil
 }
 
-// noteLocked records an access to a register the model does not give
-// meaning to (window accesses are noted per OCP register by the PHY).
-func (m *Model) noteLocked(b Block, addr int, write bool) {
+// noteLocked records an access to the enabled bytes (mask) of the dword
+// at addr when they hold no register the model gives meaning to (window
+// accesses are noted per OCP register).
+func (m *Model) noteLocked(b Block, addr int, write bool, mask uint8) {
+	if mask == 0 {
+		return
+	}
 	if b == PLA && addr >= plaOCPWindow && addr < plaOCPWindowEnd {
 		base := m.ocpBaseLocked()
 		for k := 0; k < 2; k++ {
 			o := base | uint16(addr+2*k)&0x0fff
-			if !ocpModelled(o) {
+			if mask>>(2*k)&3 != 0 && !ocpModelled(o) {
 				m.noteUnmodelledLocked(OCP, o, write)
 			}
 		}
 		return
 	}
-	if !modelled(b, addr) {
+	if !modelled(b, addr, mask) {
 		m.noteUnmodelledLocked(b, uint16(addr), write)
 	}
 }
 
-// modelled reports whether the dword at addr holds a register the model
-// gives meaning to.
-func modelled(b Block, addr int) bool {
-	in := func(lo, hi int) bool { return addr+3 >= lo && addr < hi }
+// modelled reports whether the enabled bytes (mask) of the dword at addr
+// hold a register the model gives meaning to.
+func modelled(b Block, addr int, mask uint8) bool {
+	in := func(lo, hi int) bool {
+		for j := 0; j < 4; j++ {
+			if mask&(1<<j) != 0 && addr+j >= lo && addr+j < hi {
+				return true
+			}
+		}
+		return false
+	}
 	if b == USB {
 		return in(usbUSBCtrl, usbUSBCtrl+2) || in(usbRxEarlySize, usbRxEarlySize+2) ||
 			in(usbRxExtraTimer, usbRxExtraTimer+2) || in(usbMisc0, usbMisc0+2) || in(usbMisc1, usbMisc1+1) ||
