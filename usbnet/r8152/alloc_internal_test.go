@@ -131,3 +131,30 @@ func BenchmarkTxAgg1514(b *testing.B) {
 		agg.Free(skbuff.FreeWrite)
 	}
 }
+
+// TestCopyBreak: frames up to DefaultCopyBreak are copied into buffers of
+// their own, longer ones share the transfer's.
+func TestCopyBreak(t *testing.T) {
+	for _, tc := range []struct {
+		n     int
+		clone bool
+	}{{60, false}, {DefaultCopyBreak, false}, {DefaultCopyBreak + 1, true}, {1514, true}} {
+		p := transfer(tc.n, 4096)
+		b := skbuff.Alloc(len(p))
+		b.PutData(p)
+		var q skbuff.Queue
+		if _, err := deaggregate(b, DefaultCopyBreak, &q); err != nil {
+			t.Fatal(err)
+		}
+		for f := q.Dequeue(); f != nil; f = q.Dequeue() {
+			// A clone pins the transfer's chunk, a copy only its own.
+			if shared := f.Truesize() >= len(p); shared != tc.clone || f.Len() != tc.n {
+				t.Errorf("%d-byte frame: truesize %d of a %d-byte transfer, len %d, want shared %v", tc.n, f.Truesize(), len(p), f.Len(), tc.clone)
+			}
+			if !f.CsumVerified {
+				t.Errorf("%d-byte frame: checksum verdict lost", tc.n)
+			}
+			f.Free(skbuff.FreeRead)
+		}
+	}
+}

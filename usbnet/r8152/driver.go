@@ -296,9 +296,8 @@ func (*Driver) ChangeMTU(d *usbnet.Dev, mtu int) error {
 	if p == nil {
 		return fmt.Errorf("r8152: %s: MTU change on an unbound device", d.Name())
 	}
-	if mtu > MaxMTU(p.ver) {
-		return fmt.Errorf("r8152: %s: MTU %d above the %v's %d", d.Name(), mtu, p.ver.Chip(), MaxMTU(p.ver))
-	}
+	// usbnet has checked mtu against HardMTU, which Bind set from
+	// MaxMTU(p.ver).
 	if p.ver.Chip() == RTL8152 {
 		return nil
 	}

@@ -51,6 +51,7 @@ type fakeOpts struct {
 	version uint16 // PLA_TCR1 version bits (0: 0x6010, RTL8153B)
 	mac     []byte // PLA_BACKUP (nil: fakeMAC)
 	super   bool   // 1024-byte bulk endpoints
+	full    bool   // 64-byte bulk endpoints (full speed)
 	ecm     int    // the configuration value the host leaves active (1 vendor, 2 ECM)
 	phyStat uint16 // PLA_PHYSTATUS (0: link up 1000 full)
 }
@@ -88,6 +89,9 @@ func newFake(o fakeOpts) (*fakeChip, *sim.Device) {
 	mps := 512
 	if o.super {
 		mps = 1024
+	}
+	if o.full {
+		mps = 64
 	}
 	f.cfgs = [][]byte{vendorConfig(1, mps), ecmConfig(2, mps)}
 	dev := sim.New(f, hw.Info{Bus: 2, Address: 5})

@@ -99,8 +99,11 @@ func TestRxUnframer(t *testing.T) {
 	if _, err := u.Rx(bad, len(bad), emit); !errors.Is(err, r8152.ErrRxRunt) {
 		t.Errorf("runt: %v", err)
 	}
-	if _, err := u.Rx(append(p, make([]byte, 8)...), len(p)+8, emit); !errors.Is(err, r8152.ErrRxTrailing) {
+	if _, err := u.Rx(append(p, 0, 0, 0, 0, 0, 0, 0, 9), len(p)+8, emit); !errors.Is(err, r8152.ErrRxTrailing) {
 		t.Errorf("trailing: %v (decode should see the anomaly)", err)
+	}
+	if _, err := u.Rx(append(p, make([]byte, 8)...), len(p)+8, emit); err != nil {
+		t.Errorf("zero terminator: %v", err)
 	}
 }
 

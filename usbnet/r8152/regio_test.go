@@ -14,6 +14,8 @@ type recCtrl struct {
 	reqs []req
 	mem  map[uint16]byte
 	fail error
+	// failWhen fails the requests it accepts (after recording them).
+	failWhen func(r req) bool
 }
 
 type req struct {
@@ -41,6 +43,9 @@ func (c *recCtrl) VendorOut(r uint8, value, index uint16, data []byte) error {
 		return errors.New("wrong bRequest")
 	}
 	c.reqs = append(c.reqs, req{false, value, index, append([]byte(nil), data...)})
+	if c.failWhen != nil && c.failWhen(c.reqs[len(c.reqs)-1]) {
+		return hw.ErrStall
+	}
 	return c.fail
 }
 
@@ -140,6 +145,8 @@ func TestMisalignedAccessIsRefused(t *testing.T) {
 		r8152.WriteRegs(c, r8152.PLA, 0xc001, 0xff, make([]byte, 4)),
 		r8152.WriteRegs(c, r8152.PLA, 0xc000, 0xff, make([]byte, 5)),
 		r8152.ReadRegs(c, r8152.PLA, 0xfffc, 0, make([]byte, 8)),
+		r8152.ReadRegs(c, r8152.PLA, 0xfffc, 0, make([]byte, 4)),
+		r8152.WriteRegs(c, r8152.PLA, 0xfffc, 0xff, make([]byte, 4)),
 	} {
 		if !errors.Is(err, r8152.ErrAlign) {
 			t.Errorf("err %v, want ErrAlign", err)

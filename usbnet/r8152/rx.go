@@ -27,10 +27,8 @@ const DefaultCopyBreak = 256
 func (dr *Driver) RxFixup(d *usbnet.Dev, b *skbuff.Buff, out *skbuff.Queue) error {
 	c, err := deaggregate(b, DefaultCopyBreak, out)
 	st := d.Net.Stats()
-	if c.CRC > 0 {
-		st.RxErrors.Add(uint64(c.CRC))
-		st.RxCRCErrors.Add(uint64(c.CRC))
-	}
+	st.RxErrors.Add(uint64(c.CRC))
+	st.RxCRCErrors.Add(uint64(c.CRC))
 	if err != nil && !errors.Is(err, ErrRxTrailing) {
 		st.RxErrors.Add(1)
 		st.RxLengthErrors.Add(1)

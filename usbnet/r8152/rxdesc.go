@@ -77,9 +77,13 @@ var (
 	ErrRxRunt = errors.New("descriptor length below 60")
 	// ErrRxPastEnd: a frame runs past the end of the transfer.
 	ErrRxPastEnd = errors.New("frame runs past the end of the transfer")
-	// ErrRxTrailing: bytes after the last frame too few to hold a
-	// descriptor and a frame. Linux ignores them; RxFixup does too (it
-	// is not counted as an error), decode reports it.
+	// ErrRxTrailing: bytes after the last frame, too few to hold a
+	// descriptor and a frame, that are not all zero. Linux ignores them;
+	// RxFixup does too (it is not counted as an error), decode reports
+	// it. Zeros there are the chip's own: with RX_ZERO_EN clear (Linux's
+	// setting) a transfer that would end on a packet boundary gets zero
+	// bytes instead of a ZLP (seen in the kernel's r8152 trace of the
+	// RTL8153B model, fixtures/usbip-rtl8153-kernel-r8152.pcap).
 	ErrRxTrailing = errors.New("bytes after the last frame hold no frame")
 )
 
@@ -127,7 +131,8 @@ func align8(n int) int { return (n + RxAlign - 1) &^ (RxAlign - 1) }
 // least 60 (ErrRxRunt) and the frame must end inside p (ErrRxPastEnd).
 // Either stops the walk, frames already given stay given. Bytes left at
 // the end that cannot hold a descriptor and one byte are counted as
-// Trailing and reported with ErrRxTrailing after every frame was given.
+// Trailing; unless all zero they are reported with ErrRxTrailing after
+// every frame was given.
 // Nothing outside p is read; Walk allocates nothing unless it returns an
 // error. A transfer of at most RxDescLen bytes holds no frame: it is all
 // Trailing.
@@ -154,7 +159,11 @@ func Walk(p []byte, fn func(Frame)) (RxCounts, error) {
 	}
 	if off < n {
 		c.Trailing = n - off
-		return c, &RxError{Err: ErrRxTrailing, Len: n, Index: c.Frames + c.CRC, Off: off, Desc: -1}
+		for _, b := range p[off:] {
+			if b != 0 {
+				return c, &RxError{Err: ErrRxTrailing, Len: n, Index: c.Frames + c.CRC, Off: off, Desc: -1}
+			}
+		}
 	}
 	return c, nil
 }

@@ -35,8 +35,10 @@ func TestWalk(t *testing.T) {
 		{"frame past the end", three[:len(three)-1], [][]byte{f60, f61}, r8152.ErrRxPastEnd, 2, 0, 0},
 		{"length field past the end", withDesc(rxTransfer(f60), 0, 0x7fff), nil, r8152.ErrRxPastEnd, 0, 0, 0},
 		{"bit 15 is RD_CRC, not length", withDesc(rxTransfer(f60, f61), 0, 64|0x8000), [][]byte{f61}, nil, 0, 0, 1},
-		{"trailing bytes after the last frame", append(rxTransfer(f60), make([]byte, 24)...), [][]byte{f60}, r8152.ErrRxTrailing, 0, 24, 0},
-		{"a bare descriptor", make([]byte, 24), nil, r8152.ErrRxTrailing, 0, 24, 0},
+		{"zero bytes after the last frame (the chip's terminator)", append(rxTransfer(f60), make([]byte, 8)...), [][]byte{f60}, nil, 0, 8, 0},
+		{"a zero descriptor's worth after the last frame", append(rxTransfer(f60), make([]byte, 24)...), [][]byte{f60}, nil, 0, 24, 0},
+		{"non-zero bytes after the last frame", append(rxTransfer(f60), 0, 0, 0, 0, 0, 0, 0, 1), [][]byte{f60}, r8152.ErrRxTrailing, 0, 8, 0},
+		{"a bare descriptor", append(make([]byte, 23), 1), nil, r8152.ErrRxTrailing, 0, 24, 0},
 		{"a descriptor and one byte", append(make([]byte, 24), 1), nil, r8152.ErrRxRunt, 0, 0, 0},
 		{"empty", nil, nil, nil, 0, 0, 0},
 	}

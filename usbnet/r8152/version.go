@@ -54,7 +54,7 @@ const (
 var chipNames = [...]string{"unknown", "RTL8152", "RTL8153", "RTL8153B", "RTL8153C", "RTL8156", "RTL8156B"}
 
 func (c Chip) String() string {
-	if c < 0 || int(c) >= len(chipNames) {
+	if uint(c) >= uint(len(chipNames)) {
 		return "unknown"
 	}
 	return chipNames[c]
