@@ -65,7 +65,7 @@ func TestTrailingErrorSaysWhere(t *testing.T) {
 	p := append(rxTransfer(ethFrame(60, fakeMAC, peer, 1)), 0, 0, 0, 7)
 	_, err := r8152.Walk(p, func(r8152.Frame) {})
 	var re *r8152.RxError
-	if !errors.As(err, &re) || re.Index != 1 || re.Off != 88 || re.Len != 92 || !errors.Is(err, r8152.ErrRxTrailing) {
+	if !errors.As(err, &re) || re.Index != 1 || re.Off != 88 || re.Len != 92 || re.Desc != -1 || !errors.Is(err, r8152.ErrRxTrailing) {
 		t.Errorf("%+v", err)
 	}
 	// CRC-flagged frames count towards the index too.
