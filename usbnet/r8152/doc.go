@@ -78,8 +78,18 @@
 // each frame, the next descriptor 8-aligned. Every length is checked
 // against the transfer; a runt length or a frame past the end stops the
 // walk (ErrRxRunt, ErrRxPastEnd: rx_length_errors), as rx_bottom stops.
-// RxFixup clones frames above 256 bytes and copies shorter ones into
-// pooled buffers (as usbnet/ax88179 does; 0 allocs/op in steady state).
+// RD_CRC (opts1 bit 15, which the Realtek vendor driver reads as a CRC
+// error) drops the frame into rx_crc_errors. Bytes after the last frame
+// too few for another are ignored as Linux ignores them: zeros are the
+// chip's terminator (RX_ZERO_EN clear), anything else decode reports
+// (ErrRxTrailing). RxFixup clones frames above 256 bytes and copies
+// shorter ones into pooled buffers, as usbnet/ax88179 does. Measured (go
+// test -bench . -benchmem, the shared 2-core machine, two runs):
+//
+//	RX, 16 KiB transfer of 64-byte frames (170)    21.6-29.3 µs  0 allocs/op
+//	RX, 16 KiB transfer of 1514-byte frames (10)   1.17-1.65 µs  0 allocs/op
+//	TX, ten 1514-byte frames into one block (AggAdd)     1.18 µs  0 allocs/op
+//	TX, one 1514-byte frame framed alone (TxFixup)  158-187 ns   0 allocs/op
 //
 // # Transmit
 //
