@@ -9,7 +9,7 @@
 //	  │      configuration, claim, Minidriver.Bind, check endpoints,
 //	  │      netdev.Register
 //	  ▼
-//	Open (ndo_open) ── SetAlt(data), open endpoints, Reset, SetRxMode,
+//	Open (ndo_open) ── Reset (data alt 0), SetAlt(data), open endpoints, SetRxMode,
 //	  │                start goroutines, submit RX and status transfers
 //	  ▼
 //	Stop (ndo_stop) ── cancel, reap, free; close endpoints, data alt 0

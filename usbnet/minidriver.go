@@ -68,7 +68,9 @@ type Minidriver interface {
 	// Unbind undoes Bind (frees any partial RX state).
 	Unbind(d *Dev)
 
-	// Reset runs when the interface is opened (ndo_open → driver reset).
+	// Reset runs when the interface is opened (ndo_open → driver reset),
+	// before the data interface's alternate setting is selected: the
+	// function is still off (alt 0) and no endpoint is open.
 	Reset(d *Dev) error
 	// LinkReset runs after a link change reported by Status (reprogram
 	// medium mode, aggregation, ...).

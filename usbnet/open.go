@@ -43,8 +43,9 @@ const throttleDelay = 125 * time.Millisecond
 // maxTxTries is how often a timed-out TX frame is submitted in all.
 const maxTxTries = 3
 
-// open is ndo_open (usbnet_open): select the data alternate setting, open
-// the endpoints, let the minidriver reset the chip and program its filter,
+// open is ndo_open (usbnet_open): let the minidriver reset the chip (data
+// interface still at alt 0), select the data alternate setting, open the
+// endpoints, let the minidriver program its filter,
 // then start the reapers, the bottom half, the kevent worker, the RX
 // transfers and the status transfer.
 func (d *Dev) open() (err error) {
@@ -72,6 +73,15 @@ func (d *Dev) open() (err error) {
 			err = fmt.Errorf("usbnet open: %s: %w", d.Name(), err)
 		}
 	}()
+	// Reset runs before the data interface's alternate setting is
+	// selected: with the function off (alt 0), as NCM needs for
+	// SET_NTB_FORMAT and SET_NTB_INPUT_SIZE, which alt 0 also undoes.
+	d.ctl.Lock()
+	err = d.Driver.Reset(d)
+	d.ctl.Unlock()
+	if err != nil {
+		return fmt.Errorf("%s reset: %w", d.Driver.Name(), err)
+	}
 	if d.DataAlt != 0 {
 		if err := d.HW.SetAlt(d.DataIface, d.DataAlt); err != nil {
 			return d.usbErr(fmt.Sprintf("interface %d alt %d", d.DataIface, d.DataAlt), err)
@@ -100,13 +110,8 @@ func (d *Dev) open() (err error) {
 		}
 	}
 	d.ctl.Lock()
-	err = d.Driver.Reset(d)
-	if err == nil {
-		if err = d.Driver.SetRxMode(d); err != nil {
-			err = fmt.Errorf("%s rx mode: %w", d.Driver.Name(), err)
-		}
-	} else {
-		err = fmt.Errorf("%s reset: %w", d.Driver.Name(), err)
+	if err = d.Driver.SetRxMode(d); err != nil {
+		err = fmt.Errorf("%s rx mode: %w", d.Driver.Name(), err)
 	}
 	d.ctl.Unlock()
 	if err != nil {

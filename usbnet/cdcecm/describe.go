@@ -13,7 +13,8 @@ var _ usbnet.ClassDescriber = Driver{}
 
 // DescribeDescriptor implements usbnet.ClassDescriber for CDC functional
 // descriptors (CS_INTERFACE): Header, Union and Ethernet decoded and
-// checked as Parse checks them, the other CDC subtypes named.
+// checked as Parse checks them, the other CDC subtypes named, except the
+// NCM functional descriptor, which it leaves to cdc_ncm.
 func (Driver) DescribeDescriptor(d []byte, str func(uint8) string) (string, []string, bool) {
 	if len(d) < 3 || d[1] != hw.DescCSInterface {
 		return "", nil, false
@@ -58,7 +59,9 @@ func (Driver) DescribeDescriptor(d []byte, str func(uint8) string) (string, []st
 			return fmt.Sprintf("CDC ACM: bmCapabilities %#02x", d[3]), nil, true
 		}
 	case 0x1a:
-		return "CDC NCM functional descriptor", nil, true
+		// The NCM functional descriptor is cdc_ncm's (usbnet/cdcncm):
+		// diag asks every driver, and the first that answers wins.
+		return "", nil, false
 	}
 	return fmt.Sprintf("CDC subtype %#02x, %d bytes", d[2], len(d)), nil, true
 }
