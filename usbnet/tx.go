@@ -166,6 +166,15 @@ func (d *Dev) submitTxLocked(s *txSlot) error {
 // releaseTx returns a slot to the free list and wakes the netdev queue if
 // the driver stopped it and may take frames again.
 func (d *Dev) releaseTx(s *txSlot) {
+	if d.releaseTxNoWake(s) {
+		d.Net.WakeQueue()
+	}
+}
+
+// releaseTxNoWake is releaseTx for a caller that must not wake the queue
+// where it stands (netdev may run HardStartXmit from WakeQueue): it
+// reports whether the caller owes the wake.
+func (d *Dev) releaseTxNoWake(s *txSlot) bool {
 	d.mu.Lock()
 	d.txFree = append(d.txFree, s)
 	wake := d.txStopped && !d.txHalted && d.runningLocked()
@@ -176,9 +185,7 @@ func (d *Dev) releaseTx(s *txSlot) {
 		d.defer_(evTxHalt)
 	}
 	d.mu.Unlock()
-	if wake {
-		d.Net.WakeQueue()
-	}
+	return wake
 }
 
 // txIdleLocked reports whether no TX slot is in flight: every slot is

@@ -101,7 +101,9 @@ var ErrTxAggLimits = errors.New("bad TX aggregation limits")
 
 // txAgg is the framework's side of a TxAggregator: the block being filled
 // and its timer. mu serialises HardStartXmit and the flusher; it is taken
-// before d.mu, never after, and never held across a control transfer.
+// before d.mu, never after, and never held across a control transfer nor
+// across WakeQueue (netdev may call HardStartXmit from it, which takes mu:
+// a slot given back under mu records the wake in wake, paid by unlock).
 // open is written with both mu and d.mu held, so either lock reads it.
 type txAgg struct {
 	drv TxAggregator
@@ -109,6 +111,7 @@ type txAgg struct {
 	mu       sync.Mutex
 	lim      TxAggLimits
 	open     *txSlot   // the block being filled; nil: none
+	wake     bool      // a slot came back under mu: WakeQueue owed
 	deadline time.Time // when open's first frame has waited Timeout
 	timer    *time.Timer
 	quit     chan struct{}
@@ -180,7 +183,26 @@ func (d *Dev) aggFlusher() {
 				}
 			}
 		}
-		a.mu.Unlock()
+		d.aggUnlock()
+	}
+}
+
+// aggUnlock releases a.mu and pays the wake a slot given back under it
+// owes.
+func (d *Dev) aggUnlock() {
+	a := d.agg
+	wake := a.wake
+	a.wake = false
+	a.mu.Unlock()
+	if wake {
+		d.Net.WakeQueue()
+	}
+}
+
+// aggRelease is releaseTx under a.mu.
+func (d *Dev) aggRelease(s *txSlot) {
+	if d.releaseTxNoWake(s) {
+		d.agg.wake = true
 	}
 }
 
@@ -201,7 +223,7 @@ func (d *Dev) aggXmit(b *skbuff.Buff) netdev.XmitResult {
 	a := d.agg
 	st := d.Net.Stats()
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer d.aggUnlock()
 	s, res, ok := d.aggSlotLocked(b)
 	if !ok {
 		return res
@@ -293,7 +315,7 @@ func (d *Dev) aggDiscardLocked(s *txSlot) {
 	d.mu.Unlock()
 	s.skb.Free(skbuff.FreeWrite)
 	s.skb = nil
-	d.releaseTx(s)
+	d.aggRelease(s)
 }
 
 // aggFlushLocked sends the block being filled: TxAggEnd, the ZLP rule,
@@ -310,7 +332,7 @@ func (d *Dev) aggFlushLocked(s *txSlot) {
 		s.skb.Free(skbuff.FreeWrite)
 		s.skb = nil
 		st.TxDropped.Add(uint64(s.frames))
-		d.releaseTx(s)
+		d.aggRelease(s)
 		return
 	}
 	d.counters.TxAggregates.Add(1)
@@ -329,7 +351,7 @@ func (d *Dev) aggFlushLocked(s *txSlot) {
 		s.skb.Free(skbuff.FreeWrite)
 		s.skb = nil
 		d.countTxLost(s, err)
-		d.releaseTx(s)
+		d.aggRelease(s)
 	}
 }
 
