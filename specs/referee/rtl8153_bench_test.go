@@ -81,7 +81,7 @@ func dongleTxRate(ctx context.Context, n int) float64 {
 			time.Sleep(20 * time.Microsecond)
 		}
 	}
-	Eventually(func() uint64 { return st.TxPackets.Load() - before }).WithTimeout(60*time.Second).WithPolling(time.Millisecond).
+	Eventually(func() uint64 { return st.TxPackets.Load() - before }).WithTimeout(60 * time.Second).WithPolling(time.Millisecond).
 		Should(BeNumerically(">=", n))
 	return float64(n) / time.Since(t0).Seconds()
 }
