@@ -63,10 +63,22 @@
 //
 // Every other register access is kept in a per-register list
 // (Unmodelled): what a driver asked that the model stores but gives no
-// meaning to. The kernel's r8152 bring-up in the lab touches these; none
-// of them changes what the model does, and the lab referee checks the
-// kernel still binds, gets a carrier and pings (see specs/referee and
-// testdata/kernel-rtl8153.txt for the list from the last run).
+// meaning to. The kernel's r8152 (Linux 6.1, lab, HS and SS) touches 37
+// such registers, all power management (U1/U2, U2P3, UPS, power cut, MAC
+// clock speed-down, ALDPS/EEE tuning in the PHY), wake-on-LAN and Teredo,
+// FIFO thresholds, the MCU filter reset, the watchdog and DMA test mode:
+// none changes a frame, the link or a register the kernel reads back for
+// a decision. specs/referee's rtlUnmodelled lists each with its reason and
+// replays the kernel's recorded requests to keep the list exact. Not
+// exercised: the firmware patch path (rtl_nic/rtl8153b-2.fw, not in the
+// lab), whose requests (breakpoints, PHY SRAM patch) would only be stored.
+//
+// In the lab the model reaches the kernel over USB/IP (hw/usbip, ffsmodel
+// -usbip), not FunctionFS: dummy_hcd has no IN endpoint 3 for the
+// interrupt endpoint r8152 insists on. There the host sees both
+// configurations, and the guest's Linux did what it does with a real unit:
+// its generic driver chose configuration 2 (ECM), r8152's cfgselector read
+// the version and set configuration 1.
 //
 // A USB port reset keeps the chip's state: r8152 resets the port in every
 // probe (usb_reset_device) and expects the chip as it left it.
