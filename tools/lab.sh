@@ -90,11 +90,13 @@ echo "lab.sh: conformance suite against the ax88179 model at SuperSpeed (usb:0b9
 # the offline part of that run compares the kernel's recorded requests with
 # dongle's r8152 on the same model. Here the conformance suite runs through
 # gousb against it, one boot per speed, with the model's wire under the
-# specs' control (DONGLE_PEER=ffsmodel:SOCK: inject, capture, cable, halts
-# through the sim engine, unplug/replug as a vhci detach/attach).
+# specs' control (DONGLE_PEER=usbipmodel:SOCK, ffsmodel's socket protocol:
+# inject, capture, cable; halts of bulk IN and bulk OUT through the sim
+# engine, which USB/IP carries to the host as STALLs; unplug/replug as a
+# vhci detach/attach).
 rtl_suite() { # junit-suffix ffsmodel-flags expected-speed
 	local t=$SECONDS
-	DONGLE_LAB_SETUP="ffsmodel -daemon -model rtl8153 -usbip $2 -sock /run/ffsmodel.sock $FFSLOG" DONGLE_PEER=ffsmodel:/run/ffsmodel.sock \
+	DONGLE_LAB_SETUP="ffsmodel -daemon -model rtl8153 -usbip $2 -sock /run/ffsmodel.sock $FFSLOG" DONGLE_PEER=usbipmodel:/run/ffsmodel.sock \
 		DONGLE_EXPECT_MAC=00:e0:4c:68:01:53 DONGLE_EXPECT_SPEED=$3 \
 		go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
 		-args --backend=usb:0bda:8153 -ginkgo.junit-report="reports/lab-junit-usb-0bda-8153$1.xml" || { model_log; return 1; }

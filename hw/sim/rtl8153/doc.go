@@ -63,10 +63,22 @@
 //
 // Every other register access is kept in a per-register list
 // (Unmodelled): what a driver asked that the model stores but gives no
-// meaning to. The kernel's r8152 bring-up in the lab touches these; none
-// of them changes what the model does, and the lab referee checks the
-// kernel still binds, gets a carrier and pings (see specs/referee and
-// testdata/kernel-rtl8153.txt for the list from the last run).
+// meaning to. The kernel's r8152 (Linux 6.1, lab, HS and SS) touches 37
+// such registers, all power management (U1/U2, U2P3, UPS, power cut, MAC
+// clock speed-down, ALDPS/EEE tuning in the PHY), wake-on-LAN and Teredo,
+// FIFO thresholds, the MCU filter reset, the watchdog and DMA test mode:
+// none changes a frame, the link or a register the kernel reads back for
+// a decision. specs/referee's rtlUnmodelled lists each with its reason and
+// replays the kernel's recorded requests to keep the list exact. Not
+// exercised: the firmware patch path (rtl_nic/rtl8153b-2.fw, not in the
+// lab), whose requests (breakpoints, PHY SRAM patch) would only be stored.
+//
+// In the lab the model reaches the kernel over USB/IP (hw/usbip, ffsmodel
+// -usbip), not FunctionFS: dummy_hcd has no IN endpoint 3 for the
+// interrupt endpoint r8152 insists on. There the host sees both
+// configurations, and the guest's Linux did what it does with a real unit:
+// its generic driver chose configuration 2 (ECM), r8152's cfgselector read
+// the version and set configuration 1.
 //
 // A USB port reset keeps the chip's state: r8152 resets the port in every
 // probe (usb_reset_device) and expects the chip as it left it.
@@ -96,7 +108,13 @@
 // transport offset, which the model fills in) and VLAN. The descriptors are
 // read as a stream: r8152 sends no ZLP after an aggregate of a whole number
 // of packets, so the engine hands such an aggregate over joined to the
-// next one, which still parses. Violations are counted by name in Stats
+// next one, which still parses. What the model cannot do: the chip sends
+// such an aggregate's frames at once, the model only when the host's next
+// bulk OUT transfer ends with a short packet (the engine, hw/ffs's bridge
+// and hw/usbip deliver OUT data up to a short packet, as a device
+// controller sees transfers end); a lone 504- or 1016-byte frame (a ping
+// of 462 or 974 bytes) waits for the next frame. Violations are counted by
+// name in Stats
 // (TxShortDesc, TxBadLength, TxTruncated, TxNotWhole, TxRunts, TxTSO,
 // TxCsumBad); good frames go out on the Ethernet side with CR_TE and the
 // link.
