@@ -75,7 +75,7 @@ func Diagnose(c Ctrl) *usbnet.Diagnosis {
 		g.PHY = append(g.PHY, fmt.Sprintf("OCP_PHY_STATUS %#04x: state %d (3 = LAN on, 5 = power down)", v, v&phyStatMask))
 	}
 	g.PHY = append(g.PHY, fmt.Sprintf("BMSR %#04x: link %t, autoneg complete %t", bmsr, bmsr&bmsrLink != 0, bmsr&bmsrANDone != 0))
-	if st, err := ReadPhyStatus(c, ver); err != nil {
+	if st, err := ReadPhyStatus(c); err != nil {
 		problem("PLA_PHYSTATUS: %v", err)
 	} else {
 		l := &usbnet.LinkState{Up: st&PhyLink != 0, Mbps: PhyStatusMbps(st), FullDuplex: st&PhyFullDup != 0,

@@ -217,7 +217,7 @@ func (dr *Driver) Reset(d *usbnet.Dev) error {
 	if err := dr.up(d, p); err != nil {
 		return err
 	}
-	st, err := ReadPhyStatus(d, p.ver)
+	st, err := ReadPhyStatus(d)
 	if err != nil {
 		return err
 	}

@@ -147,7 +147,7 @@ func (dr *Driver) firstInit(d *usbnet.Dev, p *priv) error {
 	mtu := d.Net.MTU()
 	for _, step := range []func() error{
 		func() error { return Modify16(d, PLA, PLAMisc1, 0, Misc1RxdyGated) }, // rxdy_gated_en(true)
-		func() error { return Modify16(d, PLA, PLATeredoCfg, TeredoOff, 0) },  // r8153_teredo_off
+		func() error { return teredoOff(d, p) },
 		func() error { return Modify32(d, PLA, PLARCR, RCRAcptAll, 0) },
 		func() error { return dr.nicReset(d) },
 		func() error { return resetBMU(d) },
@@ -193,7 +193,7 @@ func (dr *Driver) exitOOB(d *usbnet.Dev, p *priv) error {
 	for _, step := range []func() error{
 		func() error { return Modify32(d, PLA, PLARCR, RCRAcptAll, 0) },
 		func() error { return Modify16(d, PLA, PLAMisc1, 0, Misc1RxdyGated) },
-		func() error { return Modify16(d, PLA, PLATeredoCfg, TeredoOff, 0) },
+		func() error { return teredoOff(d, p) },
 		func() error { return Write8(d, PLA, PLACRWECR, CRWECRNormal) },
 		func() error { return Write8(d, PLA, PLACR, 0) },
 		func() error { return Modify8(d, PLA, PLAOOBCtrl, OOBNowIsOOB, 0) },
@@ -302,3 +302,26 @@ func (dr *Driver) setSpeed(d *usbnet.Dev, p *priv) error {
 
 // TallyResetNow is rtl_tally_reset: PLA_RSTTALLY |= TALLY_RESET.
 func TallyResetNow(c Ctrl) error { return Modify16(c, PLA, PLARstTally, 0, TallyReset) }
+
+// teredoOff is r8153_teredo_off: the Teredo/wake offload off (it would
+// take frames the host should see). The RTL8152 and RTL8153 clear its
+// bits; from the RTL8153B on bits 0-7 are write-1-to-clear and Linux
+// writes 0xff. Then the watchdog mode and both wake timers.
+func teredoOff(d *usbnet.Dev, p *priv) error {
+	var err error
+	if c := p.ver.Chip(); c == RTL8152 || c == RTL8153 {
+		err = Modify16(d, PLA, PLATeredoCfg, TeredoOff, 0)
+	} else {
+		err = Write8(d, PLA, PLATeredoCfg, 0xff)
+	}
+	if err != nil {
+		return err
+	}
+	if err := Write16(d, PLA, PLAWDT6Ctrl, WDT6SetMode); err != nil {
+		return err
+	}
+	if err := Write16(d, PLA, PLARealWoWTmr, 0); err != nil {
+		return err
+	}
+	return Write32(d, PLA, PLATeredoTmr, 0)
+}

@@ -34,15 +34,11 @@ func (dr *Driver) Status(d *usbnet.Dev, data []byte) error {
 	return nil
 }
 
-// ReadPhyStatus is rtl8152_get_speed: PLA_PHYSTATUS, a byte register
-// (a word on the RTL8156, for its 2.5G bit).
-func ReadPhyStatus(c Ctrl, v Version) (uint16, error) {
-	if ch := v.Chip(); ch == RTL8156 || ch == RTL8156B {
-		return Read16(c, PLA, PLAPhyStatus)
-	}
-	b, err := Read8(c, PLA, PLAPhyStatus)
-	return uint16(b), err
-}
+// ReadPhyStatus is rtl8152_get_speed: PLA_PHYSTATUS, read as a word
+// since Linux added the RTL8156's 2.5G bit (the kernel's own trace of the
+// RTL8153B model shows the word read); the low byte is the older chips'
+// byte register.
+func ReadPhyStatus(c Ctrl) (uint16, error) { return Read16(c, PLA, PLAPhyStatus) }
 
 // PhyStatusMbps is the link speed PLA_PHYSTATUS reports (0 when down).
 func PhyStatusMbps(st uint16) int {
@@ -72,7 +68,7 @@ func (dr *Driver) LinkReset(d *usbnet.Dev) error {
 	if p == nil {
 		return fmt.Errorf("r8152: %s: link reset on an unbound device", d.Name())
 	}
-	st, err := ReadPhyStatus(d, p.ver)
+	st, err := ReadPhyStatus(d)
 	if err != nil {
 		return err
 	}

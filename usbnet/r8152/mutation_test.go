@@ -107,8 +107,16 @@ func TestOpenTakesALinkThePHYAlreadyHas(t *testing.T) {
 	if v := r.chip.reg16(r8152.PLA, r8152.PLARxFIFOCtl2); v != r8152.RxFIFOThr3Normal {
 		t.Errorf("PLA_RXFIFO_CTRL2 %#x", v)
 	}
-	if v := r.chip.reg16(r8152.PLA, r8152.PLATeredoCfg); v != 0 {
-		t.Errorf("PLA_TEREDO_CFG %#x", v)
+	// r8153_teredo_off on an RTL8153B: bits 0-7 write-1-to-clear, then
+	// the watchdog mode and the two wake timers.
+	if w := r.chip.writes(r8152.PLA, r8152.PLATeredoCfg); len(w) == 0 || w[0][0] != 0xff {
+		t.Errorf("PLA_TEREDO_CFG writes %x, want 0xff", w)
+	}
+	if v := r.chip.reg16(r8152.PLA, r8152.PLAWDT6Ctrl); v != r8152.WDT6SetMode {
+		t.Errorf("PLA_WDT6_CTRL %#x", v)
+	}
+	if len(r.chip.writes(r8152.PLA, r8152.PLARealWoWTmr&^3)) == 0 || len(r.chip.writes(r8152.PLA, r8152.PLATeredoTmr)) == 0 {
+		t.Error("wake timers not cleared")
 	}
 	if v := r.chip.reg16(r8152.PLA, r8152.PLACPCR); v&r8152.CPCRRxVLAN != 0 {
 		t.Error("RX VLAN untagging left on")
@@ -197,6 +205,12 @@ func TestRTL8152TakesItsOwnPath(t *testing.T) {
 	if v := r.chip.reg(r8152.USB, r8152.USBTxAgg, 1)[0]; v != 3 {
 		t.Errorf("USB_TX_AGG %d", v)
 	}
+	// The RTL8152 clears the Teredo bits (read-modify-write), no 0xff.
+	for _, w := range r.chip.writes(r8152.PLA, r8152.PLATeredoCfg) {
+		if w[0] == 0xff {
+			t.Errorf("PLA_TEREDO_CFG written %x on an RTL8152", w)
+		}
+	}
 	if v := r.chip.phyReg(r8152.OCPBaseMII + 2*r8152.MIICtrl1000); v&0x0200 != 0 {
 		t.Error("1000BASE-T advertised on a Fast Ethernet chip")
 	}
@@ -225,18 +239,16 @@ func TestMTUSurvivesOpen(t *testing.T) {
 	}
 }
 
-func TestReadPhyStatusOfAn8156IsAWord(t *testing.T) {
+func TestReadPhyStatusIsAWord(t *testing.T) {
+	// rtl8152_get_speed reads a word since the RTL8156's 2.5G bit (the
+	// kernel's trace of the model: GET_REGS 0xe908 byte enable 0x33).
 	c := &recCtrl{mem: map[uint16]byte{0xe908: 0x03, 0xe909: 0x04}}
-	st, err := r8152.ReadPhyStatus(c, r8152.Ver11)
-	if err != nil || st != 0x0403 || c.reqs[0].index != 0x0133 {
+	st, err := r8152.ReadPhyStatus(c)
+	if err != nil || st != 0x0403 || c.reqs[0].index != 0x0133 || c.reqs[0].value != 0xe908 {
 		t.Errorf("%#x %v %+v", st, err, c.reqs)
 	}
 	if r8152.PhyStatusMbps(st) != 2500 {
 		t.Errorf("mbps %d", r8152.PhyStatusMbps(st))
-	}
-	st, _ = r8152.ReadPhyStatus(c, r8152.Ver09)
-	if st != 0x03 || c.reqs[1].index != 0x0100 {
-		t.Errorf("8153B: %#x %+v", st, c.reqs[1])
 	}
 	for _, tc := range []struct {
 		st   uint16

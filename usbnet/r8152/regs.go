@@ -45,6 +45,9 @@ const (
 	PLARxFIFOCtl2 uint16 = 0xc0a8
 	PLAFMC        uint16 = 0xc0b4
 	PLATeredoCfg  uint16 = 0xc0bc
+	PLATeredoTmr  uint16 = 0xd2cc // PLA_TEREDO_TIMER
+	PLARealWoWTmr uint16 = 0xd2e8 // PLA_REALWOW_TIMER
+	PLAWDT6Ctrl   uint16 = 0xe428 // PLA_WDT6_CTRL
 	PLAMAR        uint16 = 0xcd00 // multicast hash, 8 bytes
 	PLABackup     uint16 = 0xd000 // the MAC the chip loaded from its efuse
 	PLABootCtrl   uint16 = 0xe004
@@ -142,6 +145,7 @@ const (
 	Misc0PCutStatus uint16 = 0x0001                   // USB_MISC_0 PCUT_STATUS
 	MACPwr3MCUSpdwn uint16 = 0x4000                   // PLA_MCU_SPDWN_EN
 	TeredoOff       uint16 = 0x8000 | 0x00fe | 0x0001 // TEREDO_SEL | TEREDO_RS_EVENT_MASK | OOB_TEREDO_EN
+	WDT6SetMode     uint16 = 0x0010
 
 	// VersionMask is applied to PLA_TCR1 (the high half of the dword at
 	// PLA_TCR0).
@@ -266,7 +270,8 @@ var names = func() map[[2]uint16]string {
 		{USB, USBMisc0, "USB_MISC_0", 0}, {USB, USBAFECtrl2, "USB_AFE_CTRL2", 0}, {USB, USBWDT11Ctrl, "USB_WDT11_CTRL", 0},
 		{USB, USBBurstSize, "USB_BURST_SIZE", 0}, {USB, USBSpeedOpt, "USB_SPEED_OPTION", 0},
 		{USB, USBECMOption, "USB_ECM_OPTION", 0}, {USB, USBRxExtraAgg, "USB_RX_EXTRA_AGGR_TMR", 0},
-		{PLA, PLATeredoCfg, "PLA_TEREDO_CFG", 0},
+		{PLA, PLATeredoCfg, "PLA_TEREDO_CFG", 0}, {PLA, PLATeredoTmr, "PLA_TEREDO_TIMER", 0},
+		{PLA, PLARealWoWTmr, "PLA_REALWOW_TIMER", 0}, {PLA, PLAWDT6Ctrl, "PLA_WDT6_CTRL", 0},
 	} {
 		m[[2]uint16{uint16(r.Block), r.Addr}] = r.Name
 	}
