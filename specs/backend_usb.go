@@ -31,6 +31,9 @@ import (
 //	DONGLE_LINK_CMD="ip link set usb0 %s"
 //	                             a command taking the far side down/up (%s is "down"
 //	                             or "up"), for a peer that cannot do it itself
+//	--driver=NAME, DONGLE_DRIVER=NAME
+//	                             bind only that driver (catalog name or alias):
+//	                             cdc_ether on a Realtek adapter's ECM configuration
 //	DONGLE_EXPECT_MAC=...        the adapter's MAC, when the spec should check it
 //	DONGLE_EXPECT_SPEED=super    the USB speed it must enumerate at (full, high,
 //	                             super, super+), and so its bulk wMaxPacketSize
@@ -62,6 +65,12 @@ func USBBackend(name string) (Backend, error) {
 			// so its framing header: the size-edge specs then hit the
 			// transfers that are exact multiples of wMaxPacketSize.
 			e.Driver = catalog.ByID(s.Vendor, s.Product)
+		}
+	}
+	if forced := DriverSelection(); forced != "" {
+		// The forced driver is the one that must bind.
+		if ent, ok := catalog.Lookup(forced); ok {
+			e.Driver = ent.Name
 		}
 	}
 	if m := os.Getenv("DONGLE_EXPECT_MAC"); m != "" {

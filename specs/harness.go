@@ -78,10 +78,9 @@ func Setup(ctx context.Context, b Backend) *Harness {
 		Eventually(gleak.Goroutines).WithTimeout(3*time.Second).ShouldNot(gleak.HaveLeaked(before), "goroutines after teardown")
 	})
 
-	list := catalog.ForModels()
-	if _, real := b.(*usbBackend); real {
-		list = catalog.All()
-	}
+	_, real := b.(*usbBackend)
+	list, err := catalog.Drivers(DriverSelection(), !real)
+	Expect(err).NotTo(HaveOccurred(), "driver choice")
 	h.Dev, err = usbnet.Probe(h.rec, list...)
 	Expect(err).NotTo(HaveOccurred(), "probe %s", b.Name())
 	h.Net = h.Dev.Net

@@ -65,6 +65,31 @@ func init() {
 			return openLabWire("ffsmodel:"+arg, p)
 		},
 	})
+	RegisterPeer(PeerScheme{
+		Name:  "usbipmodel",
+		Usage: "usbipmodel:SOCK  a model's wire in the virtual lab, the model on vhci_hcd over USB/IP (ffsmodel -usbip -sock SOCK)",
+		Echo:  true,
+		Link:  true,
+		Open: func(ctx context.Context, arg string) (PeerConn, error) {
+			if arg == "" {
+				return nil, fmt.Errorf("usbipmodel: %w: the model's control socket (usbipmodel:/run/ffsmodel.sock)", ErrPeerArg)
+			}
+			p, err := guest.DialWire(arg)
+			if err != nil {
+				return nil, fmt.Errorf("usbipmodel:%s: %w: %w", arg, ErrPeerNotFound, err)
+			}
+			return openLabWire("usbipmodel:"+arg, p)
+		},
+	})
+	RegisterFaults(FaultScheme{
+		Name:  "usbipmodel",
+		Usage: "usbipmodel:SOCK  a USB/IP model's endpoints halted (the sim engine's STALL, either direction) and its vhci port detached",
+		Caps:  []Cap{CapStallIn, CapStallOut, CapUnplug},
+		Why: func(c Cap) string {
+			return noRealTimeout
+		},
+		Open: openLabFaults,
+	})
 	RegisterFaults(FaultScheme{
 		Name:  "usbnet-host",
 		Usage: "usbnet-host  QEMU usb-net unplugged and replugged (device_del/device_add) by its host peer",
@@ -231,7 +256,7 @@ type labFaults struct{ w *labWire }
 func openLabFaults(ctx context.Context, arg string, peer PeerConn) (FaultConn, error) {
 	w, ok := peer.(*labWire)
 	if !ok {
-		return nil, fmt.Errorf("%w: the lab's faults come through its peer (DONGLE_PEER=usbnet-host or ffsmodel:SOCK), not with --peer=%T", ErrFaults, peer)
+		return nil, fmt.Errorf("%w: the lab's faults come through its peer (DONGLE_PEER=usbnet-host, ffsmodel:SOCK or usbipmodel:SOCK), not with --peer=%T", ErrFaults, peer)
 	}
 	return &labFaults{w: w}, nil
 }

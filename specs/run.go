@@ -24,6 +24,11 @@ type Options struct {
 	// Peer is the far side of a real adapter's wire, a --peer SPEC
 	// (peer.go); empty: --peer, else DONGLE_PEER.
 	Peer string
+	// Driver forces one minidriver (a catalog name or alias) for real
+	// adapters and models alike: "cdc_ether" drives a Realtek adapter's
+	// CDC ECM configuration instead of r8152's vendor one. Empty:
+	// --driver, else DONGLE_DRIVER, else every driver.
+	Driver string
 	// Suite and Reporter are Ginkgo's own configuration (label filters,
 	// focus, randomisation, reports); the backend filter is and-ed with
 	// Suite.LabelFilter.
@@ -32,6 +37,23 @@ type Options struct {
 }
 
 var backendFlag = flag.String("backend", "", "comma-separated backends: sim, "+strings.Join(catalog.Selectors(), ", ")+", trace, trace:FILE, usb, usb:VID:PID, usb:BUS.ADDR, sim:MODEL@IFACE (a model whose wire is a host interface) (default: every sim backend and fixture trace; env DONGLE_BACKEND)")
+
+var driverFlag = flag.String("driver", "", "bind only this driver: "+catalog.Names()+" (env "+catalog.DriverEnv+"); cdc_ether drives a Realtek adapter's CDC ECM configuration")
+
+// driverChoice is Options.Driver, set by Run; it wins over --driver.
+var driverChoice string
+
+// DriverSelection is the driver the user forced: Options.Driver, else
+// --driver, else DONGLE_DRIVER, else "" (every driver, as Probe matches).
+func DriverSelection() string {
+	if driverChoice != "" {
+		return driverChoice
+	}
+	if *driverFlag != "" {
+		return *driverFlag
+	}
+	return os.Getenv(catalog.DriverEnv)
+}
 
 // OptionsFromFlags reads --backend (or DONGLE_BACKEND) and Ginkgo's flags.
 func OptionsFromFlags() Options {
@@ -155,6 +177,9 @@ func LabelFilter(backends []Backend, user string) string {
 func Run(t GinkgoTestingT, o Options) bool {
 	if o.Peer != "" {
 		peerChoice = o.Peer
+	}
+	if o.Driver != "" {
+		driverChoice = o.Driver
 	}
 	backends, err := Resolve(o.Backends)
 	if err != nil {

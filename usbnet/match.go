@@ -31,9 +31,13 @@ func (id ID) Matches(dd *hw.DeviceDescriptor, a *hw.AltSetting) bool {
 // has: Probe, trace decoding and enumeration all call it, so a trace
 // decodes, and `dongle list` names, the driver Probe would bind.
 //
-// Configurations are tried one at a time, the active one (bConfigurationValue
-// active) first, then the others in order; the first configuration in which
-// anything matches wins. Within one configuration every driver's VID:PID
+// First, an entry with SelectsConfig (a driver that chooses its device's
+// configuration, as Linux's r8152 does with its cfgselector) is looked for
+// in every configuration, active first: where one matches, that
+// configuration is taken whatever else matches in the active one.
+// Otherwise configurations are tried one at a time, the active one
+// (bConfigurationValue active) first, then the others in order; the first
+// configuration in which anything matches wins. Within one configuration every driver's VID:PID
 // entries are tried before any class entry (so a vendor driver wins over the
 // class driver, as Linux's blacklisting achieves), interfaces in order, on
 // alternate setting 0.
@@ -42,6 +46,11 @@ func (id ID) Matches(dd *hw.DeviceDescriptor, a *hw.AltSetting) bool {
 // does not support (RNDIS) gives an *UnsupportedError; otherwise
 // the error wraps ErrNoDriver. name names the device in both.
 func Match(name string, dd *hw.DeviceDescriptor, cfgs []*hw.Config, active int, drivers []Minidriver) (Binding, error) {
+	for _, c := range activeFirst(cfgs, active) {
+		if b, ok := matchConfigWith(dd, c, drivers, selectsConfig); ok {
+			return b, nil
+		}
+	}
 	for _, c := range activeFirst(cfgs, active) {
 		if b, ok := matchConfig(dd, c, drivers); ok {
 			return b, nil
@@ -82,17 +91,30 @@ func activeFirst(cfgs []*hw.Config, active int) []*hw.Config {
 // matchConfig looks for a driver in one configuration: VID:PID entries of
 // every driver first, then class entries; interfaces in order.
 func matchConfig(dd *hw.DeviceDescriptor, cfg *hw.Config, drivers []Minidriver) (Binding, bool) {
-	for _, byVendor := range [...]bool{true, false} {
-		for i := range cfg.Interfaces {
-			in := &cfg.Interfaces[i]
-			if len(in.Alts) == 0 {
-				continue
-			}
-			for _, drv := range drivers {
-				for _, id := range drv.IDs() {
-					if byVendor == (id.Vendor != 0) && id.Matches(dd, &in.Alts[0]) {
-						return Binding{drv, id, cfg, in}, true
-					}
+	for _, pass := range [...]func(ID) bool{byVendor, byClass} {
+		if b, ok := matchConfigWith(dd, cfg, drivers, pass); ok {
+			return b, true
+		}
+	}
+	return Binding{}, false
+}
+
+func byVendor(id ID) bool      { return id.Vendor != 0 }
+func byClass(id ID) bool       { return id.Vendor == 0 }
+func selectsConfig(id ID) bool { return id.Vendor != 0 && id.SelectsConfig }
+
+// matchConfigWith is one pass of matchConfig over the entries use accepts:
+// interfaces in order, on alternate setting 0.
+func matchConfigWith(dd *hw.DeviceDescriptor, cfg *hw.Config, drivers []Minidriver, use func(ID) bool) (Binding, bool) {
+	for i := range cfg.Interfaces {
+		in := &cfg.Interfaces[i]
+		if len(in.Alts) == 0 {
+			continue
+		}
+		for _, drv := range drivers {
+			for _, id := range drv.IDs() {
+				if use(id) && id.Matches(dd, &in.Alts[0]) {
+					return Binding{drv, id, cfg, in}, true
 				}
 			}
 		}

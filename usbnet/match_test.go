@@ -60,6 +60,27 @@ var _ = Describe("Match", func() {
 		Expect(b.Driver.Name()).To(Equal("by-id-any"))
 	})
 
+	It("takes the configuration a SelectsConfig entry matches in, over a class match in the active one", func() {
+		// r8152's cfgselector: the ECM configuration is active, the vendor
+		// one is chosen.
+		selects := flagged{name: "selects", ids: []usbnet.ID{{Vendor: 0x1209, Product: 0x0042, Class: 0xff, SubClass: -1, Protocol: -1, SelectsConfig: true}}}
+		b, err := usbnet.Match("dev", dd, []*hw.Config{ecmCfg(), vendorCfg()}, 1, []usbnet.Minidriver{cdcecm.New(), selects})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.Driver.Name()).To(Equal("selects"))
+		Expect(b.Config.Value).To(BeEquivalentTo(2))
+		// Without that driver in the list (cdc_ether forced), the ECM
+		// configuration is taken.
+		b, err = usbnet.Match("dev", dd, []*hw.Config{ecmCfg(), vendorCfg()}, 2, []usbnet.Minidriver{cdcecm.New()})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.Driver.Name()).To(Equal("cdc_ether"))
+		Expect(b.Config.Value).To(BeEquivalentTo(1))
+		// A SelectsConfig entry for another product does not apply.
+		other := flagged{name: "other", ids: []usbnet.ID{{Vendor: 0x1209, Product: 0x0043, Class: 0xff, SubClass: -1, Protocol: -1, SelectsConfig: true}}}
+		b, err = usbnet.Match("dev", dd, []*hw.Config{ecmCfg(), vendorCfg()}, 1, []usbnet.Minidriver{cdcecm.New(), other})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.Driver.Name()).To(Equal("cdc_ether"))
+	})
+
 	It("names an unsupported function, else wraps ErrNoDriver", func() {
 		_, err := usbnet.Match("dev 1209:0042", dd, []*hw.Config{parseConfig(oneFunction(1, 0xe0, 0x01, 0x03))}, 1, []usbnet.Minidriver{cdcecm.New()})
 		var ue *usbnet.UnsupportedError

@@ -38,6 +38,13 @@ type ID struct {
 	Protocol        int // interface protocol, -1 = any
 	Name            string
 	Info            any // minidriver-specific (chip variant)
+	// SelectsConfig is Linux's usb_device_driver.choose_configuration for
+	// this entry (r8152's rtl8152_cfgselector): a VID:PID entry that
+	// matches in any configuration wins over whatever matches in the
+	// active one, so the device is switched to the configuration it
+	// matches in (a Realtek adapter's vendor configuration, where the
+	// host left it on its CDC ECM one). Only meaningful with a Vendor.
+	SelectsConfig bool
 }
 
 // Minidriver is Linux's driver_info: what a protocol adds to the framework.

@@ -13,6 +13,7 @@ import (
 	"dongle/cmd/dongle/internal/diag"
 	"dongle/cmd/dongle/internal/target"
 	"dongle/fixtures"
+	"dongle/usbnet/catalog"
 )
 
 func init() {
@@ -22,6 +23,7 @@ func init() {
 func runDiag(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("diag", stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	driver := fs.String("driver", "", "bind only this driver ("+catalog.Names()+"), e.g. cdc_ether on a Realtek adapter's CDC ECM configuration (env "+catalog.DriverEnv+")")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 2
@@ -35,7 +37,7 @@ func runDiag(args []string, stdout, stderr io.Writer) int {
 	var r *diag.Report
 	switch {
 	case len(pos) == 1 && target.IsSelector(pos[0]):
-		r, err = diagDevice(ctx, pos[0])
+		r, err = diagDevice(ctx, pos[0], driverChoice(*driver))
 	case len(pos) == 1:
 		if _, serr := os.Stat(pos[0]); serr != nil {
 			return fail(stderr, "diag", serr)
@@ -44,7 +46,7 @@ func runDiag(args []string, stdout, stderr io.Writer) int {
 	default:
 		cands, _, lerr := listUSB()
 		if lerr == nil && len(cands) > 0 {
-			r, err = diagDevice(ctx, "usb")
+			r, err = diagDevice(ctx, "usb", driverChoice(*driver))
 			break
 		}
 		why := "no USB network adapter found"
@@ -71,12 +73,25 @@ func runDiag(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func diagDevice(ctx context.Context, sel string) (*diag.Report, error) {
+// driverChoice is --driver, else DONGLE_DRIVER, else "" (every driver).
+func driverChoice(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv(catalog.DriverEnv)
+}
+
+func diagDevice(ctx context.Context, sel, driver string) (*diag.Report, error) {
 	t, err := openTarget(sel)
 	if err != nil {
 		return nil, err
 	}
 	defer t.Close()
+	if driver != "" {
+		if t.Drivers, err = catalog.Drivers(driver, t.Kind != target.USB); err != nil {
+			return nil, err
+		}
+	}
 	return diag.Live(ctx, t)
 }
 

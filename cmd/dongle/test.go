@@ -29,6 +29,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("test", stderr)
 	backend := fs.String("backend", "", "comma-separated backends: sim, "+strings.Join(catalog.Selectors(), ", ")+", trace, trace:FILE, usb, usb:VID:PID, sim:MODEL@IFACE (default: every model and fixture trace)")
 	peer := fs.String("peer", "", "the far side of a real adapter's wire: iface:NAME (the host NIC cabled to it; AF_PACKET, needs CAP_NET_RAW or root) or echo (env DONGLE_PEER)")
+	driver := fs.String("driver", "", "bind only this driver: "+catalog.Names()+" (env "+catalog.DriverEnv+"); cdc_ether drives a Realtek adapter's CDC ECM configuration")
 	focus := fs.String("focus", "", "run only specs whose description matches this regular expression")
 	label := fs.String("label-filter", "", "Ginkgo label filter, and-ed with the backend selection")
 	verbose := fs.Bool("v", false, "verbose: every spec's name")
@@ -44,6 +45,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	}
 	o.Suite.LabelFilter = *label
 	o.Peer = *peer
+	o.Driver = *driver
 	o.Reporter.Verbose = *verbose
 	start := time.Now()
 	var t failRecorder

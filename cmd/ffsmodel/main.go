@@ -5,11 +5,17 @@
 // a plugged-in dongle, so the kernel's own asix / ax88179_178a drivers bind
 // to it, and gousb can open it through usbfs.
 //
-//	ffsmodel -model CHIP [-super] [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-sock PATH] [-stats 1s] [-daemon]
+//	ffsmodel -model CHIP [-super] [-usbip] [-capture F.pcap] [-requests F.txt] [-ready FILE] [-ctl FIFO] [-sock PATH] [-stats 1s] [-daemon]
 //
 // -super adds a SuperSpeed descriptor set (the UDC must offer SuperSpeed:
 // dummy_hcd is_super_speed=1) and builds an AX88179 model as a SuperSpeed
 // chip (1024-byte bulk packets, USB_SS in PHYSICAL_LINK_STATUS).
+//
+// -usbip attaches the model to the kernel's virtual host controller
+// vhci_hcd over USB/IP (hw/usbip) instead of serving it as a gadget: the
+// host then sees the model's own endpoint numbers, which dummy_hcd's fixed
+// endpoint list cannot give (it has no IN endpoint 3; Linux's r8152 wants
+// its interrupt endpoint there). -super attaches it to a SuperSpeed port.
 //
 // The model's Ethernet side is a sim.Wire to an in-process peer (hw/sim/peer)
 // at 10.9.9.2 that answers ARP and ICMP echo, and sends EtherType 0x88b5
@@ -86,7 +92,7 @@ type config struct {
 	mac                     string
 	peerIP                  string
 	echo                    bool
-	super                   bool
+	super, usbip            bool
 	capture, requests       string
 	ready, ctl, logPath     string
 	sock                    string
@@ -104,6 +110,7 @@ func main() {
 	flag.StringVar(&c.peerIP, "peer", peer.DefaultIP.String(), "IPv4 address of the peer on the wire side")
 	flag.BoolVar(&c.echo, "echo", true, "peer sends EtherType 0x88b5 frames back")
 	flag.BoolVar(&c.super, "super", false, "add SuperSpeed descriptors (needs dummy_hcd is_super_speed=1)")
+	flag.BoolVar(&c.usbip, "usbip", false, "attach the model to the kernel's vhci_hcd over USB/IP instead of a FunctionFS gadget (hw/usbip: the device's own endpoint numbers)")
 	flag.StringVar(&c.capture, "capture", "", "write a usbmon pcap of the bridge's transfers here on exit")
 	flag.StringVar(&c.requests, "requests", "", "write the model's control request log here on exit")
 	flag.StringVar(&c.ready, "ready", "", "create this file once the host has configured the device")
@@ -247,6 +254,9 @@ func run(c config) error {
 		wp.logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
 	}
 
+	if c.usbip {
+		return runUSBIP(ctx, c, ch, wp, p)
+	}
 	for _, m := range []string{"libcomposite", "usb_f_fs"} {
 		modprobe(m)
 	}

@@ -26,10 +26,12 @@ var initScript []byte
 // GuestModules are the kernel modules the initramfs carries (with their
 // dependency closure): the xHCI host for QEMU's usb-net, the host-side class
 // drivers a backend must detach (cdc_ether, cdc_ncm, rndis_host, and the
-// kernel's own ASIX drivers for comparisons), dummy_hcd with the gadget
+// kernel's own ASIX and Realtek drivers for comparisons: asix,
+// ax88179_178a, r8152 with mii), vhci_hcd (USB/IP: hw/usbip presents a
+// model with its own endpoint numbers), dummy_hcd with the gadget
 // functions, usbmon, and virtio 9p for the shares.
 var GuestModules = []string{
-	"xhci_pci", "cdc_ether", "cdc_ncm", "rndis_host", "cdc_eem", "cdc_subset", "asix", "ax88179_178a",
+	"xhci_pci", "cdc_ether", "cdc_ncm", "rndis_host", "cdc_eem", "cdc_subset", "asix", "ax88179_178a", "r8152", "vhci_hcd",
 	"dummy_hcd", "libcomposite", "usb_f_ecm", "usb_f_ncm", "usb_f_rndis", "usb_f_eem", "usb_f_ecm_subset", "usb_f_fs",
 	"usbmon", "9p", "9pnet_virtio", "virtio_pci", "af_packet", "configfs",
 }

@@ -17,6 +17,7 @@ import (
 	"dongle/hw/sim/ax88772"
 	"dongle/hw/sim/ncm"
 	"dongle/hw/sim/peer"
+	"dongle/hw/sim/rtl8153"
 	"dongle/specs/referee"
 	"dongle/usbnet"
 	"dongle/usbnet/catalog"
@@ -66,6 +67,20 @@ func newModel(name string) model {
 			}
 			return out
 		}, p.Close}
+	case "rtl8153", "rtl8153-super":
+		cfg := rtl8153.Config{}
+		if name == "rtl8153-super" {
+			cfg.Speed = hw.SpeedSuper
+		}
+		m, dev := rtl8153.New(cfg)
+		m.Connect(wire.A())
+		return model{dev, func() []referee.Request {
+			var out []referee.Request
+			for _, r := range m.Requests() {
+				out = append(out, referee.Request{Setup: r.Setup, Data: r.Data, Stalled: r.Err != nil})
+			}
+			return out
+		}, p.Close}
 	}
 	panic("referee test: unknown model " + name)
 }
@@ -96,7 +111,11 @@ func dongleRequests(ctx context.Context, name string) []referee.Request {
 	return reqs
 }
 
-var models = []TableEntry{Entry("AX88772B", "ax88772b"), Entry("AX88179", "ax88179")}
+var models = []TableEntry{Entry("AX88772B", "ax88772b"), Entry("AX88179", "ax88179"),
+	Entry("RTL8153B", "rtl8153"), Entry("RTL8153B at SuperSpeed", "rtl8153-super")}
+
+// compared are the models dongle's own driver is compared on.
+var compared = []TableEntry{Entry("AX88772B", "ax88772b"), Entry("AX88179", "ax88179"), Entry("RTL8153B", "rtl8153")}
 
 // compared adds the NCM model, whose kernel log was recorded on Linux
 // f_ncm (FunctionFS cannot serve the model, see ncm_test.go): a different

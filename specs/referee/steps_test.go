@@ -44,8 +44,14 @@ func startModel(ctx context.Context, model string, extra ...string) (*exec.Cmd, 
 // 0b95:product and for its netdev to appear.
 func waitBound(product uint16, driver string) (dev guest.USBDevice, ifname string) {
 	GinkgoHelper()
+	return waitBoundID(0x0b95, product, driver)
+}
+
+// waitBoundID is waitBound for the device vendor:product.
+func waitBoundID(vendor, product uint16, driver string) (dev guest.USBDevice, ifname string) {
+	GinkgoHelper()
 	Eventually(func() string {
-		dev, _ = guest.FindUSB(0x0b95, product)
+		dev, _ = guest.FindUSB(vendor, product)
 		if len(dev.Interfaces) == 0 {
 			return ""
 		}

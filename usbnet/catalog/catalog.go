@@ -232,3 +232,27 @@ func ByID(vid, pid uint16) string {
 	}
 	return ""
 }
+
+// DriverEnv names the environment variable that forces one driver
+// (`--driver` wins over it where a command has the flag).
+const DriverEnv = "DONGLE_DRIVER"
+
+// Drivers is the list to probe with: every driver (All, or ForModels when
+// models is true) when choice is "", else only the one choice names (its
+// Linux name or an alias). Forcing a driver is how a device with two
+// functions is driven through the other one: a Realtek adapter probed with
+// "cdc_ether" alone binds its CDC ECM configuration, since nothing then
+// claims its vendor configuration (usbnet.Match).
+func Drivers(choice string, models bool) ([]usbnet.Minidriver, error) {
+	if choice == "" {
+		if models {
+			return ForModels(), nil
+		}
+		return All(), nil
+	}
+	d, err := ByName(choice, models)
+	if err != nil {
+		return nil, err
+	}
+	return []usbnet.Minidriver{d}, nil
+}

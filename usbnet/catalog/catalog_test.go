@@ -72,16 +72,16 @@ func TestUniqueIDs(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
-	if got, want := catalog.Names(), "cdc_ether (ecm), asix, ax88179_178a (ax88179), cdc_ncm (ncm)"; got != want {
+	if got, want := catalog.Names(), "cdc_ether (ecm), asix, ax88179_178a (ax88179), cdc_ncm (ncm), r8152 (rtl8153)"; got != want {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
-	for alias, want := range map[string]string{"ecm": "cdc_ether", "cdc_ether": "cdc_ether", "ax88179": "ax88179_178a", "asix": "asix"} {
+	for alias, want := range map[string]string{"ecm": "cdc_ether", "cdc_ether": "cdc_ether", "ax88179": "ax88179_178a", "asix": "asix", "rtl8153": "r8152", "ncm": "cdc_ncm"} {
 		d, err := catalog.ByName(alias, true)
 		if err != nil || d.Name() != want {
 			t.Errorf("ByName(%q) = %v, %v; want %s", alias, d, err, want)
 		}
 	}
-	if _, err := catalog.ByName("rtl8152", false); !errors.Is(err, catalog.ErrUnknown) || !errors.Is(err, hw.ErrNotFound) {
+	if _, err := catalog.ByName("rtl8139", false); !errors.Is(err, catalog.ErrUnknown) || !errors.Is(err, hw.ErrNotFound) {
 		t.Errorf("unknown driver: %v", err)
 	}
 	if _, err := catalog.ModelBySelector("sim:nope"); !errors.Is(err, catalog.ErrUnknown) {
@@ -212,5 +212,64 @@ func TestIsAdapter(t *testing.T) {
 	}
 	if !slices.Contains(catalog.Selectors(), "sim:ax88179-ss") {
 		t.Error("selectors lack sim:ax88179-ss")
+	}
+}
+
+func TestDriversForcesOne(t *testing.T) {
+	all, err := catalog.Drivers("", false)
+	if err != nil || len(all) != len(catalog.Entries()) {
+		t.Fatalf("Drivers(\"\") = %d drivers, %v", len(all), err)
+	}
+	one, err := catalog.Drivers("ecm", true)
+	if err != nil || len(one) != 1 || one[0].Name() != "cdc_ether" {
+		t.Fatalf("Drivers(ecm) = %v, %v", one, err)
+	}
+	if _, err := catalog.Drivers("rtl8139", false); !errors.Is(err, catalog.ErrUnknown) {
+		t.Errorf("unknown: %v", err)
+	}
+}
+
+// TestRealtekConfigurationChoice: an RTL8153 with a vendor configuration
+// (1) and a CDC ECM one (2), left by the host on the ECM one: the
+// catalog's drivers take the vendor configuration with r8152; forcing
+// cdc_ether takes the ECM one.
+func TestRealtekConfigurationChoice(t *testing.T) {
+	dd := &hw.DeviceDescriptor{Vendor: 0x0bda, Product: 0x8153, NumConfigurations: 2}
+	vendor := []byte{9, hw.DescConfig, 39, 0, 1, 1, 0, 0x80, 50,
+		9, hw.DescInterface, 0, 0, 3, 0xff, 0xff, 0, 0,
+		7, hw.DescEndpoint, 0x81, hw.XferBulk, 0, 2, 0,
+		7, hw.DescEndpoint, 0x02, hw.XferBulk, 0, 2, 0,
+		7, hw.DescEndpoint, 0x83, hw.XferInterrupt, 2, 0, 8}
+	ecm := []byte{9, hw.DescConfig, 57, 0, 2, 2, 0, 0x80, 50,
+		9, hw.DescInterface, 0, 0, 1, 0x02, 0x06, 0, 0,
+		7, hw.DescEndpoint, 0x83, hw.XferInterrupt, 16, 0, 8,
+		9, hw.DescInterface, 1, 0, 0, 0x0a, 0, 0, 0,
+		9, hw.DescInterface, 1, 1, 2, 0x0a, 0, 0, 0,
+		7, hw.DescEndpoint, 0x81, hw.XferBulk, 0, 2, 0,
+		7, hw.DescEndpoint, 0x02, hw.XferBulk, 0, 2, 0}
+	var cfgs []*hw.Config
+	for _, raw := range [][]byte{vendor, ecm} {
+		c, err := hw.ParseConfig(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgs = append(cfgs, c)
+	}
+	for _, tc := range []struct {
+		choice string
+		driver string
+		config uint8
+	}{{"", "r8152", 1}, {"cdc_ether", "cdc_ether", 2}, {"r8152", "r8152", 1}} {
+		drivers, err := catalog.Drivers(tc.choice, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := usbnet.Match("rtl8153", dd, cfgs, 2, drivers)
+		if err != nil || b.Driver.Name() != tc.driver || b.Config.Value != tc.config {
+			t.Errorf("choice %q: %v in configuration %v (%v), want %s in %d", tc.choice, b.Driver, b.Config, err, tc.driver, tc.config)
+		}
+	}
+	if got := catalog.ByID(0x0bda, 0x8153); got != "r8152" {
+		t.Errorf("ByID(0bda:8153) = %q", got)
 	}
 }

@@ -10,11 +10,13 @@ import (
 	simax88772 "dongle/hw/sim/ax88772"
 	simecm "dongle/hw/sim/ecm"
 	simncm "dongle/hw/sim/ncm"
+	simrtl "dongle/hw/sim/rtl8153"
 	"dongle/usbnet"
 	"dongle/usbnet/asix"
 	"dongle/usbnet/ax88179"
 	"dongle/usbnet/cdcecm"
 	"dongle/usbnet/cdcncm"
+	"dongle/usbnet/r8152"
 )
 
 // entries is the catalog: one Entry per minidriver, in the order the
@@ -74,6 +76,23 @@ var entries = []Entry{
 			{Selector: "sim:ncm-ss", Describe: "hw/sim/ncm: the CDC-NCM function at SuperSpeed",
 				Build: buildNCM(simncm.Options{Speed: hw.SpeedSuper}), Expect: Expect{Driver: "cdc_ncm", Vendor: simncm.Vendor, Product: simncm.Product,
 					MAC: mustMAC(simncm.DefaultMAC), USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
+		},
+	},
+	{
+		// r8152 claims the vendor configuration of its VID:PIDs whatever
+		// configuration is active (usbnet.ID.SelectsConfig); probing with
+		// cdc_ether alone drives a unit's CDC ECM configuration instead.
+		Name:      "r8152",
+		Aliases:   []string{"rtl8153"},
+		New:       func() usbnet.Minidriver { return &r8152.Driver{} },
+		ForModels: func() usbnet.Minidriver { return &r8152.Driver{Sleep: func(time.Duration) {}} },
+		Models: []Model{
+			{Selector: "sim:rtl8153", Describe: "hw/sim/rtl8153: RTL8153B at high speed", Chips: []string{"rtl8153"},
+				Build: buildRTL8153, Expect: Expect{Driver: "r8152", Vendor: 0x0bda, Product: 0x8153, MAC: simrtl.DefaultMAC,
+					USBSpeed: hw.SpeedHigh, MaxPacket: 512, LinkMbps: 1000}},
+			{Selector: "sim:rtl8153-ss", Describe: "hw/sim/rtl8153: RTL8153B at SuperSpeed",
+				Build:  func(o Options) *Instance { o.Speed = hw.SpeedSuper; return buildRTL8153(o) },
+				Expect: Expect{Driver: "r8152", Vendor: 0x0bda, Product: 0x8153, MAC: simrtl.DefaultMAC, USBSpeed: hw.SpeedSuper, MaxPacket: 1024, LinkMbps: 1000}},
 		},
 	},
 }

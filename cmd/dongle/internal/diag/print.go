@@ -51,6 +51,9 @@ func (r *Report) Print(w io.Writer) {
 	switch {
 	case r.Driver != "" && r.Bound:
 		p("Driver:   %s (%s)", r.Driver, r.Chip)
+		if r.ConfigChoice != "" {
+			p("Config:   %s", r.ConfigChoice)
+		}
 	case r.Driver != "":
 		p("Driver:   %s (%s), did not bind: %s", r.Driver, r.Chip, r.BindError)
 	case r.BindError != "":

@@ -15,25 +15,31 @@ import (
 	"dongle/netdev"
 	"dongle/skbuff"
 	"dongle/usbnet"
+	"dongle/usbnet/catalog"
 	"dongle/usbnet/decode"
 )
 
 // Report is everything `dongle diag` found.
 type Report struct {
-	Source    string            `json:"source"`
-	Note      string            `json:"note,omitempty"`
-	Device    *DeviceInfo       `json:"device,omitempty"`
-	Configs   []ConfigInfo      `json:"configurations,omitempty"`
-	Driver    string            `json:"driver,omitempty"`
-	Chip      string            `json:"chip,omitempty"`
-	Bound     bool              `json:"bound"`
-	BindError string            `json:"bind_error,omitempty"`
-	MAC       string            `json:"mac,omitempty"`
-	Endpoints *EndpointsInfo    `json:"endpoints,omitempty"`
-	Link      *LinkInfo         `json:"link,omitempty"`
-	PHY       []string          `json:"phy,omitempty"`
-	PHYRegs   map[string]string `json:"phy_registers,omitempty"`
-	MACRegs   []RegInfo         `json:"mac_registers,omitempty"`
+	Source  string       `json:"source"`
+	Note    string       `json:"note,omitempty"`
+	Device  *DeviceInfo  `json:"device,omitempty"`
+	Configs []ConfigInfo `json:"configurations,omitempty"`
+	Driver  string       `json:"driver,omitempty"`
+	Chip    string       `json:"chip,omitempty"`
+	Bound   bool         `json:"bound"`
+	// ConfigChoice says which configuration the driver was bound in when
+	// that is not the one the device was left in (usbnet.Match: a driver
+	// that selects its configuration, as r8152 takes a Realtek adapter's
+	// vendor one over its CDC ECM one), and how to force another driver.
+	ConfigChoice string            `json:"config_choice,omitempty"`
+	BindError    string            `json:"bind_error,omitempty"`
+	MAC          string            `json:"mac,omitempty"`
+	Endpoints    *EndpointsInfo    `json:"endpoints,omitempty"`
+	Link         *LinkInfo         `json:"link,omitempty"`
+	PHY          []string          `json:"phy,omitempty"`
+	PHYRegs      map[string]string `json:"phy_registers,omitempty"`
+	MACRegs      []RegInfo         `json:"mac_registers,omitempty"`
 	// RegistersRead says when the PHY and MAC registers were read.
 	RegistersRead string                `json:"registers_read,omitempty"`
 	EEPROM        *EEPROMInfo           `json:"eeprom,omitempty"`
@@ -180,6 +186,10 @@ func Live(ctx context.Context, t *target.Target) (*Report, error) {
 	}
 	defer d.Disconnect()
 	r.bound(d)
+	if int(d.Config.Value) != active {
+		r.ConfigChoice = fmt.Sprintf("%s bound in configuration %d, switched from the active configuration %d (another function of the device is driven with --driver=NAME or %s=NAME)",
+			d.Driver.Name(), d.Config.Value, active, catalog.DriverEnv)
+	}
 	// Registers are read with the interface open, as ethtool -d reads a
 	// live interface: at bind the MAC still holds its reset defaults (the
 	// medium mode is written at link reset). Where the interface cannot be

@@ -1,0 +1,5 @@
+//go:build !race
+
+package r8152
+
+const raceEnabled = false
