@@ -46,8 +46,9 @@ type Unframer interface {
 	// trace, fed in order (a frame may span transfers).
 	RxUnframer(c *Capture) RxUnframer
 	// UnframeTx splits one bulk OUT transfer into the frames TxFixup
-	// framed: p is what the capture holds of it, length its real length.
-	// Frames found before an error are emitted.
+	// framed: p is what the capture holds of it, length its real length
+	// (usbnet's own pad byte already removed: see Unpad). Frames found
+	// before an error are emitted.
 	UnframeTx(c *Capture, p []byte, length int, emit EmitFunc) error
 }
 
@@ -131,4 +132,24 @@ var (
 // problems are what is wrong with it (diag reports them as anomalies).
 type ClassDescriber interface {
 	DescribeDescriptor(d []byte, str func(uint8) string) (text string, problems []string, ok bool)
+}
+
+// Unpad undoes zlpRule's one 0x00 pad byte on a captured bulk OUT transfer
+// of a driver with flags f whose bulk OUT wMaxPacketSize is mp: p is what
+// the capture holds of the transfer, length its real length. A transfer of
+// length L+1 with L a multiple of mp was a frame of L bytes plus the pad
+// when the driver lets the framework pad (neither FlagTxPadsItself nor
+// FlagSendZLP) and the last byte is 0x00, or was cut by the capture (then
+// only the length shows it, and the pad is presumed). The frame is
+// returned with padded true; anything else comes back as it was.
+//
+// Unframer.UnframeTx receives transfers with the pad already removed.
+func Unpad(f Flags, mp int, p []byte, length int) (data []byte, n int, padded bool) {
+	if mp <= 0 || length <= mp || (length-1)%mp != 0 || f&(FlagTxPadsItself|FlagSendZLP) != 0 {
+		return p, length, false
+	}
+	if len(p) == length && p[length-1] != 0 {
+		return p, length, false
+	}
+	return p[:min(len(p), length-1)], length - 1, true
 }

@@ -1,0 +1,178 @@
+package decode
+
+import (
+	"encoding/binary"
+	"io"
+	"sort"
+
+	"dongle/hw"
+	"dongle/hw/usbmon"
+)
+
+// devKey is a device of the trace: bus and address.
+type devKey struct {
+	bus  uint16
+	addr uint8
+}
+
+// devSurvey is what the first pass learns of one device.
+type devSurvey struct {
+	key      devKey
+	records  int
+	qemu     bool
+	device   *hw.DeviceDescriptor
+	cfgRaw   map[uint8][]byte
+	configs  []*hw.Config
+	strings  map[uint8]string
+	controls []Control
+	pending  map[urbKey][]int // control URBs in flight → indexes in controls, oldest first
+	traffic  []trafficEP
+	bulk     int // bulk and interrupt records
+	anoms    []string
+}
+
+type urbKey struct {
+	id   uint64
+	ep   uint8
+	xfer usbmon.XferType
+}
+
+// survey is the first pass: every device, and for each its descriptors
+// and control requests (paired), endpoints with traffic and record counts.
+func survey(src source, progress func(int64)) (map[devKey]*devSurvey, []devKey, int, error) {
+	devs := map[devKey]*devSurvey{}
+	var order []devKey
+	var rec usbmon.Record
+	n := 0
+	for {
+		idx, err := src.next(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, n, err
+		}
+		n++
+		if progress != nil && n%ProgressEvery == 0 {
+			progress(src.pos())
+		}
+		k := devKey{rec.Bus, rec.Device}
+		d := devs[k]
+		if d == nil {
+			d = &devSurvey{key: k, cfgRaw: map[uint8][]byte{}, strings: map[uint8]string{}, pending: map[urbKey][]int{}}
+			devs[k] = d
+			order = append(order, k)
+		}
+		d.records++
+		if rec.FlagData == usbmon.FlagDataQEMU {
+			d.qemu = true
+		}
+		if rec.XferType != usbmon.XferControl {
+			if rec.XferType == usbmon.XferBulk || rec.XferType == usbmon.XferInterrupt {
+				d.bulk++
+				d.seen(rec.Endpoint, uint8(rec.XferType))
+			}
+			continue
+		}
+		d.control(idx, &rec)
+	}
+	for _, d := range devs {
+		d.finish()
+	}
+	return devs, order, n, nil
+}
+
+func (d *devSurvey) seen(ep, xfer uint8) {
+	for _, x := range d.traffic {
+		if x.addr == ep {
+			return
+		}
+	}
+	d.traffic = append(d.traffic, trafficEP{ep, xfer})
+}
+
+// control pairs one control record (the way usbmon.Pair does: the oldest
+// pending submission with the same id and endpoint) and keeps the request.
+func (d *devSurvey) control(idx int, r *usbmon.Record) {
+	k := urbKey{r.ID, r.Endpoint, r.XferType}
+	if r.Type == usbmon.Submit {
+		s, ok := r.SetupPacket()
+		if !ok {
+			return
+		}
+		c := Control{Record: idx, Time: r.Time(), Setup: s, Pending: true}
+		if !s.In() && len(r.Data) > 0 {
+			c.Data = append([]byte(nil), r.Data...)
+		}
+		d.pending[k] = append(d.pending[k], len(d.controls))
+		d.controls = append(d.controls, c)
+		return
+	}
+	i, ok := d.oldest(k)
+	if !ok {
+		return // a completion whose submission the capture missed: no setup to name it by
+	}
+	c := &d.controls[i]
+	c.Pending, c.Status = false, r.Status
+	if s := c.Setup; s.In() && r.Type == usbmon.Complete && r.Status == 0 {
+		c.Data = append([]byte(nil), r.Data...)
+	}
+	if c.Pending || c.Status != 0 || c.Setup.Request != hw.ReqGetDescriptor || c.Setup.RequestType != hw.DirIn {
+		return
+	}
+	typ, di := uint8(c.Setup.Value>>8), uint8(c.Setup.Value)
+	switch typ {
+	case hw.DescDevice:
+		if dd, err := hw.ParseDeviceDescriptor(c.Data); err == nil {
+			d.device = dd
+		}
+	case hw.DescConfig:
+		if len(c.Data) > len(d.cfgRaw[di]) {
+			d.cfgRaw[di] = c.Data
+		}
+	case hw.DescString:
+		if di != 0 {
+			if str, err := hw.ParseString(c.Data); err == nil {
+				d.strings[di] = str
+			}
+		}
+	}
+}
+
+// oldest takes the oldest pending control request under k (QEMU's ids
+// are all 0: control requests on one endpoint complete in order).
+func (d *devSurvey) oldest(k urbKey) (int, bool) {
+	q := d.pending[k]
+	if len(q) == 0 {
+		return 0, false
+	}
+	if len(q) == 1 {
+		delete(d.pending, k)
+	} else {
+		d.pending[k] = q[1:]
+	}
+	return q[0], true
+}
+
+// finish parses the configuration descriptors read (by index, the longest
+// answer at each; one where only the 9-byte header was read is skipped).
+func (d *devSurvey) finish() {
+	idxs := make([]int, 0, len(d.cfgRaw))
+	for i := range d.cfgRaw {
+		idxs = append(idxs, int(i))
+	}
+	sort.Ints(idxs)
+	for _, i := range idxs {
+		raw := d.cfgRaw[uint8(i)]
+		if len(raw) >= 4 && int(binary.LittleEndian.Uint16(raw[2:])) > len(raw) {
+			continue
+		}
+		c, err := hw.ParseConfig(raw)
+		if err != nil {
+			d.anoms = append(d.anoms, "configuration descriptor "+itoa(i)+": "+err.Error())
+			continue
+		}
+		d.configs = append(d.configs, c)
+	}
+	d.pending = nil
+}
