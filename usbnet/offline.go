@@ -135,17 +135,23 @@ type ClassDescriber interface {
 }
 
 // Unpad undoes zlpRule's one 0x00 pad byte on a captured bulk OUT transfer
-// of a driver with flags f whose bulk OUT wMaxPacketSize is mp: p is what
-// the capture holds of the transfer, length its real length. A transfer of
-// length L+1 with L a multiple of mp was a frame of L bytes plus the pad
-// when the driver lets the framework pad (neither FlagTxPadsItself nor
-// FlagSendZLP) and the last byte is 0x00, or was cut by the capture (then
-// only the length shows it, and the pad is presumed). The frame is
-// returned with padded true; anything else comes back as it was.
+// whose endpoint's wMaxPacketSize is mp: p is what the capture holds of the
+// transfer, length its real length. A transfer of length L+1 with L a
+// non-zero multiple of mp was a frame of L bytes and the pad when the host
+// pads (hostPads: the trace never shows it sending a non-empty multiple of
+// mp, which a host that ends such transfers with a ZLP does) and the
+// driver's framing does not (FlagTxPadsItself: ASIX's and AX88179's pad
+// themselves), and the last byte is 0x00, or the capture cut it (then only
+// the length shows it, and the pad is presumed). The frame is returned with
+// padded true; anything else comes back as it was.
+//
+// The flags alone cannot decide: a trace may be of Linux's driver, which
+// pads where dongle's sends a ZLP (cdc_ether has no FLAG_SEND_ZLP in
+// Linux; dongle's has FlagSendZLP for libusb's sake).
 //
 // Unframer.UnframeTx receives transfers with the pad already removed.
-func Unpad(f Flags, mp int, p []byte, length int) (data []byte, n int, padded bool) {
-	if mp <= 0 || length <= mp || (length-1)%mp != 0 || f&(FlagTxPadsItself|FlagSendZLP) != 0 {
+func Unpad(f Flags, mp int, p []byte, length int, hostPads bool) (data []byte, n int, padded bool) {
+	if !hostPads || mp <= 0 || length <= mp || (length-1)%mp != 0 || f&FlagTxPadsItself != 0 {
 		return p, length, false
 	}
 	if len(p) == length && p[length-1] != 0 {

@@ -32,6 +32,8 @@ type epoch struct {
 	inX, outX       reasm
 	unconf          int // data records this epoch could not carry
 	undecoded       int
+	hostPads        bool // the host pads bulk OUT transfers (see hostPads)
+	rawEthernet     bool // a bulk transfer is an Ethernet frame as it is (not decode's RNDIS)
 }
 
 // epochs splits the device's trace at each successful SET_CONFIGURATION
@@ -215,6 +217,9 @@ func (t *Trace) endpoints(e *epoch, d *devSurvey) {
 		e.capture.Controls = append(e.capture.Controls, usbnet.CapturedControl{Setup: r.Setup, Data: r.Data, OK: !r.Pending && r.Status == 0})
 	}
 	e.inX.mp, e.outX.mp = int(e.in.MaxPacketSize), int(e.out.MaxPacketSize)
+	e.hostPads = hostPads(d, e.out.Address, int(e.out.MaxPacketSize))
+	_, isRNDIS := e.drv.(rndis)
+	e.rawEthernet = !isRNDIS
 }
 
 // trafficEP is an endpoint with bulk or interrupt traffic (usbmon's

@@ -91,7 +91,7 @@ func unframeRNDIS(p []byte, n int, emit usbnet.EmitFunc) (lost bool, err error) 
 		switch {
 		case typ != rndisPacketMsg:
 			return false, fmt.Errorf("%w: message type %#x at offset %d", ErrRNDIS, typ, off)
-		case mlen < rndisHeaderLen || mlen > n-off || mlen%4 != 0 && off+mlen != n:
+		case mlen < rndisHeaderLen || mlen > n-off:
 			return false, fmt.Errorf("%w: MessageLength %d at offset %d (%d bytes left)", ErrRNDIS, mlen, off, n-off)
 		case doff < 36 || dlen < 0 || 8+doff+dlen > mlen:
 			return false, fmt.Errorf("%w: DataOffset %d DataLength %d in a %d-byte message at offset %d", ErrRNDIS, doff, dlen, mlen, off)

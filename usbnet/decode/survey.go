@@ -27,8 +27,12 @@ type devSurvey struct {
 	controls []Control
 	pending  map[urbKey][]int // control URBs in flight → indexes in controls, oldest first
 	traffic  []trafficEP
-	bulk     int // bulk and interrupt records
-	anoms    []string
+	// multiples has, per bulk OUT endpoint, bit i set when a non-empty
+	// transfer's length is a multiple of packetSizes[i]: a host that pads
+	// (see usbnet.Unpad) never sends one.
+	multiples map[uint8]uint8
+	bulk      int // bulk and interrupt records
+	anoms     []string
 }
 
 type urbKey struct {
@@ -71,6 +75,16 @@ func survey(src source, progress func(int64)) (map[devKey]*devSurvey, []devKey, 
 			if rec.XferType == usbmon.XferBulk || rec.XferType == usbmon.XferInterrupt {
 				d.bulk++
 				d.seen(rec.Endpoint, uint8(rec.XferType))
+				if rec.XferType == usbmon.XferBulk && rec.Type == usbmon.Submit && !rec.In() && rec.Length > 0 {
+					if d.multiples == nil {
+						d.multiples = map[uint8]uint8{}
+					}
+					for i, mp := range packetSizes {
+						if rec.Length%mp == 0 {
+							d.multiples[rec.Endpoint] |= 1 << i
+						}
+					}
+				}
 			}
 			continue
 		}
