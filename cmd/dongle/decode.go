@@ -118,6 +118,9 @@ func progressLine(w io.Writer, path string) func(int, int64) {
 	}
 }
 
+// shownSelections bounds the configuration changes the summary prints.
+const shownSelections = 20
+
 func printDecode(w io.Writer, in, out string, tr *decode.Trace) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	dev := "no device descriptor in the trace"

@@ -36,11 +36,14 @@ func TestActiveConfigDecidesTheMatch(t *testing.T) {
 	} {
 		d := &devSurvey{device: &hw.DeviceDescriptor{Vendor: 0x1209, Product: 0x0042, NumConfigurations: 2}, configs: cfgs}
 		tr := &Trace{}
-		es := epochs(c.controls)
+		spans, states := epochs(c.controls)
+		for _, e := range states {
+			tr.bind(e, d, nil, []usbnet.Minidriver{vendor, cdcecm.Driver{}})
+		}
 		var got []string
 		var gotCfg []int
-		for _, e := range es {
-			tr.bind(e, d, nil, []usbnet.Minidriver{vendor, cdcecm.Driver{}})
+		for _, sp := range spans {
+			e := sp.e
 			got = append(got, e.function)
 			gotCfg = append(gotCfg, e.config)
 			if e.drv != nil && e.config > 0 && int(e.cfg.Value) != e.config {

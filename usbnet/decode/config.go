@@ -13,7 +13,7 @@ import (
 // epoch is one configuration state of the device (see Selection) and how
 // its data decode.
 type epoch struct {
-	from   int // first record
+	from   int // first record of its first span
 	config int // -1: before any SET_CONFIGURATION the trace shows
 	alts   map[uint8]uint8
 
@@ -27,20 +27,42 @@ type epoch struct {
 
 	in, out, status hw.EndpointDesc
 	capture         *usbnet.Capture
-	valid           map[uint8]bool // endpoints of the active alternate settings (nil: not known)
-	rx              usbnet.RxUnframer
-	inX, outX       reasm
-	unconf          int // data records this epoch could not carry
+	valid           map[uint8]bool    // endpoints of the active alternate settings (nil: not known)
+	rx              usbnet.RxUnframer // made at first use, closed at the end
+	unconf          int               // data records this epoch could not carry
 	undecoded       int
 	hostPads        bool // the host pads bulk OUT transfers (see hostPads)
 	rawEthernet     bool // a bulk transfer is an Ethernet frame as it is (not decode's RNDIS)
 }
 
+// span is a stretch of the trace in one configuration state: from record
+// from on, until the next span.
+type span struct {
+	from int
+	e    *epoch
+}
+
 // epochs splits the device's trace at each successful SET_CONFIGURATION
-// and SET_INTERFACE (standard requests to the device and to an interface).
-func epochs(controls []Control) []*epoch {
-	cur := &epoch{config: -1, alts: map[uint8]uint8{}}
-	out := []*epoch{cur}
+// and SET_INTERFACE (standard requests to the device and to an interface)
+// of controls. States that recur (an interface toggled between alternate
+// settings, the same configuration selected again) are one epoch, so that
+// a trace selecting thousands of times holds as many spans, not as many
+// bindings.
+func epochs(controls []Control) ([]span, []*epoch) {
+	byKey := map[string]*epoch{}
+	var states []*epoch
+	state := func(config int, alts map[uint8]uint8, from int) *epoch {
+		e := &epoch{from: from, config: config, alts: alts}
+		k := fmt.Sprint(config, e.altString())
+		if old := byKey[k]; old != nil {
+			return old
+		}
+		byKey[k] = e
+		states = append(states, e)
+		return e
+	}
+	cur := state(-1, map[uint8]uint8{}, 0)
+	spans := []span{{0, cur}}
 	for _, c := range controls {
 		s := c.Setup
 		if c.Pending || c.Status != 0 || s.RequestType&0x60 != hw.TypeStandard || s.In() {
@@ -48,24 +70,24 @@ func epochs(controls []Control) []*epoch {
 		}
 		switch {
 		case s.Request == hw.ReqSetConfiguration && s.RequestType&0x1f == hw.RecipDevice:
-			cur = &epoch{from: c.Record, config: int(s.Value & 0xff), alts: map[uint8]uint8{}}
+			cur = state(int(s.Value&0xff), map[uint8]uint8{}, c.Record)
 		case s.Request == hw.ReqSetInterface && s.RequestType&0x1f == hw.RecipInterface:
 			alts := map[uint8]uint8{}
 			for k, v := range cur.alts {
 				alts[k] = v
 			}
 			alts[uint8(s.Index)] = uint8(s.Value)
-			cur = &epoch{from: c.Record, config: cur.config, alts: alts}
+			cur = state(cur.config, alts, c.Record)
 		default:
 			continue
 		}
-		if last := out[len(out)-1]; last.from == cur.from {
-			out[len(out)-1] = cur
+		if last := &spans[len(spans)-1]; last.from == c.Record {
+			last.e = cur
 		} else {
-			out = append(out, cur)
+			spans = append(spans, span{c.Record, cur})
 		}
 	}
-	return out
+	return spans, states
 }
 
 func (e *epoch) altString() string {
@@ -149,7 +171,7 @@ var errUnconfigured = errors.New("the host selected configuration 0 (unconfigure
 // endpoints finds the epoch's data and status endpoints: the driver's own
 // rules (EndpointLocator) in its configuration, else the first bulk IN,
 // bulk OUT and interrupt IN there, else (no descriptors) from the traffic.
-func (t *Trace) endpoints(e *epoch, d *devSurvey) {
+func (t *Trace) endpoints(e *epoch, d *devSurvey, captured []usbnet.CapturedControl) {
 	if e.cfg != nil {
 		if el, ok := e.drv.(usbnet.EndpointLocator); ok {
 			if ep, err := el.TraceEndpoints(e.cfg, e.intf); err != nil {
@@ -212,11 +234,7 @@ func (t *Trace) endpoints(e *epoch, d *devSurvey) {
 			t.anomalyOnce("no configuration descriptor in the trace: endpoints taken from the traffic, wMaxPacketSize assumed %d", mp)
 		}
 	}
-	e.capture = &usbnet.Capture{Config: e.cfg, Intf: e.intf, ID: e.id, In: e.in, Out: e.out, Status: e.status, Strings: t.Strings}
-	for _, r := range t.Controls {
-		e.capture.Controls = append(e.capture.Controls, usbnet.CapturedControl{Setup: r.Setup, Data: r.Data, OK: !r.Pending && r.Status == 0})
-	}
-	e.inX.mp, e.outX.mp = int(e.in.MaxPacketSize), int(e.out.MaxPacketSize)
+	e.capture = &usbnet.Capture{Config: e.cfg, Intf: e.intf, ID: e.id, In: e.in, Out: e.out, Status: e.status, Strings: t.Strings, Controls: captured}
 	e.hostPads = hostPads(d, e.out.Address, int(e.out.MaxPacketSize))
 	_, isRNDIS := e.drv.(rndis)
 	e.rawEthernet = !isRNDIS

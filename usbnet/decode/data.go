@@ -29,8 +29,13 @@ type inflight struct {
 
 // data is the second pass: the chosen device's bulk and interrupt records,
 // decoded by the epoch (configuration) each falls in, as they stream by.
-func (t *Trace) data(src source, d *devSurvey, eps []*epoch, opts Options, progress func(int64)) error {
-	pending := map[urbKey]*inflight{}
+func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progress func(int64)) error {
+	pending := map[urbKey]inflight{}
+	t.emitRX = func(data []byte, length int) { t.frame(RX, t.cur, data, length) }
+	t.emitTX = func(data []byte, length int) {
+		t.txCut = t.txCut || len(data) < length
+		t.frame(TX, t.cur, data, length)
+	}
 	dataIn := map[uint8]bool{}
 	dataOut := map[uint8]bool{}
 	for _, e := range eps {
@@ -41,9 +46,9 @@ func (t *Trace) data(src source, d *devSurvey, eps []*epoch, opts Options, progr
 			dataOut[e.out.Address] = true
 		}
 	}
-	ei := 0
-	e := eps[0]
-	t.openEpoch(e)
+	si := 0
+	e := spans[0].e
+	t.enter(e)
 	var rec usbmon.Record
 	n := 0
 	var emitErr error
@@ -62,11 +67,13 @@ func (t *Trace) data(src source, d *devSurvey, eps []*epoch, opts Options, progr
 		if rec.Bus != d.key.bus || rec.Device != d.key.addr {
 			continue
 		}
-		for ei+1 < len(eps) && eps[ei+1].from <= idx {
-			t.closeEpoch(e, opts)
-			ei++
-			e = eps[ei]
-			t.openEpoch(e)
+		for si+1 < len(spans) && spans[si+1].from <= idx {
+			si++
+			if spans[si].e != e {
+				t.leave(e)
+				e = spans[si].e
+				t.enter(e)
+			}
 		}
 		// Pairing, for the URB count and what is in flight.
 		k := urbKey{rec.ID, rec.Endpoint, rec.XferType}
@@ -74,16 +81,16 @@ func (t *Trace) data(src source, d *devSurvey, eps []*epoch, opts Options, progr
 		orphan := false
 		if rec.Type == usbmon.Submit {
 			t.Stats.URBs++
-			if f := pending[k]; f != nil {
-				f.n++
-				f.length = rec.Length
-			} else {
-				pending[k] = &inflight{length: rec.Length, n: 1}
-			}
-		} else if f := pending[k]; f != nil {
+			f := pending[k]
+			f.n++
+			f.length = rec.Length
+			pending[k] = f
+		} else if f, ok := pending[k]; ok {
 			subLen = f.length
 			if f.n--; f.n == 0 {
 				delete(pending, k)
+			} else {
+				pending[k] = f
 			}
 		} else {
 			t.Stats.URBs++
@@ -113,7 +120,7 @@ func (t *Trace) data(src source, d *devSurvey, eps []*epoch, opts Options, progr
 				continue
 			}
 			if !t.failed(&rec, idx, rec.Length) {
-				t.piece(e, &e.inX, RX, &rec, idx, opts)
+				t.piece(e, &t.inX, RX, &rec, idx)
 			}
 		case rec.XferType == usbmon.XferBulk && rec.Endpoint == e.out.Address && e.out.Address != 0:
 			if e.drv == nil {
@@ -123,7 +130,7 @@ func (t *Trace) data(src source, d *devSurvey, eps []*epoch, opts Options, progr
 				continue
 			}
 			if rec.Type == usbmon.Submit {
-				t.piece(e, &e.outX, TX, &rec, idx, opts)
+				t.piece(e, &t.outX, TX, &rec, idx)
 			} else if !orphan {
 				t.failed(&rec, idx, subLen)
 			}
@@ -143,7 +150,10 @@ func (t *Trace) data(src source, d *devSurvey, eps []*epoch, opts Options, progr
 			break
 		}
 	}
-	t.closeEpoch(e, opts)
+	t.leave(e)
+	for _, e := range eps {
+		t.closeEpoch(e)
+	}
 	if emitErr == nil {
 		emitErr = t.emitErr
 	}
@@ -178,21 +188,28 @@ func (t *Trace) failed(rec *usbmon.Record, idx int, length uint32) bool {
 	return length == 0
 }
 
-func (t *Trace) openEpoch(e *epoch) {
-	if uf, ok := e.drv.(usbnet.Unframer); ok && e.capture != nil {
+// enter starts a span of epoch e: the transfers are put together with its
+// packet sizes, and its RX unframer is made at first use.
+func (t *Trace) enter(e *epoch) {
+	t.inX.mp, t.outX.mp = int(e.in.MaxPacketSize), int(e.out.MaxPacketSize)
+	if uf, ok := e.drv.(usbnet.Unframer); ok && e.capture != nil && e.rx == nil {
 		e.rx = uf.RxUnframer(e.capture)
 	}
 }
 
-// closeEpoch ends the epoch: a transfer still open is decoded as it is,
-// the RX unframer freed, and what could not be decoded reported.
-func (t *Trace) closeEpoch(e *epoch, opts Options) {
-	if e.inX.open {
-		t.transfer(e, &e.inX, RX)
+// leave ends a span: a transfer still open is decoded as it is.
+func (t *Trace) leave(e *epoch) {
+	if t.inX.open {
+		t.transfer(e, &t.inX, RX)
 	}
-	if e.outX.open {
-		t.transfer(e, &e.outX, TX)
+	if t.outX.open {
+		t.transfer(e, &t.outX, TX)
 	}
+}
+
+// closeEpoch ends the trace for epoch e: its RX unframer is freed and what
+// could not be decoded reported.
+func (t *Trace) closeEpoch(e *epoch) {
 	if e.rx != nil {
 		e.rx.Close()
 		e.rx = nil
@@ -215,7 +232,7 @@ func (t *Trace) closeEpoch(e *epoch, opts Options) {
 
 // piece adds one data record to its endpoint's transfer and decodes the
 // transfer when it is complete.
-func (t *Trace) piece(e *epoch, x *reasm, dir Dir, rec *usbmon.Record, idx int, opts Options) {
+func (t *Trace) piece(e *epoch, x *reasm, dir Dir, rec *usbmon.Record, idx int) {
 	n := int(rec.Length)
 	if n == 0 {
 		t.Stats.ZLPs++
@@ -247,7 +264,8 @@ func (t *Trace) transfer(e *epoch, x *reasm, dir Dir) {
 			t.noUnframe[RX]++
 			return
 		}
-		lost, err := e.rx.Rx(x.buf, x.length, func(data []byte, length int) { t.frame(RX, x, data, length) })
+		t.cur = x
+		lost, err := e.rx.Rx(x.buf, x.length, t.emitRX)
 		if err != nil {
 			t.frameErr(RX, x, err)
 		}
@@ -263,14 +281,11 @@ func (t *Trace) transfer(e *epoch, x *reasm, dir Dir) {
 		return
 	}
 	data, length := t.unpad(e, x.buf, x.length)
-	cut := false
-	err := uf.UnframeTx(e.capture, data, length, func(data []byte, length int) {
-		cut = cut || len(data) < length
-		t.frame(TX, x, data, length)
-	})
+	t.cur, t.txCut = x, false
+	err := uf.UnframeTx(e.capture, data, length, t.emitTX)
 	if err != nil {
 		t.frameErr(TX, x, err)
-	} else if x.truncated && !cut {
+	} else if x.truncated && !t.txCut {
 		// The capture cut the transfer where no frame could be emitted
 		// (inside a header): one frame is truncated.
 		t.Stats.TxTruncated++
@@ -278,7 +293,8 @@ func (t *Trace) transfer(e *epoch, x *reasm, dir Dir) {
 }
 
 func (t *Trace) frame(dir Dir, x *reasm, data []byte, length int) {
-	f := Frame{Dir: dir, Record: x.record, Time: x.time, Data: data, Length: length}
+	f := &t.scratch
+	*f = Frame{Dir: dir, Record: x.record, Time: x.time, Data: data, Length: length}
 	if dir == RX {
 		t.Stats.RxFrames++
 		t.Stats.RxBytes += length
@@ -294,12 +310,13 @@ func (t *Trace) frame(dir Dir, x *reasm, data []byte, length int) {
 	}
 	if t.emit != nil {
 		if t.emitErr == nil {
-			t.emitErr = t.emit(&f)
+			t.emitErr = t.emit(f)
 		}
 		return
 	}
-	f.Data = append([]byte(nil), data...)
-	t.Frames = append(t.Frames, f)
+	kept := *f
+	kept.Data = append([]byte(nil), data...)
+	t.Frames = append(t.Frames, kept)
 }
 
 func (t *Trace) frameErr(dir Dir, x *reasm, err error) {

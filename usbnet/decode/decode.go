@@ -161,6 +161,7 @@ type Stats struct {
 	Unconfigured       int // bulk/interrupt records while no configuration (or no endpoint of the active alternates) carried them
 	Undecoded          int // bulk transfers of a function dongle recognises but does not decode (CDC NCM)
 	MoreAnomalies      int // anomalies beyond MaxListed, not kept
+	MoreSelections     int // configuration selections beyond MaxListed, not kept in Trace.Selections
 }
 
 // Trace is everything Decode found.
@@ -206,7 +207,13 @@ type Trace struct {
 
 	emit      func(*Frame) error
 	emitErr   error
-	noUnframe [2]int // transfers a driver without an Unframer could not decode, by Dir
+	scratch   Frame           // the frame handed to emit (no allocation per frame)
+	inX, outX reasm           // the transfers being put together
+	cur       *reasm          // the transfer being unframed (for emitRX/emitTX)
+	emitRX    usbnet.EmitFunc // t.frame for RX, made once
+	emitTX    usbnet.EmitFunc // t.frame for TX, made once
+	txCut     bool            // a TX frame of the transfer being unframed was cut
+	noUnframe [2]int          // transfers a driver without an Unframer could not decode, by Dir
 	noStatus  int
 }
 

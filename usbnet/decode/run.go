@@ -67,7 +67,8 @@ func run(open opener, lt *usbmon.LinkType, opts Options, after func(*Trace)) (*T
 		t.anomaly("%d records of %d other device(s) on the bus ignored (decoding %d.%d; see the device list)", t.Stats.Ignored, len(order)-1, d.key.bus, d.key.addr)
 	}
 
-	eps := epochs(t.Controls)
+	spans, eps := epochs(d.selections)
+	t.Stats.Controls, t.Stats.Stalls = d.ncontrol, d.nstall
 	var main *epoch
 	for _, e := range eps {
 		t.bind(e, d, forced, cands)
@@ -87,9 +88,13 @@ func run(open opener, lt *usbmon.LinkType, opts Options, after func(*Trace)) (*T
 	if main.drv == nil {
 		t.Driver = main.function
 	}
-	t.nameControls(eps)
+	t.nameControls(spans)
+	var captured []usbnet.CapturedControl
+	for _, r := range t.Controls {
+		captured = append(captured, usbnet.CapturedControl{Setup: r.Setup, Data: r.Data, OK: !r.Pending && r.Status == 0})
+	}
 	for _, e := range eps {
-		t.endpoints(e, d)
+		t.endpoints(e, d, captured)
 	}
 	t.In, t.Out, t.Status, t.capture = main.in, main.out, main.status, main.capture
 	if t.Config != nil {
@@ -112,8 +117,15 @@ func run(open opener, lt *usbmon.LinkType, opts Options, after func(*Trace)) (*T
 	if main.drv != nil {
 		t.macAddress()
 	}
+	for _, sp := range spans {
+		if len(t.Selections) == MaxListed {
+			t.Stats.MoreSelections = len(spans) - MaxListed
+			break
+		}
+		e := sp.e
+		t.Selections = append(t.Selections, Selection{Record: sp.from, Config: e.config, Alts: e.altString(), Function: e.function})
+	}
 	for _, e := range eps {
-		t.Selections = append(t.Selections, Selection{Record: e.from, Config: e.config, Alts: e.altString(), Function: e.function})
 		if e.function == "CDC NCM" {
 			t.anomaly("configuration %d is CDC NCM: recognised, not decoded (no NCM decoder in this build); its bulk transfers are counted as undecoded", e.config)
 		}
@@ -126,7 +138,7 @@ func run(open opener, lt *usbmon.LinkType, opts Options, after func(*Trace)) (*T
 	if err != nil {
 		return nil, err
 	}
-	err = t.data(src, d, eps, opts, prog2)
+	err = t.data(src, d, spans, eps, prog2)
 	done()
 	if err != nil {
 		return nil, err
@@ -136,7 +148,7 @@ func run(open opener, lt *usbmon.LinkType, opts Options, after func(*Trace)) (*T
 
 // nameControls names every control request with the driver of the
 // configuration it was made in, and reports stalls and failures.
-func (t *Trace) nameControls(eps []*epoch) {
+func (t *Trace) nameControls(eps []span) {
 	stalled := map[string][]string{}
 	var order []string
 	ei := 0
@@ -145,10 +157,8 @@ func (t *Trace) nameControls(eps []*epoch) {
 		for ei+1 < len(eps) && eps[ei+1].from <= c.Record {
 			ei++
 		}
-		c.Name = RequestName(c.Setup, eps[ei].drv)
-		t.Stats.Controls++
+		c.Name = RequestName(c.Setup, eps[ei].e.drv)
 		if c.Stalled() {
-			t.Stats.Stalls++
 			if stalled[c.Name] == nil {
 				order = append(order, c.Name)
 			}

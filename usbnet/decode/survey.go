@@ -24,9 +24,14 @@ type devSurvey struct {
 	cfgRaw   map[uint8][]byte
 	configs  []*hw.Config
 	strings  map[uint8]string
-	controls []Control
-	pending  map[urbKey][]int // control URBs in flight → indexes in controls, oldest first
-	traffic  []trafficEP
+	controls []Control // the first MaxListed requests
+	ncontrol int
+	nstall   int
+	// selections are the SET_CONFIGURATION and SET_INTERFACE requests that
+	// succeeded, in order (all of them, however many controls are kept).
+	selections []Control
+	pending    map[urbKey][]pendCtl // control URBs in flight, oldest first
+	traffic    []trafficEP
 	// multiples has, per bulk OUT endpoint, bit i set when a non-empty
 	// transfer's length is a multiple of packetSizes[i]: a host that pads
 	// (see usbnet.Unpad) never sends one.
@@ -63,7 +68,7 @@ func survey(src source, progress func(int64)) (map[devKey]*devSurvey, []devKey, 
 		k := devKey{rec.Bus, rec.Device}
 		d := devs[k]
 		if d == nil {
-			d = &devSurvey{key: k, cfgRaw: map[uint8][]byte{}, strings: map[uint8]string{}, pending: map[urbKey][]int{}}
+			d = &devSurvey{key: k, cfgRaw: map[uint8][]byte{}, strings: map[uint8]string{}, pending: map[urbKey][]pendCtl{}}
 			devs[k] = d
 			order = append(order, k)
 		}
@@ -105,8 +110,17 @@ func (d *devSurvey) seen(ep, xfer uint8) {
 	d.traffic = append(d.traffic, trafficEP{ep, xfer})
 }
 
+// pendCtl is a control request submitted and not yet completed.
+type pendCtl struct {
+	setup hw.Setup
+	rec   int
+	kept  int // index in controls, -1 beyond MaxListed
+}
+
 // control pairs one control record (the way usbmon.Pair does: the oldest
-// pending submission with the same id and endpoint) and keeps the request.
+// pending submission with the same id and endpoint), keeps the first
+// MaxListed requests, reads descriptors from every one, and notes the
+// configuration and interface selections that succeeded.
 func (d *devSurvey) control(idx int, r *usbmon.Record) {
 	k := urbKey{r.ID, r.Endpoint, r.XferType}
 	if r.Type == usbmon.Submit {
@@ -114,39 +128,58 @@ func (d *devSurvey) control(idx int, r *usbmon.Record) {
 		if !ok {
 			return
 		}
-		c := Control{Record: idx, Time: r.Time(), Setup: s, Pending: true}
-		if !s.In() && len(r.Data) > 0 {
-			c.Data = append([]byte(nil), r.Data...)
+		d.ncontrol++
+		p := pendCtl{setup: s, rec: idx, kept: -1}
+		if len(d.controls) < MaxListed {
+			c := Control{Record: idx, Time: r.Time(), Setup: s, Pending: true}
+			if !s.In() && len(r.Data) > 0 {
+				c.Data = append([]byte(nil), r.Data...)
+			}
+			p.kept = len(d.controls)
+			d.controls = append(d.controls, c)
 		}
-		d.pending[k] = append(d.pending[k], len(d.controls))
-		d.controls = append(d.controls, c)
+		d.pending[k] = append(d.pending[k], p)
 		return
 	}
-	i, ok := d.oldest(k)
+	p, ok := d.oldest(k)
 	if !ok {
 		return // a completion whose submission the capture missed: no setup to name it by
 	}
-	c := &d.controls[i]
-	c.Pending, c.Status = false, r.Status
-	if s := c.Setup; s.In() && r.Type == usbmon.Complete && r.Status == 0 {
-		c.Data = append([]byte(nil), r.Data...)
+	s := p.setup
+	ok = r.Type == usbmon.Complete && r.Status == 0
+	if usbmon.ErrnoOf(r.Status) == hw.ErrStall {
+		d.nstall++
 	}
-	if c.Pending || c.Status != 0 || c.Setup.Request != hw.ReqGetDescriptor || c.Setup.RequestType != hw.DirIn {
+	if p.kept >= 0 {
+		c := &d.controls[p.kept]
+		c.Pending, c.Status = false, r.Status
+		if s.In() && ok {
+			c.Data = append([]byte(nil), r.Data...)
+		}
+	}
+	if !ok {
 		return
 	}
-	typ, di := uint8(c.Setup.Value>>8), uint8(c.Setup.Value)
+	if s.RequestType&0x60 == hw.TypeStandard && !s.In() && (s.Request == hw.ReqSetConfiguration && s.RequestType&0x1f == hw.RecipDevice ||
+		s.Request == hw.ReqSetInterface && s.RequestType&0x1f == hw.RecipInterface) {
+		d.selections = append(d.selections, Control{Record: p.rec, Setup: s})
+	}
+	if s.Request != hw.ReqGetDescriptor || s.RequestType != hw.DirIn {
+		return
+	}
+	typ, di := uint8(s.Value>>8), uint8(s.Value)
 	switch typ {
 	case hw.DescDevice:
-		if dd, err := hw.ParseDeviceDescriptor(c.Data); err == nil {
+		if dd, err := hw.ParseDeviceDescriptor(r.Data); err == nil {
 			d.device = dd
 		}
 	case hw.DescConfig:
-		if len(c.Data) > len(d.cfgRaw[di]) {
-			d.cfgRaw[di] = c.Data
+		if len(r.Data) > len(d.cfgRaw[di]) {
+			d.cfgRaw[di] = append([]byte(nil), r.Data...)
 		}
 	case hw.DescString:
 		if di != 0 {
-			if str, err := hw.ParseString(c.Data); err == nil {
+			if str, err := hw.ParseString(r.Data); err == nil {
 				d.strings[di] = str
 			}
 		}
@@ -155,10 +188,10 @@ func (d *devSurvey) control(idx int, r *usbmon.Record) {
 
 // oldest takes the oldest pending control request under k (QEMU's ids
 // are all 0: control requests on one endpoint complete in order).
-func (d *devSurvey) oldest(k urbKey) (int, bool) {
+func (d *devSurvey) oldest(k urbKey) (pendCtl, bool) {
 	q := d.pending[k]
 	if len(q) == 0 {
-		return 0, false
+		return pendCtl{}, false
 	}
 	if len(q) == 1 {
 		delete(d.pending, k)

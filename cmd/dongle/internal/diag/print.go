@@ -131,7 +131,11 @@ func (r *Report) Print(w io.Writer) {
 		}
 		if len(t.Selections) > 1 {
 			p("Configurations the host selected:")
-			for _, sel := range t.Selections {
+			for i, sel := range t.Selections {
+				if i == 20 {
+					p("  ... %d more", len(t.Selections)-i+t.Stats.MoreSelections)
+					break
+				}
 				p("  %s", sel.String())
 			}
 		}
