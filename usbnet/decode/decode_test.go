@@ -74,6 +74,13 @@ func decodeToPcap(t *testing.T, path string) (*decode.Trace, [][]byte) {
 // dissects as Ethernet: the frame's bytes from eth_raw's offset to the end.
 func tsharkFrames(t *testing.T, path string) [][]byte {
 	t.Helper()
+	return tsharkFramesAt(t, path, usbmon.HeaderLenMmapped)
+}
+
+// tsharkFramesAt is tsharkFrames for a capture whose Ethernet frames start
+// hdr bytes into the packet (the link type's header).
+func tsharkFramesAt(t *testing.T, path string, hdr int) [][]byte {
+	t.Helper()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (CI installs it): cannot compare with Wireshark's dissection")
 	}
@@ -103,8 +110,8 @@ func tsharkFrames(t *testing.T, path string) [][]byte {
 			t.Fatal(err)
 		}
 		off := int(ethRaw[1].(float64))
-		if off != usbmon.HeaderLenMmapped {
-			t.Fatalf("packet %d: Ethernet at offset %d, expected after the %d-byte usbmon header", i, off, usbmon.HeaderLenMmapped)
+		if off != hdr {
+			t.Fatalf("packet %d: Ethernet at offset %d, expected after the %d-byte header", i, off, hdr)
 		}
 		frames = append(frames, all[off:])
 	}

@@ -96,8 +96,8 @@ func unframeRNDIS(p []byte, n int, emit usbnet.EmitFunc) (lost bool, err error) 
 		case doff < 36 || dlen < 0 || 8+doff+dlen > mlen:
 			return false, fmt.Errorf("%w: DataOffset %d DataLength %d in a %d-byte message at offset %d", ErrRNDIS, doff, dlen, mlen, off)
 		}
-		start := off + 8 + doff
-		have := min(max(len(p)-start, 0), dlen)
+		start := min(off+8+doff, len(p))
+		have := min(len(p)-start, dlen)
 		if dlen > 0 {
 			emit(p[start:start+have], dlen)
 		}
