@@ -1,10 +1,13 @@
 package decode_test
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"dongle/hw/usbmon"
 	"dongle/usbnet/decode"
 )
 
@@ -22,7 +25,7 @@ func TestSingleByteFlips(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "flipped.pcap")
 	refused, damaged, tried := 0, 0, 0
-	for off := 24; off < len(raw); off += 37 {
+	for off := 24; off < len(raw); off += 73 {
 		for _, x := range []byte{0xff, 0x01} {
 			b := append([]byte(nil), raw...)
 			b[off] ^= x
@@ -123,3 +126,63 @@ func FuzzRNDIS(f *testing.F) {
 	})
 }
 
+// TestProgressAndStreaming: Progress reports both passes on a big input,
+// and Emit receives exactly the frames a decode without it keeps.
+func TestProgressAndStreaming(t *testing.T) {
+	one, lt, err := usbmon.ReadFile(echoTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []usbmon.Record
+	for len(recs) < 2*decode.ProgressEvery+1 {
+		recs = append(recs, one...)
+	}
+	passes := map[int]int{}
+	var last int64
+	var got []decode.Frame
+	tr, err := decode.Decode(recs, lt, decode.Options{
+		Progress: func(pass int, n int64) {
+			if n < last && pass == 1 {
+				t.Errorf("progress went back: %d after %d", n, last)
+			}
+			passes[pass]++
+			last = n
+		},
+		Emit: func(f *decode.Frame) error {
+			c := *f
+			c.Data = append([]byte(nil), f.Data...)
+			got = append(got, c)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(recs) / decode.ProgressEvery
+	if passes[1] != want || passes[2] != want || passes[0] != 0 {
+		t.Errorf("progress calls %v, want %d per pass", passes, want)
+	}
+	kept, err := decode.Decode(recs, lt, decode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Frames) != 0 || len(got) != len(kept.Frames) || len(got) == 0 {
+		t.Fatalf("emitted %d, kept %d (and %d kept while emitting)", len(got), len(kept.Frames), len(tr.Frames))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i].Data, kept.Frames[i].Data) || got[i].Record != kept.Frames[i].Record || got[i].Length != kept.Frames[i].Length {
+			t.Fatalf("frame %d differs between Emit and Frames", i)
+		}
+	}
+	stop := errors.New("sink full")
+	n := 0
+	_, err = decode.Decode(recs, lt, decode.Options{Emit: func(*decode.Frame) error {
+		if n++; n == 3 {
+			return stop
+		}
+		return nil
+	}})
+	if !errors.Is(err, stop) || n != 3 {
+		t.Errorf("an Emit error: %v after %d frames", err, n)
+	}
+}

@@ -1,8 +1,10 @@
 package decode
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"dongle/hw/usbmon"
 )
@@ -83,6 +85,10 @@ func ReadFile(path string, opts Options) (*Trace, error) {
 			t.Damage = append(t.Damage, fmt.Sprintf("record %d at byte %d: %v", d.Index+1, d.Offset, d.Err))
 		}
 	})
+	var re *usbmon.RecordError
+	if err != nil && !errors.As(err, &re) && !strings.Contains(err.Error(), path) {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
 	if err != nil {
 		return nil, err
 	}
