@@ -1,13 +1,48 @@
-// Package decode reads a usbmon capture of a USB network adapter (the
-// kernel's usbmon, Wireshark, QEMU's pcap= writer, or dongle's recorder) and
-// finds in it what a person debugging the adapter wants: the Ethernet frames
-// carried by the bulk transfers, the control requests by name, link events
-// from the interrupt endpoint, and everything that looks wrong.
+// Package decode reads a capture of a USB network adapter (the kernel's
+// usbmon, Wireshark, QEMU's pcap= writer, dongle's recorder, or USBPcap on
+// Windows) and finds in it what a person debugging the adapter wants: the
+// Ethernet frames carried by the bulk transfers, the control requests by
+// name, link events from the interrupt endpoint, and everything that looks
+// wrong.
 //
-//	records ──Pair──► URBs ──┬─ control ──► descriptors, names, MAC, anomalies
-//	                         ├─ bulk IN ──reassemble──► transfers ──RxFixup──► RX frames
-//	                         ├─ bulk OUT ─reassemble──► transfers ──deframe──► TX frames
-//	                         └─ interrupt IN ──► link events
+//	pass 1: records ──► devices ──► descriptors, control requests, SET_CONFIGURATION / SET_INTERFACE
+//	        choose the device (Options.Device, else the one adapter) and, per configuration state, what decodes it
+//	pass 2: the device's records ──┬─ bulk IN ──reassemble──► transfers ──RxUnframer──► RX frames
+//	                               ├─ bulk OUT ─reassemble──► transfers ──Unpad, UnframeTx──► TX frames
+//	                               └─ interrupt IN ──► link events
+//
+// # One device of a busy bus
+//
+// usbmon captures a whole bus: root hubs, keyboards, other adapters.
+// Records are grouped by bus and address; the device decoded is the one
+// Options.Device names, else the one whose descriptors a driver (or RNDIS
+// or CDC NCM) matches. With several, decode fails with ErrSeveralDevices
+// listing them; every other device's records are ignored and counted
+// (Stats.Ignored), so that a root hub's interrupt endpoint 0x81 is never a
+// gadget's bulk IN 0x81, nor a hub's class request a CDC one. Address 0 is
+// enumeration's, never a device.
+//
+// # The configuration the host selected
+//
+// The bulk data is the active configuration's. The trace is cut into spans
+// at each successful SET_CONFIGURATION and SET_INTERFACE (Trace.Selections);
+// each span decodes with what usbnet.Match binds in that configuration
+// only (before any SET_CONFIGURATION the trace shows: Match's own order,
+// the configuration usbcore would pick). RNDIS, which no minidriver binds,
+// decodes with decode's own offline unframer (rndis.go); CDC NCM is named
+// and its transfers counted as undecoded until a minidriver decodes it.
+// Records on endpoints the active alternate settings do not have, or while
+// unconfigured, are counted (Stats.Unconfigured), not decoded.
+//
+// # Streaming and damage
+//
+// ReadFile reads the file twice as a stream (usbmon.Reader): memory is
+// what is in flight, the control requests kept (at most MaxListed), and
+// the configuration states, not the file's size. With Options.Emit the
+// frames go to the caller as they are found. The reader is tolerant:
+// a damaged record is skipped, reported in Trace.Damage with its number
+// (tshark's) and byte offset, and the reader resynchronises (see
+// usbmon.Reader); only a file that is not a capture fails.
 //
 // # Transfers, not records
 //
@@ -17,6 +52,16 @@
 // reassembles QEMU's records per endpoint until a short packet (a length
 // that is not a multiple of wMaxPacketSize, a ZLP included), which is where
 // the device-side transfer ended on the wire.
+//
+// # usbnet's pad byte
+//
+// A host whose driver neither pads itself nor sends ZLPs appends one 0x00
+// byte to a transfer whose length is a multiple of wMaxPacketSize (Linux's
+// usbnet, dongle's zlpRule). usbnet.Unpad removes it before UnframeTx,
+// also where the capture cut the transfer and only its length shows the
+// pad, and Stats.TxPads counts it. Whether the host pads is read from the
+// trace (a host that sends ZLPs sends non-empty multiples of
+// wMaxPacketSize); for raw IPv4/IPv6 frames the IP length decides.
 //
 // # Whose framing code
 //
