@@ -25,7 +25,7 @@ func TestSingleByteFlips(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "flipped.pcap")
 	refused, damaged, tried := 0, 0, 0
-	for off := 24; off < len(raw); off += 73 {
+	for off := 24; off < len(raw); off += 151 {
 		for _, x := range []byte{0xff, 0x01} {
 			b := append([]byte(nil), raw...)
 			b[off] ^= x
