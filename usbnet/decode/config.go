@@ -211,7 +211,8 @@ func (t *Trace) endpoints(e *epoch, d *devSurvey, captured []usbnet.CapturedCont
 			}
 		}
 	}
-	if e.in.Address == 0 || e.out.Address == 0 {
+	{
+		// Whatever the descriptors left open, from the traffic.
 		mp := uint16(512)
 		if d.qemu {
 			mp = 64 // QEMU's usb-net is full speed
@@ -230,7 +231,7 @@ func (t *Trace) endpoints(e *epoch, d *devSurvey, captured []usbnet.CapturedCont
 				e.status = ep
 			}
 		}
-		if e.cfg == nil {
+		if e.cfg == nil && len(d.traffic) > 0 {
 			t.anomalyOnce("no configuration descriptor in the trace: endpoints taken from the traffic, wMaxPacketSize assumed %d", mp)
 		}
 	}

@@ -85,6 +85,7 @@ func TestConfigurationChangeMidTrace(t *testing.T) {
 	b.xfer(usbmon.XferBulk, 0x02, ecm2, len(ecm2), 0, false)
 	b.control(setConfig(0), nil, 0)
 	b.xfer(usbmon.XferBulk, 0x81, frameOf(0xee, 60), 60, 0, false) // while unconfigured: nothing
+	b.xfer(usbmon.XferBulk, 0x02, frameOf(0xee, 60), 60, 0, true)  // nor out
 	change := len(b.recs)
 	b.control(setConfig(2), nil, 0)
 	r1, r2, r3 := frameOf(0xa1, 60), frameOf(0xa2, 1514), frameOf(0xa3, 98)
@@ -114,7 +115,7 @@ func TestConfigurationChangeMidTrace(t *testing.T) {
 		!strings.HasSuffix(got[3], "unconfigured: nothing decodes it") || got[4] != "from record "+itoa(change+1)+": configuration 2: RNDIS" {
 		t.Errorf("selections:\n%s", strings.Join(got, "\n"))
 	}
-	if tr.Stats.Unconfigured != 1 || !strings.HasPrefix(tr.Driver, "RNDIS") && tr.Driver != "RNDIS" {
+	if tr.Stats.Unconfigured != 2 || !strings.HasPrefix(tr.Driver, "RNDIS") && tr.Driver != "RNDIS" {
 		t.Errorf("unconfigured %d, driver %q", tr.Stats.Unconfigured, tr.Driver)
 	}
 	hasAnomaly(t, tr, "configuration 2 is RNDIS: decoded by decode's offline RNDIS unframer (REMOTE_NDIS_PACKET_MSG); no rndis_host minidriver binds it")
@@ -152,6 +153,10 @@ func TestRNDISSelectedAtStart(t *testing.T) {
 	}
 	if tr.Stats.RxFrames != 2 || !bytes.Equal(tr.Frames[0].Data, f) || tr.Frames[1].Length != 342 || len(tr.Frames[1].Data) != 56 || tr.Stats.LostTransfers != 1 {
 		t.Fatalf("%+v", tr.Stats)
+	}
+	// The endpoints are configuration 2's, from its descriptors.
+	if tr.Config == nil || tr.Config.Value != 2 || tr.In.Address != 0x81 || tr.In.MaxPacketSize != 64 || tr.Out.Address != 0x02 || tr.Status.Address != 0x83 {
+		t.Errorf("configuration %v, endpoints %v %v %v", tr.Config, tr.In, tr.Out, tr.Status)
 	}
 	for _, c := range tr.Controls {
 		if strings.Contains(c.Name, "ETHERNET") {
@@ -224,6 +229,7 @@ func TestPadRemovedAndCounted(t *testing.T) {
 		b.xfer(usbmon.XferBulk, 0x02, whole, 513, 0, false)
 		b.xfer(usbmon.XferBulk, 0x02, whole[:256], 513, 0, false) // cut as QEMU cuts
 		b.xfer(usbmon.XferBulk, 0x02, notPad, 513, 0, false)
+		b.xfer(usbmon.XferBulk, 0x02, nil, 0, 0, false) // a ZLP says nothing about padding
 	})
 	tr, err := decode.Decode(b.recs, usbmon.LinkTypeMmapped, decode.Options{})
 	if err != nil {

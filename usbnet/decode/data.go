@@ -39,12 +39,8 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 	dataIn := map[uint8]bool{}
 	dataOut := map[uint8]bool{}
 	for _, e := range eps {
-		if e.in.Address != 0 {
-			dataIn[e.in.Address] = true
-		}
-		if e.out.Address != 0 {
-			dataOut[e.out.Address] = true
-		}
+		dataIn[e.in.Address] = true // 0 when unknown: no bulk record has it
+		dataOut[e.out.Address] = true
 	}
 	si := 0
 	e := spans[0].e
