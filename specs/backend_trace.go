@@ -18,6 +18,7 @@ import (
 	"dongle/hw"
 	"dongle/hw/replay"
 	"dongle/hw/usbmon"
+	"dongle/usbnet/decode"
 )
 
 // Sidecar is a fixture's machine-readable expectations (<name>.json next
@@ -120,10 +121,16 @@ func newTraceBackend(name string, pcap, sidecar []byte) (*traceBackend, bool, er
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: sidecar: %w", name, err)
 	}
-	recs, _, err := usbmon.ReadAll(bytes.NewReader(pcap))
+	recs, lt, err := usbmon.ReadAll(bytes.NewReader(pcap))
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", name, err)
 	}
+	// A capture of a busy bus: the replay serves the adapter decode finds.
+	tr, err := decode.Decode(recs, lt, decode.Options{})
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", name, err)
+	}
+	recs = replay.Only(recs, replay.DeviceAddr{Bus: tr.Bus, Address: tr.Address})
 	return &traceBackend{name: "trace:" + name, recs: recs, expect: e}, true, nil
 }
 

@@ -46,8 +46,9 @@ type Unframer interface {
 	// trace, fed in order (a frame may span transfers).
 	RxUnframer(c *Capture) RxUnframer
 	// UnframeTx splits one bulk OUT transfer into the frames TxFixup
-	// framed: p is what the capture holds of it, length its real length.
-	// Frames found before an error are emitted.
+	// framed: p is what the capture holds of it, length its real length
+	// (usbnet's own pad byte already removed: see Unpad). Frames found
+	// before an error are emitted.
 	UnframeTx(c *Capture, p []byte, length int, emit EmitFunc) error
 }
 
@@ -131,4 +132,30 @@ var (
 // problems are what is wrong with it (diag reports them as anomalies).
 type ClassDescriber interface {
 	DescribeDescriptor(d []byte, str func(uint8) string) (text string, problems []string, ok bool)
+}
+
+// Unpad undoes zlpRule's one 0x00 pad byte on a captured bulk OUT transfer
+// whose endpoint's wMaxPacketSize is mp: p is what the capture holds of the
+// transfer, length its real length. A transfer of length L+1 with L a
+// non-zero multiple of mp was a frame of L bytes and the pad when the host
+// pads (hostPads: the trace never shows it sending a non-empty multiple of
+// mp, which a host that ends such transfers with a ZLP does) and the
+// driver's framing does not (FlagTxPadsItself: ASIX's and AX88179's pad
+// themselves), and the last byte is 0x00, or the capture cut it (then only
+// the length shows it, and the pad is presumed). The frame is returned with
+// padded true; anything else comes back as it was.
+//
+// The flags alone cannot decide: a trace may be of Linux's driver, which
+// pads where dongle's sends a ZLP (cdc_ether has no FLAG_SEND_ZLP in
+// Linux; dongle's has FlagSendZLP for libusb's sake).
+//
+// Unframer.UnframeTx receives transfers with the pad already removed.
+func Unpad(f Flags, mp int, p []byte, length int, hostPads bool) (data []byte, n int, padded bool) {
+	if !hostPads || mp <= 0 || length <= mp || (length-1)%mp != 0 || f&FlagTxPadsItself != 0 {
+		return p, length, false
+	}
+	if len(p) == length && p[length-1] != 0 {
+		return p, length, false
+	}
+	return p[:min(len(p), length-1)], length - 1, true
 }

@@ -2,54 +2,124 @@ package main
 
 import (
 	"bufio"
-	"dongle/usbnet/catalog"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"dongle/usbnet/catalog"
 	"dongle/usbnet/decode"
 )
 
 func init() {
-	register("decode", "Ethernet frames out of a usbmon trace (-o FRAMES.pcap)", runDecode)
+	register("decode", "Ethernet frames out of a usbmon or USBPcap trace (-o FRAMES.pcap)", runDecode)
+}
+
+// isTerminal reports whether f is a character device (a terminal): the
+// progress line goes only there unless asked for.
+var isTerminal = func(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func runDecode(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("decode", stderr)
-	out := fs.String("o", "", "write the Ethernet frames to this pcap (link type 1)")
+	out := fs.String("o", "", "write the Ethernet frames to this pcap (link type 1), as they are found")
 	drv := fs.String("driver", "", "protocol: "+catalog.Names()+" (default: from the trace's descriptors, as Probe matches)")
+	device := fs.String("device", "", "the device at BUS.ADDR (default: the one network adapter in the trace; the summary lists them all)")
+	progress := fs.String("progress", "auto", "a progress line on stderr: auto (when stderr is a terminal), always, never")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 2
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "dongle decode: usage: dongle decode [--driver=DRIVER] TRACE -o FRAMES.pcap")
+		fmt.Fprintln(stderr, "dongle decode: usage: dongle decode [--driver=DRIVER] [--device=BUS.ADDR] TRACE -o FRAMES.pcap")
 		return 2
 	}
-	tr, err := decode.ReadFile(pos[0], decode.Options{Driver: *drv})
-	if err != nil {
-		return fail(stderr, "decode", err)
+	opts := decode.Options{Driver: *drv, Device: *device}
+	switch *progress {
+	case "always":
+		opts.Progress = progressLine(stderr, pos[0])
+	case "auto":
+		if f, ok := stderr.(*os.File); ok && isTerminal(f) {
+			opts.Progress = progressLine(stderr, pos[0])
+		}
+	case "never":
+	default:
+		fmt.Fprintf(stderr, "dongle decode: --progress %q: want auto, always or never\n", *progress)
+		return 2
 	}
+	var f *os.File
+	var w *bufio.Writer
 	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
+		// Frames stream to the file as they are found: memory stays
+		// bounded whatever the trace's size.
+		if f, err = os.Create(*out); err != nil {
 			return fail(stderr, "decode", err)
 		}
-		w := bufio.NewWriter(f)
-		err = tr.WritePcap(w)
+		w = bufio.NewWriterSize(f, 1<<16)
+		pw := pcapgo.NewWriter(w)
+		if err := pw.WriteFileHeader(decode.Snaplen, layers.LinkTypeEthernet); err != nil {
+			f.Close()
+			return fail(stderr, "decode", fmt.Errorf("%s: %w", *out, err))
+		}
+		opts.Emit = func(fr *decode.Frame) error {
+			ci := gopacket.CaptureInfo{Timestamp: fr.Time, CaptureLength: len(fr.Data), Length: fr.Length}
+			return pw.WritePacket(ci, fr.Data)
+		}
+	} else {
+		opts.Emit = func(*decode.Frame) error { return nil } // counted, not kept
+	}
+	tr, err := decode.ReadFile(pos[0], opts)
+	if opts.Progress != nil {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if f != nil {
 		if err == nil {
 			err = w.Flush()
 		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("%s: %w", *out, cerr)
 		}
-		if err != nil {
-			return fail(stderr, "decode", fmt.Errorf("%s: %w", *out, err))
-		}
+	}
+	if err != nil {
+		return fail(stderr, "decode", err)
 	}
 	printDecode(stdout, pos[0], *out, tr)
 	return 0
 }
+
+// progressLine shows how far the two passes over the file are, at most
+// five times a second.
+func progressLine(w io.Writer, path string) func(int, int64) {
+	var size int64
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	}
+	var last time.Time
+	return func(pass int, n int64) {
+		if time.Since(last) < 200*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		what := "finding the devices and configurations"
+		if pass == 2 {
+			what = "decoding frames"
+		}
+		if size > 0 && n <= size {
+			fmt.Fprintf(w, "\r\033[Kdecode: pass %d/2, %s: %d%% (%d of %d MB)", pass, what, n*100/size, n>>20, size>>20)
+		} else {
+			fmt.Fprintf(w, "\r\033[Kdecode: pass %d/2, %s: %d MB", pass, what, n>>20)
+		}
+	}
+}
+
+// shownSelections bounds the configuration changes the summary prints.
+const shownSelections = 20
 
 func printDecode(w io.Writer, in, out string, tr *decode.Trace) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
@@ -57,16 +127,38 @@ func printDecode(w io.Writer, in, out string, tr *decode.Trace) {
 	if tr.Device != nil {
 		dev = fmt.Sprintf("%04x:%04x", tr.Device.Vendor, tr.Device.Product)
 	}
-	p("%s: %d records, %d URBs, %s; driver %s (from %s)", in, tr.Stats.Records, tr.Stats.URBs, dev, tr.Driver, tr.DriverFrom)
+	p("%s: %d records, %d URBs of device %d.%d, %s; driver %s (from %s)", in, tr.Stats.Records, tr.Stats.URBs, tr.Bus, tr.Address, dev, tr.Driver, tr.DriverFrom)
+	if len(tr.Devices) > 1 {
+		p("devices in the trace (%d records of the others ignored; pick another with --device BUS.ADDR):", tr.Stats.Ignored)
+		for _, d := range tr.Devices {
+			mark := " "
+			if d.Selected {
+				mark = "*"
+			}
+			p(" %s %s", mark, d)
+		}
+	}
+	if len(tr.Selections) > 1 {
+		p("configurations the host selected:")
+		for _, s := range tr.Selections {
+			p("  %s", s.String())
+		}
+	}
 	if tr.MAC != nil {
 		p("MAC %s; data %v / %v, wMaxPacketSize %d", tr.MAC, tr.In, tr.Out, tr.Out.MaxPacketSize)
 	}
 	s := tr.Stats
 	p("frames: RX %d (%d bytes, %d transfers)  TX %d (%d bytes, %d transfers)", s.RxFrames, s.RxBytes, s.RxTransfers, s.TxFrames, s.TxBytes, s.TxTransfers)
-	p("framing errors: RX %d TX %d; truncated by the capture: RX %d TX %d; ZLPs %d; URBs pending at the end %d",
-		s.RxErrors, s.TxErrors, s.RxTruncated, s.TxTruncated, s.ZLPs, s.Pending)
+	p("framing errors: RX %d TX %d; truncated by the capture: RX %d TX %d; ZLPs %d; pad bytes removed %d; URBs pending at the end %d",
+		s.RxErrors, s.TxErrors, s.RxTruncated, s.TxTruncated, s.ZLPs, s.TxPads, s.Pending)
 	for _, e := range tr.Errors {
 		p("  %v", e)
+	}
+	if len(tr.Damage) > 0 {
+		p("damaged records skipped (%d):", s.Damaged)
+		for _, d := range tr.Damage {
+			p("  %s", d)
+		}
 	}
 	p("control requests (%d, %d stalled):", s.Controls, s.Stalls)
 	for _, c := range tr.Controls {
@@ -95,7 +187,10 @@ func printDecode(w io.Writer, in, out string, tr *decode.Trace) {
 	for _, a := range tr.Anomalies {
 		p("note: %s", a)
 	}
+	if s.MoreAnomalies > 0 {
+		p("note: %d more notes not listed", s.MoreAnomalies)
+	}
 	if out != "" {
-		p("wrote %d frames to %s", len(tr.Frames), out)
+		p("wrote %d frames to %s", s.RxFrames+s.TxFrames, out)
 	}
 }

@@ -24,6 +24,7 @@ func runDiag(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("diag", stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	driver := fs.String("driver", "", "bind only this driver ("+catalog.Names()+"), e.g. cdc_ether on a Realtek adapter's CDC ECM configuration (env "+catalog.DriverEnv+")")
+	device := fs.String("device", "", "of a TRACE holding several adapters, the one at BUS.ADDR")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 2
@@ -42,7 +43,7 @@ func runDiag(args []string, stdout, stderr io.Writer) int {
 		if _, serr := os.Stat(pos[0]); serr != nil {
 			return fail(stderr, "diag", serr)
 		}
-		r, err = diag.FromTrace(ctx, pos[0], pos[0])
+		r, err = diag.FromTrace(ctx, pos[0], pos[0], *device)
 	default:
 		cands, _, lerr := listUSB()
 		if lerr == nil && len(cands) > 0 {
@@ -103,7 +104,7 @@ func diagFixture(ctx context.Context) (*diag.Report, error) {
 		return nil, err
 	}
 	defer cleanup()
-	return diag.FromTrace(ctx, path, "fixtures/"+defaultFixture+" (embedded)")
+	return diag.FromTrace(ctx, path, "fixtures/"+defaultFixture+" (embedded)", "")
 }
 
 func fixtureFile(name string) (string, func(), error) {

@@ -90,8 +90,14 @@ func TestBadTraceFiles(t *testing.T) {
 			oneLineError(t, code, e, "notes.pcap")
 			code, _, e = run(t, cmd, echoTruth) // link type 1: an Ethernet pcap, not usbmon
 			oneLineError(t, code, e, "hostecho-rx-ethernet.pcap")
-			code, _, e = run(t, cmd, cut)
-			oneLineError(t, code, e, "cut.pcap", lastRecord, "byte")
+			code, out, e := run(t, cmd, cut)
+			if cmd == "replay" {
+				oneLineError(t, code, e, "cut.pcap", lastRecord, "byte")
+			} else if damaged := fmt.Sprintf("record %d at byte ", len(recs)); code != 0 || !strings.Contains(out, damaged) || !strings.Contains(out, "truncated") {
+				// decode and diag go on past a damaged record and report it
+				// (tshark's numbering: the 0-based index + 1).
+				t.Errorf("%s of a cut file: exit %d, output lacks %q:\n%s%s", cmd, code, damaged, out, e)
+			}
 			if os.Geteuid() != 0 { // root reads anything
 				code, _, e = run(t, cmd, unreadable)
 				oneLineError(t, code, e, "secret.pcap", "permission denied")
@@ -346,4 +352,67 @@ func TestHelpListsTheCatalog(t *testing.T) {
 	}
 	code, _, e := run(t, "diag", "sim:nope")
 	oneLineError(t, code, e, "sim:nope", "sim:ax88179-ss")
+}
+
+// twoAdapters writes the QEMU usb-net capture twice into one file, the
+// second time as device 5 on the same bus: a busy bus with two adapters.
+func twoAdapters(t *testing.T) string {
+	t.Helper()
+	recs, _, err := usbmon.ReadFile(cdcTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "two.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := usbmon.NewWriter(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dev := range []uint8{0, 5} {
+		for i := range recs {
+			r := recs[i]
+			if dev != 0 && r.Device != 0 {
+				r.Device = dev
+			}
+			if err := w.Write(&r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return path
+}
+
+func TestDecodeSeveralAdapters(t *testing.T) {
+	two := twoAdapters(t)
+	for _, cmd := range []string{"decode", "diag"} {
+		code, _, e := run(t, cmd, two)
+		oneLineError(t, code, e, "two.pcap", "several network adapters", "--device", "0.1 0525:a4a2 cdc_ether", "0.5 0525:a4a2 cdc_ether")
+	}
+	out := filepath.Join(t.TempDir(), "frames.pcap")
+	code, stdout, e := run(t, "decode", "--device", "0.5", "-o", out, two)
+	if code != 0 || !strings.Contains(stdout, "URBs of device 0.5") || !strings.Contains(stdout, " * 0.5 0525:a4a2 cdc_ether") || !strings.Contains(stdout, "   0.1 0525:a4a2 cdc_ether") {
+		t.Fatalf("decode --device 0.5: exit %d\n%s%s", code, stdout, e)
+	}
+	single := filepath.Join(t.TempDir(), "single.pcap")
+	if code, _, e := run(t, "decode", "-o", single, cdcTrace); code != 0 {
+		t.Fatal(e)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(single)
+	if len(a) < 100 || !bytes.Equal(a, b) {
+		t.Errorf("device 0.5's frames (%d bytes of pcap) differ from the single capture's (%d)", len(a), len(b))
+	}
+	code, stdout, e = run(t, "diag", "--device", "0.1", two)
+	if code != 0 || !strings.Contains(stdout, "Devices in the trace") || !strings.Contains(stdout, "of device 0.1") {
+		t.Errorf("diag --device 0.1: exit %d\n%s%s", code, stdout, e)
+	}
+	code, _, e = run(t, "decode", "--device", "0.9", two)
+	oneLineError(t, code, e, "0.9", "no such device")
+	if code, _, _ := run(t, "decode", "--progress", "sometimes", cdcTrace); code != 2 {
+		t.Errorf("--progress sometimes: exit %d", code)
+	}
 }

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -56,3 +57,13 @@ func hexDiff(want, got []byte) string {
 	return fmt.Sprintf("first difference at byte %d (expected %d bytes, got %d)\n  expected @%04x: %s\n  got      @%04x: %s",
 		i, len(want), len(got), start, dump(want), start, dump(got))
 }
+
+// Errors of choosing the device a replay serves.
+var (
+	// ErrSeveralDevices: the capture holds records of several devices and
+	// ModelOptions.Device picks none (decode finds the network adapter:
+	// usbnet/decode's Trace.Bus and Trace.Address).
+	ErrSeveralDevices = errors.New("the capture holds several devices: pick one (BUS.ADDR)")
+	// ErrNoSuchDevice: ModelOptions.Device names a device without records.
+	ErrNoSuchDevice = errors.New("no records of that device in the capture")
+)

@@ -31,6 +31,10 @@ type ModelOptions struct {
 	// is replayed. Off by default, so that a capture of a flaky device
 	// reproduces its faults.
 	IgnoreErrors bool
+	// Device, when set, makes the replay serve that one device of a
+	// capture of a busy bus (Open and New keep only its records; see
+	// Only). Without it a capture must hold one device.
+	Device *DeviceAddr
 }
 
 // ModelStats counts what a model replay did.

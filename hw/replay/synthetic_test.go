@@ -3,6 +3,8 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -96,3 +98,29 @@ var _ = DescribeTable("Model replay of a hand-made trace",
 	Entry("quiet when the recording runs out", false),
 	Entry("RepeatInterrupt", true),
 )
+
+// TestDevicesAndOnly: a capture of a busy bus lists its devices (address
+// 0, enumeration's, left out), a replay of it needs one picked, and Only
+// keeps that device's records (address 0's too when it is the only one).
+func TestDevicesAndOnly(t *testing.T) {
+	mk := func(dev uint8, id uint64) usbmon.Record {
+		return usbmon.Record{ID: id, Type: usbmon.Submit, XferType: usbmon.XferBulk, Endpoint: 0x81, Bus: 1, Device: dev, FlagData: '<'}
+	}
+	recs := []usbmon.Record{mk(0, 1), mk(1, 2), mk(2, 3), mk(1, 4), mk(2, 5)}
+	if got := replay.Devices(recs); len(got) != 2 || got[0] != (replay.DeviceAddr{Bus: 1, Address: 1}) || got[1].String() != "1.2" {
+		t.Fatalf("devices %v", got)
+	}
+	only := replay.Only(recs, replay.DeviceAddr{Bus: 1, Address: 2})
+	if len(only) != 2 || only[0].ID != 3 || only[1].ID != 5 {
+		t.Fatalf("only 1.2: %v", only)
+	}
+	if one := replay.Only(recs[:2], replay.DeviceAddr{Bus: 1, Address: 1}); len(one) != 2 {
+		t.Fatalf("one device: address 0's records dropped: %d", len(one))
+	}
+	if _, err := replay.New(recs, replay.ModelOptions{Name: "busy"}); !errors.Is(err, replay.ErrSeveralDevices) {
+		t.Errorf("two devices, none picked: %v", err)
+	}
+	if _, err := replay.New(recs, replay.ModelOptions{Name: "busy", Device: &replay.DeviceAddr{Bus: 1, Address: 7}}); !errors.Is(err, replay.ErrNoSuchDevice) {
+		t.Errorf("device 1.7: %v", err)
+	}
+}

@@ -3,9 +3,16 @@
 // in pcap and pcapng files with link type 220 (LINKTYPE_USB_LINUX_MMAPPED,
 // 64-byte header) or 189 (LINKTYPE_USB_LINUX, 48-byte header).
 //
-// The file container (pcap, pcapng, gzip'd pcap) is gopacket's pcapgo; the
-// record format is decoded here, by hand, because gopacket's layers.USB
-// trusts len_cap (and panics when it lies) and drops the last 24 header bytes.
+// The file containers (pcap, pcapng, gzip'd pcap) are read here as streams
+// (see Reader: memory is one record, whatever the file's size; damaged
+// records are skipped and reported in tolerant mode), and so is the record
+// format, by hand, because gopacket's layers.USB trusts len_cap (and panics
+// when it lies) and drops the last 24 header bytes. Writing uses pcapgo.
+//
+// Windows captures made with USBPcap (link type 249) are read too: their
+// records are turned into the usbmon records the same transfers would have
+// given (see LinkTypeUSBPcap and usbpcapPacket), so that everything above
+// this package reads one format.
 //
 // # Record layout
 //

@@ -2,15 +2,12 @@ package usbmon
 
 import (
 	"bufio"
-	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // MaxRecordLen bounds one captured record. The kernel never hands out more
@@ -19,37 +16,113 @@ import (
 // length from allocating gigabytes.
 const MaxRecordLen = 1 << 20
 
-// maxNgFile bounds a pcapng input, which is read whole (see NewReader).
-const maxNgFile = 1 << 30
+// maxBlock bounds a pcapng block: one record and its options.
+const maxBlock = MaxRecordLen + 64<<10
 
-const pcapngMagic = 0x0a0d0d0a
+const (
+	pcapngMagic = 0x0a0d0d0a
+	pcapMicro   = 0xa1b2c3d4
+	pcapNano    = 0xa1b23c4d
+)
 
-// Reader reads usbmon records from a pcap or pcapng file, one at a time.
+// Errors of opening a capture (wrapped with the file's name and details).
+var (
+	// ErrNotCapture: the file is neither pcap, pcapng nor gzip'd pcap.
+	ErrNotCapture = errors.New("not a capture file (pcap, pcapng or gzip'd pcap)")
+	// ErrLinkType: the capture holds no link type this package reads.
+	ErrLinkType = errors.New("not usbmon or USBPcap (want link type 189, 220 or 249)")
+)
+
+// ReadOptions tune a Reader.
+type ReadOptions struct {
+	// Tolerant makes a damaged record an entry of Damage instead of the
+	// end of the file: the Reader skips it, resynchronises where the
+	// container allows (see Reader) and goes on. A file that is not a
+	// capture at all still fails in NewReader.
+	Tolerant bool
+}
+
+// MaxDamageKept bounds how many damaged records Reader.Damage keeps (all
+// are counted in DamageCount): a file of noise must not fill memory with
+// reports.
+const MaxDamageKept = 256
+
+// Reader reads usbmon records from a pcap, gzip'd pcap or pcapng file, one
+// at a time, as a stream: memory is one record (one pcapng block) plus a
+// bufio buffer, whatever the file's size.
 //
-// The container is pcapgo's (pcap, gzip'd pcap, pcapng). A pcap is read as
-// a stream; a pcapng is read whole into memory first and its block lengths
-// are checked before pcapgo sees them (pcapgo allocates whatever a block
-// header claims), which is also what gives each record a byte offset.
+// Record numbering (Index, RecordError.Index) counts the container's
+// packets, as tshark's frame numbers do (frame = Index+1), damaged ones
+// included, so that numbers stay comparable with Wireshark after a damaged
+// record. Bytes skipped while resynchronising hold no countable packet.
 //
-// After the first error every call returns it again.
+// # Damage and resynchronisation (ReadOptions.Tolerant)
+//
+// A record whose container framing is sound but whose contents do not
+// decode (a bad type byte, len_cap that disagrees) is skipped alone. Where
+// the framing itself is broken the Reader scans forward for the next
+// plausible record:
+//
+//   - pcapng: at each 4-byte boundary (blocks are 32-bit aligned), a block
+//     of a known type whose leading and trailing lengths agree, with an
+//     interface it names already described.
+//   - pcap, which has no trailer: at each byte, a 16-byte record header
+//     with caplen ≤ snaplen (and MaxRecordLen) and ≤ the original length,
+//     a sub-second field under 10^6 (10^9 for nanosecond files), a
+//     timestamp within a day of the last good record's, whose contents
+//     decode as a record of the file's link type.
+//
+// A pcap record's framing counts as broken when its header is implausible,
+// or when its contents fail to decode and the header that would follow it
+// is implausible too (a flipped caplen).
+//
+// After the first error in strict mode every call returns it again.
 type Reader struct {
-	name  string
+	name    string
+	br      *bufio.Reader
+	pos     int64 // bytes consumed from the (decompressed) stream
+	ng      bool
+	bo      binary.ByteOrder
+	lt      LinkType // pcap: the file's; pcapng: the first interface's
+	snap    int
+	nanos   bool
+	ifaces  []ngIface
+	index   int   // index of the record Next returns next
+	last    int64 // offset of the record returned last
+	lastSec int64 // container timestamp of the last good record (resync)
+	opts    ReadOptions
+	damage  []*RecordError
+	ndamage int
+	err     error
+	usbpcap usbpcapState
+	pend    []pendRec // records decoded ahead (USBPcap)
+	cur     int       // index of the record returned last
+}
+
+type pendRec struct {
+	rec Record
+	idx int
+	off int64
+}
+
+type ngIface struct {
 	lt    LinkType
-	read  func(zeroCopy bool) ([]byte, gopacket.CaptureInfo, error)
-	index int   // index of the record Next returns next
-	off   int64 // offset of the record Next returns next (pcap)
-	last  int64 // offset of the record returned last
-	ng    *ngIndex
-	err   error
+	snap  int
+	tsDiv uint64 // timestamp units per second
 }
 
 // Open opens a capture file. Close the returned file when done with the Reader.
 func Open(path string) (*Reader, *os.File, error) {
+	return OpenOptions(path, ReadOptions{})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(path string, opts ReadOptions) (*Reader, *os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := NewReader(f)
+	r, err := NewReaderOptions(f, opts)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
@@ -59,125 +132,302 @@ func Open(path string) (*Reader, *os.File, error) {
 }
 
 // NewReader sniffs the container format and reads its header. It fails if
-// the file is not pcap or pcapng, or its link type is not 189 or 220.
-func NewReader(in io.Reader) (r *Reader, err error) {
-	defer func() {
-		if p := recover(); p != nil { // pcapgo on input it did not expect
-			r, err = nil, fmt.Errorf("usbmon: capture header: container parser failed: %v", p)
-		}
-	}()
-	br := bufio.NewReader(in)
+// the file is not pcap, gzip'd pcap or pcapng (ErrNotCapture), or its link
+// type is not one this package reads (ErrLinkType).
+func NewReader(in io.Reader) (*Reader, error) { return NewReaderOptions(in, ReadOptions{}) }
+
+// NewReaderOptions is NewReader with options.
+func NewReaderOptions(in io.Reader, opts ReadOptions) (*Reader, error) {
+	br := bufio.NewReaderSize(in, maxBlock+4096)
 	magic, err := br.Peek(4)
 	if err != nil {
-		return nil, fmt.Errorf("usbmon: not a capture file: %w", noEOF(err))
+		return nil, fmt.Errorf("usbmon: %w: %d bytes", ErrNotCapture, len(magic))
 	}
-	if binary.LittleEndian.Uint32(magic) == pcapngMagic {
-		return newNgReader(br)
-	}
-	pr, err := pcapgo.NewReader(br)
-	if err != nil {
-		return nil, fmt.Errorf("usbmon: pcap header: %w", noEOF(err))
-	}
-	lt := LinkType(pr.LinkType())
-	if lt.HeaderLen() == 0 {
-		return nil, fmt.Errorf("usbmon: link type %d is not usbmon (want 189 or 220)", uint32(lt))
-	}
-	if s := pr.Snaplen(); s == 0 || s > MaxRecordLen {
-		pr.SetSnaplen(MaxRecordLen)
-	}
-	// Offsets count the decompressed stream for a gzip'd pcap.
-	r = &Reader{lt: lt, off: 24}
-	r.read = func(zc bool) ([]byte, gopacket.CaptureInfo, error) {
-		if zc {
-			return pr.ZeroCopyReadPacketData()
+	if magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("usbmon: gzip: %w", err)
 		}
-		return pr.ReadPacketData()
+		br = bufio.NewReaderSize(zr, maxBlock+4096)
+		if magic, err = br.Peek(4); err != nil {
+			return nil, fmt.Errorf("usbmon: gzip'd: %w: %d bytes", ErrNotCapture, len(magic))
+		}
+	}
+	r := &Reader{br: br, opts: opts, lastSec: -1, cur: -1}
+	if binary.LittleEndian.Uint32(magic) == pcapngMagic {
+		r.ng = true
+		if err := r.ngFirst(); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	if err := r.pcapHeader(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
-// LinkType is the capture's link type.
+func (r *Reader) pcapHeader() error {
+	h, err := r.br.Peek(24)
+	if len(h) < 4 {
+		return fmt.Errorf("usbmon: %w", ErrNotCapture)
+	}
+	switch {
+	case binary.LittleEndian.Uint32(h) == pcapMicro:
+		r.bo = binary.LittleEndian
+	case binary.BigEndian.Uint32(h) == pcapMicro:
+		r.bo = binary.BigEndian
+	case binary.LittleEndian.Uint32(h) == pcapNano:
+		r.bo, r.nanos = binary.LittleEndian, true
+	case binary.BigEndian.Uint32(h) == pcapNano:
+		r.bo, r.nanos = binary.BigEndian, true
+	default:
+		return fmt.Errorf("usbmon: %w: magic % x", ErrNotCapture, h[:4])
+	}
+	if err != nil {
+		return fmt.Errorf("usbmon: pcap header: %w", &TruncatedError{"pcap file header", 0, 24, len(h)})
+	}
+	r.lt = LinkType(r.bo.Uint32(h[20:]) & 0xffff)
+	if !r.lt.Supported() {
+		return fmt.Errorf("usbmon: link type %d is %w", uint32(r.lt), ErrLinkType)
+	}
+	r.snap = int(r.bo.Uint32(h[16:]))
+	if r.snap <= 0 || r.snap > MaxRecordLen {
+		r.snap = MaxRecordLen
+	}
+	r.br.Discard(24)
+	r.pos = 24
+	return nil
+}
+
+// LinkType is the capture's link type (a pcapng's first interface's).
 func (r *Reader) LinkType() LinkType { return r.lt }
 
 // Index is the index (0-based) of the record returned last, -1 before the first.
-func (r *Reader) Index() int { return r.index - 1 }
+// Records a USBPcap packet becomes (see usbpcapPacket) share its index.
+func (r *Reader) Index() int { return r.cur }
 
 // Offset is the byte offset in the file of the record returned last.
 func (r *Reader) Offset() int64 { return r.last }
 
+// Pos is how many bytes of the (decompressed) file have been read: the
+// progress of a stream.
+func (r *Reader) Pos() int64 { return r.pos }
+
+// Damage is the damaged records a tolerant Reader skipped so far (the
+// first MaxDamageKept of them), in file order.
+func (r *Reader) Damage() []*RecordError { return r.damage }
+
+// DamageCount is how many damaged records or regions were skipped.
+func (r *Reader) DamageCount() int { return r.ndamage }
+
 // Next returns the next record in a Record of its own, Data copied. It
 // returns io.EOF after the last record, and a *RecordError naming the
-// record's index and file offset if the file is damaged there.
+// record's index and file offset if the file is damaged there (in
+// tolerant mode only for what cannot be skipped).
 func (r *Reader) Next() (*Record, error) {
 	rec := new(Record)
-	if err := r.next(rec, false); err != nil {
+	if err := r.next(rec); err != nil {
 		return nil, err
 	}
-	if rec.Data == nil {
-		rec.Data = []byte{}
-	}
-	return rec, nil
+	c := rec.Clone()
+	return c, nil
 }
 
 // NextZeroCopy decodes the next record into rec without allocating in the
 // steady state. rec.Data and rec.IsoDesc point into the Reader's buffer:
-// they are valid only until the next call to Next or NextZeroCopy (pcapgo
-// reuses the buffer); Clone the record to keep it.
-func (r *Reader) NextZeroCopy(rec *Record) error { return r.next(rec, true) }
+// they are valid only until the next call to Next or NextZeroCopy; Clone
+// the record to keep it.
+func (r *Reader) NextZeroCopy(rec *Record) error { return r.next(rec) }
 
-func (r *Reader) next(rec *Record, zc bool) (err error) {
+// packet is one container packet.
+type packet struct {
+	data []byte // valid until the next read
+	cut  bool   // caplen < original length
+	off  int64
+	lt   LinkType
+	sec  int64 // container timestamp
+	usec int32
+	size int // bytes of the container the packet takes
+}
+
+func (r *Reader) next(rec *Record) error {
 	if r.err != nil {
 		return r.err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("container parser failed: %v", p)
+	for {
+		if len(r.pend) > 0 {
+			*rec = r.pend[0].rec
+			r.cur, r.last = r.pend[0].idx, r.pend[0].off
+			r.pend = r.pend[1:]
+			return nil
 		}
-		if err != nil && err != io.EOF {
-			var re *RecordError
-			if !errors.As(err, &re) {
-				err = &RecordError{File: r.name, Index: r.index, Offset: r.off, Err: err}
+		p, err := r.packet()
+		if err == io.EOF {
+			if r.flushUSBPcap() {
+				continue
 			}
+			r.err = io.EOF
+			return io.EOF
 		}
 		if err != nil {
-			r.err = err
-		}
-	}()
-	var ngErr error
-	lt := r.lt
-	if r.ng != nil {
-		if r.index >= len(r.ng.packets) {
-			if r.ng.err != nil {
-				return &RecordError{File: r.name, Index: r.index, Offset: r.ng.errOff, Err: r.ng.err}
+			re := &RecordError{File: r.name, Index: r.index, Offset: p.off, Err: err}
+			if !r.opts.Tolerant {
+				r.err = re
+				return re
 			}
-			return io.EOF
+			r.report(re)
+			r.resync()
+			continue
 		}
-		r.off = r.ng.packets[r.index].off
-		lt = r.ng.packets[r.index].lt
-		ngErr = r.ng.err
+		idx := r.index
+		var derr error
+		got := true
+		if p.lt == LinkTypeUSBPcap {
+			got, derr = r.usbpcapPacket(&p, rec)
+		} else {
+			derr = decode(p.data, p.lt, p.cut, rec)
+		}
+		if derr != nil {
+			re := &RecordError{File: r.name, Index: idx, Offset: p.off, Err: derr}
+			if !r.opts.Tolerant {
+				r.err = re
+				return re
+			}
+			r.report(re)
+			if !r.ng && !r.headerPlausibleAt(p.size) {
+				// The framing itself is suspect (a flipped caplen):
+				// look for the next record from just after this one's
+				// start.
+				r.resync()
+				continue
+			}
+			r.index++
+			r.consume(p.size)
+			continue
+		}
+		r.index++
+		r.consume(p.size)
+		r.lastSec = p.sec
+		if !got {
+			continue
+		}
+		r.last, r.cur = p.off, idx
+		return nil
 	}
-	b, ci, err := r.read(zc)
+}
+
+func (r *Reader) consume(n int) {
+	m, _ := r.br.Discard(n)
+	r.pos += int64(m)
+}
+
+func (r *Reader) report(re *RecordError) {
+	r.ndamage++
+	if len(r.damage) < MaxDamageKept {
+		r.damage = append(r.damage, re)
+	}
+}
+
+// packet peeks at the next container packet without consuming it (size
+// bytes; consume them once it is decoded). p.off is where it starts.
+func (r *Reader) packet() (p packet, err error) {
+	if r.ng {
+		return r.ngPacket()
+	}
+	p.off, p.lt = r.pos, r.lt
+	h, err := r.br.Peek(16)
+	if len(h) == 0 && err != nil {
+		return p, io.EOF
+	}
+	if len(h) < 16 {
+		return p, &TruncatedError{"pcap record header", 0, 16, len(h)}
+	}
+	incl, orig, ok := r.pcapPlausible(h)
+	if !ok {
+		return p, &FieldError{"pcap record header", 0, fmt.Sprintf("captured length %d, original length %d, sub-second %d (snaplen %d)", r.bo.Uint32(h[8:]), r.bo.Uint32(h[12:]), r.bo.Uint32(h[4:]), r.snap)}
+	}
+	b, err := r.br.Peek(16 + incl)
 	if err != nil {
-		if err == io.EOF && r.ng == nil {
-			return io.EOF
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			err = &TruncatedError{"pcap record", 0, 16 + ci.CaptureLength, -1}
-			if ngErr != nil {
-				err = ngErr
+		return p, &TruncatedError{"pcap record", 0, 16 + incl, -1}
+	}
+	p.sec, p.usec = int64(r.bo.Uint32(h)), int32(r.bo.Uint32(h[4:]))
+	if r.nanos {
+		p.usec /= 1000
+	}
+	p.data = b[16 : 16+incl : 16+incl]
+	p.cut = orig > incl
+	p.size = 16 + incl
+	return p, nil
+}
+
+// skipRest consumes what is left of a stream whose last record is cut.
+func (r *Reader) skipRest() {
+	n, _ := io.Copy(io.Discard, r.br)
+	r.pos += n
+}
+
+func (r *Reader) pcapPlausible(h []byte) (incl, orig int, ok bool) {
+	incl, orig = int(r.bo.Uint32(h[8:])), int(r.bo.Uint32(h[12:]))
+	frac := r.bo.Uint32(h[4:])
+	limit := uint32(1000000)
+	if r.nanos {
+		limit = 1000000000
+	}
+	ok = incl <= r.snap && incl <= orig && orig <= 1<<26 && frac < limit
+	return incl, orig, ok
+}
+
+// headerPlausibleAt: whether the bytes at skip past the stream's position
+// start a plausible pcap record header (or the file ends there).
+func (r *Reader) headerPlausibleAt(skip int) bool {
+	b, _ := r.br.Peek(skip + 16)
+	if len(b) <= skip {
+		return true
+	}
+	if len(b) < skip+16 {
+		return false
+	}
+	_, _, ok := r.pcapPlausible(b[skip:])
+	return ok
+}
+
+// resync moves the stream past the start of the damaged packet at its
+// position to the next plausible record (see Reader), or to its end.
+func (r *Reader) resync() {
+	var scratch Record
+	if r.ng {
+		for {
+			r.consume(4)
+			if ok, end := r.ngCandidate(); ok || end {
+				return
 			}
 		}
-		return err
 	}
-	if err := decode(b, lt, ci.Length > ci.CaptureLength, rec); err != nil {
-		return &RecordError{File: r.name, Index: r.index, Offset: r.off, Err: err}
+	for {
+		r.consume(1)
+		h, _ := r.br.Peek(16)
+		if len(h) < 16 {
+			r.skipRest()
+			return
+		}
+		if incl, orig, ok := r.pcapPlausible(h); ok && incl >= 27 {
+			sec := int64(r.bo.Uint32(h))
+			near := r.lastSec < 0 || (sec >= r.lastSec-86400 && sec <= r.lastSec+86400)
+			if b, err := r.br.Peek(16 + incl); err == nil && near && r.candidateDecodes(b[16:], orig > incl, &scratch) {
+				return
+			}
+		}
 	}
-	r.last = r.off
-	if r.ng == nil {
-		r.off += 16 + int64(len(b))
+}
+
+// candidateDecodes: whether b decodes as a record of the file's link type.
+func (r *Reader) candidateDecodes(b []byte, cut bool, scratch *Record) bool {
+	if r.lt == LinkTypeUSBPcap {
+		_, err := parseUSBPcapHeader(b)
+		return err == nil
 	}
-	r.index++
-	return nil
+	return decode(b, r.lt, cut, scratch) == nil
 }
 
 func noEOF(err error) error {
@@ -218,190 +468,4 @@ func (r *Reader) all() ([]Record, LinkType, error) {
 		}
 		out = append(out, *rec)
 	}
-}
-
-// ngIndex is the result of walking a pcapng file's blocks.
-type ngIndex struct {
-	packets []ngPacket
-	err     error // damage found after the last good packet, if any
-	errOff  int64
-}
-
-type ngPacket struct {
-	off int64
-	lt  LinkType
-}
-
-// pcapng block types (pcapng draft §4).
-const (
-	ngSHB = 0x0a0d0d0a
-	ngIDB = 1
-	ngOPB = 2 // obsolete packet block
-	ngSPB = 3
-	ngISB = 5
-	ngEPB = 6
-)
-
-func newNgReader(br *bufio.Reader) (*Reader, error) {
-	data, err := io.ReadAll(io.LimitReader(br, maxNgFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("usbmon: pcapng: %w", err)
-	}
-	if len(data) > maxNgFile {
-		return nil, fmt.Errorf("usbmon: pcapng file over %d bytes", maxNgFile)
-	}
-	idx, good := indexNg(data)
-	if len(idx.packets) == 0 && idx.err != nil && idx.errOff == 0 {
-		return nil, fmt.Errorf("usbmon: pcapng section header: %w", idx.err)
-	}
-	nr, err := pcapgo.NewNgReader(bytes.NewReader(data[:good]), pcapgo.NgReaderOptions{WantMixedLinkType: true})
-	if err != nil {
-		return nil, fmt.Errorf("usbmon: pcapng: %w", noEOF(err))
-	}
-	r := &Reader{ng: idx, lt: LinkTypeMmapped}
-	if len(idx.packets) > 0 {
-		r.lt = idx.packets[0].lt
-	}
-	r.read = func(zc bool) ([]byte, gopacket.CaptureInfo, error) {
-		if zc {
-			return nr.ZeroCopyReadPacketData()
-		}
-		return nr.ReadPacketData()
-	}
-	return r, nil
-}
-
-// indexNg checks every block's framing and returns the packets' offsets and
-// link types and how many leading bytes are sound.
-func indexNg(data []byte) (idx *ngIndex, good int) {
-	idx = &ngIndex{}
-	var bo binary.ByteOrder = binary.LittleEndian
-	var ifaces []LinkType
-	var snap0 uint32
-	fail := func(off int, format string, a ...any) (*ngIndex, int) {
-		idx.err = &FieldError{"pcapng block", off, fmt.Sprintf(format, a...)}
-		idx.errOff = int64(off)
-		return idx, off
-	}
-	off := 0
-	for off < len(data) {
-		if len(data)-off < 12 {
-			idx.err = &TruncatedError{"pcapng block header", off, 12, len(data) - off}
-			idx.errOff = int64(off)
-			return idx, off
-		}
-		typ := binary.LittleEndian.Uint32(data[off:])
-		if typ == ngSHB {
-			switch {
-			case binary.LittleEndian.Uint32(data[off+8:]) == 0x1a2b3c4d:
-				bo = binary.LittleEndian
-			case binary.BigEndian.Uint32(data[off+8:]) == 0x1a2b3c4d:
-				bo = binary.BigEndian
-			default:
-				return fail(off, "section header with a bad byte-order magic")
-			}
-			ifaces, snap0 = ifaces[:0], 0
-		} else {
-			typ = bo.Uint32(data[off:])
-			if off == 0 {
-				return fail(off, "file does not start with a section header")
-			}
-		}
-		bl := int64(bo.Uint32(data[off+4:]))
-		if bl < 12 || bl%4 != 0 || bl > int64(len(data)-off) {
-			return fail(off, "block type %#x length %d (need 12..%d, a multiple of 4)", typ, bl, len(data)-off)
-		}
-		blk := data[off : off+int(bl)]
-		if bo.Uint32(blk[len(blk)-4:]) != uint32(bl) {
-			return fail(off, "block type %#x: trailing length %d differs from %d", typ, bo.Uint32(blk[len(blk)-4:]), bl)
-		}
-		switch typ {
-		case ngSHB:
-			if bl < 28 {
-				return fail(off, "section header length %d, need 28", bl)
-			}
-		case ngIDB:
-			if bl < 20 {
-				return fail(off, "interface description length %d, need 20", bl)
-			}
-			lt := LinkType(bo.Uint16(blk[8:]))
-			if len(ifaces) == 0 {
-				snap0 = bo.Uint32(blk[12:])
-			}
-			ifaces = append(ifaces, lt)
-			if err := checkNgOptions(blk[16:len(blk)-4], bo); err != nil {
-				return fail(off, "interface description: %v", err)
-			}
-		case ngEPB, ngOPB:
-			if bl < 32 {
-				return fail(off, "packet block length %d, need 32", bl)
-			}
-			var ifc int
-			if typ == ngEPB {
-				ifc = int(bo.Uint32(blk[8:]))
-			} else {
-				ifc = int(bo.Uint16(blk[8:]))
-			}
-			capLen := int64(bo.Uint32(blk[20:]))
-			if ifc >= len(ifaces) || ifc < 0 {
-				return fail(off, "packet on interface %d, %d described", ifc, len(ifaces))
-			}
-			if capLen > bl-32 || capLen > MaxRecordLen {
-				return fail(off, "packet captured length %d in a %d-byte block", capLen, bl)
-			}
-			if ifaces[ifc].HeaderLen() == 0 {
-				return fail(off, "interface %d link type %d is not usbmon", ifc, uint32(ifaces[ifc]))
-			}
-			idx.packets = append(idx.packets, ngPacket{int64(off), ifaces[ifc]})
-		case ngSPB:
-			if bl < 16 {
-				return fail(off, "simple packet block length %d, need 16", bl)
-			}
-			if len(ifaces) == 0 {
-				return fail(off, "simple packet before any interface")
-			}
-			capLen := int64(bo.Uint32(blk[8:]))
-			if snap0 != 0 && capLen > int64(snap0) {
-				capLen = int64(snap0)
-			}
-			if capLen > bl-16 || capLen > MaxRecordLen {
-				return fail(off, "simple packet length %d in a %d-byte block", capLen, bl)
-			}
-			if ifaces[0].HeaderLen() == 0 {
-				return fail(off, "interface 0 link type %d is not usbmon", uint32(ifaces[0]))
-			}
-			idx.packets = append(idx.packets, ngPacket{int64(off), ifaces[0]})
-		case ngISB:
-			if bl < 24 {
-				return fail(off, "interface statistics length %d, need 24", bl)
-			}
-			if ifc := int(bo.Uint32(blk[8:])); ifc >= len(ifaces) {
-				return fail(off, "statistics for interface %d, %d described", ifc, len(ifaces))
-			}
-			if err := checkNgOptions(blk[20:len(blk)-4], bo); err != nil {
-				return fail(off, "interface statistics: %v", err)
-			}
-		}
-		off += int(bl)
-	}
-	return idx, off
-}
-
-// checkNgOptions walks an option list so that pcapgo never reads past it.
-func checkNgOptions(b []byte, bo binary.ByteOrder) error {
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return fmt.Errorf("option header cut at %d bytes", len(b))
-		}
-		code, l := bo.Uint16(b), int(bo.Uint16(b[2:]))
-		if code == 0 {
-			return nil
-		}
-		padded := (l + 3) &^ 3
-		if padded > len(b)-4 {
-			return fmt.Errorf("option %d length %d with %d bytes left", code, l, len(b)-4)
-		}
-		b = b[4+padded:]
-	}
-	return nil
 }

@@ -26,6 +26,10 @@ const (
 	IsoDescLen = 16
 )
 
+// Supported reports whether Reader reads the link type: usbmon's two and
+// USBPcap's.
+func (lt LinkType) Supported() bool { return lt.HeaderLen() != 0 || lt == LinkTypeUSBPcap }
+
 // HeaderLen is the record header size of the link type, or 0 if lt is not usbmon.
 func (lt LinkType) HeaderLen() int {
 	switch lt {
@@ -43,6 +47,8 @@ func (lt LinkType) String() string {
 		return "usb-linux(189)"
 	case LinkTypeMmapped:
 		return "usb-linux-mmapped(220)"
+	case LinkTypeUSBPcap:
+		return "usbpcap(249)"
 	}
 	return fmt.Sprintf("linktype(%d)", uint32(lt))
 }

@@ -38,15 +38,11 @@ func (rxUnframer) Close() {}
 // RxUnframer implements usbnet.Unframer.
 func (Driver) RxUnframer(*usbnet.Capture) usbnet.RxUnframer { return rxUnframer{} }
 
-// UnframeTx implements usbnet.Unframer: the transfer is the frame, minus
-// the one 0x00 byte Linux's usbnet appends to a frame whose length is a
-// multiple of wMaxPacketSize (cdc_ether has no FLAG_SEND_ZLP).
-func (Driver) UnframeTx(c *usbnet.Capture, p []byte, length int, emit usbnet.EmitFunc) error {
-	mp := int(c.Out.MaxPacketSize)
-	if mp > 0 && length > 60 && (length-1)%mp == 0 && len(p) == length && p[length-1] == 0 {
-		length--
-		p = p[:length]
-	}
+// UnframeTx implements usbnet.Unframer: the transfer is the frame (the
+// 0x00 byte usbnet appends to a frame whose length is a multiple of
+// wMaxPacketSize, cdc_ether having no FLAG_SEND_ZLP, is the framework's:
+// usbnet.Unpad removes it before this is called).
+func (Driver) UnframeTx(_ *usbnet.Capture, p []byte, length int, emit usbnet.EmitFunc) error {
 	emit(p, length)
 	return nil
 }

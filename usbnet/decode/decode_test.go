@@ -74,6 +74,13 @@ func decodeToPcap(t *testing.T, path string) (*decode.Trace, [][]byte) {
 // dissects as Ethernet: the frame's bytes from eth_raw's offset to the end.
 func tsharkFrames(t *testing.T, path string) [][]byte {
 	t.Helper()
+	return tsharkFramesAt(t, path, usbmon.HeaderLenMmapped)
+}
+
+// tsharkFramesAt is tsharkFrames for a capture whose Ethernet frames start
+// hdr bytes into the packet (the link type's header).
+func tsharkFramesAt(t *testing.T, path string, hdr int) [][]byte {
+	t.Helper()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (CI installs it): cannot compare with Wireshark's dissection")
 	}
@@ -103,8 +110,8 @@ func tsharkFrames(t *testing.T, path string) [][]byte {
 			t.Fatal(err)
 		}
 		off := int(ethRaw[1].(float64))
-		if off != usbmon.HeaderLenMmapped {
-			t.Fatalf("packet %d: Ethernet at offset %d, expected after the %d-byte usbmon header", i, off, usbmon.HeaderLenMmapped)
+		if off != hdr {
+			t.Fatalf("packet %d: Ethernet at offset %d, expected after the %d-byte header", i, off, hdr)
 		}
 		frames = append(frames, all[off:])
 	}
@@ -267,12 +274,39 @@ func TestBadFiles(t *testing.T) {
 		{filepath.Join(dir, "missing.pcap"), func(e error) bool { return errors.Is(e, os.ErrNotExist) }},
 		{notPcap, func(e error) bool { return e != nil }},
 		{echoTruth, func(e error) bool { return e != nil }}, // link type 1
-		{short, func(e error) bool { var re *usbmon.RecordError; return errors.As(e, &re) && re.Index > 0 }},
+		{notPcap, func(e error) bool { return errors.Is(e, usbmon.ErrNotCapture) && strings.Contains(e.Error(), notPcap) }},
+		{echoTruth, func(e error) bool { return errors.Is(e, usbmon.ErrLinkType) }},
 	} {
 		_, err := decode.ReadFile(c.path, decode.Options{})
 		if !c.is(err) {
 			t.Errorf("%s: error %v", filepath.Base(c.path), err)
 		}
+	}
+}
+
+// TestCutFileDecodes: a file cut inside its last record decodes up to it,
+// and the cut record is reported with its number, offset and cause.
+func TestCutFileDecodes(t *testing.T) {
+	good, err := os.ReadFile(echoTrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := filepath.Join(t.TempDir(), "short.pcap")
+	os.WriteFile(short, good[:len(good)-30], 0o644)
+	whole, err := decode.ReadFile(echoTrace, decode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := decode.ReadFile(short, decode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _, _ := usbmon.ReadFile(echoTrace)
+	if tr.Stats.Damaged != 1 || len(tr.Damage) != 1 || !strings.Contains(tr.Damage[0], fmt.Sprintf("record %d at byte ", len(recs))) || !strings.Contains(tr.Damage[0], "truncated") {
+		t.Fatalf("damage %d %q", tr.Stats.Damaged, tr.Damage)
+	}
+	if tr.Stats.Records+tr.Stats.Ignored != len(recs)-1 || tr.Stats.RxFrames+tr.Stats.TxFrames < whole.Stats.RxFrames+whole.Stats.TxFrames-1 {
+		t.Fatalf("cut file: %+v, whole %+v", tr.Stats, whole.Stats)
 	}
 }
 

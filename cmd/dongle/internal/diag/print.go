@@ -125,7 +125,29 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 	if t := r.Trace; t != nil {
-		p("Trace:    %s, %s, %d records, %d URBs", t.File, t.Writer, t.Records, t.URBs)
+		p("Trace:    %s, %s, %d records, %d URBs of device %s", t.File, t.Writer, t.Records, t.URBs, t.Device)
+		if len(t.Devices) > 1 {
+			p("Devices in the trace (%d records of the others ignored):", t.Stats.Ignored)
+			for _, d := range t.Devices {
+				p("  %s", d)
+			}
+		}
+		if len(t.Selections) > 1 {
+			p("Configurations the host selected:")
+			for i, sel := range t.Selections {
+				if i == 20 {
+					p("  ... %d more", len(t.Selections)-i+t.Stats.MoreSelections)
+					break
+				}
+				p("  %s", sel.String())
+			}
+		}
+		if len(t.Damage) > 0 {
+			p("Damaged records skipped (%d):", t.Stats.Damaged)
+			for _, d := range t.Damage {
+				p("  %s", d)
+			}
+		}
 		p("Control requests seen (%d):", t.Stats.Controls)
 		for _, q := range t.Requests {
 			st := ""

@@ -113,6 +113,13 @@ type TraceInfo struct {
 	LinkEvents  []string       `json:"link_events,omitempty"`
 	FrameErrors []string       `json:"framing_errors,omitempty"`
 	Replay      string         `json:"replay,omitempty"`
+	// Device is the device diagnosed (BUS.ADDR); Devices every device the
+	// trace holds; Selections the configurations the host selected;
+	// Damage the damaged records skipped.
+	Device     string             `json:"device"`
+	Devices    []string           `json:"devices"`
+	Selections []decode.Selection `json:"selections"`
+	Damage     []string           `json:"damage,omitempty"`
 }
 
 // RequestCount is a control request seen, with how often.
@@ -362,8 +369,11 @@ done:
 
 // FromTrace diagnoses a capture: descriptors, requests and frames from the
 // trace itself, then the driver bound to its replay.
-func FromTrace(ctx context.Context, path, shown string) (*Report, error) {
-	tr, err := decode.ReadFile(path, decode.Options{})
+//
+// device picks one device of a trace that holds several adapters
+// ("BUS.ADDR"; empty: the one adapter).
+func FromTrace(ctx context.Context, path, shown, device string) (*Report, error) {
+	tr, err := decode.ReadFile(path, decode.Options{Device: device})
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +394,11 @@ func FromTrace(ctx context.Context, path, shown string) (*Report, error) {
 	if tr.Status.Address != 0 {
 		r.Endpoints.Status = tr.Status.String()
 	}
-	ti := &TraceInfo{File: shown, Records: tr.Stats.Records, URBs: tr.Stats.URBs, Stats: tr.Stats}
+	ti := &TraceInfo{File: shown, Records: tr.Stats.Records, URBs: tr.Stats.URBs, Stats: tr.Stats,
+		Device: fmt.Sprintf("%d.%d", tr.Bus, tr.Address), Selections: tr.Selections, Damage: tr.Damage}
+	for _, d := range tr.Devices {
+		ti.Devices = append(ti.Devices, d.String())
+	}
 	switch {
 	case tr.QEMU:
 		ti.Writer = "QEMU pcap= (one record per USB packet)"
@@ -430,8 +444,9 @@ func FromTrace(ctx context.Context, path, shown string) (*Report, error) {
 	}
 	r.Trace = ti
 
-	// Bind the driver to the replay, as `dongle replay` does.
-	t, err := target.Open(path)
+	// Bind the driver to the replay, as `dongle replay` does, of the same
+	// device.
+	t, err := target.OpenTrace(path, tr.Bus, tr.Address)
 	if err != nil {
 		ti.Replay = "could not open the replay: " + err.Error()
 		return r, nil

@@ -17,6 +17,7 @@ import (
 	"dongle/hw/sim"
 	"dongle/usbnet"
 	"dongle/usbnet/catalog"
+	"dongle/usbnet/decode"
 )
 
 // Kind says what stands behind a Target.
@@ -132,14 +133,31 @@ func openSim(sel string) (*Target, error) {
 	return t, nil
 }
 
-func openTrace(path string) (*Target, error) {
+func openTrace(path string) (*Target, error) { return OpenTrace(path, 0, 0) }
+
+// OpenTrace opens a capture as a replayed device: device bus.addr of it
+// when addr is not 0, else the network adapter decode finds in it (the one
+// adapter, or an error naming the devices when there are several).
+func OpenTrace(path string, bus uint16, addr uint8) (*Target, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
 	t := &Target{Kind: Trace, Name: path, Drivers: catalog.ForModels()}
-	dev, err := replay.Open(path, replay.ModelOptions{Logf: func(f string, a ...any) {
+	opts := replay.ModelOptions{Logf: func(f string, a ...any) {
 		t.Log = append(t.Log, fmt.Sprintf(f, a...))
-	}})
+	}}
+	if addr == 0 {
+		// The adapter decode finds; when it finds none (no driver
+		// matches), the replay serves the capture's one device or says
+		// it holds several.
+		if tr, err := decode.ReadFile(path, decode.Options{}); err == nil {
+			bus, addr = tr.Bus, tr.Address
+		}
+	}
+	if addr != 0 {
+		opts.Device = &replay.DeviceAddr{Bus: bus, Address: addr}
+	}
+	dev, err := replay.Open(path, opts)
 	if err != nil {
 		return nil, err
 	}
