@@ -69,10 +69,15 @@ func run(open opener, lt *usbmon.LinkType, opts Options, after func(*Trace)) (*T
 
 	spans, eps := epochs(d.selections)
 	t.Stats.Controls, t.Stats.Stalls = d.ncontrol, d.nstall
-	var main *epoch
 	for _, e := range eps {
 		t.bind(e, d, forced, cands)
-		if e.drv != nil || e.function != "" {
+	}
+	// The trace is summed up by the configuration in force at its end that
+	// has a driver or a named function (a driver that chooses its own
+	// configuration, as r8152 does, leaves the device in it).
+	var main *epoch
+	for i := len(spans) - 1; i >= 0 && main == nil; i-- {
+		if e := spans[i].e; e.drv != nil || e.function != "" {
 			main = e
 		}
 	}
@@ -126,9 +131,6 @@ func run(open opener, lt *usbmon.LinkType, opts Options, after func(*Trace)) (*T
 		t.Selections = append(t.Selections, Selection{Record: sp.from, Config: e.config, Alts: e.altString(), Function: e.function})
 	}
 	for _, e := range eps {
-		if e.function == "CDC NCM" {
-			t.anomaly("configuration %d is CDC NCM: recognised, not decoded (no NCM decoder in this build); its bulk transfers are counted as undecoded", e.config)
-		}
 		if e.function == "RNDIS" {
 			t.anomaly("configuration %d is RNDIS: decoded by decode's offline RNDIS unframer (REMOTE_NDIS_PACKET_MSG); no rndis_host minidriver binds it", max(e.config, 1))
 		}
