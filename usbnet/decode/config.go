@@ -18,7 +18,7 @@ type epoch struct {
 	alts   map[uint8]uint8
 
 	drv      usbnet.Minidriver // nil: nothing decodes this epoch's data
-	function string            // drv's name, or the recognised function ("RNDIS", "CDC NCM")
+	function string            // drv's name, or the recognised function ("RNDIS")
 	from2    string            // "descriptors" or "option"
 	id       usbnet.ID
 	cfg      *hw.Config

@@ -220,9 +220,7 @@ func (t *Trace) closeEpoch(e *epoch) {
 	}
 	if e.undecoded > 0 {
 		t.Stats.Undecoded += e.undecoded
-		if e.function != "CDC NCM" {
-			t.anomaly("%d bulk transfers from record %d on not decoded: nothing dongle knows matches configuration %d", e.undecoded, e.from+1, e.config)
-		}
+		t.anomaly("%d bulk transfers from record %d on not decoded: nothing dongle knows matches configuration %d", e.undecoded, e.from+1, e.config)
 	}
 }
 

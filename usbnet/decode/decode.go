@@ -270,7 +270,7 @@ type DeviceInfo struct {
 	Product  uint16
 	Class    uint8
 	Records  int
-	Function string // the driver that matches, "RNDIS", "CDC NCM", "hub", or "" (unknown)
+	Function string // the driver that matches, "RNDIS", "hub", or "" (unknown)
 	Selected bool
 }
 
@@ -291,7 +291,7 @@ func (d DeviceInfo) String() string {
 // configuration Config (0: unconfigured; -1: the trace shows no
 // SET_CONFIGURATION before this point) with the alternate settings Alts
 // ("interface 1 alt 1"), decoded as Function (a driver's name, "RNDIS",
-// "CDC NCM", or "" for nothing that decodes).
+// or "" for nothing that decodes).
 type Selection struct {
 	Record   int
 	Config   int
