@@ -217,14 +217,19 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // reply writes a RET_SUBMIT (status a negative errno) with data for IN.
 func (s *Server) reply(seq uint32, status int32, actual int, data []byte) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.replyLocked(seq, status, actual, data)
+}
+
+// replyLocked is reply with wmu held.
+func (s *Server) replyLocked(seq uint32, status int32, actual int, data []byte) {
 	var h [headerLen]byte
 	be := binary.BigEndian
 	be.PutUint32(h[0:], retSubmit)
 	be.PutUint32(h[4:], seq)
 	be.PutUint32(h[20:], uint32(status))
 	be.PutUint32(h[24:], uint32(int32(actual)))
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	if _, err := s.conn.Write(h[:]); err == nil && len(data) > 0 {
 		s.conn.Write(data)
 	}
@@ -388,21 +393,29 @@ func (s *Server) wait(e *epServ) {
 			}
 			continue // nothing in flight after all
 		}
+		// wmu before the URB leaves pending: an unlink either finds it
+		// there (and its completion is dropped) or waits until its
+		// RET_SUBMIT is on the socket. vhci_hcd gives an URB back on a
+		// RET_UNLINK, and a RET_SUBMIT after that is fatal to the
+		// connection ("cannot find a urb of seqnum").
+		s.wmu.Lock()
 		s.mu.Lock()
 		var u *urb
 		if len(e.pending) > 0 {
 			u, e.pending = e.pending[0], e.pending[1:]
 		}
 		s.mu.Unlock()
-		if u == nil || u.t != t {
+		switch {
+		case u == nil || u.t != t:
 			s.Stats.Errors.Add(1)
+			s.wmu.Unlock()
 			continue
-		}
-		if u.internal {
+		case u.internal:
+			s.wmu.Unlock()
 			continue
-		}
-		if u.unlinked {
+		case u.unlinked:
 			s.Stats.Dropped.Add(1)
+			s.wmu.Unlock()
 			continue
 		}
 		if s.rec != nil && t.Err == nil {
@@ -418,29 +431,36 @@ func (s *Server) wait(e *epServ) {
 			}
 		}
 		if e.addr&0x80 != 0 {
-			s.reply(u.seq, errno(t.Err), t.N, t.Buf[:t.N])
+			s.replyLocked(u.seq, errno(t.Err), t.N, t.Buf[:t.N])
 		} else {
-			s.reply(u.seq, errno(t.Err), len(t.Buf), nil)
+			s.replyLocked(u.seq, errno(t.Err), len(t.Buf), nil)
 		}
+		s.wmu.Unlock()
 	}
 }
 
-// unlink answers CMD_UNLINK(seq) for the URB target.
+// unlink answers CMD_UNLINK(seq) for the URB target: -ECONNRESET if it
+// was still pending (its completion will not be answered), 0 if its
+// RET_SUBMIT was already written.
 func (s *Server) unlink(seq, target uint32) {
 	s.Stats.Unlinks.Add(1)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	status := int32(0)
 	s.mu.Lock()
 	for _, e := range s.eps {
-		all := true
+		all, found := true, false
 		for _, u := range e.pending {
 			if u.seq == target {
-				u.unlinked = true
-				status = -int32(syscall.ECONNRESET)
+				u.unlinked, found = true, true
 			}
 			all = all && (u.unlinked || u.internal)
 		}
-		if status != 0 && all {
-			e.ep.Cancel()
+		if found {
+			status = -int32(syscall.ECONNRESET)
+			if all {
+				e.ep.Cancel()
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -449,9 +469,7 @@ func (s *Server) unlink(seq, target uint32) {
 	be.PutUint32(h[0:], retUnlink)
 	be.PutUint32(h[4:], seq)
 	be.PutUint32(h[20:], uint32(status))
-	s.wmu.Lock()
 	s.conn.Write(h[:])
-	s.wmu.Unlock()
 }
 
 // closeAll cancels and closes every endpoint and releases the claims.
