@@ -84,12 +84,13 @@
 // chip's terminator (RX_ZERO_EN clear), anything else decode reports
 // (ErrRxTrailing). RxFixup clones frames above 256 bytes and copies
 // shorter ones into pooled buffers, as usbnet/ax88179 does. Measured (go
-// test -bench . -benchmem, the shared 2-core machine, two runs):
+// test -bench . -benchmem, three runs on a 2-core machine shared with
+// other builds, so the spread is the load's):
 //
-//	RX, 16 KiB transfer of 64-byte frames (170)    21.6-29.3 µs  0 allocs/op
-//	RX, 16 KiB transfer of 1514-byte frames (10)   1.17-1.65 µs  0 allocs/op
-//	TX, ten 1514-byte frames into one block (AggAdd)     1.18 µs  0 allocs/op
-//	TX, one 1514-byte frame framed alone (TxFixup)  158-187 ns   0 allocs/op
+//	RX, 16 KiB transfer of 64-byte frames (170)    21.6-35.1 µs  0 allocs/op
+//	RX, 16 KiB transfer of 1514-byte frames (10)   1.17-2.87 µs  0 allocs/op
+//	TX, ten 1514-byte frames into one block (AggAdd) 1.18-1.49 µs 0 allocs/op
+//	TX, one 1514-byte frame framed alone (TxFixup)  158-227 ns   0 allocs/op
 //
 // # Transmit
 //
