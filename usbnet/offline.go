@@ -141,7 +141,8 @@ type ClassDescriber interface {
 // pads (hostPads: the trace never shows it sending a non-empty multiple of
 // mp, which a host that ends such transfers with a ZLP does) and the
 // driver's framing does not (FlagTxPadsItself: ASIX's and AX88179's pad
-// themselves), and the last byte is 0x00, or the capture cut it (then only
+// themselves; FlagMultiPacket: Linux's usbnet adds no pad to a
+// multi-packet driver's transfers either), and the last byte is 0x00, or the capture cut it (then only
 // the length shows it, and the pad is presumed). The frame is returned with
 // padded true; anything else comes back as it was.
 //
@@ -151,7 +152,7 @@ type ClassDescriber interface {
 //
 // Unframer.UnframeTx receives transfers with the pad already removed.
 func Unpad(f Flags, mp int, p []byte, length int, hostPads bool) (data []byte, n int, padded bool) {
-	if !hostPads || mp <= 0 || length <= mp || (length-1)%mp != 0 || f&FlagTxPadsItself != 0 {
+	if !hostPads || mp <= 0 || length <= mp || (length-1)%mp != 0 || f&(FlagTxPadsItself|FlagMultiPacket) != 0 {
 		return p, length, false
 	}
 	if len(p) == length && p[length-1] != 0 {

@@ -35,6 +35,7 @@ func TestUnpad(t *testing.T) {
 		{"exactly mp+0: nothing", 0, false, 64, frame[:64], 64, 64, 64, false},
 		{"a one-byte transfer", 0, false, 1, []byte{0}, 1, 1, 1, false},
 		{"the driver pads itself", usbnet.FlagTxPadsItself, false, 64, padded, 129, 129, 129, false},
+		{"a multi-packet driver (Linux pads none)", usbnet.FlagMultiPacket, false, 64, padded, 129, 129, 129, false},
 		{"dongle's cdc_ether sends ZLPs, Linux's pads: the trace decides", usbnet.FlagSendZLP, false, 64, padded, 129, 128, 128, true},
 		{"the host sent ZLPs", 0, true, 64, padded, 129, 129, 129, false},
 		{"no wMaxPacketSize", 0, false, 0, padded, 129, 129, 129, false},
