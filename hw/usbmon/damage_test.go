@@ -2,6 +2,7 @@ package usbmon_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -215,4 +216,52 @@ func FuzzReadDamaged(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGzipPcap: a gzip'd pcap reads as the pcap does.
+func TestGzipPcap(t *testing.T) {
+	raw, err := os.ReadFile(fixture("qemu-usbnet-cdc_ether.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(raw)
+	zw.Close()
+	recs, lt, err := usbmon.ReadAll(&z)
+	want := readFixture(t, "qemu-usbnet-cdc_ether.pcap")
+	if err != nil || lt != usbmon.LinkTypeMmapped || len(recs) != len(want) || recs[5].ID != want[5].ID || !bytes.Equal(recs[9].Data, want[9].Data) {
+		t.Fatalf("gzip: %d records, %v", len(recs), err)
+	}
+	if _, err := usbmon.NewReader(bytes.NewReader([]byte{0x1f, 0x8b, 0, 0, 0})); err == nil {
+		t.Error("a broken gzip header accepted")
+	}
+}
+
+// TestDamageListBounded: a file of noise keeps MaxDamageKept reports and
+// counts the rest.
+func TestDamageListBounded(t *testing.T) {
+	raw, err := os.ReadFile(fixture("qemu-usbnet-cdc_ether.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs := pcapOffsets(t, raw)
+	var b []byte
+	b = append(b, raw[:24]...)
+	rec := raw[offs[3]:offs[4]]
+	for i := 0; i < usbmon.MaxDamageKept+10; i++ {
+		bad := append([]byte(nil), rec...)
+		bad[16+8] = 'X' // a bad type byte in sound framing
+		b = append(b, bad...)
+	}
+	got, _, r := readTolerant(t, b)
+	if len(got) != 0 || r.DamageCount() != usbmon.MaxDamageKept+10 || len(r.Damage()) != usbmon.MaxDamageKept {
+		t.Fatalf("%d records, %d damaged, %d listed", len(got), r.DamageCount(), len(r.Damage()))
+	}
+	// A snaplen of 0 in the file header means no limit (MaxRecordLen).
+	z := append([]byte(nil), raw...)
+	binary.LittleEndian.PutUint32(z[16:], 0)
+	if recs, _, err := usbmon.ReadAll(bytes.NewReader(z)); err != nil || len(recs) == 0 {
+		t.Errorf("snaplen 0: %v", err)
+	}
 }

@@ -110,6 +110,15 @@ func upSample() []upPacket {
 	}
 }
 
+// TestUSBPcapAddress255: the largest address a byte holds is a device.
+func TestUSBPcapAddress255(t *testing.T) {
+	p := upPacket{irp: 1, back: true, bus: 2, dev: 255, ep: 0x81, transfer: 3, stage: -1, data: []byte{1, 2}}
+	recs, _, err := usbmon.ReadAll(bytes.NewReader(usbpcapFile(t, []upPacket{p})))
+	if err != nil || len(recs) != 2 || recs[1].Device != 255 || recs[1].Bus != 2 {
+		t.Fatalf("%v %v", recs, err)
+	}
+}
+
 func TestUSBPcapRecords(t *testing.T) {
 	recs, lt, err := usbmon.ReadAll(bytes.NewReader(usbpcapFile(t, upSample())))
 	if err != nil || lt != usbmon.LinkTypeUSBPcap {
