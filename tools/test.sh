@@ -63,7 +63,11 @@ for t in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | s
 done
 
 stage "benchmarks (one short pass, allocations reported)"
-go test -run '^$' -bench . -benchmem -benchtime=200x ./skbuff/... ./netdev/... ./usbnet/... 2>&1 | grep -E '^(Benchmark|ok|FAIL)' || true
+go test -short -run '^$' -bench . -benchmem -benchtime=200x ./skbuff/... ./netdev/... ./usbnet/... 2>&1 | grep -E '^(Benchmark|ok|FAIL)' || true
+# A ~2-million-record capture (a fixture repeated, 238 MB in $TMPDIR), decoded
+# once: records/s and the peak RSS (the aim: under 100 MB whatever the size).
+go test -run '^$' -bench DecodeBigFile -benchtime 1x -benchmem ./usbnet/decode 2>&1 | grep -E '^(Benchmark|ok|FAIL)' || true
+rm -f "${TMPDIR:-/tmp}"/dongle-bench-*.pcap
 
 # The lab boots Debian's kernel package (linux-image-amd64, fetched with apt-get
 # download). On Debian it always runs and fails loudly if it cannot; elsewhere

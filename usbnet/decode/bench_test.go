@@ -89,6 +89,9 @@ func peakRSS(reset bool) int64 {
 //	go test -run XXX -bench DecodeBigFile -benchtime 1x ./usbnet/decode
 //	time tshark -r $TMPDIR/dongle-bench-*.pcap -T fields -e frame.number > /dev/null
 func BenchmarkDecodeBigFile(b *testing.B) {
+	if testing.Short() {
+		b.Skip("-short: writes and decodes a 238 MB capture; tools/test.sh runs it once on its own (-benchtime 1x)")
+	}
 	path, n := bigCapture(b)
 	frames := 0
 	opts := decode.Options{Emit: func(*decode.Frame) error { frames++; return nil }}
