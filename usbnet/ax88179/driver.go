@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"dongle/hw"
 	"dongle/usbnet"
 )
 
@@ -93,7 +92,7 @@ func privOf(d *usbnet.Dev) *priv {
 // Bind implements usbnet.Minidriver (ax88179_bind): endpoints from the
 // matched interface, then the full chip reset of ax88179_reset.
 func (dr *Driver) Bind(d *usbnet.Dev) error {
-	if err := pickEndpoints(d); err != nil {
+	if err := usbnet.GetEndpoints(d); err != nil {
 		return err
 	}
 	d.Priv = &priv{}
@@ -107,46 +106,6 @@ func (dr *Driver) Bind(d *usbnet.Dev) error {
 		d.Priv = nil
 		return err
 	}
-	return nil
-}
-
-// pickEndpoints finds bulk IN, bulk OUT and interrupt IN on the matched
-// interface's first alternate setting (usbnet_get_endpoints), refusing
-// endpoints of the wrong type (CVE-2023-53548) or with wMaxPacketSize 0
-// (CVE-2021-47495).
-func pickEndpoints(d *usbnet.Dev) error {
-	intf := d.Intf
-	if intf == nil && d.Config != nil && len(d.Config.Interfaces) > 0 {
-		intf = &d.Config.Interfaces[0]
-	}
-	if intf == nil || len(intf.Alts) == 0 {
-		return fmt.Errorf("ax88179: %s: no interface to bind", d.Name())
-	}
-	alt := intf.Alts[0]
-	var in, out, st hw.EndpointDesc
-	for _, e := range alt.Endpoints {
-		switch {
-		case e.Type() == hw.XferBulk && e.In() && in.Address == 0:
-			in = e
-		case e.Type() == hw.XferBulk && !e.In() && out.Address == 0:
-			out = e
-		case e.Type() == hw.XferInterrupt && e.In() && st.Address == 0:
-			st = e
-		}
-	}
-	what := fmt.Sprintf("ax88179: %s: interface %d", d.Name(), alt.Number)
-	switch {
-	case in.Address == 0:
-		return fmt.Errorf("%s: no bulk IN endpoint", what)
-	case out.Address == 0:
-		return fmt.Errorf("%s: no bulk OUT endpoint", what)
-	case st.Address == 0:
-		return fmt.Errorf("%s: no interrupt IN endpoint", what)
-	case in.MaxPacketSize == 0 || out.MaxPacketSize == 0 || st.MaxPacketSize == 0:
-		return fmt.Errorf("%s: endpoint with wMaxPacketSize 0", what)
-	}
-	d.In, d.Out, d.Status = in, out, st
-	d.CtrlIface, d.DataIface, d.DataAlt = int(alt.Number), int(alt.Number), int(alt.Alternate)
 	return nil
 }
 

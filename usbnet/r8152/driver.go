@@ -132,7 +132,7 @@ func MaxMTU(v Version) int {
 // Bind implements usbnet.Minidriver (rtl8152_probe): endpoints, chip
 // version, the family's init, the station address.
 func (dr *Driver) Bind(d *usbnet.Dev) error {
-	if err := pickEndpoints(d); err != nil {
+	if err := usbnet.GetEndpoints(d); err != nil {
 		return err
 	}
 	ver, err := ReadVersion(d)
@@ -158,41 +158,6 @@ func (dr *Driver) Bind(d *usbnet.Dev) error {
 	if err := dr.setMACFromChip(d, p); err != nil {
 		return fail(err)
 	}
-	return nil
-}
-
-// pickEndpoints takes bulk IN, bulk OUT and interrupt IN from the matched
-// (vendor) interface's first alternate setting.
-func pickEndpoints(d *usbnet.Dev) error {
-	intf := d.Intf
-	if intf == nil || len(intf.Alts) == 0 {
-		return fmt.Errorf("r8152: %s: no interface to bind", d.Name())
-	}
-	alt := intf.Alts[0]
-	var in, out, st hw.EndpointDesc
-	for _, e := range alt.Endpoints {
-		switch {
-		case e.Type() == hw.XferBulk && e.In() && in.Address == 0:
-			in = e
-		case e.Type() == hw.XferBulk && !e.In() && out.Address == 0:
-			out = e
-		case e.Type() == hw.XferInterrupt && e.In() && st.Address == 0:
-			st = e
-		}
-	}
-	what := fmt.Sprintf("r8152: %s: interface %d", d.Name(), alt.Number)
-	switch {
-	case in.Address == 0:
-		return fmt.Errorf("%s: no bulk IN endpoint", what)
-	case out.Address == 0:
-		return fmt.Errorf("%s: no bulk OUT endpoint", what)
-	case st.Address == 0:
-		return fmt.Errorf("%s: no interrupt IN endpoint", what)
-	case in.MaxPacketSize == 0 || out.MaxPacketSize == 0 || st.MaxPacketSize == 0:
-		return fmt.Errorf("%s: endpoint with wMaxPacketSize 0", what)
-	}
-	d.In, d.Out, d.Status = in, out, st
-	d.CtrlIface, d.DataIface, d.DataAlt = int(alt.Number), int(alt.Number), int(alt.Alternate)
 	return nil
 }
 
