@@ -39,7 +39,9 @@ const (
 )
 
 // Recorder hears every transfer the server completes (hw/ffs's Capture
-// implements it).
+// implements it). An IN transfer is told packet by packet: a bulk packet
+// shorter than wMaxPacketSize ends it, and one that ends on a whole packet
+// is followed by an empty packet.
 type Recorder interface {
 	Control(s hw.Setup, data []byte, err error)
 	In(ep uint8, typ uint8, pkt []byte, mps int)
@@ -426,6 +428,12 @@ func (s *Server) wait(e *epServ) {
 					data = data[e.mps:]
 				}
 				s.rec.In(e.addr, e.typ, data, e.mps)
+				if len(data) == e.mps {
+					// The transfer ended on a whole packet (a ZLP
+					// followed it, or it filled the URB): a recorder
+					// that joins full packets must hear that it ended.
+					s.rec.In(e.addr, e.typ, nil, e.mps)
+				}
 			} else {
 				s.rec.Out(e.addr, e.typ, t.Buf)
 			}

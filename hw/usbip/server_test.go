@@ -12,7 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"dongle/hw"
+	"dongle/hw/ffs"
 	"dongle/hw/sim"
+	"dongle/hw/usbmon"
 )
 
 // host is the kernel's side of the socket, for tests.
@@ -23,12 +25,17 @@ type host struct {
 
 func newPair(t *testing.T, m sim.Model) (*host, *sim.Device) {
 	t.Helper()
+	return newPairOpts(t, m, Options{})
+}
+
+func newPairOpts(t *testing.T, m sim.Model, o Options) (*host, *sim.Device) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dev := sim.New(m, hw.Info{})
-	s := NewServer(dev, os.NewFile(uintptr(fds[0]), "server"), Options{})
+	s := NewServer(dev, os.NewFile(uintptr(fds[0]), "server"), o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
@@ -192,5 +199,49 @@ func TestManyOutURBsInFlight(t *testing.T) {
 	// short, so every byte reached the device.
 	if want := 67*1024 + 133*1522; total != want {
 		t.Fatalf("device got %d bytes, want %d", total, want)
+	}
+}
+
+// TestRecorderTransferBoundaries: an IN transfer of a whole number of
+// packets (ended by a ZLP, as an NCM model ends a 512-byte NTB) is recorded
+// as a transfer of its own, not joined to the next one; so is one that
+// fills its URB.
+func TestRecorderTransferBoundaries(t *testing.T) {
+	m, _ := static()
+	capt := ffs.NewCapture()
+	h, _ := newPairOpts(t, m, Options{Recorder: capt})
+	whole := make([]byte, 1024)
+	for i := range whole {
+		whole[i] = byte(i)
+	}
+	sends := []struct {
+		urb  int
+		data []byte
+		zlp  bool
+	}{{2048, whole, true}, {2048, []byte("short"), false}, {512, whole[:512], false}, {2048, []byte("last"), false}}
+	for i, c := range sends {
+		h.submit(uint32(20+i), 1, true, 0, c.urb, nil, nil)
+		time.Sleep(20 * time.Millisecond) // in flight at the device
+		var err error
+		if c.zlp {
+			err = m.Host().SendInZLP(0x81, c.data)
+		} else {
+			err = m.Host().SendIn(0x81, c.data)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, seq, st, d := h.reply(true); seq != uint32(20+i) || st != 0 || len(d) != len(c.data) {
+			t.Fatalf("URB %d: seq %d status %d, %d bytes, want %d", i, seq, st, len(d), len(c.data))
+		}
+	}
+	var got []int
+	for _, r := range capt.Records() {
+		if r.Type == usbmon.Complete && r.XferType == usbmon.XferBulk {
+			got = append(got, len(r.Data))
+		}
+	}
+	if want := []int{1024, 5, 512, 4}; len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+		t.Fatalf("recorded IN transfers of %v bytes, want %v", got, want)
 	}
 }
