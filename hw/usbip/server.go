@@ -48,6 +48,14 @@ type Recorder interface {
 	Out(ep uint8, typ uint8, data []byte)
 }
 
+// URBRecorder is a Recorder that takes a completed IN URB whole, with the
+// URB's length (hw/ffs's Capture implements it): the server uses it instead
+// of In when the recorder has it, so that the record shows what the kernel's
+// usbmon would.
+type URBRecorder interface {
+	InURB(ep uint8, typ uint8, data []byte, urbLen int)
+}
+
 // Stats are the server's counters.
 type Stats struct {
 	Submits, Controls, Stalls, Unlinks, Dropped, Errors atomic.Uint64
@@ -421,7 +429,9 @@ func (s *Server) wait(e *epServ) {
 			continue
 		}
 		if s.rec != nil && t.Err == nil {
-			if e.addr&0x80 != 0 {
+			if u, ok := s.rec.(URBRecorder); ok && e.addr&0x80 != 0 {
+				u.InURB(e.addr, e.typ, t.Buf[:t.N], len(t.Buf))
+			} else if e.addr&0x80 != 0 {
 				data := t.Buf[:t.N]
 				for len(data) > e.mps {
 					s.rec.In(e.addr, e.typ, data[:e.mps], e.mps)
