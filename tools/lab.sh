@@ -5,8 +5,9 @@
 # (usb:0525:a4a2) and the Linux ECM gadget on dummy_hcd (usb:1209:0001);
 # then, one boot each, the kernel's ASIX drivers and the suite against the
 # emulated AX88772B and AX88179 (cmd/ffsmodel), and the AX88179
-# once more at SuperSpeed; then the suite against the RTL8153B model over
-# USB/IP (ffsmodel -usbip) at high speed and SuperSpeed.
+# once more at SuperSpeed; the suite against Linux f_ncm and against the
+# NCM model over USB/IP (ffsmodel -usbip); then against the RTL8153B model
+# over USB/IP at high speed and SuperSpeed.
 # Reports: specs/reports/lab-junit-usb-*.xml; failing specs' USB traces in
 # specs/reports/traces; every run's QEMU capture in .lab/runs/<id>/.
 set -euo pipefail
@@ -85,14 +86,31 @@ echo "lab.sh: conformance suite against the ax88179 model at SuperSpeed (usb:0b9
 # (The referee stage above already ran the kernel's cdc_ncm on the same
 # gadget, and dongle's, under usbmon.) The NCM model (hw/sim/ncm) cannot
 # be served through FunctionFS on this kernel: f_fs refuses class-specific
-# (CDC functional) descriptors with EINVAL, which the referee asserts; the
-# suite runs against the model in the ordinary test run (sim:ncm,
-# sim:ncm-ss).
+# (CDC functional) descriptors with EINVAL, which the referee asserts; it is
+# served over USB/IP instead (the next block, and the referee's "the NCM
+# model as a real USB device").
 T1=$SECONDS
 DONGLE_PEER=iface:gncm0 DONGLE_FAULTS=udc:ncm \
 	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
 	-args --backend=usb:1209:0002 -ginkgo.junit-report=reports/lab-junit-usb-1209-0002.xml
 echo "lab.sh: conformance suite against Linux f_ncm (usb:1209:0002) passed in $((SECONDS - T1)) s"
+# ---- The NCM model over USB/IP (issue 16) ----------------------------------
+# The conformance suite through gousb against dongle's NCM model (hw/sim/ncm,
+# 1209:0004) with dongle's cdc_ncm, one boot. FunctionFS cannot carry a CDC
+# function on this kernel (above), USB/IP can: ffsmodel -usbip attaches the
+# model to the guest's vhci_hcd with its own descriptors (IAD, CDC functional
+# descriptors, data interface alt 0/1; SET_INTERFACE reaches the model as a
+# control request). The kernel's cdc_ncm binds it and pings through it in the
+# referee run above; here the specs drive its wire (DONGLE_PEER=usbipmodel:
+# SOCK: inject, capture, cable, STALLs through the sim engine, unplug/replug
+# as a vhci detach/attach), as for the RTL8153B model below.
+T1=$SECONDS
+DONGLE_LAB_SETUP="ffsmodel -daemon -model ncm -usbip -sock /run/ffsmodel.sock $FFSLOG" DONGLE_PEER=usbipmodel:/run/ffsmodel.sock \
+	DONGLE_EXPECT_MAC=02:11:22:0a:00:04 DONGLE_EXPECT_SPEED=high \
+	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
+	-args --backend=usb:1209:0004 -ginkgo.junit-report=reports/lab-junit-usb-1209-0004.xml || { model_log; exit 1; }
+echo "lab.sh: conformance suite against the NCM model over USB/IP (usb:1209:0004) passed in $((SECONDS - T1)) s"
+# ---- end of the NCM model block ---------------------------------------------
 # ---- The RTL8153B model (issue 17) -----------------------------------------
 # Not through FunctionFS: dummy_hcd has no IN endpoint 3 (its fixed list is
 # ep1in-bulk, ep2out-bulk, ep5in-int, ...), so the gadget core would move the
@@ -134,7 +152,7 @@ skipped_note() { # report backend-label
 	local name=${1#reports/lab-junit-}
 	echo "lab.sh: ${name%.xml}: $skip of $sel selected specs skipped; $found passed showing a device finding"
 }
-for r in 0525-a4a2 1209-0001 0b95-772b 0b95-1790 0b95-1790-super 1209-0002 0bda-8153 0bda-8153-super; do
+for r in 0525-a4a2 1209-0001 0b95-772b 0b95-1790 0b95-1790-super 1209-0002 1209-0004 0bda-8153 0bda-8153-super; do
 	skipped_note "reports/lab-junit-usb-$r.xml" "backend-usb-${r%-super}"
 done
 echo "lab.sh: lab stage passed in $((SECONDS - T0)) s"

@@ -1,4 +1,4 @@
-// Command ffsmodel runs one of dongle's ASIX device models as a real USB
+// Command ffsmodel runs one of dongle's device models as a real USB
 // device inside the virtual lab: a configfs gadget with the chip's VID:PID
 // on a dummy_hcd UDC, whose only function is FunctionFS served by the
 // hw/ffs bridge. The Linux host side of dummy_hcd then enumerates it like
@@ -16,6 +16,13 @@
 // host then sees the model's own endpoint numbers, which dummy_hcd's fixed
 // endpoint list cannot give (it has no IN endpoint 3; Linux's r8152 wants
 // its interrupt endpoint there). -super attaches it to a SuperSpeed port.
+// A CDC function (the NCM model, -model ncm) can only be served this way:
+// Linux 6.1's FunctionFS refuses class-specific descriptors
+// (ffs_do_single_desc takes them for HID and CCID interfaces only), and a
+// CDC function must carry its header, union, Ethernet and NCM functional
+// descriptors. Over USB/IP the host reads the model's own configuration,
+// IAD and the data interface's alternate settings included, and its
+// SET_INTERFACE requests reach the model as control requests.
 //
 // The model's Ethernet side is a sim.Wire to an in-process peer (hw/sim/peer)
 // at 10.9.9.2 that answers ARP and ICMP echo, and sends EtherType 0x88b5

@@ -184,6 +184,27 @@ func (c *Capture) In(ep uint8, typ uint8, pkt []byte, mps int) {
 	a.data = nil
 }
 
+// InURB records one whole IN transfer on the model's endpoint ep (transfer
+// type typ) as the host's URB of urbLen bytes that it completed, the way
+// the kernel's usbmon shows it: the submission carries the URB's length, so
+// a completion of whole packets shorter than it reads as one a ZLP ended.
+// For a server that sees the host's URBs (hw/usbip); a FunctionFS bridge
+// sees packets and calls In.
+func (c *Capture) InURB(ep uint8, typ uint8, data []byte, urbLen int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.id++
+	x := usbmon.XferTypeOf(typ)
+	t := c.now()
+	sub := c.rec(t, usbmon.Submit, x, ep)
+	sub.FlagData = usbmon.FlagDataIn
+	sub.Length = uint32(urbLen)
+	comp := c.rec(t, usbmon.Complete, x, ep)
+	comp.Length = uint32(len(data))
+	comp.Data = append([]byte(nil), data...)
+	c.recs = append(c.recs, sub, comp)
+}
+
 // Out records one OUT transfer received on the model's endpoint ep.
 func (c *Capture) Out(ep uint8, typ uint8, data []byte) {
 	c.mu.Lock()

@@ -24,11 +24,19 @@ type faultTrace struct {
 
 func (f *faultTrace) next() uint64 { f.id += 0x40; return 0xffff8800_00000000 + f.id }
 
-// in records one bulk IN 0x82 URB completing with status and data.
+// in records one bulk IN 0x82 URB completing with status and data, its
+// submission without a length (as QEMU logs each packet: the completions
+// of one transfer are joined up to a short one).
 func (f *faultTrace) in(status int32, data []byte) *faultTrace {
+	return f.inURB(0, status, data)
+}
+
+// inURB is in with the URB's length in its submission, as the kernel's
+// usbmon records it.
+func (f *faultTrace) inURB(urbLen uint32, status int32, data []byte) *faultTrace {
 	id := f.next()
 	f.recs = append(f.recs,
-		usbmon.Record{ID: id, Type: 'S', XferType: usbmon.XferBulk, Endpoint: 0x82, FlagSetup: '-', FlagData: '<', Status: -115, Length: 1536},
+		usbmon.Record{ID: id, Type: 'S', XferType: usbmon.XferBulk, Endpoint: 0x82, FlagSetup: '-', FlagData: '<', Status: -115, Length: urbLen},
 		usbmon.Record{ID: id, Type: 'C', XferType: usbmon.XferBulk, Endpoint: 0x82, FlagSetup: '-', Status: status, Length: uint32(len(data)), LenCap: uint32(len(data)), Data: data})
 	return f
 }
@@ -295,6 +303,15 @@ var _ = Describe("Model replay of recorded faults", func() {
 		Expect(t.Err).NotTo(HaveOccurred())
 		Expect(t.Data()).To(Equal(frameOf(6, 33)))
 		Expect(d.Stats().ControlExact).To(Equal(2))
+	})
+
+	It("ends an IN transfer at a completion shorter than its URB, even one of whole packets (usbmon records no ZLP)", func() {
+		d := (&faultTrace{}).inURB(1536, 0, frameOf(4, 128)).inURB(1536, 0, frameOf(5, 30)).model(replay.ModelOptions{}, log)
+		in := openEP(d, 0x82)
+		t := in.do(make([]byte, 1536))
+		Expect(t.Err).NotTo(HaveOccurred())
+		Expect(t.Data()).To(Equal(frameOf(4, 128)), "the first URB's data alone, ended by its ZLP")
+		Expect(in.do(make([]byte, 1536)).Data()).To(Equal(frameOf(5, 30)))
 	})
 
 	It("fails the IN transfer being filled when the error came mid-frame, keeping its bytes", func() {

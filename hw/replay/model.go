@@ -88,7 +88,8 @@ type ModelStats struct {
 // endpoint, in the order of the completion records (the order the data
 // crossed the bus): data accumulates until a completion whose length is
 // not a multiple of wMaxPacketSize (a short packet, a ZLP included),
-// whichever URB id carried it. QEMU logs each USBPacket on its own, so its
+// whichever URB id carried it, or one shorter than its URB (a whole number
+// of packets a ZLP ended: usbmon records no ZLP of its own). QEMU logs each USBPacket on its own, so its
 // 64-byte frame and the ZLP after it, completing the next queued packet,
 // become one 64-byte transfer followed by its ZLP, as on the wire.
 //
@@ -348,7 +349,13 @@ func (m *model) addIn(s *inStream, u *usbmon.URB, faults bool) {
 	cur := &s.msgs[len(s.msgs)-1]
 	cur.data = append(cur.data, c.Data...)
 	cur.cut = cur.cut || c.Truncated()
-	if int(c.Length)%s.mps != 0 || c.Length == 0 {
+	// A completion shorter than its URB ended on a short packet or a ZLP,
+	// even when it is a whole number of packets (a kernel usbmon capture
+	// shows no ZLP of its own: an NCM NTB of 512 bytes in a 16384-byte
+	// URB). QEMU's submissions carry no length, so its per-packet records
+	// are joined as before.
+	short := u.Submit != nil && c.Length < u.Submit.Length
+	if int(c.Length)%s.mps != 0 || c.Length == 0 || short {
 		cur.terminated = true
 		st.InTransfers++
 		if cur.cut {

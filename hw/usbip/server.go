@@ -39,11 +39,21 @@ const (
 )
 
 // Recorder hears every transfer the server completes (hw/ffs's Capture
-// implements it).
+// implements it). An IN transfer is told packet by packet: a bulk packet
+// shorter than wMaxPacketSize ends it, and one that ends on a whole packet
+// is followed by an empty packet.
 type Recorder interface {
 	Control(s hw.Setup, data []byte, err error)
 	In(ep uint8, typ uint8, pkt []byte, mps int)
 	Out(ep uint8, typ uint8, data []byte)
+}
+
+// URBRecorder is a Recorder that takes a completed IN URB whole, with the
+// URB's length (hw/ffs's Capture implements it): the server uses it instead
+// of In when the recorder has it, so that the record shows what the kernel's
+// usbmon would.
+type URBRecorder interface {
+	InURB(ep uint8, typ uint8, data []byte, urbLen int)
 }
 
 // Stats are the server's counters.
@@ -419,13 +429,21 @@ func (s *Server) wait(e *epServ) {
 			continue
 		}
 		if s.rec != nil && t.Err == nil {
-			if e.addr&0x80 != 0 {
+			if u, ok := s.rec.(URBRecorder); ok && e.addr&0x80 != 0 {
+				u.InURB(e.addr, e.typ, t.Buf[:t.N], len(t.Buf))
+			} else if e.addr&0x80 != 0 {
 				data := t.Buf[:t.N]
 				for len(data) > e.mps {
 					s.rec.In(e.addr, e.typ, data[:e.mps], e.mps)
 					data = data[e.mps:]
 				}
 				s.rec.In(e.addr, e.typ, data, e.mps)
+				if len(data) == e.mps {
+					// The transfer ended on a whole packet (a ZLP
+					// followed it, or it filled the URB): a recorder
+					// that joins full packets must hear that it ended.
+					s.rec.In(e.addr, e.typ, nil, e.mps)
+				}
 			} else {
 				s.rec.Out(e.addr, e.typ, t.Buf)
 			}

@@ -3,6 +3,7 @@ package usbip
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"syscall"
@@ -12,7 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"dongle/hw"
+	"dongle/hw/ffs"
 	"dongle/hw/sim"
+	"dongle/hw/usbmon"
 )
 
 // host is the kernel's side of the socket, for tests.
@@ -23,12 +26,17 @@ type host struct {
 
 func newPair(t *testing.T, m sim.Model) (*host, *sim.Device) {
 	t.Helper()
+	return newPairOpts(t, m, Options{})
+}
+
+func newPairOpts(t *testing.T, m sim.Model, o Options) (*host, *sim.Device) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dev := sim.New(m, hw.Info{})
-	s := NewServer(dev, os.NewFile(uintptr(fds[0]), "server"), Options{})
+	s := NewServer(dev, os.NewFile(uintptr(fds[0]), "server"), o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
@@ -192,5 +200,74 @@ func TestManyOutURBsInFlight(t *testing.T) {
 	// short, so every byte reached the device.
 	if want := 67*1024 + 133*1522; total != want {
 		t.Fatalf("device got %d bytes, want %d", total, want)
+	}
+}
+
+var _ URBRecorder = (*ffs.Capture)(nil)
+
+// packetRecorder hides ffs.Capture's InURB: the server then tells IN
+// transfers packet by packet.
+type packetRecorder struct{ c *ffs.Capture }
+
+func (p packetRecorder) Control(s hw.Setup, data []byte, err error)  { p.c.Control(s, data, err) }
+func (p packetRecorder) In(ep uint8, typ uint8, pkt []byte, mps int) { p.c.In(ep, typ, pkt, mps) }
+func (p packetRecorder) Out(ep uint8, typ uint8, data []byte)        { p.c.Out(ep, typ, data) }
+
+// TestRecorderTransferBoundaries: an IN transfer of a whole number of
+// packets (ended by a ZLP, as an NCM model ends a 512-byte NTB) is recorded
+// as a transfer of its own, not joined to the next one; so is one that
+// fills its URB. A recorder that takes URBs whole also gets each URB's
+// length, which its submission record shows (as usbmon's does).
+func TestRecorderTransferBoundaries(t *testing.T) {
+	for _, urbs := range []bool{true, false} {
+		m, _ := static()
+		capt := ffs.NewCapture()
+		var rec Recorder = capt
+		if !urbs {
+			rec = packetRecorder{capt}
+		}
+		h, _ := newPairOpts(t, m, Options{Recorder: rec})
+		whole := make([]byte, 1024)
+		for i := range whole {
+			whole[i] = byte(i)
+		}
+		sends := []struct {
+			urb  int
+			data []byte
+			zlp  bool
+		}{{2048, whole, true}, {2048, []byte("short"), false}, {512, whole[:512], false}, {2048, []byte("last"), false}}
+		for i, c := range sends {
+			h.submit(uint32(20+i), 1, true, 0, c.urb, nil, nil)
+			time.Sleep(20 * time.Millisecond) // in flight at the device
+			var err error
+			if c.zlp {
+				err = m.Host().SendInZLP(0x81, c.data)
+			} else {
+				err = m.Host().SendIn(0x81, c.data)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, seq, st, d := h.reply(true); seq != uint32(20+i) || st != 0 || len(d) != len(c.data) {
+				t.Fatalf("URB %d: seq %d status %d, %d bytes, want %d", i, seq, st, len(d), len(c.data))
+			}
+		}
+		var got, urbLens []int
+		for _, r := range capt.Records() {
+			if r.XferType != usbmon.XferBulk {
+				continue
+			}
+			if r.Type == usbmon.Complete {
+				got = append(got, len(r.Data))
+			} else {
+				urbLens = append(urbLens, int(r.Length))
+			}
+		}
+		if want := []int{1024, 5, 512, 4}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("URB recorder %v: recorded IN transfers of %v bytes, want %v", urbs, got, want)
+		}
+		if want := []int{2048, 2048, 512, 2048}; urbs && fmt.Sprint(urbLens) != fmt.Sprint(want) {
+			t.Errorf("recorded IN submissions of %v bytes, want the URBs' %v", urbLens, want)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func newModel(name string) model {
 			}
 			return out
 		}, p.Close}
-	case "ncm":
+	case "ncm", "ncm-model":
 		dev, m := ncm.NewDevice(ncm.Options{})
 		m.Connect(wire.A())
 		return model{dev, func() []referee.Request {
@@ -111,17 +111,22 @@ func dongleRequests(ctx context.Context, name string) []referee.Request {
 	return reqs
 }
 
+// models are the models whose kernel log was recorded on the model itself
+// (ffsmodel, FunctionFS or USB/IP): each request must be answered again by
+// a fresh model. The NCM model's log is the kernel's cdc_ncm on the model
+// over USB/IP (ncm_model_test.go).
 var models = []TableEntry{Entry("AX88772B", "ax88772b"), Entry("AX88179", "ax88179"),
-	Entry("RTL8153B", "rtl8153"), Entry("RTL8153B at SuperSpeed", "rtl8153-super")}
+	Entry("RTL8153B", "rtl8153"), Entry("RTL8153B at SuperSpeed", "rtl8153-super"),
+	Entry("NCM (the kernel's cdc_ncm on the model over USB/IP)", "ncm-model")}
 
-// compared are the models dongle's own driver is compared on, and the NCM
-// model, whose kernel log was recorded on Linux
-// f_ncm (FunctionFS cannot serve the model, see ncm_test.go): a different
-// device, so its requests are compared, not replayed (f_ncm announces CRC
-// mode, which the kernel then turns off; the model has no CRC mode and
-// stalls that request, as a device without the capability should).
+// compared are the models dongle's own driver is compared on. The NCM model
+// twice: with the kernel's log on the model itself, and with its log on
+// Linux f_ncm (ncm_test.go): a different device, so that log is compared,
+// not replayed (f_ncm announces CRC mode, which the kernel then turns off;
+// the model has no CRC mode and stalls that request, as a device without
+// the capability should).
 var compared = []TableEntry{Entry("AX88772B", "ax88772b"), Entry("AX88179", "ax88179"), Entry("RTL8153B", "rtl8153"),
-	Entry("NCM (kernel log from f_ncm)", "ncm")}
+	Entry("NCM (kernel log on the model)", "ncm-model"), Entry("NCM (kernel log from f_ncm)", "ncm")}
 
 var _ = Describe("the Linux driver's requests, recorded in the lab", func() {
 	DescribeTable("are all answered by a fresh model, none stalled",

@@ -1,6 +1,9 @@
 // Package referee checks dongle's device models against the Linux
 // kernel's own drivers, in the virtual lab: each model runs as a real USB
-// device (cmd/ffsmodel: FunctionFS on dummy_hcd), the kernel's driver for
+// device (cmd/ffsmodel: FunctionFS on dummy_hcd, or with -usbip on
+// vhci_hcd over USB/IP: the RTL8153B model, whose interrupt endpoint 3
+// dummy_hcd lacks, and the NCM model, whose CDC functional descriptors
+// FunctionFS refuses), the kernel's driver for
 // the chip (asix, ax88179_178a, ...) binds to it, and the lab test checks what a user
 // would (driver bound, MAC, carrier, ping through it to the model's wire
 // side, no rx errors) and keeps the control requests the kernel made.
@@ -40,4 +43,14 @@
 // own 1024-byte packets, it wrote 512-byte (high-speed) pieces, which a
 // SuperSpeed endpoint ends as short packets (measured: ping -s 600 and
 // -s 1400 got no reply and the kernel counted rx_errors).
+//
+// CDC-NCM has two referees. The kernel's cdc_ncm on Linux's own f_ncm
+// gadget (ncm_test.go; its class requests are testdata/kernel-ncm.txt,
+// compared with dongle's on the model but not replayed: a different
+// device). And the kernel's cdc_ncm on the NCM model over USB/IP
+// (ncm_model_test.go): bound at high speed, the model's MAC, carrier, pings
+// up to the full-size frame and echoed bursts that travel several datagrams
+// per NTB both ways, no rx errors, no request stalled, no NTB violation in
+// the model's counters; its request log testdata/kernel-ncm-model.txt is
+// replayed against a fresh model like the others.
 package referee

@@ -146,12 +146,13 @@ func exchange(from, to *guest.PacketConn, frame []byte, what string) {
 var _ = Describe("CDC-NCM in the lab", Label("lab"), func() {
 	BeforeEach(needLab)
 
-	// The NCM model (hw/sim/ncm) cannot be the kernel cdc_ncm's referee
-	// through FunctionFS: f_fs takes class-specific descriptors only for
-	// HID and CCID interfaces (ffs_do_single_desc) and refuses the CDC
-	// header, union, Ethernet and NCM functional descriptors a CDC function
-	// must carry. Measured, so that the day a kernel takes them this fails
-	// and the model's referee can run.
+	// FunctionFS cannot carry the NCM model (hw/sim/ncm): f_fs takes
+	// class-specific descriptors only for HID and CCID interfaces
+	// (ffs_do_single_desc) and refuses the CDC header, union, Ethernet and
+	// NCM functional descriptors a CDC function must carry. USB/IP can, so
+	// the model meets the kernel's cdc_ncm on vhci_hcd (ncm_model_test.go).
+	// Measured, so that the day a kernel takes them this fails and the
+	// model can run on dummy_hcd too.
 	It("FunctionFS refuses the NCM model's CDC functional descriptors (EINVAL)", func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

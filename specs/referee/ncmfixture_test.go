@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"dongle/hw"
 	"dongle/hw/usbmon"
 	"dongle/usbnet/decode"
 )
@@ -23,7 +24,10 @@ func tsharkNCMFrames(path string) [][]byte {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		Skip("tshark not installed (CI installs it): cannot compare with Wireshark's NCM dissection")
 	}
-	out, err := exec.Command("tshark", "-r", path, "-Y", "eth", "-T", "json", "-x", "--no-duplicate-keys").Output()
+	// IP and ARP undissected: every frame's payload is then one data span
+	// (the model's fixture carries pings and ARP, not only test frames).
+	out, err := exec.Command("tshark", "-r", path, "--disable-protocol", "ip", "--disable-protocol", "arp", "--disable-protocol", "ipv6",
+		"-Y", "eth", "-T", "json", "-x", "--no-duplicate-keys").Output()
 	Expect(err).NotTo(HaveOccurred(), "tshark -r %s", path)
 	var pkts []struct {
 		Source struct {
@@ -61,7 +65,11 @@ func tsharkNCMFrames(path string) [][]byte {
 	return frames
 }
 
-var _ = Describe("the CDC-NCM captures kept in fixtures/ (Linux f_ncm in the lab)", func() {
+// ncmModelFixture is the kernel cdc_ncm's bring-up of the NCM model over
+// USB/IP, as ncm_model_test.go writes it (ncm-model.pcap).
+const ncmModelFixture = "usbip-ncm-kernel-cdc_ncm.pcap"
+
+var _ = Describe("the CDC-NCM captures kept in fixtures/ (Linux f_ncm and the NCM model in the lab)", func() {
 	DescribeTable("decode frame for frame as Wireshark dissects them",
 		func(name string, frames int) {
 			path := filepath.Join("..", "..", "fixtures", name)
@@ -80,7 +88,32 @@ var _ = Describe("the CDC-NCM captures kept in fixtures/ (Linux f_ncm in the lab
 		},
 		Entry("the kernel's cdc_ncm", ncmFixture, 32),
 		Entry("dongle's cdc_ncm", ncmDongleFixture, 32),
+		Entry("the kernel's cdc_ncm on the NCM model over USB/IP", ncmModelFixture, 72),
 	)
+
+	It("holds, on the NCM model, the requests kept in testdata/kernel-ncm-model.txt, and the data interface's alt 1, 0, 1", func() {
+		recs, _, err := usbmon.ReadFile(filepath.Join("..", "..", "fixtures", ncmModelFixture))
+		Expect(err).NotTo(HaveOccurred())
+		var got []string
+		for _, q := range classRequests(recs) {
+			got = append(got, q.String())
+		}
+		var want []string
+		for _, q := range kernelLog("ncm-model") {
+			want = append(want, q.String())
+		}
+		Expect(got).To(Equal(want))
+		// cdc_ncm_bind_common: alt 1 (probing the data interface), alt 0
+		// before the NCM requests, alt 1 once they are done.
+		var alts []uint8
+		for _, r := range recs {
+			if r.XferType == usbmon.XferControl && r.Type == usbmon.Submit && r.FlagSetup == 0 && r.Setup[0] == 0x01 && r.Setup[1] == hw.ReqSetInterface {
+				Expect(r.Setup[4]).To(BeEquivalentTo(1), "SET_INTERFACE to the data interface")
+				alts = append(alts, r.Setup[2])
+			}
+		}
+		Expect(alts).To(Equal([]uint8{1, 0, 1}))
+	})
 
 	It("holds the requests kept in testdata/kernel-ncm.txt", func() {
 		recs, _, err := usbmon.ReadFile(filepath.Join("..", "..", "fixtures", ncmFixture))

@@ -83,4 +83,15 @@
 // broadcast with PACKET_TYPE_BROADCAST, multicast with
 // PACKET_TYPE_ALL_MULTICAST or, with PACKET_TYPE_MULTICAST, a group in the
 // list; PACKET_TYPE_PROMISCUOUS passes everything.
+//
+// # In the lab
+//
+// FunctionFS cannot serve this model on the lab's Linux 6.1: f_fs refuses
+// the CDC functional descriptors (class-specific descriptors are taken for
+// HID and CCID interfaces only). USB/IP can: `ffsmodel -model ncm -usbip`
+// attaches it to the guest kernel's vhci_hcd with these descriptors as they
+// are, and the kernel's own cdc_ncm binds it, reads its MAC, sees carrier
+// and pings through it (specs/referee, "the NCM model as a real USB
+// device"); tools/lab.sh runs the conformance suite through gousb against
+// it (usb:1209:0004, DONGLE_PEER=usbipmodel:SOCK).
 package ncm

@@ -122,6 +122,10 @@ type Model struct {
 	mac     [6]byte
 	params  []byte
 
+	// outMu serialises Out (the reader, frame and the wire send); it is
+	// taken before mu, never while holding it.
+	outMu sync.Mutex
+
 	mu       sync.Mutex
 	format   int
 	inSize   int // the host's NTB input size
@@ -144,9 +148,9 @@ type Model struct {
 	corrupt  []Corruption
 	chainOne bool
 
-	rd    reader
-	seen  [numViolations]bool
-	frame []byte // a TX datagram copied out of the NTB for the wire
+	rd    reader              // under outMu; check runs under mu too
+	seen  [numViolations]bool // under mu
+	frame []byte              // under outMu: a TX datagram copied out of the NTB for the wire
 
 	// Notifications: pending holds what is still to be sent, in order
 	// (speed then connection), latest state only.
@@ -387,13 +391,18 @@ func (m *Model) ViolationCount(v Violation) uint64 {
 	return m.viol[v]
 }
 
-// Out implements sim.Model: one bulk OUT transfer is one host NTB.
+// Out implements sim.Model: one bulk OUT transfer is one host NTB. The
+// NTB is checked and counted under mu; its frames go to the wire after mu
+// is released, because a wire delivers synchronously and a loopback plug
+// brings each frame straight back into Receive, which takes mu. outMu
+// keeps the reader's frame list and the copy buffer to one Out at a time.
 func (m *Model) Out(ep uint8, data []byte) {
 	if ep != EpOut {
 		return
 	}
+	m.outMu.Lock()
+	defer m.outMu.Unlock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.stats.TxNTBs++
 	lim := limits{format: m.format, outMax: int(m.opts.NtbOutMaxSize), div: int(m.opts.OutDivisor),
 		rem: int(m.opts.OutRemainder), ndpAlign: int(m.opts.OutAlignment), maxDgrs: int(m.opts.OutMaxDatagrams),
@@ -406,23 +415,28 @@ func (m *Model) Out(ep uint8, data []byte) {
 				m.viol[i]++
 			}
 		}
+		m.mu.Unlock()
 		return
 	}
 	if len(m.rd.ndps) > 1 {
 		m.stats.TxChained++
 	}
+	if !m.link {
+		m.stats.TxNoLink += uint64(len(m.rd.frames))
+		m.mu.Unlock()
+		return
+	}
+	m.stats.TxFrames += uint64(len(m.rd.frames))
+	e := m.tx
+	m.mu.Unlock()
+	if e == nil {
+		return
+	}
 	for _, f := range m.rd.frames {
-		if !m.link {
-			m.stats.TxNoLink++
-			continue
-		}
-		m.stats.TxFrames++
-		if m.tx != nil {
-			// The wire delivers synchronously; the frame is copied so
-			// that a port keeping it never aliases the engine's buffer.
-			m.frame = append(m.frame[:0], data[f.lo:f.hi]...)
-			m.tx.Send(m.frame)
-		}
+		// The frame is copied so that a port keeping it never aliases
+		// the engine's buffer.
+		m.frame = append(m.frame[:0], data[f.lo:f.hi]...)
+		e.Send(m.frame)
 	}
 }
 

@@ -831,3 +831,77 @@ func TestSteadyStateAllocations(t *testing.T) {
 type nullPort struct{}
 
 func (nullPort) Receive([]byte) {}
+
+// TestLoopbackWire: a frame the host sends comes back from a loopback plug
+// on the wire, in an RX NTB. The wire delivers synchronously, so Out's
+// frame reaches Receive on the same goroutine: a model that sent to the
+// wire while holding its lock deadlocked here (dongle diag's loopback
+// self-test hung). The send runs under a short deadline, and the device is
+// closed only once it came back (closing a deadlocked device would hang).
+func TestLoopbackWire(t *testing.T) {
+	d, m := ncm.NewDevice(ncm.Options{ManualFlush: true})
+	w := sim.NewWire()
+	m.Connect(w.A())
+	sim.NewLoopback(w.B())
+	f := frame(m.MAC(), 1514, 7)
+	tr := &hw.Transfer{Buf: buildNTB16([][]byte{f}, 0)}
+	var in, out hw.Endpoint
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for _, i := range []int{0, 1} {
+			if err = d.Claim(i); err != nil {
+				done <- err
+				return
+			}
+		}
+		if err = d.SetAlt(ncm.DataIface, ncm.DataAltOn); err != nil {
+			done <- err
+			return
+		}
+		if in, err = d.OpenEndpoint(ncm.EpIn); err != nil {
+			done <- err
+			return
+		}
+		if out, err = d.OpenEndpoint(ncm.EpOut); err != nil {
+			done <- err
+			return
+		}
+		if err = out.Submit(tr); err != nil {
+			done <- err
+			return
+		}
+		_, err = out.Wait(context.Background())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil || tr.Err != nil {
+			t.Fatal(err, tr.Err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the NTB sent to a loopback wire did not complete in 2 s: the model deadlocked on itself")
+	}
+	t.Cleanup(func() {
+		for _, ep := range []hw.Endpoint{in, out} {
+			ep.Cancel()
+			_ = ep.Close()
+		}
+		_ = d.Release(0)
+		_ = d.Release(1)
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	m.Flush()
+	p, err := parseNTB(read(t, in, 16384, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.frames) != 1 || !bytes.Equal(p.frames[0], f) {
+		t.Fatalf("RX NTB carries %d frames, want the one sent", len(p.frames))
+	}
+	if s := m.Stats(); s.TxFrames != 1 || s.RxFrames != 1 || s.RxNTBs != 1 {
+		t.Errorf("stats %+v", s)
+	}
+}
