@@ -38,6 +38,7 @@ type aggDriver struct {
 	flags     usbnet.Flags // 0: cdc_ether's
 	endErr    atomic.Bool  // TxAggEnd fails
 	addErr    atomic.Bool  // TxAggAdd refuses every frame
+	wrapFull  bool         // TxAggAdd wraps ErrTxAggFull with the block's length
 	begins    atomic.Int64
 	frames    int // in the block being filled (one block at a time)
 }
@@ -70,6 +71,9 @@ func (a *aggDriver) TxAggAdd(_ *usbnet.Dev, agg, f *skbuff.Buff) (bool, error) {
 		return false, errRefused
 	}
 	if agg.Len()+2+f.Len()+2 > a.size {
+		if a.wrapFull {
+			return false, fmt.Errorf("%d-byte block: %w", agg.Len(), usbnet.ErrTxAggFull)
+		}
 		return false, usbnet.ErrTxAggFull
 	}
 	binary.LittleEndian.PutUint16(agg.Put(2), uint16(f.Len()))
@@ -259,6 +263,24 @@ var _ = Describe("TX aggregation hook (TxAggregator)", func() {
 		r.send(aggFrame(100, 1))
 		Eventually(r.nblocks, 100*time.Millisecond, time.Millisecond).Should(Equal(1))
 		Expect(r.d.Counters().TxAggTimer.Load()).To(BeEquivalentTo(1))
+	})
+
+	It("knows ErrTxAggFull wrapped with context: the block goes, the frame starts the next, or fits none", func() {
+		r := newAggRig(&aggDriver{size: 1600, timeout: 20 * time.Millisecond, wrapFull: true}, hw.SpeedHigh, 0)
+		var want [][]byte
+		for i := range 4 {
+			f := aggFrame(500, i)
+			want = append(want, f)
+			r.send(f)
+		}
+		r.send(aggFrame(1700, 9)) // fits no block
+		Eventually(r.nblocks).Should(Equal(2))
+		Expect(r.framesOnWire()).To(Equal(want))
+		c := r.d.Counters()
+		Expect(c.TxAggNoRoom.Load()).To(BeEquivalentTo(2), "the fourth frame and the big one each sent a block")
+		Expect(c.TxAggTooBig.Load()).To(BeEquivalentTo(1))
+		Eventually(r.d.Net.Stats().TxPackets.Load).Should(BeEquivalentTo(4))
+		Expect(r.d.Net.Stats().TxDropped.Load()).To(BeEquivalentTo(1))
 	})
 
 	It("drops a frame that fits no block, counting it, and goes on", func() {
