@@ -283,6 +283,43 @@ var _ = Describe("TX aggregation hook (TxAggregator)", func() {
 		Expect(r.d.Net.Stats().TxDropped.Load()).To(BeEquivalentTo(1))
 	})
 
+	It("wakes the queue owed by a block given back under the aggregation lock without deadlocking (netdev runs HardStartXmit from WakeQueue)", func() {
+		// Built here rather than with newAggRig: if the flusher deadlocks,
+		// Disconnect would wait for it forever, so the spec fails instead
+		// and leaves the device behind.
+		drv := &aggDriver{size: 8000, timeout: 20 * time.Millisecond}
+		r := &aggRig{drv: drv}
+		w := sim.NewWire()
+		r.dev, r.m = ecm.NewDevice(ecm.Options{Speed: hw.SpeedHigh, MaxSegmentSize: 16000})
+		r.m.Connect(w.A())
+		w.B().Attach(r)
+		d, err := usbnet.Probe(r.dev, drv)
+		Expect(err).NotTo(HaveOccurred())
+		r.d = d
+		d.TxURBs = 2
+		d.Net.SetTxQueueLen(10)
+		settled := false
+		DeferCleanup(func() {
+			if settled {
+				Expect(d.Disconnect()).To(Succeed())
+				Expect(r.dev.Close()).To(Succeed())
+			}
+		})
+		Expect(d.Net.Open()).To(Succeed())
+		Eventually(d.Net.Carrier).Should(BeTrue())
+
+		drv.endErr.Store(true) // the timer's flush fails: its slot comes back under the lock
+		r.send(aggFrame(100, 0))
+		d.StopTxQueue() // ... owing the queue a wake
+		r.send(aggFrame(100, 1))
+		Expect(d.Net.QueueStopped()).To(BeTrue(), "frame 1 waits in netdev's queue")
+		st := d.Net.Stats()
+		Eventually(st.TxDropped.Load).WithTimeout(2*time.Second).Should(BeEquivalentTo(2),
+			"frame 1 went to HardStartXmit from the wake and its block was refused too; 1 here: the flusher deadlocked")
+		Expect(d.Net.QueueStopped()).To(BeFalse())
+		settled = true
+	})
+
 	It("drops a frame that fits no block, counting it, and goes on", func() {
 		r := newAggRig(&aggDriver{size: 600, max: 1, timeout: time.Hour}, hw.SpeedHigh, 2)
 		r.send(aggFrame(1000, 1))
