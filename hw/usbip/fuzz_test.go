@@ -44,11 +44,7 @@ func FuzzServe(f *testing.F) {
 		s := NewServer(dev, conn, Options{})
 		s.maxPending = 1 << 20
 		done := make(chan error, 1)
-		go func() {
-			err := s.Serve(context.Background())
-			conn.Close()
-			done <- err
-		}()
+		go func() { done <- s.Serve(context.Background()) }()
 		go io.Copy(io.Discard, peer)
 		go func() {
 			peer.Write(in)

@@ -19,6 +19,12 @@ import (
 // returns the host's end and Serve's result; the host end is closed at
 // cleanup.
 func serveRaw(t *testing.T, maxPend int) (*host, <-chan error) {
+	h, done, _ := serveConn(t, maxPend)
+	return h, done
+}
+
+// serveConn is serveRaw that also returns the server's end of the socket.
+func serveConn(t *testing.T, maxPend int) (*host, <-chan error, *os.File) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
@@ -32,18 +38,14 @@ func serveRaw(t *testing.T, maxPend int) (*host, <-chan error) {
 		s.maxPending = maxPend
 	}
 	done := make(chan error, 1)
-	go func() {
-		err := s.Serve(context.Background())
-		conn.Close() // the host's reads end: its socket has no deadlines
-		done <- err
-	}()
+	go func() { done <- s.Serve(context.Background()) }()
 	h := &host{t: t, f: os.NewFile(uintptr(fds[1]), "host")}
 	t.Cleanup(func() {
 		h.f.Close()
 		conn.Close()
 		dev.Close()
 	})
-	return h, done
+	return h, done, conn
 }
 
 func serveResult(t *testing.T, done <-chan error) error {
@@ -58,15 +60,20 @@ func serveResult(t *testing.T, done <-chan error) error {
 }
 
 // TestServeEndsWithoutGoroutines: a detach (the host closing its end)
-// while the caller's ctx is live leaves no goroutine of Serve behind.
+// while the caller's ctx is live leaves no goroutine of Serve behind, and
+// the server's end of the socket closed (ffsmodel attaches a new server
+// at every replug, with one ctx for the whole run).
 func TestServeEndsWithoutGoroutines(t *testing.T) {
 	before := runtime.NumGoroutine()
-	h, done := serveRaw(t, 0)
+	h, done, conn := serveConn(t, 0)
 	h.submit(1, 1, true, 0, 512, nil, nil) // a bulk IN waiter, pending
 	time.Sleep(20 * time.Millisecond)
 	h.f.Close()
 	if err := serveResult(t, done); err != nil {
 		t.Fatalf("Serve after a detach: %v", err)
+	}
+	if err := conn.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("the server's socket after Serve returned: Close gave %v, want os.ErrClosed", err)
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {

@@ -176,8 +176,10 @@ func freePort(hub string) (int, error) {
 var ErrProtocol = errors.New("usbip: protocol error")
 
 // Serve answers the kernel until ctx ends or the kernel closes its end of
-// the socket (the port was detached); both return nil.
+// the socket (the port was detached); both return nil. It closes its end
+// of the socket when it returns: a replug attaches a new server.
 func (s *Server) Serve(ctx context.Context) error {
+	defer s.conn.Close() // last: closeAll's waiters may still reply
 	// AfterFunc, not a goroutine waiting on ctx: Serve also ends on a
 	// detach or a protocol error, with ctx still live.
 	defer context.AfterFunc(ctx, func() { s.conn.Close() })()
