@@ -69,7 +69,7 @@ type TxAggregator interface {
 	// reserved or written, per-block state reset.
 	TxAggBegin(d *Dev, agg *skbuff.Buff)
 	// TxAggAdd copies frame (read only; the framework frees it) into
-	// agg. It returns ErrTxAggFull itself, unwrapped, having written
+	// agg. It returns ErrTxAggFull (wrapped or not), having written
 	// nothing, when the frame does not fit; any other error refuses the
 	// frame (tx_dropped) and leaves agg as it was. full asks for the block
 	// to be sent now. It must not allocate, and must keep agg.Len()
@@ -232,7 +232,7 @@ func (d *Dev) aggXmit(b *skbuff.Buff) netdev.XmitResult {
 	}
 	n := b.Len()
 	full, err := a.drv.TxAggAdd(d, s.skb, b)
-	if err == ErrTxAggFull && s.frames > 0 {
+	if errors.Is(err, ErrTxAggFull) && s.frames > 0 {
 		// Linux's tx_rem_skb: the block goes, the frame starts the next.
 		d.counters.TxAggNoRoom.Add(1)
 		d.aggFlushLocked(s)
@@ -242,7 +242,7 @@ func (d *Dev) aggXmit(b *skbuff.Buff) netdev.XmitResult {
 		full, err = a.drv.TxAggAdd(d, s.skb, b)
 	}
 	if err != nil {
-		if err == ErrTxAggFull {
+		if errors.Is(err, ErrTxAggFull) {
 			d.counters.TxAggTooBig.Add(1)
 		}
 		b.Free(skbuff.FreeWrite)

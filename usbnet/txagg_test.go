@@ -38,6 +38,7 @@ type aggDriver struct {
 	flags     usbnet.Flags // 0: cdc_ether's
 	endErr    atomic.Bool  // TxAggEnd fails
 	addErr    atomic.Bool  // TxAggAdd refuses every frame
+	wrapFull  bool         // TxAggAdd wraps ErrTxAggFull with the block's length
 	begins    atomic.Int64
 	frames    int // in the block being filled (one block at a time)
 }
@@ -70,6 +71,9 @@ func (a *aggDriver) TxAggAdd(_ *usbnet.Dev, agg, f *skbuff.Buff) (bool, error) {
 		return false, errRefused
 	}
 	if agg.Len()+2+f.Len()+2 > a.size {
+		if a.wrapFull {
+			return false, fmt.Errorf("%d-byte block: %w", agg.Len(), usbnet.ErrTxAggFull)
+		}
 		return false, usbnet.ErrTxAggFull
 	}
 	binary.LittleEndian.PutUint16(agg.Put(2), uint16(f.Len()))
@@ -259,6 +263,61 @@ var _ = Describe("TX aggregation hook (TxAggregator)", func() {
 		r.send(aggFrame(100, 1))
 		Eventually(r.nblocks, 100*time.Millisecond, time.Millisecond).Should(Equal(1))
 		Expect(r.d.Counters().TxAggTimer.Load()).To(BeEquivalentTo(1))
+	})
+
+	It("knows ErrTxAggFull wrapped with context: the block goes, the frame starts the next, or fits none", func() {
+		r := newAggRig(&aggDriver{size: 1600, timeout: 20 * time.Millisecond, wrapFull: true}, hw.SpeedHigh, 0)
+		var want [][]byte
+		for i := range 4 {
+			f := aggFrame(500, i)
+			want = append(want, f)
+			r.send(f)
+		}
+		r.send(aggFrame(1700, 9)) // fits no block
+		Eventually(r.nblocks).Should(Equal(2))
+		Expect(r.framesOnWire()).To(Equal(want))
+		c := r.d.Counters()
+		Expect(c.TxAggNoRoom.Load()).To(BeEquivalentTo(2), "the fourth frame and the big one each sent a block")
+		Expect(c.TxAggTooBig.Load()).To(BeEquivalentTo(1))
+		Eventually(r.d.Net.Stats().TxPackets.Load).Should(BeEquivalentTo(4))
+		Expect(r.d.Net.Stats().TxDropped.Load()).To(BeEquivalentTo(1))
+	})
+
+	It("wakes the queue owed by a block given back under the aggregation lock without deadlocking (netdev runs HardStartXmit from WakeQueue)", func() {
+		// Built here rather than with newAggRig: if the flusher deadlocks,
+		// Disconnect would wait for it forever, so the spec fails instead
+		// and leaves the device behind.
+		drv := &aggDriver{size: 8000, timeout: 20 * time.Millisecond}
+		r := &aggRig{drv: drv}
+		w := sim.NewWire()
+		r.dev, r.m = ecm.NewDevice(ecm.Options{Speed: hw.SpeedHigh, MaxSegmentSize: 16000})
+		r.m.Connect(w.A())
+		w.B().Attach(r)
+		d, err := usbnet.Probe(r.dev, drv)
+		Expect(err).NotTo(HaveOccurred())
+		r.d = d
+		d.TxURBs = 2
+		d.Net.SetTxQueueLen(10)
+		settled := false
+		DeferCleanup(func() {
+			if settled {
+				Expect(d.Disconnect()).To(Succeed())
+				Expect(r.dev.Close()).To(Succeed())
+			}
+		})
+		Expect(d.Net.Open()).To(Succeed())
+		Eventually(d.Net.Carrier).Should(BeTrue())
+
+		drv.endErr.Store(true) // the timer's flush fails: its slot comes back under the lock
+		r.send(aggFrame(100, 0))
+		d.StopTxQueue() // ... owing the queue a wake
+		r.send(aggFrame(100, 1))
+		Expect(d.Net.QueueStopped()).To(BeTrue(), "frame 1 waits in netdev's queue")
+		st := d.Net.Stats()
+		Eventually(st.TxDropped.Load).WithTimeout(2*time.Second).Should(BeEquivalentTo(2),
+			"frame 1 went to HardStartXmit from the wake and its block was refused too; 1 here: the flusher deadlocked")
+		Expect(d.Net.QueueStopped()).To(BeFalse())
+		settled = true
 	})
 
 	It("drops a frame that fits no block, counting it, and goes on", func() {

@@ -28,6 +28,13 @@ const (
 
 	headerLen = 48
 
+	// maxURB is the longest transfer buffer a CMD_SUBMIT may carry, and
+	// maxPending the most bytes of URB buffers held at once (both bound
+	// what a peer can make the server allocate; vhci_hcd's class drivers
+	// stay far below: r8152 keeps 10 RX URBs of at most 32 KiB).
+	maxURB     = 1 << 20
+	maxPending = 64 << 20
+
 	urbZeroPacket = 0x0040 // URB_ZERO_PACKET
 
 	// Linux USB speeds (enum usb_device_speed) for the attach file.
@@ -71,9 +78,11 @@ type Server struct {
 
 	wmu sync.Mutex // one message on the socket at a time
 
-	mu      sync.Mutex
-	eps     map[uint8]*epServ
-	claimed map[int]bool
+	mu         sync.Mutex
+	eps        map[uint8]*epServ
+	claimed    map[int]bool
+	pending    int // bytes of URB buffers held (mu)
+	maxPending int
 
 	Stats Stats
 }
@@ -137,7 +146,7 @@ func Attach(dev hw.Device, o Options) (*Server, error) {
 // USB/IP host (Attach gives that end to vhci_hcd; tests keep it).
 func NewServer(dev hw.Device, conn *os.File, o Options) *Server {
 	s := &Server{dev: dev, conn: conn, rec: o.Recorder, logf: o.Logf, port: -1,
-		eps: map[uint8]*epServ{}, claimed: map[int]bool{}}
+		eps: map[uint8]*epServ{}, claimed: map[int]bool{}, maxPending: maxPending}
 	if s.logf == nil {
 		s.logf = func(string, ...any) {}
 	}
@@ -177,9 +186,13 @@ func freePort(hub string) (int, error) {
 var ErrProtocol = errors.New("usbip: protocol error")
 
 // Serve answers the kernel until ctx ends or the kernel closes its end of
-// the socket (the port was detached); both return nil.
+// the socket (the port was detached); both return nil. It closes its end
+// of the socket when it returns: a replug attaches a new server.
 func (s *Server) Serve(ctx context.Context) error {
-	go func() { <-ctx.Done(); s.conn.Close() }()
+	defer s.conn.Close() // last: closeAll's waiters may still reply
+	// AfterFunc, not a goroutine waiting on ctx: Serve also ends on a
+	// detach or a protocol error, with ctx still live.
+	defer context.AfterFunc(ctx, func() { s.conn.Close() })()
 	defer s.closeAll()
 	var h [headerLen]byte
 	be := binary.BigEndian
@@ -194,8 +207,17 @@ func (s *Server) Serve(ctx context.Context) error {
 		switch cmd {
 		case cmdSubmit:
 			flags, length := be.Uint32(h[20:]), int(int32(be.Uint32(h[24:])))
-			if length < 0 || length > 1<<20 || ep > 15 {
-				return fmt.Errorf("%w: CMD_SUBMIT seq %d ep %d length %d", ErrProtocol, seq, ep, length)
+			if length < 0 || length > maxURB || ep > 15 || dir > 1 {
+				return fmt.Errorf("%w: CMD_SUBMIT seq %d ep %d direction %d length %d", ErrProtocol, seq, ep, dir, length)
+			}
+			// ISO packet descriptors would follow the data; no model has an
+			// isochronous endpoint, and unread they would be taken for the
+			// next header. 0 and -1 both mean "not isochronous".
+			if np := int32(be.Uint32(h[32:])); np != 0 && np != -1 {
+				return fmt.Errorf("%w: CMD_SUBMIT seq %d: %d ISO packets", ErrProtocol, seq, np)
+			}
+			if !s.reserve(length) {
+				return fmt.Errorf("%w: CMD_SUBMIT seq %d: more than %d bytes of URBs in flight", ErrProtocol, seq, s.maxPending)
 			}
 			buf := make([]byte, length)
 			if dir == 0 && length > 0 {
@@ -210,6 +232,7 @@ func (s *Server) Serve(ctx context.Context) error {
 				setup.Value, setup.Index = binary.LittleEndian.Uint16(h[42:]), binary.LittleEndian.Uint16(h[44:])
 				setup.Length = binary.LittleEndian.Uint16(h[46:])
 				s.control(ctx, seq, setup, buf)
+				s.release(length)
 				continue
 			}
 			addr := uint8(ep)
@@ -223,6 +246,24 @@ func (s *Server) Serve(ctx context.Context) error {
 			return fmt.Errorf("%w: command %d (seq %d)", ErrProtocol, cmd, seq)
 		}
 	}
+}
+
+// reserve accounts for an URB buffer of n bytes; false: over maxPending.
+func (s *Server) reserve(n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending+n > s.maxPending {
+		return false
+	}
+	s.pending += n
+	return true
+}
+
+// release gives back what reserve took for an URB that is done.
+func (s *Server) release(n int) {
+	s.mu.Lock()
+	s.pending -= n
+	s.mu.Unlock()
 }
 
 // reply writes a RET_SUBMIT (status a negative errno) with data for IN.
@@ -355,6 +396,7 @@ func (s *Server) endpoint(ctx context.Context, addr uint8) (*epServ, error) {
 func (s *Server) submit(ctx context.Context, seq uint32, addr uint8, flags uint32, buf []byte) {
 	e, err := s.endpoint(ctx, addr)
 	if err != nil {
+		s.release(len(buf))
 		s.Stats.Errors.Add(1)
 		s.logf("%v", err)
 		s.reply(seq, -int32(syscall.EPIPE), 0, nil)
@@ -367,6 +409,7 @@ func (s *Server) submit(ctx context.Context, seq uint32, addr uint8, flags uint3
 	s.mu.Lock()
 	for _, u := range urbs {
 		if err := e.ep.Submit(u.t); err != nil {
+			s.pending -= len(u.t.Buf)
 			s.mu.Unlock()
 			s.Stats.Errors.Add(1)
 			if !u.internal {
@@ -413,6 +456,7 @@ func (s *Server) wait(e *epServ) {
 		var u *urb
 		if len(e.pending) > 0 {
 			u, e.pending = e.pending[0], e.pending[1:]
+			s.pending -= len(u.t.Buf)
 		}
 		s.mu.Unlock()
 		switch {
@@ -508,6 +552,13 @@ func (s *Server) closeAll() {
 		e.ep.Close()
 	}
 	s.mu.Lock()
+	for _, e := range eps {
+		// The waiter ended on a closed endpoint with these unreaped.
+		for _, u := range e.pending {
+			s.pending -= len(u.t.Buf)
+		}
+		e.pending = nil
+	}
 	for i := range s.claimed {
 		s.dev.Release(i)
 	}
