@@ -513,7 +513,9 @@ func (s *Server) unlink(seq, target uint32) {
 	for _, e := range s.eps {
 		all, found := true, false
 		for _, u := range e.pending {
-			if u.seq == target {
+			// The internal ZLP shares its URB's seq; once the URB is
+			// answered, an unlink of it finds nothing left to cancel.
+			if u.seq == target && !u.internal {
 				u.unlinked, found = true, true
 			}
 			all = all && (u.unlinked || u.internal)
