@@ -284,6 +284,10 @@ func TestPcapngDamagedBlocks(t *testing.T) {
 			f.block(6, make([]byte, 16))
 			return f.offs[len(f.offs)-1]
 		}, 4},
+		{"packet block without data: a record cut in its header", func(f *ngFile) int {
+			f.block(6, make([]byte, 20))
+			return f.offs[len(f.offs)-1]
+		}, -1},
 		{"simple packet block under 16 bytes", func(f *ngFile) int {
 			f.block(3, nil)
 			return f.offs[len(f.offs)-1]
@@ -357,10 +361,11 @@ func TestPcapngDamagedBlocks(t *testing.T) {
 func TestPcapngResyncNeedsDescribedInterface(t *testing.T) {
 	f := &ngFile{bo: binary.LittleEndian}
 	f.shb().idb(usbmon.LinkTypeMmapped, 0, nil).epb(0, 0, usbRec(1, []byte("one")), 67)
-	// A broken block whose body holds a sound EPB on interface 3.
+	// A broken block whose body holds a sound EPB on interface 1 (only
+	// interface 0 is described).
 	var inner ngFile
 	inner.bo = binary.LittleEndian
-	inner.epb(3, 0, usbRec(0xbad, []byte("ghost")), 69)
+	inner.epb(1, 0, usbRec(0xbad, []byte("ghost")), 69)
 	f.block(6, append(make([]byte, 20), inner.b...))
 	broken := f.offs[len(f.offs)-1]
 	binary.LittleEndian.PutUint32(f.b[broken+4:], 1<<16)
@@ -416,5 +421,24 @@ func TestPcapngPacketBeforeInterface(t *testing.T) {
 	var fe *usbmon.FieldError
 	if !errors.As(err, &re) || re.Index != 0 || re.Offset != 28 || !errors.As(err, &fe) || fe.Offset != 8 {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestMaxRecordLen: a record of MaxRecordLen bytes is read, in a pcapng
+// packet block and in a pcap; one byte more is damage, not an allocation.
+func TestMaxRecordLen(t *testing.T) {
+	for _, n := range []int{usbmon.MaxRecordLen, usbmon.MaxRecordLen + 1} {
+		rec := usbRec(7, make([]byte, n-64))
+		f := &ngFile{bo: binary.LittleEndian}
+		f.shb().idb(usbmon.LinkTypeMmapped, 0, nil).epb(0, 0, rec, len(rec))
+		p := newPcap(binary.LittleEndian, 0xa1b2c3d4, 0, uint32(usbmon.LinkTypeMmapped)).add(1, 0, rec)
+		for name, b := range map[string][]byte{"pcapng": f.b, "pcap": p.b} {
+			recs, _, err := usbmon.ReadAll(bytes.NewReader(b))
+			var fe *usbmon.FieldError
+			if n == usbmon.MaxRecordLen && (err != nil || len(recs) != 1 || len(recs[0].Data) != n-64) ||
+				n > usbmon.MaxRecordLen && (len(recs) != 0 || !errors.As(err, &fe)) {
+				t.Fatalf("%s, %d-byte record: %d records, %v", name, n, len(recs), err)
+			}
+		}
 	}
 }
