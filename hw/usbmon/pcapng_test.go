@@ -2,6 +2,7 @@ package usbmon_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -378,7 +379,7 @@ func TestPcapngResyncNeedsDescribedInterface(t *testing.T) {
 
 // TestPcapngBlockSizes: a block may be as small as its 12-byte frame and
 // as large as one record and 64 KiB of options; blocks of types this
-// package does not know are stepped over.
+// package does not know are stepped over. The same holds gzip'd.
 func TestPcapngBlockSizes(t *testing.T) {
 	const largest = usbmon.MaxRecordLen + 64<<10
 	for _, tc := range []struct {
@@ -394,13 +395,19 @@ func TestPcapngBlockSizes(t *testing.T) {
 			f := &ngFile{bo: binary.LittleEndian}
 			f.shb().idb(usbmon.LinkTypeMmapped, 0, nil).epb(0, 0, usbRec(1, []byte("a")), 65).
 				block(0x0bad, make([]byte, tc.body)).epb(0, 0, usbRec(2, []byte("b")), 65)
-			recs, _, err := readNg(t, f.b)
-			if tc.ok != (err == nil) || tc.ok && (len(recs) != 2 || recs[1].ID != 2) {
-				t.Fatalf("%d records, %v", len(recs), err)
-			}
-			var re *usbmon.RecordError
-			if !tc.ok && (!errors.As(err, &re) || re.Offset != int64(f.offs[3]) || re.Index != 1) {
-				t.Fatalf("err %v", err)
+			var z bytes.Buffer
+			zw := gzip.NewWriter(&z)
+			zw.Write(f.b)
+			zw.Close()
+			for name, b := range map[string][]byte{"plain": f.b, "gzip'd": z.Bytes()} {
+				recs, _, err := readNg(t, b)
+				if tc.ok != (err == nil) || tc.ok && (len(recs) != 2 || recs[1].ID != 2) {
+					t.Fatalf("%s: %d records, %v", name, len(recs), err)
+				}
+				var re *usbmon.RecordError
+				if !tc.ok && (!errors.As(err, &re) || re.Offset != int64(f.offs[3]) || re.Index != 1) {
+					t.Fatalf("%s: err %v", name, err)
+				}
 			}
 		})
 	}
