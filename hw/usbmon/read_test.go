@@ -236,3 +236,31 @@ func TestResyncOntoBareUSBPcapHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPcapRecordCut: a record the file ends inside says how many bytes it
+// needed; a record whose len_cap claims more bytes than the pcap record
+// holds, in a file that cut nothing (caplen = original length), is damage
+// rather than a snaplen cut.
+func TestPcapRecordCut(t *testing.T) {
+	rec := usbRec(1, []byte("0123456789"))
+	f := newPcap(binary.LittleEndian, 0xa1b2c3d4, 65535, uint32(usbmon.LinkTypeMmapped)).add(1, 0, rec)
+	_, _, err := usbmon.ReadAll(bytes.NewReader(f.b[:len(f.b)-3]))
+	var te *usbmon.TruncatedError
+	if !errors.As(err, &te) || te.Need != 16+len(rec) || te.Have != -1 {
+		t.Fatalf("cut record: %v", err)
+	}
+	short := append([]byte(nil), rec[:len(rec)-4]...) // len_cap still says 10
+	for _, tc := range []struct {
+		orig uint32
+		ok   bool
+	}{{uint32(len(short)), false}, {uint32(len(rec)), true}} {
+		g := newPcap(binary.LittleEndian, 0xa1b2c3d4, 65535, uint32(usbmon.LinkTypeMmapped)).rec(1, 0, uint32(len(short)), tc.orig, short)
+		recs, _, err := usbmon.ReadAll(bytes.NewReader(g.b))
+		if tc.ok && (err != nil || len(recs) != 1 || string(recs[0].Data) != "012345") {
+			t.Fatalf("cut by the container: %v", err)
+		}
+		if !tc.ok && (!errors.As(err, &te) || te.What != "data") {
+			t.Fatalf("len_cap beyond an uncut record: %v", err)
+		}
+	}
+}
