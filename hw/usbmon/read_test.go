@@ -173,26 +173,28 @@ func TestResyncWithinADay(t *testing.T) {
 	const t0 = 1700000000
 	for _, tc := range []struct {
 		name  string
+		last  uint32 // timestamp of the good records
 		sec   uint32
 		found bool
 	}{
-		{"a day later", t0 + 86400, true},
-		{"a day and a second later", t0 + 86401, false},
-		{"a day earlier", t0 - 86400, true},
-		{"a day and a second earlier", t0 - 86401, false},
+		{"a day later", t0, t0 + 86400, true},
+		{"a day and a second later", t0, t0 + 86401, false},
+		{"a day earlier", t0, t0 - 86400, true},
+		{"a day and a second earlier", t0, t0 - 86401, false},
+		{"a day and a second after time 0", 0, 86401, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ghost := usbRec(0x6057, []byte("ghost"))
 			f := newPcap(binary.LittleEndian, 0xa1b2c3d4, 65535, uint32(usbmon.LinkTypeMmapped)).
-				add(t0, 0, usbRec(1, []byte("one")))
+				add(tc.last, 0, usbRec(1, []byte("one")))
 			// A record whose captured length lies (over the snaplen);
 			// inside its bytes, what looks like a record header and a
 			// record.
 			var inner pcapFile
 			inner.bo = binary.LittleEndian
 			inner.add(tc.sec, 0, ghost)
-			f.rec(t0, 0, 1<<20, 1<<20, append(make([]byte, 8), inner.b...))
-			f.add(t0, 1, usbRec(2, []byte("two")))
+			f.rec(tc.last, 0, 1<<20, 1<<20, append(make([]byte, 8), inner.b...))
+			f.add(tc.last, 1, usbRec(2, []byte("two")))
 			recs, _, r := readTolerant(t, f.b)
 			ids := []uint64{}
 			for _, rec := range recs {
@@ -261,6 +263,27 @@ func TestPcapRecordCut(t *testing.T) {
 		}
 		if !tc.ok && (!errors.As(err, &te) || te.What != "data") {
 			t.Fatalf("len_cap beyond an uncut record: %v", err)
+		}
+	}
+}
+
+// TestDamagedLastRecordBeforeJunk: a last record with bad contents,
+// followed by fewer bytes than a record header, is reported and the tail
+// skipped.
+func TestDamagedLastRecordBeforeJunk(t *testing.T) {
+	bad := usbRec(2, []byte("b"))
+	bad[8] = 'X'
+	for _, tail := range []int{0, 1, 15} {
+		f := newPcap(binary.LittleEndian, 0xa1b2c3d4, 65535, uint32(usbmon.LinkTypeMmapped)).
+			add(1, 0, usbRec(1, []byte("a"))).add(1, 0, bad)
+		f.b = append(f.b, make([]byte, tail)...)
+		recs, _, r := readTolerant(t, f.b)
+		var fe *usbmon.FieldError
+		if len(recs) != 1 || r.DamageCount() != 1 || r.Damage()[0].Index != 1 || r.Damage()[0].Offset != int64(f.offs[1]) || !errors.As(r.Damage()[0], &fe) || fe.Field != "type" {
+			t.Fatalf("tail %d: %d records, damage %v", tail, len(recs), r.Damage())
+		}
+		if r.Pos() != int64(len(f.b)) {
+			t.Fatalf("tail %d: stopped at byte %d of %d", tail, r.Pos(), len(f.b))
 		}
 	}
 }
