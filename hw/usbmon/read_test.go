@@ -287,3 +287,31 @@ func TestDamagedLastRecordBeforeJunk(t *testing.T) {
 		}
 	}
 }
+
+// TestResyncCandidates: a resync resumes at a record a snaplen cut (its
+// len_cap beyond its bytes, the container saying so), and not at one whose
+// len_cap lies in a record the container did not cut.
+func TestResyncCandidates(t *testing.T) {
+	long := usbRec(3, make([]byte, 300))
+	liar := usbRec(0x6057, []byte("ghost"))
+	binary.LittleEndian.PutUint32(liar[36:], 50) // len_cap 50, 5 bytes there
+	var inner pcapFile
+	inner.bo = binary.LittleEndian
+	inner.add(1, 0, liar)
+	f := newPcap(binary.LittleEndian, 0xa1b2c3d4, 200, uint32(usbmon.LinkTypeMmapped)).
+		rec(1, 0, 200, uint32(len(long)), long[:200]).
+		rec(1, 0, 1<<20, 1<<20, append(make([]byte, 8), inner.b...)).
+		rec(1, 0, 200, uint32(len(long)), long[:200])
+	recs, _, r := readTolerant(t, f.b)
+	if len(recs) != 2 || recs[1].ID != 3 || !recs[1].Truncated() || len(recs[1].Data) != 136 || r.DamageCount() != 1 {
+		t.Fatalf("%v, damage %v", recs, r.Damage())
+	}
+}
+
+func TestXferTypeString(t *testing.T) {
+	for x, want := range map[usbmon.XferType]string{0: "isochronous", 3: "bulk", 4: "xfer(4)"} {
+		if got := x.String(); got != want {
+			t.Errorf("%d: %q, want %q", x, got, want)
+		}
+	}
+}
