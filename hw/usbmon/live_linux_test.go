@@ -534,3 +534,17 @@ func TestLiveWaitHasNoTimeout(t *testing.T) {
 		t.Fatalf("poll timeouts %v, want -1", k.timeouts)
 	}
 }
+
+// TestLiveBufferFitsLargestEvent: the GETX buffer is what mon_bin.c can
+// hand out for the ring the kernel granted, no less (an event would be
+// cut) and no more (memory per open node): data cut to a fifth of the
+// ring, plus ISODESC_MAX (128) 16-byte iso descriptors.
+func TestLiveBufferFitsLargestEvent(t *testing.T) {
+	for _, ring := range []int{RingMin, 64 * 1024, RingMax} {
+		l := openFake(t, &fakeKernel{}, ring)
+		want := ring/5 + 128*16
+		if int(l.get.alloc) != want || len(l.buf) != HeaderLenMmapped+want {
+			t.Errorf("ring %d: alloc %d, buffer %d; want %d after the header", ring, l.get.alloc, len(l.buf), want)
+		}
+	}
+}
