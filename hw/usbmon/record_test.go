@@ -51,6 +51,12 @@ func TestDecodeIsoDescriptors(t *testing.T) {
 	if err := usbmon.Decode(isoRec(usbmon.XferIso, 128, nil), usbmon.LinkTypeMmapped, &r); err != nil || len(r.IsoDesc) != 128*16 {
 		t.Fatalf("128 descriptors: %v", err)
 	}
+	// Data cut after the descriptors: the part at fault starts after them.
+	var dte *usbmon.TruncatedError
+	short := isoRec(usbmon.XferIso, 2, []byte("payload"))
+	if err := usbmon.Decode(short[:len(short)-3], usbmon.LinkTypeMmapped, &r); !errors.As(err, &dte) || dte.What != "data" || dte.Offset != 64+32 {
+		t.Fatalf("cut data: %v", err)
+	}
 	cut := isoRec(usbmon.XferIso, 3, nil)[:64+40]
 	var te *usbmon.TruncatedError
 	if err := usbmon.Decode(cut, usbmon.LinkTypeMmapped, &r); !errors.As(err, &te) || te.What != "iso descriptors" || te.Need != 48 || te.Have != 40 {
