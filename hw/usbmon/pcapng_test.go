@@ -449,3 +449,18 @@ func TestMaxRecordLen(t *testing.T) {
 		}
 	}
 }
+
+// TestPcapngSections: concatenated captures (cat a.pcapng b.pcapng) read
+// on: each section has its own byte order and its own interfaces, counted
+// from 0 again; an interface block may end a section.
+func TestPcapngSections(t *testing.T) {
+	a := &ngFile{bo: binary.LittleEndian}
+	a.shb().idb(usbmon.LinkTypeMmapped, 0, nil).epb(0, 0, usbRec(1, []byte("a")), 65).idb(usbmon.LinkTypeMmapped, 0, nil)
+	b := &ngFile{bo: binary.BigEndian}
+	r189 := append(usbRec(2, []byte{7, 8})[:48:48], 7, 8)
+	b.shb().idb(usbmon.LinkTypeLinux, 0, nil).epb(0, 0, r189, len(r189))
+	recs, idx, err := readNg(t, append(append([]byte(nil), a.b...), b.b...))
+	if err != nil || len(recs) != 2 || recs[1].ID != 2 || !bytes.Equal(recs[1].Data, []byte{7, 8}) || idx[1] != 1 {
+		t.Fatalf("%v %v", recs, err)
+	}
+}
