@@ -214,12 +214,15 @@ func TestPcapngSimplePacketSnaplen(t *testing.T) {
 	if err != nil || len(recs) != 1 || len(recs[0].Data) != 16 || !recs[0].Truncated() || recs[0].Length != 100 {
 		t.Fatalf("%v %v", recs, err)
 	}
-	// Without the snaplen the same block is short of its own length.
-	g := &ngFile{bo: binary.LittleEndian}
-	g.shb().idb(usbmon.LinkTypeMmapped, 0, nil).spb(uint32(len(rec)), rec[:80])
-	var fe *usbmon.FieldError
-	if _, _, err := readNg(t, g.b); !errors.As(err, &fe) || fe.Offset != 8 {
-		t.Fatalf("err %v", err)
+	// Without the snaplen the same block is short of its own length, by
+	// much or by a few bytes.
+	for _, orig := range []int{len(rec), 84} {
+		g := &ngFile{bo: binary.LittleEndian}
+		g.shb().idb(usbmon.LinkTypeMmapped, 0, nil).spb(uint32(orig), rec[:80])
+		var fe *usbmon.FieldError
+		if _, _, err := readNg(t, g.b); !errors.As(err, &fe) || fe.Offset != 8 || fe.Field != "pcapng block" {
+			t.Fatalf("length %d: err %v", orig, err)
+		}
 	}
 }
 
@@ -287,6 +290,10 @@ func TestPcapngDamagedBlocks(t *testing.T) {
 		}, 4},
 		{"packet block without data: a record cut in its header", func(f *ngFile) int {
 			f.block(6, make([]byte, 20))
+			return f.offs[len(f.offs)-1]
+		}, -1},
+		{"simple packet block without data: a record cut in its header", func(f *ngFile) int {
+			f.block(3, make([]byte, 4))
 			return f.offs[len(f.offs)-1]
 		}, -1},
 		{"simple packet block under 16 bytes", func(f *ngFile) int {
@@ -417,17 +424,21 @@ func TestPcapngBlockSizes(t *testing.T) {
 // described opens (the link type defaults to usbmon's) and is then
 // reported as damage naming the missing interface.
 func TestPcapngPacketBeforeInterface(t *testing.T) {
-	f := &ngFile{bo: binary.LittleEndian}
-	f.shb().epb(0, 0, usbRec(1, []byte("a")), 65)
-	r, err := usbmon.NewReader(bytes.NewReader(f.b))
-	if err != nil || r.LinkType() != usbmon.LinkTypeMmapped {
-		t.Fatalf("%v", err)
-	}
-	_, err = r.Next()
-	var re *usbmon.RecordError
-	var fe *usbmon.FieldError
-	if !errors.As(err, &re) || re.Index != 0 || re.Offset != 28 || !errors.As(err, &fe) || fe.Offset != 8 {
-		t.Fatalf("err %v", err)
+	rec := usbRec(1, []byte("a"))
+	for name, f := range map[string]*ngFile{
+		"enhanced": (&ngFile{bo: binary.LittleEndian}).shb().epb(0, 0, rec, len(rec)),
+		"simple":   (&ngFile{bo: binary.LittleEndian}).shb().spb(uint32(len(rec)), rec),
+	} {
+		r, err := usbmon.NewReader(bytes.NewReader(f.b))
+		if err != nil || r.LinkType() != usbmon.LinkTypeMmapped {
+			t.Fatalf("%s: %v", name, err)
+		}
+		_, err = r.Next()
+		var re *usbmon.RecordError
+		var fe *usbmon.FieldError
+		if !errors.As(err, &re) || re.Index != 0 || re.Offset != 28 || !errors.As(err, &fe) || fe.Offset != 8 {
+			t.Fatalf("%s: err %v", name, err)
+		}
 	}
 }
 
