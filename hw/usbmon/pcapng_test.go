@@ -450,7 +450,9 @@ func TestMaxRecordLen(t *testing.T) {
 		f := &ngFile{bo: binary.LittleEndian}
 		f.shb().idb(usbmon.LinkTypeMmapped, 0, nil).epb(0, 0, rec, len(rec))
 		p := newPcap(binary.LittleEndian, 0xa1b2c3d4, 0, uint32(usbmon.LinkTypeMmapped)).add(1, 0, rec)
-		for name, b := range map[string][]byte{"pcapng": f.b, "pcap": p.b} {
+		s := &ngFile{bo: binary.LittleEndian}
+		s.shb().idb(usbmon.LinkTypeMmapped, 0, nil).spb(uint32(len(rec)), rec)
+		for name, b := range map[string][]byte{"pcapng": f.b, "pcap": p.b, "pcapng simple packet": s.b} {
 			recs, _, err := usbmon.ReadAll(bytes.NewReader(b))
 			var fe *usbmon.FieldError
 			if n == usbmon.MaxRecordLen && (err != nil || len(recs) != 1 || len(recs[0].Data) != n-64) ||
@@ -473,5 +475,28 @@ func TestPcapngSections(t *testing.T) {
 	recs, idx, err := readNg(t, append(append([]byte(nil), a.b...), b.b...))
 	if err != nil || len(recs) != 2 || recs[1].ID != 2 || !bytes.Equal(recs[1].Data, []byte{7, 8}) || idx[1] != 1 {
 		t.Fatalf("%v %v", recs, err)
+	}
+}
+
+// TestPcapngRecordCut: a packet block whose original length exceeds its
+// captured length holds a cut record, kept; in one that cut nothing, a
+// len_cap beyond the bytes there is damage.
+func TestPcapngRecordCut(t *testing.T) {
+	rec := usbRec(1, []byte("0123456789"))
+	short := rec[:len(rec)-4] // len_cap still says 10
+	for _, tc := range []struct {
+		orig int
+		ok   bool
+	}{{len(short), false}, {len(rec), true}} {
+		f := &ngFile{bo: binary.LittleEndian}
+		f.shb().idb(usbmon.LinkTypeMmapped, 0, nil).epb(0, 0, short, tc.orig)
+		recs, _, err := readNg(t, f.b)
+		var te *usbmon.TruncatedError
+		if tc.ok && (err != nil || len(recs) != 1 || string(recs[0].Data) != "012345") {
+			t.Fatalf("cut by the container: %v", err)
+		}
+		if !tc.ok && (!errors.As(err, &te) || te.What != "data") {
+			t.Fatalf("len_cap beyond an uncut record: %v", err)
+		}
 	}
 }
