@@ -318,6 +318,10 @@ func TestPcapngDamagedBlocks(t *testing.T) {
 			f.idb(usbmon.LinkTypeMmapped, 0, []byte{9, 0, 40, 0, 6, 0, 0, 0}).epb(0, 0, rec, len(rec))
 			return f.offs[len(f.offs)-2]
 		}, 16},
+		{"interface option a little past the block", func(f *ngFile) int {
+			f.idb(usbmon.LinkTypeMmapped, 0, []byte{2, 0, 8, 0, 'u', 's', 'b', '1'}).epb(0, 0, rec, len(rec))
+			return f.offs[len(f.offs)-2]
+		}, 16},
 		{"undescribed interface", func(f *ngFile) int {
 			f.epb(1, 0, rec, len(rec))
 			return f.offs[len(f.offs)-1]
