@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"dongle/hw/usbmon"
 )
@@ -131,5 +132,19 @@ func TestErrorMessages(t *testing.T) {
 	}
 	if got := (&usbmon.RecordError{Index: 4, Offset: 9, Err: errors.New("x")}).Error(); got != "usbmon record 4 at byte 9: x" {
 		t.Errorf("without a file name: %q", got)
+	}
+}
+
+// TestRecordTime: TsSec and TsUsec are the record's time, to the
+// microsecond, both ways.
+func TestRecordTime(t *testing.T) {
+	r := usbmon.Record{TsSec: 1700000000, TsUsec: 250001}
+	if got, want := r.Time(), time.Unix(1700000000, 250001000); !got.Equal(want) {
+		t.Fatalf("Time %v, want %v", got, want)
+	}
+	var s usbmon.Record
+	s.SetTime(time.Unix(42, 999999999))
+	if s.TsSec != 42 || s.TsUsec != 999999 {
+		t.Fatalf("SetTime: %d.%06d", s.TsSec, s.TsUsec)
 	}
 }
