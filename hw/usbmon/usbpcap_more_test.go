@@ -73,14 +73,18 @@ func TestUSBPcapControlStages(t *testing.T) {
 }
 
 // TestUSBPcapSetupWithoutData: an OUT setup with wLength 0 is a complete
-// submission at once, flagged as having no data.
+// submission at once (in file order, before what comes between it and its
+// status stage), flagged as having no data.
 func TestUSBPcapSetupWithoutData(t *testing.T) {
 	got, err := upRead(t, []upPacket{
 		{irp: 1, bus: 1, dev: 3, ep: 0x00, transfer: 2, stage: 0, data: []byte{0x00, 9, 1, 0, 0, 0, 0, 0}}, // SET_CONFIGURATION(1)
+		{irp: 2, back: true, bus: 1, dev: 3, ep: 0x81, transfer: 3, stage: -1, data: []byte{1}},
 		{irp: 1, back: true, bus: 1, dev: 3, ep: 0x00, transfer: 2, stage: 2},
 	})
 	want := []string{
 		`S control ep 0x00 id 0x1 status 0 len 0 flag '>' data `,
+		`S bulk ep 0x81 id 0x2 status 0 len 1 flag '<' data `,
+		`C bulk ep 0x81 id 0x2 status 0 len 1 flag '\x00' data 01`,
 		`C control ep 0x00 id 0x1 status 0 len 0 flag '>' data `,
 	}
 	if err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") {
