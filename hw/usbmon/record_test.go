@@ -148,3 +148,20 @@ func TestRecordTime(t *testing.T) {
 		t.Fatalf("SetTime: %d.%06d", s.TsSec, s.TsUsec)
 	}
 }
+
+// TestWriterPcapTimestamp: the pcap record header carries the record's
+// time (what Wireshark shows as the frame time).
+func TestWriterPcapTimestamp(t *testing.T) {
+	var b bytes.Buffer
+	w, err := usbmon.NewWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(&usbmon.Record{Type: usbmon.Submit, XferType: usbmon.XferBulk, TsSec: 1700000000, TsUsec: 250001}); err != nil {
+		t.Fatal(err)
+	}
+	h := b.Bytes()[24:]
+	if sec, usec := binary.LittleEndian.Uint32(h), binary.LittleEndian.Uint32(h[4:]); sec != 1700000000 || usec != 250001 {
+		t.Fatalf("pcap time %d.%06d", sec, usec)
+	}
+}
