@@ -65,6 +65,9 @@ type fakeKernel struct {
 	ringErr  error
 	fetched  int
 	closedFd []int
+	opened   string // path of the last open
+	timeouts []int  // timeout of each poll
+	closeErr error
 }
 
 const fakeFd = 1000
@@ -76,6 +79,7 @@ func (k *fakeKernel) push(ev ...[]byte) {
 }
 
 func (k *fakeKernel) open(path string) (int, error) {
+	k.opened = path
 	if k.openErr != nil {
 		return -1, k.openErr
 	}
@@ -134,6 +138,9 @@ func (k *fakeKernel) ioctlValue(fd int, req, v uintptr) (int, error) {
 // polls the wake-up pipe (fds[1]), so cancellation goes through Live's own
 // mechanism.
 func (k *fakeKernel) poll(fds []unix.PollFd, timeout int) (int, error) {
+	k.mu.Lock()
+	k.timeouts = append(k.timeouts, timeout)
+	k.mu.Unlock()
 	for {
 		k.mu.Lock()
 		n := len(k.q)
@@ -158,7 +165,7 @@ func (k *fakeKernel) close(fd int) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.closedFd = append(k.closedFd, fd)
-	return nil
+	return k.closeErr
 }
 
 // kernelEvent is an event as mon_bin_event builds it: len_cap counts the
@@ -452,5 +459,103 @@ func TestLiveCaptureRoundTrip(t *testing.T) {
 	}
 	if !bytes.Equal(Encode(&recs[0]), evs[0]) || !bytes.Equal(Encode(&recs[1]), evs[2]) {
 		t.Fatalf("records differ from the kernel's events")
+	}
+}
+
+// TestLiveBusAndClose: bus 0 opens the every-bus node; Close closes the
+// node and the wake-up pipe, and reports a failed close of the node.
+func TestLiveBusAndClose(t *testing.T) {
+	k := &fakeKernel{}
+	l, err := openLive(k, 0, LiveOptions{RingSize: RingMin})
+	if err != nil || k.opened != "/dev/usbmon0" {
+		t.Fatalf("bus 0 opened %q: %v", k.opened, err)
+	}
+	wake := l.wake
+	if err := l.Close(); err != nil || len(k.closedFd) != 1 || k.closedFd[0] != fakeFd {
+		t.Fatalf("close: %v, closed %v", err, k.closedFd)
+	}
+	for _, fd := range wake {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); !errors.Is(err, unix.EBADF) {
+			t.Fatalf("wake-up pipe fd %d still open after Close (%v)", fd, err)
+		}
+	}
+	if _, err := openLive(k, -1, LiveOptions{}); err == nil {
+		t.Fatal("bus -1 accepted")
+	}
+	k2 := &fakeKernel{closeErr: unix.EIO}
+	l2, err := openLive(k2, 1, LiveOptions{RingSize: RingMin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *LiveError
+	if err := l2.Close(); !errors.As(err, &le) || le.Op != "close" || !errors.Is(err, unix.EIO) {
+		t.Fatalf("failed close: %v", err)
+	}
+}
+
+// TestLiveFailedOpenClosesOnlyItsOwn: an open that fails after the node
+// opened closes the node and no descriptor it did not open (the wake-up
+// pipe, not made yet, is no fd 0 or 1).
+func TestLiveFailedOpenClosesOnlyItsOwn(t *testing.T) {
+	// fds 0 and 1 may be closed in the environment that runs the test: if
+	// so, put /dev/null there so that a wrong close shows.
+	for _, fd := range []int{0, 1} {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			null, err := unix.Open("/dev/null", unix.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if null != fd {
+				if err := unix.Dup2(null, fd); err != nil {
+					t.Fatal(err)
+				}
+				unix.Close(null)
+			}
+		}
+	}
+	k := &fakeKernel{ringErr: unix.ENOMEM}
+	if _, err := openLive(k, 3, LiveOptions{}); err == nil {
+		t.Fatal("no error")
+	}
+	for _, fd := range []uintptr{0, 1} {
+		if _, err := unix.FcntlInt(fd, unix.F_GETFD, 0); err != nil {
+			t.Fatalf("fd %d closed by a failed open: %v", fd, err)
+		}
+	}
+	if len(k.closedFd) != 1 || k.closedFd[0] != fakeFd {
+		t.Fatalf("closed %v", k.closedFd)
+	}
+}
+
+// TestLiveWaitHasNoTimeout: an empty ring is waited on in poll without a
+// timeout (no polling loop burning the CPU).
+func TestLiveWaitHasNoTimeout(t *testing.T) {
+	k := &fakeKernel{}
+	l := openFake(t, k, RingMin)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		k.push(kernelEvent(Submit, XferBulk, 0x81, 1, 8, nil))
+	}()
+	if _, err := l.Next(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.timeouts) == 0 || k.timeouts[0] != -1 {
+		t.Fatalf("poll timeouts %v, want -1", k.timeouts)
+	}
+}
+
+// TestLiveBufferFitsLargestEvent: the GETX buffer is what mon_bin.c can
+// hand out for the ring the kernel granted, no less (an event would be
+// cut) and no more (memory per open node): data cut to a fifth of the
+// ring, plus ISODESC_MAX (128) 16-byte iso descriptors.
+func TestLiveBufferFitsLargestEvent(t *testing.T) {
+	for _, ring := range []int{RingMin, 64 * 1024, RingMax} {
+		l := openFake(t, &fakeKernel{}, ring)
+		want := ring/5 + 128*16
+		if int(l.get.alloc) != want || len(l.buf) != HeaderLenMmapped+want {
+			t.Errorf("ring %d: alloc %d, buffer %d; want %d after the header", ring, l.get.alloc, len(l.buf), want)
+		}
 	}
 }
