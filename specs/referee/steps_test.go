@@ -29,15 +29,41 @@ func startModel(ctx context.Context, model string, extra ...string) (*exec.Cmd, 
 	log := new(bytes.Buffer)
 	cmd := exec.CommandContext(ctx, "/bin/ffsmodel", append([]string{"-model", model, "-ready", ready}, extra...)...)
 	cmd.Stdout, cmd.Stderr = log, log
+	before := usbNames()
 	Expect(cmd.Start()).To(Succeed())
 	DeferCleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		GinkgoWriter.Printf("ffsmodel output:\n%s\n", log.String())
+		// The host removes a detached device asynchronously (vhci_hcd
+		// after its socket closes, dummy_hcd after the unbind): until
+		// it has, the next spec's model may find this one, still bound,
+		// on the port it is given.
+		Eventually(func() []string {
+			var left []string
+			for n := range usbNames() {
+				if !before[n] {
+					left = append(left, n)
+				}
+			}
+			return left
+		}).WithTimeout(15*time.Second).Should(BeEmpty(), "USB devices the model made, still on the host after it stopped")
 	})
 	Eventually(func() error { _, err := os.Stat(ready); return err }).WithTimeout(30*time.Second).
 		Should(Succeed(), "ffsmodel ready; output:\n%s", log)
 	return cmd, log
+}
+
+// usbNames is the set of USB devices the host has now, by sysfs name.
+func usbNames() map[string]bool {
+	GinkgoHelper()
+	devs, err := guest.USBDevices()
+	Expect(err).NotTo(HaveOccurred())
+	names := map[string]bool{}
+	for _, d := range devs {
+		names[d.Name] = true
+	}
+	return names
 }
 
 // waitBound waits for the kernel driver named driver to bind the device
