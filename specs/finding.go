@@ -82,11 +82,26 @@ func (h *Harness) expectFiltered(p filterProbe, got bool) {
 	}
 }
 
+// seenFinding is a device finding a spec showed, as its report entry
+// names it: what the device does, what the spec saw of it (the filter it
+// has, or measured numbers), and where it is shown.
+type seenFinding struct {
+	finding, seen, evidence string
+}
+
 // finding notes that the spec saw f's finding: teardown keeps the USB
 // trace as its evidence and adds the report entry.
 func (h *Harness) finding(f FilterFinding) {
-	if f.Finding != "" && h.found == nil {
-		h.found = &f
+	if f.Finding != "" {
+		h.sawFinding(f.Finding, f.Filters.String(), f.Evidence)
+	}
+}
+
+// sawFinding notes a device finding the spec showed, with what it saw of
+// it (the first one noted stays).
+func (h *Harness) sawFinding(finding, seen, evidence string) {
+	if h.found == nil {
+		h.found = &seenFinding{finding: finding, seen: seen, evidence: evidence}
 	}
 }
 
@@ -103,6 +118,6 @@ func (h *Harness) reportFinding(name string) (keepTemp bool) {
 		trace, keepTemp = h.tracePath, true
 	}
 	AddReportEntry(ReportFinding, fmt.Sprintf("%s: %s (%s). Evidence: %s; this spec's USB trace: %s",
-		h.B.Name(), h.found.Finding, h.found.Filters, h.found.Evidence, trace), ReportEntryVisibilityAlways)
+		h.B.Name(), h.found.finding, h.found.seen, h.found.evidence, trace), ReportEntryVisibilityAlways)
 	return keepTemp
 }

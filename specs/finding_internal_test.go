@@ -93,3 +93,54 @@ func TestFilterFindingsPerDevice(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldTail: f_ncm's held-NTB finding is a tail of at most one NTB
+// (31 datagrams) missing; nothing missing means the finding is gone
+// (ErrFindingGone), and frames missing elsewhere, or more than an NTB
+// holds, are another loss (ErrNotHeldTail).
+func TestHeldTail(t *testing.T) {
+	got := func(sent int, missing ...int) map[int]bool {
+		m := map[int]bool{}
+		for s := 0; s < sent; s++ {
+			m[s] = true
+		}
+		for _, s := range missing {
+			m[s] = false
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name     string
+		sent     int
+		got      map[int]bool
+		wantHeld int
+		want     error
+	}{
+		{"a tail of ten", 51, got(51, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50), 10, nil},
+		{"the last frame", 51, got(51, 50), 1, nil},
+		{"a full NTB", 40, got(40, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39), 31, nil},
+		{"nothing held", 51, got(51), 0, ErrFindingGone},
+		{"a gap before the tail", 51, got(51, 3, 49, 50), 2, ErrNotHeldTail},
+		{"a gap only", 51, got(51, 20), 0, ErrNotHeldTail},
+		{"more than an NTB", 40, got(40, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39), 32, ErrNotHeldTail},
+		{"everything", 5, got(5, 0, 1, 2, 3, 4), 5, nil},
+	} {
+		held, err := heldTail(c.sent, c.got)
+		if held != c.wantHeld || !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Errorf("%s: heldTail = %d, %v; want %d, %v", c.name, held, err, c.wantHeld, c.want)
+		}
+	}
+	if _, err := heldTail(51, got(51)); err == nil || !strings.Contains(err.Error(), "f_ncm") {
+		t.Errorf("the finding-gone error names the device: %v", err)
+	}
+}
+
+// TestReleaseAfter: a held NTB leaves with the frame after the ones that
+// fill it to f_ncm's 31 datagrams (TX_MAX_NUM_DPE 32 with the zero entry).
+func TestReleaseAfter(t *testing.T) {
+	for held, want := range map[int]int{1: 31, 10: 22, 30: 2, 31: 1} {
+		if got := releaseAfter(held); got != want {
+			t.Errorf("releaseAfter(%d) = %d, want %d", held, got, want)
+		}
+	}
+}

@@ -48,7 +48,7 @@ type Harness struct {
 	rec       *record.Device
 	tracePath string
 	// found is the device finding the spec saw, if any (finding.go).
-	found *FilterFinding
+	found *seenFinding
 }
 
 // Setup opens b for the current spec, probes the driver and registers

@@ -61,6 +61,9 @@ func labSpecs() bool {
 			if d.sel == gadgetSel {
 				labRefuseSpecs()
 			}
+			if d.sel == ncmGadgetSel {
+				labNCMHoldSpec(d, func() Backend { return b })
+			}
 		})
 	}
 	return true

@@ -1,0 +1,452 @@
+package specs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gleak"
+
+	"dongle/hw"
+	"dongle/hw/record"
+	"dongle/usbnet/cdcncm"
+)
+
+// Linux f_ncm's held NTB (a finding about the kernel's gadget, 1209:0002).
+//
+// f_ncm (drivers/usb/gadget/function/f_ncm.c, Linux 6.1) gathers the frames
+// its netdev sends into one open NTB and hands it to u_ether when a frame
+// does not fit (ncm_wrap_ntb: 16 KB, or TX_MAX_NUM_DPE = 32 entries, one of
+// them the zero terminator), or when its flush timer fires
+// (TX_TIMEOUT_NSECS = 300 µs). The timer is started only where ncm_wrap_ntb
+// opens a new NTB; its callback, ncm_tx_timeout, calls u_ether's
+// eth_start_xmit with no skb and returns HRTIMER_NORESTART. eth_start_xmit
+// needs a free IN request for that flush: when every request is queued at
+// the UDC (dev->tx_reqs empty, the host not reading) it returns
+// NETDEV_TX_BUSY, and nothing arms the timer again. Every later frame joins
+// the open NTB (eth_start_xmit → ncm_wrap_ntb adds it, the request goes
+// back), so it leaves only when 31 datagrams or 16 KB have filled it.
+// Neither ncm_set_alt (gether_disconnect, ncm_reset_values) nor a UDC
+// unbind (ncm_disable, ncm_unbind cancels the timer) frees it, so the
+// frames stay held across SET_INTERFACE and replug: in
+// fixtures/finding-f_ncm-held-ntb.pcap the frames of eleven specs waited
+// three minutes in one NTB.
+//
+// The spec below makes that happen on purpose, through the raw USB device
+// (no driver: the host reads exactly when the spec says) and the gadget's
+// netdev (the iface:gncm0 peer), and asserts it as the device's expected
+// failure.
+
+// fNCMMaxDatagrams is how many datagrams f_ncm puts in one NTB at most:
+// TX_MAX_NUM_DPE (32) entries, one of them the zero entry that ends the NDP.
+const fNCMMaxDatagrams = 31
+
+// ErrNotHeldTail: frames the gadget's netdev sent went missing, and not as
+// the tail the held NTB explains (a loss somewhere else).
+var ErrNotHeldTail = errors.New("frames missing that a held NTB does not explain")
+
+// heldTail checks what arrived of the frames 0..sent-1 (got[seq]) while
+// the host read everything the gadget offered: f_ncm's finding is that a
+// tail of them, at most one NTB's worth, is held. It returns the tail's
+// length. ErrFindingGone: nothing was held (the gadget flushed the NTB
+// whose timer fired with no free request). ErrNotHeldTail: what is missing
+// is not such a tail.
+func heldTail(sent int, got map[int]bool) (int, error) {
+	first := sent
+	for first > 0 && !got[first-1] {
+		first--
+	}
+	held := sent - first
+	var gaps []int
+	for seq := 0; seq < first; seq++ {
+		if !got[seq] {
+			gaps = append(gaps, seq)
+		}
+	}
+	switch {
+	case len(gaps) > 0:
+		return held, fmt.Errorf("%w: %d of frames 0..%d missing before the tail (first: %d)", ErrNotHeldTail, len(gaps), first-1, gaps[0])
+	case held == 0:
+		return 0, fmt.Errorf("%w: Linux f_ncm sent all %d frames once the host read again: it now flushes an NTB whose timer fired while every IN request was queued; drop the held-NTB expectation (specs/lab_ncm_hold.go)", ErrFindingGone, sent)
+	case held > fNCMMaxDatagrams:
+		return held, fmt.Errorf("%w: the last %d frames are missing, more than one NTB holds (%d)", ErrNotHeldTail, held, fNCMMaxDatagrams)
+	}
+	return held, nil
+}
+
+// releaseAfter is how many more frames the gadget's netdev must send for
+// an NTB holding held datagrams to leave: the ones that fill it to
+// fNCMMaxDatagrams, and the one that does not fit (ncm_wrap_ntb packages
+// the full NTB when that one arrives, and opens the next with it).
+func releaseAfter(held int) int { return fNCMMaxDatagrams - held + 1 }
+
+// FNCMHeldNTB is the finding the spec asserts.
+const FNCMHeldNTB = "Linux f_ncm holds the frames of an NTB whose flush timer fired while every IN request was queued (ncm_tx_timeout → eth_start_xmit(NULL) returns NETDEV_TX_BUSY, HRTIMER_NORESTART, and only ncm_wrap_ntb opening a new NTB starts the timer): they leave only when later frames fill the NTB"
+
+// ntbArrival is a test frame the host read out of an NTB.
+type ntbArrival struct {
+	seq int
+	at  time.Time
+}
+
+// rawNCMReader reads f_ncm's bulk IN endpoint without a driver: one
+// transfer on request (readOne) or continuously (start/stop), parsing each
+// NTB with cdc_ncm's Reader and passing this run's test frames on.
+//
+// Invariants: at most one reading goroutine, started by start and ended by
+// stop (which reaps every transfer, so the endpoint can close); frames
+// reach arrivals in the order the gadget sent them.
+type rawNCMReader struct {
+	ep       hw.Endpoint
+	r        cdcncm.Reader
+	arrivals chan ntbArrival
+	foreign  atomic.Int64 // datagrams that were not this run's test frames
+	ntbs     atomic.Int64
+
+	mu   sync.Mutex
+	errs []error
+
+	stopping atomic.Bool
+	done     chan struct{}
+}
+
+func newRawNCMReader(ep hw.Endpoint) *rawNCMReader {
+	return &rawNCMReader{ep: ep, arrivals: make(chan ntbArrival, 4096),
+		r: cdcncm.Reader{Format: cdcncm.NTB16, MaxBlock: cdcncm.NTBDefaultSize}}
+}
+
+func (x *rawNCMReader) fail(err error) {
+	x.mu.Lock()
+	x.errs = append(x.errs, err)
+	x.mu.Unlock()
+}
+
+// err is every error reading met so far.
+func (x *rawNCMReader) err() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return errors.Join(x.errs...)
+}
+
+// parse passes on the test frames of one completed transfer.
+func (x *rawNCMReader) parse(t *hw.Transfer) {
+	switch {
+	case errors.Is(t.Err, hw.ErrCancelled):
+		if t.N == 0 {
+			return
+		}
+	case t.Err != nil:
+		x.fail(fmt.Errorf("bulk IN: %w", t.Err))
+		return
+	}
+	now := time.Now()
+	p := t.Data()
+	x.ntbs.Add(1)
+	if _, err := x.r.Read(p, func(off, n int) {
+		f := p[off : off+n]
+		if !IsTestFrame(f) {
+			x.foreign.Add(1)
+			return
+		}
+		select {
+		case x.arrivals <- ntbArrival{seq: FrameSeq(f), at: now}:
+		default:
+			x.fail(errors.New("arrival queue full"))
+		}
+	}); err != nil {
+		x.fail(fmt.Errorf("NTB %d: %w", x.ntbs.Load(), err))
+	}
+}
+
+func newNTBTransfer() *hw.Transfer {
+	return &hw.Transfer{Buf: make([]byte, cdcncm.NTBDefaultSize)}
+}
+
+// readOne reads exactly one transfer: the host takes one NTB and no more.
+func (x *rawNCMReader) readOne(ctx context.Context) error {
+	t := newNTBTransfer()
+	if err := x.ep.Submit(t); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	got, err := x.ep.Wait(wctx)
+	if err != nil {
+		x.ep.Cancel()
+		_, _ = x.ep.Wait(context.Background())
+		return fmt.Errorf("one bulk IN transfer: %w", err)
+	}
+	x.parse(got)
+	return got.Err
+}
+
+// start keeps n transfers in flight until stop.
+func (x *rawNCMReader) start(n int) {
+	GinkgoHelper()
+	x.stopping.Store(false)
+	x.done = make(chan struct{})
+	for i := 0; i < n; i++ {
+		Expect(x.ep.Submit(newNTBTransfer())).To(Succeed())
+	}
+	go func() {
+		defer close(x.done)
+		out := make([]*hw.Transfer, n)
+		for x.ep.InFlight() > 0 {
+			k, err := x.ep.WaitBatch(context.Background(), out)
+			if err != nil {
+				x.fail(err)
+				return
+			}
+			for _, t := range out[:k] {
+				x.parse(t)
+				if x.stopping.Load() {
+					continue
+				}
+				t.N, t.Err = 0, nil
+				if err := x.ep.Submit(t); err != nil {
+					x.fail(err)
+				}
+			}
+		}
+	}()
+}
+
+// stop ends continuous reading: nothing is resubmitted, what is in flight
+// is cancelled and reaped.
+func (x *rawNCMReader) stop() {
+	GinkgoHelper()
+	x.stopping.Store(true)
+	for {
+		x.ep.Cancel()
+		select {
+		case <-x.done:
+			Expect(x.ep.InFlight()).To(BeZero())
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// collect gathers arrivals until d has passed with none, or max elapsed.
+func (x *rawNCMReader) collect(got map[int]ntbArrival, quiet, max time.Duration) {
+	end := time.After(max)
+	for {
+		select {
+		case a := <-x.arrivals:
+			if _, dup := got[a.seq]; dup {
+				x.fail(fmt.Errorf("frame %d arrived twice", a.seq))
+			}
+			got[a.seq] = a
+		case <-time.After(quiet):
+			return
+		case <-end:
+			return
+		}
+	}
+}
+
+// quietIPv6 turns IPv6 off on ifname for the spec (its addrconf sends
+// router solicitations, MLD reports and DAD probes whenever the link comes
+// up, which would join the NTBs the spec counts) and restores it after.
+func quietIPv6(ifname string) {
+	GinkgoHelper()
+	p := filepath.Join("/proc/sys/net/ipv6/conf", ifname, "disable_ipv6")
+	old, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return // no IPv6 in this kernel: quiet already
+	}
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(p, []byte("1"), 0o644)).To(Succeed())
+	DeferCleanup(func() { Expect(os.WriteFile(p, old, 0o644)).To(Succeed()) })
+}
+
+// gadgetQueueLen is u_ether's qlen for the function at high speed: qmult
+// (configfs) times DEFAULT_QLEN (2) IN requests.
+func gadgetQueueLen(fn string) int {
+	GinkgoHelper()
+	b, err := os.ReadFile(filepath.Join(fn, "qmult"))
+	Expect(err).NotTo(HaveOccurred())
+	q, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	Expect(err).NotTo(HaveOccurred())
+	return 2 * q
+}
+
+func labNCMHoldSpec(d *labDev, b func() Backend) {
+	It("shows f_ncm holding an NTB whose flush timer fired while every IN request was queued, until later frames fill it", Label(string(CapPeer)), func(ctx SpecContext) {
+		be := b()
+		if !has(be, CapPeer) {
+			Skip(fmt.Sprintf("%s: %s", CapPeer, be.Why(CapPeer)))
+		}
+		before := gleak.Goroutines()
+		t, err := be.Open(ctx)
+		Expect(err).NotTo(HaveOccurred(), "open %s", be.Name())
+		if p, ok := t.Peer.(*ifacePeer); !ok || p.name != d.gadgetNetdev {
+			t.Close()
+			Skip(fmt.Sprintf("the spec sends from the gadget's own netdev: it needs DONGLE_PEER=iface:%s", d.gadgetNetdev))
+		}
+		f, err := os.CreateTemp("", "dongle-spec-*.pcap")
+		Expect(err).NotTo(HaveOccurred())
+		f.Close()
+		rec, err := record.Create(t.HW, f.Name(), record.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		h := &Harness{B: be, T: t, rec: rec, tracePath: f.Name()}
+		DeferCleanup(func() {
+			Expect(rec.Close()).To(Succeed(), "closing %s", be.Name())
+			if err := t.Close(); err != nil && !isAlreadyClosed(err) {
+				Fail(fmt.Sprintf("closing %s: %v", be.Name(), err))
+			}
+			h.keepTrace()
+			Eventually(gleak.Goroutines).WithTimeout(3*time.Second).ShouldNot(gleak.HaveLeaked(before), "goroutines after teardown")
+		})
+		quietIPv6(d.gadgetNetdev)
+
+		cfg, err := hw.ReadConfig(ctx, rec, 0)
+		Expect(err).NotTo(HaveOccurred())
+		var fn *cdcncm.Function
+		for _, i := range cfg.Interfaces {
+			if fn, err = cdcncm.Parse(cfg, i.Number); err == nil {
+				break
+			}
+		}
+		Expect(fn).NotTo(BeNil(), "the NCM function of %s", be.Name())
+		for _, i := range []uint8{fn.Control, fn.Data} {
+			Expect(rec.Claim(int(i))).To(Succeed())
+			DeferCleanup(rec.Release, int(i))
+		}
+		// Alt 1 connects f_ncm to u_ether (gether_connect: qlen fresh IN
+		// requests, carrier on), with its defaults: NTB16, 16 KB NTBs.
+		Expect(rec.SetAlt(int(fn.Data), 0)).To(Succeed())
+		Expect(rec.SetAlt(int(fn.Data), int(fn.DataAlt))).To(Succeed())
+		DeferCleanup(rec.SetAlt, int(fn.Data), 0)
+		ep, err := rec.OpenEndpoint(fn.In.Address)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(ep.Close)
+		x := newRawNCMReader(ep)
+		DeferCleanup(func() {
+			if x.done != nil && !x.stopping.Load() {
+				x.stop()
+			}
+		})
+		qlen := gadgetQueueLen(d.gadgetFunc)
+		host, err := readMAC(filepath.Join(d.gadgetFunc, "host_addr"))
+		Expect(err).NotTo(HaveOccurred())
+		seq := 0
+		send := func() int {
+			GinkgoHelper()
+			Expect(t.Peer.Inject(Frame(host, PeerMAC, MinFrame, seq))).To(Succeed(), "frame %d from %s", seq, d.gadgetNetdev)
+			seq++
+			return seq - 1
+		}
+		got := map[int]ntbArrival{}
+
+		// 0. A known start: the host reads, and a frame sent now leaves on
+		// its own NTB's timer. An NTB an earlier spec left held (an unplug
+		// under traffic leaves one) takes this frame too: it is filled
+		// until it goes, and the run says how many frames that took.
+		x.start(4)
+		probe := send()
+		x.collect(got, time.Second, 2*time.Second)
+		stale := 0
+		for ; !hasSeq(got, probe) && stale < fNCMMaxDatagrams; stale++ {
+			send()
+			x.collect(got, 200*time.Millisecond, time.Second)
+		}
+		x.collect(got, 500*time.Millisecond, 2*time.Second)
+		for s := 0; s < seq; s++ {
+			Expect(hasSeq(got, s)).To(BeTrue(), "frame %d of the start (%d frames were needed to release an NTB held from before the spec)", s, stale)
+		}
+		if stale > 0 {
+			AddReportEntry("stale-held-ntb", fmt.Sprintf("an NTB held from before this spec took %d more frames to leave", stale))
+		}
+		x.stop()
+		Expect(x.err()).NotTo(HaveOccurred())
+
+		// 1. The host stops reading. One frame at a time, 20 ms apart: each
+		// on its own NTB, which its timer flushes into an IN request, until
+		// all qlen requests are queued at the UDC; u_ether then stops the
+		// queue, and gncm0's qdisc keeps the rest: more than one NTB's
+		// worth (31 datagrams) and less than two. (Should a timer fire
+		// late and two frames share an NTB, the qdisc keeps one frame
+		// less: still in that range.)
+		start := seq
+		for i := 0; i < qlen+fNCMMaxDatagrams+10; i++ {
+			send()
+			time.Sleep(20 * time.Millisecond)
+		}
+		sent := seq
+		time.Sleep(200 * time.Millisecond)
+
+		// 2. The host reads one NTB: one request comes back, u_ether wakes
+		// the queue, and the backlog goes to ncm_wrap_ntb in one softirq.
+		// The frame that does not fit the full NTB sends it with that one
+		// request and opens the next NTB, whose timer, 300 µs later, finds
+		// no free request.
+		Expect(x.readOne(ctx)).To(Succeed())
+		readAt := time.Now()
+		var first ntbArrival
+		Eventually(x.arrivals).Should(Receive(&first), "a test frame in the NTB the host read")
+		got[first.seq] = first
+		Expect(first.seq).To(Equal(start), "the first NTB the host read starts with the first frame sent")
+		time.Sleep(200 * time.Millisecond)
+
+		// 3. The host reads everything again, for 2 s: all but a tail.
+		x.start(4)
+		x.collect(got, 2*time.Second, 5*time.Second)
+		Expect(x.err()).NotTo(HaveOccurred())
+		Expect(x.foreign.Load()).To(BeZero(), "frames of %s's own in the NTBs (the counts assume a quiet netdev)", d.gadgetNetdev)
+		arrived := map[int]bool{}
+		for s := start; s < sent; s++ {
+			arrived[s-start] = hasSeq(got, s)
+		}
+		held, err := heldTail(sent-start, arrived)
+		if errors.Is(err, ErrFindingGone) {
+			Fail(err.Error())
+		}
+		Expect(err).NotTo(HaveOccurred())
+		firstHeld := sent - held
+		By(fmt.Sprintf("%d of %d frames held after %v of reading (frames %d..%d)", held, sent-start, time.Since(readAt).Round(time.Millisecond), firstHeld, sent-1))
+
+		// 4. Later frames join the held NTB while the host reads: it leaves
+		// exactly when the frame that does not fit it arrives.
+		need := releaseAfter(held)
+		for i := 0; i < need-1; i++ {
+			send()
+			time.Sleep(10 * time.Millisecond)
+		}
+		x.collect(got, time.Second, 3*time.Second)
+		for s := firstHeld; s < seq; s++ {
+			Expect(hasSeq(got, s)).To(BeFalse(), "frame %d left before the NTB was full (%d of %d more frames sent)", s, need-1, need)
+		}
+		last := send()
+		x.collect(got, time.Second, 5*time.Second)
+		x.stop()
+		Expect(x.err()).NotTo(HaveOccurred())
+		for s := firstHeld; s <= last; s++ {
+			Expect(hasSeq(got, s)).To(BeTrue(), "frame %d after the %d frames that fill the held NTB", s, need)
+		}
+		heldFor := got[firstHeld].at.Sub(readAt)
+		prev := time.Time{}
+		for s := 0; s <= last; s++ {
+			Expect(got[s].at.Before(prev)).To(BeFalse(), "frame %d arrived before frame %d", s, s-1)
+			prev = got[s].at
+		}
+		h.sawFinding(FNCMHeldNTB,
+			fmt.Sprintf("measured: %d IN requests (qlen), the last %d of %d frames held while the host read for %v, until %d later frames had filled their NTB to %d datagrams; %d NTBs read",
+				qlen, held, sent-start, heldFor.Round(time.Millisecond), need, fNCMMaxDatagrams, x.ntbs.Load()),
+			"fixtures/finding-f_ncm-held-ntb.pcap (a CI run, eleven specs' frames in one NTB) and this spec's USB trace; drivers/usb/gadget/function/f_ncm.c ncm_wrap_ntb, ncm_tx_timeout, package_for_tx; u_ether.c eth_start_xmit")
+	}, SpecTimeout(2*time.Minute))
+}
+
+func hasSeq(got map[int]ntbArrival, seq int) bool {
+	_, ok := got[seq]
+	return ok
+}
