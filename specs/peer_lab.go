@@ -295,6 +295,19 @@ func (f *labFaults) Close() error { return nil }
 // udcFaults unplug a configfs gadget by unbinding it from its UDC, as
 // pulling its cable would: DONGLE_FAULTS=udc:GADGET (the lab's ECM gadget:
 // udc:ecm).
+//
+// A bus-powered device that is unplugged loses power and comes back
+// fresh; a gadget unbound from its UDC keeps its functions' state. For
+// f_ecm that state is nothing that outlives the unbind; Linux f_ncm keeps
+// the NTB it had open (ncm_unbind cancels its flush timer, and neither
+// ncm_disable nor the next ncm_set_alt frees it), so every frame its
+// netdev sends after the replug joins that NTB and is held until later
+// frames fill it (lab_ncm_hold.go; measured: an unplug under traffic left
+// one frame held, which took 30 more to release). Restore therefore
+// powers f_ncm up afresh, as the replug of a real device does: while the
+// UDC is unbound, each ncm function is unlinked from its configuration
+// and linked again (configfs frees the old struct f_ncm and allocates a
+// new one; its netdev, which belongs to the function instance, stays).
 type udcFaults struct {
 	gadget string // /sys/kernel/config/usb_gadget/GADGET
 	udc    string // the UDC it was bound to
@@ -357,6 +370,9 @@ func (u *udcFaults) Restore() error {
 	if !u.off {
 		return nil
 	}
+	if err := relinkFunctions(u.gadget, "ncm."); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(u.gadget, "UDC"), []byte(u.udc), 0); err != nil {
 		return fmt.Errorf("%s: bind to %s again: %w", u.gadget, u.udc, err)
 	}
@@ -365,6 +381,27 @@ func (u *udcFaults) Restore() error {
 }
 
 func (u *udcFaults) Close() error { return nil }
+
+// relinkFunctions unlinks every function whose name starts with prefix
+// from the configurations of the (unbound) gadget at dir and links it
+// again: the gadget framework frees the function and allocates it anew
+// from its instance, as at power-up.
+func relinkFunctions(dir, prefix string) error {
+	links, err := filepath.Glob(filepath.Join(dir, "configs", "*", prefix+"*"))
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	for _, l := range links {
+		fn := filepath.Join(dir, "functions", filepath.Base(l))
+		if err := os.Remove(l); err != nil {
+			return fmt.Errorf("%s: unlink %s: %w", dir, l, err)
+		}
+		if err := os.Symlink(fn, l); err != nil {
+			return fmt.Errorf("%s: link %s again: %w", dir, l, err)
+		}
+	}
+	return nil
+}
 
 // withoutPeer is b without its wire-side peer and its faults, for specs
 // that drive the far side themselves (lab_specs.go's farSide: the host

@@ -5,7 +5,7 @@
 # (usb:0525:a4a2) and the Linux ECM gadget on dummy_hcd (usb:1209:0001);
 # then, one boot each, the kernel's ASIX drivers and the suite against the
 # emulated AX88772B and AX88179 (cmd/ffsmodel), and the AX88179
-# once more at SuperSpeed; the suite against the
+# once more at SuperSpeed; the suite against Linux f_ncm and against the
 # NCM model over USB/IP (ffsmodel -usbip); then against the RTL8153B model
 # over USB/IP at high speed and SuperSpeed.
 # Reports: specs/reports/lab-junit-usb-*.xml; failing specs' USB traces in
@@ -80,21 +80,36 @@ DONGLE_LAB_SETUP='for g in /sys/kernel/config/usb_gadget/*; do echo > $g/UDC; do
 	-args --backend=usb:0b95:1790 -ginkgo.junit-report=reports/lab-junit-usb-0b95-1790-super.xml || { model_log; exit 1; }
 echo "lab.sh: conformance suite against the ax88179 model at SuperSpeed (usb:0b95:1790) passed in $((SECONDS - T1)) s"
 # CDC-NCM (issue 16): the conformance suite through gousb against the
-# kernel's own f_ncm gadget (usb:1209:0002, DONGLE_PEER=iface:gncm0
-# DONGLE_FAULTS=udc:ncm) is NOT run here. It passes in some spec orders and
-# not in others, and the capture says the gadget holds the frames: in
-# fixtures/finding-f_ncm-held-ntb.pcap one NTB carries the frames of eleven
-# specs, held for three minutes until it filled (16 KB). Our reading of
-# Linux 6.1's f_ncm (not yet confirmed by a test of its own): its NTB flush
-# timer starts only when a new NTB opens, and a timer flush that finds no
-# free IN request (the host not reading, between specs) is dropped and not
-# re-armed, so every later frame joins that NTB. Until that is asserted as
-# the device's expected failure, the stage would fail by spec order; the
-# referee stage above runs the kernel's cdc_ncm and dongle's on the same
-# gadget under usbmon. The NCM model (hw/sim/ncm) cannot be served through
-# FunctionFS on this kernel (f_fs refuses class-specific descriptors with
-# EINVAL, which the referee asserts); it is served over USB/IP instead (the
-# next block).
+# kernel's own f_ncm gadget (usb:1209:0002) with dongle's cdc_ncm, one boot;
+# its far side is the gadget's netdev gncm0 (DONGLE_PEER=iface:gncm0: the
+# specs send and capture there, and take it down and up), and it is
+# unplugged through its UDC (DONGLE_FAULTS=udc:ncm).
+# f_ncm holds frames (a device finding, asserted by the spec "shows f_ncm
+# holding an NTB ..." in this run, specs/lab_ncm_hold.go): its NTB flush
+# timer is started only when ncm_wrap_ntb opens an NTB, and when it fires
+# while every IN request is queued (eth_start_xmit(NULL) finds no free one:
+# NETDEV_TX_BUSY, HRTIMER_NORESTART) the NTB stays open and each later
+# frame joins it until 31 datagrams or 16 KB fill it; nothing frees it on
+# SET_INTERFACE or a UDC unbind. In CI that held eleven specs' frames for
+# three minutes (fixtures/finding-f_ncm-held-ntb.pcap): the NTB starts with
+# the last six of the 200 frames the unplug spec sent from gncm0 (seq
+# 194..199), open at the unbind, and every frame after the replug joined it.
+# Two things keep the stage's other specs out of that state, neither of
+# them hiding a lost frame: the udc:ncm Restore powers f_ncm up afresh
+# after an unplug, as a real replug does (the function is unlinked from
+# its configuration and linked again while the UDC is unbound: a new
+# struct f_ncm, the same gncm0), and gncm0 sends nothing of its own
+# (disable_ipv6: no router solicitations, MLD reports or DAD probes while
+# no driver reads between specs). The referee stage above runs the
+# kernel's cdc_ncm and dongle's on the same gadget under usbmon.
+# The NCM model (hw/sim/ncm) cannot be served through FunctionFS on this
+# kernel (f_fs refuses class-specific descriptors with EINVAL, which the
+# referee asserts); it is served over USB/IP instead (the next block).
+T1=$SECONDS
+DONGLE_LAB_SETUP='echo 1 > /proc/sys/net/ipv6/conf/gncm0/disable_ipv6' DONGLE_PEER=iface:gncm0 DONGLE_FAULTS=udc:ncm \
+	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
+	-args --backend=usb:1209:0002 -ginkgo.junit-report=reports/lab-junit-usb-1209-0002.xml
+echo "lab.sh: conformance suite against Linux f_ncm (usb:1209:0002) passed in $((SECONDS - T1)) s"
 # ---- The NCM model over USB/IP (issue 16) ----------------------------------
 # The conformance suite through gousb against dongle's NCM model (hw/sim/ncm,
 # 1209:0004) with dongle's cdc_ncm, one boot. FunctionFS cannot carry a CDC
@@ -153,7 +168,7 @@ skipped_note() { # report backend-label
 	local name=${1#reports/lab-junit-}
 	echo "lab.sh: ${name%.xml}: $skip of $sel selected specs skipped; $found passed showing a device finding"
 }
-for r in 0525-a4a2 1209-0001 0b95-772b 0b95-1790 0b95-1790-super 1209-0004 0bda-8153 0bda-8153-super; do
+for r in 0525-a4a2 1209-0001 0b95-772b 0b95-1790 0b95-1790-super 1209-0002 1209-0004 0bda-8153 0bda-8153-super; do
 	skipped_note "reports/lab-junit-usb-$r.xml" "backend-usb-${r%-super}"
 done
 echo "lab.sh: lab stage passed in $((SECONDS - T0)) s"
