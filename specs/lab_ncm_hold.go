@@ -453,7 +453,7 @@ func labNCMHoldSpec(d *labDev, b func() Backend) {
 		h.sawFinding(FNCMHeldNTB,
 			fmt.Sprintf("measured: %d IN requests (qlen), the last %d of %d frames held while the host read for %v, until %d later frames had filled their NTB to %d datagrams; %d NTBs read",
 				qlen, held, sent-start, heldFor.Round(time.Millisecond), need, fNCMMaxDatagrams, x.ntbs.Load()),
-			"fixtures/finding-f_ncm-held-ntb.pcap (a CI run, eleven specs' frames in one NTB) and this spec's USB trace; drivers/usb/gadget/function/f_ncm.c ncm_wrap_ntb, ncm_tx_timeout, package_for_tx; u_ether.c eth_start_xmit")
+			"fixtures/finding-f_ncm-held-ntb.pcap (a CI run: an unplugged spec's last six frames and eleven specs' frames in one NTB), fixtures/finding-f_ncm-held-ntb-trigger.pcap (this spec's trace from a lab run); drivers/usb/gadget/function/f_ncm.c ncm_wrap_ntb, ncm_tx_timeout, package_for_tx; u_ether.c eth_start_xmit")
 	}, SpecTimeout(2*time.Minute))
 }
 
