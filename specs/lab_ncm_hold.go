@@ -113,7 +113,8 @@ type rawNCMReader struct {
 	r        cdcncm.Reader
 	arrivals chan ntbArrival
 	foreign  atomic.Int64 // datagrams that were not this run's test frames
-	stale    atomic.Int64 // this run's test frames of earlier specs
+	stale    atomic.Int64 // this run's test frames numbered below base: sent before
+	base     int
 	ntbs     atomic.Int64
 
 	mu   sync.Mutex
@@ -123,8 +124,8 @@ type rawNCMReader struct {
 	done     chan struct{}
 }
 
-func newRawNCMReader(ep hw.Endpoint) *rawNCMReader {
-	return &rawNCMReader{ep: ep, arrivals: make(chan ntbArrival, 4096),
+func newRawNCMReader(ep hw.Endpoint, base int) *rawNCMReader {
+	return &rawNCMReader{ep: ep, base: base, arrivals: make(chan ntbArrival, 4096),
 		r: cdcncm.Reader{Format: cdcncm.NTB16, MaxBlock: cdcncm.NTBDefaultSize}}
 }
 
@@ -161,8 +162,8 @@ func (x *rawNCMReader) parse(t *hw.Transfer) {
 			x.foreign.Add(1)
 			return
 		}
-		if FrameSeq(f) < holdSeqBase {
-			x.stale.Add(1) // an earlier spec's frame, held until now
+		if FrameSeq(f) < x.base {
+			x.stale.Add(1) // a frame sent before, held until now
 			return
 		}
 		select {
@@ -288,172 +289,261 @@ func gadgetQueueLen(fn string) int {
 	return 2 * q
 }
 
+// ncmRig is one opening of the f_ncm gadget for the hold specs: the raw
+// device (recorded), both interfaces claimed, the data interface at alt 1,
+// the bulk IN endpoint and its reader, and the gadget's netdev as sender.
+type ncmRig struct {
+	d                 *labDev
+	t                 *Target
+	rec               *record.Device
+	h                 *Harness
+	fn                *cdcncm.Function
+	ep                hw.Endpoint
+	x                 *rawNCMReader
+	host              []byte // the MAC the gadget announces: the frames' destination
+	base              int    // the rig's first sequence number
+	seq               int
+	got               map[int]ntbArrival
+	devClosed, closed bool
+}
+
+// openNCMRig opens be for a hold spec, its frames numbered from base; it
+// skips without a peer on the gadget's own netdev. Closing is registered
+// (close, idempotent).
+func openNCMRig(ctx context.Context, d *labDev, be Backend, base int) *ncmRig {
+	GinkgoHelper()
+	if !has(be, CapPeer) {
+		Skip(fmt.Sprintf("%s: %s", CapPeer, be.Why(CapPeer)))
+	}
+	t, err := be.Open(ctx)
+	Expect(err).NotTo(HaveOccurred(), "open %s", be.Name())
+	if p, ok := t.Peer.(*ifacePeer); !ok || p.name != d.gadgetNetdev {
+		t.Close()
+		Skip(fmt.Sprintf("the spec sends from the gadget's own netdev: it needs DONGLE_PEER=iface:%s", d.gadgetNetdev))
+	}
+	f, err := os.CreateTemp("", "dongle-spec-*.pcap")
+	Expect(err).NotTo(HaveOccurred())
+	f.Close()
+	rec, err := record.Create(t.HW, f.Name(), record.Options{})
+	Expect(err).NotTo(HaveOccurred())
+	r := &ncmRig{d: d, t: t, rec: rec, h: &Harness{B: be, T: t, rec: rec, tracePath: f.Name()},
+		base: base, seq: base, got: map[int]ntbArrival{}}
+	DeferCleanup(r.close)
+	cfg, err := hw.ReadConfig(ctx, rec, 0)
+	Expect(err).NotTo(HaveOccurred())
+	for _, i := range cfg.Interfaces {
+		if r.fn, err = cdcncm.Parse(cfg, i.Number); err == nil {
+			break
+		}
+	}
+	Expect(r.fn).NotTo(BeNil(), "the NCM function of %s", be.Name())
+	Expect(rec.Claim(int(r.fn.Control))).To(Succeed())
+	Expect(rec.Claim(int(r.fn.Data))).To(Succeed())
+	// Alt 1 connects f_ncm to u_ether (gether_connect: qlen fresh IN
+	// requests, carrier on), with its defaults: NTB16, 16 KB NTBs.
+	Expect(rec.SetAlt(int(r.fn.Data), 0)).To(Succeed())
+	Expect(rec.SetAlt(int(r.fn.Data), int(r.fn.DataAlt))).To(Succeed())
+	r.ep, err = rec.OpenEndpoint(r.fn.In.Address)
+	Expect(err).NotTo(HaveOccurred())
+	r.x = newRawNCMReader(r.ep, base)
+	r.host, err = readMAC(filepath.Join(d.gadgetFunc, "host_addr"))
+	Expect(err).NotTo(HaveOccurred())
+	return r
+}
+
+// closeDevice undoes what openNCMRig did to the device (once): reading
+// stopped, alt 0, interfaces released (the kernel's cdc_ncm is bound
+// again), the device closed.
+func (r *ncmRig) closeDevice() {
+	GinkgoHelper()
+	if r.devClosed {
+		return
+	}
+	r.devClosed = true
+	if r.x.done != nil && !r.x.stopping.Load() {
+		r.x.stop()
+	}
+	Expect(r.ep.Close()).To(Succeed(), "closing bulk IN")
+	Expect(r.rec.SetAlt(int(r.fn.Data), 0)).To(Succeed(), "alt 0")
+	Expect(r.rec.Release(int(r.fn.Data))).To(Succeed(), "release the data interface")
+	Expect(r.rec.Release(int(r.fn.Control))).To(Succeed(), "release the control interface")
+	Expect(r.rec.Close()).To(Succeed(), "closing the device")
+}
+
+// close undoes openNCMRig (once): closeDevice, then the target's Close
+// (after an unplug it plugs the gadget back in and waits for the kernel's
+// driver), and the trace kept where it is evidence.
+func (r *ncmRig) close() {
+	GinkgoHelper()
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.closeDevice()
+	if err := r.t.Close(); err != nil && !isAlreadyClosed(err) {
+		Fail(fmt.Sprintf("closing %s: %v", r.h.B.Name(), err))
+	}
+	r.h.keepTrace()
+}
+
+// send sends the rig's next frame from the gadget's netdev.
+func (r *ncmRig) send() int {
+	GinkgoHelper()
+	Expect(r.t.Peer.Inject(Frame(r.host, PeerMAC, MinFrame, r.seq))).To(Succeed(), "frame %d from %s", r.seq, r.d.gadgetNetdev)
+	r.seq++
+	return r.seq - 1
+}
+
+// prime makes a known start: the host reads, and a frame sent now leaves
+// on its own NTB's timer. An NTB left held from before (by an earlier
+// spec, or before an unplug) takes this frame too: it is filled until it
+// goes. It returns how many more frames that took, and leaves the host not
+// reading.
+func (r *ncmRig) prime() int {
+	GinkgoHelper()
+	r.x.start(4)
+	probe := r.send()
+	r.x.collect(r.got, time.Second, 2*time.Second)
+	stale := 0
+	for ; !hasSeq(r.got, probe) && stale < fNCMMaxDatagrams; stale++ {
+		r.send()
+		r.x.collect(r.got, 200*time.Millisecond, time.Second)
+	}
+	r.x.collect(r.got, 500*time.Millisecond, 2*time.Second)
+	for s := r.base; s < r.seq; s++ {
+		Expect(hasSeq(r.got, s)).To(BeTrue(), "frame %d of the start (%d frames were needed to release an NTB held from before)", s, stale)
+	}
+	if stale > 0 || r.x.stale.Load() > 0 {
+		AddReportEntry("stale-held-ntb", fmt.Sprintf("an NTB held from before, with %d frames sent before, took %d more frames to leave", r.x.stale.Load(), stale))
+	}
+	r.x.stop()
+	Expect(r.x.err()).NotTo(HaveOccurred())
+	return stale
+}
+
+// hold makes f_ncm hold an NTB (steps 1-3 below), the host reading again
+// at the end. It returns the frames sent (from start to sent-1), how
+// many of the last are held, and when the host read again.
+func (r *ncmRig) hold(ctx context.Context) (start, sent, held int, readAt time.Time) {
+	GinkgoHelper()
+	qlen := gadgetQueueLen(r.d.gadgetFunc)
+	// 1. The host stops reading. One frame at a time, 20 ms apart: each
+	// on its own NTB, which its timer flushes into an IN request, until
+	// all qlen requests are queued at the UDC; u_ether then stops the
+	// queue, and gncm0's qdisc keeps the rest: more than one NTB's
+	// worth (31 datagrams) and less than two. (Should a timer fire
+	// late and two frames share an NTB, the qdisc keeps one frame
+	// less: still in that range.)
+	start = r.seq
+	for i := 0; i < qlen+fNCMMaxDatagrams+10; i++ {
+		r.send()
+		time.Sleep(20 * time.Millisecond)
+	}
+	sent = r.seq
+	time.Sleep(200 * time.Millisecond)
+
+	// 2. The host reads one NTB: one request comes back, u_ether wakes
+	// the queue, and the backlog goes to ncm_wrap_ntb in one softirq.
+	// The frame that does not fit the full NTB sends it with that one
+	// request and opens the next NTB, whose timer, 300 µs later, finds
+	// no free request.
+	Expect(r.x.readOne(ctx)).To(Succeed())
+	readAt = time.Now()
+	var first ntbArrival
+	Eventually(r.x.arrivals).Should(Receive(&first), "a test frame in the NTB the host read")
+	r.got[first.seq] = first
+	Expect(first.seq).To(Equal(start), "the first NTB the host read starts with the first frame sent")
+	time.Sleep(200 * time.Millisecond)
+
+	// 3. The host reads everything again, for 2 s: all but a tail.
+	r.x.start(4)
+	r.x.collect(r.got, 2*time.Second, 5*time.Second)
+	Expect(r.x.err()).NotTo(HaveOccurred())
+	Expect(r.x.foreign.Load()).To(BeZero(), "frames of %s's own in the NTBs (the counts assume a quiet netdev)", r.d.gadgetNetdev)
+	arrived := map[int]bool{}
+	for s := start; s < sent; s++ {
+		arrived[s-start] = hasSeq(r.got, s)
+	}
+	held, err := heldTail(sent-start, arrived)
+	if errors.Is(err, ErrFindingGone) {
+		Fail(err.Error())
+	}
+	Expect(err).NotTo(HaveOccurred())
+	By(fmt.Sprintf("%d of %d frames held after %v of reading (qlen %d)", held, sent-start, time.Since(readAt).Round(time.Millisecond), qlen))
+	return start, sent, held, readAt
+}
+
 func labNCMHoldSpec(d *labDev, b func() Backend) {
 	It("shows f_ncm holding an NTB whose flush timer fired while every IN request was queued, until later frames fill it", Label(string(CapPeer)), func(ctx SpecContext) {
-		be := b()
-		if !has(be, CapPeer) {
-			Skip(fmt.Sprintf("%s: %s", CapPeer, be.Why(CapPeer)))
-		}
 		before := gleak.Goroutines()
-		t, err := be.Open(ctx)
-		Expect(err).NotTo(HaveOccurred(), "open %s", be.Name())
-		if p, ok := t.Peer.(*ifacePeer); !ok || p.name != d.gadgetNetdev {
-			t.Close()
-			Skip(fmt.Sprintf("the spec sends from the gadget's own netdev: it needs DONGLE_PEER=iface:%s", d.gadgetNetdev))
-		}
-		f, err := os.CreateTemp("", "dongle-spec-*.pcap")
-		Expect(err).NotTo(HaveOccurred())
-		f.Close()
-		rec, err := record.Create(t.HW, f.Name(), record.Options{})
-		Expect(err).NotTo(HaveOccurred())
-		h := &Harness{B: be, T: t, rec: rec, tracePath: f.Name()}
 		DeferCleanup(func() {
-			Expect(rec.Close()).To(Succeed(), "closing %s", be.Name())
-			if err := t.Close(); err != nil && !isAlreadyClosed(err) {
-				Fail(fmt.Sprintf("closing %s: %v", be.Name(), err))
-			}
-			h.keepTrace()
 			Eventually(gleak.Goroutines).WithTimeout(3*time.Second).ShouldNot(gleak.HaveLeaked(before), "goroutines after teardown")
 		})
+		r := openNCMRig(ctx, d, b(), holdSeqBase)
 		quietIPv6(d.gadgetNetdev)
-
-		cfg, err := hw.ReadConfig(ctx, rec, 0)
-		Expect(err).NotTo(HaveOccurred())
-		var fn *cdcncm.Function
-		for _, i := range cfg.Interfaces {
-			if fn, err = cdcncm.Parse(cfg, i.Number); err == nil {
-				break
-			}
-		}
-		Expect(fn).NotTo(BeNil(), "the NCM function of %s", be.Name())
-		for _, i := range []uint8{fn.Control, fn.Data} {
-			Expect(rec.Claim(int(i))).To(Succeed())
-			DeferCleanup(rec.Release, int(i))
-		}
-		// Alt 1 connects f_ncm to u_ether (gether_connect: qlen fresh IN
-		// requests, carrier on), with its defaults: NTB16, 16 KB NTBs.
-		Expect(rec.SetAlt(int(fn.Data), 0)).To(Succeed())
-		Expect(rec.SetAlt(int(fn.Data), int(fn.DataAlt))).To(Succeed())
-		DeferCleanup(rec.SetAlt, int(fn.Data), 0)
-		ep, err := rec.OpenEndpoint(fn.In.Address)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(ep.Close)
-		x := newRawNCMReader(ep)
-		DeferCleanup(func() {
-			if x.done != nil && !x.stopping.Load() {
-				x.stop()
-			}
-		})
-		qlen := gadgetQueueLen(d.gadgetFunc)
-		host, err := readMAC(filepath.Join(d.gadgetFunc, "host_addr"))
-		Expect(err).NotTo(HaveOccurred())
-		// Sequence numbers of their own: frames of an earlier spec of this
-		// run, held in an NTB since, are test frames too (they are left
-		// out, counted as stale).
-		seq := holdSeqBase
-		send := func() int {
-			GinkgoHelper()
-			Expect(t.Peer.Inject(Frame(host, PeerMAC, MinFrame, seq))).To(Succeed(), "frame %d from %s", seq, d.gadgetNetdev)
-			seq++
-			return seq - 1
-		}
-		got := map[int]ntbArrival{}
-
-		// 0. A known start: the host reads, and a frame sent now leaves on
-		// its own NTB's timer. An NTB an earlier spec left held (an unplug
-		// under traffic leaves one) takes this frame too: it is filled
-		// until it goes, and the run says how many frames that took.
-		x.start(4)
-		probe := send()
-		x.collect(got, time.Second, 2*time.Second)
-		stale := 0
-		for ; !hasSeq(got, probe) && stale < fNCMMaxDatagrams; stale++ {
-			send()
-			x.collect(got, 200*time.Millisecond, time.Second)
-		}
-		x.collect(got, 500*time.Millisecond, 2*time.Second)
-		for s := holdSeqBase; s < seq; s++ {
-			Expect(hasSeq(got, s)).To(BeTrue(), "frame %d of the start (%d frames were needed to release an NTB held from before the spec)", s, stale)
-		}
-		if stale > 0 || x.stale.Load() > 0 {
-			AddReportEntry("stale-held-ntb", fmt.Sprintf("an NTB held from before this spec, with %d frames of earlier specs, took %d more frames to leave", x.stale.Load(), stale))
-		}
-		x.stop()
-		Expect(x.err()).NotTo(HaveOccurred())
-
-		// 1. The host stops reading. One frame at a time, 20 ms apart: each
-		// on its own NTB, which its timer flushes into an IN request, until
-		// all qlen requests are queued at the UDC; u_ether then stops the
-		// queue, and gncm0's qdisc keeps the rest: more than one NTB's
-		// worth (31 datagrams) and less than two. (Should a timer fire
-		// late and two frames share an NTB, the qdisc keeps one frame
-		// less: still in that range.)
-		start := seq
-		for i := 0; i < qlen+fNCMMaxDatagrams+10; i++ {
-			send()
-			time.Sleep(20 * time.Millisecond)
-		}
-		sent := seq
-		time.Sleep(200 * time.Millisecond)
-
-		// 2. The host reads one NTB: one request comes back, u_ether wakes
-		// the queue, and the backlog goes to ncm_wrap_ntb in one softirq.
-		// The frame that does not fit the full NTB sends it with that one
-		// request and opens the next NTB, whose timer, 300 µs later, finds
-		// no free request.
-		Expect(x.readOne(ctx)).To(Succeed())
-		readAt := time.Now()
-		var first ntbArrival
-		Eventually(x.arrivals).Should(Receive(&first), "a test frame in the NTB the host read")
-		got[first.seq] = first
-		Expect(first.seq).To(Equal(start), "the first NTB the host read starts with the first frame sent")
-		time.Sleep(200 * time.Millisecond)
-
-		// 3. The host reads everything again, for 2 s: all but a tail.
-		x.start(4)
-		x.collect(got, 2*time.Second, 5*time.Second)
-		Expect(x.err()).NotTo(HaveOccurred())
-		Expect(x.foreign.Load()).To(BeZero(), "frames of %s's own in the NTBs (the counts assume a quiet netdev)", d.gadgetNetdev)
-		arrived := map[int]bool{}
-		for s := start; s < sent; s++ {
-			arrived[s-start] = hasSeq(got, s)
-		}
-		held, err := heldTail(sent-start, arrived)
-		if errors.Is(err, ErrFindingGone) {
-			Fail(err.Error())
-		}
-		Expect(err).NotTo(HaveOccurred())
+		r.prime()
+		start, sent, held, readAt := r.hold(ctx)
 		firstHeld := sent - held
-		By(fmt.Sprintf("%d of %d frames held after %v of reading (frames %d..%d)", held, sent-start, time.Since(readAt).Round(time.Millisecond), firstHeld, sent-1))
 
 		// 4. Later frames join the held NTB while the host reads: it leaves
 		// exactly when the frame that does not fit it arrives.
 		need := releaseAfter(held)
 		for i := 0; i < need-1; i++ {
-			send()
+			r.send()
 			time.Sleep(10 * time.Millisecond)
 		}
-		x.collect(got, time.Second, 3*time.Second)
-		for s := firstHeld; s < seq; s++ {
-			Expect(hasSeq(got, s)).To(BeFalse(), "frame %d left before the NTB was full (%d of %d more frames sent)", s, need-1, need)
+		r.x.collect(r.got, time.Second, 3*time.Second)
+		for s := firstHeld; s < r.seq; s++ {
+			Expect(hasSeq(r.got, s)).To(BeFalse(), "frame %d left before the NTB was full (%d of %d more frames sent)", s, need-1, need)
 		}
-		last := send()
-		x.collect(got, time.Second, 5*time.Second)
-		x.stop()
-		Expect(x.err()).NotTo(HaveOccurred())
+		last := r.send()
+		r.x.collect(r.got, time.Second, 5*time.Second)
+		r.x.stop()
+		Expect(r.x.err()).NotTo(HaveOccurred())
 		for s := firstHeld; s <= last; s++ {
-			Expect(hasSeq(got, s)).To(BeTrue(), "frame %d after the %d frames that fill the held NTB", s, need)
+			Expect(hasSeq(r.got, s)).To(BeTrue(), "frame %d after the %d frames that fill the held NTB", s, need)
 		}
-		heldFor := got[firstHeld].at.Sub(readAt)
+		heldFor := r.got[firstHeld].at.Sub(readAt)
 		prev := time.Time{}
-		for s := holdSeqBase; s <= last; s++ {
-			Expect(got[s].at.Before(prev)).To(BeFalse(), "frame %d arrived before frame %d", s, s-1)
-			prev = got[s].at
+		for s := r.base; s <= last; s++ {
+			Expect(r.got[s].at.Before(prev)).To(BeFalse(), "frame %d arrived before frame %d", s, s-1)
+			prev = r.got[s].at
 		}
-		h.sawFinding(FNCMHeldNTB,
+		r.h.sawFinding(FNCMHeldNTB,
 			fmt.Sprintf("measured: %d IN requests (qlen), the last %d of %d frames held while the host read for %v, until %d later frames had filled their NTB to %d datagrams; %d NTBs read",
-				qlen, held, sent-start, heldFor.Round(time.Millisecond), need, fNCMMaxDatagrams, x.ntbs.Load()),
+				gadgetQueueLen(d.gadgetFunc), held, sent-start, heldFor.Round(time.Millisecond), need, fNCMMaxDatagrams, r.x.ntbs.Load()),
 			"fixtures/finding-f_ncm-held-ntb.pcap (a CI run: an unplugged spec's last six frames and eleven specs' frames in one NTB), fixtures/finding-f_ncm-held-ntb-trigger.pcap (this spec's trace from a lab run); drivers/usb/gadget/function/f_ncm.c ncm_wrap_ntb, ncm_tx_timeout, package_for_tx; u_ether.c eth_start_xmit")
+	}, SpecTimeout(2*time.Minute))
+
+	// The backend's part: f_ncm keeps a held NTB across a UDC unbind (the
+	// CI capture), and the udc fault's Restore must bring the gadget back
+	// without it, as the replug of a real (bus-powered) device does.
+	It("gets f_ncm back from an unplug without the NTB it held", Label(string(CapPeer), string(CapUnplug)), func(ctx SpecContext) {
+		be := b()
+		if !has(be, CapUnplug) {
+			Skip(fmt.Sprintf("%s: %s", CapUnplug, be.Why(CapUnplug)))
+		}
+		before := gleak.Goroutines()
+		DeferCleanup(func() {
+			Eventually(gleak.Goroutines).WithTimeout(3*time.Second).ShouldNot(gleak.HaveLeaked(before), "goroutines after teardown")
+		})
+		r := openNCMRig(ctx, d, be, holdSeqBase)
+		quietIPv6(d.gadgetNetdev)
+		r.prime()
+		_, _, held, _ := r.hold(ctx)
+		Expect(held).To(BeNumerically(">", 0))
+		// The device is given back first (the kernel's cdc_ncm binds it
+		// again, alt 0 and 1: the NTB stays held), then unplugged, and
+		// plugged back in by the target's Close (Restore).
+		r.closeDevice()
+		Expect(r.t.Faults.Unplug()).To(Succeed())
+		r.close()
+
+		// A new opening: the first frame must leave on its own NTB, and
+		// none of the frames held before the unplug may come with it.
+		r2 := openNCMRig(ctx, d, be, holdSeqBase+1<<20)
+		Expect(r2.prime()).To(BeZero(), "frames needed to release an NTB held from before the unplug")
+		Expect(r2.x.stale.Load()).To(BeZero(), "frames held before the unplug that arrived after it")
 	}, SpecTimeout(2*time.Minute))
 }
 

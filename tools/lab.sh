@@ -98,7 +98,8 @@ echo "lab.sh: conformance suite against the ax88179 model at SuperSpeed (usb:0b9
 # them hiding a lost frame: the udc:ncm Restore powers f_ncm up afresh
 # after an unplug, as a real replug does (the function is unlinked from
 # its configuration and linked again while the UDC is unbound: a new
-# struct f_ncm, the same gncm0), and gncm0 sends nothing of its own
+# struct f_ncm, the same gncm0; the spec "gets f_ncm back from an unplug
+# without the NTB it held" asserts it), and gncm0 sends nothing of its own
 # (disable_ipv6: no router solicitations, MLD reports or DAD probes while
 # no driver reads between specs). The referee stage above runs the
 # kernel's cdc_ncm and dongle's on the same gadget under usbmon.
