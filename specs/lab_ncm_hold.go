@@ -38,13 +38,18 @@ import (
 // Neither ncm_set_alt (gether_disconnect, ncm_reset_values) nor a UDC
 // unbind (ncm_disable, ncm_unbind cancels the timer) frees it, so the
 // frames stay held across SET_INTERFACE and replug: in
-// fixtures/finding-f_ncm-held-ntb.pcap the frames of eleven specs waited
-// three minutes in one NTB.
+// fixtures/finding-f_ncm-held-ntb.pcap an unplug spec's last six frames
+// and the frames of eleven specs after it waited three minutes in one
+// NTB, and ten frames held before an unplug left after the replug only
+// with 21 more (the second spec, when the udc fault's Restore does not
+// give f_ncm a fresh start).
 //
-// The spec below makes that happen on purpose, through the raw USB device
-// (no driver: the host reads exactly when the spec says) and the gadget's
-// netdev (the iface:gncm0 peer), and asserts it as the device's expected
-// failure.
+// The first spec below makes the hold happen on purpose, through the raw
+// USB device (no driver: the host reads exactly when the spec says) and
+// the gadget's netdev (the iface:gncm0 peer), and asserts it as the
+// device's expected failure. The second asserts that the backend's replug
+// (udc:ncm) brings the gadget back without a held NTB, as the replug of a
+// real device does, so that no spec after an unplug inherits one.
 
 // fNCMMaxDatagrams is how many datagrams f_ncm puts in one NTB at most:
 // TX_MAX_NUM_DPE (32) entries, one of them the zero entry that ends the NDP.
