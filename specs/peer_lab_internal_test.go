@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,4 +143,51 @@ func TestLabWire(t *testing.T) {
 	if n, _, err := qemu.ReadFromUnix(buf); err != nil || !bytes.Equal(buf[:n], sent[0]) {
 		t.Fatalf("after Close the host peer did not echo: % x, %v", buf[:n], err)
 	}
+}
+
+// TestRelinkFunctions: the udc fault's Restore re-creates each ncm link of
+// the gadget's configurations (a new link: configfs frees the function and
+// allocates it anew), pointing at the same function, and leaves other
+// functions' links alone.
+func TestRelinkFunctions(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"functions/ncm.0", "functions/ecm.0", "configs/c.1", "configs/c.2"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{"configs/c.1/ncm.0": "functions/ncm.0", "configs/c.2/ncm.0": "functions/ncm.0", "configs/c.1/ecm.0": "functions/ecm.0"}
+	made := map[string]syscall.Timespec{}
+	for l, fn := range links {
+		p := filepath.Join(dir, l)
+		if err := os.Symlink(filepath.Join(dir, fn), p); err != nil {
+			t.Fatal(err)
+		}
+		made[l] = changed(t, p)
+	}
+	time.Sleep(20 * time.Millisecond) // a link made anew has a later ctime
+	if err := relinkFunctions(dir, "ncm."); err != nil {
+		t.Fatal(err)
+	}
+	for l, fn := range links {
+		p := filepath.Join(dir, l)
+		target, err := os.Readlink(p)
+		if err != nil || target != filepath.Join(dir, fn) {
+			t.Errorf("%s -> %q (%v), want %s", l, target, err, fn)
+		}
+		relinked := changed(t, p) != made[l]
+		if want := strings.Contains(l, "ncm."); relinked != want {
+			t.Errorf("%s relinked %v, want %v", l, relinked, want)
+		}
+	}
+}
+
+// changed is the link's own ctime (inodes are reused at once).
+func changed(t *testing.T, p string) syscall.Timespec {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ctim
 }
