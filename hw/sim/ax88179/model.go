@@ -91,8 +91,7 @@ type Model struct {
 	log     []Request
 	stats   Stats
 	agg     aggregator
-	timer   *time.Timer
-	tgen    uint64 // timer generation: a fired stale timer does nothing
+	timer   *sim.FlushTimer // RX aggregation
 	corrupt []Corruption
 	crcNext int
 	tx      *sim.End
@@ -126,6 +125,7 @@ func New(cfg Config) (*Model, *sim.Device) {
 	m := &Model{cfg: cfg}
 	m.powerOn()
 	d := sim.New(m, hw.Info{Vendor: cfg.Vendor, Product: cfg.Product, Speed: cfg.Speed, Backend: "sim:ax88179", Bus: 1, Address: 2})
+	m.timer = sim.NewFlushTimer(&m.mu, m.flushLocked)
 	m.dev = d
 	return m, d
 }
@@ -199,7 +199,7 @@ func (m *Model) Detach() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.detach = true
-	m.stopTimerLocked()
+	m.timer.Close()
 }
 
 // Reset implements sim.Resetter: a port reset returns the chip to its
@@ -207,7 +207,7 @@ func (m *Model) Detach() {
 func (m *Model) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.stopTimerLocked()
+	m.timer.Disarm()
 	m.agg.reset()
 	m.powerOn()
 }
@@ -423,7 +423,7 @@ func (m *Model) writeMACLocked(reg int, data []byte) func() {
 	}
 	if touches(regRxCtl) && m.mac[regRxCtl]&rxSTART == 0 {
 		m.agg.reset() // RX stopped: whatever was collected is gone
-		m.stopTimerLocked()
+		m.timer.Disarm()
 	}
 	return m.linkEventLocked(before)
 }
@@ -442,7 +442,7 @@ func (m *Model) linkEventLocked(before bool) func() {
 	up := m.phy.link
 	if !up {
 		m.agg.reset()
-		m.stopTimerLocked()
+		m.timer.Disarm()
 	}
 	h := m.host
 	return func() {

@@ -142,9 +142,7 @@ type Model struct {
 	tx       *sim.End
 
 	w        writer
-	timer    *time.Timer
-	armed    bool
-	armedAt  time.Time // when the NTB being built got its first frame
+	timer    *sim.FlushTimer // flushes the NTB being built FlushDelay after its first frame
 	corrupt  []Corruption
 	chainOne bool
 
@@ -173,6 +171,7 @@ var (
 func New(opts Options) *Model {
 	opts.defaults()
 	m := &Model{opts: opts, link: !opts.LinkDown, filter: DefaultFilter, mc: make([][6]byte, 0, opts.MCFilters)}
+	m.timer = sim.NewFlushTimer(&m.mu, m.flushLocked)
 	if a, err := parseMAC(opts.MAC); err == nil {
 		m.mac = a
 	} else {
@@ -217,7 +216,7 @@ func (m *Model) defaultsLocked() {
 	m.inMaxDg = 0
 	m.dgSize = int(m.opts.MaxSegmentSize)
 	m.w.reset(&layouts[m.format])
-	m.armed = false
+	m.timer.Disarm()
 }
 
 // Descriptors implements sim.Model.
@@ -282,7 +281,7 @@ func (m *Model) control(s hw.Setup, data []byte) (int, error) {
 		if int(s.Value) != m.format {
 			m.format = int(s.Value)
 			m.w.reset(&layouts[m.format])
-			m.armed = false
+			m.timer.Disarm()
 		}
 		return 0, nil
 	case in && s.Request == ReqGetNTBInputSize:
@@ -476,30 +475,9 @@ func (m *Model) Receive(frame []byte) {
 		m.flushLocked()
 		return
 	}
-	if m.w.count() == 1 && !m.opts.ManualFlush && !m.armed {
-		m.armed, m.armedAt = true, time.Now()
-		if m.timer == nil {
-			m.timer = time.AfterFunc(m.opts.FlushDelay, m.tick)
-		} else {
-			m.timer.Reset(m.opts.FlushDelay)
-		}
+	if m.w.count() == 1 && !m.opts.ManualFlush && !m.timer.Armed() {
+		m.timer.Arm(m.opts.FlushDelay)
 	}
-}
-
-// tick is the timer: it flushes the NTB being built once FlushDelay has
-// passed since its first frame. A firing meant for an NTB already sent
-// (the timer is reused) finds a younger one and waits out its time.
-func (m *Model) tick() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.armed || m.detached {
-		return
-	}
-	if left := m.opts.FlushDelay - time.Since(m.armedAt); left > 0 {
-		m.timer.Reset(left)
-		return
-	}
-	m.flushLocked()
 }
 
 // Flush sends the partly filled RX NTB now.
@@ -511,7 +489,7 @@ func (m *Model) Flush() {
 
 // flushLocked sends the NTB being built (if any) and starts the next.
 func (m *Model) flushLocked() {
-	m.armed = false
+	m.timer.Disarm()
 	l := &layouts[m.format]
 	n := m.w.count()
 	if n == 0 {
@@ -587,7 +565,7 @@ func (m *Model) SetLink(up bool) {
 	m.link = up
 	if !up {
 		m.w.reset(&layouts[m.format]) // frames in the NTB being built are lost with the link
-		m.armed = false
+		m.timer.Disarm()
 	}
 	if m.open {
 		m.notifyLocked()
@@ -624,15 +602,12 @@ func (m *Model) SetConfiguration(int) {
 // Reset implements sim.Resetter: as a new configuration.
 func (m *Model) Reset() { m.SetConfiguration(0) }
 
-// Detach implements sim.Detacher: stops the timer.
+// Detach implements sim.Detacher: stops the timer for good.
 func (m *Model) Detach() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.detached = true
-	m.armed = false
-	if m.timer != nil {
-		m.timer.Stop()
-	}
+	m.timer.Close()
 }
 
 // notifyLocked schedules CONNECTION_SPEED_CHANGE then NETWORK_CONNECTION

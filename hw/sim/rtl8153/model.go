@@ -100,8 +100,7 @@ type Model struct {
 	stats    Stats
 	unknown  map[uint32]*Access
 	agg      aggregator
-	timer    *time.Timer
-	tgen     uint64
+	timer    *sim.FlushTimer // RX aggregation
 	corrupt  []Corruption
 	frames   [][]byte // the frames of one bulk OUT transfer (reused)
 	stripped []byte   // a received frame with its VLAN tag removed (reused)
@@ -139,6 +138,7 @@ func New(cfg Config) (*Model, *sim.Device) {
 	m := &Model{cfg: cfg, unknown: map[uint32]*Access{}}
 	m.powerOn()
 	d := sim.New(m, hw.Info{Vendor: cfg.Vendor, Product: cfg.Product, Speed: cfg.Speed, Backend: "sim:rtl8153", Bus: 1, Address: 2})
+	m.timer = sim.NewFlushTimer(&m.mu, m.flushLocked)
 	m.dev = d
 	return m, d
 }
@@ -182,7 +182,7 @@ func (m *Model) Detach() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.detach = true
-	m.stopTimerLocked()
+	m.timer.Close()
 	if m.intTimer != nil {
 		m.intTimer.Stop()
 	}
@@ -195,7 +195,7 @@ func (m *Model) Detach() {
 func (m *Model) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.stopTimerLocked()
+	m.timer.Disarm()
 	m.agg.reset()
 }
 
