@@ -164,7 +164,7 @@ func buildAX88772(base simax88772.Options) func(Options) *Instance {
 			Requests: func() []Request {
 				var out []Request
 				for _, r := range m.Requests() {
-					out = append(out, Request{r.Setup, r.Data, r.Stalled})
+					out = append(out, Request{r.Setup, r.Data, r.Stalled()})
 				}
 				return out
 			},
@@ -223,7 +223,7 @@ func buildNCM(base simncm.Options) func(Options) *Instance {
 			Requests: func() []Request {
 				var out []Request
 				for _, r := range m.Requests() {
-					out = append(out, Request{r.Setup, r.Data, r.Stalled})
+					out = append(out, Request{r.Setup, r.Data, r.Stalled()})
 				}
 				return out
 			},

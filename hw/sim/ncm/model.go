@@ -103,12 +103,8 @@ type Stats struct {
 	Notifications uint64 // notifications queued on the interrupt endpoint
 }
 
-// Request is one control request the model saw.
-type Request struct {
-	Setup   hw.Setup
-	Data    []byte // OUT: what the host sent; IN: what the model answered
-	Stalled bool
-}
+// Request is one control request the model saw (sim.Request).
+type Request = sim.Request
 
 // Model is a CDC-NCM device. Build it with New (or NewDevice), give it an
 // Ethernet peer with Connect. It is safe for concurrent use.
@@ -126,20 +122,20 @@ type Model struct {
 	// taken before mu, never while holding it.
 	outMu sync.Mutex
 
-	mu       sync.Mutex
-	format   int
-	inSize   int // the host's NTB input size
-	inMaxDg  int // the host's wNtbInMaxDatagrams (0: none)
-	dgSize   int // the maximum datagram size in effect
-	filter   uint16
-	mc       [][6]byte
-	link     bool
-	open     bool // data alt 1 selected
-	detached bool
-	log      []Request
-	stats    Stats
-	viol     [numViolations]uint64
-	tx       *sim.End
+	mu             sync.Mutex
+	format         int
+	inSize         int // the host's NTB input size
+	inMaxDg        int // the host's wNtbInMaxDatagrams (0: none)
+	dgSize         int // the maximum datagram size in effect
+	filter         uint16
+	mc             [][6]byte
+	link           bool
+	open           bool // data alt 1 selected
+	detached       bool
+	sim.RequestLog // Requests, ClearRequests, Stalled
+	stats          Stats
+	viol           [numViolations]uint64
+	tx             *sim.End
 
 	w        writer
 	timer    *sim.FlushTimer // flushes the NTB being built FlushDelay after its first frame
@@ -248,15 +244,7 @@ func (m *Model) Connect(e *sim.End) {
 // interface; everything else stalls.
 func (m *Model) Control(s hw.Setup, data []byte) (int, error) {
 	n, err := m.control(s, data)
-	r := Request{Setup: s, Stalled: err != nil}
-	if s.In() {
-		r.Data = append([]byte(nil), data[:n]...)
-	} else {
-		r.Data = append([]byte(nil), data...)
-	}
-	m.mu.Lock()
-	m.log = append(m.log, r)
-	m.mu.Unlock()
+	m.Log(s, data, n, err)
 	return n, err
 }
 
@@ -335,13 +323,6 @@ func (m *Model) control(s hw.Setup, data []byte) (int, error) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("ncm: %v: unsupported request: %w", s, hw.ErrStall)
-}
-
-// Requests returns a copy of the control request log.
-func (m *Model) Requests() []Request {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Request(nil), m.log...)
 }
 
 // Negotiated returns the NTB format, the host's NTB input size and

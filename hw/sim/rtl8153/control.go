@@ -11,13 +11,7 @@ import (
 func (m *Model) Control(s hw.Setup, data []byte) (int, error) {
 	m.mu.Lock()
 	n, ev, err := m.controlLocked(s, data)
-	r := Request{Setup: s, Err: err}
-	if s.In() {
-		r.Data = append([]byte(nil), data[:n]...)
-	} else {
-		r.Data = append([]byte(nil), data...)
-	}
-	m.log = append(m.log, r)
+	m.Log(s, data, n, err)
 	if err != nil {
 		m.stats.Malformed++
 	}
