@@ -186,7 +186,7 @@ func (b *Bridge) reader() {
 	defer close(b.done)
 	for {
 		// Back-pressure: read no frame the device has no room for.
-		for b.dev.TxQueued() >= b.dev.TxQueueLen && !b.closing.Load() {
+		for b.dev.TxQueueFull() && !b.closing.Load() {
 			time.Sleep(queueWait)
 		}
 		skb := skbuff.Alloc(b.max + 1)

@@ -217,6 +217,10 @@ func TestFramesCrossBothWaysWholeAndCounted(t *testing.T) {
 			break
 		}
 	}
+	deadline = time.Now().Add(2 * time.Second)
+	for r.br.Stats().ToTAP < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // counted just after the write
+	}
 	st := r.br.Stats()
 	if st.FromTAP != uint64(len(sizes)) || st.ToTAP != 2 || st.FromTAPDropped != 0 || st.FromTAPBad != 0 || st.ToTAPErrors != 0 {
 		t.Errorf("counters %+v: want %d from the TAP and 2 to it, nothing dropped", st, len(sizes))
