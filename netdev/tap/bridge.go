@@ -162,13 +162,11 @@ func (b *Bridge) followCarrier(up bool) {
 	}
 }
 
-// toHost is the device's rx handler: the frame, its link header pushed
-// back, goes to the TAP.
+// toHost is the device's rx handler: the frame, from its link header on,
+// goes to the TAP. It may share its data with other frames (a block the
+// driver split), so it is only read.
 func (b *Bridge) toHost(skb *skbuff.Buff) netdev.RxHandlerResult {
-	if h := skb.MACHeader(); len(h) > 0 && skb.Headroom() >= len(h) {
-		skb.Push(len(h))
-	}
-	if _, err := b.f.Write(skb.Data()); err != nil {
+	if _, err := b.f.Write(skb.MACFrame()); err != nil {
 		b.toErrors.Add(1)
 	} else {
 		b.toTAP.Add(1)

@@ -89,7 +89,11 @@ func Veth(t testing.TB) (a, b string) {
 		Cannot(t, fmt.Sprintf("no veth pair here (kernel without veth, or no CAP_NET_ADMIN): ip link add: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
-		// Deleting one end deletes the pair.
+		// Deleting one end deletes the pair; so does deleting a namespace
+		// an end was moved into (Netns.Take), which may have come first.
+		if _, err := net.InterfaceByName(a); err != nil {
+			return
+		}
 		if out, err := exec.Command("ip", "link", "del", a).CombinedOutput(); err != nil {
 			t.Errorf("ip link del %s: %v: %s", a, err, out)
 		}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dongle/hw/sim/ifwire/vethtest"
+	"dongle/netdev/tap"
+	"dongle/skbuff"
+)
+
+// syncBuffer is the session's stdout, read while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// linkStats is what `ip -s -j link show` says of one interface.
+type linkStats struct {
+	RxPackets, TxPackets uint64
+}
+
+func readLinkStats(t *testing.T, ns *vethtest.Netns, iface string) linkStats {
+	t.Helper()
+	args := []string{"-s", "-j", "link", "show", "dev", iface}
+	var out string
+	if ns != nil {
+		out = ns.IP(t, args...)
+	} else {
+		b, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, b)
+		}
+		out = string(b)
+	}
+	var links []struct {
+		Stats struct {
+			Rx struct{ Packets uint64 } `json:"rx"`
+			Tx struct{ Packets uint64 } `json:"tx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) != 1 {
+		t.Fatalf("ip -s -j link show %s: %v: %s", iface, err, out)
+	}
+	return linkStats{links[0].Stats.Rx.Packets, links[0].Stats.Tx.Packets}
+}
+
+var tapStatsLine = regexp.MustCompile(`host→adapter (\d+) \(refused (\d+), malformed (\d+)\); adapter→host (\d+) \(refused by the TAP (\d+)\) \| driver tx_packets (\d+) tx_errors (\d+) tx_dropped (\d+) rx_packets (\d+) rx_errors (\d+) rx_dropped (\d+)`)
+
+// tapThrough runs `dongle tap MODEL --wire` with the model's cable a veth
+// pair whose far end sits in a namespace of its own with 10.77.0.2; the
+// TAP gets 10.77.0.1. Then the host pings the far end and moves 1 MiB over
+// TCP each way through the TAP, the driver, the model and the cable, and
+// every frame is accounted for at both ends.
+func tapThrough(t *testing.T, model string) {
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		vethtest.Cannot(t, "no /dev/net/tun: "+err.Error())
+	}
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		vethtest.Cannot(t, "no busybox (busybox-static) for ping")
+	}
+	near, far := vethtest.Veth(t)
+	vethtest.NoOffload(t, far)
+	ns := vethtest.NewNetns(t)
+	ns.Take(t, far)
+	ns.IP(t, "addr", "add", "10.77.0.2/24", "dev", far)
+	ns.IP(t, "link", "set", far, "up")
+	ns.IP(t, "link", "set", "lo", "up")
+
+	buffers := skbuff.Live()
+	ready := filepath.Join(t.TempDir(), "ready")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runTapSession(ctx, tapConfig{sel: model, wire: near, ready: ready,
+			opts: tap.Options{Name: "dgltap%d", Up: true, NoIPv6: true}}, &out)
+	}()
+	var name string
+	deadline := time.Now().Add(10 * time.Second)
+	for name == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("dongle tap %s ended before it was ready: %v; output:\n%s", model, err, out.String())
+		default:
+		}
+		if b, err := os.ReadFile(ready); err == nil && len(b) > 0 {
+			name = strings.TrimSpace(string(b))
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no TAP 10 s after dongle tap %s; output:\n%s", model, out.String())
+		} else {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if b, err := exec.Command("ip", "addr", "add", "10.77.0.1/24", "dev", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip addr add on %s: %v: %s", name, err, b)
+	}
+	if !vethtest.WaitRunning(name, true, 10*time.Second) {
+		t.Fatalf("%s has no carrier 10 s after it came up; output:\n%s", name, out.String())
+	}
+	tapBefore := readLinkStats(t, nil, name)
+	farBefore := readLinkStats(t, ns, far)
+
+	if b, err := exec.Command(busybox, "ping", "-c", "3", "-W", "3", "10.77.0.2").CombinedOutput(); err != nil || !strings.Contains(string(b), "3 packets received") {
+		cancel()
+		<-done
+		t.Fatalf("ping 10.77.0.2 through %s: %v\n%s\ndongle tap:\n%s", model, err, b, out.String())
+	}
+
+	// TCP, 1 MiB each way: the far end reads the host's MiB, then sends
+	// its own.
+	l := ns.Listen(t, "tcp4", "10.77.0.2:5001")
+	up, downWant := make([]byte, 1<<20), make([]byte, 1<<20)
+	rand.Read(up)
+	rand.Read(downWant)
+	type got struct {
+		sum [32]byte
+		n   int64
+		err error
+	}
+	server := make(chan got, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			server <- got{err: err}
+			return
+		}
+		defer c.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, c)
+		if err == nil {
+			_, err = c.Write(downWant)
+		}
+		var g got
+		copy(g.sum[:], h.Sum(nil))
+		g.n, g.err = n, err
+		server <- g
+	}()
+	c, err := net.DialTimeout("tcp4", "10.77.0.2:5001", 5*time.Second)
+	if err != nil {
+		t.Fatalf("TCP connect through %s: %v", model, err)
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Write(up); err != nil {
+		t.Fatalf("TCP send through %s: %v", model, err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	down, err := io.ReadAll(c)
+	c.Close()
+	if err != nil {
+		t.Fatalf("TCP receive through %s: %v", model, err)
+	}
+	s := <-server
+	if s.err != nil || s.n != int64(len(up)) || s.sum != sha256.Sum256(up) {
+		t.Fatalf("the far end got %d bytes (err %v), sha256 match %v; want the 1 MiB sent", s.n, s.err, s.sum == sha256.Sum256(up))
+	}
+	if !bytes.Equal(down, downWant) {
+		t.Fatalf("the host got %d bytes from the far end, not the 1 MiB it sent", len(down))
+	}
+
+	// Let the last ACKs cross, then count.
+	var tapNow, farNow linkStats
+	for i := 0; ; i++ {
+		time.Sleep(200 * time.Millisecond)
+		a, b := readLinkStats(t, nil, name), readLinkStats(t, ns, far)
+		if a == tapNow && b == farNow || i == 25 {
+			break
+		}
+		tapNow, farNow = a, b
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("dongle tap %s: %v; output:\n%s", model, err, out.String())
+	}
+	m := tapStatsLine.FindAllStringSubmatch(out.String(), -1)
+	if len(m) == 0 {
+		t.Fatalf("no counters line; output:\n%s", out.String())
+	}
+	om := regexp.MustCompile(`the model dropped (\d+) frames`).FindAllStringSubmatch(out.String(), -1)
+	if len(om) == 0 {
+		t.Fatalf("no model counters line; output:\n%s", out.String())
+	}
+	overflow, _ := strconv.ParseUint(om[len(om)-1][1], 10, 64)
+	var v [11]uint64
+	for i := range v {
+		v[i], _ = strconv.ParseUint(m[len(m)-1][i+1], 10, 64)
+	}
+	fromTAP, refused, bad, toTAP, tapRefused := v[0], v[1], v[2], v[3], v[4]
+	txPackets, txErrors, txDropped, rxPackets, rxErrors, rxDropped := v[5], v[6], v[7], v[8], v[9], v[10]
+	hostSent := tapNow.TxPackets - tapBefore.TxPackets
+	hostGot := tapNow.RxPackets - tapBefore.RxPackets
+	farGot := farNow.RxPackets - farBefore.RxPackets
+	farSent := farNow.TxPackets - farBefore.TxPackets
+	t.Logf("%s: host sent %d frames (TAP read %d, driver sent %d), far end got %d; far end sent %d (model dropped %d, driver got %d, TAP wrote %d), host got %d",
+		model, hostSent, fromTAP, txPackets, farGot, farSent, overflow, rxPackets, toTAP, hostGot)
+	if refused+bad+tapRefused+txErrors+txDropped+rxErrors+rxDropped != 0 {
+		t.Errorf("losses: %s", m[len(m)-1][0])
+	}
+	// The kernel counts the TAP's frames from its creation; the session's
+	// counters too: both totals must agree, and so must the differences
+	// across the traffic at each end of the cable.
+	if tapNow.TxPackets != fromTAP || fromTAP != txPackets {
+		t.Errorf("host→adapter: the TAP sent %d, dongle read %d, the driver sent %d", tapNow.TxPackets, fromTAP, txPackets)
+	}
+	if tapNow.RxPackets != toTAP || toTAP != rxPackets {
+		t.Errorf("adapter→host: the driver got %d, dongle wrote %d, the TAP received %d", rxPackets, toTAP, tapNow.RxPackets)
+	}
+	// What the far end sent and the host did not get, the model dropped
+	// and counted (its FIFO full: the host's reads lag a TCP burst).
+	if farGot != hostSent || farSent != hostGot+overflow {
+		t.Errorf("across the traffic: host sent %d, far end got %d; far end sent %d, host got %d, the model dropped %d", hostSent, farGot, farSent, hostGot, overflow)
+	}
+	if hostSent < 700 || hostGot < 700 {
+		t.Errorf("only %d frames out and %d in for 1 MiB each way", hostSent, hostGot)
+	}
+	if n := skbuff.Live(); n != buffers {
+		t.Errorf("%d live buffers after the session, %d before", n, buffers)
+	}
+}
+
+func TestTapCarriesPingAndTCPThroughEachModel(t *testing.T) {
+	for _, model := range []string{"sim:ecm-gadget", "sim:ax88772", "sim:ax88179", "sim:ncm", "sim:rtl8153"} {
+		t.Run(model, func(t *testing.T) { tapThrough(t, model) })
+	}
+}
+
+func TestTapRefusesWhatItCannotCarry(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"tap", "testdata/nothing.pcap"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "not an adapter") {
+		t.Errorf("a trace: exit %d, %q", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := Main([]string{"tap", "sim:ecm", "sim:ecm"}, &stdout, &stderr); code != 2 {
+		t.Errorf("two adapters: exit %d, %q", code, stderr.String())
+	}
+	err := runTapSession(context.Background(), tapConfig{sel: "sim:ecm"}, io.Discard)
+	if !errors.Is(err, errNoWire) {
+		t.Errorf("a model without --wire: %v, want errNoWire", err)
+	}
+}
