@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -42,34 +41,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// linkStats is what `ip -s -j link show` says of one interface.
-type linkStats struct {
-	RxPackets, TxPackets uint64
-}
-
-func readLinkStats(t *testing.T, ns *vethtest.Netns, iface string) linkStats {
+// hostCounts reads iface's counters in the test's own namespace.
+func hostCounts(t *testing.T, iface string) vethtest.LinkCounts {
 	t.Helper()
-	args := []string{"-s", "-j", "link", "show", "dev", iface}
-	var out string
-	if ns != nil {
-		out = ns.IP(t, args...)
-	} else {
-		b, err := exec.Command("ip", args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, b)
-		}
-		out = string(b)
+	c, err := vethtest.ReadCounts(iface)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var links []struct {
-		Stats struct {
-			Rx struct{ Packets uint64 } `json:"rx"`
-			Tx struct{ Packets uint64 } `json:"tx"`
-		} `json:"stats64"`
-	}
-	if err := json.Unmarshal([]byte(out), &links); err != nil || len(links) != 1 {
-		t.Fatalf("ip -s -j link show %s: %v: %s", iface, err, out)
-	}
-	return linkStats{links[0].Stats.Rx.Packets, links[0].Stats.Tx.Packets}
+	return c
 }
 
 var tapStatsLine = regexp.MustCompile(`host→adapter (\d+) \(refused (\d+), malformed (\d+)\); adapter→host (\d+) \(refused by the TAP (\d+)\) \| driver tx_packets (\d+) tx_errors (\d+) tx_dropped (\d+) rx_packets (\d+) rx_errors (\d+) rx_dropped (\d+)`)
@@ -93,7 +72,6 @@ func tapThrough(t *testing.T, model string) {
 	ns.Take(t, far)
 	ns.IP(t, "addr", "add", "10.77.0.2/24", "dev", far)
 	ns.IP(t, "link", "set", far, "up")
-	ns.IP(t, "link", "set", "lo", "up")
 
 	buffers := skbuff.Live()
 	ready := filepath.Join(t.TempDir(), "ready")
@@ -127,8 +105,8 @@ func tapThrough(t *testing.T, model string) {
 	if !vethtest.WaitRunning(name, true, 10*time.Second) {
 		t.Fatalf("%s has no carrier 10 s after it came up; output:\n%s", name, out.String())
 	}
-	tapBefore := readLinkStats(t, nil, name)
-	farBefore := readLinkStats(t, ns, far)
+	tapBefore := hostCounts(t, name)
+	farBefore := ns.Counts(t, far)
 
 	if b, err := exec.Command(busybox, "ping", "-c", "3", "-W", "3", "10.77.0.2").CombinedOutput(); err != nil || !strings.Contains(string(b), "3 packets received") {
 		cancel()
@@ -188,10 +166,10 @@ func tapThrough(t *testing.T, model string) {
 	}
 
 	// Let the last ACKs cross, then count.
-	var tapNow, farNow linkStats
+	var tapNow, farNow vethtest.LinkCounts
 	for i := 0; ; i++ {
 		time.Sleep(200 * time.Millisecond)
-		a, b := readLinkStats(t, nil, name), readLinkStats(t, ns, far)
+		a, b := hostCounts(t, name), ns.Counts(t, far)
 		if a == tapNow && b == farNow || i == 25 {
 			break
 		}
