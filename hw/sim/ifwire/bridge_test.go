@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,7 +91,7 @@ func TestBridgeMovesFramesAndCarrier(t *testing.T) {
 	}
 	model.Reset()
 
-		// Model → interface: a frame the model sends leaves through b and
+	// Model → interface: a frame the model sends leaves through b and
 	// arrives at a, unchanged, and never comes back into the wire.
 	in := frame(0x04, 60)
 	if !w.A().Send(in) {
@@ -189,4 +190,58 @@ func TestBridgeErrors(t *testing.T) {
 	if _, err := ifwire.Open(sim.NewWire().B(), b, nil); !errors.Is(err, ifwire.ErrBridge) {
 		t.Errorf("interface down: %v", err)
 	}
+}
+
+func TestBridgeHoldsFramesWhileTheModelPauses(t *testing.T) {
+	a, b := vethtest.Veth(t)
+	w := sim.NewWire()
+	model := sim.NewCapture()
+	w.A().Attach(model)
+	br, err := ifwire.Open(w.B(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	var paused atomic.Bool
+	paused.Store(true)
+	br.SetHold(paused.Load)
+	fd := rawSocket(t, a)
+	for i := range 5 {
+		if err := unix.Send(fd, frame(byte(0x02+2*i), 100), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := model.Len(); n != 0 {
+		t.Fatalf("%d frames reached a paused model", n)
+	}
+	paused.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	got, err := model.WaitFor(ctx, 5)
+	if err != nil {
+		t.Fatalf("after the pause: %d frames, %v", len(got), err)
+	}
+	for i, f := range got {
+		if f[0] != byte(0x02+2*i) {
+			t.Errorf("frame %d after the pause is % x..., out of order or lost", i, f[:6])
+		}
+	}
+	// Close does not wait for a pause to end.
+	paused.Store(true)
+	if err := unix.Send(fd, frame(0x0e, 100), 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- br.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close hung behind a held frame")
+	}
+	br.SetHold(nil)
 }
