@@ -34,7 +34,7 @@ var initScript []byte
 var GuestModules = []string{
 	"xhci_pci", "cdc_ether", "cdc_ncm", "rndis_host", "cdc_eem", "cdc_subset", "asix", "ax88179_178a", "r8152", "vhci_hcd",
 	"dummy_hcd", "libcomposite", "usb_f_ecm", "usb_f_ncm", "usb_f_rndis", "usb_f_eem", "usb_f_ecm_subset", "usb_f_fs",
-	"usbmon", "9p", "9pnet_virtio", "virtio_pci", "af_packet", "configfs", "tun", "veth",
+	"usbmon", "9p", "9pnet_virtio", "virtio_pci", "af_packet", "configfs", "tun", "veth", "virtio_net",
 }
 
 // guestLibs are shared objects a cgo (gousb) test binary needs in the
