@@ -184,6 +184,19 @@ func tapThrough(t *testing.T, c tapCase) {
 		}
 		tapNow, farNow = a, b
 	}
+	if c.wire != "" {
+		// The far end's link is the model's link partner: the TAP's
+		// carrier follows it through the driver (link down, then up).
+		for _, st := range []struct {
+			state string
+			up    bool
+		}{{"down", false}, {"up", true}} {
+			ns.IP(t, "link", "set", far, st.state)
+			if !vethtest.WaitRunning(name, st.up, 5*time.Second) {
+				t.Errorf("far end %s: the TAP's carrier did not follow", st.state)
+			}
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("dongle tap %s: %v; output:\n%s", model, err, out.String())

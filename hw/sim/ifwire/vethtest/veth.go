@@ -89,12 +89,16 @@ func Veth(t testing.TB) (a, b string) {
 		Cannot(t, fmt.Sprintf("no veth pair here (kernel without veth, or no CAP_NET_ADMIN): ip link add: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
-		// Deleting one end deletes the pair; so does deleting a namespace
-		// an end was moved into (Netns.Take), which may have come first.
+		// Deleting one end deletes the pair; so does the end of a
+		// namespace an end was moved into (Netns.Take), which the kernel
+		// carries out in the background: the pair may vanish under ip.
 		if _, err := net.InterfaceByName(a); err != nil {
 			return
 		}
 		if out, err := exec.Command("ip", "link", "del", a).CombinedOutput(); err != nil {
+			if _, gone := net.InterfaceByName(a); gone != nil {
+				return
+			}
 			t.Errorf("ip link del %s: %v: %s", a, err, out)
 		}
 	})
