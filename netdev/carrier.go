@@ -1,21 +1,26 @@
 package netdev
 
-// CarrierOn reports the link up (netif_carrier_on) and runs the transmit
-// queue.
+// CarrierOn reports the link up (netif_carrier_on), runs the transmit
+// queue and, if the carrier was off, tells the carrier watchers.
 func (d *Device) CarrierOn() {
 	if !d.carrier.Swap(true) {
 		d.run()
+		d.carrierChanged(true)
 	}
 }
 
 // CarrierOff reports the link down (netif_carrier_off). As Linux
 // deactivates the qdisc, queued frames are freed (tx_dropped) and Xmit
-// drops until CarrierOn. Receiving is not affected.
+// drops until CarrierOn. Receiving is not affected. If the carrier was on,
+// the carrier watchers are told.
 func (d *Device) CarrierOff() {
 	d.tx.mu.Lock()
-	d.carrier.Store(false)
+	was := d.carrier.Swap(false)
 	d.tx.purgeLocked(d)
 	d.tx.mu.Unlock()
+	if was {
+		d.carrierChanged(false)
+	}
 }
 
 // Carrier reports the link state (netif_carrier_ok). A new device has

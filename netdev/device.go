@@ -88,6 +88,8 @@ type Device struct {
 	hmu      sync.Mutex
 	taps     atomic.Pointer[[]*tapEntry]
 	handlers atomic.Pointer[[]*handlerEntry]
+	rxh      atomic.Pointer[rxHandler]
+	watchers atomic.Pointer[[]*carrierWatcher]
 
 	errDown, errNoCarrier, errQueueFull, errShort error
 }

@@ -119,12 +119,15 @@ func (d *Device) bottomHalf(quit, done chan struct{}) {
 	}
 }
 
-// deliver is __netif_receive_skb: every tap sees b, then each handler for
-// b.Protocol gets its own reference (a clone for all but the last) and
+// deliver is __netif_receive_skb: every tap sees b, then the rx handler
+// may take it (RegisterRxHandler); if not, each handler for b.Protocol gets its own reference (a clone for all but the last) and
 // takes ownership of it. With no handler b is freed and counted in
 // rx_nohandler.
 func (d *Device) deliver(b *skbuff.Buff) {
 	d.tap(b, DirRX)
+	if d.rxHandle(b) {
+		return
+	}
 	var hs []*handlerEntry
 	if p := d.handlers.Load(); p != nil {
 		hs = *p

@@ -59,6 +59,15 @@ func (d *Device) TxQueued() int {
 	return d.tx.n
 }
 
+// TxQueueFull reports whether the transmit queues hold TxQueueLen frames,
+// so that Xmit would drop the next one: a sender that would rather wait
+// than drop (a TAP bridge) asks before it reads its next frame.
+func (d *Device) TxQueueFull() bool {
+	d.tx.mu.Lock()
+	defer d.tx.mu.Unlock()
+	return d.tx.n >= d.TxQueueLen
+}
+
 // Xmit queues b for transmission in the band of its Priority and runs the
 // queue (dev_queue_xmit). Xmit always takes ownership of b. It drops b
 // (freeing it and counting tx_dropped) and returns an error naming the

@@ -41,8 +41,10 @@ var _ = Describe("transmit", func() {
 		d.SetTxQueueLen(3)
 		d.StopQueue()
 		for i := range 3 {
+			Expect(d.TxQueueFull()).To(BeFalse(), "%d queued of 3", i)
 			Expect(d.Xmit(txFrame(byte(i), i))).To(Succeed())
 		}
+		Expect(d.TxQueueFull()).To(BeTrue(), "TxQueueFull says what the next Xmit meets")
 		err := d.Xmit(txFrame(9, 0))
 		Expect(err).To(MatchError(netdev.ErrQueueFull))
 		Expect(err.Error()).To(ContainSubstring(d.Name()))
@@ -61,6 +63,7 @@ var _ = Describe("transmit", func() {
 		}
 		d.SetTxQueueLen(2)
 		Expect(d.TxQueued()).To(Equal(5), "nothing dropped by the change")
+		Expect(d.TxQueueFull()).To(BeTrue(), "over the new bound is full")
 		Expect(d.Xmit(txFrame(9, 0))).To(MatchError(netdev.ErrQueueFull), "the next enqueue sees the new bound")
 		d.WakeQueue()
 		_, _, sent := drv.Snapshot()

@@ -94,6 +94,37 @@ var _ = Describe("Clone and Copy", func() {
 	})
 })
 
+var _ = Describe("MACFrame", func() {
+	It("is the frame from the link header to tail, readable on a clone, where Push would panic", func() {
+		b := skbuff.Alloc(100)
+		b.PutData([]byte("eth-hdr|ip-and-payload"))
+		DeferCleanup(b.Free, skbuff.FreeRead)
+		Expect(b.MACFrame()).To(Equal([]byte("eth-hdr|ip-and-payload")), "no link header marked: the data")
+		b.ResetMACHeader()
+		b.Pull(8)
+		Expect(b.MACFrame()).To(Equal([]byte("eth-hdr|ip-and-payload")))
+		Expect(b.Data()).To(Equal([]byte("ip-and-payload")), "nothing pushed")
+		c := b.Clone()
+		DeferCleanup(c.Free, skbuff.FreeRead)
+		Expect(c.MACFrame()).To(Equal([]byte("eth-hdr|ip-and-payload")))
+		Expect(func() { c.Push(8) }).To(Panic(), "the write MACFrame avoids")
+		b.Trim(2)
+		Expect(b.MACFrame()).To(Equal([]byte("eth-hdr|ip")), "ends at tail")
+		f := b.MACFrame()
+		Expect(cap(f)).To(Equal(len(f)), "cannot be appended into the buffer")
+	})
+
+	It("is the data when the marked header lies after it", func() {
+		b := skbuff.Alloc(100)
+		b.PutData([]byte("0123456789"))
+		DeferCleanup(b.Free, skbuff.FreeRead)
+		b.Pull(4)
+		b.ResetMACHeader()
+		b.Push(2)
+		Expect(b.MACFrame()).To(Equal([]byte("23456789")))
+	})
+})
+
 var _ = Describe("Free and accounting", func() {
 	It(`"the driver must release the buffer by calling dev_kfree_skb(skb, FREE_WRITE)": Free counts by direction`, Label("article"), func() {
 		before := skbuff.Counters()

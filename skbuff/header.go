@@ -89,3 +89,16 @@ func (b *Buff) headerAt(op string, off int) int {
 	}
 	return at
 }
+
+// MACFrame is the frame from its link header to the end of the data
+// (skb_mac_header up to tail): what a packet socket or a TAP is given. It
+// is a view, read-only like the data of a clone: nothing is pushed, so a
+// shared buffer can be read whole. Without a link header marked, or with
+// one not before the data, it is Data.
+func (b *Buff) MACFrame() []byte {
+	b.live("MACFrame")
+	if b.mac == noHeader || b.mac > b.data {
+		return b.Data()
+	}
+	return b.c.mem[b.mac:b.tail:b.tail]
+}

@@ -82,6 +82,7 @@ import (
 	"dongle/hw"
 	"dongle/hw/ffs"
 	"dongle/hw/sim"
+	"dongle/hw/sim/ifwire"
 	"dongle/hw/sim/peer"
 	"dongle/usbnet/catalog"
 )
@@ -102,7 +103,7 @@ type config struct {
 	super, usbip            bool
 	capture, requests       string
 	ready, ctl, logPath     string
-	sock                    string
+	sock, wire              string
 	daemon, verbose         bool
 	statsEvery              time.Duration
 }
@@ -122,6 +123,7 @@ func main() {
 	flag.StringVar(&c.requests, "requests", "", "write the model's control request log here on exit")
 	flag.StringVar(&c.ready, "ready", "", "create this file once the host has configured the device")
 	flag.StringVar(&c.ctl, "ctl", "", "FIFO taking link commands (down, up)")
+	flag.StringVar(&c.wire, "wire", "", "the model's cable is this host interface (hw/sim/ifwire; one end of a veth pair): the host's stack on the other end is the link partner, instead of the in-process peer")
 	flag.StringVar(&c.sock, "sock", "", "unix socket where a spec drives the wire and injects faults (protocol: hw/vmlab/guest/wire.go)")
 	flag.StringVar(&c.logPath, "log", "", "with -daemon: the child's output (default /tmp/ffsmodel-MODEL.log)")
 	flag.BoolVar(&c.daemon, "daemon", false, "run in the background; return once ready")
@@ -261,6 +263,17 @@ func run(c config) error {
 		wp.logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
 	}
 
+	if c.wire != "" {
+		if c.sock != "" {
+			return errors.New("-wire and -sock both name the far side of the model's cable: give one")
+		}
+		cable, err := ifwire.Open(wire.B(), c.wire, ch.SetLink)
+		if err != nil {
+			return fmt.Errorf("-wire %s: %w", c.wire, err)
+		}
+		defer cable.Close()
+		cable.SetHold(p.Hold) // the partner obeys the model's PAUSE
+	}
 	if c.usbip {
 		return runUSBIP(ctx, c, ch, wp, p)
 	}

@@ -95,8 +95,24 @@ func execConfig(ctx context.Context, c ExecConfig) (RunConfig, error) {
 		cfg.HostRoot = dir
 	}
 	cfg.Timeout = execTimeout(env, c.Args)
+	for _, kv := range env {
+		if v, ok := cutEnv(kv, EnvUSBNetPeer); ok {
+			switch v {
+			case "", "host":
+			case "guest":
+				cfg.USBNetToGuest = true
+			default:
+				return RunConfig{}, fmt.Errorf("%s=%q: want host or guest", EnvUSBNetPeer, v)
+			}
+		}
+	}
 	return cfg, nil
 }
+
+// EnvUSBNetPeer says what stands at the far end of usb-net's cable:
+// "host" (the default: the host peer, frames counted and echoed there) or
+// "guest" (a virtio-net NIC in the guest: RunConfig.USBNetToGuest).
+const EnvUSBNetPeer = "DONGLE_LAB_USBNET_PEER"
 
 func passEnv(env []string) []string {
 	pass := map[string]bool{"GOTRACEBACK": true, "GODEBUG": true, "GOMAXPROCS": true}
@@ -110,7 +126,7 @@ func passEnv(env []string) []string {
 	var out []string
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == EnvDir || k == EnvPass || k == EnvTimeout {
+		if k == EnvDir || k == EnvPass || k == EnvTimeout || k == EnvUSBNetPeer {
 			continue // host-side lab settings
 		}
 		if strings.HasPrefix(k, "DONGLE_") || pass[k] {

@@ -29,11 +29,12 @@ var initScript []byte
 // kernel's own ASIX and Realtek drivers for comparisons: asix,
 // ax88179_178a, r8152 with mii), vhci_hcd (USB/IP: hw/usbip presents a
 // model with its own endpoint numbers), dummy_hcd with the gadget
-// functions, usbmon, and virtio 9p for the shares.
+// functions, usbmon, virtio 9p for the shares, and tun and veth for
+// `dongle tap` (a TAP, and a model's cable to a guest interface).
 var GuestModules = []string{
 	"xhci_pci", "cdc_ether", "cdc_ncm", "rndis_host", "cdc_eem", "cdc_subset", "asix", "ax88179_178a", "r8152", "vhci_hcd",
 	"dummy_hcd", "libcomposite", "usb_f_ecm", "usb_f_ncm", "usb_f_rndis", "usb_f_eem", "usb_f_ecm_subset", "usb_f_fs",
-	"usbmon", "9p", "9pnet_virtio", "virtio_pci", "af_packet", "configfs",
+	"usbmon", "9p", "9pnet_virtio", "virtio_pci", "af_packet", "configfs", "tun", "veth", "virtio_net",
 }
 
 // guestLibs are shared objects a cgo (gousb) test binary needs in the

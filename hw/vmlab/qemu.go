@@ -42,6 +42,11 @@ type VM struct {
 	NetLocal   string
 	NetRemote  string
 	USBNetPcap string // pcap= capture of usb-net's USB traffic
+	// GuestNIC puts the far end of usb-net's cable in the guest: a
+	// virtio-net NIC whose dgram netdev (n1) is the other end of
+	// NetLocal/NetRemote (it binds NetRemote and sends to NetLocal), so
+	// the guest's own stack is usb-net's link partner.
+	GuestNIC bool
 
 	Shares  []Share
 	Control string // unix socket for ttyS2
@@ -49,6 +54,10 @@ type VM struct {
 	// the lab unplugs and replugs usb-net (USBNetID) through it.
 	Monitor string
 }
+
+// GuestNICMAC is the MAC of the guest NIC at the far end of usb-net's
+// cable (VM.GuestNIC).
+const GuestNICMAC = "52:54:00:77:00:02"
 
 // USBNetID is usb-net's QEMU device id, what device_del names.
 const USBNetID = "usbnet0"
@@ -115,6 +124,13 @@ func (v *VM) Args() ([]string, error) {
 			a = append(a, "-netdev", "user,id=n0,restrict=on")
 		}
 		a = append(a, "-device", USBNetDevice(v.USBNetPcap))
+		if v.GuestNIC {
+			if v.NetLocal == "" {
+				return nil, errors.New("qemu: a guest NIC as usb-net's partner needs the dgram socket paths")
+			}
+			a = append(a, "-netdev", "dgram,id=n1,local.type=unix,local.path="+v.NetRemote+",remote.type=unix,remote.path="+v.NetLocal,
+				"-device", "virtio-net-pci,netdev=n1,mac="+GuestNICMAC)
+		}
 	}
 	for _, s := range v.Shares {
 		if s.Tag == "" || s.Path == "" || strings.ContainsAny(s.Path+s.Tag, ",") {

@@ -1,6 +1,8 @@
 package vmlab
 
 import (
+	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -38,9 +40,22 @@ func TestVMArgs(t *testing.T) {
 			t.Errorf("-append %q, want %q", args[i+1], vm.Append)
 		}
 	}
-	if strings.Contains(got, "enable-kvm") || strings.Contains(got, "-netdev user") {
+	if strings.Contains(got, "enable-kvm") || strings.Contains(got, "-netdev user") || strings.Contains(got, "virtio-net") {
 		t.Errorf("unexpected options: %s", got)
 	}
+	// The guest NIC is the cable's other end: its socket paths swapped.
+	vm.GuestNIC = true
+	args, _ = vm.Args()
+	got = strings.Join(args, " ")
+	for _, want := range []string{
+		"-netdev dgram,id=n0,local.type=unix,local.path=/s/qemu.sock,remote.type=unix,remote.path=/s/host.sock",
+		"-netdev dgram,id=n1,local.type=unix,local.path=/s/host.sock,remote.type=unix,remote.path=/s/qemu.sock -device virtio-net-pci,netdev=n1,mac=" + GuestNICMAC,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("with GuestNIC, argv lacks %q:\n%s", want, got)
+		}
+	}
+	vm.GuestNIC = false
 
 	vm.NetLocal, vm.NetRemote, vm.Accel, vm.USBNetPcap = "", "", "kvm", ""
 	args, _ = vm.Args()
@@ -64,6 +79,7 @@ func TestVMArgsErrors(t *testing.T) {
 		"comma path":  {Kernel: "k", Initrd: "i", Console: "/a,b"},
 		"bad accel":   {Kernel: "k", Initrd: "i", Console: "c", Accel: "hvf"},
 		"half dgram":  {Kernel: "k", Initrd: "i", Console: "c", USBNet: true, NetLocal: "/q"},
+		"slirp NIC":   {Kernel: "k", Initrd: "i", Console: "c", USBNet: true, GuestNIC: true},
 		"share comma": {Kernel: "k", Initrd: "i", Console: "c", Shares: []Share{{Tag: "x", Path: "/a,b"}}},
 	} {
 		if _, err := vm.Args(); err == nil {
@@ -135,9 +151,25 @@ func TestExecTimeoutAndEnv(t *testing.T) {
 	if d := execTimeout([]string{EnvTimeout + "=42s"}, []string{"-test.timeout=3m0s"}); d.Seconds() != 42 {
 		t.Errorf("timeout from env: %v", d)
 	}
-	env := passEnv([]string{"DONGLE_BACKEND=usb", "HOME=/root", "GOTRACEBACK=all", EnvDir + "=/x", EnvPass + "=FOO", "FOO=1"})
+	env := passEnv([]string{"DONGLE_BACKEND=usb", "HOME=/root", "GOTRACEBACK=all", EnvDir + "=/x", EnvPass + "=FOO", "FOO=1", EnvUSBNetPeer + "=guest"})
 	if got := strings.Join(env, " "); got != "DONGLE_BACKEND=usb GOTRACEBACK=all FOO=1" {
 		t.Errorf("passed env %q", got)
+	}
+}
+
+func TestExecUSBNetPeer(t *testing.T) {
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[string]bool{"": false, "host": false, "guest": true} {
+		cfg, err := execConfig(context.Background(), ExecConfig{Bin: bin, Env: []string{EnvUSBNetPeer + "=" + v}})
+		if err != nil || cfg.USBNetToGuest != want {
+			t.Errorf("%s=%q: USBNetToGuest %v, %v; want %v", EnvUSBNetPeer, v, cfg.USBNetToGuest, err, want)
+		}
+	}
+	if _, err := execConfig(context.Background(), ExecConfig{Bin: bin, Env: []string{EnvUSBNetPeer + "=slirp"}}); err == nil {
+		t.Errorf("%s=slirp: no error", EnvUSBNetPeer)
 	}
 }
 

@@ -37,8 +37,13 @@ type RunConfig struct {
 	Stdout   io.Writer      // nil: discarded (it is in no file; use a tee if it must be kept)
 	Peer     guest.PeerMode // initial host peer mode; default echo
 	NoUSBNet bool           // leave QEMU's usb-net out
-	Fixture  string         // gadgets: "all" (default: ECM, NCM, RNDIS), "ecm", "none"
-	Timeout  time.Duration  // whole run; default 10 minutes
+	// USBNetToGuest cables usb-net to a virtio-net NIC in the guest
+	// instead of the host peer (VM.GuestNIC): the guest's own stack is
+	// the link partner, with counters at both ends. The host peer then
+	// sees nothing.
+	USBNetToGuest bool
+	Fixture       string        // gadgets: "all" (default: ECM, NCM, RNDIS), "ecm", "none"
+	Timeout       time.Duration // whole run; default 10 minutes
 }
 
 // Result is what a run left behind. Dir keeps console.log (ttyS0),
@@ -138,6 +143,7 @@ func (l *Lab) Run(ctx context.Context, cfg RunConfig) (*Result, error) {
 		Append:  "console=ttyS0 quiet panic=-1 8250.nr_uarts=4 lab.fixture=" + fixture + " lab.usbnet=" + usbnet + " lab.run=run.sh",
 		Console: filepath.Join(dir, "console.log"),
 		USBNet:  !cfg.NoUSBNet, NetLocal: peer.QEMUSocketPath(), NetRemote: peer.SocketPath(),
+		GuestNIC:   cfg.USBNetToGuest,
 		USBNetPcap: filepath.Join(dir, "usbnet.pcap"),
 		Shares:     []Share{{Tag: "lab", Path: share}},
 		Control:    peer.ControlPath(),

@@ -40,7 +40,7 @@ func newModel(name string) model {
 		return model{dev, func() []referee.Request {
 			var out []referee.Request
 			for _, r := range m.Requests() {
-				out = append(out, referee.Request{Setup: r.Setup, Data: r.Data, Stalled: r.Stalled})
+				out = append(out, referee.Request{Setup: r.Setup, Data: r.Data, Stalled: r.Stalled()})
 			}
 			return out
 		}, p.Close}
@@ -53,7 +53,7 @@ func newModel(name string) model {
 				if r.Setup.RequestType&0x60 != hw.TypeClass {
 					continue // the kernel log holds the class requests only
 				}
-				out = append(out, referee.Request{Setup: r.Setup, Data: r.Data, Stalled: r.Stalled})
+				out = append(out, referee.Request{Setup: r.Setup, Data: r.Data, Stalled: r.Stalled()})
 			}
 			return out
 		}, p.Close}

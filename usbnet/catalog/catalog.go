@@ -71,6 +71,11 @@ type Instance struct {
 	Requests func() []Request
 	// Stats is the model's counters, one line, for logs.
 	Stats func() string
+	// RxOverflow counts the frames from the wire the device dropped for
+	// want of room toward the host (its FIFO or the engine's IN queue
+	// full): the device's share of RX losses, as a chip's
+	// missed-frame counter is.
+	RxOverflow func() uint64
 }
 
 // Request is one control request a model answered.

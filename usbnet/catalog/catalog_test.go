@@ -126,8 +126,10 @@ func TestModelsBind(t *testing.T) {
 			if d.In.Address != in.BulkIn {
 				t.Errorf("bulk IN %#02x, the instance says %#02x", d.In.Address, in.BulkIn)
 			}
-			if in.Counters == nil || in.SetLink == nil || in.Stats == nil {
-				t.Error("instance without counters, link control or stats")
+			if in.Counters == nil || in.SetLink == nil || in.Stats == nil || in.RxOverflow == nil {
+				t.Error("instance without counters, link control, stats or its RX overflow count")
+			} else if n := in.RxOverflow(); n != 0 {
+				t.Errorf("RX overflow %d on an idle model", n)
 			}
 			if in.RxFull != nil && in.RxFull() {
 				t.Error("RX FIFO full on an idle model")

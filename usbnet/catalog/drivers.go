@@ -132,8 +132,9 @@ func buildECM(base simecm.Options) func(Options) *Instance {
 		}
 		dev, m := simecm.NewDevice(opts)
 		return &Instance{Dev: dev, Plug: m.Connect, SetLink: m.SetLink, BulkIn: simecm.EpIn,
-			Counters: func() map[string]int { return map[string]int{"no_zlp": int(m.Counters().NoZLP)} },
-			Stats:    func() string { return fmt.Sprintf("%+v", m.Counters()) }}
+			Counters:   func() map[string]int { return map[string]int{"no_zlp": int(m.Counters().NoZLP)} },
+			Stats:      func() string { return fmt.Sprintf("%+v", m.Counters()) },
+			RxOverflow: func() uint64 { return m.Counters().HostBusy }}
 	}
 }
 
@@ -164,11 +165,12 @@ func buildAX88772(base simax88772.Options) func(Options) *Instance {
 			Requests: func() []Request {
 				var out []Request
 				for _, r := range m.Requests() {
-					out = append(out, Request{r.Setup, r.Data, r.Stalled})
+					out = append(out, Request{r.Setup, r.Data, r.Stalled()})
 				}
 				return out
 			},
-			Stats: func() string { return fmt.Sprintf("rx %+v tx %+v", m.RxStats(), m.TxStats()) }}
+			Stats:      func() string { return fmt.Sprintf("rx %+v tx %+v", m.RxStats(), m.TxStats()) },
+			RxOverflow: func() uint64 { return uint64(m.RxStats().Overflow) }}
 	}
 }
 
@@ -196,7 +198,8 @@ func buildAX88179(o Options) *Instance {
 			}
 			return out
 		},
-		Stats: func() string { return fmt.Sprintf("%+v", m.Stats()) }}
+		Stats:      func() string { return fmt.Sprintf("%+v", m.Stats()) },
+		RxOverflow: func() uint64 { return m.Stats().RxLost }}
 }
 
 // buildNCM builds the NCM model; its Counters are the NTB violations its
@@ -223,10 +226,11 @@ func buildNCM(base simncm.Options) func(Options) *Instance {
 			Requests: func() []Request {
 				var out []Request
 				for _, r := range m.Requests() {
-					out = append(out, Request{r.Setup, r.Data, r.Stalled})
+					out = append(out, Request{r.Setup, r.Data, r.Stalled()})
 				}
 				return out
 			},
-			Stats: func() string { return fmt.Sprintf("%+v violations %v", m.Stats(), m.Violations()) }}
+			Stats:      func() string { return fmt.Sprintf("%+v violations %v", m.Stats(), m.Violations()) },
+			RxOverflow: func() uint64 { return m.Stats().RxLost }}
 	}
 }

@@ -30,5 +30,6 @@ func buildRTL8153(o Options) *Instance {
 		},
 		Stats: func() string {
 			return fmt.Sprintf("%+v (%d registers touched that the model only stores)", m.Stats(), len(m.Unmodelled()))
-		}}
+		},
+		RxOverflow: func() uint64 { return m.Stats().RxLost }}
 }

@@ -35,20 +35,8 @@ type Config struct {
 // otherwise.
 var DefaultMAC = net.HardwareAddr{0x00, 0x0e, 0xc6, 0x81, 0x79, 0x01}
 
-// Request is one control request the model saw.
-type Request struct {
-	Setup hw.Setup
-	Data  []byte // OUT: what the host sent; IN: what the model answered
-	Err   error  // non-nil: the request stalled (and why)
-}
-
-func (r Request) String() string {
-	s := fmt.Sprintf("%s % x", r.Setup, r.Data)
-	if r.Err != nil {
-		s += " STALL: " + r.Err.Error()
-	}
-	return s
-}
+// Request is one control request the model saw (sim.Request).
+type Request = sim.Request
 
 // Stats are the model's device-side counters.
 type Stats struct {
@@ -83,20 +71,19 @@ type Model struct {
 	host *sim.Host
 	dev  *sim.Device
 
-	mu      sync.Mutex
-	mac     [macFileSize]byte
-	phy     phy
-	eeprom  [eepromWords]uint16
-	efuse   [efuseSize]byte
-	log     []Request
-	stats   Stats
-	agg     aggregator
-	timer   *time.Timer
-	tgen    uint64 // timer generation: a fired stale timer does nothing
-	corrupt []Corruption
-	crcNext int
-	tx      *sim.End
-	detach  bool
+	mu             sync.Mutex
+	mac            [macFileSize]byte
+	phy            phy
+	eeprom         [eepromWords]uint16
+	efuse          [efuseSize]byte
+	sim.RequestLog // Requests, ClearRequests, Stalled
+	stats          Stats
+	agg            aggregator
+	timer          *sim.FlushTimer // RX aggregation
+	corrupt        []Corruption
+	crcNext        int
+	tx             *sim.End
+	detach         bool
 }
 
 var (
@@ -126,6 +113,7 @@ func New(cfg Config) (*Model, *sim.Device) {
 	m := &Model{cfg: cfg}
 	m.powerOn()
 	d := sim.New(m, hw.Info{Vendor: cfg.Vendor, Product: cfg.Product, Speed: cfg.Speed, Backend: "sim:ax88179", Bus: 1, Address: 2})
+	m.timer = sim.NewFlushTimer(&m.mu, m.flushLocked)
 	m.dev = d
 	return m, d
 }
@@ -199,7 +187,7 @@ func (m *Model) Detach() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.detach = true
-	m.stopTimerLocked()
+	m.timer.Close()
 }
 
 // Reset implements sim.Resetter: a port reset returns the chip to its
@@ -207,7 +195,7 @@ func (m *Model) Detach() {
 func (m *Model) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.stopTimerLocked()
+	m.timer.Disarm()
 	m.agg.reset()
 	m.powerOn()
 }
@@ -224,26 +212,12 @@ func (m *Model) Connect(e *sim.End) {
 	e.Attach(m)
 }
 
-// Requests returns a copy of the control-request log.
-func (m *Model) Requests() []Request {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Request(nil), m.log...)
-}
-
-// ClearRequests empties the request log.
-func (m *Model) ClearRequests() {
-	m.mu.Lock()
-	m.log = nil
-	m.mu.Unlock()
-}
-
 // Writes returns the data of every MAC register write to reg, in order.
 func (m *Model) Writes(reg uint16) [][]byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out [][]byte
-	for _, r := range m.log {
+	for _, r := range m.Requests() {
 		if r.Err == nil && !r.Setup.In() && r.Setup.Request == reqMAC && r.Setup.Value == reg {
 			out = append(out, r.Data)
 		}
@@ -293,13 +267,7 @@ func (m *Model) EEPROM() []byte {
 func (m *Model) Control(s hw.Setup, data []byte) (int, error) {
 	m.mu.Lock()
 	n, ev, err := m.controlLocked(s, data)
-	r := Request{Setup: s, Err: err}
-	if s.In() {
-		r.Data = append([]byte(nil), data[:n]...)
-	} else {
-		r.Data = append([]byte(nil), data...)
-	}
-	m.log = append(m.log, r)
+	m.Log(s, data, n, err)
 	if err != nil {
 		m.stats.Unknown++
 	}
@@ -423,7 +391,7 @@ func (m *Model) writeMACLocked(reg int, data []byte) func() {
 	}
 	if touches(regRxCtl) && m.mac[regRxCtl]&rxSTART == 0 {
 		m.agg.reset() // RX stopped: whatever was collected is gone
-		m.stopTimerLocked()
+		m.timer.Disarm()
 	}
 	return m.linkEventLocked(before)
 }
@@ -442,7 +410,7 @@ func (m *Model) linkEventLocked(before bool) func() {
 	up := m.phy.link
 	if !up {
 		m.agg.reset()
-		m.stopTimerLocked()
+		m.timer.Disarm()
 	}
 	h := m.host
 	return func() {

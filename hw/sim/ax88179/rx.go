@@ -107,24 +107,8 @@ func (m *Model) Receive(frame []byte) {
 	}
 	if len(m.agg.hdrs) == 1 && !m.cfg.ManualFlush {
 		ticks := time.Duration(uint16(q[1]) | uint16(q[2])<<8)
-		m.stopTimerLocked()
-		gen := m.tgen
-		m.timer = time.AfterFunc(ticks*m.cfg.TimerUnit, func() {
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			if m.tgen == gen && !m.detach {
-				m.flushLocked()
-			}
-		})
+		m.timer.Arm(ticks * m.cfg.TimerUnit)
 	}
-}
-
-func (m *Model) stopTimerLocked() {
-	if m.timer != nil {
-		m.timer.Stop()
-		m.timer = nil
-	}
-	m.tgen++
 }
 
 // Flush sends the RX transfer being collected now, if any (the timer's
@@ -145,7 +129,7 @@ func (m *Model) Pending() int {
 // flushLocked sends the collected transfer on bulk IN. The engine's
 // SendIn copies and never blocks, so the lock can be held.
 func (m *Model) flushLocked() {
-	m.stopTimerLocked()
+	m.timer.Disarm()
 	if len(m.agg.hdrs) == 0 {
 		return
 	}

@@ -17,15 +17,11 @@ func (m *Model) Control(s hw.Setup, data []byte) (int, error) {
 		delete(m.short, s.Request)
 		n = min(n, k)
 	}
-	r := Request{Setup: s, Stalled: !ok}
-	switch {
-	case !ok:
-	case s.In():
-		r.Data = append([]byte(nil), data[:n]...)
-	default:
-		r.Data = append([]byte(nil), data...)
+	if !ok {
+		m.Log(s, nil, 0, hw.ErrStall) // a stalled request's data stays out of the log
+	} else {
+		m.Log(s, data, n, nil)
 	}
-	m.log = append(m.log, r)
 	m.mu.Unlock()
 	m.pump() // a reset or PHY write may have changed the link
 	if !ok {

@@ -133,20 +133,8 @@ type Options struct {
 	Product uint16
 }
 
-// Request is one control request the model saw.
-type Request struct {
-	Setup   hw.Setup
-	Data    []byte // OUT data, or the IN answer
-	Stalled bool
-}
-
-func (r Request) String() string {
-	s := fmt.Sprintf("%s % x", r.Setup, r.Data)
-	if r.Stalled {
-		s += " STALL"
-	}
-	return s
-}
+// Request is one control request the model saw (sim.Request).
+type Request = sim.Request
 
 // TxStats counts what the chip did with bulk OUT data.
 type TxStats struct {
@@ -219,9 +207,9 @@ type Model struct {
 
 	end *sim.End // Ethernet side
 
-	log []Request
-	tx  TxStats
-	rxs RxStats
+	sim.RequestLog // Requests, ClearRequests, Stalled
+	tx             TxStats
+	rxs            RxStats
 }
 
 var (
@@ -355,31 +343,6 @@ func (m *Model) Plug(e *sim.End) {
 	m.mu.Lock()
 	m.end = e
 	m.mu.Unlock()
-}
-
-// Requests returns a copy of the control request log, oldest first.
-func (m *Model) Requests() []Request {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Request(nil), m.log...)
-}
-
-// ClearRequests empties the log.
-func (m *Model) ClearRequests() {
-	m.mu.Lock()
-	m.log = nil
-	m.mu.Unlock()
-}
-
-// Stalled returns the requests the model stalled.
-func (m *Model) Stalled() []Request {
-	var out []Request
-	for _, r := range m.Requests() {
-		if r.Stalled {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // TxStats returns the TX counters.

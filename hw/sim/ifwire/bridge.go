@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -28,16 +29,20 @@ type Bridge struct {
 	end  *sim.End
 	link func(up bool)
 
-	pkt   *os.File // AF_PACKET, bound to the interface
-	pktRC syscall.RawConn
-	nl    *os.File // NETLINK_ROUTE, RTMGRP_LINK
-	nlRC  syscall.RawConn
-	wg    sync.WaitGroup
-	once  sync.Once
+	pkt    *os.File // AF_PACKET, bound to the interface
+	pktRC  syscall.RawConn
+	nl     *os.File // NETLINK_ROUTE, RTMGRP_LINK
+	nlRC   syscall.RawConn
+	wg     sync.WaitGroup
+	once   sync.Once
+	hold   atomic.Pointer[func() bool]
+	closed atomic.Bool
 
 	// ToIface, FromIface: frames moved each way; WriteErrors: frames the
-	// interface refused (down, or no carrier on a veth whose peer is down).
-	ToIface, FromIface, WriteErrors atomic.Uint64
+	// interface refused (down, or no carrier on a veth whose peer is down);
+	// Padded: frames from the interface shorter than the Ethernet minimum,
+	// padded onto the cable.
+	ToIface, FromIface, WriteErrors, Padded atomic.Uint64
 }
 
 var _ sim.Port = (*Bridge)(nil)
@@ -116,6 +121,25 @@ func rawFile(fd int, name string) (*os.File, syscall.RawConn, error) {
 	return f, rc, nil
 }
 
+// SetHold makes the bridge hold the frames from the interface while hold
+// reports true: the model's PAUSE (802.3x), which a link partner obeys by
+// waiting. The frames wait in the socket's receive buffer (8 MB), as in a
+// partner's transmit queue. nil stops holding.
+func (b *Bridge) SetHold(hold func() bool) {
+	if hold == nil {
+		b.hold.Store(nil)
+		return
+	}
+	b.hold.Store(&hold)
+}
+
+// holdPoll is how often a held bridge asks again.
+const holdPoll = 50 * time.Microsecond
+
+// minFrame is the shortest Ethernet frame on a cable, FCS not counted
+// (ETH_ZLEN).
+const minFrame = 60
+
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // carrier reports whether the interface is operationally up (IFF_RUNNING:
@@ -161,6 +185,19 @@ func (b *Bridge) fromIface() {
 		}
 		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 			continue
+		}
+		if n < minFrame {
+			// A real sender's MAC pads a short frame on the cable; a veth
+			// or a TAP hands it over as the stack built it (a 42-byte ARP
+			// reply), and a chip counts such a runt as an error.
+			clear(buf[n:minFrame])
+			n = minFrame
+			b.Padded.Add(1)
+		}
+		if h := b.hold.Load(); h != nil {
+			for (*h)() && !b.closed.Load() {
+				time.Sleep(holdPoll)
+			}
 		}
 		b.FromIface.Add(1)
 		b.end.Send(buf[:n])
@@ -214,6 +251,7 @@ func (b *Bridge) watchLink(ifindex int) {
 func (b *Bridge) Close() error {
 	var err error
 	b.once.Do(func() {
+		b.closed.Store(true) // a held reader stops waiting
 		b.end.Attach(nil)
 		err = errors.Join(b.pkt.Close(), b.nl.Close())
 		b.wg.Wait()

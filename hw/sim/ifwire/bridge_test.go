@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,6 +79,18 @@ func TestBridgeMovesFramesAndCarrier(t *testing.T) {
 		t.Fatalf("far end → model: %d frames, %v", len(got), err)
 	}
 
+	// A runt from the far end (a stack's 42-byte ARP reply: a veth does
+	// not pad) reaches the model padded to 60 bytes, as on a cable.
+	runt := frame(0x02, 42)
+	if err := unix.Send(fd, runt, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, err = model.WaitFor(ctx, 2)
+	if err != nil || len(got) != 2 || len(got[1]) != 60 || !bytes.Equal(got[1][:42], runt) || !bytes.Equal(got[1][42:], make([]byte, 18)) {
+		t.Fatalf("a 42-byte frame reached the model as %d frames, the last % x (%v)", len(got), got[len(got)-1], err)
+	}
+	model.Reset()
+
 	// Model → interface: a frame the model sends leaves through b and
 	// arrives at a, unchanged, and never comes back into the wire.
 	in := frame(0x04, 60)
@@ -98,11 +111,11 @@ func TestBridgeMovesFramesAndCarrier(t *testing.T) {
 		}
 		break
 	}
-	if br.ToIface.Load() != 1 || br.FromIface.Load() != 1 {
-		t.Errorf("counters: to %d from %d, want 1 and 1", br.ToIface.Load(), br.FromIface.Load())
+	if br.ToIface.Load() != 1 || br.FromIface.Load() != 2 || br.Padded.Load() != 1 {
+		t.Errorf("counters: to %d from %d padded %d, want 1, 2 and 1", br.ToIface.Load(), br.FromIface.Load(), br.Padded.Load())
 	}
-	if model.Len() != 1 {
-		t.Errorf("the model got %d frames, want 1 (its own frame came back?)", model.Len())
+	if model.Len() != 0 {
+		t.Errorf("the model got %d frames since, want 0 (its own frame came back?)", model.Len())
 	}
 
 	// Another interface's link changes are not this bridge's.
@@ -177,4 +190,58 @@ func TestBridgeErrors(t *testing.T) {
 	if _, err := ifwire.Open(sim.NewWire().B(), b, nil); !errors.Is(err, ifwire.ErrBridge) {
 		t.Errorf("interface down: %v", err)
 	}
+}
+
+func TestBridgeHoldsFramesWhileTheModelPauses(t *testing.T) {
+	a, b := vethtest.Veth(t)
+	w := sim.NewWire()
+	model := sim.NewCapture()
+	w.A().Attach(model)
+	br, err := ifwire.Open(w.B(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	var paused atomic.Bool
+	paused.Store(true)
+	br.SetHold(paused.Load)
+	fd := rawSocket(t, a)
+	for i := range 5 {
+		if err := unix.Send(fd, frame(byte(0x02+2*i), 100), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := model.Len(); n != 0 {
+		t.Fatalf("%d frames reached a paused model", n)
+	}
+	paused.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	got, err := model.WaitFor(ctx, 5)
+	if err != nil {
+		t.Fatalf("after the pause: %d frames, %v", len(got), err)
+	}
+	for i, f := range got {
+		if f[0] != byte(0x02+2*i) {
+			t.Errorf("frame %d after the pause is % x..., out of order or lost", i, f[:6])
+		}
+	}
+	// Close does not wait for a pause to end.
+	paused.Store(true)
+	if err := unix.Send(fd, frame(0x0e, 100), 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- br.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close hung behind a held frame")
+	}
+	br.SetHold(nil)
 }

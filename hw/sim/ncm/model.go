@@ -103,12 +103,8 @@ type Stats struct {
 	Notifications uint64 // notifications queued on the interrupt endpoint
 }
 
-// Request is one control request the model saw.
-type Request struct {
-	Setup   hw.Setup
-	Data    []byte // OUT: what the host sent; IN: what the model answered
-	Stalled bool
-}
+// Request is one control request the model saw (sim.Request).
+type Request = sim.Request
 
 // Model is a CDC-NCM device. Build it with New (or NewDevice), give it an
 // Ethernet peer with Connect. It is safe for concurrent use.
@@ -126,25 +122,23 @@ type Model struct {
 	// taken before mu, never while holding it.
 	outMu sync.Mutex
 
-	mu       sync.Mutex
-	format   int
-	inSize   int // the host's NTB input size
-	inMaxDg  int // the host's wNtbInMaxDatagrams (0: none)
-	dgSize   int // the maximum datagram size in effect
-	filter   uint16
-	mc       [][6]byte
-	link     bool
-	open     bool // data alt 1 selected
-	detached bool
-	log      []Request
-	stats    Stats
-	viol     [numViolations]uint64
-	tx       *sim.End
+	mu             sync.Mutex
+	format         int
+	inSize         int // the host's NTB input size
+	inMaxDg        int // the host's wNtbInMaxDatagrams (0: none)
+	dgSize         int // the maximum datagram size in effect
+	filter         uint16
+	mc             [][6]byte
+	link           bool
+	open           bool // data alt 1 selected
+	detached       bool
+	sim.RequestLog // Requests, ClearRequests, Stalled
+	stats          Stats
+	viol           [numViolations]uint64
+	tx             *sim.End
 
 	w        writer
-	timer    *time.Timer
-	armed    bool
-	armedAt  time.Time // when the NTB being built got its first frame
+	timer    *sim.FlushTimer // flushes the NTB being built FlushDelay after its first frame
 	corrupt  []Corruption
 	chainOne bool
 
@@ -173,6 +167,7 @@ var (
 func New(opts Options) *Model {
 	opts.defaults()
 	m := &Model{opts: opts, link: !opts.LinkDown, filter: DefaultFilter, mc: make([][6]byte, 0, opts.MCFilters)}
+	m.timer = sim.NewFlushTimer(&m.mu, m.flushLocked)
 	if a, err := parseMAC(opts.MAC); err == nil {
 		m.mac = a
 	} else {
@@ -217,7 +212,7 @@ func (m *Model) defaultsLocked() {
 	m.inMaxDg = 0
 	m.dgSize = int(m.opts.MaxSegmentSize)
 	m.w.reset(&layouts[m.format])
-	m.armed = false
+	m.timer.Disarm()
 }
 
 // Descriptors implements sim.Model.
@@ -249,15 +244,7 @@ func (m *Model) Connect(e *sim.End) {
 // interface; everything else stalls.
 func (m *Model) Control(s hw.Setup, data []byte) (int, error) {
 	n, err := m.control(s, data)
-	r := Request{Setup: s, Stalled: err != nil}
-	if s.In() {
-		r.Data = append([]byte(nil), data[:n]...)
-	} else {
-		r.Data = append([]byte(nil), data...)
-	}
-	m.mu.Lock()
-	m.log = append(m.log, r)
-	m.mu.Unlock()
+	m.Log(s, data, n, err)
 	return n, err
 }
 
@@ -282,7 +269,7 @@ func (m *Model) control(s hw.Setup, data []byte) (int, error) {
 		if int(s.Value) != m.format {
 			m.format = int(s.Value)
 			m.w.reset(&layouts[m.format])
-			m.armed = false
+			m.timer.Disarm()
 		}
 		return 0, nil
 	case in && s.Request == ReqGetNTBInputSize:
@@ -336,13 +323,6 @@ func (m *Model) control(s hw.Setup, data []byte) (int, error) {
 		return 0, nil
 	}
 	return 0, fmt.Errorf("ncm: %v: unsupported request: %w", s, hw.ErrStall)
-}
-
-// Requests returns a copy of the control request log.
-func (m *Model) Requests() []Request {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Request(nil), m.log...)
 }
 
 // Negotiated returns the NTB format, the host's NTB input size and
@@ -476,30 +456,9 @@ func (m *Model) Receive(frame []byte) {
 		m.flushLocked()
 		return
 	}
-	if m.w.count() == 1 && !m.opts.ManualFlush && !m.armed {
-		m.armed, m.armedAt = true, time.Now()
-		if m.timer == nil {
-			m.timer = time.AfterFunc(m.opts.FlushDelay, m.tick)
-		} else {
-			m.timer.Reset(m.opts.FlushDelay)
-		}
+	if m.w.count() == 1 && !m.opts.ManualFlush && !m.timer.Armed() {
+		m.timer.Arm(m.opts.FlushDelay)
 	}
-}
-
-// tick is the timer: it flushes the NTB being built once FlushDelay has
-// passed since its first frame. A firing meant for an NTB already sent
-// (the timer is reused) finds a younger one and waits out its time.
-func (m *Model) tick() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.armed || m.detached {
-		return
-	}
-	if left := m.opts.FlushDelay - time.Since(m.armedAt); left > 0 {
-		m.timer.Reset(left)
-		return
-	}
-	m.flushLocked()
 }
 
 // Flush sends the partly filled RX NTB now.
@@ -511,7 +470,7 @@ func (m *Model) Flush() {
 
 // flushLocked sends the NTB being built (if any) and starts the next.
 func (m *Model) flushLocked() {
-	m.armed = false
+	m.timer.Disarm()
 	l := &layouts[m.format]
 	n := m.w.count()
 	if n == 0 {
@@ -587,7 +546,7 @@ func (m *Model) SetLink(up bool) {
 	m.link = up
 	if !up {
 		m.w.reset(&layouts[m.format]) // frames in the NTB being built are lost with the link
-		m.armed = false
+		m.timer.Disarm()
 	}
 	if m.open {
 		m.notifyLocked()
@@ -624,15 +583,12 @@ func (m *Model) SetConfiguration(int) {
 // Reset implements sim.Resetter: as a new configuration.
 func (m *Model) Reset() { m.SetConfiguration(0) }
 
-// Detach implements sim.Detacher: stops the timer.
+// Detach implements sim.Detacher: stops the timer for good.
 func (m *Model) Detach() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.detached = true
-	m.armed = false
-	if m.timer != nil {
-		m.timer.Stop()
-	}
+	m.timer.Close()
 }
 
 // notifyLocked schedules CONNECTION_SPEED_CHANGE then NETWORK_CONNECTION

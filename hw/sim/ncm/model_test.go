@@ -404,7 +404,7 @@ func TestNTBParametersAndRequests(t *testing.T) {
 		t.Errorf("negotiated %d %d %d", f, in, dg)
 	}
 	reqs := r.m.Requests()
-	if len(reqs) != 16 || reqs[0].Setup.Request != ncm.ReqGetNTBParameters || reqs[2].Stalled || !reqs[3].Stalled {
+	if len(reqs) != 16 || reqs[0].Setup.Request != ncm.ReqGetNTBParameters || reqs[2].Stalled() || !reqs[3].Stalled() {
 		t.Errorf("request log of %d entries: %+v", len(reqs), reqs)
 	}
 	// Data alt 0 returns the settings to their defaults (NCM 1.0 §7.2).

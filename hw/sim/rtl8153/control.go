@@ -11,13 +11,7 @@ import (
 func (m *Model) Control(s hw.Setup, data []byte) (int, error) {
 	m.mu.Lock()
 	n, ev, err := m.controlLocked(s, data)
-	r := Request{Setup: s, Err: err}
-	if s.In() {
-		r.Data = append([]byte(nil), data[:n]...)
-	} else {
-		r.Data = append([]byte(nil), data...)
-	}
-	m.log = append(m.log, r)
+	m.Log(s, data, n, err)
 	if err != nil {
 		m.stats.Malformed++
 	}
@@ -277,7 +271,7 @@ func (m *Model) writeDwordLocked(b Block, addr int, d []byte, mask uint8) {
 		// rtl8152_nic_reset: the MAC drops what it was collecting.
 		m.pla[plaCR] &^= crRST | crRE | crTE
 		m.agg.reset()
-		m.stopTimerLocked()
+		m.timer.Disarm()
 	}
 	if touches(plaRstTally) && m.pla[plaRstTally]&tallyReset != 0 {
 		m.tally = tally{}
@@ -291,7 +285,7 @@ func (m *Model) writeDwordLocked(b Block, addr int, d []byte, mask uint8) {
 	}
 	if touches(plaMisc1) && m.pla[plaMisc1]&rxdyGatedEn != 0 {
 		m.agg.reset() // RX gated: nothing more reaches the host
-		m.stopTimerLocked()
+		m.timer.Disarm()
 	}
 }
 

@@ -80,7 +80,7 @@ func (m *Model) linkEventLocked(before bool) func() {
 	}
 	if !m.phy.link {
 		m.agg.reset()
-		m.stopTimerLocked()
+		m.timer.Disarm()
 	}
 	return m.report
 }

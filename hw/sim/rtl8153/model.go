@@ -35,20 +35,8 @@ type Config struct {
 // Config.MAC says otherwise (Realtek's OUI 00:e0:4c).
 var DefaultMAC = net.HardwareAddr{0x00, 0xe0, 0x4c, 0x68, 0x01, 0x53}
 
-// Request is one control request the model saw.
-type Request struct {
-	Setup hw.Setup
-	Data  []byte // OUT: what the host sent; IN: what the model answered
-	Err   error  // non-nil: the request stalled (and why)
-}
-
-func (r Request) String() string {
-	s := fmt.Sprintf("%s % x", r.Setup, r.Data)
-	if r.Err != nil {
-		s += " STALL: " + r.Err.Error()
-	}
-	return s
-}
+// Request is one control request the model saw (sim.Request).
+type Request = sim.Request
 
 // Stats are the model's device-side counters. The TX fields count every
 // violation of the tx_desc framing by name; none of them is ever expected
@@ -91,22 +79,21 @@ type Model struct {
 	host *sim.Host
 	dev  *sim.Device
 
-	mu       sync.Mutex
-	pla      [1 << 16]byte
-	usb      [1 << 16]byte
-	phy      phy
-	tally    tally
-	log      []Request
-	stats    Stats
-	unknown  map[uint32]*Access
-	agg      aggregator
-	timer    *time.Timer
-	tgen     uint64
-	corrupt  []Corruption
-	frames   [][]byte // the frames of one bulk OUT transfer (reused)
-	stripped []byte   // a received frame with its VLAN tag removed (reused)
-	tx       *sim.End
-	detach   bool
+	mu             sync.Mutex
+	pla            [1 << 16]byte
+	usb            [1 << 16]byte
+	phy            phy
+	tally          tally
+	sim.RequestLog // Requests, ClearRequests, Stalled
+	stats          Stats
+	unknown        map[uint32]*Access
+	agg            aggregator
+	timer          *sim.FlushTimer // RX aggregation
+	corrupt        []Corruption
+	frames         [][]byte // the frames of one bulk OUT transfer (reused)
+	stripped       []byte   // a received frame with its VLAN tag removed (reused)
+	tx             *sim.End
+	detach         bool
 
 	intTimer   *time.Timer
 	intPending bool // a report is scheduled or queued
@@ -139,6 +126,7 @@ func New(cfg Config) (*Model, *sim.Device) {
 	m := &Model{cfg: cfg, unknown: map[uint32]*Access{}}
 	m.powerOn()
 	d := sim.New(m, hw.Info{Vendor: cfg.Vendor, Product: cfg.Product, Speed: cfg.Speed, Backend: "sim:rtl8153", Bus: 1, Address: 2})
+	m.timer = sim.NewFlushTimer(&m.mu, m.flushLocked)
 	m.dev = d
 	return m, d
 }
@@ -182,7 +170,7 @@ func (m *Model) Detach() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.detach = true
-	m.stopTimerLocked()
+	m.timer.Close()
 	if m.intTimer != nil {
 		m.intTimer.Stop()
 	}
@@ -195,7 +183,7 @@ func (m *Model) Detach() {
 func (m *Model) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.stopTimerLocked()
+	m.timer.Disarm()
 	m.agg.reset()
 }
 
@@ -208,20 +196,6 @@ func (m *Model) Connect(e *sim.End) {
 	m.tx = e
 	m.mu.Unlock()
 	e.Attach(m)
-}
-
-// Requests returns a copy of the control-request log.
-func (m *Model) Requests() []Request {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Request(nil), m.log...)
-}
-
-// ClearRequests empties the request log.
-func (m *Model) ClearRequests() {
-	m.mu.Lock()
-	m.log = nil
-	m.mu.Unlock()
 }
 
 // Stats returns a snapshot of the counters.

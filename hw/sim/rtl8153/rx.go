@@ -108,24 +108,8 @@ func (m *Model) Receive(frame []byte) {
 		if d == 0 {
 			d = 15 * time.Microsecond
 		}
-		m.stopTimerLocked()
-		gen := m.tgen
-		m.timer = time.AfterFunc(d, func() {
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			if m.tgen == gen && !m.detach {
-				m.flushLocked()
-			}
-		})
+		m.timer.Arm(d)
 	}
-}
-
-func (m *Model) stopTimerLocked() {
-	if m.timer != nil {
-		m.timer.Stop()
-		m.timer = nil
-	}
-	m.tgen++
 }
 
 // Flush sends the RX transfer being collected now, if any.
@@ -153,7 +137,7 @@ func (m *Model) Pending() int {
 // remain). What the silicon does here is not documented; this is the
 // model's assumption.
 func (m *Model) flushLocked() {
-	m.stopTimerLocked()
+	m.timer.Disarm()
 	if len(m.agg.descs) == 0 {
 		return
 	}

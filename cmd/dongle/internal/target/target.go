@@ -37,6 +37,12 @@ type Target struct {
 	// Peer is the far end of a model's Ethernet wire (nil for USB and
 	// traces): attach a sim.Loopback or a sim.Capture to it.
 	Peer *sim.End
+	// Link sets a model's link partner present or not, as its cable's
+	// far end does (nil for USB and traces).
+	Link func(up bool)
+	// Model is a device model's instance (nil for USB and traces): its
+	// counters.
+	Model *catalog.Instance
 	// Drivers are the minidrivers to probe with (models and traces answer
 	// at once, so they get catalog.ForModels()).
 	Drivers []usbnet.Minidriver
@@ -128,7 +134,7 @@ func openSim(sel string) (*Target, error) {
 	w := sim.NewWire()
 	inst := m.Build(catalog.Options{})
 	inst.Plug(w.A())
-	t := &Target{Kind: Sim, Name: sel, HW: inst.Dev, Peer: w.B(), Drivers: catalog.ForModels()}
+	t := &Target{Kind: Sim, Name: sel, HW: inst.Dev, Peer: w.B(), Link: inst.SetLink, Model: inst, Drivers: catalog.ForModels()}
 	t.closers = append(t.closers, inst.Dev.Close)
 	return t, nil
 }

@@ -77,20 +77,28 @@ func runInNetns() (int, error) {
 func Veth(t testing.TB) (a, b string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		cannot(t, "needs root: creates a veth pair (CAP_NET_ADMIN) and AF_PACKET sockets (CAP_NET_RAW)")
+		Cannot(t, "needs root: creates a veth pair (CAP_NET_ADMIN) and AF_PACKET sockets (CAP_NET_RAW)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		cannot(t, "no ip(8) (iproute2) to create a veth pair")
+		Cannot(t, "no ip(8) (iproute2) to create a veth pair")
 	}
 	n := pairs.Add(1)
 	a = fmt.Sprintf("dgl%dx%da", os.Getpid()%1000000, n%100)
 	b = fmt.Sprintf("dgl%dx%db", os.Getpid()%1000000, n%100)
 	if out, err := exec.Command("ip", "link", "add", a, "type", "veth", "peer", "name", b).CombinedOutput(); err != nil {
-		cannot(t, fmt.Sprintf("no veth pair here (kernel without veth, or no CAP_NET_ADMIN): ip link add: %v: %s", err, out))
+		Cannot(t, fmt.Sprintf("no veth pair here (kernel without veth, or no CAP_NET_ADMIN): ip link add: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
-		// Deleting one end deletes the pair.
+		// Deleting one end deletes the pair; so does the end of a
+		// namespace an end was moved into (Netns.Take), which the kernel
+		// carries out in the background: the pair may vanish under ip.
+		if _, err := net.InterfaceByName(a); err != nil {
+			return
+		}
 		if out, err := exec.Command("ip", "link", "del", a).CombinedOutput(); err != nil {
+			if _, gone := net.InterfaceByName(a); gone != nil {
+				return
+			}
 			t.Errorf("ip link del %s: %v: %s", a, err, out)
 		}
 	})
@@ -132,9 +140,9 @@ func WaitRunning(name string, running bool, d time.Duration) bool {
 // EnvRequire makes a missing veth pair a failure rather than a skip.
 const EnvRequire = "DONGLE_REQUIRE_VETH"
 
-// cannot skips t with why, or fails it where EnvRequire says the pair must
-// be there.
-func cannot(t testing.TB, why string) {
+// Cannot skips t with why, or fails it where EnvRequire says the host's
+// network devices (veth pairs, TAPs) must be there.
+func Cannot(t testing.TB, why string) {
 	t.Helper()
 	if os.Getenv(EnvRequire) == "1" {
 		t.Fatalf("%s=1, but: %s", EnvRequire, why)
