@@ -18,7 +18,8 @@ import (
 
 	"dongle/hw"
 	"dongle/hw/record"
-	"dongle/usbnet/cdcncm"
+	"dongle/usbnet"
+	"dongle/usbnet/catalog"
 )
 
 // Linux f_ncm's held NTB (a finding about the kernel's gadget, 1209:0002).
@@ -50,6 +51,10 @@ import (
 // device's expected failure. The second asserts that the backend's replug
 // (udc:ncm) brings the gadget back without a held NTB, as the replug of a
 // real device does, so that no spec after an unplug inherits one.
+
+// fNCMNTBSize is f_ncm's NTB size (NTB_DEFAULT_IN_SIZE, 16 KB): one
+// bulk IN transfer of that size takes one NTB.
+const fNCMNTBSize = 16384
 
 // fNCMMaxDatagrams is how many datagrams f_ncm puts in one NTB at most:
 // TX_MAX_NUM_DPE (32) entries, one of them the zero entry that ends the NDP.
@@ -115,7 +120,7 @@ type ntbArrival struct {
 // reach arrivals in the order the gadget sent them.
 type rawNCMReader struct {
 	ep       hw.Endpoint
-	r        cdcncm.Reader
+	r        usbnet.RxUnframer // cdc_ncm's, through the catalog
 	arrivals chan ntbArrival
 	foreign  atomic.Int64 // datagrams that were not this run's test frames
 	stale    atomic.Int64 // this run's test frames numbered below base: sent before
@@ -129,9 +134,8 @@ type rawNCMReader struct {
 	done     chan struct{}
 }
 
-func newRawNCMReader(ep hw.Endpoint, base int) *rawNCMReader {
-	return &rawNCMReader{ep: ep, base: base, arrivals: make(chan ntbArrival, 4096),
-		r: cdcncm.Reader{Format: cdcncm.NTB16, MaxBlock: cdcncm.NTBDefaultSize}}
+func newRawNCMReader(ep hw.Endpoint, base int, r usbnet.RxUnframer) *rawNCMReader {
+	return &rawNCMReader{ep: ep, base: base, arrivals: make(chan ntbArrival, 4096), r: r}
 }
 
 func (x *rawNCMReader) fail(err error) {
@@ -161,8 +165,7 @@ func (x *rawNCMReader) parse(t *hw.Transfer) {
 	now := time.Now()
 	p := t.Data()
 	x.ntbs.Add(1)
-	if _, err := x.r.Read(p, func(off, n int) {
-		f := p[off : off+n]
+	if _, err := x.r.Rx(p, len(p), func(f []byte, _ int) {
 		if !IsTestFrame(f) {
 			x.foreign.Add(1)
 			return
@@ -182,7 +185,7 @@ func (x *rawNCMReader) parse(t *hw.Transfer) {
 }
 
 func newNTBTransfer() *hw.Transfer {
-	return &hw.Transfer{Buf: make([]byte, cdcncm.NTBDefaultSize)}
+	return &hw.Transfer{Buf: make([]byte, fNCMNTBSize)}
 }
 
 // readOne reads exactly one transfer: the host takes one NTB and no more.
@@ -302,7 +305,8 @@ type ncmRig struct {
 	t                 *Target
 	rec               *record.Device
 	h                 *Harness
-	fn                *cdcncm.Function
+	fn                usbnet.Endpoints // the NCM function's interfaces and endpoints
+	unframer          usbnet.RxUnframer
 	ep                hw.Endpoint
 	x                 *rawNCMReader
 	host              []byte // the MAC the gadget announces: the frames' destination
@@ -336,21 +340,33 @@ func openNCMRig(ctx context.Context, d *labDev, be Backend, base int) *ncmRig {
 	DeferCleanup(r.close)
 	cfg, err := hw.ReadConfig(ctx, rec, 0)
 	Expect(err).NotTo(HaveOccurred())
+	// The NCM function, as cdc_ncm (through the catalog) reads it.
+	ent, ok := catalog.Lookup("cdc_ncm")
+	Expect(ok).To(BeTrue(), "cdc_ncm in the catalog")
+	drv := ent.New()
+	loc, ok1 := drv.(usbnet.EndpointLocator)
+	unf, ok2 := drv.(usbnet.Unframer)
+	Expect(ok1 && ok2).To(BeTrue(), "cdc_ncm locates endpoints and unframes offline")
+	found := false
 	for _, i := range cfg.Interfaces {
-		if r.fn, err = cdcncm.Parse(cfg, i.Number); err == nil {
+		if r.fn, err = loc.TraceEndpoints(cfg, i.Number); err == nil {
+			found = true
 			break
 		}
 	}
-	Expect(r.fn).NotTo(BeNil(), "the NCM function of %s", be.Name())
-	Expect(rec.Claim(int(r.fn.Control))).To(Succeed())
-	Expect(rec.Claim(int(r.fn.Data))).To(Succeed())
+	Expect(found).To(BeTrue(), "the NCM function of %s", be.Name())
+	// f_ncm's defaults (alt 1 resets them): NTB16 and 16 KB NTBs; the
+	// unframer takes either format, as the header says.
+	r.unframer = unf.RxUnframer(&usbnet.Capture{Config: cfg, Intf: uint8(r.fn.CtrlIface)})
+	Expect(rec.Claim(r.fn.CtrlIface)).To(Succeed())
+	Expect(rec.Claim(r.fn.DataIface)).To(Succeed())
 	// Alt 1 connects f_ncm to u_ether (gether_connect: qlen fresh IN
 	// requests, carrier on), with its defaults: NTB16, 16 KB NTBs.
-	Expect(rec.SetAlt(int(r.fn.Data), 0)).To(Succeed())
-	Expect(rec.SetAlt(int(r.fn.Data), int(r.fn.DataAlt))).To(Succeed())
+	Expect(rec.SetAlt(r.fn.DataIface, 0)).To(Succeed())
+	Expect(rec.SetAlt(r.fn.DataIface, r.fn.DataAlt)).To(Succeed())
 	r.ep, err = rec.OpenEndpoint(r.fn.In.Address)
 	Expect(err).NotTo(HaveOccurred())
-	r.x = newRawNCMReader(r.ep, base)
+	r.x = newRawNCMReader(r.ep, base, r.unframer)
 	r.host, err = readMAC(filepath.Join(d.gadgetFunc, "host_addr"))
 	Expect(err).NotTo(HaveOccurred())
 	return r
@@ -369,9 +385,9 @@ func (r *ncmRig) closeDevice() {
 		r.x.stop()
 	}
 	Expect(r.ep.Close()).To(Succeed(), "closing bulk IN")
-	Expect(r.rec.SetAlt(int(r.fn.Data), 0)).To(Succeed(), "alt 0")
-	Expect(r.rec.Release(int(r.fn.Data))).To(Succeed(), "release the data interface")
-	Expect(r.rec.Release(int(r.fn.Control))).To(Succeed(), "release the control interface")
+	Expect(r.rec.SetAlt(r.fn.DataIface, 0)).To(Succeed(), "alt 0")
+	Expect(r.rec.Release(r.fn.DataIface)).To(Succeed(), "release the data interface")
+	Expect(r.rec.Release(r.fn.CtrlIface)).To(Succeed(), "release the control interface")
 	Expect(r.rec.Close()).To(Succeed(), "closing the device")
 }
 
