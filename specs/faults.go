@@ -203,7 +203,10 @@ func driversBack(list func() ([]gousb.Candidate, error), info hw.Info, before []
 		all, err := list()
 		var seen []gousb.Candidate
 		for _, x := range all {
-			if x.Vendor == info.Vendor && x.Product == info.Product {
+			// A device exported over USB/IP keeps its VID:PID here but is
+			// the remote host's (the same device attached through
+			// vhci_hcd is the one the spec had): never the one counted.
+			if x.Vendor == info.Vendor && x.Product == info.Product && x.USBIP.Role != gousb.Exported {
 				seen = append(seen, x)
 			}
 		}

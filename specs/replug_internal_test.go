@@ -57,6 +57,24 @@ func TestDriversBackWaitsForTheReplug(t *testing.T) {
 	}
 }
 
+// TestDriversBackLeavesOutTheExported: over USB/IP the exporting side's
+// device (bound to usbip-host) keeps the VID:PID; it is not a second copy
+// of the device, so the replug through vhci_hcd is "listed once".
+func TestDriversBackLeavesOutTheExported(t *testing.T) {
+	exported := asixAt(2)
+	exported.Bus, exported.USBIP = 3, gousb.USBIP{Role: gousb.Exported, InUse: true}
+	l := &listing{steps: [][]gousb.Candidate{
+		{exported},                    // detached
+		{exported, asixAt(4, "asix")}, // attached again
+	}}
+	if err := driversBack(l.list, asixBefore, []string{"asix"}, true, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.calls != 2 {
+		t.Errorf("driversBack returned after %d listings, want 2", l.calls)
+	}
+}
+
 // TestDriversBackWithoutUnplug: a spec that unplugged nothing leaves the
 // device where it was, which is then as found.
 func TestDriversBackWithoutUnplug(t *testing.T) {
