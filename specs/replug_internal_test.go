@@ -151,3 +151,41 @@ func TestUnplugWatch(t *testing.T) {
 		t.Errorf("failed Unplug: %v, unplugged %v; want %v, false", err, w.unplugged.Load(), bad)
 	}
 }
+
+// TestCheckUSBIP: DONGLE_EXPECT_USBIP passes only the device at the opened
+// bus and address that is attached from that host's bus ID.
+func TestCheckUSBIP(t *testing.T) {
+	imported := asixAt(3, "asix")
+	imported.USBIP = gousb.USBIP{Role: gousb.Imported, VHCIPort: 0, Host: "127.0.0.1", TCPPort: "3240", BusID: "3-1"}
+	other := asixAt(4, "asix")
+	other.USBIP = gousb.USBIP{Role: gousb.Imported, VHCIPort: 1, Host: "127.0.0.1", TCPPort: "3240", BusID: "4-1"}
+	local := asixAt(5, "asix")
+	list := func() ([]gousb.Candidate, error) { return []gousb.Candidate{other, imported, local}, nil }
+	at := func(addr int) hw.Info { return hw.Info{Bus: 5, Address: addr, Vendor: 0x0b95, Product: 0x772b} }
+	if err := checkUSBIP(list, at(3), "127.0.0.1/3-1"); err != nil {
+		t.Errorf("the attached device: %v", err)
+	}
+	if err := checkUSBIP(list, at(5), ""); err != nil {
+		t.Errorf("no expectation: %v", err)
+	}
+	for _, c := range []struct {
+		addr       int
+		want, says string
+		listErr    error
+	}{
+		{4, "127.0.0.1/3-1", "it is remote: usbip://127.0.0.1:3240/4-1 on vhci port 1", nil},
+		{3, "10.0.0.7/3-1", "it is remote: usbip://127.0.0.1:3240/3-1", nil},
+		{5, "127.0.0.1/3-1", "it is a device on a local host controller", nil},
+		{6, "127.0.0.1/3-1", "no longer listed", nil},
+		{3, "127.0.0.1/3-1", "no usbfs", errors.New("no usbfs")},
+	} {
+		l := list
+		if c.listErr != nil {
+			l = func() ([]gousb.Candidate, error) { return nil, c.listErr }
+		}
+		err := checkUSBIP(l, at(c.addr), c.want)
+		if !errors.Is(err, ErrNotUSBIP) || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("addr %d want %s: %v; want ErrNotUSBIP saying %q", c.addr, c.want, err, c.says)
+		}
+	}
+}
