@@ -204,11 +204,12 @@ func (c *Context) Find(sel Selector, match func(Candidate) bool) (Candidate, err
 	if err != nil {
 		return Candidate{}, err
 	}
-	var exported []string
+	var exported, busIDs []string
 	for _, cd := range all {
 		if cd.USBIP.Role == Exported {
 			if (sel.Kind == 0 || sel.Match(cd.Info)) && (match == nil || match(cd)) {
-				exported = append(exported, cd.Info.Name()+" ("+cd.Port+")")
+				exported = append(exported, cd.Info.Name()+" at "+cd.Port)
+				busIDs = append(busIDs, cd.Port)
 			}
 			continue
 		}
@@ -223,8 +224,8 @@ func (c *Context) Find(sel Selector, match func(Candidate) bool) (Candidate, err
 		}
 	}
 	if len(exported) > 0 {
-		return Candidate{}, fmt.Errorf("%s: %w: a remote host attaches it through usbip; attach it there, or `usbip unbind -b BUSID` here to take it back",
-			strings.Join(exported, ", "), ErrExported)
+		return Candidate{}, fmt.Errorf("%s: %w: it is the remote host's that attaches it; use it there, or take it back here with `usbip unbind -b %s`",
+			strings.Join(exported, ", "), ErrExported, strings.Join(busIDs, "` / `usbip unbind -b "))
 	}
 	if sel.Kind != 0 {
 		return Candidate{}, notFound("no USB device matches "+sel.String(), all)

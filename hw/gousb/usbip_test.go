@@ -126,8 +126,8 @@ var _ = Describe("USB/IP", func() {
 			_, err = c.OpenDevice(s, nil)
 			Expect(errors.Is(err, ErrExported)).To(BeTrue(), "%v", err)
 			Expect(errors.Is(err, hw.ErrNotFound)).To(BeTrue())
-			Expect(err.Error()).To(ContainSubstring("bus 3 addr 2 (1209:0001) (3-1)"))
-			Expect(err.Error()).To(ContainSubstring("usbip unbind"))
+			Expect(err.Error()).To(HavePrefix("bus 3 addr 2 (1209:0001) at 3-1: "))
+			Expect(err.Error()).To(HaveSuffix("take it back here with `usbip unbind -b 3-1`"))
 		},
 		Entry("by VID:PID", "1209:0001"),
 		Entry("by address", "3.2"),

@@ -21,12 +21,12 @@ import (
 
 // Report is everything `dongle diag` found.
 type Report struct {
-	Source  string       `json:"source"`
-	Note    string       `json:"note,omitempty"`
+	Source string `json:"source"`
+	Note   string `json:"note,omitempty"`
 	// USBIP says where a remote adapter is: "remote: usbip://HOST:PORT/BUSID
 	// on vhci port N ..." for one attached through vhci_hcd ("" for a local
 	// one, a model or a trace).
-	USBIP string `json:"usbip,omitempty"`
+	USBIP   string       `json:"usbip,omitempty"`
 	Device  *DeviceInfo  `json:"device,omitempty"`
 	Configs []ConfigInfo `json:"configurations,omitempty"`
 	Driver  string       `json:"driver,omitempty"`
