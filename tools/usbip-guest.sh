@@ -61,23 +61,32 @@ usbip_attached() {
 	return 1
 }
 
-usbip_teardown() {
-	local rc=$? p
-	trap - EXIT
+# usbip_restore detaches the port, unbinds the gadget from usbip-host and
+# fails unless its driver is bound to it again (a script that goes on with
+# the local device calls it after `trap - EXIT`).
+usbip_restore() {
+	local rc=0 p
 	for p in /var/run/vhci_hcd/port*; do
 		[ -f "$p" ] || continue
 		case "$(cat "$p")" in
-		*" $USBIP_BUSID") usbip detach -p "${p##*/port}" || rc=97 ;;
+		*" $USBIP_BUSID") usbip detach -p "${p##*/port}" || rc=1 ;;
 		esac
 	done
-	usbip unbind -b "$USBIP_BUSID" || rc=97
+	usbip unbind -b "$USBIP_BUSID" || rc=1
 	if usbip_wait 100 usbip_bound "$USBIP_BUSID"; then
 		echo "usbip-guest: detached, unbound from usbip-host; $USBIP_DRIVER is bound to $USBIP_BUSID ($USBIP_ID) again"
 	else
 		echo "usbip-guest: FAIL: $USBIP_DRIVER is NOT bound to $USBIP_BUSID ($USBIP_ID) again after the detach and unbind" >&2
 		ls -l /sys/bus/usb/devices/ >&2
-		rc=97
+		rc=1
 	fi
+	return $rc
+}
+
+usbip_teardown() {
+	local rc=$?
+	trap - EXIT
+	usbip_restore || rc=97
 	exit $rc
 }
 
