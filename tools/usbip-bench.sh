@@ -79,6 +79,7 @@ bench() { # attachment
 	for s in 1514 64; do
 		n=$N
 		[ $s = 64 ] && n=$NS
+		rm -f /tmp/k.txt
 		$D kernrx -if gecm0 -from none -n $n -timeout 60s >/tmp/k.txt &
 		p=$!
 		ready || return 1
@@ -87,6 +88,7 @@ bench() { # attachment
 		echo "BENCH $1 dongle to-gadget $s: $(grep -v ready /tmp/k.txt) | $(cat /tmp/t.txt) $(drops)"
 		echo "BENCH $1 dongle from-gadget $s: $($D rx -dev $ID -from gecm0 -n $n -size $s) $(drops)"
 		IF=$(kif) || return 1
+		rm -f /tmp/k.txt
 		$D kernrx -if gecm0 -from none -n $n -timeout 60s >/tmp/k.txt &
 		p=$!
 		ready || return 1
