@@ -267,6 +267,7 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	before := kernelDrivers(c, info)
+	link := usbipLink(c, info)
 	var peer PeerConn
 	if b.peer.Open != nil {
 		if peer, err = b.peer.Open(ctx, b.peerArg); err != nil {
@@ -304,7 +305,7 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 			if rerr := faults.Restore(); rerr != nil {
 				err = errors.Join(err, rerr)
 			} else {
-				err = errors.Join(err, driversBack(listNow, info, before, faults.unplugged.Load(), replugWait))
+				err = errors.Join(err, driversBack(listNow, info, link, before, faults.unplugged.Load(), replugWait))
 			}
 			err = errors.Join(err, faults.Close())
 		} else if err == nil {
@@ -374,6 +375,16 @@ func checkUSBIP(list func() ([]gousb.Candidate, error), info hw.Info, want strin
 		return fmt.Errorf("%s (%s): %w %s: it is %s", info.Name(), info.Port, ErrNotUSBIP, want, got)
 	}
 	return nil
+}
+
+// usbipLink is the device's USB/IP link as enumeration sees it (zero when
+// local or no longer listed).
+func usbipLink(c *gousb.Context, info hw.Info) gousb.USBIP {
+	list, err := c.List(func(x gousb.Candidate) bool { return x.Bus == info.Bus && x.Address == info.Address })
+	if err != nil || len(list) == 0 {
+		return gousb.USBIP{}
+	}
+	return list[0].USBIP
 }
 
 // kernelDrivers lists the kernel drivers bound to the device's interfaces.

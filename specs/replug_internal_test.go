@@ -49,7 +49,7 @@ func TestDriversBackWaitsForTheReplug(t *testing.T) {
 		{other, asixAt(4)},         // back, the kernel driver not bound yet
 		{other, asixAt(4, "asix")}, // as found
 	}}
-	if err := driversBack(l.list, asixBefore, []string{"asix"}, true, 5*time.Second); err != nil {
+	if err := driversBack(l.list, asixBefore, gousb.USBIP{}, []string{"asix"}, true, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if l.calls != 4 {
@@ -67,7 +67,7 @@ func TestDriversBackLeavesOutTheExported(t *testing.T) {
 		{exported},                    // detached
 		{exported, asixAt(4, "asix")}, // attached again
 	}}
-	if err := driversBack(l.list, asixBefore, []string{"asix"}, true, 5*time.Second); err != nil {
+	if err := driversBack(l.list, asixBefore, gousb.USBIP{}, []string{"asix"}, true, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if l.calls != 2 {
@@ -75,11 +75,40 @@ func TestDriversBackLeavesOutTheExported(t *testing.T) {
 	}
 }
 
+// TestDriversBackTellsRemoteAdaptersApart: adapters of one model attached
+// from several hosts share the VID:PID; the one the spec unplugged is back
+// when the one from its host's bus ID is, whatever the others do.
+func TestDriversBackTellsRemoteAdaptersApart(t *testing.T) {
+	from := func(addr int, host, busID string, drivers ...string) gousb.Candidate {
+		c := asixAt(addr, drivers...)
+		c.USBIP = gousb.USBIP{Role: gousb.Imported, Host: host, TCPPort: "3240", BusID: busID}
+		return c
+	}
+	mine := gousb.USBIP{Role: gousb.Imported, Host: "10.0.0.7", TCPPort: "3240", BusID: "1-2"}
+	other := from(9, "10.0.0.8", "1-2", "asix")
+	l := &listing{steps: [][]gousb.Candidate{
+		{other},                             // detached; another host's adapter stays
+		{other, from(4, "10.0.0.7", "1-2")}, // attached again, no driver yet
+		{other, from(4, "10.0.0.7", "1-2", "asix")}, // as found
+	}}
+	if err := driversBack(l.list, asixBefore, mine, []string{"asix"}, true, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.calls != 3 {
+		t.Errorf("driversBack returned after %d listings, want 3", l.calls)
+	}
+	// A local device of the same model does not pass for it either.
+	l = &listing{steps: [][]gousb.Candidate{{other, asixAt(4, "asix")}}}
+	if err := driversBack(l.list, asixBefore, mine, []string{"asix"}, true, 250*time.Millisecond); !errors.Is(err, ErrNotRestored) {
+		t.Errorf("only a local device and another host's: %v, want ErrNotRestored", err)
+	}
+}
+
 // TestDriversBackWithoutUnplug: a spec that unplugged nothing leaves the
 // device where it was, which is then as found.
 func TestDriversBackWithoutUnplug(t *testing.T) {
 	l := &listing{steps: [][]gousb.Candidate{{asixAt(3, "asix")}}}
-	if err := driversBack(l.list, asixBefore, []string{"asix"}, false, time.Second); err != nil {
+	if err := driversBack(l.list, asixBefore, gousb.USBIP{}, []string{"asix"}, false, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if l.calls != 1 {
@@ -107,7 +136,7 @@ func TestDriversBackFails(t *testing.T) {
 	} {
 		l := &listing{steps: [][]gousb.Candidate{c.list}, err: c.err}
 		t0 := time.Now()
-		err := driversBack(l.list, asixBefore, []string{"asix"}, c.unplugged, 250*time.Millisecond)
+		err := driversBack(l.list, asixBefore, gousb.USBIP{}, []string{"asix"}, c.unplugged, 250*time.Millisecond)
 		if !errors.Is(err, ErrNotRestored) {
 			t.Errorf("%s: %v, want ErrNotRestored", c.name, err)
 			continue

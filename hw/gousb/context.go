@@ -207,7 +207,7 @@ func (c *Context) Find(sel Selector, match func(Candidate) bool) (Candidate, err
 	var exported, busIDs []string
 	for _, cd := range all {
 		if cd.USBIP.Role == Exported {
-			if (sel.Kind == 0 || sel.Match(cd.Info)) && (match == nil || match(cd)) {
+			if (sel.Kind == 0 || sel.MatchCandidate(cd)) && (match == nil || match(cd)) {
 				exported = append(exported, cd.Info.Name()+" at "+cd.Port)
 				busIDs = append(busIDs, cd.Port)
 			}
@@ -219,7 +219,7 @@ func (c *Context) Find(sel Selector, match func(Candidate) bool) (Candidate, err
 				cd.Serial = s
 			}
 		}
-		if (sel.Kind == 0 || sel.Match(cd.Info)) && (match == nil || match(cd)) {
+		if (sel.Kind == 0 || sel.MatchCandidate(cd)) && (match == nil || match(cd)) {
 			return cd, nil
 		}
 	}

@@ -118,6 +118,17 @@ var _ = Describe("USB/IP", func() {
 		Expect(d.Close()).To(Succeed())
 	})
 
+	It("opens the device a usbip= selector names, and says so when none is attached from there", func() {
+		c := t.context(ecmAt(3, 2), ecmAt(6, 2), ecmAt(8, 5))
+		d, err := c.OpenDevice(Selector{Kind: ByUSBIP, USBIPHost: "127.0.0.1", USBIPBusID: "3-1"}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(d.Info().Port).To(Equal("6-1"))
+		Expect(d.Close()).To(Succeed())
+		_, err = c.OpenDevice(Selector{Kind: ByUSBIP, USBIPHost: "10.0.0.7", USBIPBusID: "3-1"}, nil)
+		Expect(err).To(MatchError(hw.ErrNotFound))
+		Expect(err.Error()).To(ContainSubstring("no USB device matches usbip=10.0.0.7/3-1"))
+	})
+
 	DescribeTable("refuses an exported device named alone, with ErrExported",
 		func(sel string) {
 			c := t.context(ecmAt(3, 2))
