@@ -38,6 +38,10 @@ import (
 //	DONGLE_EXPECT_SPEED=super    the USB speed it must enumerate at (full, high,
 //	                             super, super+), and so its bulk wMaxPacketSize
 //	                             (64, 512, 1024, 1024)
+//	DONGLE_EXPECT_USBIP=HOST/BUSID
+//	                             the adapter must be the one attached through
+//	                             vhci_hcd from HOST's BUSID (usbip attach -r HOST
+//	                             -b BUSID); every spec's Open fails otherwise
 type usbBackend struct {
 	sel    string // "" = the first network adapter found
 	expect Expectations
@@ -49,6 +53,8 @@ type usbBackend struct {
 	faults    FaultScheme
 	faultArg  string
 	hasFaults bool
+	// usbip is DONGLE_EXPECT_USBIP ("" for none).
+	usbip string
 }
 
 // USBBackend parses "usb", "usb:VID:PID", "usb:BUS.ADDR", "usb:serial=..." .
@@ -118,7 +124,11 @@ func USBBackend(name string) (Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w", name, err)
 	}
-	return &usbBackend{sel: sel, expect: e, lab: lab, peer: peer, peerArg: peerArg, faults: faults, faultArg: faultArg, hasFaults: hasFaults}, nil
+	usbip := strings.TrimSpace(os.Getenv("DONGLE_EXPECT_USBIP"))
+	if h, bus, ok := strings.Cut(usbip, "/"); usbip != "" && (!ok || h == "" || bus == "") {
+		return nil, fmt.Errorf("DONGLE_EXPECT_USBIP=%q: want HOST/BUSID, as usbip attach -r HOST -b BUSID", usbip)
+	}
+	return &usbBackend{sel: sel, expect: e, lab: lab, peer: peer, peerArg: peerArg, faults: faults, faultArg: faultArg, hasFaults: hasFaults, usbip: usbip}, nil
 }
 
 func (b *usbBackend) Name() string {
@@ -251,7 +261,13 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 		return nil, err
 	}
 	info := dev.Info()
+	if err := checkUSBIP(func() ([]gousb.Candidate, error) { return c.List(nil) }, info, b.usbip); err != nil {
+		dev.Close()
+		c.Close()
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
 	before := kernelDrivers(c, info)
+	link := usbipLink(c, info)
 	var peer PeerConn
 	if b.peer.Open != nil {
 		if peer, err = b.peer.Open(ctx, b.peerArg); err != nil {
@@ -289,7 +305,7 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 			if rerr := faults.Restore(); rerr != nil {
 				err = errors.Join(err, rerr)
 			} else {
-				err = errors.Join(err, driversBack(listNow, info, before, faults.unplugged.Load(), replugWait))
+				err = errors.Join(err, driversBack(listNow, info, link, before, faults.unplugged.Load(), replugWait))
 			}
 			err = errors.Join(err, faults.Close())
 		} else if err == nil {
@@ -329,6 +345,46 @@ func (b *usbBackend) Open(ctx context.Context) (*Target, error) {
 		}
 	}
 	return t, nil
+}
+
+// ErrNotUSBIP: DONGLE_EXPECT_USBIP named a USB/IP attachment and the
+// adapter opened is not it.
+var ErrNotUSBIP = errors.New("not the adapter attached over USB/IP")
+
+// checkUSBIP fails unless want is "" or the device at info, as list
+// shows it, is attached through vhci_hcd from want's HOST/BUSID, as usbip
+// attach recorded it.
+func checkUSBIP(list func() ([]gousb.Candidate, error), info hw.Info, want string) error {
+	if want == "" {
+		return nil
+	}
+	all, err := list()
+	if err != nil {
+		return fmt.Errorf("%s: %w %s: %w", info.Name(), ErrNotUSBIP, want, err)
+	}
+	i := slices.IndexFunc(all, func(x gousb.Candidate) bool { return x.Bus == info.Bus && x.Address == info.Address })
+	if i < 0 {
+		return fmt.Errorf("%s: %w %s: no longer listed", info.Name(), ErrNotUSBIP, want)
+	}
+	u := all[i].USBIP
+	if u.Role != gousb.Imported || u.Host+"/"+u.BusID != want {
+		got := u.String()
+		if got == "" {
+			got = "a device on a local host controller"
+		}
+		return fmt.Errorf("%s (%s): %w %s: it is %s", info.Name(), info.Port, ErrNotUSBIP, want, got)
+	}
+	return nil
+}
+
+// usbipLink is the device's USB/IP link as enumeration sees it (zero when
+// local or no longer listed).
+func usbipLink(c *gousb.Context, info hw.Info) gousb.USBIP {
+	list, err := c.List(func(x gousb.Candidate) bool { return x.Bus == info.Bus && x.Address == info.Address })
+	if err != nil || len(list) == 0 {
+		return gousb.USBIP{}
+	}
+	return list[0].USBIP
 }
 
 // kernelDrivers lists the kernel drivers bound to the device's interfaces.

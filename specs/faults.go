@@ -197,13 +197,21 @@ func listNow() ([]gousb.Candidate, error) {
 // has yet to take it off the bus does not pass for the replugged one. The
 // next spec opens that device by its VID:PID. The error wraps
 // ErrNotRestored and names what was listed last.
-func driversBack(list func() ([]gousb.Candidate, error), info hw.Info, before []string, unplugged bool, wait time.Duration) error {
+//
+// A device attached over USB/IP (link Imported) is the one attached from
+// the same host's bus ID: adapters of one model on several hosts share a
+// VID:PID, and each suite run waits for its own.
+func driversBack(list func() ([]gousb.Candidate, error), info hw.Info, link gousb.USBIP, before []string, unplugged bool, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
 		all, err := list()
 		var seen []gousb.Candidate
 		for _, x := range all {
-			if x.Vendor == info.Vendor && x.Product == info.Product {
+			// A device exported over USB/IP keeps its VID:PID here but is
+			// the remote host's (the same device attached through
+			// vhci_hcd is the one the spec had): never the one counted.
+			if x.Vendor == info.Vendor && x.Product == info.Product && x.USBIP.Role != gousb.Exported &&
+				(link.Role != gousb.Imported || x.USBIP.Role == gousb.Imported && x.USBIP.Host == link.Host && x.USBIP.BusID == link.BusID) {
 				seen = append(seen, x)
 			}
 		}

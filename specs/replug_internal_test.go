@@ -49,7 +49,7 @@ func TestDriversBackWaitsForTheReplug(t *testing.T) {
 		{other, asixAt(4)},         // back, the kernel driver not bound yet
 		{other, asixAt(4, "asix")}, // as found
 	}}
-	if err := driversBack(l.list, asixBefore, []string{"asix"}, true, 5*time.Second); err != nil {
+	if err := driversBack(l.list, asixBefore, gousb.USBIP{}, []string{"asix"}, true, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if l.calls != 4 {
@@ -57,11 +57,58 @@ func TestDriversBackWaitsForTheReplug(t *testing.T) {
 	}
 }
 
+// TestDriversBackLeavesOutTheExported: over USB/IP the exporting side's
+// device (bound to usbip-host) keeps the VID:PID; it is not a second copy
+// of the device, so the replug through vhci_hcd is "listed once".
+func TestDriversBackLeavesOutTheExported(t *testing.T) {
+	exported := asixAt(2)
+	exported.Bus, exported.USBIP = 3, gousb.USBIP{Role: gousb.Exported, InUse: true}
+	l := &listing{steps: [][]gousb.Candidate{
+		{exported},                    // detached
+		{exported, asixAt(4, "asix")}, // attached again
+	}}
+	if err := driversBack(l.list, asixBefore, gousb.USBIP{}, []string{"asix"}, true, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.calls != 2 {
+		t.Errorf("driversBack returned after %d listings, want 2", l.calls)
+	}
+}
+
+// TestDriversBackTellsRemoteAdaptersApart: adapters of one model attached
+// from several hosts share the VID:PID; the one the spec unplugged is back
+// when the one from its host's bus ID is, whatever the others do.
+func TestDriversBackTellsRemoteAdaptersApart(t *testing.T) {
+	from := func(addr int, host, busID string, drivers ...string) gousb.Candidate {
+		c := asixAt(addr, drivers...)
+		c.USBIP = gousb.USBIP{Role: gousb.Imported, Host: host, TCPPort: "3240", BusID: busID}
+		return c
+	}
+	mine := gousb.USBIP{Role: gousb.Imported, Host: "10.0.0.7", TCPPort: "3240", BusID: "1-2"}
+	other := from(9, "10.0.0.8", "1-2", "asix")
+	l := &listing{steps: [][]gousb.Candidate{
+		{other},                             // detached; another host's adapter stays
+		{other, from(4, "10.0.0.7", "1-2")}, // attached again, no driver yet
+		{other, from(4, "10.0.0.7", "1-2", "asix")}, // as found
+	}}
+	if err := driversBack(l.list, asixBefore, mine, []string{"asix"}, true, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if l.calls != 3 {
+		t.Errorf("driversBack returned after %d listings, want 3", l.calls)
+	}
+	// A local device of the same model does not pass for it either.
+	l = &listing{steps: [][]gousb.Candidate{{other, asixAt(4, "asix")}}}
+	if err := driversBack(l.list, asixBefore, mine, []string{"asix"}, true, 250*time.Millisecond); !errors.Is(err, ErrNotRestored) {
+		t.Errorf("only a local device and another host's: %v, want ErrNotRestored", err)
+	}
+}
+
 // TestDriversBackWithoutUnplug: a spec that unplugged nothing leaves the
 // device where it was, which is then as found.
 func TestDriversBackWithoutUnplug(t *testing.T) {
 	l := &listing{steps: [][]gousb.Candidate{{asixAt(3, "asix")}}}
-	if err := driversBack(l.list, asixBefore, []string{"asix"}, false, time.Second); err != nil {
+	if err := driversBack(l.list, asixBefore, gousb.USBIP{}, []string{"asix"}, false, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if l.calls != 1 {
@@ -89,7 +136,7 @@ func TestDriversBackFails(t *testing.T) {
 	} {
 		l := &listing{steps: [][]gousb.Candidate{c.list}, err: c.err}
 		t0 := time.Now()
-		err := driversBack(l.list, asixBefore, []string{"asix"}, c.unplugged, 250*time.Millisecond)
+		err := driversBack(l.list, asixBefore, gousb.USBIP{}, []string{"asix"}, c.unplugged, 250*time.Millisecond)
 		if !errors.Is(err, ErrNotRestored) {
 			t.Errorf("%s: %v, want ErrNotRestored", c.name, err)
 			continue
@@ -131,5 +178,43 @@ func TestUnplugWatch(t *testing.T) {
 	w = &unplugWatch{FaultConn: stubFaults{err: bad}}
 	if err := w.Unplug(); err != bad || w.unplugged.Load() {
 		t.Errorf("failed Unplug: %v, unplugged %v; want %v, false", err, w.unplugged.Load(), bad)
+	}
+}
+
+// TestCheckUSBIP: DONGLE_EXPECT_USBIP passes only the device at the opened
+// bus and address that is attached from that host's bus ID.
+func TestCheckUSBIP(t *testing.T) {
+	imported := asixAt(3, "asix")
+	imported.USBIP = gousb.USBIP{Role: gousb.Imported, VHCIPort: 0, Host: "127.0.0.1", TCPPort: "3240", BusID: "3-1"}
+	other := asixAt(4, "asix")
+	other.USBIP = gousb.USBIP{Role: gousb.Imported, VHCIPort: 1, Host: "127.0.0.1", TCPPort: "3240", BusID: "4-1"}
+	local := asixAt(5, "asix")
+	list := func() ([]gousb.Candidate, error) { return []gousb.Candidate{other, imported, local}, nil }
+	at := func(addr int) hw.Info { return hw.Info{Bus: 5, Address: addr, Vendor: 0x0b95, Product: 0x772b} }
+	if err := checkUSBIP(list, at(3), "127.0.0.1/3-1"); err != nil {
+		t.Errorf("the attached device: %v", err)
+	}
+	if err := checkUSBIP(list, at(5), ""); err != nil {
+		t.Errorf("no expectation: %v", err)
+	}
+	for _, c := range []struct {
+		addr       int
+		want, says string
+		listErr    error
+	}{
+		{4, "127.0.0.1/3-1", "it is remote: usbip://127.0.0.1:3240/4-1 on vhci port 1", nil},
+		{3, "10.0.0.7/3-1", "it is remote: usbip://127.0.0.1:3240/3-1", nil},
+		{5, "127.0.0.1/3-1", "it is a device on a local host controller", nil},
+		{6, "127.0.0.1/3-1", "no longer listed", nil},
+		{3, "127.0.0.1/3-1", "no usbfs", errors.New("no usbfs")},
+	} {
+		l := list
+		if c.listErr != nil {
+			l = func() ([]gousb.Candidate, error) { return nil, c.listErr }
+		}
+		err := checkUSBIP(l, at(c.addr), c.want)
+		if !errors.Is(err, ErrNotUSBIP) || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("addr %d want %s: %v; want ErrNotUSBIP saying %q", c.addr, c.want, err, c.says)
+		}
 	}
 }

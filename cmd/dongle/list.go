@@ -26,14 +26,22 @@ func runList(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "no USB network adapters found (%d USB devices seen)\n", seen)
 		return 0
 	}
-	fmt.Fprintf(stdout, "%-9s %-7s %-6s %-16s %-14s %s\n", "ID", "BUS.DEV", "SPEED", "FAMILY", "DRIVER", "KERNEL DRIVER")
+	fmt.Fprintf(stdout, "%-9s %-7s %-6s %-16s %-14s %-13s %s\n", "ID", "BUS.DEV", "SPEED", "FAMILY", "DRIVER", "KERNEL DRIVER", "WHERE")
 	for _, c := range cands {
 		fam, drv := bindingOf(c)
 		kern := strings.Join(c.Drivers(), ",")
+		where := c.USBIP.String()
+		switch c.USBIP.Role {
+		case usbhw.NotUSBIP:
+			where = "local"
+		case usbhw.Exported:
+			// The remote host's: dongle never opens it here.
+			kern, drv = usbhw.USBIPHostDriver, "none (remote's)"
+		}
 		if kern == "" {
 			kern = "-"
 		}
-		fmt.Fprintf(stdout, "%04x:%04x %3d.%-3d %-6s %-16s %-14s %s\n", c.Vendor, c.Product, c.Bus, c.Address, c.Speed, fam, drv, kern)
+		fmt.Fprintf(stdout, "%04x:%04x %3d.%-3d %-6s %-16s %-14s %-13s %s\n", c.Vendor, c.Product, c.Bus, c.Address, c.Speed, fam, drv, kern, where)
 	}
 	return 0
 }

@@ -164,6 +164,42 @@ func TestListBinding(t *testing.T) {
 	}
 }
 
+// TestListUSBIP: list says where each adapter is: local, a remote host's
+// behind vhci_hcd (with the host), or this host's exported to another,
+// which dongle does not drive here.
+func TestListUSBIP(t *testing.T) {
+	old := listUSB
+	ecm := func(bus int, u usbhw.USBIP, drv string) usbhw.Candidate {
+		return usbhw.Candidate{Info: hw.Info{Bus: bus, Address: 2, Vendor: 0x1209, Product: 0x0001, Speed: hw.SpeedHigh}, USBIP: u,
+			Interfaces: []usbhw.Iface{{Config: 1, Class: 0x02, SubClass: 0x06, Driver: drv}, {Config: 1, Number: 1, Class: 0x0a, Driver: drv}}}
+	}
+	listUSB = func() ([]usbhw.Candidate, int, error) {
+		return []usbhw.Candidate{
+			ecm(1, usbhw.USBIP{}, "cdc_ether"),
+			ecm(3, usbhw.USBIP{Role: usbhw.Exported, InUse: true}, ""),
+			ecm(6, usbhw.USBIP{Role: usbhw.Imported, VHCIPort: 0, RemoteBus: 3, RemoteDev: 2, Host: "127.0.0.1", TCPPort: "3240", BusID: "3-1"}, "cdc_ether"),
+		}, 9, nil
+	}
+	t.Cleanup(func() { listUSB = old })
+	code, out, _ := run(t, "list")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.HasSuffix(lines[0], " WHERE") {
+		t.Fatalf("output %q", out)
+	}
+	for i, want := range []string{
+		"cdc_ether      cdc_ether     local",
+		"none (remote's) usbip-host    exported over USB/IP (usbip-host), attached by a remote host",
+		"cdc_ether      cdc_ether     remote: usbip://127.0.0.1:3240/3-1 on vhci port 0 (remote bus 3 dev 2)",
+	} {
+		if !strings.HasSuffix(lines[i+1], want) {
+			t.Errorf("line %q does not end in %q", lines[i+1], want)
+		}
+	}
+}
+
 func TestDecodeFixture(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "frames.pcap")
 	code, stdout, stderr := run(t, "decode", cdcTrace, "-o", out)

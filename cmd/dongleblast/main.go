@@ -7,8 +7,12 @@
 //	dongleblast rx   -n 20000 [-blast]       count the frames the driver delivers while the host peer blasts
 //	                                         (-blast: ask the peer to send them, -size bytes at -rate frames/s)
 //	dongleblast kernrx -if usb0 -n 20000     the same for the kernel's driver of that netdev: ask the peer to
-//	                                         blast, count rx_packets in sysfs (no USB access)
+//	                                         blast, count rx_packets in sysfs (no USB access); with -from none
+//	                                         it prints "DONGLEBLAST kernrx ready" once it has read the base
+//	                                         count, and another program may send
 //	dongleblast echo [-sizes 60,64,...]      send each frame and expect it back intact (host peer echoes)
+//	dongleblast rtt -n 500 [-size 64]        send n frames one at a time, each echoed back intact before the
+//	                                         next: round-trip p50, p99 and max (guest.RTT)
 //
 // -from IF (rx, kernrx) sends the frames from a local netdev instead of the
 // host peer: a gadget's own netdev (gncm0) is the far side of the lab's
@@ -100,7 +104,7 @@ func main() {
 		}
 		return
 	}
-	b, err := open(*sel, &usbhw.Options{Workers: *workers, Sync: *syncPath}, *txurbs, *rxurbs, mode == "echo", *nobatch)
+	b, err := open(*sel, &usbhw.Options{Workers: *workers, Sync: *syncPath}, *txurbs, *rxurbs, mode == "echo" || mode == "rtt", *nobatch)
 	if err != nil {
 		fail(err)
 	}
@@ -120,6 +124,8 @@ func main() {
 		err = b.rx(*n, *size, *rate, *blast, *from, *timeout)
 	case "echo":
 		err = b.echo(*sizes, *timeout)
+	case "rtt":
+		err = b.rtt(*n, *size, *timeout)
 	default:
 		usage()
 	}
@@ -379,7 +385,9 @@ func kernrx(ifname string, n, size, rate int, from string, timeout time.Duration
 		bl = startBlast(n, size, rate, timeout)
 	case "none":
 		// Another program sends, and may start later: wait for its first
-		// frame (the sender is "done" from the start).
+		// frame (the sender is "done" from the start). The sender may
+		// start once this line is out: the base count is read.
+		fmt.Println("DONGLEBLAST kernrx ready")
 		for deadline := time.Now().Add(timeout); read() == base && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
@@ -431,6 +439,45 @@ func (b *blaster) echo(list string, timeout time.Duration) error {
 		}
 	}
 	fmt.Printf("DONGLEBLAST echo sizes=%s ok zlps=%d\n", list, b.d.Counters().ZLPs.Load())
+	return nil
+}
+
+// rtt sends n frames of size bytes one at a time through dongle's driver;
+// each must come back intact (the far side echoes) before the next goes.
+// It prints the round trips' p50, p99 and max.
+func (b *blaster) rtt(n, size int, timeout time.Duration) error {
+	if size < 18 || size > 1514 {
+		return fmt.Errorf("rtt: -size %d is not a frame size 18..1514", size)
+	}
+	me := b.net.HardwareAddr()
+	d := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		f := frame(me, me, size, uint32(i))
+		buf := skbuff.Alloc(size)
+		buf.PutData(f)
+		t0 := time.Now()
+		if err := b.net.Xmit(buf); err != nil {
+			return fmt.Errorf("rtt frame %d: %w", i, err)
+		}
+		deadline := time.After(timeout)
+	wait:
+		for {
+			select {
+			case g := <-b.got:
+				if len(g) < 18 || binary.BigEndian.Uint16(g[12:]) != guest.EchoEtherType || binary.BigEndian.Uint32(g[14:]) != uint32(i) {
+					continue // another frame on the wire (the far side's own traffic)
+				}
+				if !bytes.Equal(g[:min(len(g), size)], f) {
+					return fmt.Errorf("rtt frame %d: the echo differs (got %d bytes)", i, len(g))
+				}
+				break wait
+			case <-deadline:
+				return fmt.Errorf("rtt frame %d: no echo within %v", i, timeout)
+			}
+		}
+		d = append(d, time.Since(t0))
+	}
+	fmt.Printf("DONGLEBLAST rtt size=%d %s\n", size, guest.RTT(d))
 	return nil
 }
 

@@ -34,7 +34,7 @@ func Open() (*Context, error) {
 }
 
 func newContext(l lib, sysfsRoot string) *Context {
-	return &Context{lib: l, sysfs: sysfs{sysfsRoot}, open: make(map[*Device]bool)}
+	return &Context{lib: l, sysfs: sysfs{root: sysfsRoot, vhciState: VHCIStateDir}, open: make(map[*Device]bool)}
 }
 
 // Close releases libusb. It fails with ErrBusy, closing nothing, while a
@@ -114,6 +114,7 @@ func (c *Context) candidate(d devInfo) Candidate {
 			Speed: d.Speed, Serial: c.sysfs.serial(port), Backend: "usb"},
 		Class: d.Class, SubClass: d.SubClass, Protocol: d.Protocol,
 		ActiveConfig: c.sysfs.activeConfig(port),
+		USBIP:        c.sysfs.usbip(port),
 	}
 	for _, cfg := range d.Configs {
 		for _, i := range cfg.Interfaces {
@@ -192,21 +193,39 @@ func (c *Context) OpenFirst(match func(Candidate) bool, opts *Options) (*Device,
 //
 // OpenDevice, OpenFirst and whoever needs to know ahead of time which
 // device they will open share this one choice, so they cannot disagree.
+//
+// A device exported over USB/IP (bound to usbip-host) is never chosen: it
+// belongs to the remote host that attaches it, and keeps its VID:PID here,
+// so "1209:0001" would otherwise find it besides the same device attached
+// through vhci_hcd. When only such devices match, the error wraps
+// ErrExported.
 func (c *Context) Find(sel Selector, match func(Candidate) bool) (Candidate, error) {
 	all, err := c.all()
 	if err != nil {
 		return Candidate{}, err
 	}
+	var exported, busIDs []string
 	for _, cd := range all {
+		if cd.USBIP.Role == Exported {
+			if (sel.Kind == 0 || sel.MatchCandidate(cd)) && (match == nil || match(cd)) {
+				exported = append(exported, cd.Info.Name()+" at "+cd.Port)
+				busIDs = append(busIDs, cd.Port)
+			}
+			continue
+		}
 		if sel.Kind == BySerial && cd.Serial == "" {
 			// no sysfs serial: ask the device (needs opening it)
 			if s, ok := c.readSerial(cd); ok {
 				cd.Serial = s
 			}
 		}
-		if (sel.Kind == 0 || sel.Match(cd.Info)) && (match == nil || match(cd)) {
+		if (sel.Kind == 0 || sel.MatchCandidate(cd)) && (match == nil || match(cd)) {
 			return cd, nil
 		}
+	}
+	if len(exported) > 0 {
+		return Candidate{}, fmt.Errorf("%s: %w: it is the remote host's that attaches it; use it there, or take it back here with `usbip unbind -b %s`",
+			strings.Join(exported, ", "), ErrExported, strings.Join(busIDs, "` / `usbip unbind -b "))
 	}
 	if sel.Kind != 0 {
 		return Candidate{}, notFound("no USB device matches "+sel.String(), all)
@@ -286,5 +305,10 @@ func (c *Context) forget(d *Device) {
 	delete(c.open, d)
 	c.mu.Unlock()
 }
+
+// ErrExported: the only devices that matched are exported over USB/IP
+// (bound to usbip-host), which this host must not open. It wraps
+// hw.ErrNotFound.
+var ErrExported = fmt.Errorf("%w: exported over USB/IP (bound to %s)", hw.ErrNotFound, USBIPHostDriver)
 
 var errNoConfig = errors.New("device is unconfigured (configuration 0)")

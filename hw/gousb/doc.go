@@ -73,4 +73,18 @@
 // sysfs (/sys/bus/usb/devices/<port>:<config>.<iface>/driver) during List,
 // because libusb_kernel_driver_active needs an open handle, and opening
 // every device on the bus needs permissions List should not.
+//
+// # USB/IP
+//
+// An adapter on another host reaches this one through the kernel's USB/IP:
+// the other host exports it (usbip-host, usbipd), this one attaches it
+// (usbip attach, vhci_hcd), and libusb sees it as any other device. List
+// says which devices those are (Candidate.USBIP, read from sysfs and the
+// records usbip attach leaves in /var/run/vhci_hcd; usbip.go): one behind
+// vhci_hcd is Imported, with its vhci port and, where the tools recorded
+// it, the exporting host, usbipd's TCP port and its bus ID there. A device
+// of this host bound to usbip-host is Exported: it keeps its VID:PID here
+// but belongs to the host that attaches it, so Find never chooses it (a
+// lab that exports and attaches on one host, as the virtual lab does,
+// sees the same VID:PID twice).
 package gousb

@@ -29,6 +29,9 @@ type Candidate struct {
 	Class, SubClass, Protocol uint8
 	ActiveConfig              int // 0 if unknown
 	Interfaces                []Iface
+	// USBIP says whether the device is a remote host's attached here
+	// through vhci_hcd, or this host's exported to another (usbip.go).
+	USBIP USBIP
 }
 
 // Drivers lists the kernel drivers bound to the device's interfaces, in
@@ -47,6 +50,9 @@ func (c Candidate) String() string {
 	s := fmt.Sprintf("%s %s %s-speed", c.Info.Name(), c.Port, c.Speed)
 	if d := c.Drivers(); len(d) > 0 {
 		s += " driver " + strings.Join(d, ",")
+	}
+	if u := c.USBIP.String(); u != "" {
+		s += " " + u
 	}
 	return s
 }

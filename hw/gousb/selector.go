@@ -16,6 +16,10 @@ const (
 	ByID                              // "0b95:1790": vendor:product, the first such device
 	BySerial                          // "serial=00A1B2C3": iSerialNumber
 	ByPort                            // "port=1-2.3": the port path, stable across replugs
+	// ByUSBIP: "usbip=10.0.0.7/1-2": the device attached through vhci_hcd
+	// from that host's bus ID (as usbip attach recorded it), stable across
+	// detach and attach, whatever vhci port and address it gets.
+	ByUSBIP
 )
 
 // Selector names one device on the host, as a person types it on the
@@ -26,6 +30,8 @@ type Selector struct {
 	Vendor, Product uint16
 	Serial          string
 	Port            string
+	// ByUSBIP: the exporting host and the device's bus ID there.
+	USBIPHost, USBIPBusID string
 }
 
 // ParseSelector parses a device selector:
@@ -34,14 +40,21 @@ type Selector struct {
 //	VID:PID         "0b95:1790"        hexadecimal vendor and product IDs
 //	serial=SERIAL   "serial=00A1B2C3"  the iSerialNumber string, exactly
 //	port=PATH       "port=1-2.3"       the sysfs port path (bus-port.port...)
+//	usbip=HOST/BUSID "usbip=10.0.0.7/1-2" attached over USB/IP from HOST's BUSID
 func ParseSelector(s string) (Selector, error) {
 	s = strings.TrimSpace(s)
 	bad := func(format string, a ...any) (Selector, error) {
-		return Selector{}, fmt.Errorf("device selector %q: %s (want BUS.ADDR like 1.4, VID:PID like 0b95:1790, serial=SERIAL or port=1-2.3)", s, fmt.Sprintf(format, a...))
+		return Selector{}, fmt.Errorf("device selector %q: %s (want BUS.ADDR like 1.4, VID:PID like 0b95:1790, serial=SERIAL, port=1-2.3 or usbip=HOST/BUSID)", s, fmt.Sprintf(format, a...))
 	}
 	switch {
 	case s == "":
 		return bad("empty")
+	case strings.HasPrefix(s, "usbip="):
+		h, b, ok := strings.Cut(strings.TrimPrefix(s, "usbip="), "/")
+		if !ok || h == "" || b == "" || strings.ContainsAny(h+b, "/ \t") {
+			return bad("want usbip=HOST/BUSID, as usbip attach -r HOST -b BUSID")
+		}
+		return Selector{Kind: ByUSBIP, USBIPHost: h, USBIPBusID: b}, nil
 	case strings.HasPrefix(s, "serial="):
 		v := strings.TrimPrefix(s, "serial=")
 		if v == "" {
@@ -106,7 +119,17 @@ func checkPort(p string) error {
 	return nil
 }
 
-// Match reports whether the device described by info is the one s names.
+// MatchCandidate reports whether the device c is the one s names: Match
+// on its Info, or for ByUSBIP its USB/IP link.
+func (s Selector) MatchCandidate(c Candidate) bool {
+	if s.Kind == ByUSBIP {
+		return c.USBIP.Role == Imported && c.USBIP.Host == s.USBIPHost && c.USBIP.BusID == s.USBIPBusID
+	}
+	return s.Match(c.Info)
+}
+
+// Match reports whether the device described by info is the one s names
+// (never for ByUSBIP, which Info cannot tell: see MatchCandidate).
 func (s Selector) Match(info hw.Info) bool {
 	switch s.Kind {
 	case ByAddress:
@@ -131,6 +154,8 @@ func (s Selector) String() string {
 		return "serial=" + s.Serial
 	case ByPort:
 		return "port=" + s.Port
+	case ByUSBIP:
+		return "usbip=" + s.USBIPHost + "/" + s.USBIPBusID
 	}
 	return "(no selector)"
 }

@@ -25,6 +25,8 @@ var _ = Describe("ParseSelector", func() {
 		Entry("serial", "serial=00A1B2", Selector{Kind: BySerial, Serial: "00A1B2"}),
 		Entry("serial containing separators", "serial=1.2:3", Selector{Kind: BySerial, Serial: "1.2:3"}),
 		Entry("port", "port=1-2.3", Selector{Kind: ByPort, Port: "1-2.3"}),
+		Entry("usbip", "usbip=10.0.0.7/1-2.3", Selector{Kind: ByUSBIP, USBIPHost: "10.0.0.7", USBIPBusID: "1-2.3"}),
+		Entry("usbip, IPv6 host", "usbip=fe80::1/1-2", Selector{Kind: ByUSBIP, USBIPHost: "fe80::1", USBIPBusID: "1-2"}),
 	)
 	DescribeTable("rejects with a message naming the problem",
 		func(in, want string) {
@@ -43,6 +45,10 @@ var _ = Describe("ParseSelector", func() {
 		Entry("bad port", "port=1", "BUS-PORT"),
 		Entry("port zero", "port=1-0", `"0" is not a number`),
 		Entry("word", "asix", "not a recognised form"),
+		Entry("usbip without bus ID", "usbip=10.0.0.7", "want usbip=HOST/BUSID"),
+		Entry("usbip empty host", "usbip=/1-2", "want usbip=HOST/BUSID"),
+		Entry("usbip empty bus ID", "usbip=10.0.0.7/", "want usbip=HOST/BUSID"),
+		Entry("usbip two slashes", "usbip=10.0.0.7/1-2/3", "want usbip=HOST/BUSID"),
 	)
 	It("matches the device it names and no other", func() {
 		info := hw.Info{Bus: 1, Address: 4, Port: "1-2", Vendor: 0x0b95, Product: 0x1790, Serial: "S1"}
@@ -57,5 +63,25 @@ var _ = Describe("ParseSelector", func() {
 			Expect(sel.Match(info)).To(BeFalse(), s)
 		}
 		Expect(Selector{}.Match(info)).To(BeFalse())
+	})
+	It("matches a USB/IP selector on the device's USB/IP link only", func() {
+		sel, err := ParseSelector("usbip=10.0.0.7/1-2")
+		Expect(err).NotTo(HaveOccurred())
+		c := Candidate{Info: hw.Info{Bus: 6, Address: 2, Port: "1-2"},
+			USBIP: USBIP{Role: Imported, Host: "10.0.0.7", TCPPort: "3240", BusID: "1-2"}}
+		Expect(sel.MatchCandidate(c)).To(BeTrue())
+		Expect(sel.Match(c.Info)).To(BeFalse(), "Info has no USB/IP link")
+		for _, u := range []USBIP{
+			{Role: Imported, Host: "10.0.0.8", BusID: "1-2"},
+			{Role: Imported, Host: "10.0.0.7", BusID: "1-3"},
+			{Role: Exported, Host: "10.0.0.7", BusID: "1-2"},
+			{},
+		} {
+			c.USBIP = u
+			Expect(sel.MatchCandidate(c)).To(BeFalse(), "%+v", u)
+		}
+		port, err := ParseSelector("port=1-2")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(port.MatchCandidate(c)).To(BeTrue(), "other kinds match on Info")
 	})
 })

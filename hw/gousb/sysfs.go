@@ -26,8 +26,10 @@ func portPath(bus int, path []int) string {
 }
 
 // sysfs reads the attributes List needs. A missing file (no sysfs, not
-// Linux, a sandbox) reads as "unknown", never as an error.
-type sysfs struct{ root string }
+// Linux, a sandbox) reads as "unknown", never as an error. root is
+// SysfsRoot ("" for none); vhciState is where usbip attach records its
+// ports (VHCIStateDir), read for devices behind vhci_hcd (usbip.go).
+type sysfs struct{ root, vhciState string }
 
 func (s sysfs) attr(port, name string) string {
 	if s.root == "" {

@@ -24,8 +24,11 @@
 // unpacked with dpkg -x (not installed) and indexed with depmod -b; the
 // initramfs is written in Go (package cpio + gzip) from busybox-static, the
 // module closure of GuestModules (modules.dep parsed here), the static guest
-// helper labguest, and the shared libraries a cgo gousb binary needs (libusb
-// cannot be linked statically on Debian: there is no libudev.a). Each step is
+// helper labguest, the shared libraries a cgo gousb binary needs (libusb
+// cannot be linked statically on Debian: there is no libudev.a), and the
+// kernel's USB/IP tools from Debian's package usbip (usbip, usbipd, with
+// their ldd libraries: tools/usbip-guest.sh exports a lab device with
+// usbip-host and attaches it back through vhci_hcd). Each step is
 // skipped when up to date; a from-scratch set-up takes about 7 s here.
 //
 // Runs (Lab.Run, Lab.Exec) boot QEMU with TCG (see Accel for why not KVM),

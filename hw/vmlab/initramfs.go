@@ -28,11 +28,13 @@ var initScript []byte
 // drivers a backend must detach (cdc_ether, cdc_ncm, rndis_host, and the
 // kernel's own ASIX and Realtek drivers for comparisons: asix,
 // ax88179_178a, r8152 with mii), vhci_hcd (USB/IP: hw/usbip presents a
-// model with its own endpoint numbers), dummy_hcd with the gadget
-// functions, usbmon, virtio 9p for the shares, and tun and veth for
-// `dongle tap` (a TAP, and a model's cable to a guest interface).
+// model with its own endpoint numbers, and the kernel's usbip tools attach
+// what usbip_host exports), dummy_hcd with the gadget functions, usbmon,
+// virtio 9p for the shares, and tun, veth and virtio_net for `dongle tap`
+// (a TAP, a model's cable to a guest interface, usb-net's cable to a
+// guest NIC).
 var GuestModules = []string{
-	"xhci_pci", "cdc_ether", "cdc_ncm", "rndis_host", "cdc_eem", "cdc_subset", "asix", "ax88179_178a", "r8152", "vhci_hcd",
+	"xhci_pci", "cdc_ether", "cdc_ncm", "rndis_host", "cdc_eem", "cdc_subset", "asix", "ax88179_178a", "r8152", "vhci_hcd", "usbip_host",
 	"dummy_hcd", "libcomposite", "usb_f_ecm", "usb_f_ncm", "usb_f_rndis", "usb_f_eem", "usb_f_ecm_subset", "usb_f_fs",
 	"usbmon", "9p", "9pnet_virtio", "virtio_pci", "af_packet", "configfs", "tun", "veth", "virtio_net",
 }
@@ -43,6 +45,14 @@ var GuestModules = []string{
 // no libudev.a). Libraries a particular test binary needs beyond these are
 // shipped with it by Exec.
 var guestLibs = []string{"libusb-1.0.so.0", "libc.so.6", "libpthread.so.0", "libm.so.6", "libdl.so.2", "libresolv.so.2"}
+
+// guestTools are host programs the initramfs carries in /bin (so also
+// /usr/sbin), with everything ldd says they need: the kernel's USB/IP
+// tools (Debian's package usbip), which export a device bound to
+// usbip_host (usbip bind, usbipd) and attach it through vhci_hcd (usbip
+// attach, which records each port in /var/run/vhci_hcd). hostNeeds
+// lists them, so a host without them fails CheckHost with the apt-get line.
+var guestTools = []string{"/usr/sbin/usbip", "/usr/sbin/usbipd"}
 
 // entry is one initramfs member; exactly one of src (a host file) and data is set.
 type entry struct {
@@ -218,6 +228,9 @@ func (l *Lab) initramfsManifest(ctx context.Context, extra []string) (*manifest,
 	m.dir("usr")
 	m.symlink("usr/bin", "../bin")
 	m.symlink("usr/sbin", "../bin")
+	// usbip attach records its ports in /var/run/vhci_hcd.
+	m.dir("var")
+	m.symlink("var/run", "../run")
 	m.bytes("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
 	m.bytes("etc/group", []byte("root:x:0:\n"), 0o644)
 
@@ -237,7 +250,10 @@ func (l *Lab) initramfsManifest(ctx context.Context, extra []string) (*manifest,
 	if err != nil {
 		return nil, err
 	}
-	for _, x := range extra {
+	for _, x := range append(guestTools[:len(guestTools):len(guestTools)], extra...) {
+		if _, err := os.Stat(x); err != nil {
+			return nil, fmt.Errorf("%w: guest tool: %v", ErrNotSetUp, err)
+		}
 		m.file("bin/"+filepath.Base(x), x, 0o755)
 		libs = append(libs, x)
 	}

@@ -22,6 +22,8 @@ var hostNeeds = []struct {
 	{"kmod", "depmod", "indexes the unpacked kernel's modules", nil},
 	{"libusb-1.0-0-dev", "/usr/lib/x86_64-linux-gnu/libusb-1.0.so", "gousb (cgo) test binaries", nil},
 	{"libusb-1.0-0", "/lib/x86_64-linux-gnu/libusb-1.0.so.0", "shared library copied into the guest", nil},
+	{"usbip", "/usr/sbin/usbip", "USB/IP attach/detach in the guest (copied in)", nil},
+	{"usbip", "/usr/sbin/usbipd", "USB/IP export daemon in the guest (copied in)", nil},
 	{"apt", "apt-get", "downloads the kernel package", nil},
 	{"dpkg", "dpkg", "unpacks the kernel package (dpkg -x)", nil},
 }

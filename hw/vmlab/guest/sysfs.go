@@ -19,8 +19,16 @@ type USBDevice struct {
 	Bus, Address    int
 	Speed           string // Mbit/s as sysfs says: "12", "480"
 	Config          int    // bConfigurationValue (0: unconfigured)
-	Interfaces      []USBInterface
+	// Driver is the driver bound to the device itself: "usb" (the
+	// generic one), or "usbip-host" while it is exported over USB/IP.
+	Driver     string
+	Interfaces []USBInterface
 }
+
+// Exported reports whether the device is bound to usbip-host: exported
+// over USB/IP, it belongs to the host that attaches it (here, the same
+// device as seen through vhci_hcd).
+func (d USBDevice) Exported() bool { return d.Driver == "usbip-host" }
 
 // USBInterface is one interface of the active configuration.
 type USBInterface struct {
@@ -111,6 +119,9 @@ func USBDevices() ([]USBDevice, error) {
 		d.Bus, _ = strconv.Atoi(readTrim(filepath.Join(dir, "busnum")))
 		d.Address, _ = strconv.Atoi(readTrim(filepath.Join(dir, "devnum")))
 		d.Config, _ = strconv.Atoi(readTrim(filepath.Join(dir, "bConfigurationValue")))
+		if t, err := os.Readlink(filepath.Join(dir, "driver")); err == nil {
+			d.Driver = filepath.Base(t)
+		}
 		ifs, _ := filepath.Glob(filepath.Join(SysfsRoot, name+":*"))
 		sort.Strings(ifs)
 		for _, ip := range ifs {
@@ -137,14 +148,16 @@ func USBDevices() ([]USBDevice, error) {
 	return devs, nil
 }
 
-// FindUSB returns the first device with this vendor and product.
+// FindUSB returns the first device with this vendor and product, leaving
+// out one exported over USB/IP (the same device attached through vhci_hcd
+// is the one the host uses).
 func FindUSB(vendor, product uint16) (USBDevice, error) {
 	devs, err := USBDevices()
 	if err != nil {
 		return USBDevice{}, err
 	}
 	for _, d := range devs {
-		if d.Vendor == vendor && d.Product == product {
+		if d.Vendor == vendor && d.Product == product && !d.Exported() {
 			return d, nil
 		}
 	}

@@ -100,3 +100,40 @@ func TestUSBDevices(t *testing.T) {
 		t.Error("malformed idVendor: no error")
 	}
 }
+
+// TestFindUSBSkipsExported: with the ECM gadget exported by usbip-host
+// (3-1) and attached back through vhci_hcd (6-1), both carry 1209:0001;
+// FindUSB finds the attached one, which sorts after the exported one.
+func TestFindUSBSkipsExported(t *testing.T) {
+	root := t.TempDir()
+	old := SysfsRoot
+	SysfsRoot = root
+	defer func() { SysfsRoot = old }()
+	drivers := t.TempDir()
+	for _, port := range []string{"3-1", "6-1"} {
+		for f, v := range map[string]string{"idVendor": "1209", "idProduct": "0001", "busnum": port[:1], "devnum": "2", "speed": "480", "bConfigurationValue": "1"} {
+			write(t, filepath.Join(root, port, f), v)
+		}
+	}
+	if err := os.Symlink(filepath.Join(drivers, "usbip-host"), filepath.Join(root, "3-1", "driver")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(drivers, "usb"), filepath.Join(root, "6-1", "driver")); err != nil {
+		t.Fatal(err)
+	}
+	devs, err := USBDevices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != 2 || !devs[0].Exported() || devs[1].Exported() || devs[1].Driver != "usb" {
+		t.Fatalf("devices %+v: want 3-1 exported (usbip-host), 6-1 not (usb)", devs)
+	}
+	d, err := FindUSB(GadgetVendor, ECMProduct)
+	if err != nil || d.Name != "6-1" {
+		t.Fatalf("FindUSB = %s, %v; want 6-1 (3-1 is exported)", d.Name, err)
+	}
+	os.Remove(filepath.Join(root, "6-1", "idVendor"))
+	if d, err := FindUSB(GadgetVendor, ECMProduct); err == nil {
+		t.Fatalf("FindUSB = %s with only the exported device left; want an error", d.Name)
+	}
+}

@@ -14,6 +14,9 @@ func (r *Report) Print(w io.Writer) {
 		p("%s", r.Note)
 	}
 	p("Source:   %s", r.Source)
+	if r.USBIP != "" {
+		p("USB/IP:   %s", r.USBIP)
+	}
 	if d := r.Device; d != nil {
 		p("Device:   %s:%s  USB %s  bcdDevice %s  class %s  ep0 %d bytes", d.VID, d.PID, d.USB, d.Device, d.Class, d.MaxPacket0)
 		if d.Manufacturer != "" || d.Product != "" {

@@ -21,8 +21,12 @@ import (
 
 // Report is everything `dongle diag` found.
 type Report struct {
-	Source  string       `json:"source"`
-	Note    string       `json:"note,omitempty"`
+	Source string `json:"source"`
+	Note   string `json:"note,omitempty"`
+	// USBIP says where a remote adapter is: "remote: usbip://HOST:PORT/BUSID
+	// on vhci port N ..." for one attached through vhci_hcd ("" for a local
+	// one, a model or a trace).
+	USBIP   string       `json:"usbip,omitempty"`
 	Device  *DeviceInfo  `json:"device,omitempty"`
 	Configs []ConfigInfo `json:"configurations,omitempty"`
 	Driver  string       `json:"driver,omitempty"`
@@ -162,7 +166,10 @@ func strCache(ctx context.Context, dev hw.Device, r *Report) func(uint8) string 
 
 // Live diagnoses an open device: descriptors, bind, registers, self-test.
 func Live(ctx context.Context, t *target.Target) (*Report, error) {
-	r := &Report{Source: t.Name, Anomalies: []string{}}
+	r := &Report{Source: t.Name, USBIP: t.USBIP.String(), Anomalies: []string{}}
+	if t.USBIP.Err != nil {
+		r.anomaly("USB/IP state: %v", t.USBIP.Err)
+	}
 	dev := t.HW
 	dd, err := hw.ReadDeviceDescriptor(ctx, dev)
 	if err != nil {

@@ -52,6 +52,10 @@ type Target struct {
 	Strict *replay.Strict
 	// Log collects the replay's messages (unmatched requests, OUT diffs).
 	Log []string
+	// USBIP is a USB target's USB/IP link: Imported when it sits behind
+	// vhci_hcd (a remote host's adapter), with the host where the usbip
+	// tools recorded it.
+	USBIP usbhw.USBIP
 
 	closers []func() error
 }
@@ -119,6 +123,10 @@ func openUSB(sel string) (*Target, error) {
 		return nil, err
 	}
 	t := &Target{Kind: USB, Name: sel, HW: dev, Drivers: catalog.All()}
+	info := dev.Info()
+	if all, err := ctx.List(func(c usbhw.Candidate) bool { return c.Bus == info.Bus && c.Address == info.Address }); err == nil && len(all) == 1 {
+		t.USBIP = all[0].USBIP
+	}
 	t.closers = append(t.closers, ctx.Close, dev.Close)
 	return t, nil
 }

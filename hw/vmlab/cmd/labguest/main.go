@@ -3,7 +3,7 @@
 //
 //	labguest echo  -if gecm0 [-ethertype 0x88b5]     echo frames of one EtherType back out (AF_PACKET)
 //	labguest blast -if usb0 -n 20000 [-size 1514]    send frames as fast as the netdev takes them
-//	labguest ping  -if usb0 -n 100 [-size 1000]      send numbered frames, expect each back intact
+//	labguest ping  -if usb0 -n 100 [-size 1000]      send numbered frames, expect each back intact (round trips: p50, p99)
 //	labguest usb                                     list USB devices, interfaces and bound drivers (sysfs)
 //	labguest netif VID:PID                           print the netdev a class driver made for a device
 //	labguest link  IF up|down                        ip link set IF up|down (a gadget netdev: link change)
@@ -173,6 +173,7 @@ func ping(args []string) error {
 	}
 	defer c.Close()
 	buf := make([]byte, 65536)
+	rtt := make([]time.Duration, 0, *n)
 	t0 := time.Now()
 	for i := 0; i < *n; i++ {
 		sz := *size
@@ -181,6 +182,7 @@ func ping(args []string) error {
 		}
 		f := make([]byte, sz)
 		guest.TestFrame(f, mac, guest.EchoEtherType, uint32(i))
+		sent := time.Now()
 		if err := c.Send(f); err != nil {
 			return err
 		}
@@ -196,10 +198,11 @@ func ping(args []string) error {
 			if m < sz || !bytes.Equal(buf[:sz], f) {
 				return fmt.Errorf("frame %d: sent %d bytes, got %d back, contents differ", i, sz, m)
 			}
+			rtt = append(rtt, time.Since(sent))
 			break
 		}
 	}
-	fmt.Printf("PING if=%s echoed=%d/%d in %.3fs\n", *ifname, *n, *n, time.Since(t0).Seconds())
+	fmt.Printf("PING if=%s echoed=%d/%d in %.3fs rtt %s\n", *ifname, *n, *n, time.Since(t0).Seconds(), guest.RTT(rtt))
 	return nil
 }
 
