@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"dongle/cmd/dongle/internal/target"
@@ -29,6 +30,8 @@ func fail(stderr io.Writer, cmd string, err error) int {
 		msg += " (adapter busy: another program has it claimed)"
 	case errors.Is(err, target.ErrNoAdapter):
 		msg += " (plug one in, or name a trace file or sim:ecm)"
+	case errors.Is(err, os.ErrPermission):
+		msg += " (needs CAP_NET_ADMIN for a TAP or a network namespace: run as root)"
 	}
 	fmt.Fprintf(stderr, "dongle %s: %s\n", cmd, msg)
 	return 1

@@ -29,6 +29,10 @@ var errNoWire = errors.New("a device model's wire needs --wire IFACE: the host i
 // errAdapterGone: the adapter was unplugged while the TAP carried it.
 var errAdapterGone = errors.New("the adapter is gone (unplugged)")
 
+// errWireOnAdapter: --wire names a model's cable; a real adapter has its
+// own.
+var errWireOnAdapter = errors.New("--wire is for device models: a real adapter has its own cable")
+
 // tapConfig is what `dongle tap` was asked for.
 type tapConfig struct {
 	sel    string
@@ -77,6 +81,9 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 	c.driver = driverChoice(c.driver)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, a second one ends the process even if the
+	// teardown hangs (a wedged adapter).
+	context.AfterFunc(ctx, stop)
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
@@ -92,6 +99,11 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 // TAP and carries traffic until ctx ends or the adapter goes; then it
 // takes everything down, in the reverse order, and prints the counters.
 func runTapSession(ctx context.Context, c tapConfig, stdout io.Writer) (err error) {
+	// Before an adapter is taken from its kernel driver: can a TAP be
+	// made at all (root, the name free)?
+	if err := tap.Check(c.opts.Name); err != nil {
+		return err
+	}
 	t, err := openTarget(c.sel)
 	if err != nil {
 		return err
@@ -111,18 +123,19 @@ func runTapSession(ctx context.Context, c tapConfig, stdout io.Writer) (err erro
 			return fmt.Errorf("%s: its wire: %w", c.sel, werr)
 		}
 		defer func() { err = errors.Join(err, cable.Close()) }()
+		cable.SetHold(t.Model.Paused) // the partner obeys the model's PAUSE
 	case c.wire != "":
-		return fmt.Errorf("%s: --wire is for device models; a real adapter has its own cable", c.sel)
+		return fmt.Errorf("%s: %w", c.sel, errWireOnAdapter)
 	}
 	d, err := usbnet.Probe(t.HW, t.Drivers...)
 	if err != nil {
 		return err
 	}
-	defer d.Disconnect()
+	defer func() { err = errors.Join(err, d.Disconnect()) }()
 	if err := d.Net.Open(); err != nil {
 		return err
 	}
-	defer d.Net.Close()
+	defer func() { err = errors.Join(err, d.Net.Close()) }()
 	br, err := tap.Open(d.Net, c.opts)
 	if err != nil {
 		return err
@@ -149,14 +162,14 @@ func runTapSession(ctx context.Context, c tapConfig, stdout io.Writer) (err erro
 		case <-ctx.Done():
 			printTapStats(stdout, br, d.Net, t.Model)
 			return nil
+		case <-br.Done(): // the TAP was deleted under it
+			printTapStats(stdout, br, d.Net, t.Model)
+			return br.Err()
 		case <-d.Gone():
 			printTapStats(stdout, br, d.Net, t.Model)
 			return fmt.Errorf("tap %s: %s: %w", br.Name(), c.sel, errAdapterGone)
 		case <-tick:
 			printTapStats(stdout, br, d.Net, t.Model)
-			if err := br.Err(); err != nil {
-				return err
-			}
 		}
 	}
 }

@@ -55,6 +55,51 @@ func hostCounts(t *testing.T, iface string) vethtest.LinkCounts {
 
 var tapStatsLine = regexp.MustCompile(`host→adapter (\d+) \(refused (\d+), malformed (\d+)\); adapter→host (\d+) \(refused by the TAP (\d+)\) \| driver tx_packets (\d+) tx_errors (\d+) tx_dropped (\d+) rx_packets (\d+) rx_errors (\d+) rx_dropped (\d+)`)
 
+// tapSession is a `dongle tap` run in the test's process.
+type tapSession struct {
+	name     string // the TAP's
+	out      *syncBuffer
+	cancel   context.CancelFunc
+	finished chan struct{}
+	err      error
+}
+
+// stop ends the session and returns its error; the test's cleanup calls
+// it too, so no session outlives its test.
+func (s *tapSession) stop() error {
+	s.cancel()
+	<-s.finished
+	return s.err
+}
+
+// startTap runs the session and waits until its TAP is made.
+func startTap(t *testing.T, c tapConfig) *tapSession {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &tapSession{out: &syncBuffer{}, cancel: cancel, finished: make(chan struct{})}
+	go func() {
+		s.err = runTapSession(ctx, c, s.out)
+		close(s.finished)
+	}()
+	t.Cleanup(func() { s.stop() })
+	deadline := time.Now().Add(10 * time.Second)
+	for s.name == "" {
+		select {
+		case <-s.finished:
+			t.Fatalf("dongle tap %s ended before it was ready: %v; output:\n%s", c.sel, s.err, s.out.String())
+		default:
+		}
+		if b, err := os.ReadFile(c.ready); err == nil && len(b) > 0 {
+			s.name = strings.TrimSpace(string(b))
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no TAP 10 s after dongle tap %s; output:\n%s", c.sel, s.out.String())
+		} else {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return s
+}
+
 // tapCase is an adapter and the far end of its cable.
 type tapCase struct {
 	sel  string // the adapter, as dongle tap takes it
@@ -84,43 +129,21 @@ func tapThrough(t *testing.T, c tapCase) {
 
 	buffers := skbuff.Live()
 	ready := filepath.Join(t.TempDir(), "ready")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runTapSession(ctx, tapConfig{sel: model, wire: c.wire, ready: ready,
-			opts: tap.Options{Name: "dgltap%d", Up: true, NoIPv6: true}}, &out)
-	}()
-	var name string
-	deadline := time.Now().Add(10 * time.Second)
-	for name == "" {
-		select {
-		case err := <-done:
-			t.Fatalf("dongle tap %s ended before it was ready: %v; output:\n%s", model, err, out.String())
-		default:
-		}
-		if b, err := os.ReadFile(ready); err == nil && len(b) > 0 {
-			name = strings.TrimSpace(string(b))
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no TAP 10 s after dongle tap %s; output:\n%s", model, out.String())
-		} else {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	sess := startTap(t, tapConfig{sel: model, wire: c.wire, ready: ready,
+		opts: tap.Options{Name: "dgltap%d", Up: true, NoIPv6: true}})
+	name := sess.name
 	if b, err := exec.Command("ip", "addr", "add", "10.77.0.1/24", "dev", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip addr add on %s: %v: %s", name, err, b)
 	}
 	if !vethtest.WaitRunning(name, true, 10*time.Second) {
-		t.Fatalf("%s has no carrier 10 s after it came up; output:\n%s", name, out.String())
+		t.Fatalf("%s has no carrier 10 s after it came up; output:\n%s", name, sess.out.String())
 	}
 	tapBefore := hostCounts(t, name)
 	farBefore := ns.Counts(t, far)
 
 	if b, err := exec.Command(busybox, "ping", "-c", "3", "-W", "3", "10.77.0.2").CombinedOutput(); err != nil || !strings.Contains(string(b), "3 packets received") {
-		cancel()
-		<-done
-		t.Fatalf("ping 10.77.0.2 through %s: %v\n%s\ndongle tap:\n%s", model, err, b, out.String())
+		sess.stop()
+		t.Fatalf("ping 10.77.0.2 through %s: %v\n%s\ndongle tap:\n%s", model, err, b, sess.out.String())
 	}
 
 	// TCP, 1 MiB each way: the far end reads the host's MiB, then sends
@@ -197,19 +220,18 @@ func tapThrough(t *testing.T, c tapCase) {
 			}
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("dongle tap %s: %v; output:\n%s", model, err, out.String())
+	if err := sess.stop(); err != nil {
+		t.Fatalf("dongle tap %s: %v; output:\n%s", model, err, sess.out.String())
 	}
-	m := tapStatsLine.FindAllStringSubmatch(out.String(), -1)
+	m := tapStatsLine.FindAllStringSubmatch(sess.out.String(), -1)
 	if len(m) == 0 {
-		t.Fatalf("no counters line; output:\n%s", out.String())
+		t.Fatalf("no counters line; output:\n%s", sess.out.String())
 	}
 	var overflow uint64 // a real adapter's own drops are its driver's rx_missed
 	if c.wire != "" {
-		om := regexp.MustCompile(`the model dropped (\d+) frames`).FindAllStringSubmatch(out.String(), -1)
+		om := regexp.MustCompile(`the model dropped (\d+) frames`).FindAllStringSubmatch(sess.out.String(), -1)
 		if len(om) == 0 {
-			t.Fatalf("no model counters line; output:\n%s", out.String())
+			t.Fatalf("no model counters line; output:\n%s", sess.out.String())
 		}
 		overflow, _ = strconv.ParseUint(om[len(om)-1][1], 10, 64)
 	}
@@ -242,9 +264,12 @@ func tapThrough(t *testing.T, c tapCase) {
 		t.Errorf("adapter→host: the driver got %d, dongle wrote %d, the TAP received %d", rxPackets, toTAP, tapNow.RxPackets)
 	}
 	// What the far end sent and the host did not get, the model dropped
-	// and counted (its FIFO full: the host's reads lag a TCP burst).
+	// and counted; the partner obeys its PAUSE, so it drops nothing.
 	if farGot != hostSent || farSent != hostGot+overflow {
 		t.Errorf("across the traffic: host sent %d, far end got %d; far end sent %d, host got %d, the model dropped %d", hostSent, farGot, farSent, hostGot, overflow)
+	}
+	if overflow != 0 {
+		t.Errorf("the model dropped %d frames from a partner that obeys its PAUSE", overflow)
 	}
 	if hostSent < 700 || hostGot < 700 {
 		t.Errorf("only %d frames out and %d in for 1 MiB each way", hostSent, hostGot)
@@ -264,6 +289,67 @@ func TestTapCarriesPingAndTCPThroughEachModel(t *testing.T) {
 			vethtest.NoOffload(t, far)
 			tapThrough(t, tapCase{sel: model, wire: near, far: far})
 		})
+	}
+}
+
+// The far end starts: IPv6 neighbour discovery reaches the host's stack
+// through multicast groups the host joined on the TAP, which the device's
+// RX filter only passes because the bridge asks it for all multicast.
+func TestTapCarriesWhatTheFarEndStarts(t *testing.T) {
+	if guest.InLab() {
+		t.Skip("outside the lab only")
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		vethtest.Cannot(t, "no /dev/net/tun: "+err.Error())
+	}
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		vethtest.Cannot(t, "no busybox (busybox-static) for ping")
+	}
+	near, far := vethtest.Veth(t)
+	vethtest.NoOffload(t, far)
+	ns := vethtest.NewNetns(t)
+	ns.Take(t, far)
+	ns.Do(t, func() error { return os.WriteFile("/proc/sys/net/ipv6/conf/"+far+"/disable_ipv6", []byte("0"), 0) })
+	ns.IP(t, "addr", "add", "fd00:77::2/64", "dev", far, "nodad")
+	ns.IP(t, "link", "set", far, "up")
+	sess := startTap(t, tapConfig{sel: "sim:ax88179", wire: near, ready: filepath.Join(t.TempDir(), "ready"),
+		opts: tap.Options{Name: "dgltap%d", Up: true}})
+	if b, err := exec.Command("ip", "addr", "add", "fd00:77::1/64", "dev", sess.name, "nodad").CombinedOutput(); err != nil {
+		t.Fatalf("ip addr add on %s: %v: %s", sess.name, err, b)
+	}
+	if !vethtest.WaitRunning(sess.name, true, 10*time.Second) {
+		t.Fatalf("%s has no carrier", sess.name)
+	}
+	if b, err := ns.Run(busybox, "ping", "-6", "-c", "3", "-W", "3", "fd00:77::1"); err != nil || !strings.Contains(string(b), "3 packets received") {
+		t.Fatalf("ping -6 from the far end through sim:ax88179: %v\n%s\ndongle tap:\n%s", err, b, sess.out.String())
+	}
+	if err := sess.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A TAP deleted under a session ends it with an error naming the TAP.
+func TestTapEndsWhenItsTAPIsDeleted(t *testing.T) {
+	if guest.InLab() {
+		t.Skip("outside the lab only")
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		vethtest.Cannot(t, "no /dev/net/tun: "+err.Error())
+	}
+	near, _ := vethtest.Veth(t)
+	sess := startTap(t, tapConfig{sel: "sim:ecm", wire: near, ready: filepath.Join(t.TempDir(), "ready"),
+		opts: tap.Options{Name: "dgltap%d", Up: true, NoIPv6: true}})
+	if b, err := exec.Command("ip", "link", "del", sess.name).CombinedOutput(); err != nil {
+		t.Fatalf("ip link del: %v: %s", err, b)
+	}
+	select {
+	case <-sess.finished:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the session went on after its TAP was deleted")
+	}
+	if sess.err == nil || !strings.Contains(sess.err.Error(), sess.name) {
+		t.Errorf("session error %v, want one naming %s", sess.err, sess.name)
 	}
 }
 

@@ -89,12 +89,6 @@ import (
 
 const gadgetRoot = "/sys/kernel/config/usb_gadget"
 
-// holdDepth is how many bulk IN writes may wait in the sim engine's IN
-// queue before the peer pauses (half of sim.InQueueDepth): the AX88179
-// model hands every RX transfer to the engine at once, so its FIFO is that
-// queue.
-const holdDepth = sim.InQueueDepth / 2
-
 type config struct {
 	model, name, udc, steal string
 	mac                     string
@@ -252,10 +246,7 @@ func run(c config) error {
 	// here the wire is instant and the bridge moves one packet per
 	// FunctionFS write, so without PAUSE an echo burst overflows the FIFO
 	// (AX88772B, 500 x 1514 bytes: a few frames counted as Overflow).
-	simHost := ch.Dev.Host()
-	p.Hold = func() bool {
-		return simHost.Queued(ch.BulkIn) >= holdDepth || (ch.RxFull != nil && ch.RxFull())
-	}
+	p.Hold = ch.Paused
 	defer p.Close()
 	wp := newWirePeer(wire.B(), p, p.Hold)
 	wp.link = ch.SetLink

@@ -45,7 +45,10 @@ type VM struct {
 	// GuestNIC puts the far end of usb-net's cable in the guest: a
 	// virtio-net NIC whose dgram netdev (n1) is the other end of
 	// NetLocal/NetRemote (it binds NetRemote and sends to NetLocal), so
-	// the guest's own stack is usb-net's link partner.
+	// the guest's own stack is usb-net's link partner. QEMU's dgram
+	// backend unlinks a socket path before binding it, so n1 takes
+	// NetRemote from the host peer: that peer, still running, sees nothing
+	// for the boot (its counters mean nothing then). It needs USBNet.
 	GuestNIC bool
 
 	Shares  []Share

@@ -18,6 +18,9 @@ var (
 	ErrName = errors.New("bad interface name")
 	// ErrAddress: the device has no Ethernet address to give the TAP.
 	ErrAddress = errors.New("bad hardware address")
+	// ErrNameTaken: an interface of that name exists (a TAP is never
+	// attached to one that is someone else's, persistent or not).
+	ErrNameTaken = errors.New("an interface of that name exists")
 )
 
 // Options say how the TAP is made.
@@ -37,7 +40,7 @@ type Options struct {
 // Stats are the bridge's counters; see the package's invariants.
 type Stats struct {
 	FromTAP        uint64 // frames read from the TAP and queued on the device
-	FromTAPDropped uint64 // frames the device refused (down, no carrier)
+	FromTAPDropped uint64 // frames the device refused (down, no carrier, or its queue full when Close came)
 	FromTAPBad     uint64 // frames shorter than an Ethernet header, or longer than the MTU allows
 	ToTAP          uint64 // frames the device received, written to the TAP
 	ToTAPErrors    uint64 // frames the TAP refused
@@ -59,6 +62,7 @@ type Bridge struct {
 
 	fromTAP, fromDropped, fromBad, toTAP, toErrors atomic.Uint64
 	carrierErr, readErr                            atomic.Pointer[error]
+	carrierMu                                      sync.Mutex // one TUNSETCARRIER at a time, with the state read under it
 }
 
 // vlanHeaderLen is one 802.1Q tag, which the TAP may carry on top of the
@@ -100,12 +104,35 @@ func Open(dev *netdev.Device, opts Options) (*Bridge, error) {
 	if b.unregister, err = dev.RegisterRxHandler(b.toHost); err != nil {
 		return fail(fmt.Errorf("tap %s: %w", ifname, err))
 	}
+	// The host joins multicast groups on the TAP (IPv6's all-nodes and
+	// solicited-node groups, mDNS) that the device's RX filter knows
+	// nothing of: the device passes every multicast frame, as a bridge
+	// port's device does for its bridge.
+	dev.SetAllMulti(1)
 	b.removeWatcher = dev.AddCarrierWatcher(b.followCarrier)
 	// The carrier may have changed between setCarrier and the watcher.
 	b.followCarrier(dev.Carrier())
 	go b.reader()
 	return b, nil
 }
+
+// Check makes and removes a TAP of that name, to learn before an adapter
+// is taken whether the TAP can be made at all (CAP_NET_ADMIN, a free
+// name, /dev/net/tun).
+func Check(name string) error {
+	if name == "" {
+		name = "dongle%d"
+	}
+	f, _, err := openTAP(name)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// Done is closed when the bridge stops reading from the TAP: at Close, or
+// earlier when the interface was deleted under it (Err says why).
+func (b *Bridge) Done() <-chan struct{} { return b.done }
 
 // Name is the TAP interface's name.
 func (b *Bridge) Name() string { return b.name }
@@ -146,18 +173,24 @@ func (b *Bridge) Close() error {
 		b.closing.Store(true)
 		b.unregister()
 		b.removeWatcher()
+		b.dev.SetAllMulti(-1)
 		err = b.f.Close() // ends the reader's read
 		<-b.done
 	})
 	return err
 }
 
-// followCarrier is the carrier watcher.
-func (b *Bridge) followCarrier(up bool) {
+// followCarrier is the carrier watcher. It sets the device's carrier as
+// it is now, not as the notice said: two changes told from two goroutines
+// may arrive out of order, and the last TUNSETCARRIER must be the device's
+// state.
+func (b *Bridge) followCarrier(bool) {
+	b.carrierMu.Lock()
+	defer b.carrierMu.Unlock()
 	if b.closing.Load() {
 		return
 	}
-	if err := setCarrier(b.f, b.name, up); err != nil && !errors.Is(err, os.ErrClosed) {
+	if err := setCarrier(b.f, b.name, b.dev.Carrier()); err != nil && !errors.Is(err, os.ErrClosed) {
 		b.carrierErr.Store(&err)
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -317,5 +319,72 @@ func TestOpenRefusesWhatItCannotMake(t *testing.T) {
 	}
 	if _, err := net.InterfaceByName("dgltwo0"); err == nil {
 		t.Error("the refused second TAP was left behind")
+	}
+}
+
+func TestANameInUseIsRefusedNotTakenOver(t *testing.T) {
+	r := newRig(t, tap.Options{Name: "dgltaken%d"})
+	dev := netdev.New("tapt%d", &netdevtest.Driver{})
+	netdev.EtherSetup(dev)
+	dev.SetHardwareAddr(net.HardwareAddr{0x02, 0xd0, 0x09, 0x1e, 0x00, 0x02})
+	if err := netdev.Register(dev); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netdev.Unregister(dev) })
+	// Another bridge's TAP, and an interface of another kind.
+	for _, name := range []string{r.br.Name(), "lo"} {
+		if _, err := tap.Open(dev, tap.Options{Name: name}); !errors.Is(err, tap.ErrNameTaken) {
+			t.Errorf("%s: %v, want ErrNameTaken", name, err)
+		}
+		if err := tap.Check(name); !errors.Is(err, tap.ErrNameTaken) {
+			t.Errorf("Check(%s): %v, want ErrNameTaken", name, err)
+		}
+	}
+	// A persistent TAP someone made stays theirs, untouched.
+	if out, err := exec.Command("ip", "tuntap", "add", "dev", "dglpersist", "mode", "tap").CombinedOutput(); err != nil {
+		t.Fatalf("ip tuntap add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "tuntap", "del", "dev", "dglpersist", "mode", "tap").Run() })
+	before, _ := net.InterfaceByName("dglpersist")
+	if _, err := tap.Open(dev, tap.Options{Name: "dglpersist", Up: true}); !errors.Is(err, tap.ErrNameTaken) {
+		t.Errorf("a persistent TAP: %v, want ErrNameTaken", err)
+	}
+	after, err := net.InterfaceByName("dglpersist")
+	if err != nil || !bytes.Equal(after.HardwareAddr, before.HardwareAddr) || after.Flags != before.Flags {
+		t.Errorf("the persistent TAP changed: %v -> %v (%v)", before, after, err)
+	}
+	if err := tap.Check("dglfree%d"); err != nil {
+		t.Errorf("Check on a free name: %v", err)
+	}
+	if _, err := net.InterfaceByName("dglfree0"); err == nil {
+		t.Error("Check left its TAP behind")
+	}
+}
+
+func TestATAPDeletedUnderTheBridgeEndsIt(t *testing.T) {
+	r := newRig(t, tap.Options{Up: true, NoIPv6: true})
+	if out, err := exec.Command("ip", "link", "del", r.br.Name()).CombinedOutput(); err != nil {
+		t.Fatalf("ip link del: %v: %s", err, out)
+	}
+	select {
+	case <-r.br.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the bridge did not notice its TAP was deleted")
+	}
+	if err := r.br.Err(); err == nil || !strings.Contains(err.Error(), r.br.Name()) {
+		t.Errorf("Err() = %v, want the read error naming the TAP", err)
+	}
+}
+
+func TestTheDevicePassesAllMulticastWhileBridged(t *testing.T) {
+	r := newRig(t, tap.Options{Up: true, NoIPv6: true})
+	if _, allmulti := r.dev.Promiscuity(); allmulti != 1 {
+		t.Errorf("allmulti %d while bridged, want 1", allmulti)
+	}
+	if err := r.br.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, allmulti := r.dev.Promiscuity(); allmulti != 0 {
+		t.Errorf("allmulti %d after Close, want 0", allmulti)
 	}
 }

@@ -20,9 +20,16 @@
 //     or refused by it (ToTAPErrors). The device's own counters say what
 //     the driver then did with each.
 //   - No frame is dropped for lack of room in the device's transmit
-//     queue: while it is full the reader stops reading, so the TAP's own
-//     queue fills and the host's stack sees back-pressure, as with a
-//     hardware queue.
+//     queue: while it is full the reader stops reading and the TAP's own
+//     ring (its txqueuelen, 500 frames) absorbs the host's frames. tun
+//     does not stop the host's queue when that ring is full: beyond it
+//     the kernel drops and counts the frame as the TAP's tx_dropped,
+//     which is where a test looks for such a loss.
+//   - The device's RX filter passes all multicast while the bridge
+//     stands (SetAllMulti): the groups the host joins on the TAP are not
+//     the device's to know.
+//   - A frame the bridge is writing to the TAP when Close comes may be
+//     counted in ToTAPErrors after Close returns.
 //   - Every buffer read from the TAP is handed to Xmit or freed; every
 //     buffer the rx handler takes is freed after its write.
 //   - One goroutine, the reader, started by Open and ended (and waited

@@ -34,9 +34,15 @@ func openTAP(name string) (*os.File, string, error) {
 		unix.Close(fd)
 		return nil, "", fmt.Errorf("tap %q: %w: %w", name, ErrName, err)
 	}
-	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	// IFF_TUN_EXCL: an existing interface of that name (a persistent
+	// TAP, a NIC) is refused, never attached to.
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_TUN_EXCL)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
+		if _, gone := net.InterfaceByName(name); gone == nil {
+			// EBUSY for a TAP, EINVAL for an interface of another kind.
+			return nil, "", fmt.Errorf("tap %q: %w (%w)", name, ErrNameTaken, err)
+		}
 		return nil, "", fmt.Errorf("tap %q: TUNSETIFF: %w", name, err)
 	}
 	if err := unix.SetNonblock(fd, true); err != nil {

@@ -78,6 +78,17 @@ type Instance struct {
 	RxOverflow func() uint64
 }
 
+// Paused reports the model's PAUSE (802.3x): its RX side is full, so a
+// link partner that obeys flow control waits. That is the chip's own FIFO
+// above its mark (RxFull), or half the sim engine's bulk IN queue taken:
+// the wire of a model is instant and its bus is not, and a partner that
+// never waited would overflow what a real chip would have paused it for.
+// The kernel drivers and dongle's enable flow control (MEDIUM_MODE's RFC
+// and TFC on the ASIX chips); a partner on the wire honours it.
+func (in *Instance) Paused() bool {
+	return in.Dev.Host().Queued(in.BulkIn) >= sim.InQueueDepth/2 || (in.RxFull != nil && in.RxFull())
+}
+
 // Request is one control request a model answered.
 type Request struct {
 	Setup   hw.Setup

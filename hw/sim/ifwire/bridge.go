@@ -198,6 +198,9 @@ func (b *Bridge) fromIface() {
 			for (*h)() && !b.closed.Load() {
 				time.Sleep(holdPoll)
 			}
+			if b.closed.Load() {
+				return // a frame held across Close stays out of the model
+			}
 		}
 		b.FromIface.Add(1)
 		b.end.Send(buf[:n])
