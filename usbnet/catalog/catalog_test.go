@@ -131,6 +131,9 @@ func TestModelsBind(t *testing.T) {
 			} else if n := in.RxOverflow(); n != 0 {
 				t.Errorf("RX overflow %d on an idle model", n)
 			}
+			if in.Paused() {
+				t.Error("an idle model asks its partner to pause")
+			}
 			if in.RxFull != nil && in.RxFull() {
 				t.Error("RX FIFO full on an idle model")
 			}
