@@ -7,7 +7,10 @@
 # emulated AX88772B and AX88179 (cmd/ffsmodel), and the AX88179
 # once more at SuperSpeed; the suite against Linux f_ncm and against the
 # NCM model over USB/IP (ffsmodel -usbip); then against the RTL8153B model
-# over USB/IP at high speed and SuperSpeed.
+# over USB/IP at high speed and SuperSpeed; `dongle tap` on usb-net, the ECM
+# gadget and the AX88772B model (one boot); and the suite against the ECM
+# gadget exported by the kernel's usbip-host and attached back through
+# vhci_hcd.
 # Reports: specs/reports/lab-junit-usb-*.xml; failing specs' USB traces in
 # specs/reports/traces; every run's QEMU capture in .lab/runs/<id>/.
 set -euo pipefail
