@@ -30,7 +30,7 @@ base_pkgs() {
 }
 lab_pkgs() {
   need_pkgs tshark /usr/bin/tshark qemu-system-x86 /usr/bin/qemu-system-x86_64 \
-    busybox-static /bin/busybox kmod /sbin/depmod iproute2 /sbin/ip
+    busybox-static /bin/busybox kmod /sbin/depmod iproute2 /sbin/ip usbip /usr/sbin/usbip
 }
 
 case "${1:-}" in
