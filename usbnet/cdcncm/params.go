@@ -137,6 +137,7 @@ func Negotiate(p NTBParams, maxSegment uint16, maxPacket int, opts Options) (Siz
 	if s.TxMaxDgrams == 0 || s.TxMaxDgrams > MaxTxDatagrams {
 		s.TxMaxDgrams = MaxTxDatagrams
 	}
+	want0 := s.TxMaxDgrams
 
 	// TX size: min(16384, dwNtbOutMaxSize) within [NTH + NDP room,
 	// dwNtbOutMaxSize clamped to [2048, 65536]] (0: 65536).
@@ -157,7 +158,14 @@ func Negotiate(p NTBParams, maxSegment uint16, maxPacket int, opts Options) (Siz
 	if l.word == 2 {
 		outMax = min(outMax, 0xffff) // wBlockLength is 16 bits
 	}
-	floor := l.nthLen + ndpSize(l, s.TxMaxDgrams) + s.MaxDatagram
+	// The floor is one NTB with the NDP for every datagram and one
+	// datagram of the largest size, with the most padding the alignments
+	// can put before the NDP and before the datagram: a block that cannot
+	// hold one full-size frame would drop it.
+	quiet := func(string, ...any) {}
+	ndpPad := sanitizeAlign(int(p.OutAlignment), int(outMax), "", quiet) - 1
+	dgPad := sanitizeAlign(int(p.OutDivisor), int(outMax), "", quiet) - 1
+	floor := l.nthLen + ndpPad + ndpSize(l, s.TxMaxDgrams) + dgPad + s.MaxDatagram
 	s.TxMax = int(min(max(int64(want), int64(min(int64(floor), outMax))), outMax))
 	// A padded NTB must end short unless it is exactly the device's own
 	// maximum (cdc_ncm_update_rxtx_max's pad byte).
@@ -180,6 +188,18 @@ func Negotiate(p NTBParams, maxSegment uint16, maxPacket int, opts Options) (Siz
 	// The remainder aligns the datagram's payload, after its Ethernet
 	// header (Linux and FreeBSD read the spec so).
 	s.TxRemainder = (rem - ethHeaderLen) & (s.TxDivisor - 1)
+
+	// An NTB the device keeps small (its dwNtbOutMaxSize at the 2048
+	// floor) with coarse alignments cannot reserve an NDP entry for every
+	// datagram it may carry and still hold one full-size datagram: it
+	// carries fewer datagrams, never drops a frame that is within the
+	// limits.
+	for s.TxMaxDgrams > 1 && l.nthLen+s.TxNDPAlign-1+ndpSize(l, s.TxMaxDgrams)+s.TxDivisor-1+s.MaxDatagram > s.TxMax {
+		s.TxMaxDgrams--
+	}
+	if s.TxMaxDgrams != want0 {
+		note("datagrams per NTB %d lowered to %d: an NTB of %d bytes with alignments %d/%d holds no more beside a full-size datagram", want0, s.TxMaxDgrams, s.TxMax, s.TxNDPAlign, s.TxDivisor)
+	}
 
 	// Never pad more than three packets (cdc_ncm_update_rxtx_max).
 	s.MinTxPkt = s.TxMax
