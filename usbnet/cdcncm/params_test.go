@@ -44,7 +44,9 @@ func TestNegotiate(t *testing.T) {
 		{name: "dwNtbOutMaxSize exactly 16384: no pad byte", p: func(p *NTBParams) { p.OutMaxSize = 16384 }, want: func(e *exp) { e.tx, e.minTx = 16384, 16384-1536 }},
 		{name: "dwNtbOutMaxSize 0: 16 KiB", p: func(p *NTBParams) { p.OutMaxSize = 0 }, want: func(*exp) {}},
 		{name: "dwNtbOutMaxSize 1000: room for one full datagram (NTH, NDP, 1514, and the most the alignments pad: 3 + 3)", p: func(p *NTBParams) { p.OutMaxSize = 1000 }, want: func(e *exp) { e.tx, e.minTx, e.notes = 12+3+172+3+1514, 512, 1 }},
-		{name: "NTB32, a 2048-byte NTB with 128-byte alignments: 30 datagrams at most, so that a full-size one fits beside the NDP (a fuzz finding)", opts: Options{PreferNTB32: true}, p: func(p *NTBParams) { p.OutMaxSize, p.OutAlignment, p.OutDivisor = 2048, 128, 128 }, want: func(e *exp) { e.format, e.tx, e.align, e.div, e.rem, e.maxDg, e.minTx, e.notes = NTB32, 2048, 128, 128, 114, 30, 512, 1 }},
+		{name: "NTB32, a 2048-byte NTB with 128-byte alignments: 30 datagrams at most, so that a full-size one fits beside the NDP (a fuzz finding)", opts: Options{PreferNTB32: true}, p: func(p *NTBParams) { p.OutMaxSize, p.OutAlignment, p.OutDivisor = 2048, 128, 128 }, want: func(e *exp) {
+			e.format, e.tx, e.align, e.div, e.rem, e.maxDg, e.minTx, e.notes = NTB32, 2048, 128, 128, 114, 30, 512, 1
+		}},
 		{name: "NTB32, dwNtbOutMaxSize 1982, NDP aligned to 128: room for the NDP's padding too (a fuzz finding: 1982 dropped a 1513-byte frame)", opts: Options{PreferNTB32: true}, p: func(p *NTBParams) { p.OutMaxSize, p.OutAlignment = 1982, 128 }, want: func(e *exp) { e.format, e.tx, e.align, e.minTx, e.notes = NTB32, 16+127+344+3+1514, 128, 512, 1 }},
 		{name: "dwNtbOutMaxSize huge: clamped, noted", p: func(p *NTBParams) { p.OutMaxSize = 100000 }, want: func(e *exp) { e.notes = 1 }},
 		{name: "tx_max 65536 asked on NTB16: 65535 (wBlockLength is 16 bits)", p: func(p *NTBParams) { p.OutMaxSize = 0 }, opts: Options{TxMax: 65536},
