@@ -80,7 +80,7 @@ var _ = Describe("Ring", func() {
 		Expect(err).NotTo(HaveOccurred())
 		ringRecords(w, 0, 2, 300)
 		b := whole.Bytes()
-		cut := len(b) - 10 // inside the second record
+		cut := len(b) - 10            // inside the second record
 		for i := 0; i < cut; i += 7 { // 7-byte writes split headers too
 			_, err := ring.Write(b[i:min(i+7, cut)])
 			Expect(err).NotTo(HaveOccurred())
