@@ -38,9 +38,16 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	traceMB := fs.Int("trace-mb", 16, "MiB of USB trace kept in memory (the newest), written out only on failure")
 	traceOut := fs.String("trace-on-failure", "", "write the kept USB trace (usbmon pcap) here when the run fails")
 	jsonOut := fs.String("json", "", "write the JSON summary to FILE (- for stdout, which then holds only the JSON)")
+	list := fs.Bool("list-backends", false, "print the backends soak can drive, one a line, and exit")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 2
+	}
+	if *list {
+		for _, s := range catalog.Selectors() {
+			fmt.Fprintln(stdout, s)
+		}
+		return 0
 	}
 	usage := func(msg string, a ...any) int {
 		fmt.Fprintf(stderr, "dongle soak: "+msg+" (usage: dongle soak --backend=sim:MODEL --duration D | --frames N [--faults=stall,timeout,unplug,short] [--rate R] [--json FILE] [--trace-on-failure FILE])\n", a...)

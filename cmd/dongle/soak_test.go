@@ -104,3 +104,10 @@ func TestSoakBadInput(t *testing.T) {
 		oneLineError(t, code, stderr, tc.want)
 	}
 }
+
+func TestSoakListBackends(t *testing.T) {
+	code, stdout, _ := run(t, "soak", "--list-backends")
+	if code != 0 || strings.Join(catalog.Selectors(), "\n")+"\n" != stdout {
+		t.Errorf("exit %d, listed %q, want every model", code, stdout)
+	}
+}
