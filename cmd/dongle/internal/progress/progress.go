@@ -116,3 +116,58 @@ func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && f != nil && isTerminal(f.Fd())
 }
+
+// Writer returns w wrapped so that each write first blanks the line: a
+// command's other output (log lines, a guest's console) then starts on a
+// clean line, and the next redraw puts the progress line back under it.
+func (l *Line) Writer(w io.Writer) io.Writer {
+	if !l.On() {
+		return w
+	}
+	return clearing{l, w}
+}
+
+type clearing struct {
+	l *Line
+	w io.Writer
+}
+
+func (c clearing) Write(p []byte) (int, error) {
+	c.l.mu.Lock()
+	defer c.l.mu.Unlock()
+	if c.l.drawn {
+		fmt.Fprintf(c.l.w, "\r%s\r", strings.Repeat(" ", c.l.width))
+		c.l.drawn = false
+		c.l.last = time.Time{} // redraw at the next chance
+	}
+	return c.w.Write(p)
+}
+
+// Ticker redraws the line with text() every Every until the returned stop
+// is called (which waits for the last redraw): for a command that waits
+// on something that reports no progress of its own. Off a terminal it
+// starts nothing.
+func (l *Line) Ticker(text func() string) (stop func()) {
+	if !l.On() {
+		return func() {}
+	}
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(Every)
+		defer t.Stop()
+		for {
+			l.Printf("%s", text())
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(quit) })
+		<-done
+	}
+}

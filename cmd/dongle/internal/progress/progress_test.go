@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -79,3 +80,47 @@ func TestClear(t *testing.T) {
 		t.Fatalf("a line forced off printed: %q", got)
 	}
 }
+
+func TestWriterClearsTheLine(t *testing.T) {
+	var b bytes.Buffer
+	l := Forced(&b, true)
+	l.Printf("12345")
+	w := l.Writer(&b)
+	w.Write([]byte("log\n"))
+	if got := b.String(); got != "\r12345\r     \rlog\n" {
+		t.Fatalf("%q", got)
+	}
+	// The next Printf redraws at once, though Every has not passed.
+	l.Printf("ab")
+	if got := b.String(); !strings.HasSuffix(got, "log\n\rab   ") {
+		t.Fatalf("redraw after a write: %q", got)
+	}
+	var off bytes.Buffer
+	if Forced(&off, false).Writer(&off) != &off {
+		t.Error("a line that is off wraps its writer")
+	}
+}
+
+func TestTicker(t *testing.T) {
+	var b syncBuf
+	l := Forced(&b, true)
+	n := 0
+	stop := l.Ticker(func() string { n++; return "tick" })
+	time.Sleep(Every + Every/2)
+	stop()
+	stop()
+	if got := b.String(); !strings.HasPrefix(got, "\rtick") || n < 2 {
+		t.Fatalf("after 1.5 Every: %q, %d texts", got, n)
+	}
+	nl := New(&b)
+	nl.Ticker(func() string { t.Error("a line off a terminal ticked"); return "" })()
+}
+
+// syncBuf is a bytes.Buffer safe for the ticker's goroutine.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
