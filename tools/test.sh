@@ -21,7 +21,7 @@ go test -count=1 $(go list ./... | grep -v '/specs$') 2>&1 | tee specs/reports/g
 test "${PIPESTATUS[0]}" = 0
 
 stage "race detector on the concurrent packages"
-go test -race -count=1 ./skbuff/... ./netdev/... ./usbnet/... ./hw/sim/... ./hw/gousb/... ./hw/record/... ./hw/replay/... ./hw/usbmon/...
+go test -race -count=1 ./skbuff/... ./netdev/... ./usbnet/... ./hw/sim/... ./hw/gousb/... ./hw/record/... ./hw/replay/... ./hw/usbmon/... ./cmd/dongle/internal/soak/... ./cmd/dongle/internal/progress/...
 
 stage "conformance suite, randomized, with JUnit and JSON reports"
 go tool ginkgo --randomize-all --junit-report=junit.xml --json-report=report.json \

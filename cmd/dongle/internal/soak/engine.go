@@ -163,6 +163,7 @@ func (r *run) soak(ctx context.Context, start time.Time) error {
 			return err
 		}
 	}
+	r.endSegment()
 	return r.quiesce(-1)
 }
 
