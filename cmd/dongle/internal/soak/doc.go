@@ -9,17 +9,27 @@
 // # Accounting
 //
 // TX: every frame offered to Xmit ends in exactly one of the driver's
-// tx_packets, tx_dropped, tx_errors; every frame counted in tx_packets
-// reaches the wire. RX: every frame the peer put on the wire ends in the
-// handler (delivered) or in the driver's rx_dropped or rx_errors. The run
-// is quiesced (nothing offered until everything in flight is accounted
-// for, or nothing moved for Settle) before and after every fault, and at
-// the end: a frame missing at a quiesce right after a fault is lost to
-// that fault (counted per kind, bounded by what can be in flight); a frame
-// missing at any other quiesce is unaccounted, and a counter that exceeds
-// what was offered is a counter that does not add up. Either fails the
-// run. Frames are checked too: each carries its direction and a sequence
-// number; a corrupted, duplicated or reordered frame fails the run.
+// tx_packets, tx_dropped, tx_errors (they count frames), and every frame
+// counted in tx_packets reaches the wire. RX: every frame the peer put on
+// the wire is delivered to soak's handler or counted in rx_dropped; a
+// frame that is neither may be one the driver counted in rx_errors, but
+// rx_errors counts failed bulk IN transfers, which may have held a frame
+// or none (a stalled transfer waiting for data), so it only ever excuses
+// a missing frame outside a fault.
+//
+// The run is quiesced (nothing offered until everything in flight is
+// accounted for, or nothing moved for Settle) before and after every
+// fault, and at the end, and the books are checked over the stretch since
+// the last quiesce: a frame missing right after a fault is lost to that
+// fault (counted per kind; more than Window at once fails the run), a
+// frame missing anywhere else is unaccounted (ErrLost), and a count above
+// what was offered (or a frame on the wire that tx_packets does not count,
+// a delivered frame that rx_packets does not) is a counter that does not
+// add up (ErrCounters). Frames are checked too: each carries its direction
+// and a sequence number; a corrupted or duplicated frame fails the run
+// (ErrFrame), and so does one arriving after later ones, except during a
+// fault's recovery, where it is counted to the fault (a transfer
+// resubmitted after a timeout goes after those submitted meanwhile).
 //
 // # Faults
 //
