@@ -31,6 +31,7 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	frames := fs.Uint64("frames", 0, "frames to offer, both directions together (half each way)")
 	faults := fs.String("faults", "all", "fault kinds to inject in turn: stall, timeout, unplug, short (comma-separated), all or none")
 	rate := fs.Float64("rate", 10, "faults injected per second")
+	every := fs.Uint64("fault-every", 0, "inject a fault every N frames offered instead of --rate (a schedule independent of the machine's speed)")
 	sizes := fs.String("sizes", "60-1514", "frame lengths MIN-MAX (link header included, no FCS); lengths cycle through the range")
 	window := fs.Int("window", 32, "most frames in flight each way (1..64)")
 	recoverWithin := fs.Duration("recover-within", 5*time.Second, "how long the driver has to recover from each fault")
@@ -50,7 +51,7 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	usage := func(msg string, a ...any) int {
-		fmt.Fprintf(stderr, "dongle soak: "+msg+" (usage: dongle soak --backend=sim:MODEL --duration D | --frames N [--faults=stall,timeout,unplug,short] [--rate R] [--json FILE] [--trace-on-failure FILE])\n", a...)
+		fmt.Fprintf(stderr, "dongle soak: "+msg+" (usage: dongle soak --backend=sim:MODEL --duration D | --frames N [--faults=stall,timeout,unplug,short] [--rate R | --fault-every N] [--json FILE] [--trace-on-failure FILE])\n", a...)
 		return 2
 	}
 	if len(pos) != 0 {
@@ -77,7 +78,7 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	line := progress.New(stdout)
 	cfg := soak.Config{
 		Backend: *backend, Open: open, Duration: *duration, Frames: *frames,
-		Faults: kinds, Rate: *rate, MinSize: lo, MaxSize: hi, Window: *window,
+		Faults: kinds, Rate: *rate, FaultEvery: *every, MinSize: lo, MaxSize: hi, Window: *window,
 		RecoverWithin: *recoverWithin, Settle: *settle, TraceBytes: *traceMB << 20,
 	}
 	if line.On() && *jsonOut != "-" {

@@ -93,9 +93,12 @@ type Config struct {
 	// counts both directions); at least one must be set.
 	Duration time.Duration
 	Frames   uint64
-	// Faults are the kinds to inject, in turn, Rate times a second.
-	Faults []Kind
-	Rate   float64
+	// Faults are the kinds to inject, in turn, Rate times a second, or,
+	// with FaultEvery, once every FaultEvery frames offered (both ways):
+	// a schedule that does not depend on the machine's speed.
+	Faults     []Kind
+	Rate       float64
+	FaultEvery uint64
 	// MinSize and MaxSize bound the frame length (link header included,
 	// no FCS); lengths cycle through the range. 0: 60 and 1514.
 	MinSize, MaxSize int
@@ -148,8 +151,8 @@ func (c *Config) defaults() error {
 	if c.TraceBytes == 0 {
 		c.TraceBytes = 16 << 20
 	}
-	if len(c.Faults) > 0 && c.Rate <= 0 {
-		return fmt.Errorf("%w: faults %v at rate %v (want > 0 a second)", ErrConfig, c.Faults, c.Rate)
+	if len(c.Faults) > 0 && c.Rate <= 0 && c.FaultEvery == 0 {
+		return fmt.Errorf("%w: faults %v at rate %v (want > 0 a second, or a fault every N frames)", ErrConfig, c.Faults, c.Rate)
 	}
 	return nil
 }

@@ -124,8 +124,13 @@ func (r *run) soak(ctx context.Context, start time.Time) error {
 		return err
 	}
 	var nextFault time.Time
+	var nextFrames uint64
 	faultEvery := time.Duration(0)
-	if len(r.cfg.Faults) > 0 {
+	switch {
+	case len(r.cfg.Faults) == 0:
+	case r.cfg.FaultEvery > 0:
+		nextFrames = r.cfg.FaultEvery
+	default:
 		faultEvery = time.Duration(float64(time.Second) / r.cfg.Rate)
 		nextFault = start.Add(faultEvery)
 	}
@@ -148,7 +153,7 @@ func (r *run) soak(ctx context.Context, start time.Time) error {
 				nextShow = now.Add(250 * time.Millisecond)
 				r.startSegment()
 			}
-			if faultEvery > 0 && now.After(nextFault) {
+			if faultEvery > 0 && now.After(nextFault) || nextFrames > 0 && r.offered+r.sent >= nextFrames {
 				r.endSegment()
 				k := r.cfg.Faults[turn%len(r.cfg.Faults)]
 				turn++
@@ -156,6 +161,9 @@ func (r *run) soak(ctx context.Context, start time.Time) error {
 					return err
 				}
 				nextFault = time.Now().Add(faultEvery)
+				if nextFrames > 0 {
+					nextFrames = r.offered + r.sent + r.cfg.FaultEvery
+				}
 				r.startSegment()
 			}
 		}
@@ -382,6 +390,7 @@ func (r *run) quiesce(k Kind) error { return r.account(k, true) }
 func (r *run) account(k Kind, settle bool) error {
 	last := r.snap()
 	since := time.Now()
+	hard := time.Now().Add(r.cfg.RecoverWithin)
 	for settle {
 		b := r.snap()
 		if tx, rx := r.inflight(b); tx == 0 && rx == 0 {
@@ -389,7 +398,7 @@ func (r *run) account(k Kind, settle bool) error {
 		}
 		if b != last {
 			last, since = b, time.Now()
-		} else if time.Since(since) >= r.cfg.Settle {
+		} else if time.Since(since) >= r.cfg.Settle && (!r.owed(b) || time.Now().After(hard)) {
 			break
 		}
 		runtime.Gosched()
@@ -434,6 +443,18 @@ func (r *run) account(k Kind, settle bool) error {
 		return fmt.Errorf("%w: %d TX and %d RX frames lost at a %s fault, more than the %d in flight (%s)", ErrLost, lostTX, notDelivered, k, w, r.describe(b))
 	}
 	return nil
+}
+
+// owed reports frames provably still in flight: on the wire but not yet
+// counted in tx_packets (the driver has yet to reap their transfer), or
+// waiting in the netdev's queues. A quiesce waits for them past Settle (a
+// loaded machine may not run the driver's goroutines for a while), up to
+// RecoverWithin.
+func (r *run) owed(b books) bool {
+	if b.onWire > b.txPackets {
+		return true
+	}
+	return r.dev != nil && (r.dev.Net.TxQueued() > 0 || r.dev.Net.RxBacklog() > 0)
 }
 
 func (r *run) frameErr() error {

@@ -70,7 +70,7 @@ func TestCleanRunBalances(t *testing.T) {
 			}
 			c := quick(open)
 			c.Frames = 60000
-			c.Faults, c.Rate = AllKinds(), 200
+			c.Faults, c.FaultEvery = AllKinds(), 4000 // 15 faults, each kind 3 or 4 times
 			s, err := Run(context.Background(), c, "")
 			if err != nil {
 				t.Fatalf("%v\n%+v", err, s)
@@ -150,7 +150,7 @@ func TestLossAtAFaultIsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := quick(open)
-	c.Faults, c.Rate = []Kind{Unplug}, 100
+	c.Faults, c.FaultEvery = []Kind{Unplug}, 4000
 	c.Frames = 40000
 	s, err := Run(context.Background(), c, "")
 	if err != nil {
