@@ -30,8 +30,9 @@ go tool ginkgo --randomize-all --junit-report=junit.xml --json-report=report.jso
 stage "soak: 10^6 frames on every device model under every fault kind"
 # dongle soak drives frames both ways through the driver and the model's
 # wire (lengths cycling 60..1514), injecting stall, timeout, unplug and short
-# faults in turn, one every 2500 frames (400 a run, 100 of each kind, however
-# fast the machine); each run must end with every frame
+# faults in turn, one every 2500 frames offered (about 340 a run, 85 of each
+# kind, however fast the machine: the frames of each fault's recovery count
+# too); each run must end with every frame
 # accounted for, no leaked sk_buff or goroutine (it exits 1 otherwise), and
 # prints its RSS at the start, once its trace ring is full, and at the end.
 # Its JSON summary, and on failure the last 16 MiB of USB trace, go to
