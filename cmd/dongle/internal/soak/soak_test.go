@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -369,5 +370,123 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 		if s.AllocsPerFrame >= 0.01 {
 			t.Errorf("%s: %.4f allocations per frame in steady state", sel, s.AllocsPerFrame)
 		}
+	}
+}
+
+// reorder is a relay that holds frame at and sends it after the next one.
+type reorder struct {
+	out  *sim.End
+	at   uint64
+	seen atomic.Uint64
+	held []byte
+}
+
+func (p *reorder) Receive(f []byte) {
+	n := p.seen.Add(1)
+	if n == p.at {
+		p.held = append([]byte(nil), f...)
+		return
+	}
+	p.out.Send(f)
+	if p.held != nil {
+		p.out.Send(p.held)
+		p.held = nil
+	}
+}
+
+// A frame overtaken outside any fault fails the run: only a fault's
+// recovery may reorder.
+func TestReorderOutsideAFaultFails(t *testing.T) {
+	m, err := catalog.ModelBySelector("sim:ecm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() (*Rig, error) {
+		near, far := sim.NewWire(), sim.NewWire()
+		inst := m.Build(catalog.Options{})
+		inst.Plug(near.A())
+		near.B().Attach(&reorder{out: far.A(), at: 1000})
+		far.A().Attach(&relay{out: near.B()})
+		return &Rig{HW: inst.Dev, Drivers: catalog.ForModels(), Peer: far.B(), Faults: inst.Dev}, nil
+	}
+	s, err := Run(context.Background(), quick(open), "")
+	if !errors.Is(err, ErrFrame) || s.BadFrames != 1 || !strings.Contains(err.Error(), "TX frame on the wire 999: out of order") {
+		t.Fatalf("err %v, %d bad frames; want ErrFrame naming TX frame 999", err, s.BadFrames)
+	}
+}
+
+// Without faults the frame budget is split exactly: half each way.
+func TestBudgetSplitsEvenly(t *testing.T) {
+	open, err := SimOpener("sim:ax88772")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := quick(open)
+	c.Frames = 20001
+	s, err := Run(context.Background(), c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TX.Offered != 10001 || s.RX.Offered != 10000 || s.TX.Arrived != 10001 || s.RX.Arrived != 10000 {
+		t.Errorf("TX %d offered %d arrived, RX %d offered %d arrived; want 10001 and 10000", s.TX.Offered, s.TX.Arrived, s.RX.Offered, s.RX.Arrived)
+	}
+	if s.Counters.TxPackets != 10001 || s.Counters.RxPackets != 10000 || s.Bindings != 1 {
+		t.Errorf("counters %+v, %d bindings", s.Counters, s.Bindings)
+	}
+}
+
+// Faults every N frames: as many as the budget holds, each kind in turn.
+func TestFaultEvery(t *testing.T) {
+	open, err := SimOpener("sim:ecm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := quick(open)
+	c.Frames, c.Faults, c.FaultEvery = 30000, []Kind{Stall, Timeout}, 3000
+	s, err := Run(context.Background(), c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, to := s.Faults["stall"].Injected, s.Faults["timeout"].Injected
+	t.Logf("%d stalls, %d timeouts", st, to)
+	// At most one a 3000 frames; each fault's own frames (a burst, the
+	// recovery) push the next one later, never earlier.
+	if st+to > 9 || st+to < 5 || st < to || st-to > 1 {
+		t.Errorf("%d stalls, %d timeouts in 30000 frames, one every 3000 in turn", st, to)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	open, _ := SimOpener("sim:ecm")
+	c := Config{Open: open, Frames: 1}
+	if err := c.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	if c.MinSize != 60 || c.MaxSize != 1514 || c.Window != 32 || c.RecoverWithin != 5*time.Second || c.Settle != 200*time.Millisecond || c.TraceBytes != 16<<20 {
+		t.Errorf("defaults %+v", c)
+	}
+	for _, ok := range []Config{
+		{Open: open, Duration: 1, MinSize: 60, MaxSize: 60, Window: 1},
+		{Open: open, Frames: 1, MinSize: 1514, MaxSize: 1514, Window: 64},
+		{Open: open, Frames: 1, Faults: AllKinds(), FaultEvery: 1},
+	} {
+		if err := ok.defaults(); err != nil {
+			t.Errorf("%+v refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []Config{
+		{Open: open, Duration: -1},
+		{Open: open, Frames: 1, MinSize: 59},
+		{Open: open, Frames: 1, MinSize: 100, MaxSize: 99},
+		{Open: open, Frames: 1, MaxSize: 1515},
+		{Open: open, Frames: 1, Window: -1},
+		{Open: open, Frames: 1, Faults: AllKinds(), Rate: -1},
+	} {
+		if err := bad.defaults(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: %v, want ErrConfig", bad, err)
+		}
+	}
+	if numKinds.String() != "Kind(4)" || Kind(-1).String() != "Kind(-1)" {
+		t.Errorf("out of range kinds: %s, %s", numKinds, Kind(-1))
 	}
 }
