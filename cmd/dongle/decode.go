@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"dongle/cmd/dongle/internal/progress"
 	"dongle/usbnet/catalog"
 	"dongle/usbnet/decode"
 )
@@ -19,19 +19,12 @@ func init() {
 	register("decode", "Ethernet frames out of a usbmon or USBPcap trace (-o FRAMES.pcap)", runDecode)
 }
 
-// isTerminal reports whether f is a character device (a terminal): the
-// progress line goes only there unless asked for.
-var isTerminal = func(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 func runDecode(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("decode", stderr)
 	out := fs.String("o", "", "write the Ethernet frames to this pcap (link type 1), as they are found")
 	drv := fs.String("driver", "", "protocol: "+catalog.Names()+" (default: from the trace's descriptors, as Probe matches)")
 	device := fs.String("device", "", "the device at BUS.ADDR (default: the one network adapter in the trace; the summary lists them all)")
-	progress := fs.String("progress", "auto", "a progress line on stderr: auto (when stderr is a terminal), always, never")
+	progressFlag := fs.String("progress", "auto", "a progress line on stdout: auto (when stdout is a terminal), always, never")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 2
@@ -41,17 +34,19 @@ func runDecode(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts := decode.Options{Driver: *drv, Device: *device}
-	switch *progress {
+	var line *progress.Line
+	switch *progressFlag {
 	case "always":
-		opts.Progress = progressLine(stderr, pos[0])
+		line = progress.Forced(stdout, true)
 	case "auto":
-		if f, ok := stderr.(*os.File); ok && isTerminal(f) {
-			opts.Progress = progressLine(stderr, pos[0])
-		}
+		line = progress.New(stdout)
 	case "never":
 	default:
-		fmt.Fprintf(stderr, "dongle decode: --progress %q: want auto, always or never\n", *progress)
+		fmt.Fprintf(stderr, "dongle decode: --progress %q: want auto, always or never\n", *progressFlag)
 		return 2
+	}
+	if line.On() {
+		opts.Progress = progressLine(line, pos[0])
 	}
 	var f *os.File
 	var w *bufio.Writer
@@ -75,9 +70,7 @@ func runDecode(args []string, stdout, stderr io.Writer) int {
 		opts.Emit = func(*decode.Frame) error { return nil } // counted, not kept
 	}
 	tr, err := decode.ReadFile(pos[0], opts)
-	if opts.Progress != nil {
-		fmt.Fprint(stderr, "\r\033[K")
-	}
+	line.Clear()
 	if f != nil {
 		if err == nil {
 			err = w.Flush()
@@ -93,27 +86,24 @@ func runDecode(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// progressLine shows how far the two passes over the file are, at most
-// five times a second.
-func progressLine(w io.Writer, path string) func(int, int64) {
+// progressLine shows how far the two passes over the file are.
+func progressLine(line *progress.Line, path string) func(int, int64) {
 	var size int64
 	if st, err := os.Stat(path); err == nil {
 		size = st.Size()
 	}
-	var last time.Time
 	return func(pass int, n int64) {
-		if time.Since(last) < 200*time.Millisecond {
+		if !line.Due() {
 			return
 		}
-		last = time.Now()
 		what := "finding the devices and configurations"
 		if pass == 2 {
 			what = "decoding frames"
 		}
 		if size > 0 && n <= size {
-			fmt.Fprintf(w, "\r\033[Kdecode: pass %d/2, %s: %d%% (%d of %d MB)", pass, what, n*100/size, n>>20, size>>20)
+			line.Printf("decode: pass %d/2, %s: %d%% (%d of %d MB)", pass, what, n*100/size, n>>20, size>>20)
 		} else {
-			fmt.Fprintf(w, "\r\033[Kdecode: pass %d/2, %s: %d MB", pass, what, n>>20)
+			line.Printf("decode: pass %d/2, %s: %d MB", pass, what, n>>20)
 		}
 	}
 }

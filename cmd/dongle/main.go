@@ -9,6 +9,7 @@
 //	dongle record --usbmon BUS -o FILE   capture the kernel's own USB traffic (usbmon, no Wireshark)
 //	dongle replay TRACE              bind the driver to a trace, report divergences
 //	dongle decode TRACE -o FILE      Ethernet frames out of a usbmon trace
+//	dongle soak --backend=sim:MODEL  traffic both ways under USB faults, every frame accounted for
 //	dongle udev [--install]          udev rule for unprivileged access
 //	dongle lab ...                   the virtual USB lab (QEMU + Linux gadgets)
 //

@@ -315,8 +315,9 @@ func TestRecordModelThenDecode(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "TX 20 sent / 20 on the wire, RX 20 injected / 20 received") {
 		t.Fatalf("exit %d: %s%s", code, stdout, e)
 	}
-	if !strings.Contains(e, "100%") {
-		t.Errorf("no progress bar on stderr: %q", e)
+	// Neither output is a terminal here: no progress line in either.
+	if strings.Contains(e+stdout, "\r") {
+		t.Errorf("a progress line off a terminal: stdout %q stderr %q", stdout, e)
 	}
 	code, stdout, e = run(t, "decode", out)
 	if code != 0 || !strings.Contains(stdout, "driver asix") || !strings.Contains(stdout, "RX 20") || !strings.Contains(stdout, "TX 20") {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dongle/cmd/dongle/internal/progress"
 	"dongle/cmd/dongle/internal/target"
 	"dongle/hw/record"
 	"dongle/hw/sim"
@@ -65,7 +66,7 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "record", err)
 	}
-	res, err := runScenario(t, rec, *scenario, *frames, *duration, stderr)
+	res, err := runScenario(t, rec, *scenario, *frames, *duration, progress.New(stdout))
 	if cerr := rec.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing the trace %s: %w", *out, cerr)
 	}
@@ -78,7 +79,7 @@ func runRecord(args []string, stdout, stderr io.Writer) int {
 
 // runScenario probes the driver on the recording device and runs the
 // scenario; the driver is disconnected before it returns.
-func runScenario(t *target.Target, dev *record.Device, scenario string, n int, dur time.Duration, stderr io.Writer) (string, error) {
+func runScenario(t *target.Target, dev *record.Device, scenario string, n int, dur time.Duration, line *progress.Line) (string, error) {
 	d, err := usbnet.Probe(dev, t.Drivers...)
 	if err != nil {
 		return "", err
@@ -117,7 +118,6 @@ func runScenario(t *target.Target, dev *record.Device, scenario string, n int, d
 	if scenario == "soak" {
 		total, end = 0, time.Now().Add(dur)
 	}
-	bar := &progress{w: stderr, label: scenario}
 	sent, injected := 0, 0
 	for i := 0; total == 0 && time.Now().Before(end) || i < total; i++ {
 		size := 60 + i%64
@@ -135,10 +135,12 @@ func runScenario(t *target.Target, dev *record.Device, scenario string, n int, d
 				injected++
 			}
 		}
-		if total > 0 {
-			bar.show(i+1, total)
-		} else {
-			bar.show(int(time.Since(end.Add(-dur))/time.Millisecond), int(dur/time.Millisecond))
+		if line.Due() {
+			if total > 0 {
+				line.Printf("record %s: frame %d of %d", scenario, i+1, total)
+			} else {
+				line.Printf("record %s: %v of %v, %d frames", scenario, time.Since(end.Add(-dur)).Round(time.Second), dur, i+1)
+			}
 		}
 		if i%16 == 15 {
 			time.Sleep(time.Millisecond) // let the bottom halves run
@@ -151,7 +153,7 @@ func runScenario(t *target.Target, dev *record.Device, scenario string, n int, d
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	bar.done()
+	line.Done("")
 	if t.Peer != nil {
 		return fmt.Sprintf("%s, TX %d sent / %d on the wire, RX %d injected / %d received", link, sent, capt.Len(), injected, rx.Load()), nil
 	}
@@ -171,26 +173,3 @@ func testFrame(f []byte, dst, src net.HardwareAddr, seq int) {
 		f[i] = byte(i + seq)
 	}
 }
-
-// progress is a one-line progress bar redrawn with \r.
-type progress struct {
-	w     io.Writer
-	label string
-	last  int
-}
-
-func (p *progress) show(done, total int) {
-	if total <= 0 {
-		return
-	}
-	pct := min(100, done*100/total)
-	if pct == p.last && done != total {
-		return
-	}
-	p.last = pct
-	const width = 30
-	fill := pct * width / 100
-	fmt.Fprintf(p.w, "\r%-8s [%s%s] %3d%%", p.label, strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct)
-}
-
-func (p *progress) done() { fmt.Fprintln(p.w) }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"dongle/cmd/dongle/internal/progress"
 	"dongle/hw/usbmon"
 )
 
@@ -94,7 +95,17 @@ func runRecordUsbmon(a usbmonArgs, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "capturing usbmon (%s) to %s until %s\n", what, a.out, until)
 	t0 := time.Now()
+	line := progress.New(stdout)
+	stopLine := line.Ticker(func() string {
+		size := int64(0)
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+		return fmt.Sprintf("record --usbmon: %v, %.1f MB written to %s", time.Since(t0).Round(time.Second), float64(size)/1e6, a.out)
+	})
 	st, err := usbmon.Capture(ctx, src, w, usbmon.CaptureOptions{Device: uint8(a.dev)})
+	stopLine()
+	line.Clear()
 	if ferr := bw.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("writing %s: %w", a.out, ferr)
 	}

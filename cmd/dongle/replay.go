@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"dongle/cmd/dongle/internal/progress"
+	"dongle/cmd/dongle/internal/target"
 	"dongle/hw/replay"
 	"dongle/usbnet"
 )
@@ -31,6 +33,9 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "replay", err)
 	}
 	defer t.Close()
+	line := progress.New(stdout)
+	start := time.Now()
+	stop := line.Ticker(func() string { return replayProgress(t, pos[0], time.Since(start), *settle) })
 	d, err := usbnet.Probe(t.HW, t.Drivers...)
 	if err == nil {
 		if err = d.Net.Open(); err == nil {
@@ -43,6 +48,8 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 			err = derr
 		}
 	}
+	stop()
+	line.Clear()
 	var div *replay.DivergenceError
 	if t.Strict != nil && t.Strict.Err() != nil {
 		errors.As(t.Strict.Err(), &div)
@@ -77,4 +84,18 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// replayProgress is replay's progress line: how far through the trace the
+// driver is, and the time left of --for.
+func replayProgress(t *target.Target, name string, el, settle time.Duration) string {
+	switch {
+	case t.Strict != nil:
+		return fmt.Sprintf("replay %s: strict, %d submissions of the trace left, %v of %v", name, t.Strict.Remaining(), el.Round(time.Second), settle)
+	case t.Replay != nil:
+		s := t.Replay.Stats()
+		n := s.ControlExact + s.ControlLength + s.ControlStalled + s.InCompleted + s.OutMatched + s.OutMismatched + s.OutExtra
+		return fmt.Sprintf("replay %s: %d URBs replayed, %d of %d bulk IN delivered, %v of %v", name, n, s.InCompleted, s.InTransfers, el.Round(time.Second), settle)
+	}
+	return fmt.Sprintf("replay %s: %v of %v", name, el.Round(time.Second), settle)
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("test", "the conformance suite against a backend (--backend=sim:ecm, usb, trace:FILE)", runTest)
+	register("test", "the conformance suite against a backend (--backend=sim:ecm, usb, trace:FILE); --junit/--json FILE write reports for CI", runTest)
 }
 
 // failRecorder is the GinkgoTestingT of the binary: it remembers failure.
@@ -33,6 +33,8 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	focus := fs.String("focus", "", "run only specs whose description matches this regular expression")
 	label := fs.String("label-filter", "", "Ginkgo label filter, and-ed with the backend selection")
 	verbose := fs.Bool("v", false, "verbose: every spec's name")
+	junit := fs.String("junit", "", "write a JUnit XML report to FILE (its testsuite is named after the backends)")
+	jsonReport := fs.String("json", "", "write Ginkgo's JSON report to FILE (its SuiteDescription names the backends)")
 	if _, err := parse(fs, args); err != nil {
 		return 2
 	}
@@ -47,6 +49,8 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	o.Peer = *peer
 	o.Driver = *driver
 	o.Reporter.Verbose = *verbose
+	o.Reporter.JUnitReport = *junit
+	o.Reporter.JSONReport = *jsonReport
 	start := time.Now()
 	var t failRecorder
 	ok := runSuite(&t, o) && !t.failed

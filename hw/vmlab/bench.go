@@ -35,6 +35,7 @@ func (b *BenchResult) String() string {
 // (BenchKernelCDCEther) or a dongle binary shipped with files
 // (name -> host path, /mnt/lab/<name> in the guest).
 func (l *Lab) BenchCommand(ctx context.Context, name, script string, files map[string]string, sent, size int, out io.Writer) (*BenchResult, error) {
+	l.step("bench %s: booting the VM, %d frames of %d B", name, sent, size)
 	res, err := l.Run(ctx, RunConfig{
 		Script:  "labguest peer mode count && labguest peer reset || exit 90\n" + script + "\nrc=$?\nsleep 0.5\nlabguest peer stats\nexit $rc",
 		Files:   files,
@@ -193,6 +194,7 @@ func (l *Lab) BenchCompare(ctx context.Context, root string, cfg BenchConfig, ou
 		return nil, fmt.Errorf("bench: direction %q: want tx, rx or both", cfg.Dir)
 	}
 	bin := l.path("build", "dongleblast")
+	l.step("building dongleblast")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/dongleblast")
 	build.Dir = root
 	build.Stdout, build.Stderr = out, out
@@ -260,6 +262,7 @@ ip link set $IF down
 		fmt.Fprintf(&script, kernelRX, "RXKERNELAFTER")
 	}
 	var buf strings.Builder
+	l.step("booting the VM: kernel cdc_ether, then dongle's driver, %d frames of %d B (%s)", n, size, cfg.Dir)
 	res, err := l.Run(ctx, RunConfig{
 		Script: script.String(), Files: map[string]string{"dongleblast": bin},
 		Stdout: io.MultiWriter(out, &buf), Peer: guest.PeerCount, Fixture: "none", Timeout: 15 * time.Minute,

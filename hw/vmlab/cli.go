@@ -27,11 +27,15 @@ import (
 func Main(args []string) int { return MainIO(args, os.Stdout, os.Stderr) }
 
 // MainIO is Main with explicit output streams (for `dongle lab` and tests).
-func MainIO(args []string, stdout, stderr io.Writer) int {
+func MainIO(args []string, stdout, stderr io.Writer) int { return MainSteps(args, stdout, stderr, nil) }
+
+// MainSteps is MainIO with a Lab.Step hook (dongle lab's progress line).
+func MainSteps(args []string, stdout, stderr io.Writer, step func(string)) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	l := Default()
 	l.Log = stderr
+	l.Step = step
 	c := &cli{l: l, out: stdout, err: stderr}
 	if len(args) == 0 {
 		fmt.Fprint(c.err, cliUsage)

@@ -26,6 +26,16 @@ const EnvDir = "DONGLE_LAB_DIR"
 type Lab struct {
 	Dir string
 	Log io.Writer // progress messages; nil discards them
+	// Step, if set, is told each long step (of Setup and the benches) as
+	// it starts, for a progress display; it must not block.
+	Step func(step string)
+}
+
+// step reports the start of a long step to Step.
+func (l *Lab) step(format string, args ...any) {
+	if l.Step != nil {
+		l.Step(fmt.Sprintf(format, args...))
+	}
 }
 
 // Default returns the lab in $DONGLE_LAB_DIR, or else in .lab under the root

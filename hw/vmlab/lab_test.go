@@ -38,3 +38,13 @@ func TestLabSmoke(t *testing.T) {
 		t.Errorf("drivers changed: %v", ch)
 	}
 }
+
+func TestStepHook(t *testing.T) {
+	var got []string
+	l := &Lab{Step: func(s string) { got = append(got, s) }}
+	l.step("kernel %s: fetching", "linux-image-amd64")
+	(&Lab{}).step("nobody listens") // nil Step: nothing, no panic
+	if len(got) != 1 || got[0] != "kernel linux-image-amd64: fetching" {
+		t.Fatalf("steps %q", got)
+	}
+}

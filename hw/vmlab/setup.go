@@ -23,26 +23,31 @@ type SetupTimes struct {
 func (l *Lab) Setup(ctx context.Context, moduleRoot string) (SetupTimes, error) {
 	var st SetupTimes
 	t0 := time.Now()
+	l.step("checking host packages")
 	if err := CheckHost(); err != nil {
 		return st, err
 	}
+	l.step("finding the kernel package")
 	pkg, err := KernelPackage(ctx)
 	if err != nil {
 		return st, err
 	}
 	st.KernelPackage = pkg
+	l.step("kernel %s: fetching and unpacking", pkg)
 	if err := l.FetchKernel(ctx, pkg); err != nil {
 		return st, err
 	}
 	st.Kernel = time.Since(t0)
 
 	t1 := time.Now()
+	l.step("building labguest and labexec")
 	if err := l.BuildTools(ctx, moduleRoot); err != nil {
 		return st, err
 	}
 	st.Tools = time.Since(t1)
 
 	t2 := time.Now()
+	l.step("initramfs")
 	if err := l.Initramfs(ctx); err != nil {
 		return st, err
 	}
