@@ -40,16 +40,7 @@ stage "soak: 10^6 frames on every device model under every fault kind"
 soak_bin=$(mktemp -d)/dongle
 go build -o "$soak_bin" ./cmd/dongle
 for b in $("$soak_bin" soak --list-backends); do
-  faults=all
-  if [ "$b" = sim:ax88178 ]; then
-    # Not a device limit but a known finding (soak found it): after an
-    # unbind, a second bind on the same AX88178 model never gets carrier
-    # (the model's external PHY, already powered, never reports its link
-    # again), so the short fault, which rebinds, cannot recover there.
-    faults=stall,timeout,unplug
-    echo "soak $b: short left out: a rebind on the AX88178 model gets no carrier (known finding, see the soak report)"
-  fi
-  "$soak_bin" soak --backend="$b" --frames=1000000 --faults="$faults" --fault-every=2500 --sizes=60-1514 \
+  "$soak_bin" soak --backend="$b" --frames=1000000 --faults=all --fault-every=2500 --sizes=60-1514 \
     --json="specs/reports/soak-${b#sim:}.json" --trace-on-failure="specs/reports/soak-${b#sim:}.pcap"
 done
 rm -rf "$(dirname "$soak_bin")"

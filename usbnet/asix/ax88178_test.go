@@ -3,6 +3,7 @@ package asix_test
 import (
 	"bytes"
 	"errors"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -104,6 +105,18 @@ var _ = Describe("AX88178 bind", func() {
 			r.roundTripOK(n)
 		}
 		Expect(r.model.TxStats().MediumMismatch + r.model.RxStats().MediumMismatch).To(BeZero())
+	})
+
+	It("gets carrier again when bound anew to the same chip (the PHY reset is a link restart the chip reports)", func() {
+		r := newRig(opts178(0, ax88772.Link{}))
+		r.open()
+		Expect(r.dev.Net.Close()).To(Succeed())
+		Expect(r.dev.Disconnect()).To(Succeed())
+		d, err := usbnet.Probe(r.hw, fast)
+		Expect(err).NotTo(HaveOccurred())
+		r.dev = d // the rig's cleanup disconnects this one
+		Expect(d.Net.Open()).To(Succeed())
+		Eventually(d.Net.Carrier).WithTimeout(2*time.Second).Should(BeTrue(), "the second driver instance never heard of the link")
 	})
 
 	DescribeTable("negotiates with the partner and writes the matching medium mode",

@@ -103,7 +103,11 @@ func (m *Model) writeLocked(s hw.Setup, data []byte) bool {
 			return false
 		}
 		if m.phyAnswersLocked(s.Value) {
-			m.phy.write(int(s.Index), binary.LittleEndian.Uint16(data))
+			if m.phy.write(int(s.Index), binary.LittleEndian.Uint16(data)) {
+				// The link went down and came back: report it, even to
+				// a host that saw it up before (a driver bound anew).
+				m.linkSent = false
+			}
 			m.linkChangedLocked()
 		}
 	case reqWriteEnable:

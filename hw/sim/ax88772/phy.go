@@ -207,23 +207,28 @@ func (p *phy) read(r int) uint16 {
 	return p.regs[r]
 }
 
-func (p *phy) write(r int, v uint16) {
+// write writes register r. It reports whether the write restarted the
+// link (BMCR.RESET or ANRESTART): the link goes down and negotiates again,
+// which the chip reports on its interrupt endpoint even when it comes back
+// as it was.
+func (p *phy) write(r int, v uint16) (renegotiated bool) {
 	r &= 31
 	if pg := p.page(); pg != 0 && r != phyPageSel {
 		if p.paged == nil {
 			p.paged = map[[2]uint16]uint16{}
 		}
 		p.paged[[2]uint16{pg, uint16(r)}] = v
-		return
+		return false
 	}
 	switch r {
 	case phyBMCR:
 		if v&bmcrReset != 0 {
 			p.softReset()
-			return
+			return true
 		}
 		p.bmcr = v &^ bmcrANRestart
 		p.negotiate()
+		return v&bmcrANRestart != 0
 	case phyANAR:
 		p.anar = v
 	case phyBMSR, phyID1, phyID2, phyANLPAR, phyANER:
@@ -241,4 +246,5 @@ func (p *phy) write(r int, v uint16) {
 	default:
 		p.regs[r] = v
 	}
+	return false
 }
