@@ -132,12 +132,19 @@ func runTapSession(ctx context.Context, c tapConfig, stdout io.Writer) (err erro
 		return err
 	}
 	defer func() { err = errors.Join(err, d.Disconnect()) }()
+	// The last counters line comes once the TAP and the interface are
+	// down, so that it holds the frames that were still in flight.
+	var br *tap.Bridge
+	defer func() {
+		if br != nil {
+			printTapStats(stdout, br, d.Net, t.Model)
+		}
+	}()
 	if err := d.Net.Open(); err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, d.Net.Close()) }()
-	br, err := tap.Open(d.Net, c.opts)
-	if err != nil {
+	if br, err = tap.Open(d.Net, c.opts); err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, br.Close()) }()
@@ -160,13 +167,10 @@ func runTapSession(ctx context.Context, c tapConfig, stdout io.Writer) (err erro
 	for {
 		select {
 		case <-ctx.Done():
-			printTapStats(stdout, br, d.Net, t.Model)
 			return nil
 		case <-br.Done(): // the TAP was deleted under it
-			printTapStats(stdout, br, d.Net, t.Model)
 			return br.Err()
 		case <-d.Gone():
-			printTapStats(stdout, br, d.Net, t.Model)
 			return fmt.Errorf("tap %s: %s: %w", br.Name(), c.sel, errAdapterGone)
 		case <-tick:
 			printTapStats(stdout, br, d.Net, t.Model)

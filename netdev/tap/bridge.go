@@ -41,7 +41,7 @@ type Options struct {
 type Stats struct {
 	FromTAP        uint64 // frames read from the TAP and queued on the device
 	FromTAPDropped uint64 // frames the device refused (down, no carrier, or its queue full when Close came)
-	FromTAPBad     uint64 // frames shorter than an Ethernet header, or longer than the MTU allows
+	FromTAPBad     uint64 // frames shorter than an Ethernet header, or longer than the device's MTU allows (the TAP's MTU raised past it)
 	ToTAP          uint64 // frames the device received, written to the TAP
 	ToTAPErrors    uint64 // frames the TAP refused
 }
