@@ -2,6 +2,7 @@ package soak
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -129,7 +130,12 @@ func rssKB() int64 {
 		return 0
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return vmRSS(f)
+}
+
+// vmRSS is the VmRSS line of a /proc/PID/status, in kB (0 if absent).
+func vmRSS(r io.Reader) int64 {
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
 			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
