@@ -219,16 +219,23 @@ var _ = Describe("USB/IP", func() {
 	})
 })
 
+// expectParsed checks a USB/IP state parser's answer: what it made of the
+// input, and no error, or an ErrUSBIPState naming bad.
+func expectParsed[T any](got T, err error, want T, bad string) {
+	ginkgo.GinkgoHelper()
+	Expect(got).To(Equal(want))
+	if bad == "" {
+		Expect(err).NotTo(HaveOccurred())
+		return
+	}
+	Expect(err).To(MatchError(ErrUSBIPState))
+	Expect(err.Error()).To(ContainSubstring(bad))
+}
+
 var _ = DescribeTable("ParseVHCIStatus",
 	func(in string, want []VHCIPort, bad string) {
 		got, err := ParseVHCIStatus(in)
-		Expect(got).To(Equal(want))
-		if bad == "" {
-			Expect(err).NotTo(HaveOccurred())
-			return
-		}
-		Expect(err).To(MatchError(ErrUSBIPState))
-		Expect(err.Error()).To(ContainSubstring(bad))
+		expectParsed(got, err, want, bad)
 	},
 	Entry("header, a used and a free port", statusHeader+statusUsed0+"ss  0015 004 000 00000000 000000 0-0\n", []VHCIPort{
 		{Hub: "hs", Port: 0, Status: 6, Speed: 3, DevID: 0x30002, LocalBusID: "6-1"},
@@ -248,13 +255,7 @@ var _ = DescribeTable("ParseVHCIStatus",
 var _ = DescribeTable("ParseAttachRecord",
 	func(in string, want AttachRecord, bad string) {
 		got, err := ParseAttachRecord(in)
-		Expect(got).To(Equal(want))
-		if bad == "" {
-			Expect(err).NotTo(HaveOccurred())
-			return
-		}
-		Expect(err).To(MatchError(ErrUSBIPState))
-		Expect(err.Error()).To(ContainSubstring(bad))
+		expectParsed(got, err, want, bad)
 	},
 	Entry("usbip attach's record", "10.0.0.7 3240 1-1.2\n", AttachRecord{Host: "10.0.0.7", TCPPort: "3240", BusID: "1-1.2"}, ""),
 	Entry("without the newline", "lab-b 3241 2-1", AttachRecord{Host: "lab-b", TCPPort: "3241", BusID: "2-1"}, ""),
