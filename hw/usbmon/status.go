@@ -5,25 +5,26 @@ import "dongle/hw"
 // Linux errno values usbmon statuses carry (negated), from
 // include/uapi/asm-generic/errno*.h and Documentation/driver-api/usb/error-codes.rst.
 const (
-	ENOENT     = 2   // URB killed (usb_kill_urb)
-	EINTR      = 4   //
-	ENOMEM     = 12  //
-	EACCES     = 13  //
-	EBUSY      = 16  //
-	ENODEV     = 19  // device gone (submission)
-	EINVAL     = 22  //
-	EPIPE      = 32  // endpoint stalled
-	ETIME      = 62  // no response (host controller timeout)
-	EPROTO     = 71  // bitstuff / CRC / protocol error
-	EILSEQ     = 84  // CRC mismatch
-	EOVERFLOW  = 75  // babble: more data than the buffer
-	EOPNOTSUPP = 95  //
-	ECONNRESET = 104 // URB unlinked (usb_unlink_urb)
-	ESHUTDOWN  = 108 // device or host controller gone
-	ETIMEDOUT  = 110 // usb_control_msg / libusb timeout
-	EREMOTEIO  = 121 // short read with URB_SHORT_NOT_OK; QEMU: any failure
-	EAGAIN     = 11
-	EXDEV      = 18 // iso partially completed
+	ENOENT      = 2   // URB killed (usb_kill_urb)
+	EINTR       = 4   //
+	ENOMEM      = 12  //
+	EACCES      = 13  //
+	EBUSY       = 16  //
+	ENODEV      = 19  // device gone (submission)
+	EINVAL      = 22  //
+	EPIPE       = 32  // endpoint stalled
+	ETIME       = 62  // no response (host controller timeout)
+	EPROTO      = 71  // bitstuff / CRC / protocol error
+	EILSEQ      = 84  // CRC mismatch
+	EOVERFLOW   = 75  // babble: more data than the buffer
+	EOPNOTSUPP  = 95  //
+	ECONNRESET  = 104 // URB unlinked (usb_unlink_urb)
+	ESHUTDOWN   = 108 // device or host controller gone
+	ETIMEDOUT   = 110 // usb_control_msg / libusb timeout
+	EREMOTEIO   = 121 // short read with URB_SHORT_NOT_OK; QEMU: any failure
+	EAGAIN      = 11
+	EXDEV       = 18  // iso partially completed
+	EINPROGRESS = 115 // a submission in flight (usbmon logs it on every 'S')
 )
 
 // StatusOf is the usbmon status (0 or a negative errno) a Linux host would

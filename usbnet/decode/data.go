@@ -2,11 +2,14 @@ package decode
 
 import (
 	"io"
+	"sort"
 	"time"
 
 	"dongle/hw"
+	"dongle/hw/record"
 	"dongle/hw/usbmon"
 	"dongle/usbnet"
+	"dongle/usbnet/rules"
 )
 
 // reasm is one endpoint's transfer being put together (see the package
@@ -21,10 +24,39 @@ type reasm struct {
 	time      time.Time
 }
 
-// inflight is a bulk or interrupt URB submitted and not yet completed.
+// inflight is a URB submitted and not yet completed.
 type inflight struct {
 	length uint32
 	n      int // URBs under the key (QEMU reuses ids)
+	// rec, at and setup are the latest submission's: its record, time
+	// and (control) setup packet.
+	rec      int
+	at       time.Time
+	setup    hw.Setup
+	hasSetup bool
+}
+
+// xferOf maps usbmon's transfer type onto the descriptor's numbering.
+func xferOf(x usbmon.XferType) uint8 {
+	switch x {
+	case usbmon.XferIso:
+		return hw.XferIsochronous
+	case usbmon.XferInterrupt:
+		return hw.XferInterrupt
+	case usbmon.XferBulk:
+		return hw.XferBulk
+	}
+	return hw.XferControl
+}
+
+// life returns which of the adapter's lives a record is of, -1 for none.
+func (t *Trace) life(r *usbmon.Record) int {
+	for i, k := range t.lifeKeys {
+		if r.Bus == k.bus && r.Device == k.addr {
+			return i
+		}
+	}
+	return -1
 }
 
 // data is the second pass: the chosen device's bulk and interrupt records,
@@ -48,6 +80,10 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 	var rec usbmon.Record
 	n := 0
 	var emitErr error
+	t.engine = rules.NewEngine(rules.ForDriver(t.drv, t.capture))
+	life, lastIdx := -1, 0
+	var lastT time.Time
+	ev := &t.ev
 	for {
 		idx, err := src.next(&rec)
 		if err == io.EOF {
@@ -60,9 +96,21 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 		if progress != nil && n%ProgressEvery == 0 {
 			progress(src.pos())
 		}
-		if rec.Bus != d.key.bus || rec.Device != d.key.addr {
+		li := t.life(&rec)
+		if li < 0 {
 			continue
 		}
+		if li != life {
+			*ev = usbnet.Event{Kind: usbnet.EventLife, Record: idx + 1, Time: rec.Time(), Life: li + 1, Bus: rec.Bus, Address: rec.Device}
+			if life >= 0 {
+				ev.Gap, ev.PrevRecord = rec.Time().Sub(lastT), lastIdx+1
+				// URBs of the life that ended died with it.
+				clear(pending)
+			}
+			t.engine.Observe(ev)
+			life = li
+		}
+		lastIdx, lastT = idx, rec.Time()
 		for si+1 < len(spans) && spans[si+1].from <= idx {
 			si++
 			if spans[si].e != e {
@@ -75,12 +123,18 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 		k := urbKey{rec.ID, rec.Endpoint, rec.XferType}
 		var subLen uint32
 		orphan := false
+		*ev = usbnet.Event{Record: idx + 1, Time: rec.Time(), Xfer: xferOf(rec.XferType), Endpoint: rec.Endpoint,
+			Status: rec.Status, Length: int(rec.Length), Data: rec.Data}
 		if rec.Type == usbmon.Submit {
 			t.Stats.URBs++
 			f := pending[k]
 			f.n++
 			f.length = rec.Length
+			f.rec, f.at = idx, rec.Time()
+			f.setup, f.hasSetup = rec.SetupPacket()
 			pending[k] = f
+			ev.Kind, ev.Setup, ev.HasSetup = usbnet.EventSubmit, f.setup, f.hasSetup
+			ev.HostView = rec.Status == -usbmon.EINPROGRESS || record.IsTagged(rec.ID)
 		} else if f, ok := pending[k]; ok {
 			subLen = f.length
 			if f.n--; f.n == 0 {
@@ -88,9 +142,19 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 			} else {
 				pending[k] = f
 			}
+			ev.Submitted, ev.SubmitRecord, ev.Setup, ev.HasSetup = f.at, f.rec+1, f.setup, f.hasSetup
 		} else {
 			t.Stats.URBs++
 			orphan = true
+		}
+		switch rec.Type {
+		case usbmon.Complete:
+			ev.Kind = usbnet.EventComplete
+		case usbmon.Error:
+			ev.Kind = usbnet.EventSubmitError
+		}
+		if ev.Kind != 0 {
+			t.engine.Observe(ev)
 		}
 		if rec.XferType == usbmon.XferControl {
 			continue
@@ -153,11 +217,20 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 	if emitErr == nil {
 		emitErr = t.emitErr
 	}
+	var still []usbnet.Event
 	for k, f := range pending {
 		if dataIn[k.ep] && k.xfer == usbmon.XferBulk {
 			t.Stats.Pending += f.n
 		}
+		if k.xfer == usbmon.XferBulk || k.xfer == usbmon.XferInterrupt {
+			still = append(still, usbnet.Event{Kind: usbnet.EventPending, Record: f.rec + 1, Time: f.at, Xfer: xferOf(k.xfer), Endpoint: k.ep, Length: int(f.length)})
+		}
 	}
+	sort.Slice(still, func(i, j int) bool { return still[i].Record < still[j].Record })
+	for i := range still {
+		t.engine.Observe(&still[i])
+	}
+	t.Findings, t.Timeline = t.engine.Findings(), t.engine.Timeline()
 	if t.noUnframe[RX] > 0 {
 		t.anomaly("driver %s offers no unframing: %d bulk IN transfers not decoded into frames", t.Driver, t.noUnframe[RX])
 	}
@@ -251,6 +324,8 @@ func (t *Trace) piece(e *epoch, x *reasm, dir Dir, rec *usbmon.Record, idx int) 
 // transfer decodes one complete transfer with the epoch's driver.
 func (t *Trace) transfer(e *epoch, x *reasm, dir Dir) {
 	x.open = false
+	t.frames[dir] = 0
+	defer t.transferEvent(e, x, dir)
 	uf, ok := e.drv.(usbnet.Unframer)
 	if dir == RX {
 		t.Stats.RxTransfers++
@@ -289,6 +364,7 @@ func (t *Trace) transfer(e *epoch, x *reasm, dir Dir) {
 func (t *Trace) frame(dir Dir, x *reasm, data []byte, length int) {
 	f := &t.scratch
 	*f = Frame{Dir: dir, Record: x.record, Time: x.time, Data: data, Length: length}
+	t.frames[dir]++
 	if dir == RX {
 		t.Stats.RxFrames++
 		t.Stats.RxBytes += length
@@ -311,6 +387,17 @@ func (t *Trace) frame(dir Dir, x *reasm, data []byte, length int) {
 	kept := *f
 	kept.Data = append([]byte(nil), data...)
 	t.Frames = append(t.Frames, kept)
+}
+
+// transferEvent hands the rules one transfer put together and unframed.
+func (t *Trace) transferEvent(e *epoch, x *reasm, dir Dir) {
+	ep := e.in.Address
+	if dir == TX {
+		ep = e.out.Address
+	}
+	t.ev = usbnet.Event{Kind: usbnet.EventTransfer, Record: x.record + 1, Time: x.time, Xfer: hw.XferBulk, Endpoint: ep,
+		Length: x.length, Data: x.buf, Frames: t.frames[dir]}
+	t.engine.Observe(&t.ev)
 }
 
 func (t *Trace) frameErr(dir Dir, x *reasm, err error) {
@@ -350,6 +437,8 @@ func (t *Trace) status(sd usbnet.StatusDescriber, idx int, ts time.Time, p []byt
 		return
 	}
 	next.Record, next.Time = idx, ts
+	t.ev = usbnet.Event{Kind: usbnet.EventLink, Record: idx + 1, Time: ts, Up: next.Up, Mbps: next.Mbps}
+	t.engine.Observe(&t.ev)
 	if len(t.Links) < MaxListed {
 		t.Links = append(t.Links, next)
 	}

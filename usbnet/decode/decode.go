@@ -90,6 +90,7 @@ import (
 	"dongle/hw"
 	"dongle/hw/usbmon"
 	"dongle/usbnet"
+	"dongle/usbnet/rules"
 )
 
 // Options tune Decode.
@@ -245,6 +246,14 @@ type Trace struct {
 	// Damage names each damaged record of the file (record number, byte
 	// offset, cause), the first MaxListed of Stats.Damaged.
 	Damage []string
+	// Lives are the adapter's lives: one per address it enumerated at
+	// (see lives.go), in trace order.
+	Lives []Life
+	// Findings are the failure rules (usbnet/rules, and the driver's own)
+	// that fired, most severe first; Timeline the trace's activity per
+	// interval.
+	Findings []usbnet.Finding
+	Timeline *rules.Timeline
 
 	drv     usbnet.Minidriver
 	intf    uint8           // the interface the driver matched on
@@ -260,6 +269,11 @@ type Trace struct {
 	txCut     bool            // a TX frame of the transfer being unframed was cut
 	noUnframe [2]int          // transfers a driver without an Unframer could not decode, by Dir
 	noStatus  int
+
+	lifeKeys []devKey       // the adapter's lives, in order
+	engine   *rules.Engine  // the failure rules and timeline, fed in pass 2
+	ev       usbnet.Event   // the event handed to engine (no allocation per record)
+	frames   [2]int         // frames found in the transfer being unframed, by Dir
 }
 
 // DeviceInfo is one device of the trace.

@@ -49,12 +49,31 @@ func run(open opener, lt *usbmon.LinkType, opts Options, after func(*Trace)) (*T
 	for i, k := range order {
 		infos[i], adapters[i] = describe(devs[k], cands)
 	}
-	d, err := choose(devs, order, opts, cands, infos, adapters)
+	// An adapter's later lives are not other adapters (lives.go).
+	groups := groupLives(devs, order)
+	candidate := append([]bool(nil), adapters...)
+	for i, k := range order {
+		if g := groups[k]; g != nil && g[0].key != k {
+			candidate[i] = false
+		}
+	}
+	d, err := choose(devs, order, opts, cands, infos, candidate)
 	if err != nil {
 		return nil, err
 	}
+	lives := []*devSurvey{d}
+	if g := groups[d.key]; g != nil {
+		lives = g
+		d = mergeLives(g)
+	}
+	t.Lives = livesOf(lives)
+	for _, l := range lives {
+		t.lifeKeys = append(t.lifeKeys, l.key)
+	}
 	for i := range infos {
-		infos[i].Selected = order[i] == d.key
+		for _, l := range lives {
+			infos[i].Selected = infos[i].Selected || order[i] == l.key
+		}
 	}
 	t.Devices = infos
 	t.Bus, t.Address, t.QEMU = d.key.bus, d.key.addr, d.qemu
@@ -64,7 +83,10 @@ func run(open opener, lt *usbmon.LinkType, opts Options, after func(*Trace)) (*T
 	}
 	t.Stats.Records, t.Stats.Ignored = d.records, n-d.records
 	if t.Stats.Ignored > 0 {
-		t.anomaly("%d records of %d other device(s) on the bus ignored (decoding %d.%d; see the device list)", t.Stats.Ignored, len(order)-1, d.key.bus, d.key.addr)
+		t.anomaly("%d records of %d other device(s) on the bus ignored (decoding %d.%d; see the device list)", t.Stats.Ignored, len(order)-len(lives), d.key.bus, d.key.addr)
+	}
+	if len(lives) > 1 {
+		t.anomaly("the adapter enumerated %d times (%d lives, followed by VID:PID and serial): %s", len(lives), len(lives), lifeList(t.Lives))
 	}
 
 	spans, eps := epochs(d.selections)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"sort"
+	"time"
 
 	"dongle/hw"
 	"dongle/hw/usbmon"
@@ -38,6 +39,10 @@ type devSurvey struct {
 	multiples map[uint8]uint8
 	bulk      int // bulk and interrupt records
 	anoms     []string
+	// first and last are the device's first and last records (indices),
+	// at firstT and lastT: a life of the adapter (see lives.go).
+	first, last   int
+	firstT, lastT time.Time
 }
 
 type urbKey struct {
@@ -68,11 +73,12 @@ func survey(src source, progress func(int64)) (map[devKey]*devSurvey, []devKey, 
 		k := devKey{rec.Bus, rec.Device}
 		d := devs[k]
 		if d == nil {
-			d = &devSurvey{key: k, cfgRaw: map[uint8][]byte{}, strings: map[uint8]string{}, pending: map[urbKey][]pendCtl{}}
+			d = &devSurvey{key: k, cfgRaw: map[uint8][]byte{}, strings: map[uint8]string{}, pending: map[urbKey][]pendCtl{}, first: idx, firstT: rec.Time()}
 			devs[k] = d
 			order = append(order, k)
 		}
 		d.records++
+		d.last, d.lastT = idx, rec.Time()
 		if rec.FlagData == usbmon.FlagDataQEMU {
 			d.qemu = true
 		}
