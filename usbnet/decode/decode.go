@@ -270,10 +270,10 @@ type Trace struct {
 	noUnframe [2]int          // transfers a driver without an Unframer could not decode, by Dir
 	noStatus  int
 
-	lifeKeys []devKey       // the adapter's lives, in order
-	engine   *rules.Engine  // the failure rules and timeline, fed in pass 2
-	ev       usbnet.Event   // the event handed to engine (no allocation per record)
-	frames   [2]int         // frames found in the transfer being unframed, by Dir
+	lifeKeys []devKey      // the adapter's lives, in order
+	engine   *rules.Engine // the failure rules and timeline, fed in pass 2
+	ev       usbnet.Event  // the event handed to engine (no allocation per record)
+	frames   [2]int        // frames found in the transfer being unframed, by Dir
 }
 
 // DeviceInfo is one device of the trace.
