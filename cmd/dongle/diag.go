@@ -25,6 +25,7 @@ func runDiag(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	driver := fs.String("driver", "", "bind only this driver ("+catalog.Names()+"), e.g. cdc_ether on a Realtek adapter's CDC ECM configuration (env "+catalog.DriverEnv+")")
 	device := fs.String("device", "", "of a TRACE holding several adapters, the one at BUS.ADDR")
+	timeline := fs.String("timeline", "", "write the timeline of the trace (or of the run's recording) to this SVG file")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 2
@@ -61,6 +62,11 @@ func runDiag(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		return fail(stderr, "diag", err)
+	}
+	if *timeline != "" {
+		if err := writeTimeline(r, *timeline); err != nil {
+			return fail(stderr, "diag", err)
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -127,3 +133,17 @@ func fixtureFile(name string) (string, func(), error) {
 // defaultFixture is the trace `dongle diag` diagnoses when no adapter is
 // present: Linux's cdc_ether binding QEMU's usb-net.
 const defaultFixture = "qemu-usbnet-cdc_ether.pcap"
+
+// writeTimeline writes the report's timeline as SVG to path.
+func writeTimeline(r *diag.Report, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := r.WriteTimelineSVG(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("timeline %s: %w", path, err)
+	}
+	return f.Close()
+}

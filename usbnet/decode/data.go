@@ -80,7 +80,8 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 	var rec usbmon.Record
 	n := 0
 	var emitErr error
-	t.engine = rules.NewEngine(rules.ForDriver(t.drv, t.capture))
+	rs := rules.ForDriver(t.drv, t.capture)
+	t.engine, t.Rules = rules.NewEngine(rs), len(rs)
 	life, lastIdx := -1, 0
 	var lastT time.Time
 	ev := &t.ev

@@ -254,6 +254,7 @@ type Trace struct {
 	// interval.
 	Findings []usbnet.Finding
 	Timeline *rules.Timeline
+	Rules    int // how many rules ran
 
 	drv     usbnet.Minidriver
 	intf    uint8           // the interface the driver matched on

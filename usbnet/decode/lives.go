@@ -13,7 +13,7 @@ import (
 // new address: usbmon shows a second device. It is the same adapter when
 // its VID:PID and serial number (the iSerialNumber string, where both
 // lives read it) agree and its records at the two addresses do not
-// overlap in time; decode then follows it across its lives (Trace.Lives)
+// overlap, in record order or in time; decode then follows it across its lives (Trace.Lives)
 // instead of failing with ErrSeveralDevices or decoding one life only.
 // Two adapters of one model plugged at once overlap, and stay two.
 
@@ -75,7 +75,7 @@ func groupLives(devs map[devKey]*devSurvey, order []devKey) map[devKey][]*devSur
 			a, b := ds[i-1], ds[i]
 			sa, ka := serialOf(a)
 			sb, kb := serialOf(b)
-			same = b.first > a.last && (!ka || !kb || sa == sb)
+			same = b.first > a.last && !b.firstT.Before(a.lastT) && (!ka || !kb || sa == sb)
 		}
 		if !same {
 			continue // two adapters of one model at once (or two serials): separate devices

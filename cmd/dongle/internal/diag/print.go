@@ -6,13 +6,17 @@ import (
 	"strings"
 )
 
-// Print writes the report for a person: lsusb -v's tree, then ethtool's
-// sections, then the anomalies.
+// Print writes the report for a person: the verdict (the failure rules
+// that fired, with their evidence), lsusb -v's tree, ethtool's sections,
+// the timeline, then the anomalies.
 func (r *Report) Print(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	// What is wrong comes first; only a note saying what is diagnosed
+	// instead of what was asked for precedes it.
 	if r.Note != "" {
 		p("%s", r.Note)
 	}
+	r.Verdict.print(p)
 	p("Source:   %s", r.Source)
 	if r.USBIP != "" {
 		p("USB/IP:   %s", r.USBIP)
@@ -176,6 +180,12 @@ func (r *Report) Print(w io.Writer) {
 		if t.Replay != "" {
 			p("Replay:   %s", t.Replay)
 		}
+		if len(t.Lives) > 1 {
+			p("Lives of the adapter (%d, followed by VID:PID and serial):", len(t.Lives))
+			for _, l := range t.Lives {
+				p("  %s", l)
+			}
+		}
 	}
 	if st := r.SelfTest; st != nil {
 		res := "FAIL"
@@ -200,6 +210,9 @@ func (r *Report) Print(w io.Writer) {
 			parts = append(parts, fmt.Sprintf("%s %d", c.Name, c.Value))
 		}
 		p("Driver counters: %s", strings.Join(parts, " "))
+	}
+	if r.Timeline != nil && len(r.Timeline.Buckets) > 0 {
+		r.Timeline.WriteText(w, TimelineRows)
 	}
 	if len(r.Anomalies) == 0 {
 		p("Anomalies: none")

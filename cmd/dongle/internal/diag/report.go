@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -11,12 +12,14 @@ import (
 
 	"dongle/cmd/dongle/internal/target"
 	"dongle/hw"
+	"dongle/hw/record"
 	"dongle/hw/sim"
 	"dongle/netdev"
 	"dongle/skbuff"
 	"dongle/usbnet"
 	"dongle/usbnet/catalog"
 	"dongle/usbnet/decode"
+	"dongle/usbnet/rules"
 )
 
 // Report is everything `dongle diag` found.
@@ -52,6 +55,10 @@ type Report struct {
 	ChipCounters  []CounterInfo         `json:"chip_counters,omitempty"`
 	Trace         *TraceInfo            `json:"trace,omitempty"`
 	Anomalies     []string              `json:"anomalies"`
+	// Verdict is what the failure rules found (printed first); Timeline
+	// the trace's (or the run's recording's) activity per interval.
+	Verdict  *Verdict        `json:"verdict,omitempty"`
+	Timeline *rules.Timeline `json:"timeline,omitempty"`
 }
 
 // EndpointsInfo are the endpoints the driver uses.
@@ -124,6 +131,8 @@ type TraceInfo struct {
 	Devices    []string           `json:"devices"`
 	Selections []decode.Selection `json:"selections"`
 	Damage     []string           `json:"damage,omitempty"`
+	// Lives are the adapter's lives when it enumerated more than once.
+	Lives []decode.Life `json:"lives,omitempty"`
 }
 
 // RequestCount is a control request seen, with how often.
@@ -170,7 +179,27 @@ func Live(ctx context.Context, t *target.Target) (*Report, error) {
 	if t.USBIP.Err != nil {
 		r.anomaly("USB/IP state: %v", t.USBIP.Err)
 	}
-	dev := t.HW
+	// The run is recorded (hw/record) so that the failure rules judge
+	// it as they judge a capture.
+	var trace bytes.Buffer
+	dev := hw.Device(t.HW)
+	rec, err := record.New(t.HW, &trace, record.Options{})
+	if err != nil {
+		r.Verdict = &Verdict{Why: err.Error()}
+	} else {
+		dev = rec
+		defer func() {
+			if r.Verdict != nil {
+				return
+			}
+			if err := rec.Flush(); err != nil {
+				r.Verdict = &Verdict{Why: err.Error()}
+				return
+			}
+			info := t.HW.Info()
+			r.judgeRecording(trace.Bytes(), info.Bus, info.Address, r.Driver)
+		}()
+	}
 	dd, err := hw.ReadDeviceDescriptor(ctx, dev)
 	if err != nil {
 		return nil, err
@@ -403,6 +432,10 @@ func FromTrace(ctx context.Context, path, shown, device string) (*Report, error)
 	}
 	ti := &TraceInfo{File: shown, Records: tr.Stats.Records, URBs: tr.Stats.URBs, Stats: tr.Stats,
 		Device: fmt.Sprintf("%d.%d", tr.Bus, tr.Address), Selections: tr.Selections, Damage: tr.Damage}
+	if len(tr.Lives) > 1 {
+		ti.Lives = tr.Lives
+	}
+	r.judge(tr)
 	for _, d := range tr.Devices {
 		ti.Devices = append(ti.Devices, d.String())
 	}
