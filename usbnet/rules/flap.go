@@ -46,7 +46,9 @@ func (r *linkFlap) Observe(e *usbnet.Event) {
 	switch e.Kind {
 	case usbnet.EventLife:
 		if e.Life > 1 {
-			r.seenUp, r.up = false, false // a new life brings the link up again
+			// A new life brings the link up again: its downs are counted
+			// afresh (the device vanishing is device-vanished's).
+			r.seenUp, r.up, r.ndown, r.downs, r.head = false, false, 0, [FlapDowns]time.Time{}, 0
 		}
 		return
 	case usbnet.EventLink:

@@ -81,7 +81,7 @@ func (r *linkNeedsFilter) Verdict(time.Time) *usbnet.Finding {
 	}
 	f := usbnet.NewFinding(linkNeedsFilterInfo, fmt.Sprintf("no link in %v of polling; link up %v after SET_ETHERNET_PACKET_FILTER", polled.Round(time.Millisecond), lag.Round(time.Millisecond)))
 	f.Cite(r.poll.rec, r.poll.t, "the status endpoint polled from here, no link up")
-	f.Cite(r.filter.rec, r.filter.t, fmt.Sprintf("SET_ETHERNET_PACKET_FILTER(%#04x)", r.filter.n))
+	f.Cite(r.filter.rec, r.filter.t, fmt.Sprintf("SET_ETHERNET_PACKET_FILTER(0x%02x)", r.filter.n))
 	f.Cite(r.up.rec, r.up.t, "link up")
 	return f
 }
