@@ -9,9 +9,9 @@ import (
 )
 
 // The link needed the filter when the status endpoint was polled for
-// FilterPoll or more with no link up before the host's first
-// SET_ETHERNET_PACKET_FILTER, and the link came up within FilterLag of
-// it. Linux's cdc_ether sets the filter as the interface opens, moments
+// FilterPoll or more with no link up before the host's last
+// SET_ETHERNET_PACKET_FILTER ahead of the first link up, and the link
+// came up within FilterLag of it. Linux's cdc_ether sets the filter as the interface opens, moments
 // after it starts polling: a device that reports link on its own has done
 // so long before FilterPoll.
 const (
@@ -28,7 +28,7 @@ const (
 var linkNeedsFilterInfo = usbnet.RuleInfo{
 	Name: "link-needs-filter", Severity: usbnet.SeverityWarning,
 	Title:   "the device reports no link until the host sets its packet filter",
-	Trigger: "the status endpoint polled 1 s or more without a link up before the first SET_ETHERNET_PACKET_FILTER, and the link up within 1 s after it",
+	Trigger: "the status endpoint polled 1 s or more without a link up before a SET_ETHERNET_PACKET_FILTER, and the first link up within 1 s after that request",
 	Causes: []string{
 		"device firmware that enables its MAC (and its link notification) only once a packet filter is set, as some CDC ECM/NCM gadgets and phones do",
 	},
@@ -40,7 +40,7 @@ var linkNeedsFilterInfo = usbnet.RuleInfo{
 type linkNeedsFilter struct {
 	poll     cite // the first status endpoint submission
 	upBefore bool
-	filter   cite // the first successful filter request (its submission)
+	filter   cite // the last successful filter request (its submission) before the link came up
 	up       cite
 	done     bool
 }
@@ -62,8 +62,11 @@ func (r *linkNeedsFilter) Observe(e *usbnet.Event) {
 			return
 		}
 		r.up, r.done = cite{rec: e.Record, t: e.Time}, true
-	case e.Kind == usbnet.EventComplete && e.HasSetup && e.Status == 0 && r.filter.rec == 0 &&
+	case e.Kind == usbnet.EventComplete && e.HasSetup && e.Status == 0 &&
 		e.Setup.RequestType == cdcClassIntf && e.Setup.Request == cdcSetPacketFilter:
+		// The last filter before the link came up is the one it waited
+		// for (cdc_ether sets one at bind, before polling, and again as
+		// the interface opens).
 		r.filter = cite{rec: e.SubmitRecord, t: e.Submitted, n: int(e.Setup.Value)}
 		if r.filter.rec == 0 {
 			r.filter = cite{rec: e.Record, t: e.Time, n: int(e.Setup.Value)}

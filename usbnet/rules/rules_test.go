@@ -379,12 +379,13 @@ func TestLinkNeedsFilter(t *testing.T) {
 	s.add(10, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn, Length: 16})
 	s.link(500, false)
 	s.ctl(600, 601, hw.Setup{RequestType: cdcClassIntf, Request: cdcSetPacketFilter}, nil, stEPIPE) // refused: not set
-	filter := s.ctl(1000, 1001, setFilter, nil, stOK) - 1
-	s.ctl(1100, 1101, setFilter, nil, stOK)
+	s.ctl(900, 901, setFilter, nil, stOK)
+	filter := s.ctl(1100, 1101, setFilter, nil, stOK) - 1
 	up := s.link(2000, true)
+	s.ctl(2100, 2101, setFilter, nil, stOK) // after the link: not the one it waited for
 	f := s.run(&linkNeedsFilter{}, 3000)
 	fires(t, f, "link-needs-filter", poll, filter, up)
-	if !strings.Contains(f.Evidence[1].What, "0x0e") || !strings.Contains(f.Summary, "1s of polling") {
+	if !strings.Contains(f.Evidence[1].What, "0x0e") || !strings.Contains(f.Summary, "1.1s of polling") || !strings.Contains(f.Summary, "up 900ms after") {
 		t.Errorf("finding %+v", f)
 	}
 }
