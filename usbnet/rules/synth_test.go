@@ -83,7 +83,8 @@ func (s *synth) submit(x usbmon.XferType, ep uint8, length int, data []byte) (in
 	return s.add(r), s.id
 }
 
-// complete logs the 'C' of URB id (data: an IN URB's).
+// complete logs the 'C' of URB id (data: what the capture holds of an IN
+// URB's length bytes).
 func (s *synth) complete(id uint64, x usbmon.XferType, ep uint8, status int32, length int, data []byte) int {
 	r := usbmon.Record{ID: id, Type: usbmon.Complete, XferType: x, Endpoint: ep, Status: status, FlagSetup: usbmon.FlagNoSetup, Length: uint32(length)}
 	if ep&0x80 != 0 && len(data) > 0 {
