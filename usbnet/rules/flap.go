@@ -45,11 +45,9 @@ func (r *linkFlap) Info() usbnet.RuleInfo { return linkFlapInfo }
 func (r *linkFlap) Observe(e *usbnet.Event) {
 	switch e.Kind {
 	case usbnet.EventLife:
-		if e.Life > 1 {
-			// A new life brings the link up again: its downs are counted
-			// afresh (the device vanishing is device-vanished's).
-			r.seenUp, r.up, r.ndown, r.downs, r.head = false, false, 0, [FlapDowns]time.Time{}, 0
-		}
+		// A new life brings the link up again: its downs are counted
+		// afresh (the device vanishing is device-vanished's).
+		r.seenUp, r.up, r.ndown, r.downs, r.head = false, false, 0, [FlapDowns]time.Time{}, 0
 		return
 	case usbnet.EventLink:
 	default:

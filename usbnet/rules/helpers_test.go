@@ -120,3 +120,5 @@ const (
 	second   = 1000.0
 	setupLen = 8
 )
+
+func timeDur(k int) time.Duration { return time.Duration(k) }

@@ -55,11 +55,10 @@ type errorStorm struct {
 	fired  bool
 	total  int
 	last   cite
-	counts [8]struct {
+	counts [8]struct { // by status: more slots than stormy statuses
 		st int32
 		n  int
 	}
-	other int
 }
 
 func (r *errorStorm) Info() usbnet.RuleInfo { return errorStormInfo }
@@ -103,7 +102,6 @@ func (r *errorStorm) count(st int32) {
 			return
 		}
 	}
-	r.other++
 }
 
 func (r *errorStorm) Verdict(time.Time) *usbnet.Finding {
@@ -117,9 +115,6 @@ func (r *errorStorm) Verdict(time.Time) *usbnet.Finding {
 		if c.n > 0 {
 			by = append(by, fmt.Sprintf("%s ×%d", statusName(c.st), c.n))
 		}
-	}
-	if r.other > 0 {
-		by = append(by, fmt.Sprintf("others ×%d", r.other))
 	}
 	span := r.first[StormCount-1].t.Sub(r.first[0].t)
 	f := usbnet.NewFinding(errorStormInfo, fmt.Sprintf("%d failed URBs from record %d (the first %d within %v): %s",

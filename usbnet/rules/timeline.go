@@ -85,10 +85,7 @@ func (t *Timeline) Observe(e *usbnet.Event) {
 	if t.Start.IsZero() {
 		t.Start = e.Time
 	}
-	d := e.Time.Sub(t.Start)
-	if d < 0 {
-		d = 0 // a capture's clock stepping back: the first interval
-	}
+	d := max(e.Time.Sub(t.Start), 0) // a capture's clock stepping back: the first interval
 	for int(d/t.Interval) >= MaxBuckets {
 		t.coarsen()
 	}

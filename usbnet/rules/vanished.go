@@ -52,7 +52,7 @@ func (r *deviceVanished) Observe(e *usbnet.Event) {
 		}
 	case usbnet.EventLife:
 		r.settle()
-		if e.Life > 1 && r.moved {
+		if r.moved { // the first life begins before anything moved
 			r.lives.add(cite{rec: e.PrevRecord, t: e.Time.Add(-e.Gap), n: e.Life - 1})
 			r.lives.add(cite{rec: e.Record, t: e.Time, n: e.Life, status: int32(e.Bus)<<8 | int32(e.Address)})
 			r.maxGap = max(r.maxGap, e.Gap)
