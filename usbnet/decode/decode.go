@@ -20,7 +20,18 @@
 // listing them; every other device's records are ignored and counted
 // (Stats.Ignored), so that a root hub's interrupt endpoint 0x81 is never a
 // gadget's bulk IN 0x81, nor a hub's class request a CDC one. Address 0 is
-// enumeration's, never a device.
+// enumeration's, never a device. An adapter that re-enumerates at a new
+// address is one adapter, not several: it is followed across its lives
+// (lives.go, Trace.Lives).
+//
+// # What is wrong
+//
+// Pass 2 streams every record of the adapter, and what it decodes of them
+// (transfers and their frames, link changes, the adapter's lives), as
+// usbnet.Events to the failure rules (usbnet/rules, and the driver's own
+// through usbnet.RuleSource) and to a timeline: Trace.Findings say what
+// is wrong, most severe first, with the records that show it, and
+// Trace.Timeline what happened per interval. Both keep bounded state.
 //
 // # The configuration the host selected
 //

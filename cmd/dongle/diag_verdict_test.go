@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDiagVerdictFirst: diag's first line names the failure the trace
+// shows, with its evidence, before the detail; JSON carries the findings;
+// --timeline writes the SVG.
+func TestDiagVerdictFirst(t *testing.T) {
+	trace := filepath.Join("..", "..", "fixtures", "failure-rx-overflow.pcap")
+	svg := filepath.Join(t.TempDir(), "timeline.svg")
+	code, out, e := run(t, "diag", "--timeline", svg, trace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[0], "Verdict:  1 failure(s): rx-overflow") || !strings.HasPrefix(lines[1], "  [error] rx-overflow: 1 bulk IN URB(s)") ||
+		!strings.Contains(lines[2], "record ") || !strings.Contains(lines[2], "-75 EOVERFLOW") {
+		t.Errorf("the verdict is not first:\n%s", strings.Join(lines[:6], "\n"))
+	}
+	if !strings.Contains(out, "likely causes: ") || !strings.Contains(out, "try: ") || !strings.Contains(out, "Timeline: ") {
+		t.Errorf("no causes, what to try or timeline:\n%s", out)
+	}
+	f, err := os.Open(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d := xml.NewDecoder(f)
+	n := 0
+	for {
+		_, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the timeline is not XML: %v", err)
+		}
+		n++
+	}
+	if n < 50 {
+		t.Errorf("the timeline SVG has %d tokens", n)
+	}
+
+	code, out, e = run(t, "diag", "--json", trace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	var r struct {
+		Verdict struct {
+			Judged   bool `json:"judged"`
+			Rules    int  `json:"rules"`
+			Findings []struct {
+				Rule     string `json:"rule"`
+				Severity string `json:"severity"`
+				Evidence []struct {
+					Record int `json:"record"`
+				} `json:"evidence"`
+			} `json:"findings"`
+		} `json:"verdict"`
+		Timeline struct {
+			Buckets []json.RawMessage
+		} `json:"timeline"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	v := r.Verdict
+	if !v.Judged || v.Rules < 9 || len(v.Findings) != 1 || v.Findings[0].Rule != "rx-overflow" || v.Findings[0].Severity != "error" ||
+		len(v.Findings[0].Evidence) != 1 || v.Findings[0].Evidence[0].Record < 1 || len(r.Timeline.Buckets) == 0 {
+		t.Errorf("JSON verdict %+v, %d timeline buckets", v, len(r.Timeline.Buckets))
+	}
+}
+
+// TestDiagHealthyAndLive: a healthy trace and a model's live run (its
+// recording) are judged and found well.
+func TestDiagHealthyAndLive(t *testing.T) {
+	for _, arg := range []string{filepath.Join("..", "..", "fixtures", "usbmon-kernel-asix-ax88772b.pcap"), "sim:ax88179"} {
+		code, out, e := run(t, "diag", arg)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", arg, code, e)
+		}
+		if first, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(first, "Verdict:  nothing wrong found (1") {
+			t.Errorf("%s: first line %q", arg, first)
+		}
+	}
+	code, _, e := run(t, "diag", "--timeline", filepath.Join(t.TempDir(), "no", "such", "dir.svg"), filepath.Join("..", "..", "fixtures", "usbmon-kernel-asix-ax88772b.pcap"))
+	if code == 0 || !strings.Contains(e, "dir.svg") {
+		t.Errorf("an unwritable --timeline: exit %d, %q", code, e)
+	}
+}
