@@ -103,6 +103,16 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 	}
 	if *jsonOut != "-" {
 		fmt.Fprintln(stdout, soakLine(sum))
+		for _, f := range sum.Findings {
+			at := ""
+			if len(f.Evidence) > 0 {
+				at = fmt.Sprintf(" (record %d of %s)", f.Evidence[0].Record, sum.TraceFile)
+			}
+			fmt.Fprintf(stdout, "FINDING %s [%s]: %s%s\n", f.Rule, f.Severity, f.Summary, at)
+		}
+		if sum.FindingsNote != "" {
+			fmt.Fprintf(stdout, "FINDINGS %s\n", sum.FindingsNote)
+		}
 	}
 	if err != nil {
 		return fail(stderr, "soak", err)

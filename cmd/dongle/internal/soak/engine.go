@@ -16,6 +16,7 @@ import (
 	"dongle/hw/record"
 	"dongle/skbuff"
 	"dongle/usbnet"
+	"dongle/usbnet/decode"
 )
 
 // run is one soak run's state. Fields without a note are the run
@@ -29,6 +30,8 @@ type run struct {
 	dev  *usbnet.Dev
 	mac  net.HardwareAddr
 	sum  *Summary
+
+	busAddr, driver string // the adapter in the trace, for judging it
 
 	kick    chan struct{} // a frame was counted somewhere
 	timer   *time.Timer
@@ -104,6 +107,8 @@ func Run(ctx context.Context, cfg Config, traceOut string) (*Summary, error) {
 		if werr := r.writeTrace(traceOut); werr != nil {
 			runErr = errors.Join(runErr, werr)
 			r.sum.TraceFile = ""
+		} else {
+			r.judge(traceOut)
 		}
 	}
 	if lerr := r.leaks(live, goroutines); runErr == nil {
@@ -486,6 +491,8 @@ func (r *run) open() error {
 	}
 	rig.Peer.Attach(r)
 	r.rig, r.rec = rig, rec
+	info := rig.HW.Info()
+	r.busAddr = fmt.Sprintf("%d.%d", info.Bus, info.Address)
 	return r.bind()
 }
 
@@ -497,6 +504,7 @@ func (r *run) bind() error {
 		return fmt.Errorf("%w: bind %s: %w", ErrDevice, r.cfg.Backend, err)
 	}
 	r.dev = d
+	r.driver = d.Driver.Name()
 	r.sum.Bindings++
 	d.Net.AddHandler(etherType, r.handler)
 	if d.Net.TxQueueLen < 2*r.cfg.Window {
@@ -543,6 +551,21 @@ func (r *run) teardown() error {
 		return fmt.Errorf("%w: closing %s: %w", ErrDevice, r.cfg.Backend, err)
 	}
 	return nil
+}
+
+// judge runs the failure rules over the trace written on failure: the
+// ring keeps the newest records, so the adapter is named by address and
+// driver (its enumeration may have been evicted).
+func (r *run) judge(path string) {
+	tr, err := decode.ReadFile(path, decode.Options{Device: r.busAddr, Driver: r.driver})
+	if err != nil {
+		r.sum.FindingsNote = "the trace could not be judged: " + err.Error()
+		return
+	}
+	r.sum.Findings = tr.Findings
+	if len(tr.Findings) == 0 {
+		r.sum.FindingsNote = fmt.Sprintf("no failure rule fired (%d rules) on the trace kept", tr.Rules)
+	}
 }
 
 func (r *run) writeTrace(path string) error {

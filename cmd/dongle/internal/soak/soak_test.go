@@ -139,6 +139,11 @@ func TestSilentLossFails(t *testing.T) {
 			if s.LeakedSKBs != 0 || s.LeakedGoroutines != 0 {
 				t.Errorf("a failed run leaked: %+v", s)
 			}
+			// The failure rules judged the trace: a frame lost on the wire
+			// leaves the USB side healthy.
+			if len(s.Findings) != 0 || !strings.HasPrefix(s.FindingsNote, "no failure rule fired") {
+				t.Errorf("findings %v, note %q", s.Findings, s.FindingsNote)
+			}
 		})
 	}
 }

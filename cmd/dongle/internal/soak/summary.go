@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"dongle/usbnet"
 )
 
 // Summary is a run's result, as --json writes it.
@@ -45,6 +47,11 @@ type Summary struct {
 	TraceRecords   int     `json:"trace_records"`
 	TraceEvicted   uint64  `json:"trace_evicted"`
 	TraceFile      string  `json:"trace_file,omitempty"`
+	// Findings are what the failure rules (usbnet/rules) found in the
+	// trace written on failure, most severe first; FindingsNote says why
+	// that trace could not be judged.
+	Findings     []usbnet.Finding `json:"findings,omitempty"`
+	FindingsNote string           `json:"findings_note,omitempty"`
 }
 
 // Direction is one direction's frames. Offered = arrived + the driver's
