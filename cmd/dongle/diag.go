@@ -14,6 +14,7 @@ import (
 	"dongle/cmd/dongle/internal/target"
 	"dongle/fixtures"
 	"dongle/usbnet/catalog"
+	"dongle/usbnet/rules"
 )
 
 func init() {
@@ -26,6 +27,7 @@ func runDiag(args []string, stdout, stderr io.Writer) int {
 	driver := fs.String("driver", "", "bind only this driver ("+catalog.Names()+"), e.g. cdc_ether on a Realtek adapter's CDC ECM configuration (env "+catalog.DriverEnv+")")
 	device := fs.String("device", "", "of a TRACE holding several adapters, the one at BUS.ADDR")
 	timeline := fs.String("timeline", "", "write the timeline of the trace (or of the run's recording) to this SVG file")
+	listRules := fs.Bool("rules", false, "print the catalogue of failure rules (trigger, thresholds, causes, what to try) and exit")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return 2
@@ -33,6 +35,10 @@ func runDiag(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 1 {
 		fmt.Fprintln(stderr, "dongle diag: want at most one DEVICE or TRACE")
 		return 2
+	}
+	if *listRules {
+		printRules(stdout)
+		return 0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -146,4 +152,19 @@ func writeTimeline(r *diag.Report, path string) error {
 		return fmt.Errorf("timeline %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// printRules prints the failure-mode catalogue: every rule the generic
+// set and the catalog's drivers know.
+func printRules(w io.Writer) {
+	for _, i := range rules.Catalogue(catalog.ForModels()) {
+		fmt.Fprintf(w, "%s [%s]: %s\n", i.Name, i.Severity, i.Title)
+		fmt.Fprintf(w, "  fires on: %s\n", i.Trigger)
+		for _, c := range i.Causes {
+			fmt.Fprintf(w, "  cause: %s\n", c)
+		}
+		for _, c := range i.Try {
+			fmt.Fprintf(w, "  try: %s\n", c)
+		}
+	}
 }

@@ -96,3 +96,21 @@ func TestDiagHealthyAndLive(t *testing.T) {
 		t.Errorf("an unwritable --timeline: exit %d, %q", code, e)
 	}
 }
+
+// TestDiagRules prints the catalogue: every rule, with its trigger,
+// causes and what to try.
+func TestDiagRules(t *testing.T) {
+	code, out, e := run(t, "diag", "--rules")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	for _, r := range []string{"tx-timeout [critical]", "error-storm", "link-flap", "device-vanished", "halt-not-cleared", "rx-starvation",
+		"register-access", "ntb-oversize", "checksum-fail", "link-needs-filter", "poor-aggregation [warning]", "rx-overflow [error]"} {
+		if !strings.Contains(out, "\n"+r) && !strings.HasPrefix(out, r) {
+			t.Errorf("the catalogue lacks %q", r)
+		}
+	}
+	if strings.Count(out, "  fires on: ") != 12 || strings.Count(out, "checksum-fail [") != 1 {
+		t.Errorf("want 12 rules, each once:\n%s", out)
+	}
+}
