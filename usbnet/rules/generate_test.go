@@ -24,6 +24,13 @@ var synthetic = map[string]string{
 		"(failfix may add one to the USB/IP models: its capture would replace this one)",
 }
 
+// bringUps say what each starting fixture's bring-up is: device and
+// kernel driver.
+var bringUps = map[string]string{
+	ecmFixture:  "QEMU 7.2's usb-net (0525:a4a2, CDC ECM, full speed) bound by Linux 6.1's cdc_ether, captured by the guest's usbmon",
+	asixFixture: "dongle's AX88772B model (0b95:772b) behind FunctionFS on dummy_hcd, bound by Linux 6.1's asix, captured by usbmon",
+}
+
 // TestWriteFailureFixtures writes fixtures/failure-<rule>.pcap and .md for
 // each synthetic failure (DONGLE_WRITE_FAILURE_FIXTURES=1), then checks
 // tshark opens them when it is installed.
@@ -46,8 +53,8 @@ func TestWriteFailureFixtures(t *testing.T) {
 - **Synthetic, because** %[2]s.
 - **Made by:** `+"`%[3]s=1 go test -count=1 -run TestWriteFailureFixtures ./usbnet/rules`"+` (usbnet/rules/generate_test.go,
   scenario %[1]q in scenarios_test.go).
-- **Device:** the real bring-up of fixtures/%[4]s (every record of its adapter before its first bulk or interrupt
-  record, kept as captured), then URBs written by the generator the way the kernel's usbmon logs them (one 'S' with
+- **Device and driver:** %[8]s: the real bring-up of fixtures/%[4]s (every record of its adapter before its
+  first bulk or interrupt record, kept as captured), then URBs written by the generator the way the kernel's usbmon logs them (one 'S' with
   -EINPROGRESS and one 'C' per URB, unique ids), %[5]d records in all, link type usb-linux-mmapped(220).
 - **What it shows:** %[6]s.
 - **Expected outcome:** `+"`dongle diag`"+` on it names %[1]s first, citing the records below; no other rule fires
@@ -57,7 +64,10 @@ func TestWriteFailureFixtures(t *testing.T) {
 rule: %[1]s
 cite: %[7]s
 `+"```"+`
-`, rule, why, WriteFixturesEnv, sc.from, len(s.recs), sc.why, strings.Join(cs, " "))
+`, rule, why, WriteFixturesEnv, sc.from, len(s.recs), sc.why, strings.Join(cs, " "), bringUps[sc.from])
+		if bringUps[sc.from] == "" {
+			t.Fatalf("%s: no description of %s's bring-up", rule, sc.from)
+		}
 		if err := os.WriteFile(fixturePath("failure-"+rule+".md"), []byte(md), 0o644); err != nil {
 			t.Fatal(err)
 		}
