@@ -1,7 +1,6 @@
 package rules_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,5 +73,4 @@ func TestHealthyFixturesAreSilent(t *testing.T) {
 			t.Errorf("fixture %s is in no list: add it to healthy (after reading its .md) or to the exceptions", b)
 		}
 	}
-	_ = os.Getenv
 }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -237,7 +238,7 @@ func TestHaltNotClearedNearMisses(t *testing.T) {
 		s := newScript()
 		s.urb(0, 100, bulk, bulkIn, 2048, stEPIPE)
 		s.ctl(101, 102, c, nil, stOK)
-		silent(t, s.run(&haltNotCleared{}, 5000), "cleared by "+RequestString(c))
+		silent(t, s.run(&haltNotCleared{}, 5000), fmt.Sprintf("cleared by %+v", c))
 	}
 	s := newScript()
 	s.urb(0, 100, bulk, bulkIn, 2048, stEPIPE)
@@ -252,11 +253,6 @@ func TestHaltNotClearedNearMisses(t *testing.T) {
 	s.urb(0, 100, intr, intrIn, 8, stEPIPE)
 	s.urb(0, 100, bulk, bulkIn, 8, stEREMOTEIO)
 	silent(t, s.run(&haltNotCleared{}, 9000), "not a bulk -EPIPE")
-}
-
-// RequestString names a setup packet in test messages.
-func RequestString(s hw.Setup) string {
-	return strings.TrimSpace(strings.Join([]string{"request", string(rune('0' + s.Request/10)), string(rune('0' + s.Request%10))}, " "))
 }
 
 // starve logs one starvation episode: the last URB completing at t0, a
