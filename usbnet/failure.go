@@ -62,6 +62,7 @@ type Event struct {
 
 	Submitted    time.Time // EventComplete: when the URB was submitted
 	SubmitRecord int       // EventComplete: its submission's record (0: unknown)
+	SubmitLength int       // EventComplete: its submission's Length (0: unknown)
 	// HostView (EventSubmit): the submission is logged when the host
 	// made it (the kernel's usbmon, status -EINPROGRESS; dongle's
 	// recorder), not when the device served it (QEMU's pcap=, a device

@@ -143,7 +143,7 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 			} else {
 				pending[k] = f
 			}
-			ev.Submitted, ev.SubmitRecord, ev.Setup, ev.HasSetup = f.at, f.rec+1, f.setup, f.hasSetup
+			ev.Submitted, ev.SubmitRecord, ev.SubmitLength, ev.Setup, ev.HasSetup = f.at, f.rec+1, int(f.length), f.setup, f.hasSetup
 		} else {
 			t.Stats.URBs++
 			orphan = true

@@ -40,7 +40,7 @@ func (s *script) urb(sub, done float64, xfer, ep uint8, length int, status int32
 	if status != 0 {
 		n = 0
 	}
-	r2 := s.add(done, usbnet.Event{Kind: usbnet.EventComplete, Xfer: xfer, Endpoint: ep, Length: n, Status: status, Submitted: s.at(sub), SubmitRecord: r1})
+	r2 := s.add(done, usbnet.Event{Kind: usbnet.EventComplete, Xfer: xfer, Endpoint: ep, Length: n, Status: status, Submitted: s.at(sub), SubmitRecord: r1, SubmitLength: length})
 	return r1, r2
 }
 

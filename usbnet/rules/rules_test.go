@@ -19,6 +19,9 @@ func TestTxTimeout(t *testing.T) {
 	if !strings.Contains(f.Summary, "1 bulk OUT URB(s) unlinked") || !strings.Contains(f.Summary, "1 still in flight") {
 		t.Errorf("summary %q", f.Summary)
 	}
+	if !strings.Contains(f.Evidence[0].What, "bulk OUT URB of 1514 bytes submitted") {
+		t.Errorf("evidence %q: want the submission's length", f.Evidence[0].What)
+	}
 	if !strings.Contains(f.Evidence[1].What, "-104 ECONNRESET after 5000 ms") {
 		t.Errorf("evidence %q", f.Evidence[1].What)
 	}

@@ -44,7 +44,7 @@ func (r *txTimeout) Observe(e *usbnet.Event) {
 	switch e.Kind {
 	case usbnet.EventComplete:
 		if cancelled(e.Status) && !e.Submitted.IsZero() && e.Time.Sub(e.Submitted) >= TxTimeout {
-			r.hits.add(cite{rec: e.SubmitRecord, t: e.Submitted, n: e.Length, what: 0})
+			r.hits.add(cite{rec: e.SubmitRecord, t: e.Submitted, n: e.SubmitLength, what: 0})
 			r.hits.add(cite{rec: e.Record, t: e.Time, status: e.Status, n: int(e.Time.Sub(e.Submitted) / time.Millisecond), what: 1})
 		}
 	case usbnet.EventPending:
