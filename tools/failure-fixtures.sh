@@ -1,0 +1,163 @@
+#!/bin/sh
+# Real captures of the ways USB NICs fail (issue 21): for each failure rule
+# of `dongle diag` (fixtures/failure-<rule>.md lists them), one short usbmon
+# capture taken in the virtual USB lab (hw/vmlab) while a real kernel driver
+# runs and the failure is made to happen for real: a gadget unbound from
+# its UDC and bound again, a device model told to stop reading, to halt an
+# endpoint, to pull its cable, to fail URBs.
+#
+# On the host, from the module root (one lab boot per rule, each under the
+# lab's VM lock; the capture lands in fixtures/failure-<rule>.pcap):
+#
+#   tools/failure-fixtures.sh device-vanished tx-timeout ...
+#
+# In the lab guest (what the host side runs there; DONGLE_LAB=1):
+#
+#   sh /mnt/lab/failure-fixtures.sh RULE     writes /mnt/lab/failure-RULE.pcap
+#
+# The capture is the guest kernel's usbmon on the device's bus, read by
+# `dongle record --usbmon` (hw/usbmon), the whole bus (root hub included),
+# so that a device that leaves and enumerates again at a new address is
+# in it twice. Traffic is kept small (60-byte frames, a few seconds) so
+# each fixture stays a few hundred KB at most.
+set -u
+
+if [ -z "${DONGLE_LAB:-}" ]; then
+	# ---- host side -------------------------------------------------------
+	set -e
+	cd "$(dirname "$0")/.."
+	export PATH=$PATH:/usr/local/go/bin
+	[ $# -gt 0 ] || { echo "usage: tools/failure-fixtures.sh RULE..." >&2; exit 2; }
+	T=$(mktemp -d)
+	trap 'rm -rf "$T"' EXIT
+	go build -o "$T/dongle" ./cmd/dongle # cgo (gousb): the initramfs has its libraries
+	go run ./cmd/dongle lab setup >/dev/null # ffsmodel in the initramfs is this tree's
+	LAB=${DONGLE_LAB_DIR:-$PWD/.lab}
+	LOCK=${DONGLE_VM_LOCK:-/work/notes/vm.lock}
+	for rule in "$@"; do
+		fixture=none
+		case $rule in
+		device-vanished) fixture=ecm ;;
+		esac
+		echo "failure-fixtures: $rule (lab fixture $fixture)"
+		rc=0
+		flock "$LOCK" go run ./cmd/dongle lab run -fixture $fixture -no-usbnet \
+			-file dongle="$T/dongle" -file failure-fixtures.sh="$PWD/tools/failure-fixtures.sh" \
+			-- "sh /mnt/lab/failure-fixtures.sh $rule" || rc=$?
+		d=$(ls -td "$LAB"/runs/*/ | head -n 1)
+		if [ $rc -ne 0 ] || [ ! -s "${d}share/failure-$rule.pcap" ]; then
+			echo "failure-fixtures: $rule failed (exit $rc); run dir $d" >&2
+			exit 1
+		fi
+		cp "${d}share/failure-$rule.pcap" "fixtures/failure-$rule.pcap"
+		echo "failure-fixtures: fixtures/failure-$rule.pcap ($(wc -c <"fixtures/failure-$rule.pcap") bytes) from $d"
+	done
+	exit 0
+fi
+
+# ---- guest side ------------------------------------------------------------
+RULE=${1:?usage: failure-fixtures.sh RULE}
+OUT=/mnt/lab/failure-$RULE.pcap
+DONGLE=/mnt/lab/dongle
+G=/sys/kernel/config/usb_gadget
+log() { echo "failure-fixtures: $(cut -d' ' -f1 /proc/uptime) $*"; }
+
+# devpath VID PID: the device's sysfs directory, waiting up to 10 s.
+devpath() {
+	n=200
+	while [ $n -gt 0 ]; do
+		for d in /sys/bus/usb/devices/*; do
+			[ -f "$d/idVendor" ] && [ "$(cat "$d/idVendor"):$(cat "$d/idProduct")" = "$1:$2" ] && { echo "$d"; return 0; }
+		done
+		sleep 0.05
+		n=$((n - 1))
+	done
+	echo "failure-fixtures: $1:$2 did not enumerate" >&2
+	return 1
+}
+
+# netif VID:PID: the kernel netdev of the device, up (waiting up to 10 s).
+netif() {
+	n=100
+	while [ $n -gt 0 ]; do
+		i=$(labguest netif "$1" 2>/dev/null) && ip link set "$i" up && { echo "$i"; return 0; }
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# traffic VID:PID: until /tmp/stop-traffic exists, bursts of 20 60-byte
+# frames of EtherType 0x88b5 (echoed by the far side) through the device's
+# kernel netdev, 20 bursts a second; it follows the device across a
+# re-enumeration (a new netdev each life).
+traffic() {
+	rm -f /tmp/stop-traffic
+	while [ ! -f /tmp/stop-traffic ]; do
+		i=$(labguest netif "$1" 2>/dev/null) && ip link set "$i" up 2>/dev/null &&
+			labguest blast -if "$i" -n 20 -size 60 -ethertype 0x88b5 >/dev/null 2>&1
+		sleep 0.05
+	done
+}
+
+# record BUS SECONDS: usbmon of the whole bus into $OUT, in the background.
+record() {
+	"$DONGLE" record --usbmon "$1" --duration "$2"s -o "$OUT" >/tmp/record.log 2>&1 &
+	REC=$!
+	# dongle takes a while to start under TCG: nothing happens before its
+	# usbmon reader is open (it says so once it is).
+	n=200
+	until grep -q '^capturing usbmon' /tmp/record.log; do
+		[ $n -gt 0 ] || { echo "failure-fixtures: dongle record did not start" >&2; cat /tmp/record.log >&2; exit 1; }
+		sleep 0.05
+		n=$((n - 1))
+	done
+	log "recording bus $1 for $2 s"
+}
+
+modprobe usbmon
+n=50
+while [ ! -e /dev/usbmon0 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+
+case $RULE in
+device-vanished)
+	# The Linux ECM gadget (f_ecm on dummy_udc.0, 1209:0001, serial
+	# lab-ecm) under the kernel's cdc_ether. The gadget is unbound before
+	# the capture starts and bound once it runs, so its first life's
+	# enumeration (descriptors, serial string) is in the capture; frames
+	# flow both ways (gecm0 echoes 0x88b5); then its UDC is unbound (the
+	# gadget leaves the bus mid-traffic) and bound again: the same device
+	# enumerates at a new address, cdc_ether binds again, traffic resumes.
+	D=$(devpath 1209 0001) || exit 1
+	BUS=$(cat "$D/busnum")
+	echo "" >$G/ecm/UDC
+	n=100
+	while [ -e "$D" ] && [ $n -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
+	record "$BUS" 7
+	echo dummy_udc.0 >$G/ecm/UDC
+	D=$(devpath 1209 0001) || exit 1
+	netif 1209:0001 >/dev/null || exit 1
+	log "first life: bus $BUS address $(cat "$D/devnum"), driver $(basename "$(readlink "$D:1.0/driver")")"
+	traffic 1209:0001 &
+	TR=$!
+	sleep 1.5
+	log "unbinding the gadget from dummy_udc.0 (traffic running)"
+	echo "" >$G/ecm/UDC
+	sleep 0.5
+	log "binding it again"
+	echo dummy_udc.0 >$G/ecm/UDC
+	D=$(devpath 1209 0001) || exit 1
+	netif 1209:0001 >/dev/null || exit 1
+	log "second life: bus $BUS address $(cat "$D/devnum"), driver $(basename "$(readlink "$D:1.0/driver")")"
+	sleep 1.5
+	touch /tmp/stop-traffic
+	wait $TR
+	wait $REC || { cat /tmp/record.log; exit 1; }
+	tail -n 1 /tmp/record.log
+	;;
+*)
+	echo "failure-fixtures: unknown rule $RULE" >&2
+	exit 2
+	;;
+esac
+log "done: $OUT ($(wc -c <"$OUT") bytes)"
