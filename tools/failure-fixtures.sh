@@ -112,10 +112,63 @@ record() {
 		sleep 0.05
 		n=$((n - 1))
 	done
-	log "recording bus $1 for $2 s"
+	log "recording bus $1 for at most $2 s"
+}
+
+# stoprecord: end the capture now (dongle record stops on SIGTERM) and wait
+# for it.
+stoprecord() {
+	kill -TERM $REC 2>/dev/null
+	wait $REC || { cat /tmp/record.log; exit 1; }
+	tail -n 1 /tmp/record.log
+}
+
+SOCK=/run/ffsmodel.sock
+# hcbus SERIAL SPEED: the bus number of the root hub with that serial
+# (dummy_hcd.0, vhci_hcd.0) and speed (480, 5000).
+hcbus() {
+	for r in /sys/bus/usb/devices/usb*; do
+		[ "$(cat "$r/serial")" = "$1" ] && [ "$(cat "$r/speed")" = "$2" ] && { cat "$r/busnum"; return 0; }
+	done
+	echo "failure-fixtures: no $1 bus at $2 Mb/s" >&2
+	return 1
+}
+
+# model CHIP VID PID SECONDS [FLAGS]: record the bus the model will be on
+# (at most SECONDS), then start ffsmodel serving CHIP with a control
+# socket, so that the capture holds its enumeration and the kernel
+# driver's start; sets D (sysfs), BUS, IF (the kernel driver's netdev, up).
+model() {
+	case " ${5:-} " in
+	*" -usbip "*) modprobe vhci-hcd && BUS=$(hcbus vhci_hcd.0 480) ;;
+	*) modprobe dummy_hcd && BUS=$(hcbus dummy_hcd.0 480) ;;
+	esac || exit 1
+	record "$BUS" "$4"
+	ffsmodel -daemon -model "$1" -sock $SOCK -stats 2s -log /mnt/lab/ffsmodel-$RULE.log ${5:-} || exit 1
+	D=$(devpath "$2" "$3") || exit 1
+	IF=$(netif "$2:$3") || exit 1
+	log "$1 model $D: bus $(cat "$D/busnum") address $(cat "$D/devnum"), driver $(basename "$(readlink "$D:1.0/driver")"), netdev $IF"
+}
+
+# tell CMD...: one request to the model (protocol: hw/vmlab/guest/wire.go).
+tell() {
+	log "model: $*"
+	ffsmodel -sock $SOCK -send "$*" || exit 1
+}
+
+# carrier IF: wait up to 10 s for the netdev's carrier.
+carrier() {
+	n=100
+	until [ "$(cat /sys/class/net/$1/carrier 2>/dev/null)" = 1 ]; do
+		[ $n -gt 0 ] || { echo "failure-fixtures: no carrier on $1" >&2; return 1; }
+		sleep 0.1
+		n=$((n - 1))
+	done
 }
 
 modprobe usbmon
+# No udev in the guest: the class drivers of the models are loaded here.
+for m in asix ax88179_178a r8152 cdc_ncm; do modprobe $m; done
 n=50
 while [ ! -e /dev/usbmon0 ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 
@@ -154,6 +207,34 @@ device-vanished)
 	wait $TR
 	wait $REC || { cat /tmp/record.log; exit 1; }
 	tail -n 1 /tmp/record.log
+	;;
+tx-timeout)
+	# dongle's AX88772B model as a FunctionFS gadget (0b95:772b) under
+	# the kernel's asix driver. A few frames go through; then the model
+	# stops reading its bulk OUT endpoint (hold: no FunctionFS read
+	# request queued, dummy_hcd NAKs the host's OUT transfers) while 100
+	# more frames are sent: usbnet's TX queue fills and stops, and after
+	# the netdev watchdog's 5 s usbnet_tx_timeout unlinks the URBs in
+	# flight. Then the model reads again and the queue drains.
+	model ax88772b 0b95 772b 30
+	carrier "$IF" || exit 1
+	labguest blast -if "$IF" -n 5 -size 60 >/dev/null || exit 1
+	sleep 0.3
+	tell hold 0x02
+	labguest blast -if "$IF" -n 100 -size 60 >/dev/null || exit 1
+	log "100 frames queued; waiting for the TX watchdog"
+	n=150
+	until dmesg | grep "NETDEV WATCHDOG" | grep -q "$IF"; do
+		[ $n -gt 0 ] || { echo "failure-fixtures: no TX timeout on $IF in 15 s" >&2; dmesg | tail -n 20; exit 1; }
+		sleep 0.1
+		n=$((n - 1))
+	done
+	log "$(dmesg | grep "NETDEV WATCHDOG" | tail -n 1)"
+	sleep 1
+	tell release 0x02
+	sleep 1.5
+	stoprecord
+	for c in tx_packets tx_errors tx_dropped; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
 	;;
 *)
 	echo "failure-fixtures: unknown rule $RULE" >&2

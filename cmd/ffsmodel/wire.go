@@ -34,11 +34,12 @@ type wirePeer struct {
 	received atomic.Uint64
 	injected atomic.Uint64
 
-	link   func(up bool)
-	halt   func(ep uint8) error
-	plug   func(on bool) error
-	logf   func(string, ...any)
-	plugMu sync.Mutex // one unplug/replug at a time
+	link    func(up bool)
+	halt    func(ep uint8) error
+	holdOut func(ep uint8, on bool) error // nil: the path cannot hold an OUT endpoint
+	plug    func(on bool) error
+	logf    func(string, ...any)
+	plugMu  sync.Mutex // one unplug/replug at a time
 }
 
 var _ sim.Port = (*wirePeer)(nil)
@@ -188,6 +189,17 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		err = w.halt(ep)
 		w.logf("ffsmodel: stall %#02x: %v", ep, err)
 		return ok(err)
+	case (f[0] == "hold" || f[0] == "release") && len(f) == 2:
+		ep, err := guest.ParseEndpoint(f[1])
+		if err != nil {
+			return "err " + f[0] + ": " + err.Error()
+		}
+		if w.holdOut == nil {
+			return "err " + f[0] + ": this model's path cannot hold an endpoint's reads"
+		}
+		err = w.holdOut(ep, f[0] == "hold")
+		w.logf("ffsmodel: %s %#02x: %v", f[0], ep, err)
+		return ok(err)
 	case (f[0] == "unplug" || f[0] == "replug") && len(f) == 1:
 		w.plugMu.Lock()
 		defer w.plugMu.Unlock()
@@ -195,7 +207,7 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		w.logf("ffsmodel: %s: %v", f[0], err)
 		return ok(err)
 	}
-	return fmt.Sprintf("err unknown command %q (want ping, mode, reset, stats, inject, frames, link, stall, unplug, replug)", shortLine(line))
+	return fmt.Sprintf("err unknown command %q (want ping, mode, reset, stats, inject, frames, link, stall, hold, release, unplug, replug)", shortLine(line))
 }
 
 func shortLine(s string) string {
