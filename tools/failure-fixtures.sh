@@ -236,6 +236,27 @@ tx-timeout)
 	stoprecord
 	for c in tx_packets tx_errors tx_dropped; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
 	;;
+link-flap)
+	# dongle's AX88179 model as a FunctionFS gadget (0b95:1790) under the
+	# kernel's ax88179_178a driver, which learns the link from the chip's
+	# interrupt status (ax88179_status: usbnet_link_change). Its cable
+	# is pulled and plugged back 4 times, 0.5 s apart (ffsmodel's
+	# "link down" / "link up": the model reports each change on its
+	# interrupt endpoint).
+	model ax88179 0b95 1790 30
+	carrier "$IF" || exit 1
+	for i in 1 2 3 4; do
+		tell link down
+		sleep 0.5
+		log "$IF carrier $(cat /sys/class/net/$IF/carrier)"
+		tell link up
+		sleep 0.5
+		log "$IF carrier $(cat /sys/class/net/$IF/carrier)"
+	done
+	sleep 0.5
+	stoprecord
+	dmesg | grep -i "link" | tail -n 12
+	;;
 *)
 	echo "failure-fixtures: unknown rule $RULE" >&2
 	exit 2
