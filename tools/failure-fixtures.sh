@@ -257,6 +257,31 @@ link-flap)
 	stoprecord
 	dmesg | grep -i "link" | tail -n 12
 	;;
+halt-not-cleared)
+	# dongle's AX88772B model as a FunctionFS gadget (0b95:772b). The
+	# kernel's asix binds it first (the kernel's usbnet clears every halt
+	# it meets, so it is not the host here); then `labguest bulkin` takes
+	# the interface from asix through usbfs (USBDEVFS_DISCONNECT) and
+	# reads bulk IN (0x86), one synchronous URB every 0.3 s, and never
+	# clears a halt. While its first read is pending, the model halts bulk
+	# IN (ffsmodel's "stall 0x86": hw/ffs Bridge.Halt, FunctionFS
+	# set_halt on dummy_hcd): that read and every later one complete
+	# -EPIPE. (No data reaches the reader: asix's stop powered the PHY
+	# down as it let go, so the model has no link.) The capture stops
+	# before anything gives the interface back to asix (which would clear
+	# the halt).
+	model ax88772b 0b95 772b 30
+	carrier "$IF" || exit 1
+	labguest bulkin -dev 0b95:772b -ep 0x86 -n 6 -timeout 3s -gap 300ms -giveback=false >/tmp/bulkin.log 2>&1 &
+	BR=$!
+	until grep -q 'claimed' /tmp/bulkin.log; do sleep 0.05; done
+	sleep 0.5
+	tell stall 0x86
+	wait $BR
+	cat /tmp/bulkin.log
+	sleep 0.3
+	stoprecord
+	;;
 *)
 	echo "failure-fixtures: unknown rule $RULE" >&2
 	exit 2
