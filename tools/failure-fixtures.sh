@@ -87,15 +87,15 @@ netif() {
 	return 1
 }
 
-# traffic VID:PID: until /tmp/stop-traffic exists, bursts of 20 60-byte
-# frames of EtherType 0x88b5 (echoed by the far side) through the device's
+# traffic VID:PID [N]: until /tmp/stop-traffic exists, bursts of N (20)
+# 60-byte frames of EtherType 0x88b5 (echoed by the far side) through the device's
 # kernel netdev, 20 bursts a second; it follows the device across a
 # re-enumeration (a new netdev each life).
 traffic() {
 	rm -f /tmp/stop-traffic
 	while [ ! -f /tmp/stop-traffic ]; do
 		i=$(labguest netif "$1" 2>/dev/null) && ip link set "$i" up 2>/dev/null &&
-			labguest blast -if "$i" -n 20 -size 60 -ethertype 0x88b5 >/dev/null 2>&1
+			labguest blast -if "$i" -n "${2:-20}" -size 60 -ethertype 0x88b5 >/dev/null 2>&1
 		sleep 0.05
 	done
 }
@@ -281,6 +281,28 @@ halt-not-cleared)
 	cat /tmp/bulkin.log
 	sleep 0.3
 	stoprecord
+	;;
+error-storm)
+	# dongle's RTL8153B model attached over USB/IP to the guest's vhci_hcd
+	# (ffsmodel -usbip, 0bda:8153) under the kernel's r8152. Frames flow
+	# both ways (bursts of 5 EtherType 0x88b5 frames, echoed by the
+	# model's peer); then the model completes its next 30 bulk IN URBs
+	# with -71 (EPROTO; ffsmodel's "fail 0x81 -71 30": hw/usbip
+	# Server.FailNext, the status in each RET_SUBMIT, which vhci_hcd gives
+	# r8152 as the URB's), then normally again.
+	model rtl8153 0bda 8153 30 -usbip
+	carrier "$IF" || exit 1
+	traffic 0bda:8153 5 &
+	TR=$!
+	sleep 1
+	tell fail 0x81 -71 30
+	sleep 2
+	touch /tmp/stop-traffic
+	wait $TR
+	sleep 0.3
+	stoprecord
+	dmesg | grep r8152 | tail -n 8
+	for c in rx_packets rx_errors rx_dropped; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
 	;;
 *)
 	echo "failure-fixtures: unknown rule $RULE" >&2

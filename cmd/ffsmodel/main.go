@@ -42,7 +42,9 @@
 // it; "link" pulls its cable. The same socket injects real faults:
 // "stall EP" halts an IN endpoint through FunctionFS (hw/ffs Bridge.Halt),
 // "hold EP" stops reading an OUT endpoint ("release EP" reads it again; hw/ffs
-// Bridge.HoldOut: the host's OUT transfers stay pending), "unplug" unbinds the gadget from its UDC (the host sees a disconnect) and
+// Bridge.HoldOut: the host's OUT transfers stay pending), "fail EP STATUS N"
+// (-usbip only: hw/usbip Server.FailNext) completes the next N URBs of EP
+// with STATUS, "unplug" unbinds the gadget from its UDC (the host sees a disconnect) and
 // "replug" binds it again and waits until the host has configured it. A
 // replugged model keeps its registers: unlike a real chip, it is not
 // powered down with its cable.

@@ -171,3 +171,33 @@ func TestHoldAndSend(t *testing.T) {
 		t.Fatalf("-send to no model: exit %d, want 1", rc)
 	}
 }
+
+// TestFailCommand: "fail EP STATUS N" reaches the fail hook with its
+// arguments parsed; a path without it (FunctionFS) and malformed
+// arguments are refused.
+func TestFailCommand(t *testing.T) {
+	wire := sim.NewWire()
+	wp := newWirePeer(wire.B(), peer.New(wire.B(), nil, nil), nil)
+	ctx := context.Background()
+	if a := wp.command(ctx, "fail 0x81 -71 20"); !strings.HasPrefix(a, "err fail: this model's path cannot") {
+		t.Fatalf("without a hook: %q", a)
+	}
+	var got []string
+	wp.fail = func(ep uint8, status int32, n int) error {
+		got = append(got, fmt.Sprintf("%#02x %d %d", ep, status, n))
+		return nil
+	}
+	for _, c := range []string{"fail 0x81 -71 20", "fail 0 -110 3"} {
+		if a := wp.command(ctx, c); a != "ok" {
+			t.Fatalf("%q: %q", c, a)
+		}
+	}
+	for _, c := range []string{"fail 0x81 x 2", "fail 0x81 -71", "fail zz -71 1", "fail 0x81 -71 n"} {
+		if a := wp.command(ctx, c); !strings.HasPrefix(a, "err") {
+			t.Fatalf("%q: %q, want an error", c, a)
+		}
+	}
+	if fmt.Sprint(got) != "[0x81 -71 20 0x00 -110 3]" {
+		t.Fatalf("fail hook saw %v", got)
+	}
+}

@@ -30,6 +30,8 @@ import (
 //	stall EP               ok             halt endpoint EP (hex or decimal) until the host clears it
 //	hold EP                ok             stop reading OUT endpoint EP: the host's transfers there stay pending
 //	release EP             ok             read OUT endpoint EP again
+//	fail EP STATUS N       ok             the next N URBs of EP complete with STATUS (a negative errno; EP 0:
+//	                                      the next N vendor control requests) — USB/IP models only
 //	unplug                 ok             the device leaves the bus
 //	replug                 ok             it comes back (and is enumerated again)
 //
