@@ -304,6 +304,52 @@ error-storm)
 	dmesg | grep r8152 | tail -n 8
 	for c in rx_packets rx_errors rx_dropped; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
 	;;
+register-access)
+	# dongle's RTL8153B model over USB/IP (as for error-storm) under the
+	# kernel's r8152. Once the link is up, the model is told to fail its
+	# next 4 vendor control requests with -71 (ffsmodel's "fail 0 -71 4":
+	# hw/usbip Server.FailNext answers them at once with that status,
+	# without the model seeing them; standard requests are left alone),
+	# and eth0 is taken down and up, so that r8152 reads and writes its
+	# registers (rtl8152_close/open: OCP and USB register access through
+	# vendor requests 0x05).
+	model rtl8153 0bda 8153 30 -usbip
+	carrier "$IF" || exit 1
+	sleep 0.3
+	tell fail 0 -71 4
+	ip link set "$IF" down
+	sleep 0.5
+	ip link set "$IF" up
+	carrier "$IF" || log "no carrier on $IF after the failed register accesses"
+	sleep 0.5
+	stoprecord
+	dmesg | grep r8152 | tail -n 8
+	;;
+checksum-fail)
+	# dongle's AX88179 model as a FunctionFS gadget (0b95:1790) under the
+	# kernel's ax88179_178a, which enables the chip's RX checksum engine
+	# (RXCOE: IPv4 header, TCP, UDP). Three IPv4/UDP frames to eth0's MAC
+	# are put on the model's wire 0.3 s apart (ffsmodel's "inject"): one
+	# good, one with a wrong UDP checksum, one with a wrong IPv4 header
+	# checksum. The model's checksum engine checks each and sets the L4
+	# or L3 error bit in the frame's RX header, as the chip does; the
+	# driver then leaves the checksum to the stack (CHECKSUM_NONE).
+	model ax88179 0b95 1790 30
+	carrier "$IF" || exit 1
+	# 60-byte frames 02:00:00:00:00:02 -> 00:0e:c6:81:79:01, IPv4 10.9.9.2
+	# -> 10.9.9.1 (header checksum 0x54aa), UDP 9 -> 9 (checksum 0x9f51),
+	# 18 bytes "dongle checksum...": good; UDP checksum 0x1234; IPv4
+	# header checksum 0x1234.
+	tell inject AA7GgXkBAgAAAAACCABFAAAuAAEAAEARVKoKCQkCCgkJAQAJAAkAGp9RZG9uZ2xlIGNoZWNrc3VtLi4u
+	sleep 0.3
+	tell inject AA7GgXkBAgAAAAACCABFAAAuAAEAAEARVKoKCQkCCgkJAQAJAAkAGhI0ZG9uZ2xlIGNoZWNrc3VtLi4u
+	sleep 0.3
+	tell inject AA7GgXkBAgAAAAACCABFAAAuAAEAAEAREjQKCQkCCgkJAQAJAAkAGp9RZG9uZ2xlIGNoZWNrc3VtLi4u
+	sleep 0.5
+	stoprecord
+	for c in rx_packets rx_errors rx_dropped; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
+	grep -i 'udp\|InCsumErrors\|Ip:' /proc/net/snmp | head -n 4
+	;;
 *)
 	echo "failure-fixtures: unknown rule $RULE" >&2
 	exit 2
