@@ -350,6 +350,26 @@ checksum-fail)
 	for c in rx_packets rx_errors rx_dropped; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
 	grep -i 'udp\|InCsumErrors\|Ip:' /proc/net/snmp | head -n 4
 	;;
+ntb-oversize)
+	# dongle's CDC-NCM model over USB/IP (ffsmodel -usbip, 1209:0004)
+	# under the kernel's cdc_ncm, which sets the NTB input size it wants
+	# (SET_NTB_INPUT_SIZE). Frames are echoed by the model's peer; then
+	# the model is told to make its next NTB 700 bytes longer than that
+	# size (ffsmodel's "oversize 700": hw/sim/ncm Model.OversizeNext),
+	# and one more frame is echoed into it; then normal frames again.
+	model ncm 1209 0004 30 -usbip
+	carrier "$IF" || exit 1
+	labguest blast -if "$IF" -n 3 -size 60 -ethertype 0x88b5 >/dev/null || exit 1
+	sleep 0.5
+	tell oversize 700
+	labguest blast -if "$IF" -n 1 -size 60 -ethertype 0x88b5 >/dev/null || exit 1
+	sleep 0.5
+	labguest blast -if "$IF" -n 3 -size 60 -ethertype 0x88b5 >/dev/null || exit 1
+	sleep 0.5
+	stoprecord
+	dmesg | grep cdc_ncm | tail -n 6
+	for c in rx_packets rx_errors rx_length_errors rx_dropped; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
+	;;
 *)
 	echo "failure-fixtures: unknown rule $RULE" >&2
 	exit 2

@@ -39,6 +39,7 @@ type wirePeer struct {
 	halt    func(ep uint8) error
 	holdOut func(ep uint8, on bool) error             // nil: the path cannot hold an OUT endpoint
 	fail    func(ep uint8, status int32, n int) error // nil: the path has no per-URB status
+	over    func(extra int)                           // nil: the model sends no NTBs
 	plug    func(on bool) error
 	logf    func(string, ...any)
 	plugMu  sync.Mutex // one unplug/replug at a time
@@ -215,6 +216,17 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		err = w.fail(ep, int32(st), n)
 		w.logf("ffsmodel: fail %#02x with %d x%d: %v", ep, st, n, err)
 		return ok(err)
+	case f[0] == "oversize" && len(f) == 2:
+		n, err := strconv.Atoi(f[1])
+		if err != nil || n < 1 {
+			return fmt.Sprintf("err oversize %s: want a count of bytes above the negotiated NTB size", f[1])
+		}
+		if w.over == nil {
+			return "err oversize: this model sends no NTBs"
+		}
+		w.over(n)
+		w.logf("ffsmodel: the next NTB %d bytes over the negotiated size", n)
+		return "ok"
 	case (f[0] == "unplug" || f[0] == "replug") && len(f) == 1:
 		w.plugMu.Lock()
 		defer w.plugMu.Unlock()
@@ -222,7 +234,7 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		w.logf("ffsmodel: %s: %v", f[0], err)
 		return ok(err)
 	}
-	return fmt.Sprintf("err unknown command %q (want ping, mode, reset, stats, inject, frames, link, stall, hold, release, fail, unplug, replug)", shortLine(line))
+	return fmt.Sprintf("err unknown command %q (want ping, mode, reset, stats, inject, frames, link, stall, hold, release, fail, oversize, unplug, replug)", shortLine(line))
 }
 
 func shortLine(s string) string {

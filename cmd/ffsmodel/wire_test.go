@@ -201,3 +201,27 @@ func TestFailCommand(t *testing.T) {
 		t.Fatalf("fail hook saw %v", got)
 	}
 }
+
+// TestOversizeCommand: "oversize N" reaches the model's hook; a model
+// without NTBs and a bad count are refused.
+func TestOversizeCommand(t *testing.T) {
+	wire := sim.NewWire()
+	wp := newWirePeer(wire.B(), peer.New(wire.B(), nil, nil), nil)
+	ctx := context.Background()
+	if a := wp.command(ctx, "oversize 100"); a != "err oversize: this model sends no NTBs" {
+		t.Fatalf("without a hook: %q", a)
+	}
+	var got []int
+	wp.over = func(n int) { got = append(got, n) }
+	if a := wp.command(ctx, "oversize 700"); a != "ok" {
+		t.Fatalf("oversize 700: %q", a)
+	}
+	for _, c := range []string{"oversize 0", "oversize -3", "oversize x"} {
+		if a := wp.command(ctx, c); !strings.HasPrefix(a, "err") {
+			t.Fatalf("%q: %q", c, a)
+		}
+	}
+	if fmt.Sprint(got) != "[700]" {
+		t.Fatalf("hook saw %v", got)
+	}
+}

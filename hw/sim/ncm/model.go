@@ -95,6 +95,7 @@ type Stats struct {
 	RxTooLong     uint64 // wire frames longer than the datagram size (or shorter than a header)
 	RxLost        uint64 // frames in NTBs the engine's IN queue refused
 	RxCorrupted   uint64 // NTBs sent with an injected fault
+	RxOversize    uint64 // NTBs sent longer than the host's input size (OversizeNext)
 	TxNTBs        uint64 // host NTBs received
 	TxBadNTBs     uint64 // host NTBs dropped for a violation
 	TxFrames      uint64 // frames of good NTBs sent to the wire
@@ -141,6 +142,7 @@ type Model struct {
 	timer    *sim.FlushTimer // flushes the NTB being built FlushDelay after its first frame
 	corrupt  []Corruption
 	chainOne bool
+	oversize int // OversizeNext: bytes past the input size for the next NTB
 
 	rd    reader              // under outMu; check runs under mu too
 	seen  [numViolations]bool // under mu
@@ -489,10 +491,18 @@ func (m *Model) flushLocked() {
 		ntb = c.apply(ntb, l, &m.w)
 		m.stats.RxCorrupted++
 	}
+	over := m.oversize > 0
+	if over {
+		ntb = oversize(ntb, l, m.inSize+m.oversize)
+		m.oversize = 0
+		m.stats.RxOversize++
+	}
 	var err error
-	if len(ntb) >= m.inSize {
+	if len(ntb) >= m.inSize && !over {
 		err = m.host.SendIn(EpIn, ntb) // fills the host's transfer: no ZLP
 	} else {
+		// An oversize NTB's tail is a transfer of its own: a ZLP ends
+		// it when it is a whole number of packets.
 		err = m.host.SendInZLP(EpIn, ntb)
 	}
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 //	release EP             ok             read OUT endpoint EP again
 //	fail EP STATUS N       ok             the next N URBs of EP complete with STATUS (a negative errno; EP 0:
 //	                                      the next N vendor control requests) — USB/IP models only
+//	oversize N             ok             the next NTB N bytes longer than the host's NTB input size (NCM)
 //	unplug                 ok             the device leaves the bus
 //	replug                 ok             it comes back (and is enumerated again)
 //
