@@ -37,7 +37,7 @@ if [ -z "${DONGLE_LAB:-}" ]; then
 	for rule in "$@"; do
 		fixture=none
 		case $rule in
-		device-vanished) fixture=ecm ;;
+		device-vanished | rx-overflow | rx-starvation) fixture=ecm ;;
 		esac
 		echo "failure-fixtures: $rule (lab fixture $fixture)"
 		rc=0
@@ -121,6 +121,39 @@ stoprecord() {
 	kill -TERM $REC 2>/dev/null
 	wait $REC || { cat /tmp/record.log; exit 1; }
 	tail -n 1 /tmp/record.log
+}
+
+# ecmreader BULKIN-FLAGS...: record the ECM gadget's bus, plug the
+# gadget in again (UDC unbind and bind: its enumeration is in the capture,
+# for a decoder to know the device), then take its data interface from cdc_ether with `labguest bulkin` (alt 1: f_ecm's
+# endpoints exist there) and read its bulk IN 0x81 with the flags given,
+# in the background (BR); returns once gecm0 has carrier (f_ecm is
+# connected), so frames sent from gecm0 go to the reader.
+ecmreader() {
+	D=$(devpath 1209 0001) || exit 1
+	BUS=$(cat "$D/busnum")
+	echo "" >$G/ecm/UDC
+	n=100
+	while [ -e "$D" ] && [ $n -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
+	record "$BUS" 25
+	echo dummy_udc.0 >$G/ecm/UDC
+	D=$(devpath 1209 0001) || exit 1
+	n=200 # cdc_ether bound (its netdev is left down: no URBs of its own)
+	until [ "$(basename "$(readlink "$D:1.0/driver")" 2>/dev/null)" = cdc_ether ]; do
+		[ $n -gt 0 ] || { echo "failure-fixtures: cdc_ether did not bind" >&2; exit 1; }
+		sleep 0.05
+		n=$((n - 1))
+	done
+	labguest bulkin -dev 1209:0001 -iface 1 -alt 1 -ep 0x81 -giveback=false "$@" >/tmp/bulkin.log 2>&1 &
+	BR=$!
+	n=200
+	until grep -q 'claimed' /tmp/bulkin.log; do
+		[ $n -gt 0 ] || { cat /tmp/bulkin.log; exit 1; }
+		sleep 0.05
+		n=$((n - 1))
+	done
+	carrier gecm0 || exit 1
+	log "labguest bulkin has the ECM gadget's data interface (bus $BUS address $(cat "$D/devnum")); gecm0 has carrier"
 }
 
 SOCK=/run/ffsmodel.sock
@@ -369,6 +402,35 @@ ntb-oversize)
 	stoprecord
 	dmesg | grep cdc_ncm | tail -n 6
 	for c in rx_packets rx_errors rx_length_errors rx_dropped; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
+	;;
+rx-overflow)
+	# The Linux ECM gadget (f_ecm on dummy_hcd, 1209:0001): a usbfs
+	# reader (labguest bulkin) takes its data interface from cdc_ether
+	# and reads bulk IN with 100-byte URBs; the gadget's netdev gecm0
+	# sends 600-byte frames, one every 0.4 s. Each frame is more than the
+	# URB can take: dummy_hcd completes the URB -EOVERFLOW (babble).
+	ecmreader -n 4 -size 100 -timeout 3s -gap 200ms
+	for i in 1 2 3 4; do
+		labguest blast -if gecm0 -n 1 -size 600 -ethertype 0x88b6 >/dev/null || exit 1
+		sleep 0.4
+	done
+	wait $BR
+	cat /tmp/bulkin.log
+	sleep 0.3
+	stoprecord
+	;;
+rx-starvation)
+	# The Linux ECM gadget again, under a usbfs reader with one URB at a
+	# time and a slow consumer: 512-byte reads, 1 s apart, while gecm0
+	# has 30 frames of 1514 bytes queued for the host. Between a read's
+	# completion and the next submission no URB is outstanding for 1 s,
+	# and each next read completes at once, full.
+	ecmreader -n 6 -size 512 -timeout 3s -gap 1s
+	labguest blast -if gecm0 -n 30 -size 1514 -ethertype 0x88b6 >/dev/null || exit 1
+	wait $BR
+	cat /tmp/bulkin.log
+	sleep 0.3
+	stoprecord
 	;;
 *)
 	echo "failure-fixtures: unknown rule $RULE" >&2

@@ -19,6 +19,7 @@ import (
 // 64-bit kernel.
 const (
 	usbdevfsBulk             = 3<<30 | 24<<16 | 'U'<<8 | 2  // USBDEVFS_BULK, struct usbdevfs_bulktransfer
+	usbdevfsSetInterface     = 2<<30 | 8<<16 | 'U'<<8 | 4   // USBDEVFS_SETINTERFACE, struct usbdevfs_setinterface
 	usbdevfsClaimInterface   = 2<<30 | 4<<16 | 'U'<<8 | 15  // USBDEVFS_CLAIMINTERFACE, unsigned int
 	usbdevfsReleaseInterface = 2<<30 | 4<<16 | 'U'<<8 | 16  // USBDEVFS_RELEASEINTERFACE
 	usbdevfsIoctl            = 3<<30 | 16<<16 | 'U'<<8 | 18 // USBDEVFS_IOCTL, struct usbdevfs_ioctl
@@ -41,7 +42,8 @@ type usbdevfsIoctlArg struct {
 
 // bulkin is `labguest bulkin`: a minimal host that reads a bulk IN
 // endpoint through usbfs and never clears a halt. It takes the interface
-// from its kernel driver (USBDEVFS_DISCONNECT), makes -n synchronous reads
+// from its kernel driver (USBDEVFS_DISCONNECT), selects -alt if given
+// (a CDC data interface's endpoints exist in alt 1), makes -n synchronous reads
 // (USBDEVFS_BULK, one URB each: usbmon shows each submission and its
 // status), -gap apart, printing each result (bytes, or the errno: EPIPE
 // for a STALL, ETIMEDOUT), then gives the interface back to the kernel
@@ -51,6 +53,7 @@ func bulkin(args []string) error {
 	fs := flag.NewFlagSet("bulkin", flag.ExitOnError)
 	dev := fs.String("dev", "", "VID:PID of the device")
 	ifno := fs.Int("iface", 0, "interface to take")
+	alt := fs.Int("alt", -1, "alternate setting to select first (SET_INTERFACE; -1: leave it)")
 	epS := fs.String("ep", "", "bulk IN endpoint address (hex or decimal, e.g. 0x86)")
 	n := fs.Int("n", 5, "reads")
 	size := fs.Int("size", 2048, "bytes per read")
@@ -97,6 +100,12 @@ func bulkin(args []string) error {
 		return fmt.Errorf("%s: claim interface %d: %w", path, *ifno, err)
 	}
 	defer ioctl(fd, usbdevfsReleaseInterface, unsafe.Pointer(&nIf))
+	if *alt >= 0 {
+		si := [2]uint32{uint32(*ifno), uint32(*alt)} // struct usbdevfs_setinterface
+		if err := ioctl(fd, usbdevfsSetInterface, unsafe.Pointer(&si)); err != nil {
+			return fmt.Errorf("%s: interface %d alt %d: %w", path, *ifno, *alt, err)
+		}
+	}
 	fmt.Printf("BULKIN %s: interface %d claimed\n", path, *ifno)
 	buf := make([]byte, *size)
 	for i := 0; i < *n; i++ {

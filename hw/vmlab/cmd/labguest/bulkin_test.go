@@ -14,6 +14,7 @@ func TestUsbfsABI(t *testing.T) {
 		got, want uintptr
 	}{
 		{"USBDEVFS_BULK", usbdevfsBulk, 0xc0185502},
+		{"USBDEVFS_SETINTERFACE", usbdevfsSetInterface, 0x80085504},
 		{"USBDEVFS_CLAIMINTERFACE", usbdevfsClaimInterface, 0x8004550f},
 		{"USBDEVFS_RELEASEINTERFACE", usbdevfsReleaseInterface, 0x80045510},
 		{"USBDEVFS_IOCTL", usbdevfsIoctl, 0xc0105512},
