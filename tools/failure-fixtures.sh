@@ -432,6 +432,25 @@ rx-starvation)
 	sleep 0.3
 	stoprecord
 	;;
+poor-aggregation)
+	# dongle's CDC-NCM model over USB/IP (1209:0004) under the kernel's
+	# cdc_ncm, with both NTB sizes set to NCM's minimum, 2048 bytes
+	# (sysfs cdc_ncm/rx_max: SET_NTB_INPUT_SIZE; tx_max), where one
+	# 1514-byte frame fills an NTB: 40 full-size frames go out back to
+	# back and the model's peer echoes them, each NTB carrying one frame
+	# both ways. (The same run with the default 16384-byte NTBs batches.)
+	model ncm 1209 0004 30 -usbip
+	carrier "$IF" || exit 1
+	echo 2048 >/sys/class/net/$IF/cdc_ncm/rx_max || exit 1
+	echo 2048 >/sys/class/net/$IF/cdc_ncm/tx_max || exit 1
+	log "$IF rx_max $(cat /sys/class/net/$IF/cdc_ncm/rx_max) tx_max $(cat /sys/class/net/$IF/cdc_ncm/tx_max)"
+	carrier "$IF" || exit 1
+	sleep 0.3
+	labguest blast -if "$IF" -n 40 -size 1514 -ethertype 0x88b5 || exit 1
+	sleep 1
+	stoprecord
+	for c in tx_packets rx_packets rx_errors; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
+	;;
 *)
 	echo "failure-fixtures: unknown rule $RULE" >&2
 	exit 2
