@@ -451,6 +451,29 @@ poor-aggregation)
 	stoprecord
 	for c in tx_packets rx_packets rx_errors; do log "$IF $c $(cat /sys/class/net/$IF/statistics/$c)"; done
 	;;
+link-needs-filter)
+	# dongle's CDC-NCM model over USB/IP (1209:0004) under the kernel's
+	# cdc_ncm, told to hold each link-up NETWORK_CONNECTION until the
+	# host's next SET_ETHERNET_PACKET_FILTER (ffsmodel's "linkgate on":
+	# hw/sim/ncm Model.GateLinkOnFilter), as devices do that show no link
+	# until a filter is set. Its cable is pulled and plugged back: the
+	# link-down goes out, the link-up is held while cdc_ncm polls the
+	# interrupt endpoint; 1.5 s later `ip link set usb0 promisc on` makes
+	# cdc_ncm send SET_ETHERNET_PACKET_FILTER, and the link-up follows.
+	model ncm 1209 0004 30 -usbip
+	carrier "$IF" || exit 1
+	tell linkgate on
+	tell link down
+	sleep 0.5
+	tell link up
+	sleep 1.5
+	log "$IF carrier $(cat /sys/class/net/$IF/carrier) 1.5 s after the cable came back"
+	ip link set "$IF" promisc on
+	carrier "$IF" || exit 1
+	log "$IF carrier $(cat /sys/class/net/$IF/carrier) after the packet filter"
+	sleep 0.3
+	stoprecord
+	;;
 *)
 	echo "failure-fixtures: unknown rule $RULE" >&2
 	exit 2

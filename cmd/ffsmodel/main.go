@@ -45,7 +45,8 @@
 // Bridge.HoldOut: the host's OUT transfers stay pending), "fail EP STATUS N"
 // (-usbip only: hw/usbip Server.FailNext) completes the next N URBs of EP
 // with STATUS, "oversize N" makes the NCM model's next NTB N bytes longer
-// than the host negotiated, "unplug" unbinds the gadget from its UDC (the host sees a disconnect) and
+// than the host negotiated, "linkgate on" makes it hold each link-up
+// until the host's next SET_ETHERNET_PACKET_FILTER, "unplug" unbinds the gadget from its UDC (the host sees a disconnect) and
 // "replug" binds it again and waits until the host has configured it. A
 // replugged model keeps its registers: unlike a real chip, it is not
 // powered down with its cable.
@@ -266,6 +267,7 @@ func run(c config) error {
 	wp := newWirePeer(wire.B(), p, p.Hold)
 	wp.link = ch.SetLink
 	wp.over = ch.OversizeNext
+	wp.gate = ch.GateLinkOnFilter
 	if c.verbose || c.sock != "" {
 		wp.logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
 	}

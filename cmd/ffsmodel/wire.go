@@ -40,6 +40,7 @@ type wirePeer struct {
 	holdOut func(ep uint8, on bool) error             // nil: the path cannot hold an OUT endpoint
 	fail    func(ep uint8, status int32, n int) error // nil: the path has no per-URB status
 	over    func(extra int)                           // nil: the model sends no NTBs
+	gate    func(on bool)                             // nil: the model cannot hold its link-up
 	plug    func(on bool) error
 	logf    func(string, ...any)
 	plugMu  sync.Mutex // one unplug/replug at a time
@@ -227,6 +228,13 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		w.over(n)
 		w.logf("ffsmodel: the next NTB %d bytes over the negotiated size", n)
 		return "ok"
+	case f[0] == "linkgate" && len(f) == 2 && (f[1] == "on" || f[1] == "off"):
+		if w.gate == nil {
+			return "err linkgate: this model cannot hold its link-up notification"
+		}
+		w.gate(f[1] == "on")
+		w.logf("ffsmodel: link-up held until a packet filter: %s", f[1])
+		return "ok"
 	case (f[0] == "unplug" || f[0] == "replug") && len(f) == 1:
 		w.plugMu.Lock()
 		defer w.plugMu.Unlock()
@@ -234,7 +242,7 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		w.logf("ffsmodel: %s: %v", f[0], err)
 		return ok(err)
 	}
-	return fmt.Sprintf("err unknown command %q (want ping, mode, reset, stats, inject, frames, link, stall, hold, release, fail, oversize, unplug, replug)", shortLine(line))
+	return fmt.Sprintf("err unknown command %q (want ping, mode, reset, stats, inject, frames, link, stall, hold, release, fail, oversize, linkgate, unplug, replug)", shortLine(line))
 }
 
 func shortLine(s string) string {

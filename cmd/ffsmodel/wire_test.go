@@ -225,3 +225,27 @@ func TestOversizeCommand(t *testing.T) {
 		t.Fatalf("hook saw %v", got)
 	}
 }
+
+// TestLinkGateCommand: "linkgate on|off" reaches the model's hook; a model
+// without it and other words are refused.
+func TestLinkGateCommand(t *testing.T) {
+	wire := sim.NewWire()
+	wp := newWirePeer(wire.B(), peer.New(wire.B(), nil, nil), nil)
+	ctx := context.Background()
+	if a := wp.command(ctx, "linkgate on"); !strings.HasPrefix(a, "err linkgate:") {
+		t.Fatalf("without a hook: %q", a)
+	}
+	var got []bool
+	wp.gate = func(on bool) { got = append(got, on) }
+	for _, c := range []string{"linkgate on", "linkgate off"} {
+		if a := wp.command(ctx, c); a != "ok" {
+			t.Fatalf("%q: %q", c, a)
+		}
+	}
+	if a := wp.command(ctx, "linkgate maybe"); !strings.HasPrefix(a, "err unknown command") {
+		t.Fatalf("linkgate maybe: %q", a)
+	}
+	if fmt.Sprint(got) != "[true false]" {
+		t.Fatalf("hook saw %v", got)
+	}
+}

@@ -82,6 +82,21 @@ func (m *Model) OversizeNext(extra int) {
 	m.oversize = max(extra, 0)
 }
 
+// GateLinkOnFilter (on) makes the model hold each link-up
+// NETWORK_CONNECTION notification (after the data path opens, or the cable
+// is plugged back) until the host's next SET_ETHERNET_PACKET_FILTER, as
+// devices do that report no link until a filter is set; the
+// SPEED_CHANGE before it and a link-down go out as usual. Off sends a held
+// one at the next poll.
+func (m *Model) GateLinkOnFilter(on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.linkGate = on
+	if m.open {
+		m.pumpNotifyLocked()
+	}
+}
+
 // oversize pads a finished NTB b with zeros to size bytes (at most what
 // l's block length field holds) and sets its block length to match.
 func oversize(b []byte, l *layout, size int) []byte {

@@ -143,6 +143,10 @@ type Model struct {
 	corrupt  []Corruption
 	chainOne bool
 	oversize int // OversizeNext: bytes past the input size for the next NTB
+	// linkGate (GateLinkOnFilter) holds a link-up NETWORK_CONNECTION
+	// until filterSince: a SET_ETHERNET_PACKET_FILTER came after the
+	// link or the data path came up.
+	linkGate, filterSince bool
 
 	rd    reader              // under outMu; check runs under mu too
 	seen  [numViolations]bool // under mu
@@ -312,6 +316,10 @@ func (m *Model) control(s hw.Setup, data []byte) (int, error) {
 		return 0, nil
 	case !in && s.Request == ReqSetPacketFilter && len(data) == 0:
 		m.filter = s.Value
+		m.filterSince = true
+		if m.open {
+			m.pumpNotifyLocked() // a link-up the gate held goes now
+		}
 		return 0, nil
 	case !in && s.Request == ReqSetMulticastFilters:
 		n := int(s.Value)
@@ -554,6 +562,9 @@ func (m *Model) SetLink(up bool) {
 		return
 	}
 	m.link = up
+	if up {
+		m.filterSince = false
+	}
 	if !up {
 		m.w.reset(&layouts[m.format]) // frames in the NTB being built are lost with the link
 		m.timer.Disarm()
@@ -577,6 +588,7 @@ func (m *Model) SetAlt(iface, alt int) {
 		m.defaultsLocked()
 		return
 	}
+	m.filterSince = false
 	m.notifyLocked()
 }
 
@@ -628,6 +640,8 @@ func (m *Model) pumpNotifyLocked() {
 			m.pendSpeed = false
 			m.stats.Notifications++
 		}
+	case m.pendConn && m.link && m.linkGate && !m.filterSince:
+		// held: this device shows no link until the host sets a filter
 	case m.pendConn:
 		n := m.note[:8]
 		n[0], n[1] = 0xa1, NotifyNetworkConnection

@@ -946,3 +946,44 @@ func TestOversizeNext(t *testing.T) {
 		t.Fatalf("a cancelled OversizeNext still padded the NTB: %d bytes, wBlockLength %d", len(b), binary.LittleEndian.Uint16(b[8:]))
 	}
 }
+
+// TestGateLinkOnFilter: with the gate on, the link-up NETWORK_CONNECTION
+// waits for SET_ETHERNET_PACKET_FILTER (the speed change does not), after
+// opening and after a replugged cable; a link-down is not held.
+func TestGateLinkOnFilter(t *testing.T) {
+	r := newRig(t, ncm.Options{})
+	r.m.GateLinkOnFilter(true)
+	r.open(t)
+	if c, _, _ := notification(t, r); c != ncm.NotifySpeedChange {
+		t.Fatalf("first: %#x, want the speed change", c)
+	}
+	if b := read(t, r.status, 16, 50*time.Millisecond); b != nil {
+		t.Fatalf("a notification before any filter: %x", b)
+	}
+	if err := r.ctrl(t, ncm.ReqSetPacketFilter, 0x0e, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, v, _ := notification(t, r); c != ncm.NotifyNetworkConnection || v != 1 {
+		t.Fatalf("after the filter: %#x %d, want connection 1", c, v)
+	}
+	r.m.SetLink(false)
+	var got []string
+	for b := read(t, r.status, 16, 50*time.Millisecond); b != nil; b = read(t, r.status, 16, 50*time.Millisecond) {
+		got = append(got, fmt.Sprintf("%02x:%d", b[1], binary.LittleEndian.Uint16(b[2:])))
+	}
+	if fmt.Sprint(got) != "[2a:0 00:0]" {
+		t.Fatalf("link down: %v, want speed and connection 0 at once", got)
+	}
+	r.m.SetLink(true)
+	got = nil
+	for b := read(t, r.status, 16, 50*time.Millisecond); b != nil; b = read(t, r.status, 16, 50*time.Millisecond) {
+		got = append(got, fmt.Sprintf("%02x:%d", b[1], binary.LittleEndian.Uint16(b[2:])))
+	}
+	if fmt.Sprint(got) != "[2a:0]" {
+		t.Fatalf("cable back, no filter yet: %v, want the speed change only", got)
+	}
+	r.m.GateLinkOnFilter(false)
+	if c, v, _ := notification(t, r); c != ncm.NotifyNetworkConnection || v != 1 {
+		t.Fatalf("gate off: %#x %d, want the held connection 1", c, v)
+	}
+}

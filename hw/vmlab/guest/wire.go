@@ -33,6 +33,7 @@ import (
 //	fail EP STATUS N       ok             the next N URBs of EP complete with STATUS (a negative errno; EP 0:
 //	                                      the next N vendor control requests) — USB/IP models only
 //	oversize N             ok             the next NTB N bytes longer than the host's NTB input size (NCM)
+//	linkgate on|off        ok             hold each link-up notification until the host's next packet filter (NCM)
 //	unplug                 ok             the device leaves the bus
 //	replug                 ok             it comes back (and is enumerated again)
 //
