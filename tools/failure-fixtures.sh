@@ -2,9 +2,15 @@
 # Real captures of the ways USB NICs fail (issue 21): for each failure rule
 # of `dongle diag` (fixtures/failure-<rule>.md lists them), one short usbmon
 # capture taken in the virtual USB lab (hw/vmlab) while a real kernel driver
-# runs and the failure is made to happen for real: a gadget unbound from
-# its UDC and bound again, a device model told to stop reading, to halt an
-# endpoint, to pull its cable, to fail URBs.
+# runs (or, where the kernel's usbnet would hide the failure, a minimal usbfs
+# host: labguest bulkin) and the failure is made to happen for real: a
+# gadget unbound from its UDC and bound again, a device model told to stop
+# reading, to halt an endpoint, to pull its cable, to fail URBs, to send an
+# oversize NTB, to hold its link-up until a packet filter. Rules:
+#
+#   device-vanished tx-timeout link-flap halt-not-cleared error-storm
+#   register-access ntb-oversize checksum-fail rx-overflow rx-starvation
+#   poor-aggregation link-needs-filter
 #
 # On the host, from the module root (one lab boot per rule, each under the
 # lab's VM lock; the capture lands in fixtures/failure-<rule>.pcap):
