@@ -41,7 +41,12 @@
 // the echo and keeps every frame the model sends; "inject" sends frames to
 // it; "link" pulls its cable. The same socket injects real faults:
 // "stall EP" halts an IN endpoint through FunctionFS (hw/ffs Bridge.Halt),
-// "unplug" unbinds the gadget from its UDC (the host sees a disconnect) and
+// "hold EP" stops reading an OUT endpoint ("release EP" reads it again; hw/ffs
+// Bridge.HoldOut: the host's OUT transfers stay pending), "fail EP STATUS N"
+// (-usbip only: hw/usbip Server.FailNext) completes the next N URBs of EP
+// with STATUS, "oversize N" makes the NCM model's next NTB N bytes longer
+// than the host negotiated, "linkgate on" makes it hold each link-up
+// until the host's next SET_ETHERNET_PACKET_FILTER, "unplug" unbinds the gadget from its UDC (the host sees a disconnect) and
 // "replug" binds it again and waits until the host has configured it. A
 // replugged model keeps its registers: unlike a real chip, it is not
 // powered down with its cable.
@@ -52,6 +57,12 @@
 //	DONGLE_LAB_SETUP='ffsmodel -daemon -model ax88772b -sock /run/ffsmodel.sock' \
 //	DONGLE_PEER=ffsmodel:/run/ffsmodel.sock DONGLE_EXPECT_MAC=00:0e:c6:88:77:2b \
 //	go test -exec $PWD/.lab/labexec ./specs -args --backend=usb:0b95:772b
+//
+// From a shell (a fixture script), one request to a running model:
+//
+//	ffsmodel -sock /run/ffsmodel.sock -send 'hold 0x02'
+//
+// prints the answer and exits 1 if the model refused.
 //
 // On SIGTERM or SIGINT it writes the capture (usbmon pcap, link type 220, of
 // every transfer the bridge served, with the enumeration records prepended)
@@ -99,6 +110,7 @@ type config struct {
 	ready, ctl, logPath     string
 	sock, wire              string
 	daemon, verbose         bool
+	send                    string
 	statsEvery              time.Duration
 }
 
@@ -121,11 +133,15 @@ func main() {
 	flag.StringVar(&c.sock, "sock", "", "unix socket where a spec drives the wire and injects faults (protocol: hw/vmlab/guest/wire.go)")
 	flag.StringVar(&c.logPath, "log", "", "with -daemon: the child's output (default /tmp/ffsmodel-MODEL.log)")
 	flag.BoolVar(&c.daemon, "daemon", false, "run in the background; return once ready")
+	flag.StringVar(&c.send, "send", "", "send this request to the model serving -sock, print its answer and exit (1 if refused)")
 	flag.BoolVar(&c.verbose, "v", false, "log every control request")
 	flag.DurationVar(&c.statsEvery, "stats", 0, "log the model's, bridge's and peer's counters this often when they change (0: on exit only)")
 	flag.Parse()
 	if c.name == "" {
 		c.name = c.model
+	}
+	if c.send != "" {
+		os.Exit(send(c.sock, c.send, os.Stdout, os.Stderr))
 	}
 	if c.daemon {
 		os.Exit(daemonize(c))
@@ -250,6 +266,8 @@ func run(c config) error {
 	defer p.Close()
 	wp := newWirePeer(wire.B(), p, p.Hold)
 	wp.link = ch.SetLink
+	wp.over = ch.OversizeNext
+	wp.gate = ch.GateLinkOnFilter
 	if c.verbose || c.sock != "" {
 		wp.logf = func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
 	}
@@ -322,6 +340,7 @@ func run(c config) error {
 	}
 	if c.sock != "" {
 		wp.halt = br.Halt
+		wp.holdOut = br.HoldOut
 		wp.plug = func(on bool) error {
 			h, err := plugGadget(ctx, gdir, udc, on, dd.Vendor, dd.Product, br)
 			if h != nil {

@@ -122,6 +122,13 @@ func runUSBIP(ctx context.Context, c config, ch *catalog.Instance, wp *wirePeer,
 		defer mu.Unlock()
 		return srv
 	}
+	wp.fail = func(ep uint8, status int32, n int) error {
+		s := current()
+		if s == nil {
+			return errors.New("fail: the model is unplugged")
+		}
+		return s.FailNext(ep, status, n)
+	}
 	if c.statsEvery > 0 {
 		go func() {
 			t := time.NewTicker(c.statsEvery)
@@ -161,8 +168,8 @@ func usbipStats(ch *catalog.Instance, srv *usbip.Server, p *peer.Peer) string {
 	s := "usbip: detached; "
 	if srv != nil {
 		st := &srv.Stats
-		s = fmt.Sprintf("usbip: port %d submits %d controls %d stalls %d unlinks %d dropped %d errors %d; ",
-			srv.Port(), st.Submits.Load(), st.Controls.Load(), st.Stalls.Load(), st.Unlinks.Load(), st.Dropped.Load(), st.Errors.Load())
+		s = fmt.Sprintf("usbip: port %d submits %d controls %d stalls %d unlinks %d dropped %d errors %d faults %d; ",
+			srv.Port(), st.Submits.Load(), st.Controls.Load(), st.Stalls.Load(), st.Unlinks.Load(), st.Dropped.Load(), st.Errors.Load(), st.Faults.Load())
 	}
 	s += fmt.Sprintf("peer: received %d arp-replies %d echo-replies %d echoed %d ignored %d dropped %d",
 		ps.Received.Load(), ps.ARPReplies.Load(), ps.EchoReplies.Load(), ps.Echoed.Load(), ps.Ignored.Load(), ps.Dropped.Load())

@@ -23,7 +23,8 @@ import (
 // hands every frame to the echo/ARP peer (hw/sim/peer); in wire mode it
 // keeps what the model sends and sends only what the spec injects; in count
 // mode it only counts. The faults it offers are the model's own: halting an
-// endpoint through the bridge, and unplugging the gadget from its UDC.
+// endpoint, holding an OUT endpoint's reads, failing URBs with a status
+// (USB/IP), and unplugging the device.
 type wirePeer struct {
 	end  *sim.End // the wire's far end, where wirePeer is attached
 	echo *peer.Peer
@@ -34,11 +35,15 @@ type wirePeer struct {
 	received atomic.Uint64
 	injected atomic.Uint64
 
-	link   func(up bool)
-	halt   func(ep uint8) error
-	plug   func(on bool) error
-	logf   func(string, ...any)
-	plugMu sync.Mutex // one unplug/replug at a time
+	link    func(up bool)
+	halt    func(ep uint8) error
+	holdOut func(ep uint8, on bool) error             // nil: the path cannot hold an OUT endpoint
+	fail    func(ep uint8, status int32, n int) error // nil: the path has no per-URB status
+	over    func(extra int)                           // nil: the model sends no NTBs
+	gate    func(on bool)                             // nil: the model cannot hold its link-up
+	plug    func(on bool) error
+	logf    func(string, ...any)
+	plugMu  sync.Mutex // one unplug/replug at a time
 }
 
 var _ sim.Port = (*wirePeer)(nil)
@@ -188,6 +193,48 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		err = w.halt(ep)
 		w.logf("ffsmodel: stall %#02x: %v", ep, err)
 		return ok(err)
+	case (f[0] == "hold" || f[0] == "release") && len(f) == 2:
+		ep, err := guest.ParseEndpoint(f[1])
+		if err != nil {
+			return "err " + f[0] + ": " + err.Error()
+		}
+		if w.holdOut == nil {
+			return "err " + f[0] + ": this model's path cannot hold an endpoint's reads"
+		}
+		err = w.holdOut(ep, f[0] == "hold")
+		w.logf("ffsmodel: %s %#02x: %v", f[0], ep, err)
+		return ok(err)
+	case f[0] == "fail" && len(f) == 4:
+		ep, err := guest.ParseEndpoint(f[1])
+		st, err2 := strconv.ParseInt(f[2], 10, 32)
+		n, err3 := strconv.Atoi(f[3])
+		if errors.Join(err, err2, err3) != nil {
+			return fmt.Sprintf("err fail %s %s %s: want an endpoint, a negative errno and a count", f[1], f[2], f[3])
+		}
+		if w.fail == nil {
+			return "err fail: this model's path cannot fail URBs (FunctionFS has no per-URB status; serve it with -usbip)"
+		}
+		err = w.fail(ep, int32(st), n)
+		w.logf("ffsmodel: fail %#02x with %d x%d: %v", ep, st, n, err)
+		return ok(err)
+	case f[0] == "oversize" && len(f) == 2:
+		n, err := strconv.Atoi(f[1])
+		if err != nil || n < 1 {
+			return fmt.Sprintf("err oversize %s: want a count of bytes above the negotiated NTB size", f[1])
+		}
+		if w.over == nil {
+			return "err oversize: this model sends no NTBs"
+		}
+		w.over(n)
+		w.logf("ffsmodel: the next NTB %d bytes over the negotiated size", n)
+		return "ok"
+	case f[0] == "linkgate" && len(f) == 2 && (f[1] == "on" || f[1] == "off"):
+		if w.gate == nil {
+			return "err linkgate: this model cannot hold its link-up notification"
+		}
+		w.gate(f[1] == "on")
+		w.logf("ffsmodel: link-up held until a packet filter: %s", f[1])
+		return "ok"
 	case (f[0] == "unplug" || f[0] == "replug") && len(f) == 1:
 		w.plugMu.Lock()
 		defer w.plugMu.Unlock()
@@ -195,7 +242,7 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		w.logf("ffsmodel: %s: %v", f[0], err)
 		return ok(err)
 	}
-	return fmt.Sprintf("err unknown command %q (want ping, mode, reset, stats, inject, frames, link, stall, unplug, replug)", shortLine(line))
+	return fmt.Sprintf("err unknown command %q (want ping, mode, reset, stats, inject, frames, link, stall, hold, release, fail, oversize, linkgate, unplug, replug)", shortLine(line))
 }
 
 func shortLine(s string) string {

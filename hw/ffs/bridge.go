@@ -55,6 +55,11 @@ type Bridge struct {
 
 	mu      sync.Mutex
 	enabled bool
+
+	// holds[k] exists while epK's reads are held (HoldOut); it is closed
+	// when the hold ends.
+	holdMu sync.Mutex
+	holds  map[int]chan struct{}
 }
 
 // New reads dev's active configuration descriptor (GET_DESCRIPTOR), claims
@@ -507,6 +512,14 @@ func (b *Bridge) pumpOut(ctx context.Context, k int) {
 		if mps == 0 {
 			mps = b.outPacketSize(k)
 			buf = make([]byte, (outChunk+mps-1)/mps*mps)
+		}
+		if h := b.held(k); h != nil {
+			select { // no read request queued: the host's OUT transfers wait
+			case <-h:
+			case <-ctx.Done():
+				return
+			}
+			continue
 		}
 		n, err := f.Read(buf[off : off+mps])
 		if err != nil {

@@ -66,6 +66,7 @@ type URBRecorder interface {
 // Stats are the server's counters.
 type Stats struct {
 	Submits, Controls, Stalls, Unlinks, Dropped, Errors atomic.Uint64
+	Faults                                              atomic.Uint64 // URBs failed on command (FailNext)
 }
 
 // Server serves one device on one vhci_hcd port.
@@ -83,6 +84,7 @@ type Server struct {
 	claimed    map[int]bool
 	pending    int // bytes of URB buffers held (mu)
 	maxPending int
+	faults     map[uint8]*fault // FailNext, by endpoint (mu)
 
 	Stats Stats
 }
@@ -307,6 +309,16 @@ func errno(err error) int32 {
 
 func (s *Server) control(ctx context.Context, seq uint32, setup hw.Setup, buf []byte) {
 	s.Stats.Controls.Add(1)
+	if setup.RequestType&0x60 == hw.TypeVendor {
+		s.mu.Lock()
+		st := s.takeFault(0)
+		s.mu.Unlock()
+		if st != 0 {
+			s.logf("usbip: control %s: failed on command with %d", setup, st)
+			s.reply(seq, st, 0, nil)
+			return
+		}
+	}
 	std := setup.RequestType&0x60 == hw.TypeStandard
 	var n int
 	var err error
@@ -454,9 +466,13 @@ func (s *Server) wait(e *epServ) {
 		s.wmu.Lock()
 		s.mu.Lock()
 		var u *urb
+		fault := int32(0)
 		if len(e.pending) > 0 {
 			u, e.pending = e.pending[0], e.pending[1:]
 			s.pending -= len(u.t.Buf)
+			if u.t == t && !u.internal && !u.unlinked {
+				fault = s.takeFault(e.addr)
+			}
 		}
 		s.mu.Unlock()
 		switch {
@@ -469,6 +485,10 @@ func (s *Server) wait(e *epServ) {
 			continue
 		case u.unlinked:
 			s.Stats.Dropped.Add(1)
+			s.wmu.Unlock()
+			continue
+		case fault != 0:
+			s.replyLocked(u.seq, fault, 0, nil)
 			s.wmu.Unlock()
 			continue
 		}

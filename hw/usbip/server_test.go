@@ -31,6 +31,13 @@ func newPair(t *testing.T, m sim.Model) (*host, *sim.Device) {
 
 func newPairOpts(t *testing.T, m sim.Model, o Options) (*host, *sim.Device) {
 	t.Helper()
+	h, dev, _ := newServer(t, m, o)
+	return h, dev
+}
+
+// newServer is newPairOpts that also returns the server.
+func newServer(t *testing.T, m sim.Model, o Options) (*host, *sim.Device, *Server) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +56,7 @@ func newPairOpts(t *testing.T, m sim.Model, o Options) (*host, *sim.Device) {
 		}
 		dev.Close()
 	})
-	return h, dev
+	return h, dev, s
 }
 
 func (h *host) submit(seq uint32, ep uint32, in bool, flags uint32, length int, setup []byte, out []byte) {

@@ -76,6 +76,14 @@ type Instance struct {
 	// full): the device's share of RX losses, as a chip's
 	// missed-frame counter is.
 	RxOverflow func() uint64
+	// OversizeNext makes the next RX NTB extra bytes longer than the
+	// host negotiated (hw/sim/ncm Model.OversizeNext); nil for a model
+	// that sends no NTBs.
+	OversizeNext func(extra int)
+	// GateLinkOnFilter holds the model's link-up notifications until the
+	// host's next SET_ETHERNET_PACKET_FILTER (hw/sim/ncm); nil for the
+	// other models.
+	GateLinkOnFilter func(on bool)
 }
 
 // Paused reports the model's PAUSE (802.3x): its RX side is full, so a

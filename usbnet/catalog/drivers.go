@@ -230,7 +230,9 @@ func buildNCM(base simncm.Options) func(Options) *Instance {
 				}
 				return out
 			},
-			Stats:      func() string { return fmt.Sprintf("%+v violations %v", m.Stats(), m.Violations()) },
-			RxOverflow: func() uint64 { return m.Stats().RxLost }}
+			Stats:            func() string { return fmt.Sprintf("%+v violations %v", m.Stats(), m.Violations()) },
+			RxOverflow:       func() uint64 { return m.Stats().RxLost },
+			OversizeNext:     m.OversizeNext,
+			GateLinkOnFilter: m.GateLinkOnFilter}
 	}
 }

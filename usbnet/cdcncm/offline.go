@@ -26,9 +26,13 @@ var (
 )
 
 // traceLimits are the NTB input size and datagram size a trace shows the
-// host asking for (SET_NTB_INPUT_SIZE, SET_MAX_DATAGRAM_SIZE, else the
-// descriptor's wMaxSegmentSize), the last successful request winning;
-// 0 where the trace does not say.
+// host using, 0 where the trace does not say. The input size is the one
+// SET_NTB_INPUT_SIZE asked for, else what cdc_ncm derives from
+// GET_NTB_PARAMETERS' dwNtbInMaxSize without asking (min(16384,
+// dwNtbInMaxSize) clamped as Negotiate does: Linux sends
+// SET_NTB_INPUT_SIZE only when its size differs from the device's); the
+// datagram size is SET_MAX_DATAGRAM_SIZE's, else the descriptor's
+// wMaxSegmentSize. The last successful request wins.
 func traceLimits(c *usbnet.Capture) (block, dgram int) {
 	if c.Config != nil {
 		if fn, err := Parse(c.Config, c.Intf); err == nil {
@@ -37,13 +41,19 @@ func traceLimits(c *usbnet.Capture) (block, dgram int) {
 	}
 	for _, r := range c.Controls {
 		s := r.Setup
-		if s.In() || s.RequestType&0x60 != hw.TypeClass || !r.OK {
+		if s.RequestType&0x60 != hw.TypeClass || !r.OK {
 			continue
 		}
 		switch {
-		case s.Request == ReqSetNTBInputSize && len(r.Data) >= 4:
+		case s.In() && s.Request == ReqGetNTBParameters:
+			if p, err := ParseNTBParams(r.Data); err == nil {
+				if sz, err := Negotiate(p, MinDatagramSize, 0, Options{}); err == nil {
+					block = sz.RxMax
+				}
+			}
+		case !s.In() && s.Request == ReqSetNTBInputSize && len(r.Data) >= 4:
 			block = int(binary.LittleEndian.Uint32(r.Data))
-		case s.Request == ReqSetMaxDatagramSize && len(r.Data) >= 2:
+		case !s.In() && s.Request == ReqSetMaxDatagramSize && len(r.Data) >= 2:
 			dgram = int(binary.LittleEndian.Uint16(r.Data))
 		}
 	}

@@ -161,3 +161,53 @@ func TestTxHeaderLen(t *testing.T) {
 		t.Errorf("%q", CapabilityNames(0xff))
 	}
 }
+
+// TestUnframeInputSizeFromNTBParameters: a trace with GET_NTB_PARAMETERS
+// and no SET_NTB_INPUT_SIZE (Linux sends none when its size equals the
+// device's) bounds RX NTBs at min(16384, dwNtbInMaxSize), as cdc_ncm's
+// rx_max: a longer NTB is ErrBlockTooLong, as Linux drops it
+// (fixtures/failure-ntb-oversize.pcap); a later SET_NTB_INPUT_SIZE wins.
+func TestUnframeInputSizeFromNTBParameters(t *testing.T) {
+	f := newFakeNCM()
+	c := captureOf(t, f)
+	params := NTBParams{Length: 28, FormatsSupported: 1, InMaxSize: 4096, OutMaxSize: 16384}
+	get := usbnet.CapturedControl{Setup: hw.Setup{RequestType: 0xa1, Request: ReqGetNTBParameters, Length: 28}, Data: params.Bytes(), OK: true}
+	c.Controls = []usbnet.CapturedControl{get}
+	d := New()
+	w := writerFor(t, linuxParams(), Options{}, 512)
+	var out [][]byte
+	emit := func(p []byte, n int) { out = append(out, slices.Clone(p[:n])) }
+	small, _, err := w.AppendNTB(0, [][]byte{testFrame(1514, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, _, err := w.AppendNTB(1, [][]byte{testFrame(1514, 1), testFrame(1514, 2), testFrame(1514, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(small) > 4096 || len(big) <= 4096 {
+		t.Fatalf("test NTBs of %d and %d bytes: want one within 4096 and one above", len(small), len(big))
+	}
+	u := d.RxUnframer(c)
+	if _, err := u.Rx(small, len(small), emit); err != nil || len(out) != 1 {
+		t.Fatalf("an NTB within dwNtbInMaxSize: %d frames, %v", len(out), err)
+	}
+	if _, err := u.Rx(big, len(big), emit); !errors.Is(err, ErrBlockTooLong) {
+		t.Errorf("an NTB of %d bytes above dwNtbInMaxSize 4096 with no SET_NTB_INPUT_SIZE: %v, want ErrBlockTooLong", len(big), err)
+	}
+	u.Close()
+	// A failed GET_NTB_PARAMETERS says nothing: no bound but the format's.
+	c.Controls = []usbnet.CapturedControl{{Setup: get.Setup, Data: get.Data, OK: false}}
+	u = d.RxUnframer(c)
+	if _, err := u.Rx(big, len(big), emit); err != nil {
+		t.Errorf("without a successful GET_NTB_PARAMETERS: %v", err)
+	}
+	u.Close()
+	// SET_NTB_INPUT_SIZE after it wins.
+	c.Controls = []usbnet.CapturedControl{get, {Setup: hw.Setup{RequestType: 0x21, Request: ReqSetNTBInputSize, Length: 4}, Data: []byte{0, 0x40, 0, 0}, OK: true}}
+	u = d.RxUnframer(c)
+	defer u.Close()
+	if _, err := u.Rx(big, len(big), emit); err != nil {
+		t.Errorf("after SET_NTB_INPUT_SIZE 16384: %v", err)
+	}
+}

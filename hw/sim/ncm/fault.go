@@ -69,6 +69,47 @@ func (m *Model) ChainNext() {
 	m.chainOne = true
 }
 
+// OversizeNext makes the next RX NTB extra bytes longer than the host's
+// NTB input size (its SET_NTB_INPUT_SIZE, else dwNtbInMaxSize): zeros
+// after its last datagram and NDP, counted by wBlockLength
+// (dwBlockLength), as a device that ignores the negotiated size sends. The
+// host's transfer of the input size fills with its first part (an NTH
+// saying it is longer); the rest arrives as the next transfer. NTB16 caps
+// the block at 65535 bytes. extra < 1 cancels a pending one.
+func (m *Model) OversizeNext(extra int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.oversize = max(extra, 0)
+}
+
+// GateLinkOnFilter (on) makes the model hold each link-up
+// NETWORK_CONNECTION notification (after the data path opens, or the cable
+// is plugged back) until the host's next SET_ETHERNET_PACKET_FILTER, as
+// devices do that report no link until a filter is set; the
+// SPEED_CHANGE before it and a link-down go out as usual. Off sends a held
+// one at the next poll.
+func (m *Model) GateLinkOnFilter(on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.linkGate = on
+	if m.open {
+		m.pumpNotifyLocked()
+	}
+}
+
+// oversize pads a finished NTB b with zeros to size bytes (at most what
+// l's block length field holds) and sets its block length to match.
+func oversize(b []byte, l *layout, size int) []byte {
+	if l.word == 2 {
+		size = min(size, 0xffff)
+	}
+	for len(b) < size {
+		b = append(b, 0)
+	}
+	put(b, l.blockOff, l.word, len(b))
+	return b
+}
+
 // apply damages a finished, single-NDP NTB b and returns it (it may grow
 // b, whose storage belongs to w).
 func (c Corruption) apply(b []byte, l *layout, w *writer) []byte {

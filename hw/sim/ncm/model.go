@@ -95,6 +95,7 @@ type Stats struct {
 	RxTooLong     uint64 // wire frames longer than the datagram size (or shorter than a header)
 	RxLost        uint64 // frames in NTBs the engine's IN queue refused
 	RxCorrupted   uint64 // NTBs sent with an injected fault
+	RxOversize    uint64 // NTBs sent longer than the host's input size (OversizeNext)
 	TxNTBs        uint64 // host NTBs received
 	TxBadNTBs     uint64 // host NTBs dropped for a violation
 	TxFrames      uint64 // frames of good NTBs sent to the wire
@@ -141,6 +142,11 @@ type Model struct {
 	timer    *sim.FlushTimer // flushes the NTB being built FlushDelay after its first frame
 	corrupt  []Corruption
 	chainOne bool
+	oversize int // OversizeNext: bytes past the input size for the next NTB
+	// linkGate (GateLinkOnFilter) holds a link-up NETWORK_CONNECTION
+	// until filterSince: a SET_ETHERNET_PACKET_FILTER came after the
+	// link or the data path came up.
+	linkGate, filterSince bool
 
 	rd    reader              // under outMu; check runs under mu too
 	seen  [numViolations]bool // under mu
@@ -310,6 +316,10 @@ func (m *Model) control(s hw.Setup, data []byte) (int, error) {
 		return 0, nil
 	case !in && s.Request == ReqSetPacketFilter && len(data) == 0:
 		m.filter = s.Value
+		m.filterSince = true
+		if m.open {
+			m.pumpNotifyLocked() // a link-up the gate held goes now
+		}
 		return 0, nil
 	case !in && s.Request == ReqSetMulticastFilters:
 		n := int(s.Value)
@@ -489,10 +499,18 @@ func (m *Model) flushLocked() {
 		ntb = c.apply(ntb, l, &m.w)
 		m.stats.RxCorrupted++
 	}
+	over := m.oversize > 0
+	if over {
+		ntb = oversize(ntb, l, m.inSize+m.oversize)
+		m.oversize = 0
+		m.stats.RxOversize++
+	}
 	var err error
-	if len(ntb) >= m.inSize {
+	if len(ntb) >= m.inSize && !over {
 		err = m.host.SendIn(EpIn, ntb) // fills the host's transfer: no ZLP
 	} else {
+		// An oversize NTB's tail is a transfer of its own: a ZLP ends
+		// it when it is a whole number of packets.
 		err = m.host.SendInZLP(EpIn, ntb)
 	}
 	if err != nil {
@@ -544,6 +562,9 @@ func (m *Model) SetLink(up bool) {
 		return
 	}
 	m.link = up
+	if up {
+		m.filterSince = false
+	}
 	if !up {
 		m.w.reset(&layouts[m.format]) // frames in the NTB being built are lost with the link
 		m.timer.Disarm()
@@ -567,6 +588,7 @@ func (m *Model) SetAlt(iface, alt int) {
 		m.defaultsLocked()
 		return
 	}
+	m.filterSince = false
 	m.notifyLocked()
 }
 
@@ -618,6 +640,8 @@ func (m *Model) pumpNotifyLocked() {
 			m.pendSpeed = false
 			m.stats.Notifications++
 		}
+	case m.pendConn && m.link && m.linkGate && !m.filterSince:
+		// held: this device shows no link until the host sets a filter
 	case m.pendConn:
 		n := m.note[:8]
 		n[0], n[1] = 0xa1, NotifyNetworkConnection

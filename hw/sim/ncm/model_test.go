@@ -905,3 +905,85 @@ func TestLoopbackWire(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// TestOversizeNext: one NTB longer than the host's input size, its block
+// length saying so; the host's full-size transfer takes the first part and
+// the next transfer the rest; the NTB after it is normal again.
+func TestOversizeNext(t *testing.T) {
+	r := newRig(t, ncm.Options{ManualFlush: true})
+	if err := r.ctrl(t, ncm.ReqSetNTBInputSize, 0, binary.LittleEndian.AppendUint32(nil, 2048)); err != nil {
+		t.Fatal(err)
+	}
+	r.open(t)
+	mac := r.m.MAC()
+	r.m.OversizeNext(512)
+	r.w.B().Send(frame(mac, 100, 1))
+	r.m.Flush()
+	b := read(t, r.in, 2048, time.Second)
+	if len(b) != 2048 {
+		t.Fatalf("first transfer of the oversize NTB: %d bytes, want the host's full 2048", len(b))
+	}
+	if bl := binary.LittleEndian.Uint16(b[8:]); bl != 2048+512 {
+		t.Fatalf("wBlockLength %d, want 2560 (longer than the negotiated 2048)", bl)
+	}
+	if rest := read(t, r.in, 2048, time.Second); len(rest) != 512 {
+		t.Fatalf("the rest: %d bytes, want 512", len(rest))
+	}
+	r.w.B().Send(frame(mac, 100, 2))
+	r.m.Flush()
+	b = read(t, r.in, 2048, time.Second)
+	if p, err := parseNTB(b); err != nil || len(p.frames) != 1 || len(b) >= 2048 {
+		t.Fatalf("the NTB after: %d bytes, %v", len(b), err)
+	}
+	if s := r.m.Stats(); s.RxOversize != 1 {
+		t.Errorf("RxOversize %d, want 1", s.RxOversize)
+	}
+	r.m.OversizeNext(100)
+	r.m.OversizeNext(0) // cancelled
+	r.w.B().Send(frame(mac, 100, 3))
+	r.m.Flush()
+	if b := read(t, r.in, 2048, time.Second); binary.LittleEndian.Uint16(b[8:]) != uint16(len(b)) {
+		t.Fatalf("a cancelled OversizeNext still padded the NTB: %d bytes, wBlockLength %d", len(b), binary.LittleEndian.Uint16(b[8:]))
+	}
+}
+
+// TestGateLinkOnFilter: with the gate on, the link-up NETWORK_CONNECTION
+// waits for SET_ETHERNET_PACKET_FILTER (the speed change does not), after
+// opening and after a replugged cable; a link-down is not held.
+func TestGateLinkOnFilter(t *testing.T) {
+	r := newRig(t, ncm.Options{})
+	r.m.GateLinkOnFilter(true)
+	r.open(t)
+	if c, _, _ := notification(t, r); c != ncm.NotifySpeedChange {
+		t.Fatalf("first: %#x, want the speed change", c)
+	}
+	if b := read(t, r.status, 16, 50*time.Millisecond); b != nil {
+		t.Fatalf("a notification before any filter: %x", b)
+	}
+	if err := r.ctrl(t, ncm.ReqSetPacketFilter, 0x0e, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, v, _ := notification(t, r); c != ncm.NotifyNetworkConnection || v != 1 {
+		t.Fatalf("after the filter: %#x %d, want connection 1", c, v)
+	}
+	r.m.SetLink(false)
+	var got []string
+	for b := read(t, r.status, 16, 50*time.Millisecond); b != nil; b = read(t, r.status, 16, 50*time.Millisecond) {
+		got = append(got, fmt.Sprintf("%02x:%d", b[1], binary.LittleEndian.Uint16(b[2:])))
+	}
+	if fmt.Sprint(got) != "[2a:0 00:0]" {
+		t.Fatalf("link down: %v, want speed and connection 0 at once", got)
+	}
+	r.m.SetLink(true)
+	got = nil
+	for b := read(t, r.status, 16, 50*time.Millisecond); b != nil; b = read(t, r.status, 16, 50*time.Millisecond) {
+		got = append(got, fmt.Sprintf("%02x:%d", b[1], binary.LittleEndian.Uint16(b[2:])))
+	}
+	if fmt.Sprint(got) != "[2a:0]" {
+		t.Fatalf("cable back, no filter yet: %v, want the speed change only", got)
+	}
+	r.m.GateLinkOnFilter(false)
+	if c, v, _ := notification(t, r); c != ncm.NotifyNetworkConnection || v != 1 {
+		t.Fatalf("gate off: %#x %d, want the held connection 1", c, v)
+	}
+}

@@ -28,6 +28,12 @@ import (
 //	frames N MS @FILE      ok K           the same, written to FILE
 //	link up|down           ok             take the wire's link up or down
 //	stall EP               ok             halt endpoint EP (hex or decimal) until the host clears it
+//	hold EP                ok             stop reading OUT endpoint EP: the host's transfers there stay pending
+//	release EP             ok             read OUT endpoint EP again
+//	fail EP STATUS N       ok             the next N URBs of EP complete with STATUS (a negative errno; EP 0:
+//	                                      the next N vendor control requests) — USB/IP models only
+//	oversize N             ok             the next NTB N bytes longer than the host's NTB input size (NCM)
+//	linkgate on|off        ok             hold each link-up notification until the host's next packet filter (NCM)
 //	unplug                 ok             the device leaves the bus
 //	replug                 ok             it comes back (and is enumerated again)
 //
@@ -240,6 +246,25 @@ func (p *Peer) SetLink(up bool) error {
 func (p *Peer) Stall(ep uint8) error {
 	_, err := p.cmd(fmt.Sprintf("stall %#02x", ep))
 	return err
+}
+
+// HoldOut stops the device reading its OUT endpoint ep (hold true): the
+// host's transfers there stay pending, as with a chip whose TX FIFO never
+// drains; false reads it again.
+func (p *Peer) HoldOut(ep uint8, hold bool) error {
+	c := "release"
+	if hold {
+		c = "hold"
+	}
+	_, err := p.cmd(fmt.Sprintf("%s %#02x", c, ep))
+	return err
+}
+
+// Do sends one request line of the protocol above and returns the answer
+// after "ok" (an "err" answer is an error wrapping ErrRefused). It waits at
+// most timeout.
+func (p *Peer) Do(line string, timeout time.Duration) (string, error) {
+	return p.cmdWithin(line, timeout)
 }
 
 // Unplug makes the device leave the bus; Replug brings it back. Both answer

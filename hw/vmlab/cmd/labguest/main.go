@@ -8,6 +8,7 @@
 //	labguest netif VID:PID                           print the netdev a class driver made for a device
 //	labguest link  IF up|down                        ip link set IF up|down (a gadget netdev: link change)
 //	labguest peer  mode echo|count | stats | reset   talk to the host peer
+//	labguest bulkin -dev VID:PID -ep 0x86 [-n 5]     read bulk IN through usbfs, never clearing a halt
 //
 // Exit status 0 on success, 1 on failure (with a message on stderr), 2 on usage errors.
 package main
@@ -52,6 +53,8 @@ func main() {
 		err = guest.SetLink(args[0], args[1] == "up")
 	case "peer":
 		err = peer(args)
+	case "bulkin":
+		err = bulkin(args)
 	default:
 		usage()
 	}
@@ -62,7 +65,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: labguest echo|blast|ping|usb|netif|link|peer ... (see go doc dongle/hw/vmlab/cmd/labguest)")
+	fmt.Fprintln(os.Stderr, "usage: labguest echo|blast|ping|usb|netif|link|peer|bulkin ... (see go doc dongle/hw/vmlab/cmd/labguest)")
 	os.Exit(2)
 }
 
