@@ -1,0 +1,316 @@
+package vmlab
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"math"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var ecmDev = BenchDevices[1] // 1209:0001, cdc_ether, far side gecm0, targets 0.9 / 1.0
+
+// A device's guest output as benchScript's functions print it, with the
+// lines around them that the parser must skip.
+const cannedECM = `lab: booting
+CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=14 rc=0 :: DONGLEBLAST kernrx frames=1000/1000 intervals=900 in_ns=100000000 rate=9000 frames/s host_sent=0 host_ns=0 guest_ticks=9 if=gecm0 | BLAST if=usb1 frames=1000 size=1514 sent_in=0.078s rate=12864 frames/s 19.48 MB/s
+CELL drv=dongle dir=tx size=1514 n=1000 round=1 ticks=54 rc=0 :: DONGLEBLAST kernrx frames=1000/1000 intervals=999 in_ns=200000000 rate=4995 frames/s host_sent=0 host_ns=0 guest_ticks=12 if=gecm0 | DONGLEBLAST tx frames=1000 size=1514 guest_ticks=30 tx_packets=1000 tx_dropped=0
+CELL drv=kernel dir=rx size=1514 n=1000 round=1 ticks=34 rc=0 :: DONGLEBLAST kernrx frames=1000/1000 intervals=500 in_ns=50000000 rate=10000 frames/s host_sent=1000 host_ns=1 guest_ticks=8 if=usb1
+CELL drv=dongle dir=rx size=1514 n=1000 round=1 ticks=63 rc=0 :: DONGLEBLAST rx frames=990/1000 intervals=989 in_ns=100000000 rate=9890 frames/s host_sent=1000 host_ns=1 guest_ticks=6 rx_errors=0 rx_dropped=0
+noise: kernrx ready
+CELL drv=kernel dir=tx size=64 n=2000 round=1 ticks=11 rc=1 :: FAIL no kernel netdev for 1209:0001 (is cdc_ether bound?)
+CELL drv=dongle dir=tx size=64 n=2000 round=1 ticks=7 rc=0 :: PEER frames=2000 bytes=128000 echoed=0 first_ns=1000000000 last_ns=2000000000 rate=1999 frames/s | DONGLEBLAST tx frames=2000 size=64 tx_packets=2000
+CELL drv=kernel dir=rtt size=64 n=50 round=1 ticks=12 rc=0 :: PING if=usb1 echoed=50/50 in 0.142s guest_ticks=5 rtt n=50 p50_us=400 p99_us=900 max_us=1000
+CELL drv=dongle dir=rtt size=64 n=50 round=1 ticks=86 rc=0 :: DONGLEBLAST rtt size=64 guest_ticks=10 n=50 p50_us=600 p99_us=3000 max_us=4000
+CELLDONE
+`
+
+func TestParseBenchCells(t *testing.T) {
+	cells, err := ParseBenchCells(ecmDev, 1, cannedECM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cells) != 5 {
+		t.Fatalf("%d cells, want 5 (tx, rx at 1514 and 64; rtt)", len(cells))
+	}
+	get := func(dir string, size int) *BenchCell {
+		for _, c := range cells {
+			if c.Dir == dir && c.Size == size {
+				return c
+			}
+		}
+		t.Fatalf("no cell %s %d", dir, size)
+		return nil
+	}
+	tx := get("tx", 1514)
+	// The counting side's rate and window: 900 intervals in 0.1 s; its
+	// guest_ticks (9) over the shell's (14): 9 ticks of 10 ms over 1000 frames.
+	if k := tx.Kernel[0]; k.Frames != 1000 || k.Rate != 9000 || k.Ticks != 9 || k.CPUPerFrame() != 90 {
+		t.Errorf("kernel tx 1514: %+v (cpu %v µs/frame), want 1000 frames at 9000/s, 9 ticks, 90 µs/frame", k, k.CPUPerFrame())
+	}
+	if d := tx.Dongle[0]; d.Rate != 4995 || d.Ticks != 12 {
+		t.Errorf("dongle tx 1514: %+v, want 4995/s and the counter's 12 ticks (not the sender's 30)", d)
+	}
+	if r := tx.Ratio(); math.Abs(r-4995.0/9000) > 1e-9 || !tx.Short() || tx.Problem() != "" {
+		t.Errorf("tx 1514: ratio %v short %v problem %q; want %v, short of 0.9, no problem", r, tx.Short(), tx.Problem(), 4995.0/9000)
+	}
+	rx := get("rx", 1514)
+	if p := rx.Problem(); !strings.Contains(p, "round 1 dongle: lost 10 of 1000 frames") {
+		t.Errorf("rx 1514 problem %q: want the 10 lost frames named", p)
+	}
+	if rx.Ratio() != 0 || rx.Short() {
+		t.Errorf("rx 1514 with a loss: ratio %v short %v, want no ratio (the lossy round is not compared)", rx.Ratio(), rx.Short())
+	}
+	tx64 := get("tx", 64)
+	if p := tx64.Problem(); !strings.Contains(p, "round 1 kernel: exit 1: FAIL no kernel netdev") {
+		t.Errorf("tx 64 problem %q: want the kernel run's failure", p)
+	}
+	// The host peer's count (frames 1..2000 over 1 s), the shell's ticks (no guest_ticks anywhere).
+	if d := tx64.Dongle[0]; d.Rate != 1999 || d.Ticks != 7 {
+		t.Errorf("dongle tx 64: %+v, want 1999/s and the shell's 7 ticks", d)
+	}
+	rx64 := get("rx", 64)
+	if p := rx64.Problem(); p != "kernel: 0 of 1 rounds ran; dongle: 0 of 1 rounds ran" {
+		t.Errorf("rx 64 (no lines) problem %q", p)
+	}
+	rtt := get("rtt", 64)
+	if k, d := rtt.Kernel[0], rtt.Dongle[0]; k.Rate != 400 || k.P99 != 900 || d.Rate != 600 || d.P99 != 3000 || d.Ticks != 10 || d.CPUPerFrame() != 2000 {
+		t.Errorf("rtt: kernel %+v dongle %+v", k, d)
+	}
+	if r := rtt.Ratio(); r != 1.5 {
+		t.Errorf("rtt ratio %v, want 600/400", r)
+	}
+
+	for _, bad := range []string{
+		"CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=1 rc=0 PEER frames=1",       // no " :: "
+		"CELL drv=other dir=tx size=1514 n=1000 round=1 ticks=1 rc=0 :: x",                  // driver
+		"CELL drv=kernel dir=up size=1514 n=1000 round=1 ticks=1 rc=0 :: x",                 // direction
+		"CELL drv=kernel dir=tx size=1514 n=many round=1 ticks=1 rc=0 :: x",                 // count
+		"CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=1 :: DONGLEBLAST kernrx ...", // no rc
+	} {
+		if _, err := ParseBenchCells(ecmDev, 1, bad); !errors.Is(err, errBenchParse) {
+			t.Errorf("ParseBenchCells(%q): %v, want errBenchParse", bad, err)
+		}
+	}
+	// A result line that does not parse fails its run, not the device.
+	cs, err := ParseBenchCells(ecmDev, 1, "CELL drv=kernel dir=rx size=64 n=10 round=1 ticks=1 rc=0 :: DONGLEBLAST rx ready")
+	if err != nil || cs[3].Kernel[0].Err == "" {
+		t.Errorf("unparseable count: %v, run %+v; want the run failed", err, cs[3].Kernel)
+	}
+	cs, _ = ParseBenchCells(ecmDev, 1, "CELLSETUP failed (exit 2): ip: no such device\nCELL drv=kernel dir=rx size=64 n=10 round=1 ticks=1 rc=0 :: x")
+	for _, c := range cs {
+		if !strings.Contains(c.Problem(), "device setup failed (exit 2): ip: no such device") {
+			t.Errorf("%s after a failed setup: problem %q", c.Name(), c.Problem())
+		}
+	}
+}
+
+// cellOf builds a cell from rates per round (0: that run failed).
+func cellOf(dir string, kernel, dongle []float64) *BenchCell {
+	c := &BenchCell{Dev: ecmDev, Size: 1514, Dir: dir, Rounds: len(kernel)}
+	for i := range kernel {
+		k := BenchRun{Round: i + 1, Frames: 100, Want: 100, Rate: kernel[i], Ticks: uint64(10 * (i + 1))}
+		d := BenchRun{Round: i + 1, Frames: 100, Want: 100, Rate: dongle[i], Ticks: uint64(20 * (i + 1))}
+		if kernel[i] == 0 {
+			k.Err = "exit 1"
+		}
+		if dongle[i] == 0 {
+			d.Err = "exit 1"
+		}
+		c.Kernel, c.Dongle = append(c.Kernel, k), append(c.Dongle, d)
+	}
+	return c
+}
+
+func TestBenchCellRatioIsTheMedianOfSameRoundRatios(t *testing.T) {
+	// Same-round ratios 1.5, 0.5, 1.0: median 1.0. The ratio of the
+	// medians (150/200 = 0.75) or of the means would differ.
+	c := cellOf("rx", []float64{100, 200, 400}, []float64{150, 100, 400})
+	if r := c.Ratio(); r != 1.0 {
+		t.Errorf("ratio %v, want 1.0", r)
+	}
+	if c.Short() {
+		t.Error("1.0 against RX target 1.0: not short")
+	}
+	// Rounds pair by number, not position; a failed run drops its round;
+	// an even count takes the middle two's mean: (2.0 + 0.5) / 2.
+	c = cellOf("tx", []float64{100, 100, 100, 100}, []float64{200, 0, 50, 300})
+	c.Dongle[0], c.Dongle[3] = c.Dongle[3], c.Dongle[0] // round 4's run first
+	if r := c.Ratio(); r != 2.0 {
+		t.Errorf("rounds 1 (2.0), 3 (0.5), 4 (3.0): ratio %v, want the median 2.0", r)
+	}
+	c = cellOf("tx", []float64{100, 100}, []float64{200, 50})
+	if r := c.Ratio(); r != 1.25 {
+		t.Errorf("even count: ratio %v, want 1.25", r)
+	}
+	if c := cellOf("tx", []float64{100}, []float64{0}); c.Ratio() != 0 || c.Problem() != "round 1 dongle: exit 1" {
+		t.Errorf("no pair: ratio %v problem %q", c.Ratio(), c.Problem())
+	}
+}
+
+func TestBenchCellLine(t *testing.T) {
+	c := cellOf("tx", []float64{1000, 2000, 4000}, []float64{900, 1000, 4000})
+	want := "BENCH device=1209:0001 kernel=cdc_ether size=1514 dir=tx kernel_fps=2000 dongle_fps=1000 ratio=0.900 " +
+		"cpu_us_kernel=2000.0 cpu_us_dongle=4000.0 rounds=3 target=0.90 lost_kernel=0 lost_dongle=0 status=ok"
+	if got := c.Line(); got != want {
+		t.Errorf("line\n got %s\nwant %s", got, want)
+	}
+	c.Dongle[1].Frames = 97 // round 2 lost 3: not compared, counted, failed
+	want = "BENCH device=1209:0001 kernel=cdc_ether size=1514 dir=tx kernel_fps=2000 dongle_fps=2450 ratio=0.950 " +
+		"cpu_us_kernel=2000.0 cpu_us_dongle=4000.0 rounds=2 target=0.90 lost_kernel=0 lost_dongle=3 status=failed"
+	if got := c.Line(); got != want {
+		t.Errorf("line with a loss\n got %s\nwant %s", got, want)
+	}
+	r := cellOf("rtt", []float64{400}, []float64{600})
+	r.Size, r.Kernel[0].P99, r.Dongle[0].P99 = 64, 900, 3000
+	want = "BENCH device=1209:0001 kernel=cdc_ether size=64 dir=rtt kernel_fps=400 dongle_fps=600 ratio=1.500 " +
+		"cpu_us_kernel=1000.0 cpu_us_dongle=2000.0 kernel_p99_us=900 dongle_p99_us=3000 rounds=1 target=0.00 lost_kernel=0 lost_dongle=0 status=ok"
+	if got := r.Line(); got != want {
+		t.Errorf("rtt line\n got %s\nwant %s", got, want)
+	}
+	s := cellOf("rx", []float64{100}, []float64{90})
+	if !strings.HasSuffix(s.Line(), "status=short") {
+		t.Errorf("0.9 against RX target 1.0: %s", s.Line())
+	}
+}
+
+func TestBenchReportTableAndOK(t *testing.T) {
+	ok := cellOf("rx", []float64{100}, []float64{120})
+	lossy := cellOf("tx", []float64{100}, []float64{100})
+	lossy.Kernel[0].Frames = 60
+	failed := &BenchCell{Dev: BenchDevices[5], Size: 64, Dir: "rx", Rounds: 1, Fail: "boot: lab guest did not finish"}
+	rep := &BenchReport{Rounds: 1, Cells: []*BenchCell{ok}}
+	if !rep.OK() {
+		t.Error("a report whose cells all ran is not OK")
+	}
+	rep.Cells = append(rep.Cells, lossy, failed)
+	if rep.OK() || (&BenchReport{}).OK() {
+		t.Error("a report with a lossy or failed cell, or none, is OK")
+	}
+	var b strings.Builder
+	rep.WriteTable(&b)
+	tab := b.String()
+	for _, want := range []string{"1.20", "failed: round 1 kernel: lost 40 of 100 frames", "rtl8153", "failed: boot: lab guest did not finish", "median of 1 same-boot rounds"} {
+		if !strings.Contains(tab, want) {
+			t.Errorf("table lacks %q:\n%s", want, tab)
+		}
+	}
+	if n := strings.Count(tab, "\n"); n != 5 {
+		t.Errorf("table has %d lines, want header + 3 rows + note:\n%s", n, tab)
+	}
+}
+
+func TestBenchSVG(t *testing.T) {
+	cells := []*BenchCell{
+		cellOf("tx", []float64{100}, []float64{50}),
+		cellOf("rx", []float64{100}, []float64{125}),
+		cellOf("rx", []float64{100}, []float64{310}), // axis to 3.5
+		{Dev: BenchDevices[4], Size: 64, Dir: "tx", Rounds: 1, Fail: "boot <failed> & gone"},
+	}
+	rep := &BenchReport{Rounds: 1, Cells: cells}
+	svg := rep.SVG()
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	type bar struct {
+		class, cell    string
+		ratio, height  float64
+		y, x, bottomAt float64
+	}
+	var bars []bar
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed XML: %v\n%s", err, svg)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "rect" {
+			continue
+		}
+		a := map[string]string{}
+		for _, at := range se.Attr {
+			a[at.Name.Local] = at.Value
+		}
+		if !strings.HasPrefix(a["class"], "bar ") {
+			continue
+		}
+		num := func(k string) float64 {
+			v, err := strconv.ParseFloat(a[k], 64)
+			if err != nil {
+				t.Fatalf("rect %s=%q: %v", k, a[k], err)
+			}
+			return v
+		}
+		bars = append(bars, bar{class: a["class"], cell: a["data-cell"], ratio: num("data-ratio"), height: num("height"), y: num("y")})
+	}
+	if len(bars) != len(cells) {
+		t.Fatalf("%d bars, want one per cell (%d)", len(bars), len(cells))
+	}
+	scale := svgPlotH / 3.5
+	for i, b := range bars {
+		c := cells[i]
+		want := c.Ratio()
+		if c.Problem() != "" {
+			want = 0
+			if b.class != "bar failed" {
+				t.Errorf("bar %d class %q, want failed", i, b.class)
+			}
+		} else if b.class != "bar "+c.Dir {
+			t.Errorf("bar %d class %q, want %q", i, b.class, "bar "+c.Dir)
+		}
+		if b.cell != c.Name() || math.Abs(b.ratio-want) > 1e-3 {
+			t.Errorf("bar %d: cell %q ratio %v, want %q %v", i, b.cell, b.ratio, c.Name(), want)
+		}
+		if math.Abs(b.height-want*scale) > 0.1 || math.Abs(b.y+b.height-(svgTopPad+svgPlotH)) > 0.1 {
+			t.Errorf("bar %d (%s): height %v at y %v, want %v standing on the axis", i, b.cell, b.height, b.y, want*scale)
+		}
+	}
+}
+
+func TestSelectBenchDevices(t *testing.T) {
+	d, err := SelectBenchDevices("rtl8153, 1209:0001")
+	if err != nil || len(d) != 2 || d[0].Name != "ecm" || d[1].Kernel != "r8152" {
+		t.Errorf("SelectBenchDevices: %+v, %v; want ecm then rtl8153 (the table's order)", d, err)
+	}
+	if d, _ := SelectBenchDevices(""); len(d) != len(BenchDevices) {
+		t.Errorf("no selection: %d devices, want all", len(d))
+	}
+	if _, err := SelectBenchDevices("ecm,rtl8152"); !errors.Is(err, ErrBenchConfig) || !strings.Contains(err.Error(), `"rtl8152"`) {
+		t.Errorf("unknown device: %v, want ErrBenchConfig naming it", err)
+	}
+	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 0, Rounds: 1, Devices: d}).check(); !errors.Is(err, ErrBenchConfig) {
+		t.Errorf("-rtt 0: %v, want ErrBenchConfig", err)
+	}
+}
+
+func TestBenchScript(t *testing.T) {
+	dev := BenchDevices[5]
+	s := benchScript(dev, BenchAllConfig{N: 700, N64: 1400, NRTT: 30, Rounds: 2, Profile: true})
+	for _, want := range []string{
+		"ID=0bda:8153\nFAR=veth0\nKDRV=r8152\nPROF=1\n",
+		"ffsmodel -daemon -model rtl8153 -usbip -echo=false -wire va",
+		"for v in kernel dongle; do tx $v 1514 700 1; done\nfor v in kernel dongle; do rx $v 1514 700 1; done\n" +
+			"for v in kernel dongle; do tx $v 64 1400 1; done\nfor v in kernel dongle; do rx $v 64 1400 1; done\n" +
+			"echo_on\nfor v in kernel dongle; do rtt $v 30 1; done\necho_off\n",
+		"for v in dongle kernel; do tx $v 1514 700 2; done", // round 2: dongle first
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q", want)
+		}
+	}
+	if strings.Contains(s, " 3; done") {
+		t.Error("script runs a third round")
+	}
+	if sh, err := exec.LookPath("sh"); err == nil {
+		if out, err := exec.Command(sh, "-n", "-c", s).CombinedOutput(); err != nil {
+			t.Errorf("sh -n: %v: %s", err, out)
+		}
+	}
+	if u := benchScript(BenchDevices[0], BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1}); strings.Contains(u, "PROF=1") || !strings.Contains(u, "labguest peer mode count") {
+		t.Errorf("usb-net script: profiles off, the host peer counting:\n%s", u)
+	}
+}
