@@ -85,7 +85,7 @@ func TestParseBenchCells(t *testing.T) {
 	}
 
 	for _, bad := range []string{
-		"CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=1 rc=0 PEER frames=1",       // no " :: "
+		"CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=1 rc=0 PEER frames=1",        // no " :: "
 		"CELL drv=other dir=tx size=1514 n=1000 round=1 ticks=1 rc=0 :: x",                  // driver
 		"CELL drv=kernel dir=up size=1514 n=1000 round=1 ticks=1 rc=0 :: x",                 // direction
 		"CELL drv=kernel dir=tx size=1514 n=many round=1 ticks=1 rc=0 :: x",                 // count
