@@ -143,16 +143,20 @@ ticks() {
 	echo $((u + n + s + q + sq))
 }
 # kif: the kernel's netdev for the device (after dongle releases it the
-# kernel rebinds asynchronously), up, with carrier, pfifo_fast.
+# kernel rebinds asynchronously: ax88179_178a's bind and reset on a model
+# under TCG has taken more than 10 s), up, operstate up, pfifo_fast.
 kif() {
 	local i=0 n
-	while [ $i -lt 100 ]; do
+	while [ $i -lt 300 ]; do
 		if n=$(labguest netif $ID 2>/dev/null) && ip link set "$n" up 2>/dev/null; then
 			qd "$n"
-			while [ $i -lt 100 ] && [ "$(cat /sys/class/net/$n/carrier 2>/dev/null)" != 1 ]; do
+			# operstate turns up in linkwatch just before it swaps the
+			# noop qdisc (which drops every frame) for the real one.
+			while [ $i -lt 300 ] && [ "$(cat /sys/class/net/$n/operstate 2>/dev/null)" != up ]; do
 				sleep 0.1
 				i=$((i + 1))
 			done
+			sleep 0.2
 			echo "$n"
 			return 0
 		fi
@@ -179,7 +183,7 @@ cell() { # drv dir size n round ticks rc text
 tx() { # drv size n round
 	local IF="" rc p c t0 t1
 	if [ $1 = kernel ]; then
-		IF=$(kif) || { cell $1 tx $2 $3 $4 0 91 "FAIL no kernel netdev for $ID (is $KDRV bound?)"; return; }
+		IF=$(kif) || { cell $1 tx $2 $3 $4 0 91 "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)"; return; }
 	fi
 	if [ -z "$FAR" ]; then
 		labguest peer reset >/dev/null
@@ -210,7 +214,7 @@ rx() { # drv size n round
 	local IF="" rc t0 t1 from="-blast"
 	[ -n "$FAR" ] && from="-from $FAR"
 	if [ $1 = kernel ]; then
-		IF=$(kif) || { cell $1 rx $2 $3 $4 0 91 "FAIL no kernel netdev for $ID (is $KDRV bound?)"; return; }
+		IF=$(kif) || { cell $1 rx $2 $3 $4 0 91 "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)"; return; }
 		[ -n "$FAR" ] || from=""
 		t0=$(ticks)
 		$D kernrx -if $IF $from -n $3 -size $2 -timeout 60s >/tmp/s.txt 2>&1
@@ -225,7 +229,7 @@ rx() { # drv size n round
 rtt() { # drv n round
 	local IF="" rc t0 t1
 	if [ $1 = kernel ]; then
-		IF=$(kif) || { cell $1 rtt 64 $2 $3 0 91 "FAIL no kernel netdev for $ID (is $KDRV bound?)"; return; }
+		IF=$(kif) || { cell $1 rtt 64 $2 $3 0 91 "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)"; return; }
 		t0=$(ticks)
 		labguest ping -if $IF -n $2 -size 64 >/tmp/s.txt 2>&1
 	else
@@ -273,7 +277,7 @@ func benchScript(d BenchDevice, cfg BenchAllConfig) string {
 		fmt.Fprintf(&b, "{ %s\n} >/tmp/setup.txt 2>&1 || { echo \"CELLSETUP failed (exit $?): $(echo $(tail -n 3 /tmp/setup.txt))\"; exit 95; }\ncat /tmp/setup.txt\n", d.Setup)
 	}
 	if d.Far != "" {
-		fmt.Fprintf(&b, "ip link set %[1]s up && qd %[1]s\n", Quote(d.Far))
+		fmt.Fprintf(&b, "ip link set %[1]s up && qd %[1]s\nfor i in $(seq 100); do [ \"$(cat /sys/class/net/%[1]s/operstate)\" = up ] && break; sleep 0.1; done\nsleep 0.2\n", Quote(d.Far))
 	} else {
 		b.WriteString("labguest peer mode count >/dev/null || exit 90\n")
 	}
