@@ -144,19 +144,23 @@ ticks() {
 }
 # kif: the kernel's netdev for the device (after dongle releases it the
 # kernel rebinds asynchronously: ax88179_178a's bind and reset on a model
-# under TCG has taken more than 10 s), up, operstate up, pfifo_fast.
+# under TCG has taken more than 10 s), up, with carrier, pfifo_fast.
 kif() {
 	local i=0 n
 	while [ $i -lt 300 ]; do
 		if n=$(labguest netif $ID 2>/dev/null) && ip link set "$n" up 2>/dev/null; then
 			qd "$n"
-			# operstate turns up in linkwatch just before it swaps the
-			# noop qdisc (which drops every frame) for the real one.
-			while [ $i -lt 300 ] && [ "$(cat /sys/class/net/$n/operstate 2>/dev/null)" != up ]; do
+			# Carrier, and no operstate saying down: a netdev opened
+			# without carrier has the noop qdisc (which drops every frame)
+			# until linkwatch sees the carrier come and sets operstate;
+			# one opened with carrier keeps "unknown", its qdisc active.
+			while [ $i -lt 300 ]; do
+				[ "$(cat /sys/class/net/$n/carrier 2>/dev/null)" = 1 ] &&
+					case "$(cat /sys/class/net/$n/operstate)" in up | unknown) true ;; *) false ;; esac && break
 				sleep 0.1
 				i=$((i + 1))
 			done
-			sleep 0.2
+			sleep 0.3
 			echo "$n"
 			return 0
 		fi
@@ -177,8 +181,20 @@ ready() {
 prof() { # dir size round
 	[ -n "$PROF" ] && echo "-cpuprofile /mnt/lab/prof/$1-$2-r$3.prof"
 }
+# drops: the far side's and the kernel netdev's nonzero drop and error
+# counters (since boot), where a lost frame may show.
+drops() {
+	local i c v out=""
+	for i in $FAR $(labguest netif $ID 2>/dev/null); do
+		for c in rx_dropped rx_errors tx_dropped tx_errors; do
+			v=$(cat /sys/class/net/$i/statistics/$c 2>/dev/null)
+			[ -n "$v" ] && [ "$v" != 0 ] && out="$out$i.$c=$v,"
+		done
+	done
+	echo "${out:-none}"
+}
 cell() { # drv dir size n round ticks rc text
-	echo "CELL drv=$1 dir=$2 size=$3 n=$4 round=$5 ticks=$6 rc=$7 :: $8"
+	echo "CELL drv=$1 dir=$2 size=$3 n=$4 round=$5 ticks=$6 rc=$7 drops=$(drops) :: $8"
 }
 tx() { # drv size n round
 	local IF="" rc p c t0 t1
@@ -277,7 +293,7 @@ func benchScript(d BenchDevice, cfg BenchAllConfig) string {
 		fmt.Fprintf(&b, "{ %s\n} >/tmp/setup.txt 2>&1 || { echo \"CELLSETUP failed (exit $?): $(echo $(tail -n 3 /tmp/setup.txt))\"; exit 95; }\ncat /tmp/setup.txt\n", d.Setup)
 	}
 	if d.Far != "" {
-		fmt.Fprintf(&b, "ip link set %[1]s up && qd %[1]s\nfor i in $(seq 100); do [ \"$(cat /sys/class/net/%[1]s/operstate)\" = up ] && break; sleep 0.1; done\nsleep 0.2\n", Quote(d.Far))
+		fmt.Fprintf(&b, "ip link set %[1]s up && qd %[1]s\nfor i in $(seq 100); do [ \"$(cat /sys/class/net/%[1]s/carrier)\" = 1 ] && break; sleep 0.1; done\nsleep 0.2\n", Quote(d.Far))
 	} else {
 		b.WriteString("labguest peer mode count >/dev/null || exit 90\n")
 	}

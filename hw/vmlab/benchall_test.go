@@ -19,7 +19,7 @@ const cannedECM = `lab: booting
 CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=14 rc=0 :: DONGLEBLAST kernrx frames=1000/1000 intervals=900 in_ns=100000000 rate=9000 frames/s host_sent=0 host_ns=0 guest_ticks=9 if=gecm0 | BLAST if=usb1 frames=1000 size=1514 sent_in=0.078s rate=12864 frames/s 19.48 MB/s
 CELL drv=dongle dir=tx size=1514 n=1000 round=1 ticks=54 rc=0 :: DONGLEBLAST kernrx frames=1000/1000 intervals=999 in_ns=200000000 rate=4995 frames/s host_sent=0 host_ns=0 guest_ticks=12 if=gecm0 | DONGLEBLAST tx frames=1000 size=1514 guest_ticks=30 tx_packets=1000 tx_dropped=0
 CELL drv=kernel dir=rx size=1514 n=1000 round=1 ticks=34 rc=0 :: DONGLEBLAST kernrx frames=1000/1000 intervals=500 in_ns=50000000 rate=10000 frames/s host_sent=1000 host_ns=1 guest_ticks=8 if=usb1
-CELL drv=dongle dir=rx size=1514 n=1000 round=1 ticks=63 rc=0 :: DONGLEBLAST rx frames=990/1000 intervals=989 in_ns=100000000 rate=9890 frames/s host_sent=1000 host_ns=1 guest_ticks=6 rx_errors=0 rx_dropped=0
+CELL drv=dongle dir=rx size=1514 n=1000 round=1 ticks=63 rc=0 drops=gecm0.tx_dropped=10, :: DONGLEBLAST rx frames=990/1000 intervals=989 in_ns=100000000 rate=9890 frames/s host_sent=1000 host_ns=1 guest_ticks=6 rx_errors=0 rx_dropped=0
 noise: kernrx ready
 CELL drv=kernel dir=tx size=64 n=2000 round=1 ticks=11 rc=1 :: FAIL no kernel netdev for 1209:0001 (is cdc_ether bound?)
 CELL drv=dongle dir=tx size=64 n=2000 round=1 ticks=7 rc=0 :: PEER frames=2000 bytes=128000 echoed=0 first_ns=1000000000 last_ns=2000000000 rate=1999 frames/s | DONGLEBLAST tx frames=2000 size=64 tx_packets=2000
@@ -58,7 +58,7 @@ func TestParseBenchCells(t *testing.T) {
 		t.Errorf("tx 1514: ratio %v short %v problem %q; want %v, short of 0.9, no problem", r, tx.Short(), tx.Problem(), 4995.0/9000)
 	}
 	rx := get("rx", 1514)
-	if p := rx.Problem(); !strings.Contains(p, "round 1 dongle: lost 10 of 1000 frames") {
+	if p := rx.Problem(); !strings.Contains(p, "round 1 dongle: lost 10 of 1000 frames (counters: gecm0.tx_dropped=10,)") {
 		t.Errorf("rx 1514 problem %q: want the 10 lost frames named", p)
 	}
 	if rx.Ratio() != 0 || rx.Short() {
@@ -180,7 +180,7 @@ func TestBenchCellLine(t *testing.T) {
 func TestBenchReportTableAndOK(t *testing.T) {
 	ok := cellOf("rx", []float64{100}, []float64{120})
 	lossy := cellOf("tx", []float64{100}, []float64{100})
-	lossy.Kernel[0].Frames = 60
+	lossy.Kernel[0].Frames, lossy.Kernel[0].Drops = 60, "none"
 	failed := &BenchCell{Dev: BenchDevices[5], Size: 64, Dir: "rx", Rounds: 1, Fail: "boot: lab guest did not finish"}
 	rep := &BenchReport{Rounds: 1, Cells: []*BenchCell{ok}}
 	if !rep.OK() {
@@ -193,7 +193,7 @@ func TestBenchReportTableAndOK(t *testing.T) {
 	var b strings.Builder
 	rep.WriteTable(&b)
 	tab := b.String()
-	for _, want := range []string{"1.20", "failed: round 1 kernel: lost 40 of 100 frames", "rtl8153", "failed: boot: lab guest did not finish", "median of 1 same-boot rounds"} {
+	for _, want := range []string{"1.20", "failed: round 1 kernel: lost 40 of 100 frames (counters: none)", "rtl8153", "failed: boot: lab guest did not finish", "median of 1 same-boot rounds"} {
 		if !strings.Contains(tab, want) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
 		}

@@ -25,6 +25,9 @@ type BenchRun struct {
 	P99          float64 // rtt: round trip p99 in µs
 	Ticks        uint64  // guest CPU over the run, USER_HZ ticks (all CPUs)
 	Err          string  // why the run failed ("": it ran)
+	// Drops are the far side's and the kernel netdev's nonzero drop and
+	// error counters after the run ("none"), to say where a loss went.
+	Drops string
 }
 
 // CPUPerFrame is the guest's CPU time per frame (per round trip for rtt)
@@ -150,7 +153,7 @@ func (c *BenchCell) Problem() string {
 			case r.Err != "":
 				p = append(p, fmt.Sprintf("round %d %s: %s", r.Round, side.name, r.Err))
 			case r.Lost() > 0:
-				p = append(p, fmt.Sprintf("round %d %s: lost %d of %d frames", r.Round, side.name, r.Lost(), r.Want))
+				p = append(p, fmt.Sprintf("round %d %s: lost %d of %d frames (counters: %s)", r.Round, side.name, r.Lost(), r.Want, r.Drops))
 			case r.Frames != r.Want:
 				p = append(p, fmt.Sprintf("round %d %s: %d frames counted, %d sent", r.Round, side.name, r.Frames, r.Want))
 			case r.Rate <= 0:
@@ -299,7 +302,7 @@ func ParseBenchCells(d BenchDevice, rounds int, out string) ([]*BenchCell, error
 		if err := errors.Join(err1, err2, err3, err4, err5); err != nil || c == nil || (f["drv"] != "kernel" && f["drv"] != "dongle") {
 			return cells, fmt.Errorf("%w: %q: bad fields (%v)", errBenchParse, line, err)
 		}
-		r := BenchRun{Round: round, Want: n, Ticks: ticks}
+		r := BenchRun{Round: round, Want: n, Ticks: ticks, Drops: f["drops"]}
 		if rc != 0 {
 			r.Err = fmt.Sprintf("exit %d: %s", rc, body)
 		} else if err := r.parse(c.Dir, body); err != nil {
