@@ -204,7 +204,7 @@ echo "lab.sh: conformance suite against the ECM gadget over USB/IP (usb:1209:000
 # hand: dongle lab bench --all). Table, BENCH lines and plot in
 # specs/reports/bench.
 T1=$SECONDS
-go run ./cmd/dongle lab bench --all -n 1000 -n64 1000 -rtt 50 -rounds 1 -out specs/reports/bench
+go run ./cmd/dongle lab bench --all -n 500 -n64 500 -rtt 30 -rounds 1 -out specs/reports/bench
 echo "lab.sh: dongle lab bench --all (every device, kernel and dongle, no frame lost) passed in $((SECONDS - T1)) s"
 # ---- end of the bench block -------------------------------------------------
 # The closing note: for each lab device, how many of the specs selected for

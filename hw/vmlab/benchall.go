@@ -160,7 +160,10 @@ kif() {
 				sleep 0.1
 				i=$((i + 1))
 			done
-			sleep 0.3
+			# Carrier comes before the driver's link reset has set the
+			# chip up (ax88179_178a's link_reset runs from a kevent after
+			# the link interrupt): frames sent at once were lost there.
+			sleep 1
 			echo "$n"
 			return 0
 		fi
