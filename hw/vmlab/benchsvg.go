@@ -17,9 +17,12 @@ const (
 	svgPlotH  = 240
 	svgTopPad = 40
 	svgBottom = 70
+	svgMaxTop = 3.0
 )
 
-// svgTop is the axis's top: 2.0, or the highest ratio rounded up to 0.5.
+// svgTop is the axis's top: 2.0, or the highest ratio rounded up to 0.5,
+// at most svgMaxTop (a taller bar is cut there and labelled with its
+// ratio: one slow round trip must not squash every other bar).
 func svgTop(cells []*BenchCell) float64 {
 	top := 2.0
 	for _, c := range cells {
@@ -27,7 +30,7 @@ func svgTop(cells []*BenchCell) float64 {
 			top = math.Ceil(r*2) / 2
 		}
 	}
-	return top
+	return min(top, svgMaxTop)
 }
 
 // SVG is the report as a bar chart (hand-written SVG): one bar per cell,
@@ -76,8 +79,13 @@ func (r *BenchReport) SVG() string {
 			if p := c.Problem(); p != "" {
 				tip = c.Name() + ": " + p
 			}
+			h := min(ratio, top)
 			fmt.Fprintf(&b, `<rect class="bar %s" data-cell="%s" data-ratio="%.3f" x="%d" y="%.1f" width="%d" height="%.1f"><title>%s</title></rect>
-`, class, html.EscapeString(c.Name()), ratio, x, y(ratio), svgBarW, ratio*scale, html.EscapeString(tip))
+`, class, html.EscapeString(c.Name()), ratio, x, y(h), svgBarW, h*scale, html.EscapeString(tip))
+			if ratio > top {
+				fmt.Fprintf(&b, `<text class="cut" x="%d" y="%.1f" font-size="9" text-anchor="middle">%.1f</text>
+`, x+svgBarW/2, y(top)-3, ratio)
+			}
 			if class == "failed" {
 				fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#c00" transform="rotate(-90 %d %.1f)">failed</text>
 `, x+12, y(0)-4, x+12, y(0)-4)
@@ -97,6 +105,6 @@ func (r *BenchReport) SVG() string {
 	fmt.Fprintf(&b, `<line class="ref" x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>
 <text x="%d" y="%d"><tspan class="tx">■</tspan> tx <tspan class="rx">■</tspan> rx <tspan class="rtt">■</tspan> rtt  <tspan fill="#090">—</tspan> target  - - - 1.0</text>
 </svg>
-`, svgLeft, y(1), width-10, y(1), width-260, 32)
+`, svgLeft, y(1), width-10, y(1), max(svgLeft, width-260), 32)
 	return b.String()
 }
