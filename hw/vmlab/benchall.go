@@ -284,7 +284,7 @@ echo_off() {
 // drift within the boot weighs on both alike), then the round trips.
 func benchScript(d BenchDevice, cfg BenchAllConfig) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ID=%s\nFAR=%s\nKDRV=%s\n", Quote(d.ID), Quote(d.Far), Quote(d.Kernel))
+	fmt.Fprintf(&b, "echo CELLDEV %s\nID=%s\nFAR=%s\nKDRV=%s\n", Quote(d.Name), Quote(d.ID), Quote(d.Far), Quote(d.Kernel))
 	if cfg.Profile {
 		b.WriteString("PROF=1\nmkdir -p /mnt/lab/prof\n")
 	}
@@ -388,6 +388,11 @@ func (l *Lab) benchDevice(ctx context.Context, d BenchDevice, cfg BenchAllConfig
 	if err != nil {
 		return fail("boot: " + err.Error()), ""
 	}
+	if cfg.Out != "" {
+		// The guest's output, for ReplayBench (a table or plot redrawn
+		// without booting again) and for reading what a cell's runs said.
+		os.WriteFile(filepath.Join(cfg.Out, d.Name+".log"), []byte(buf.String()), 0o644)
+	}
 	cells, perr := ParseBenchCells(d, cfg.Rounds, buf.String())
 	if perr != nil {
 		for _, c := range cells {
@@ -466,4 +471,41 @@ func WriteBenchOutputs(dir string, r *BenchReport) (svgPath string, err error) {
 		}
 	}
 	return svgPath, nil
+}
+
+// ReplayBench rebuilds a report from guest output saved by BenchAll
+// (DIR/<device>.log, or any text with each device's lines after its
+// "CELLDEV <name>" line), without booting: to redraw the table, lines
+// and plot. Devices appear in BenchDevices' order.
+func ReplayBench(out string, rounds int) (*BenchReport, error) {
+	per := map[string]*strings.Builder{}
+	var cur *strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "CELLDEV "); ok {
+			if _, err := SelectBenchDevices(name); err != nil {
+				return nil, err
+			}
+			cur = &strings.Builder{}
+			per[name] = cur
+			continue
+		}
+		if cur != nil {
+			cur.WriteString(line + "\n")
+		}
+	}
+	rep := &BenchReport{Rounds: rounds}
+	for _, d := range BenchDevices {
+		if per[d.Name] == nil {
+			continue
+		}
+		cells, err := ParseBenchCells(d, rounds, per[d.Name].String())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Name, err)
+		}
+		rep.Cells = append(rep.Cells, cells...)
+	}
+	if len(rep.Cells) == 0 {
+		return nil, fmt.Errorf("%w: no CELLDEV line: nothing to replay", ErrBenchConfig)
+	}
+	return rep, nil
 }

@@ -322,3 +322,30 @@ func TestBenchScript(t *testing.T) {
 		t.Errorf("usb-net script: profiles off, the host peer counting:\n%s", u)
 	}
 }
+
+func TestReplayBench(t *testing.T) {
+	// Devices in BenchDevices' order whatever the text's; lines before
+	// the first CELLDEV belong to no device.
+	text := "CELL drv=kernel dir=tx size=1514 n=1 round=1 ticks=1 rc=0 :: stray\n" +
+		"CELLDEV rtl8153\nCELL drv=kernel dir=rtt size=64 n=50 round=1 ticks=1 rc=0 :: PING rtt n=50 p50_us=7 p99_us=9\n" +
+		"CELLDEV ecm\n" + cannedECM
+	rep, err := ReplayBench(text, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Cells) != 10 || rep.Cells[0].Dev.Name != "ecm" || rep.Cells[5].Dev.Name != "rtl8153" {
+		t.Fatalf("%d cells, first %s, sixth %s; want ecm's 5 then rtl8153's 5", len(rep.Cells), rep.Cells[0].Name(), rep.Cells[5].Name())
+	}
+	if r := rep.Cells[9].Kernel; len(r) != 1 || r[0].Rate != 7 || rep.Cells[0].Kernel[0].Rate != 9000 {
+		t.Errorf("replayed runs: rtl8153 rtt %+v, ecm tx %+v", r, rep.Cells[0].Kernel)
+	}
+	if _, err := ReplayBench("CELLDEV rtl8152\n", 1); !errors.Is(err, ErrBenchConfig) {
+		t.Errorf("unknown device: %v", err)
+	}
+	if _, err := ReplayBench(cannedECM, 1); !errors.Is(err, ErrBenchConfig) {
+		t.Errorf("no CELLDEV: %v", err)
+	}
+	if s := benchScript(BenchDevices[2], BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1}); !strings.HasPrefix(s, "echo CELLDEV ncm\n") {
+		t.Errorf("script does not name its device first:\n%.80s", s)
+	}
+}

@@ -227,6 +227,7 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 	outDir := fs.String("out", "", "--all: directory for bench.txt, bench.lines, bench.svg, profiles (default: a new temporary one)")
 	profile := fs.Bool("profile", false, "--all: dongle's runs write CPU profiles; print the top functions of the cells short of target")
 	lock := fs.String("lock", "", "--all: flock this file around each boot (one VM at a time)")
+	replay := fs.String("replay", "", "--all: no boot: redraw the table, lines and plot from guest output BenchAll saved (DIR/*.log, concatenated)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -238,6 +239,9 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 		}
 		if *n64 == 0 {
 			*n64 = 2 * *n
+		}
+		if *replay != "" {
+			return c.benchReplay(*replay, *rounds, *outDir)
 		}
 		return c.benchAll(ctx, *devices, BenchAllConfig{N: *n, N64: *n64, NRTT: *nrtt, Rounds: *rounds, Profile: *profile, Out: *outDir}, *lock)
 	}
@@ -320,6 +324,12 @@ func (c *cli) benchAll(ctx context.Context, devices string, cfg BenchAllConfig, 
 	if rep == nil {
 		return err
 	}
+	return c.writeBench(rep, cfg.Out, err)
+}
+
+// writeBench prints the report and writes its files into dir; err is the
+// bench's own error, returned after the output.
+func (c *cli) writeBench(rep *BenchReport, dir string, err error) error {
 	rep.WriteTable(c.out)
 	for _, cell := range rep.Cells {
 		fmt.Fprintln(c.out, cell.Line())
@@ -327,11 +337,11 @@ func (c *cli) benchAll(ctx context.Context, devices string, cfg BenchAllConfig, 
 	for _, p := range rep.Profiles {
 		fmt.Fprintf(c.out, "\nwhere dongle's time goes in %s (short of %.1f; %s):\n%s\n", p.Cell, targetOf(rep, p.Cell), strings.Join(p.Files, " "), p.Top)
 	}
-	svg, werr := WriteBenchOutputs(cfg.Out, rep)
+	svg, werr := WriteBenchOutputs(dir, rep)
 	if werr != nil {
 		return werr
 	}
-	fmt.Fprintf(c.out, "bench: table, BENCH lines and plot in %s (plot %s)\n", cfg.Out, svg)
+	fmt.Fprintf(c.out, "bench: table, BENCH lines and plot in %s (plot %s)\n", dir, svg)
 	if err != nil {
 		return err
 	}
@@ -339,6 +349,23 @@ func (c *cli) benchAll(ctx context.Context, devices string, cfg BenchAllConfig, 
 		return errors.New("bench: cells failed or lost frames (see the status column)")
 	}
 	return nil
+}
+
+func (c *cli) benchReplay(path string, rounds int, outDir string) error {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	rep, err := ReplayBench(string(text), rounds)
+	if err != nil {
+		return err
+	}
+	if outDir == "" {
+		if outDir, err = os.MkdirTemp("", "dongle-bench-"); err != nil {
+			return err
+		}
+	}
+	return c.writeBench(rep, outDir, nil)
 }
 
 func targetOf(r *BenchReport, name string) float64 {
