@@ -200,7 +200,7 @@ cell() { # drv dir size n round ticks rc text
 	echo "CELL drv=$1 dir=$2 size=$3 n=$4 round=$5 ticks=$6 rc=$7 drops=$(drops) :: $8"
 }
 tx() { # drv size n round
-	local IF="" rc p c t0 t1
+	local IF="" rc p c t0 t1 kd
 	if [ $1 = kernel ]; then
 		IF=$(kif) || { cell $1 tx $2 $3 $4 0 91 "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)"; return; }
 	fi
@@ -214,6 +214,7 @@ tx() { # drv size n round
 	fi
 	t0=$(ticks)
 	if [ $1 = kernel ]; then
+		kd=$(cat /sys/class/net/$IF/statistics/tx_dropped)
 		labguest blast -if $IF -n $3 -size $2 >/tmp/s.txt 2>&1
 	else
 		$D tx -dev $ID -n $3 -size $2 $(prof tx $2 $4) >/tmp/s.txt 2>&1
@@ -227,6 +228,8 @@ tx() { # drv size n round
 		c=$(grep -v ready /tmp/k.txt)
 	fi
 	t1=$(ticks)
+	# The kernel driver's own transmit drops over the run (its tx_dropped).
+	[ $1 = kernel ] && c="kernel_tx_dropped=$(($(cat /sys/class/net/$IF/statistics/tx_dropped) - kd)) $c"
 	cell $1 tx $2 $3 $4 $((t1 - t0)) $rc "$c | $(echo $(cat /tmp/s.txt))"
 }
 rx() { # drv size n round

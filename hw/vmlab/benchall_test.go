@@ -154,20 +154,20 @@ func TestBenchCellRatioIsTheMedianOfSameRoundRatios(t *testing.T) {
 func TestBenchCellLine(t *testing.T) {
 	c := cellOf("tx", []float64{1000, 2000, 4000}, []float64{900, 1000, 4000})
 	want := "BENCH device=1209:0001 kernel=cdc_ether size=1514 dir=tx kernel_fps=2000 dongle_fps=1000 ratio=0.900 " +
-		"cpu_us_kernel=2000.0 cpu_us_dongle=4000.0 rounds=3 target=0.90 lost_kernel=0 lost_dongle=0 status=ok"
+		"cpu_us_kernel=2000.0 cpu_us_dongle=4000.0 rounds=3 target=0.90 lost_kernel=0 dropped_kernel=0 lost_dongle=0 status=ok"
 	if got := c.Line(); got != want {
 		t.Errorf("line\n got %s\nwant %s", got, want)
 	}
 	c.Dongle[1].Frames = 97 // round 2 lost 3: not compared, counted, failed
 	want = "BENCH device=1209:0001 kernel=cdc_ether size=1514 dir=tx kernel_fps=2000 dongle_fps=2450 ratio=0.950 " +
-		"cpu_us_kernel=2000.0 cpu_us_dongle=4000.0 rounds=2 target=0.90 lost_kernel=0 lost_dongle=3 status=failed"
+		"cpu_us_kernel=2000.0 cpu_us_dongle=4000.0 rounds=2 target=0.90 lost_kernel=0 dropped_kernel=0 lost_dongle=3 status=failed"
 	if got := c.Line(); got != want {
 		t.Errorf("line with a loss\n got %s\nwant %s", got, want)
 	}
 	r := cellOf("rtt", []float64{400}, []float64{600})
 	r.Size, r.Kernel[0].P99, r.Dongle[0].P99 = 64, 900, 3000
 	want = "BENCH device=1209:0001 kernel=cdc_ether size=64 dir=rtt kernel_fps=400 dongle_fps=600 ratio=1.500 " +
-		"cpu_us_kernel=1000.0 cpu_us_dongle=2000.0 kernel_p99_us=900 dongle_p99_us=3000 rounds=1 target=0.00 lost_kernel=0 lost_dongle=0 status=ok"
+		"cpu_us_kernel=1000.0 cpu_us_dongle=2000.0 kernel_p99_us=900 dongle_p99_us=3000 rounds=1 target=0.00 lost_kernel=0 dropped_kernel=0 lost_dongle=0 status=ok"
 	if got := r.Line(); got != want {
 		t.Errorf("rtt line\n got %s\nwant %s", got, want)
 	}
@@ -347,5 +347,40 @@ func TestReplayBench(t *testing.T) {
 	}
 	if s := benchScript(BenchDevices[2], BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1}); !strings.HasPrefix(s, "echo CELLDEV ncm\n") {
 		t.Errorf("script does not name its device first:\n%.80s", s)
+	}
+}
+
+func TestBenchKernelDeclaredDrops(t *testing.T) {
+	// Round 1: 3 frames short, the kernel's tx_dropped rose by 3: the
+	// driver declared them; reported, compared, not a failure. Round 2:
+	// 3 short but only 2 declared: a loss.
+	out := "CELL drv=kernel dir=tx size=1514 n=3000 round=1 ticks=10 rc=0 drops=usb2.tx_dropped=3, :: kernel_tx_dropped=3 DONGLEBLAST kernrx frames=2997/3000 intervals=2000 in_ns=1000000000 rate=2000 frames/s guest_ticks=9 | BLAST\n" +
+		"CELL drv=dongle dir=tx size=1514 n=3000 round=1 ticks=10 rc=0 :: DONGLEBLAST kernrx frames=3000/3000 intervals=1000 in_ns=1000000000 | DONGLEBLAST tx\n" +
+		"CELL drv=kernel dir=tx size=1514 n=3000 round=2 ticks=10 rc=0 drops=usb2.tx_dropped=5, :: kernel_tx_dropped=2 DONGLEBLAST kernrx frames=2997/3000 intervals=2000 in_ns=1000000000 | BLAST\n" +
+		"CELL drv=dongle dir=tx size=1514 n=3000 round=2 ticks=10 rc=0 :: DONGLEBLAST kernrx frames=3000/3000 intervals=1000 in_ns=1000000000 | DONGLEBLAST tx\n"
+	cells, err := ParseBenchCells(BenchDevices[2], 2, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cells[0]
+	if p := c.Problem(); p != "round 2 kernel: lost 3 of 3000 frames (counters: usb2.tx_dropped=5,)" {
+		t.Errorf("problem %q: want round 2's undeclared loss only", p)
+	}
+	if r := c.Ratio(); r != 0.5 {
+		t.Errorf("ratio %v, want round 1's 1000/2000", r)
+	}
+	if l := c.Line(); !strings.Contains(l, " lost_kernel=6 dropped_kernel=5 lost_dongle=0 status=failed") {
+		t.Errorf("line %s: want every lost frame counted and the declared ones", l)
+	}
+	var b strings.Builder
+	(&BenchReport{Rounds: 2, Cells: cells[:1]}).WriteTable(&b)
+	if !strings.Contains(b.String(), "round 1: the kernel's cdc_ncm dropped 3 (its tx_dropped)") {
+		t.Errorf("table does not say the kernel dropped frames:\n%s", b.String())
+	}
+	cells[0].Kernel = cells[0].Kernel[:1]
+	cells[0].Dongle = cells[0].Dongle[:1]
+	cells[0].Rounds = 1
+	if p := cells[0].Problem(); p != "" || !strings.HasSuffix(cells[0].Line(), "status=short") {
+		t.Errorf("declared drops only: problem %q, line %s; want none, short of 1.0", p, cells[0].Line())
 	}
 }
