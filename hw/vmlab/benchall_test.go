@@ -1,11 +1,15 @@
 package vmlab
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
 	"math"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -382,5 +386,41 @@ func TestBenchKernelDeclaredDrops(t *testing.T) {
 	cells[0].Rounds = 1
 	if p := cells[0].Problem(); p != "" || !strings.HasSuffix(cells[0].Line(), "status=short") {
 		t.Errorf("declared drops only: problem %q, line %s; want none, short of 1.0", p, cells[0].Line())
+	}
+}
+
+func TestWriteBenchOutputsAndProfiles(t *testing.T) {
+	short := cellOf("tx", []float64{100, 100, 100}, []float64{50, 60, 70}) // ecm tx 1514: 0.6 < 0.9
+	fine := cellOf("rx", []float64{100, 100, 100}, []float64{150, 160, 170})
+	rep := &BenchReport{Rounds: 3, Cells: []*BenchCell{short, fine}}
+	dir := t.TempDir()
+	svg, err := WriteBenchOutputs(filepath.Join(dir, "out"), rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := os.ReadFile(filepath.Join(dir, "out", "bench.lines"))
+	if err != nil || string(lines) != short.Line()+"\n"+fine.Line()+"\n" {
+		t.Errorf("bench.lines = %q, %v; want each cell's line", lines, err)
+	}
+	if b, err := os.ReadFile(svg); err != nil || string(b) != rep.SVG() {
+		t.Errorf("%s: %v, or not the report's plot", svg, err)
+	}
+	// The short cell's profiles, round by round, are copied out; the
+	// cell that reached its target gets none.
+	run := filepath.Join(dir, "run")
+	os.MkdirAll(filepath.Join(run, "share", "prof"), 0o755)
+	for _, f := range []string{"tx-1514-r2.prof", "tx-1514-r1.prof", "rx-1514-r1.prof", "tx-64-r1.prof"} {
+		os.WriteFile(filepath.Join(run, "share", "prof", f), []byte("not a profile"), 0o644)
+	}
+	ps := benchProfiles(context.Background(), ecmDev, rep.Cells, run, "/nonexistent/dongleblast", dir)
+	if len(ps) != 1 || ps[0].Cell != "ecm tx 1514" {
+		t.Fatalf("profiles %+v: want the short cell's only", ps)
+	}
+	want := []string{filepath.Join(dir, "ecm-tx-1514-r1.prof"), filepath.Join(dir, "ecm-tx-1514-r2.prof")}
+	if !slices.Equal(ps[0].Files, want) {
+		t.Errorf("files %v, want %v", ps[0].Files, want)
+	}
+	if ps[0].Top == "" {
+		t.Error("no pprof output or error for the cell")
 	}
 }
