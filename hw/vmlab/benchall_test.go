@@ -424,3 +424,54 @@ func TestWriteBenchOutputsAndProfiles(t *testing.T) {
 		t.Error("no pprof output or error for the cell")
 	}
 }
+
+// TestReplayBenchOfARealRun reads the guest output of a whole bench --all
+// (testdata/bench-all.log: 6 devices, 3 rounds, 3000/6000 frames; the
+// plot and lines beside it were drawn from it) and checks values worked
+// out by hand from its lines.
+func TestReplayBenchOfARealRun(t *testing.T) {
+	text, err := os.ReadFile("testdata/bench-all.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ReplayBench(string(text), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Cells) != 30 {
+		t.Fatalf("%d cells, want 6 devices x 5", len(rep.Cells))
+	}
+	// usbnet tx 1514, round 1, kernel: PEER first_ns=...108294584
+	// last_ns=...383842260: 2999 intervals in 275547676 ns; 62 ticks
+	// (no guest_ticks in the line) over 3000 frames.
+	k := rep.Cells[0].Kernel[0]
+	if math.Abs(k.Rate-2999/0.275547676) > 0.01 || math.Abs(k.CPUPerFrame()-62e4/3000) > 1e-9 {
+		t.Errorf("usbnet tx 1514 round 1 kernel: %v frames/s, %v µs/frame", k.Rate, k.CPUPerFrame())
+	}
+	var failed []string
+	for _, c := range rep.Cells {
+		if c.Problem() != "" {
+			failed = append(failed, c.Name()+": "+c.Problem())
+		}
+	}
+	want := []string{
+		"ncm tx 1514: round 1 kernel: lost 3 of 3000 frames (counters: gncm0.rx_dropped=2997,usb2.tx_dropped=3,); " +
+			"round 2 kernel: lost 3 of 3000 frames (counters: gncm0.rx_dropped=23994,usb2.tx_dropped=3,)",
+		"rtl8153 rx 64: round 1 dongle: lost 212 of 6000 frames (counters: veth0.rx_dropped=18000,); " +
+			"round 2 dongle: lost 1711 of 6000 frames (counters: veth0.rx_dropped=36000,)",
+	}
+	if !slices.Equal(failed, want) {
+		t.Errorf("failed cells:\n%s\nwant:\n%s", strings.Join(failed, "\n"), strings.Join(want, "\n"))
+	}
+	lines, err := os.ReadFile("testdata/bench-all.lines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for _, c := range rep.Cells {
+		got.WriteString(c.Line() + "\n")
+	}
+	if got.String() != string(lines) {
+		t.Errorf("lines differ from testdata/bench-all.lines (regenerate with dongle lab bench --all -replay testdata/bench-all.log -out DIR):\n%s", got.String())
+	}
+}
