@@ -153,6 +153,15 @@ func TestBenchCellRatioIsTheMedianOfSameRoundRatios(t *testing.T) {
 	if c := cellOf("tx", []float64{100}, []float64{0}); c.Ratio() != 0 || c.Problem() != "round 1 dongle: exit 1" {
 		t.Errorf("no pair: ratio %v problem %q", c.Ratio(), c.Problem())
 	}
+	// Every frame arrived but too fast to time: no failure, no ratio.
+	c = cellOf("rx", []float64{100}, []float64{100})
+	c.Kernel[0].Rate = 0
+	if c.Problem() != "" || c.Ratio() != 0 || c.status() != "untimed" || !strings.HasSuffix(c.Line(), "status=untimed") {
+		t.Errorf("untimed run: problem %q ratio %v line %s", c.Problem(), c.Ratio(), c.Line())
+	}
+	if c.Kernel[0].Frames = 99; c.status() != "failed" {
+		t.Errorf("an untimed run that lost a frame: %s, want failed", c.status())
+	}
 }
 
 func TestBenchCellLine(t *testing.T) {
@@ -318,8 +327,14 @@ func TestBenchScript(t *testing.T) {
 		t.Error("script runs a third round")
 	}
 	if sh, err := exec.LookPath("sh"); err == nil {
-		if out, err := exec.Command(sh, "-n", "-c", s).CombinedOutput(); err != nil {
-			t.Errorf("sh -n: %v: %s", err, out)
+		for _, d := range BenchDevices {
+			s := benchScript(d, BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 2, Profile: true})
+			if out, err := exec.Command(sh, "-n", "-c", s).CombinedOutput(); err != nil {
+				t.Errorf("%s: sh -n: %v: %s", d.Name, err, out)
+			}
+			if d.Rebind != strings.Contains(s, "/sys/bus/usb/drivers/$KDRV/unbind") {
+				t.Errorf("%s: Rebind %v, but the script's rebind is there: %v", d.Name, d.Rebind, !d.Rebind)
+			}
 		}
 	}
 	if u := benchScript(BenchDevices[0], BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1}); strings.Contains(u, "PROF=1") || !strings.Contains(u, "labguest peer mode count") {

@@ -142,9 +142,9 @@ func (c *BenchCell) Target() float64 {
 	return 0
 }
 
-// Short: the cell ran and its ratio is below its target.
+// Short: the cell ran, has a ratio, and it is below its target.
 func (c *BenchCell) Short() bool {
-	return c.Problem() == "" && c.Target() > 0 && c.Ratio() < c.Target()
+	return c.Problem() == "" && c.Target() > 0 && len(c.pairs()) > 0 && c.Ratio() < c.Target()
 }
 
 // Problem says what went wrong in the cell ("" if every round of both
@@ -168,8 +168,6 @@ func (c *BenchCell) Problem() string {
 				p = append(p, fmt.Sprintf("round %d %s: lost %d of %d frames (counters: %s)", r.Round, side.name, r.Lost(), r.Want, r.Drops))
 			case r.Frames != r.Want:
 				p = append(p, fmt.Sprintf("round %d %s: %d frames counted, %d sent", r.Round, side.name, r.Frames, r.Want))
-			case r.Rate <= 0:
-				p = append(p, fmt.Sprintf("round %d %s: no rate", r.Round, side.name))
 			}
 		}
 		if len(side.runs) < c.Rounds {
@@ -187,13 +185,38 @@ func lost(runs []BenchRun) uint64 {
 	return n
 }
 
-// status is ok, short (below target), failed.
+// untimed are the runs that moved every frame but too fast to time (all
+// of them between two of the counter's 1 ms polls): too few frames for a
+// rate (raise -n), which is no failure of the device and leaves the
+// round out of the ratio.
+func (c *BenchCell) untimed() string {
+	var u []string
+	for _, side := range []struct {
+		name string
+		runs []BenchRun
+	}{{"kernel", c.Kernel}, {"dongle", c.Dongle}} {
+		for _, r := range side.runs {
+			if r.Err == "" && (r.Frames == r.Want || r.accounted()) && r.Rate <= 0 {
+				u = append(u, fmt.Sprintf("round %d %s", r.Round, side.name))
+			}
+		}
+	}
+	if len(u) == 0 {
+		return ""
+	}
+	return "untimed (too few frames for a rate: raise -n): " + strings.Join(u, ", ")
+}
+
+// status is ok, short (below target), untimed (ran without loss, some
+// run too fast to time) or failed.
 func (c *BenchCell) status() string {
 	switch {
 	case c.Problem() != "":
 		return "failed"
 	case c.Short():
 		return "short"
+	case c.untimed() != "":
+		return "untimed"
 	}
 	return "ok"
 }
@@ -271,6 +294,8 @@ func (r *BenchReport) WriteTable(w io.Writer) {
 		st := c.status()
 		if p := c.Problem(); p != "" {
 			st += ": " + p
+		} else if u := c.untimed(); u != "" {
+			st += "; " + u
 		}
 		for _, k := range c.Kernel {
 			if k.accounted() {
