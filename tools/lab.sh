@@ -196,6 +196,17 @@ DONGLE_LAB_SETUP="kill \$(cat /run/labguest-echo.pid) && rm /run/labguest-echo.p
 	-args --backend=usb:1209:0001 -ginkgo.junit-report=reports/lab-junit-usb-1209-0001-usbip.xml
 echo "lab.sh: conformance suite against the ECM gadget over USB/IP (usb:1209:0001 through vhci_hcd) passed in $((SECONDS - T1)) s"
 # ---- end of the USB/IP block ------------------------------------------------
+# ---- dongle lab bench --all (issue 18) --------------------------------------
+# Every lab device, the kernel's driver against dongle's, one boot each (TX
+# and RX of 1514- and 64-byte frames, round trips through an echo), small
+# counts and one round: the stage fails if any cell fails or loses a frame
+# (no retry), not on a ratio (TCG's rates wander; the full bench is run by
+# hand: dongle lab bench --all). Table, BENCH lines and plot in
+# specs/reports/bench.
+T1=$SECONDS
+go run ./cmd/dongle lab bench --all -n 500 -n64 500 -rtt 30 -rounds 1 -out specs/reports/bench
+echo "lab.sh: dongle lab bench --all (every device, kernel and dongle, no frame lost) passed in $((SECONDS - T1)) s"
+# ---- end of the bench block -------------------------------------------------
 # The closing note: for each lab device, how many of the specs selected for
 # it skipped (each skip's reason is in its JUnit entry and the output above),
 # and how many showed a finding about the device (they ran and passed,

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"dongle/hw/vmlab/guest"
 )
@@ -93,6 +94,13 @@ const cliUsage = `usage: lab <command>
                             one boot (tx: guest sends, host peer counts; rx: host peer sends at R frames/s or
                             as fast as usb-net takes them, guest counts); frames/s and the ratio
                             (flags: -workers, -txurbs, -rxurbs, -procs, -cpuprofile; variants split by ::)
+  bench --all [-devices a,b] [-n N] [-n64 N] [-rtt N] [-rounds R] [-out DIR] [-profile] [-lock FILE]
+                            every lab device (usbnet, ecm, ncm, ax88772b, ax88179, rtl8153), one boot each:
+                            the kernel's driver and dongle's, interleaved R rounds, TX and RX of 1514- and
+                            64-byte frames, round trips of 64 bytes through an echo; a table, BENCH lines
+                            and bench.svg in DIR (default a new temporary directory); -profile: pprof of
+                            dongle's runs, top functions for the cells short of target; -lock: flock FILE
+                            around each boot. Fails if any cell failed or lost a frame.
   smoke                     boot, check usb-net + gadgets enumerate, echo frames through the host peer
   suite [-- GINKGO-ARGS]    go test -c ./specs, then run it in one boot against usb:0525:a4a2 (usb-net,
                             host peer echoing) and usb:1209:0001 (ECM gadget, peer + link control on gecm0)
@@ -211,8 +219,31 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 	kernelOnly := fs.Bool("kernel-only", false, "only the kernel's cdc_ether (TX)")
 	dir := fs.String("dir", "tx", "tx (guest sends), rx (host peer sends) or both")
 	rate := fs.Int("rate", 0, "rx: host peer frames/s (0: as fast as usb-net takes them)")
+	all := fs.Bool("all", false, "every lab device, both drivers, both ways, 1514 and 64 bytes, round trips")
+	devices := fs.String("devices", "", "--all: only these devices (comma-separated names or VID:PIDs)")
+	n64 := fs.Int("n64", 0, "--all: frames of 64 bytes per run (0: 2x -n)")
+	nrtt := fs.Int("rtt", 300, "--all: round trips per rtt run")
+	rounds := fs.Int("rounds", 3, "--all: kernel/dongle pairs per cell, interleaved in one boot")
+	outDir := fs.String("out", "", "--all: directory for bench.txt, bench.lines, bench.svg, profiles (default: a new temporary one)")
+	profile := fs.Bool("profile", false, "--all: dongle's runs write CPU profiles; print the top functions of the cells short of target")
+	lock := fs.String("lock", "", "--all: flock this file around each boot (one VM at a time)")
+	replay := fs.String("replay", "", "--all: no boot: redraw the table, lines and plot from guest output BenchAll saved (DIR/*.log, concatenated)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *all {
+		nFlag := false
+		fs.Visit(func(f *flag.Flag) { nFlag = nFlag || f.Name == "n" })
+		if !nFlag {
+			*n = 5000
+		}
+		if *n64 == 0 {
+			*n64 = 2 * *n
+		}
+		if *replay != "" {
+			return c.benchReplay(*replay, *rounds, *outDir)
+		}
+		return c.benchAll(ctx, *devices, BenchAllConfig{N: *n, N64: *n64, NRTT: *nrtt, Rounds: *rounds, Profile: *profile, Out: *outDir}, *lock)
 	}
 	if !*kernelOnly {
 		wd, _ := os.Getwd()
@@ -267,4 +298,106 @@ func (c *cli) suite(ctx context.Context, args []string) error {
 		return errors.New("the conformance suite failed in the lab (see above)")
 	}
 	return nil
+}
+
+func (c *cli) benchAll(ctx context.Context, devices string, cfg BenchAllConfig, lock string) error {
+	wd, _ := os.Getwd()
+	root, ok := ModuleRoot(wd)
+	if !ok {
+		return errors.New("run bench inside the dongle module (it builds dongleblast)")
+	}
+	var err error
+	if cfg.Devices, err = SelectBenchDevices(devices); err != nil {
+		return err
+	}
+	if cfg.Out == "" {
+		if cfg.Out, err = os.MkdirTemp("", "dongle-bench-"); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return err
+	}
+	if lock != "" {
+		cfg.Lock = func() (func(), error) { return flockFile(ctx, lock) }
+	}
+	rep, err := c.l.BenchAll(ctx, root, cfg, c.err)
+	if rep == nil {
+		return err
+	}
+	return c.writeBench(rep, cfg.Out, err)
+}
+
+// writeBench prints the report and writes its files into dir; err is the
+// bench's own error, returned after the output.
+func (c *cli) writeBench(rep *BenchReport, dir string, err error) error {
+	rep.WriteTable(c.out)
+	for _, cell := range rep.Cells {
+		fmt.Fprintln(c.out, cell.Line())
+	}
+	for _, p := range rep.Profiles {
+		fmt.Fprintf(c.out, "\nwhere dongle's time goes in %s (short of %.1f; %s):\n%s\n", p.Cell, targetOf(rep, p.Cell), strings.Join(p.Files, " "), p.Top)
+	}
+	svg, werr := WriteBenchOutputs(dir, rep)
+	if werr != nil {
+		return werr
+	}
+	fmt.Fprintf(c.out, "bench: table, BENCH lines and plot in %s (plot %s)\n", dir, svg)
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return errors.New("bench: cells failed or lost frames (see the status column)")
+	}
+	return nil
+}
+
+func (c *cli) benchReplay(path string, rounds int, outDir string) error {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	rep, err := ReplayBench(string(text), rounds)
+	if err != nil {
+		return err
+	}
+	if outDir == "" {
+		if outDir, err = os.MkdirTemp("", "dongle-bench-"); err != nil {
+			return err
+		}
+	}
+	return c.writeBench(rep, outDir, nil)
+}
+
+func targetOf(r *BenchReport, name string) float64 {
+	for _, c := range r.Cells {
+		if c.Name() == name {
+			return c.Target()
+		}
+	}
+	return 0
+}
+
+// flockFile takes an exclusive flock on path (created if missing),
+// waiting for it until ctx ends; the returned func releases it.
+func flockFile(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("flock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }

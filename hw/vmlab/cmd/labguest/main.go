@@ -177,6 +177,7 @@ func ping(args []string) error {
 	defer c.Close()
 	buf := make([]byte, 65536)
 	rtt := make([]time.Duration, 0, *n)
+	tk0, _ := guest.BusyTicks()
 	t0 := time.Now()
 	for i := 0; i < *n; i++ {
 		sz := *size
@@ -205,7 +206,8 @@ func ping(args []string) error {
 			break
 		}
 	}
-	fmt.Printf("PING if=%s echoed=%d/%d in %.3fs rtt %s\n", *ifname, *n, *n, time.Since(t0).Seconds(), guest.RTT(rtt))
+	tk, _ := guest.BusyTicks()
+	fmt.Printf("PING if=%s echoed=%d/%d in %.3fs guest_ticks=%d rtt %s\n", *ifname, *n, *n, time.Since(t0).Seconds(), tk-tk0, guest.RTT(rtt))
 	return nil
 }
 

@@ -1,0 +1,541 @@
+package vmlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// BenchDevice is one lab device of `lab bench --all`: how the guest brings
+// it up, which kernel driver it is compared with, and where its far side
+// is (where TX is counted, RX is sent from and the echo for the round
+// trips runs).
+type BenchDevice struct {
+	Name   string // short name for -devices
+	ID     string // VID:PID, what dongleblast -dev and labguest netif select
+	Kernel string // the kernel driver that binds it
+	// Target is the ratio dongle/kernel each direction should reach (TX,
+	// RX); 0: none set.
+	TargetTX, TargetRX float64
+	Fixture            string // RunConfig.Fixture
+	// Setup is sh(1) code run before the measurements (starts a model);
+	// its failure fails the device's boot.
+	Setup string
+	// Far is the far side's netdev in the guest; "" means the host peer
+	// (QEMU usb-net's cable), asked over its control port.
+	Far string
+	// Rebind has the kernel's driver unbound and bound again before the
+	// first run, so that its first run starts, like every later one,
+	// from a bind that follows dongle's release (a fresh SET_INTERFACE).
+	// On the ECM gadget the kernel's first TX after boot has reached
+	// gecm0 with none of its frames in 2 of 5 boots (all sent, no
+	// drop counted anywhere: stuck before f_ecm's OUT requests), never
+	// after a rebind.
+	Rebind bool
+}
+
+// modelSetup starts ffsmodel with its cable on a veth pair (va: the
+// model's end, veth0 the far side: busybox's ip names no peer, the kernel
+// names it veth0), the in-process peer silent (-echo=false: the far side's
+// stack and labguest echo are the link partner).
+func modelSetup(model, extra string) string {
+	return "modprobe veth 2>/dev/null; ip link add va type veth && ip link set va up && ip link set veth0 up && " +
+		"ffsmodel -daemon -model " + model + " " + extra + " -echo=false -wire va -stats 2s -log /mnt/lab/ffsmodel.log"
+}
+
+// BenchDevices are the devices `lab bench --all` measures, in order. The
+// aggregating devices (several frames per transfer: AX88179, NCM,
+// RTL8153) should match the kernel both ways; the ECM devices should reach
+// 0.9 of it sending and match it receiving. The AX88772B has no target.
+var BenchDevices = []BenchDevice{
+	{Name: "usbnet", ID: "0525:a4a2", Kernel: "cdc_ether", TargetTX: 0.9, TargetRX: 1.0, Fixture: "none"},
+	{Name: "ecm", ID: "1209:0001", Kernel: "cdc_ether", TargetTX: 0.9, TargetRX: 1.0, Fixture: "ecm", Far: "gecm0", Rebind: true},
+	{Name: "ncm", ID: "1209:0002", Kernel: "cdc_ncm", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "gncm0"},
+	{Name: "ax88772b", ID: "0b95:772b", Kernel: "asix", Fixture: "all", Far: "veth0", Setup: modelSetup("ax88772b", "")},
+	{Name: "ax88179", ID: "0b95:1790", Kernel: "ax88179_178a", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "veth0", Setup: modelSetup("ax88179", "")},
+	{Name: "rtl8153", ID: "0bda:8153", Kernel: "r8152", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "veth0", Setup: modelSetup("rtl8153", "-usbip")},
+}
+
+// SelectBenchDevices returns the devices named in names (comma-separated
+// names or VID:PIDs; "" or "all": every device), in BenchDevices' order.
+func SelectBenchDevices(names string) ([]BenchDevice, error) {
+	if names == "" || names == "all" {
+		return BenchDevices, nil
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(names, ",") {
+		n = strings.TrimSpace(n)
+		found := false
+		for _, d := range BenchDevices {
+			if n == d.Name || n == d.ID {
+				want[d.Name], found = true, true
+			}
+		}
+		if !found {
+			var all []string
+			for _, d := range BenchDevices {
+				all = append(all, d.Name)
+			}
+			return nil, fmt.Errorf("%w: bench device %q: want one of %s", ErrBenchConfig, n, strings.Join(all, ", "))
+		}
+	}
+	var out []BenchDevice
+	for _, d := range BenchDevices {
+		if want[d.Name] {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// ErrBenchConfig is wrapped by bench configuration errors.
+var ErrBenchConfig = errors.New("bench configuration")
+
+// BenchAllConfig says what BenchAll measures.
+type BenchAllConfig struct {
+	Devices []BenchDevice
+	// N frames of 1514 bytes and N64 of 64 bytes per run; NRTT round
+	// trips of 64 bytes per rtt run; Rounds kernel/dongle pairs per cell.
+	N, N64, NRTT, Rounds int
+	// Profile has dongle's TX and RX runs write pprof CPU profiles; the
+	// cells short of their target get a `go tool pprof -top` of them.
+	Profile bool
+	// Out is the directory for the table, the plot, the BENCH lines and
+	// the profiles.
+	Out string
+	// Lock, if set, is held around each boot (one VM at a time on a
+	// shared machine); it returns the unlock.
+	Lock func() (func(), error)
+}
+
+func (c BenchAllConfig) check() error {
+	if c.N < 1 || c.N64 < 1 || c.NRTT < 1 || c.Rounds < 1 {
+		return fmt.Errorf("%w: -n %d, -n64 %d, -rtt %d, -rounds %d: each must be at least 1", ErrBenchConfig, c.N, c.N64, c.NRTT, c.Rounds)
+	}
+	if len(c.Devices) == 0 {
+		return fmt.Errorf("%w: no devices", ErrBenchConfig)
+	}
+	return nil
+}
+
+// benchPrelude is the guest code every device's bench script starts
+// with: the settings that keep frames from being lost or added by the
+// guest's own stack, and the run functions. Each run prints one line
+//
+//	CELL drv=kernel|dongle dir=tx|rx|rtt size=S n=N round=R ticks=T rc=RC :: <counts> | <sender's output>
+//
+// ticks: the guest's user+nice+system+irq+softirq time over the run
+// (/proc/stat, USER_HZ), every CPU; rc: the measuring command's status.
+const benchPrelude = `D=/mnt/lab/dongleblast
+# fq_codel (Debian's default qdisc) drops frames that wait 5 ms under TCG
+# while sendto reports them sent; no IPv6 chatter to count as test frames.
+echo pfifo_fast >/proc/sys/net/core/default_qdisc
+echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
+echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
+# The fixture's echo on gecm0 would answer test frames: only the rtt runs echo.
+[ -f /run/labguest-echo.pid ] && kill "$(cat /run/labguest-echo.pid)" && rm -f /run/labguest-echo.pid
+# A netdev that was up before default_qdisc changed keeps fq_codel; busybox's
+# tc cannot replace a root qdisc, iproute2's (shipped in /mnt/lab) can.
+qd() {
+	[ -x /mnt/lab/tc ] && LD_LIBRARY_PATH=/mnt/lab/lib /mnt/lab/tc qdisc replace dev "$1" root pfifo_fast
+}
+ticks() {
+	read -r _ u n s _ _ q sq _ </proc/stat
+	echo $((u + n + s + q + sq))
+}
+# kif: the kernel's netdev for the device (after dongle releases it the
+# kernel rebinds asynchronously: ax88179_178a's bind and reset on a model
+# under TCG has taken more than 10 s), up, with carrier, pfifo_fast.
+kif() {
+	local i=0 n
+	while [ $i -lt 300 ]; do
+		if n=$(labguest netif $ID 2>/dev/null) && ip link set "$n" up 2>/dev/null; then
+			qd "$n"
+			# Carrier, and no operstate saying down: a netdev opened
+			# without carrier has the noop qdisc (which drops every frame)
+			# until linkwatch sees the carrier come and sets operstate;
+			# one opened with carrier keeps "unknown", its qdisc active.
+			while [ $i -lt 300 ]; do
+				[ "$(cat /sys/class/net/$n/carrier 2>/dev/null)" = 1 ] &&
+					case "$(cat /sys/class/net/$n/operstate)" in up | unknown) true ;; *) false ;; esac && break
+				sleep 0.1
+				i=$((i + 1))
+			done
+			# Carrier comes before the driver's link reset has set the
+			# chip up (ax88179_178a's link_reset runs from a kevent after
+			# the link interrupt): frames sent at once were lost there.
+			sleep 1
+			echo "$n"
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+# ready waits until the counting kernrx has read its base count.
+ready() {
+	local i=0
+	until grep -q "kernrx ready" /tmp/k.txt 2>/dev/null; do
+		[ $i -lt 200 ] || return 1
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+prof() { # dir size round
+	[ -n "$PROF" ] && echo "-cpuprofile /mnt/lab/prof/$1-$2-r$3.prof"
+}
+# drops: the far side's and the kernel netdev's nonzero drop and error
+# counters (since boot), where a lost frame may show.
+drops() {
+	local i c v out=""
+	for i in $FAR $(labguest netif $ID 2>/dev/null); do
+		for c in rx_dropped rx_errors tx_dropped tx_errors; do
+			v=$(cat /sys/class/net/$i/statistics/$c 2>/dev/null)
+			[ -n "$v" ] && [ "$v" != 0 ] && out="$out$i.$c=$v,"
+		done
+	done
+	echo "${out:-none}"
+}
+cell() { # drv dir size n round ticks rc text
+	echo "CELL drv=$1 dir=$2 size=$3 n=$4 round=$5 ticks=$6 rc=$7 drops=$(drops) :: $8"
+}
+tx() { # drv size n round
+	local IF="" rc p c t0 t1 kd
+	if [ $1 = kernel ]; then
+		IF=$(kif) || { cell $1 tx $2 $3 $4 0 91 "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)"; return; }
+	fi
+	if [ -z "$FAR" ]; then
+		labguest peer reset >/dev/null
+	else
+		rm -f /tmp/k.txt
+		$D kernrx -if $FAR -from none -n $3 -timeout 60s >/tmp/k.txt 2>&1 &
+		p=$!
+		ready || { kill $p; cell $1 tx $2 $3 $4 0 92 "FAIL kernrx on $FAR not ready in 10 s"; return; }
+	fi
+	t0=$(ticks)
+	if [ $1 = kernel ]; then
+		kd=$(cat /sys/class/net/$IF/statistics/tx_dropped)
+		labguest blast -if $IF -n $3 -size $2 >/tmp/s.txt 2>&1
+	else
+		$D tx -dev $ID -n $3 -size $2 $(prof tx $2 $4) >/tmp/s.txt 2>&1
+	fi
+	rc=$?
+	if [ -z "$FAR" ]; then
+		sleep 0.5
+		c=$(labguest peer stats)
+	else
+		wait $p
+		c=$(grep -v ready /tmp/k.txt)
+	fi
+	t1=$(ticks)
+	# The kernel driver's own transmit drops over the run (its tx_dropped).
+	[ $1 = kernel ] && c="kernel_tx_dropped=$(($(cat /sys/class/net/$IF/statistics/tx_dropped) - kd)) $c"
+	cell $1 tx $2 $3 $4 $((t1 - t0)) $rc "$c | $(echo $(cat /tmp/s.txt))"
+}
+rx() { # drv size n round
+	local IF="" rc t0 t1 from="-blast"
+	[ -n "$FAR" ] && from="-from $FAR"
+	if [ $1 = kernel ]; then
+		IF=$(kif) || { cell $1 rx $2 $3 $4 0 91 "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)"; return; }
+		[ -n "$FAR" ] || from=""
+		t0=$(ticks)
+		$D kernrx -if $IF $from -n $3 -size $2 -timeout 60s >/tmp/s.txt 2>&1
+	else
+		t0=$(ticks)
+		$D rx -dev $ID $from -n $3 -size $2 -timeout 60s $(prof rx $2 $4) >/tmp/s.txt 2>&1
+	fi
+	rc=$?
+	t1=$(ticks)
+	cell $1 rx $2 $3 $4 $((t1 - t0)) $rc "$(echo $(cat /tmp/s.txt))"
+}
+rtt() { # drv n round
+	local IF="" rc t0 t1
+	if [ $1 = kernel ]; then
+		IF=$(kif) || { cell $1 rtt 64 $2 $3 0 91 "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)"; return; }
+		t0=$(ticks)
+		labguest ping -if $IF -n $2 -size 64 >/tmp/s.txt 2>&1
+	else
+		t0=$(ticks)
+		$D rtt -dev $ID -n $2 -size 64 >/tmp/s.txt 2>&1
+	fi
+	rc=$?
+	t1=$(ticks)
+	cell $1 rtt 64 $2 $3 $((t1 - t0)) $rc "$(echo $(cat /tmp/s.txt))"
+}
+echo_on() {
+	if [ -z "$FAR" ]; then
+		labguest peer mode echo >/dev/null
+	else
+		labguest echo -if $FAR >/tmp/echo.log 2>&1 &
+		ECHO=$!
+		sleep 0.3
+	fi
+}
+echo_off() {
+	if [ -z "$FAR" ]; then
+		labguest peer mode count >/dev/null
+	else
+		kill $ECHO
+		wait $ECHO 2>/dev/null
+	fi
+}
+`
+
+// benchScript is the guest script for one device: the prelude, the
+// device's setup, then Rounds rounds of, for 1514 and 64 bytes, TX and RX
+// by the kernel's driver and dongle's (in alternating order, so that a
+// drift within the boot weighs on both alike), then the round trips.
+func benchScript(d BenchDevice, cfg BenchAllConfig) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "echo CELLDEV %s\nID=%s\nFAR=%s\nKDRV=%s\n", Quote(d.Name), Quote(d.ID), Quote(d.Far), Quote(d.Kernel))
+	if cfg.Profile {
+		b.WriteString("PROF=1\nmkdir -p /mnt/lab/prof\n")
+	}
+	b.WriteString(benchPrelude)
+	// No hotplug loads a module in the guest: a model's kernel driver is
+	// loaded here (the fixture's are already).
+	b.WriteString("modprobe \"$KDRV\" 2>/dev/null\n")
+	if d.Setup != "" {
+		fmt.Fprintf(&b, "{ %s\n} >/tmp/setup.txt 2>&1 || { echo \"CELLSETUP failed (exit $?): $(echo $(tail -n 3 /tmp/setup.txt))\"; exit 95; }\ncat /tmp/setup.txt\n", d.Setup)
+	}
+	if d.Rebind {
+		b.WriteString(rebindScript)
+	}
+	if d.Far != "" {
+		fmt.Fprintf(&b, "ip link set %[1]s up && qd %[1]s\nfor i in $(seq 100); do [ \"$(cat /sys/class/net/%[1]s/carrier)\" = 1 ] && break; sleep 0.1; done\nsleep 0.2\n", Quote(d.Far))
+	} else {
+		b.WriteString("labguest peer mode count >/dev/null || exit 90\n")
+	}
+	for r := 1; r <= cfg.Rounds; r++ {
+		order := "kernel dongle"
+		if r%2 == 0 {
+			order = "dongle kernel"
+		}
+		for _, s := range []struct{ size, n int }{{1514, cfg.N}, {64, cfg.N64}} {
+			for _, dir := range []string{"tx", "rx"} {
+				fmt.Fprintf(&b, "for v in %s; do %s $v %d %d %d; done\n", order, dir, s.size, s.n, r)
+			}
+		}
+		fmt.Fprintf(&b, "echo_on\nfor v in %s; do rtt $v %d %d; done\necho_off\n", order, cfg.NRTT, r)
+	}
+	b.WriteString("echo CELLDONE\n")
+	return b.String()
+}
+
+// BenchAll measures every device of cfg in one boot each: dongle's driver
+// against the kernel's, both ways, 1514- and 64-byte frames, and the round
+// trip through an echo at the far side (dongleblast built from the module
+// at root). A device whose boot fails has each of its cells say so; the
+// error is for what stops the whole bench (the build, the context).
+func (l *Lab) BenchAll(ctx context.Context, root string, cfg BenchAllConfig, out io.Writer) (*BenchReport, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	bin := l.path("build", "dongleblast")
+	l.step("building dongleblast")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/dongleblast")
+	build.Dir = root
+	build.Stdout, build.Stderr = out, out
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("bench: build dongleblast: %w", err)
+	}
+	files := map[string]string{"dongleblast": bin}
+	if tc, err := exec.LookPath("tc"); err == nil {
+		if libs, err := LddClosure(ctx, tc); err == nil {
+			files["tc"] = tc
+			for _, lib := range libs {
+				if !strings.Contains(filepath.Base(lib), "ld-linux") {
+					files["lib/"+filepath.Base(lib)] = lib
+				}
+			}
+		}
+	}
+	rep := &BenchReport{Rounds: cfg.Rounds}
+	for _, d := range cfg.Devices {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		cells, dir := l.benchDevice(ctx, d, cfg, files, out)
+		rep.Cells = append(rep.Cells, cells...)
+		if cfg.Profile && dir != "" {
+			rep.Profiles = append(rep.Profiles, benchProfiles(ctx, d, cells, dir, bin, cfg.Out)...)
+		}
+	}
+	return rep, nil
+}
+
+// benchDevice boots the VM for one device and returns its cells and the
+// run's directory ("" if it did not boot).
+func (l *Lab) benchDevice(ctx context.Context, d BenchDevice, cfg BenchAllConfig, files map[string]string, out io.Writer) ([]*BenchCell, string) {
+	fail := func(why string) []*BenchCell {
+		cells := NewBenchCells(d, cfg.Rounds)
+		for _, c := range cells {
+			c.Fail = why
+		}
+		return cells
+	}
+	if cfg.Lock != nil {
+		l.step("bench %s: waiting for the VM lock", d.Name)
+		unlock, err := cfg.Lock()
+		if err != nil {
+			return fail("VM lock: " + err.Error()), ""
+		}
+		defer unlock()
+	}
+	l.step("bench %s (%s, kernel %s): booting, %d rounds", d.Name, d.ID, d.Kernel, cfg.Rounds)
+	var buf strings.Builder
+	t0 := time.Now()
+	res, err := l.Run(ctx, RunConfig{
+		Script: benchScript(d, cfg), Files: files,
+		Stdout: io.MultiWriter(out, &buf), Peer: "count", Fixture: d.Fixture,
+		Timeout: 15 * time.Minute,
+	})
+	fmt.Fprintf(out, "bench %s: boot and runs took %.0f s\n", d.Name, time.Since(t0).Seconds())
+	if err != nil {
+		return fail("boot: " + err.Error()), ""
+	}
+	if cfg.Out != "" {
+		// The guest's output, for ReplayBench (a table or plot redrawn
+		// without booting again) and for reading what a cell's runs said.
+		os.WriteFile(filepath.Join(cfg.Out, d.Name+".log"), []byte(buf.String()), 0o644)
+	}
+	cells, perr := ParseBenchCells(d, cfg.Rounds, buf.String())
+	if perr != nil {
+		for _, c := range cells {
+			if c.Fail == "" {
+				c.Fail = perr.Error()
+			}
+		}
+	}
+	if res.ExitCode != 0 {
+		why := fmt.Sprintf("guest script exited %d (console %s/console.log)", res.ExitCode, res.Dir)
+		for _, c := range cells {
+			if c.Fail == "" && !c.complete() {
+				c.Fail = why
+			}
+		}
+	}
+	return cells, res.Dir
+}
+
+// BenchProfile is where dongle's time went in a cell short of its target.
+type BenchProfile struct {
+	Cell  string   // the cell's name
+	Files []string // the profiles (one per round), merged by Top
+	Top   string   // go tool pprof -top
+}
+
+// benchProfiles copies the profiles of the cells short of their target
+// from the run's share to outDir and summarises each cell's with pprof.
+func benchProfiles(ctx context.Context, d BenchDevice, cells []*BenchCell, runDir, bin, outDir string) []BenchProfile {
+	var out []BenchProfile
+	for _, c := range cells {
+		if c.Dir == "rtt" || !c.Short() {
+			continue
+		}
+		p := BenchProfile{Cell: c.Name()}
+		glob, _ := filepath.Glob(filepath.Join(runDir, "share", "prof", fmt.Sprintf("%s-%d-r*.prof", c.Dir, c.Size)))
+		sort.Strings(glob)
+		for _, g := range glob {
+			dst := filepath.Join(outDir, d.Name+"-"+filepath.Base(g))
+			if err := copyFile(dst, g); err == nil {
+				p.Files = append(p.Files, dst)
+			}
+		}
+		if len(p.Files) == 0 {
+			p.Top = "no profile written (see the run's console)"
+			out = append(out, p)
+			continue
+		}
+		args := append([]string{"tool", "pprof", "-top", "-nodecount=15", bin}, p.Files...)
+		cmd := exec.CommandContext(ctx, "go", args...)
+		txt, err := cmd.Output()
+		p.Top = strings.TrimSpace(string(txt))
+		if err != nil {
+			p.Top += fmt.Sprintf("\n(go tool pprof: %v)", err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// WriteBenchOutputs writes the report's table (bench.txt), BENCH lines
+// (bench.lines) and plot (bench.svg) into dir, creating it.
+func WriteBenchOutputs(dir string, r *BenchReport) (svgPath string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	var t, lines strings.Builder
+	r.WriteTable(&t)
+	for _, c := range r.Cells {
+		lines.WriteString(c.Line() + "\n")
+	}
+	svgPath = filepath.Join(dir, "bench.svg")
+	for name, body := range map[string]string{"bench.txt": t.String(), "bench.lines": lines.String(), "bench.svg": r.SVG()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return svgPath, nil
+}
+
+// ReplayBench rebuilds a report from guest output saved by BenchAll
+// (DIR/<device>.log, or any text with each device's lines after its
+// "CELLDEV <name>" line), without booting: to redraw the table, lines
+// and plot. Devices appear in BenchDevices' order.
+func ReplayBench(out string, rounds int) (*BenchReport, error) {
+	per := map[string]*strings.Builder{}
+	var cur *strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "CELLDEV "); ok {
+			if _, err := SelectBenchDevices(name); err != nil {
+				return nil, err
+			}
+			cur = &strings.Builder{}
+			per[name] = cur
+			continue
+		}
+		if cur != nil {
+			cur.WriteString(line + "\n")
+		}
+	}
+	rep := &BenchReport{Rounds: rounds}
+	for _, d := range BenchDevices {
+		if per[d.Name] == nil {
+			continue
+		}
+		cells, err := ParseBenchCells(d, rounds, per[d.Name].String())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Name, err)
+		}
+		rep.Cells = append(rep.Cells, cells...)
+	}
+	if len(rep.Cells) == 0 {
+		return nil, fmt.Errorf("%w: no CELLDEV line: nothing to replay", ErrBenchConfig)
+	}
+	return rep, nil
+}
+
+// rebindScript unbinds the kernel's driver from the device's interfaces
+// and binds it to the first again (cdc_ether claims the data interface
+// itself), failing the setup if that does not work.
+const rebindScript = `dev=""
+for i in /sys/bus/usb/drivers/$KDRV/*:*; do
+	[ -e "$i" ] || continue
+	d=${i##*/}
+	d=${d%%:*}
+	[ "$(cat /sys/bus/usb/devices/$d/idVendor):$(cat /sys/bus/usb/devices/$d/idProduct)" = "$ID" ] || continue
+	dev=$d
+	echo ${i##*/} >/sys/bus/usb/drivers/$KDRV/unbind
+done
+[ -n "$dev" ] || { echo "CELLSETUP failed (rebind): $KDRV holds no interface of $ID"; exit 95; }
+echo $dev:1.0 >/sys/bus/usb/drivers/$KDRV/bind || { echo "CELLSETUP failed (rebind): bind $dev:1.0 to $KDRV"; exit 95; }
+`

@@ -1,0 +1,492 @@
+package vmlab
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var ecmDev = BenchDevices[1] // 1209:0001, cdc_ether, far side gecm0, targets 0.9 / 1.0
+
+// A device's guest output as benchScript's functions print it, with the
+// lines around them that the parser must skip.
+const cannedECM = `lab: booting
+CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=14 rc=0 :: DONGLEBLAST kernrx frames=1000/1000 intervals=900 in_ns=100000000 rate=9000 frames/s host_sent=0 host_ns=0 guest_ticks=9 if=gecm0 | BLAST if=usb1 frames=1000 size=1514 sent_in=0.078s rate=12864 frames/s 19.48 MB/s
+CELL drv=dongle dir=tx size=1514 n=1000 round=1 ticks=54 rc=0 :: DONGLEBLAST kernrx frames=1000/1000 intervals=999 in_ns=200000000 rate=4995 frames/s host_sent=0 host_ns=0 guest_ticks=12 if=gecm0 | DONGLEBLAST tx frames=1000 size=1514 guest_ticks=30 tx_packets=1000 tx_dropped=0
+CELL drv=kernel dir=rx size=1514 n=1000 round=1 ticks=34 rc=0 :: DONGLEBLAST kernrx frames=1000/1000 intervals=500 in_ns=50000000 rate=10000 frames/s host_sent=1000 host_ns=1 guest_ticks=8 if=usb1
+CELL drv=dongle dir=rx size=1514 n=1000 round=1 ticks=63 rc=0 drops=gecm0.tx_dropped=10, :: DONGLEBLAST rx frames=990/1000 intervals=989 in_ns=100000000 rate=9890 frames/s host_sent=1000 host_ns=1 guest_ticks=6 rx_errors=0 rx_dropped=0
+noise: kernrx ready
+CELL drv=kernel dir=tx size=64 n=2000 round=1 ticks=11 rc=1 :: FAIL no kernel netdev for 1209:0001 (is cdc_ether bound?)
+CELL drv=dongle dir=tx size=64 n=2000 round=1 ticks=7 rc=0 :: PEER frames=2000 bytes=128000 echoed=0 first_ns=1000000000 last_ns=2000000000 rate=1999 frames/s | DONGLEBLAST tx frames=2000 size=64 tx_packets=2000
+CELL drv=kernel dir=rtt size=64 n=50 round=1 ticks=12 rc=0 :: PING if=usb1 echoed=50/50 in 0.142s guest_ticks=5 rtt n=50 p50_us=400 p99_us=900 max_us=1000
+CELL drv=dongle dir=rtt size=64 n=50 round=1 ticks=86 rc=0 :: DONGLEBLAST rtt size=64 guest_ticks=10 n=50 p50_us=600 p99_us=3000 max_us=4000
+CELLDONE
+`
+
+func TestParseBenchCells(t *testing.T) {
+	cells, err := ParseBenchCells(ecmDev, 1, cannedECM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cells) != 5 {
+		t.Fatalf("%d cells, want 5 (tx, rx at 1514 and 64; rtt)", len(cells))
+	}
+	get := func(dir string, size int) *BenchCell {
+		for _, c := range cells {
+			if c.Dir == dir && c.Size == size {
+				return c
+			}
+		}
+		t.Fatalf("no cell %s %d", dir, size)
+		return nil
+	}
+	tx := get("tx", 1514)
+	// The counting side's rate and window: 900 intervals in 0.1 s; its
+	// guest_ticks (9) over the shell's (14): 9 ticks of 10 ms over 1000 frames.
+	if k := tx.Kernel[0]; k.Frames != 1000 || k.Rate != 9000 || k.Ticks != 9 || k.CPUPerFrame() != 90 {
+		t.Errorf("kernel tx 1514: %+v (cpu %v µs/frame), want 1000 frames at 9000/s, 9 ticks, 90 µs/frame", k, k.CPUPerFrame())
+	}
+	if d := tx.Dongle[0]; d.Rate != 4995 || d.Ticks != 12 {
+		t.Errorf("dongle tx 1514: %+v, want 4995/s and the counter's 12 ticks (not the sender's 30)", d)
+	}
+	if r := tx.Ratio(); math.Abs(r-4995.0/9000) > 1e-9 || !tx.Short() || tx.Problem() != "" {
+		t.Errorf("tx 1514: ratio %v short %v problem %q; want %v, short of 0.9, no problem", r, tx.Short(), tx.Problem(), 4995.0/9000)
+	}
+	rx := get("rx", 1514)
+	if p := rx.Problem(); !strings.Contains(p, "round 1 dongle: lost 10 of 1000 frames (counters: gecm0.tx_dropped=10,)") {
+		t.Errorf("rx 1514 problem %q: want the 10 lost frames named", p)
+	}
+	if rx.Ratio() != 0 || rx.Short() {
+		t.Errorf("rx 1514 with a loss: ratio %v short %v, want no ratio (the lossy round is not compared)", rx.Ratio(), rx.Short())
+	}
+	tx64 := get("tx", 64)
+	if p := tx64.Problem(); !strings.Contains(p, "round 1 kernel: exit 1: FAIL no kernel netdev") {
+		t.Errorf("tx 64 problem %q: want the kernel run's failure", p)
+	}
+	// The host peer's count (frames 1..2000 over 1 s), the shell's ticks (no guest_ticks anywhere).
+	if d := tx64.Dongle[0]; d.Rate != 1999 || d.Ticks != 7 {
+		t.Errorf("dongle tx 64: %+v, want 1999/s and the shell's 7 ticks", d)
+	}
+	rx64 := get("rx", 64)
+	if p := rx64.Problem(); p != "kernel: 0 of 1 rounds ran; dongle: 0 of 1 rounds ran" {
+		t.Errorf("rx 64 (no lines) problem %q", p)
+	}
+	rtt := get("rtt", 64)
+	if k, d := rtt.Kernel[0], rtt.Dongle[0]; k.Rate != 400 || k.P99 != 900 || d.Rate != 600 || d.P99 != 3000 || d.Ticks != 10 || d.CPUPerFrame() != 2000 {
+		t.Errorf("rtt: kernel %+v dongle %+v", k, d)
+	}
+	if r := rtt.Ratio(); r != 1.5 {
+		t.Errorf("rtt ratio %v, want 600/400", r)
+	}
+
+	for _, bad := range []string{
+		"CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=1 rc=0 PEER frames=1",        // no " :: "
+		"CELL drv=other dir=tx size=1514 n=1000 round=1 ticks=1 rc=0 :: x",                  // driver
+		"CELL drv=kernel dir=up size=1514 n=1000 round=1 ticks=1 rc=0 :: x",                 // direction
+		"CELL drv=kernel dir=tx size=1514 n=many round=1 ticks=1 rc=0 :: x",                 // count
+		"CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=1 :: DONGLEBLAST kernrx ...", // no rc
+	} {
+		if _, err := ParseBenchCells(ecmDev, 1, bad); !errors.Is(err, errBenchParse) {
+			t.Errorf("ParseBenchCells(%q): %v, want errBenchParse", bad, err)
+		}
+	}
+	// A result line that does not parse fails its run, not the device.
+	cs, err := ParseBenchCells(ecmDev, 1, "CELL drv=kernel dir=rx size=64 n=10 round=1 ticks=1 rc=0 :: DONGLEBLAST rx ready")
+	if err != nil || cs[3].Kernel[0].Err == "" {
+		t.Errorf("unparseable count: %v, run %+v; want the run failed", err, cs[3].Kernel)
+	}
+	cs, _ = ParseBenchCells(ecmDev, 1, "CELLSETUP failed (exit 2): ip: no such device\nCELL drv=kernel dir=rx size=64 n=10 round=1 ticks=1 rc=0 :: x")
+	for _, c := range cs {
+		if !strings.Contains(c.Problem(), "device setup failed (exit 2): ip: no such device") {
+			t.Errorf("%s after a failed setup: problem %q", c.Name(), c.Problem())
+		}
+	}
+}
+
+// cellOf builds a cell from rates per round (0: that run failed).
+func cellOf(dir string, kernel, dongle []float64) *BenchCell {
+	c := &BenchCell{Dev: ecmDev, Size: 1514, Dir: dir, Rounds: len(kernel)}
+	for i := range kernel {
+		k := BenchRun{Round: i + 1, Frames: 100, Want: 100, Rate: kernel[i], Ticks: uint64(10 * (i + 1))}
+		d := BenchRun{Round: i + 1, Frames: 100, Want: 100, Rate: dongle[i], Ticks: uint64(20 * (i + 1))}
+		if kernel[i] == 0 {
+			k.Err = "exit 1"
+		}
+		if dongle[i] == 0 {
+			d.Err = "exit 1"
+		}
+		c.Kernel, c.Dongle = append(c.Kernel, k), append(c.Dongle, d)
+	}
+	return c
+}
+
+func TestBenchCellRatioIsTheMedianOfSameRoundRatios(t *testing.T) {
+	// Same-round ratios 1.5, 0.5, 1.0: median 1.0. The ratio of the
+	// medians (150/200 = 0.75) or of the means would differ.
+	c := cellOf("rx", []float64{100, 200, 400}, []float64{150, 100, 400})
+	if r := c.Ratio(); r != 1.0 {
+		t.Errorf("ratio %v, want 1.0", r)
+	}
+	if c.Short() {
+		t.Error("1.0 against RX target 1.0: not short")
+	}
+	// Rounds pair by number, not position; a failed run drops its round;
+	// an even count takes the middle two's mean: (2.0 + 0.5) / 2.
+	c = cellOf("tx", []float64{100, 100, 100, 100}, []float64{200, 0, 50, 300})
+	c.Dongle[0], c.Dongle[3] = c.Dongle[3], c.Dongle[0] // round 4's run first
+	if r := c.Ratio(); r != 2.0 {
+		t.Errorf("rounds 1 (2.0), 3 (0.5), 4 (3.0): ratio %v, want the median 2.0", r)
+	}
+	c = cellOf("tx", []float64{100, 100}, []float64{200, 50})
+	if r := c.Ratio(); r != 1.25 {
+		t.Errorf("even count: ratio %v, want 1.25", r)
+	}
+	if c := cellOf("tx", []float64{100}, []float64{0}); c.Ratio() != 0 || c.Problem() != "round 1 dongle: exit 1" {
+		t.Errorf("no pair: ratio %v problem %q", c.Ratio(), c.Problem())
+	}
+	// Every frame arrived but too fast to time: no failure, no ratio.
+	c = cellOf("rx", []float64{100}, []float64{100})
+	c.Kernel[0].Rate = 0
+	if c.Problem() != "" || c.Ratio() != 0 || c.status() != "untimed" || !strings.HasSuffix(c.Line(), "status=untimed") {
+		t.Errorf("untimed run: problem %q ratio %v line %s", c.Problem(), c.Ratio(), c.Line())
+	}
+	if c.Kernel[0].Frames = 99; c.status() != "failed" {
+		t.Errorf("an untimed run that lost a frame: %s, want failed", c.status())
+	}
+}
+
+func TestBenchCellLine(t *testing.T) {
+	c := cellOf("tx", []float64{1000, 2000, 4000}, []float64{900, 1000, 4000})
+	want := "BENCH device=1209:0001 kernel=cdc_ether size=1514 dir=tx kernel_fps=2000 dongle_fps=1000 ratio=0.900 " +
+		"cpu_us_kernel=2000.0 cpu_us_dongle=4000.0 rounds=3 target=0.90 lost_kernel=0 dropped_kernel=0 lost_dongle=0 status=ok"
+	if got := c.Line(); got != want {
+		t.Errorf("line\n got %s\nwant %s", got, want)
+	}
+	c.Dongle[1].Frames = 97 // round 2 lost 3: not compared, counted, failed
+	want = "BENCH device=1209:0001 kernel=cdc_ether size=1514 dir=tx kernel_fps=2000 dongle_fps=2450 ratio=0.950 " +
+		"cpu_us_kernel=2000.0 cpu_us_dongle=4000.0 rounds=2 target=0.90 lost_kernel=0 dropped_kernel=0 lost_dongle=3 status=failed"
+	if got := c.Line(); got != want {
+		t.Errorf("line with a loss\n got %s\nwant %s", got, want)
+	}
+	r := cellOf("rtt", []float64{400}, []float64{600})
+	r.Size, r.Kernel[0].P99, r.Dongle[0].P99 = 64, 900, 3000
+	want = "BENCH device=1209:0001 kernel=cdc_ether size=64 dir=rtt kernel_fps=400 dongle_fps=600 ratio=1.500 " +
+		"cpu_us_kernel=1000.0 cpu_us_dongle=2000.0 kernel_p99_us=900 dongle_p99_us=3000 rounds=1 target=0.00 lost_kernel=0 dropped_kernel=0 lost_dongle=0 status=ok"
+	if got := r.Line(); got != want {
+		t.Errorf("rtt line\n got %s\nwant %s", got, want)
+	}
+	s := cellOf("rx", []float64{100}, []float64{90})
+	if !strings.HasSuffix(s.Line(), "status=short") {
+		t.Errorf("0.9 against RX target 1.0: %s", s.Line())
+	}
+}
+
+func TestBenchReportTableAndOK(t *testing.T) {
+	ok := cellOf("rx", []float64{100}, []float64{120})
+	lossy := cellOf("tx", []float64{100}, []float64{100})
+	lossy.Kernel[0].Frames, lossy.Kernel[0].Drops = 60, "none"
+	failed := &BenchCell{Dev: BenchDevices[5], Size: 64, Dir: "rx", Rounds: 1, Fail: "boot: lab guest did not finish"}
+	rep := &BenchReport{Rounds: 1, Cells: []*BenchCell{ok}}
+	if !rep.OK() {
+		t.Error("a report whose cells all ran is not OK")
+	}
+	rep.Cells = append(rep.Cells, lossy, failed)
+	if rep.OK() || (&BenchReport{}).OK() {
+		t.Error("a report with a lossy or failed cell, or none, is OK")
+	}
+	var b strings.Builder
+	rep.WriteTable(&b)
+	tab := b.String()
+	for _, want := range []string{"1.20", "failed: round 1 kernel: lost 40 of 100 frames (counters: none)", "rtl8153", "failed: boot: lab guest did not finish", "median of 1 same-boot rounds"} {
+		if !strings.Contains(tab, want) {
+			t.Errorf("table lacks %q:\n%s", want, tab)
+		}
+	}
+	if n := strings.Count(tab, "\n"); n != 5 {
+		t.Errorf("table has %d lines, want header + 3 rows + note:\n%s", n, tab)
+	}
+}
+
+func TestBenchSVG(t *testing.T) {
+	cells := []*BenchCell{
+		cellOf("tx", []float64{100}, []float64{50}),
+		cellOf("rx", []float64{100}, []float64{125}),
+		cellOf("rx", []float64{100}, []float64{260}), // axis to 3.0
+		cellOf("tx", []float64{100}, []float64{700}), // cut at 3.0
+		{Dev: BenchDevices[4], Size: 64, Dir: "tx", Rounds: 1, Fail: "boot <failed> & gone"},
+	}
+	rep := &BenchReport{Rounds: 1, Cells: cells}
+	svg := rep.SVG()
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	type bar struct {
+		class, cell    string
+		ratio, height  float64
+		y, x, bottomAt float64
+	}
+	var bars []bar
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed XML: %v\n%s", err, svg)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "rect" {
+			continue
+		}
+		a := map[string]string{}
+		for _, at := range se.Attr {
+			a[at.Name.Local] = at.Value
+		}
+		if !strings.HasPrefix(a["class"], "bar ") {
+			continue
+		}
+		num := func(k string) float64 {
+			v, err := strconv.ParseFloat(a[k], 64)
+			if err != nil {
+				t.Fatalf("rect %s=%q: %v", k, a[k], err)
+			}
+			return v
+		}
+		bars = append(bars, bar{class: a["class"], cell: a["data-cell"], ratio: num("data-ratio"), height: num("height"), y: num("y")})
+	}
+	if !strings.Contains(svg, `<text class="cut" x="128" y="37.0" font-size="9" text-anchor="middle">7.0</text>`) {
+		t.Errorf("the cut bar (7.0) has no label with its ratio at the top:\n%s", svg)
+	}
+	if len(bars) != len(cells) {
+		t.Fatalf("%d bars, want one per cell (%d)", len(bars), len(cells))
+	}
+	scale := svgPlotH / 3.0
+	for i, b := range bars {
+		c := cells[i]
+		want := c.Ratio()
+		h := min(want, 3.0)
+		if c.Problem() != "" {
+			want = 0
+			if b.class != "bar failed" {
+				t.Errorf("bar %d class %q, want failed", i, b.class)
+			}
+		} else if b.class != "bar "+c.Dir {
+			t.Errorf("bar %d class %q, want %q", i, b.class, "bar "+c.Dir)
+		}
+		if b.cell != c.Name() || math.Abs(b.ratio-want) > 1e-3 {
+			t.Errorf("bar %d: cell %q ratio %v, want %q %v", i, b.cell, b.ratio, c.Name(), want)
+		}
+		if c.Problem() != "" {
+			h = 0
+		}
+		if math.Abs(b.height-h*scale) > 0.1 || math.Abs(b.y+b.height-(svgTopPad+svgPlotH)) > 0.1 {
+			t.Errorf("bar %d (%s): height %v at y %v, want %v standing on the axis", i, b.cell, b.height, b.y, h*scale)
+		}
+	}
+}
+
+func TestSelectBenchDevices(t *testing.T) {
+	d, err := SelectBenchDevices("rtl8153, 1209:0001")
+	if err != nil || len(d) != 2 || d[0].Name != "ecm" || d[1].Kernel != "r8152" {
+		t.Errorf("SelectBenchDevices: %+v, %v; want ecm then rtl8153 (the table's order)", d, err)
+	}
+	if d, _ := SelectBenchDevices(""); len(d) != len(BenchDevices) {
+		t.Errorf("no selection: %d devices, want all", len(d))
+	}
+	if _, err := SelectBenchDevices("ecm,rtl8152"); !errors.Is(err, ErrBenchConfig) || !strings.Contains(err.Error(), `"rtl8152"`) {
+		t.Errorf("unknown device: %v, want ErrBenchConfig naming it", err)
+	}
+	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 0, Rounds: 1, Devices: d}).check(); !errors.Is(err, ErrBenchConfig) {
+		t.Errorf("-rtt 0: %v, want ErrBenchConfig", err)
+	}
+}
+
+func TestBenchScript(t *testing.T) {
+	dev := BenchDevices[5]
+	s := benchScript(dev, BenchAllConfig{N: 700, N64: 1400, NRTT: 30, Rounds: 2, Profile: true})
+	for _, want := range []string{
+		"ID=0bda:8153\nFAR=veth0\nKDRV=r8152\nPROF=1\n",
+		"ffsmodel -daemon -model rtl8153 -usbip -echo=false -wire va",
+		"for v in kernel dongle; do tx $v 1514 700 1; done\nfor v in kernel dongle; do rx $v 1514 700 1; done\n" +
+			"for v in kernel dongle; do tx $v 64 1400 1; done\nfor v in kernel dongle; do rx $v 64 1400 1; done\n" +
+			"echo_on\nfor v in kernel dongle; do rtt $v 30 1; done\necho_off\n",
+		"for v in dongle kernel; do tx $v 1514 700 2; done", // round 2: dongle first
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q", want)
+		}
+	}
+	if strings.Contains(s, " 3; done") {
+		t.Error("script runs a third round")
+	}
+	if sh, err := exec.LookPath("sh"); err == nil {
+		for _, d := range BenchDevices {
+			s := benchScript(d, BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 2, Profile: true})
+			if out, err := exec.Command(sh, "-n", "-c", s).CombinedOutput(); err != nil {
+				t.Errorf("%s: sh -n: %v: %s", d.Name, err, out)
+			}
+			if d.Rebind != strings.Contains(s, "/sys/bus/usb/drivers/$KDRV/unbind") {
+				t.Errorf("%s: Rebind %v, but the script's rebind is there: %v", d.Name, d.Rebind, !d.Rebind)
+			}
+		}
+	}
+	if u := benchScript(BenchDevices[0], BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1}); strings.Contains(u, "PROF=1") || !strings.Contains(u, "labguest peer mode count") {
+		t.Errorf("usb-net script: profiles off, the host peer counting:\n%s", u)
+	}
+}
+
+func TestReplayBench(t *testing.T) {
+	// Devices in BenchDevices' order whatever the text's; lines before
+	// the first CELLDEV belong to no device.
+	text := "CELL drv=kernel dir=tx size=1514 n=1 round=1 ticks=1 rc=0 :: stray\n" +
+		"CELLDEV rtl8153\nCELL drv=kernel dir=rtt size=64 n=50 round=1 ticks=1 rc=0 :: PING rtt n=50 p50_us=7 p99_us=9\n" +
+		"CELLDEV ecm\n" + cannedECM
+	rep, err := ReplayBench(text, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Cells) != 10 || rep.Cells[0].Dev.Name != "ecm" || rep.Cells[5].Dev.Name != "rtl8153" {
+		t.Fatalf("%d cells, first %s, sixth %s; want ecm's 5 then rtl8153's 5", len(rep.Cells), rep.Cells[0].Name(), rep.Cells[5].Name())
+	}
+	if r := rep.Cells[9].Kernel; len(r) != 1 || r[0].Rate != 7 || rep.Cells[0].Kernel[0].Rate != 9000 {
+		t.Errorf("replayed runs: rtl8153 rtt %+v, ecm tx %+v", r, rep.Cells[0].Kernel)
+	}
+	if _, err := ReplayBench("CELLDEV rtl8152\n", 1); !errors.Is(err, ErrBenchConfig) {
+		t.Errorf("unknown device: %v", err)
+	}
+	if _, err := ReplayBench(cannedECM, 1); !errors.Is(err, ErrBenchConfig) {
+		t.Errorf("no CELLDEV: %v", err)
+	}
+	if s := benchScript(BenchDevices[2], BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1}); !strings.HasPrefix(s, "echo CELLDEV ncm\n") {
+		t.Errorf("script does not name its device first:\n%.80s", s)
+	}
+}
+
+func TestBenchKernelDeclaredDrops(t *testing.T) {
+	// Round 1: 3 frames short, the kernel's tx_dropped rose by 3: the
+	// driver declared them; reported, compared, not a failure. Round 2:
+	// 3 short but only 2 declared: a loss.
+	out := "CELL drv=kernel dir=tx size=1514 n=3000 round=1 ticks=10 rc=0 drops=usb2.tx_dropped=3, :: kernel_tx_dropped=3 DONGLEBLAST kernrx frames=2997/3000 intervals=2000 in_ns=1000000000 rate=2000 frames/s guest_ticks=9 | BLAST\n" +
+		"CELL drv=dongle dir=tx size=1514 n=3000 round=1 ticks=10 rc=0 :: DONGLEBLAST kernrx frames=3000/3000 intervals=1000 in_ns=1000000000 | DONGLEBLAST tx\n" +
+		"CELL drv=kernel dir=tx size=1514 n=3000 round=2 ticks=10 rc=0 drops=usb2.tx_dropped=5, :: kernel_tx_dropped=2 DONGLEBLAST kernrx frames=2997/3000 intervals=2000 in_ns=1000000000 | BLAST\n" +
+		"CELL drv=dongle dir=tx size=1514 n=3000 round=2 ticks=10 rc=0 :: DONGLEBLAST kernrx frames=3000/3000 intervals=1000 in_ns=1000000000 | DONGLEBLAST tx\n"
+	cells, err := ParseBenchCells(BenchDevices[2], 2, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cells[0]
+	if p := c.Problem(); p != "round 2 kernel: lost 3 of 3000 frames (counters: usb2.tx_dropped=5,)" {
+		t.Errorf("problem %q: want round 2's undeclared loss only", p)
+	}
+	if r := c.Ratio(); r != 0.5 {
+		t.Errorf("ratio %v, want round 1's 1000/2000", r)
+	}
+	if l := c.Line(); !strings.Contains(l, " lost_kernel=6 dropped_kernel=5 lost_dongle=0 status=failed") {
+		t.Errorf("line %s: want every lost frame counted and the declared ones", l)
+	}
+	var b strings.Builder
+	(&BenchReport{Rounds: 2, Cells: cells[:1]}).WriteTable(&b)
+	if !strings.Contains(b.String(), "round 1: the kernel's cdc_ncm dropped 3 (its tx_dropped)") {
+		t.Errorf("table does not say the kernel dropped frames:\n%s", b.String())
+	}
+	cells[0].Kernel = cells[0].Kernel[:1]
+	cells[0].Dongle = cells[0].Dongle[:1]
+	cells[0].Rounds = 1
+	if p := cells[0].Problem(); p != "" || !strings.HasSuffix(cells[0].Line(), "status=short") {
+		t.Errorf("declared drops only: problem %q, line %s; want none, short of 1.0", p, cells[0].Line())
+	}
+}
+
+func TestWriteBenchOutputsAndProfiles(t *testing.T) {
+	short := cellOf("tx", []float64{100, 100, 100}, []float64{50, 60, 70}) // ecm tx 1514: 0.6 < 0.9
+	fine := cellOf("rx", []float64{100, 100, 100}, []float64{150, 160, 170})
+	rep := &BenchReport{Rounds: 3, Cells: []*BenchCell{short, fine}}
+	dir := t.TempDir()
+	svg, err := WriteBenchOutputs(filepath.Join(dir, "out"), rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := os.ReadFile(filepath.Join(dir, "out", "bench.lines"))
+	if err != nil || string(lines) != short.Line()+"\n"+fine.Line()+"\n" {
+		t.Errorf("bench.lines = %q, %v; want each cell's line", lines, err)
+	}
+	if b, err := os.ReadFile(svg); err != nil || string(b) != rep.SVG() {
+		t.Errorf("%s: %v, or not the report's plot", svg, err)
+	}
+	// The short cell's profiles, round by round, are copied out; the
+	// cell that reached its target gets none.
+	run := filepath.Join(dir, "run")
+	os.MkdirAll(filepath.Join(run, "share", "prof"), 0o755)
+	for _, f := range []string{"tx-1514-r2.prof", "tx-1514-r1.prof", "rx-1514-r1.prof", "tx-64-r1.prof"} {
+		os.WriteFile(filepath.Join(run, "share", "prof", f), []byte("not a profile"), 0o644)
+	}
+	ps := benchProfiles(context.Background(), ecmDev, rep.Cells, run, "/nonexistent/dongleblast", dir)
+	if len(ps) != 1 || ps[0].Cell != "ecm tx 1514" {
+		t.Fatalf("profiles %+v: want the short cell's only", ps)
+	}
+	want := []string{filepath.Join(dir, "ecm-tx-1514-r1.prof"), filepath.Join(dir, "ecm-tx-1514-r2.prof")}
+	if !slices.Equal(ps[0].Files, want) {
+		t.Errorf("files %v, want %v", ps[0].Files, want)
+	}
+	if ps[0].Top == "" {
+		t.Error("no pprof output or error for the cell")
+	}
+}
+
+// TestReplayBenchOfARealRun reads the guest output of a whole bench --all
+// (testdata/bench-all.log: 6 devices, 3 rounds, 3000/6000 frames; the
+// plot and lines beside it were drawn from it) and checks values worked
+// out by hand from its lines.
+func TestReplayBenchOfARealRun(t *testing.T) {
+	text, err := os.ReadFile("testdata/bench-all.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ReplayBench(string(text), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Cells) != 30 {
+		t.Fatalf("%d cells, want 6 devices x 5", len(rep.Cells))
+	}
+	// usbnet tx 1514, round 1, kernel: PEER first_ns=...108294584
+	// last_ns=...383842260: 2999 intervals in 275547676 ns; 62 ticks
+	// (no guest_ticks in the line) over 3000 frames.
+	k := rep.Cells[0].Kernel[0]
+	if math.Abs(k.Rate-2999/0.275547676) > 0.01 || math.Abs(k.CPUPerFrame()-62e4/3000) > 1e-9 {
+		t.Errorf("usbnet tx 1514 round 1 kernel: %v frames/s, %v µs/frame", k.Rate, k.CPUPerFrame())
+	}
+	var failed []string
+	for _, c := range rep.Cells {
+		if c.Problem() != "" {
+			failed = append(failed, c.Name()+": "+c.Problem())
+		}
+	}
+	want := []string{
+		"ncm tx 1514: round 1 kernel: lost 3 of 3000 frames (counters: gncm0.rx_dropped=2997,usb2.tx_dropped=3,); " +
+			"round 2 kernel: lost 3 of 3000 frames (counters: gncm0.rx_dropped=23994,usb2.tx_dropped=3,)",
+		"rtl8153 rx 64: round 1 dongle: lost 212 of 6000 frames (counters: veth0.rx_dropped=18000,); " +
+			"round 2 dongle: lost 1711 of 6000 frames (counters: veth0.rx_dropped=36000,)",
+	}
+	if !slices.Equal(failed, want) {
+		t.Errorf("failed cells:\n%s\nwant:\n%s", strings.Join(failed, "\n"), strings.Join(want, "\n"))
+	}
+	lines, err := os.ReadFile("testdata/bench-all.lines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for _, c := range rep.Cells {
+		got.WriteString(c.Line() + "\n")
+	}
+	if got.String() != string(lines) {
+		t.Errorf("lines differ from testdata/bench-all.lines (regenerate with dongle lab bench --all -replay testdata/bench-all.log -out DIR):\n%s", got.String())
+	}
+}
