@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -490,7 +491,8 @@ func WriteBenchOutputs(dir string, r *BenchReport) (svgPath string, err error) {
 // ReplayBench rebuilds a report from guest output saved by BenchAll
 // (DIR/<device>.log, or any text with each device's lines after its
 // "CELLDEV <name>" line), without booting: to redraw the table, lines
-// and plot. Devices appear in BenchDevices' order.
+// and plot. Devices appear in BenchDevices' order. rounds <= 0: as
+// many as the output's CELL lines name.
 func ReplayBench(out string, rounds int) (*BenchReport, error) {
 	per := map[string]*strings.Builder{}
 	var cur *strings.Builder
@@ -507,6 +509,9 @@ func ReplayBench(out string, rounds int) (*BenchReport, error) {
 			cur.WriteString(line + "\n")
 		}
 	}
+	if rounds <= 0 {
+		rounds = logRounds(out)
+	}
 	rep := &BenchReport{Rounds: rounds}
 	for _, d := range BenchDevices {
 		if per[d.Name] == nil {
@@ -522,6 +527,26 @@ func ReplayBench(out string, rounds int) (*BenchReport, error) {
 		return nil, fmt.Errorf("%w: no CELLDEV line: nothing to replay", ErrBenchConfig)
 	}
 	return rep, nil
+}
+
+// logRounds is the highest round a saved guest output's CELL lines
+// name (1 if none does).
+func logRounds(out string) int {
+	n := 1
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "CELL ") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "round="); ok {
+				if r, err := strconv.Atoi(v); err == nil && r > n {
+					n = r
+				}
+				break
+			}
+		}
+	}
+	return n
 }
 
 // rebindScript unbinds the kernel's driver from the device's interfaces

@@ -449,9 +449,12 @@ func TestReplayBenchOfARealRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := ReplayBench(string(text), 3)
+	rep, err := ReplayBench(string(text), 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rep.Rounds != 3 {
+		t.Errorf("rounds %d, want the 3 the log's CELL lines name", rep.Rounds)
 	}
 	if len(rep.Cells) != 30 {
 		t.Fatalf("%d cells, want 6 devices x 5", len(rep.Cells))

@@ -268,7 +268,7 @@ func (r *BenchReport) OK() bool {
 // ratio), the target and what went wrong.
 func (r *BenchReport) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "device\tvid:pid\tkernel\tsize\tdir\tkernel\tdongle\tratio\tspread\ttarget\tcpu µs k\tcpu µs d\tstatus\t")
+	fmt.Fprintln(tw, "device\tvid:pid\tkernel\tsize\tdir\tkernel\tdongle\tratio\tspread\ttarget\tcpu µs k\tcpu µs d\t  status")
 	for _, c := range r.Cells {
 		unit := "/s"
 		if c.Dir == "rtt" {
@@ -302,7 +302,7 @@ func (r *BenchReport) WriteTable(w io.Writer) {
 				st += fmt.Sprintf("; round %d: the kernel's %s dropped %d (its tx_dropped)", k.Round, c.Dev.Kernel, k.KernelTxDropped)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f\t%.1f\t%s\t\n", c.Dev.Name, c.Dev.ID, c.Dev.Kernel, c.Size, c.Dir,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f\t%.1f\t  %s\n", c.Dev.Name, c.Dev.ID, c.Dev.Kernel, c.Size, c.Dir,
 			k, d, c.Ratio(), spread, target, stat(c.Kernel, cpu), stat(c.Dongle, cpu), st)
 	}
 	tw.Flush()

@@ -241,6 +241,11 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 			*n64 = 2 * *n
 		}
 		if *replay != "" {
+			rFlag := false
+			fs.Visit(func(f *flag.Flag) { rFlag = rFlag || f.Name == "rounds" })
+			if !rFlag {
+				*rounds = 0 // as many as the log shows
+			}
 			return c.benchReplay(*replay, *rounds, *outDir)
 		}
 		return c.benchAll(ctx, *devices, BenchAllConfig{N: *n, N64: *n64, NRTT: *nrtt, Rounds: *rounds, Profile: *profile, Out: *outDir}, *lock)
