@@ -174,12 +174,14 @@ func TestDeviceVanished(t *testing.T) {
 	s = newScript()
 	s.add(0, usbnet.Event{Kind: usbnet.EventLife, Life: 1, Bus: 1, Address: 3})
 	s.urb(1, 2, bulk, bulkOut, 60, stOK)
-	prev, _ := s.urb(3, 4, bulk, bulkIn, 60, stEPROTO)
+	prev, proto := s.urb(3, 4, bulk, bulkIn, 60, stEPROTO)
 	first := s.add(2500, usbnet.Event{Kind: usbnet.EventLife, Life: 2, Bus: 1, Address: 4, Gap: 2496 * 1e6, PrevRecord: prev})
 	f = s.run(&deviceVanished{}, 3000)
-	fires(t, f, "device-vanished", prev, first)
-	if !strings.Contains(f.Summary, "came back 1 time(s)") || !strings.Contains(f.Summary, "2.496s") || !strings.Contains(f.Evidence[1].What, "life 2 begins at 1.4") ||
-		f.Evidence[0].What != "the last record of life 1" || !f.Evidence[0].Time.Equal(s.at(4)) {
+	// The -EPROTO the life ended on is the vanishing's (dummy_hcd's way).
+	fires(t, f, "device-vanished", proto, prev, first)
+	if !strings.Contains(f.Summary, "1 URB(s) failed") || !strings.Contains(f.Summary, "came back 1 time(s)") || !strings.Contains(f.Summary, "2.496s") ||
+		!strings.Contains(f.Evidence[0].What, "-71 EPROTO") || !strings.Contains(f.Evidence[2].What, "life 2 begins at 1.4") ||
+		f.Evidence[1].What != "the last record of life 1" || !f.Evidence[1].Time.Equal(s.at(4)) {
 		t.Errorf("finding %+v", f)
 	}
 }
@@ -206,18 +208,34 @@ func TestDeviceVanishedNearMisses(t *testing.T) {
 	s.ctl(1, 2, hw.Setup{RequestType: 0x80, Request: 6, Value: 0x100, Length: 18}, make([]byte, 18), stOK)
 	s.add(3, usbnet.Event{Kind: usbnet.EventLife, Life: 2, PrevRecord: 3})
 	silent(t, s.run(&deviceVanished{}, 10), "a replug before traffic")
+
+	// A trace that ends on errors, with no gone status and no new life.
+	s = newScript()
+	s.urb(0, 1, bulk, bulkIn, 60, stOK)
+	s.urb(2, 3, bulk, bulkIn, 2048, stEPROTO)
+	s.urb(4, 5, bulk, bulkIn, 2048, stEPROTO)
+	silent(t, s.run(&deviceVanished{}, 10), "errors the trace ends on")
+
+	// Errors, then a success, then a gone status: only the gone status is
+	// the vanishing's.
+	s = newScript()
+	s.urb(0, 1, bulk, bulkIn, 60, stOK)
+	s.urb(2, 3, bulk, bulkIn, 2048, stEPROTO)
+	s.urb(4, 5, bulk, bulkIn, 60, stOK)
+	_, g := s.urb(6, 7, bulk, bulkIn, 2048, stESHUTDOWN)
+	fires(t, s.run(&deviceVanished{}, 10), "device-vanished", g)
 }
 
 func TestHaltNotCleared(t *testing.T) {
 	s := newScript()
 	_, h := s.urb(0, 100, bulk, bulkIn, 2048, stEPIPE)
-	s.urb(101, 102, bulk, bulkIn, 2048, stEPIPE)
+	_, again := s.urb(101, 102, bulk, bulkIn, 2048, stEPIPE)
 	s.ctl(103, 104, hw.Setup{RequestType: hw.RecipEndpoint, Request: hw.ReqClearFeature, Index: bulkOut}, nil, stOK)          // another endpoint
 	s.ctl(105, 106, hw.Setup{RequestType: hw.RecipEndpoint, Request: hw.ReqClearFeature, Index: bulkIn}, nil, stEPIPE)        // failed
 	s.ctl(107, 108, hw.Setup{RequestType: hw.RecipEndpoint, Request: hw.ReqClearFeature, Value: 1, Index: bulkIn}, nil, stOK) // not ENDPOINT_HALT
 	f := s.run(&haltNotCleared{}, 1100)
-	fires(t, f, "halt-not-cleared", h)
-	if !strings.Contains(f.Evidence[0].What, "endpoint 0x81") || !strings.Contains(f.Evidence[0].What, "; 1 more URBs") {
+	fires(t, f, "halt-not-cleared", h, again)
+	if !strings.Contains(f.Evidence[0].What, "endpoint 0x81") || !strings.Contains(f.Evidence[0].What, "; 1 more URBs") || !strings.Contains(f.Evidence[1].What, "still halted") {
 		t.Errorf("evidence %+v", f.Evidence)
 	}
 
@@ -261,7 +279,7 @@ func TestHaltNotClearedNearMisses(t *testing.T) {
 // starve logs one starvation episode: the last URB completing at t0, a
 // gap, a URB submitted at t0+gap that completes after quick ms with data.
 func starve(s *script, t0, gap, quick float64) []int {
-	_, idle := s.urb(t0-5, t0, bulk, bulkIn, 2048, stOK)
+	_, idle := s.urb(t0-10, t0, bulk, bulkIn, 2048, stOK) // not quick: no gap of its own
 	sub, done := s.urb(t0+gap, t0+gap+quick, bulk, bulkIn, 2048, stOK)
 	return []int{idle, sub, done}
 }
@@ -284,9 +302,9 @@ func TestRxStarvationNearMisses(t *testing.T) {
 			starve(s, 10, 99, 1)
 			starve(s, 1000, 99, 1)
 		},
-		"the device had nothing (completes after 3 ms)": func(s *script) {
-			starve(s, 10, 200, 3)
-			starve(s, 1000, 200, 3)
+		"the device had nothing (completes after 5.5 ms)": func(s *script) {
+			starve(s, 10, 200, 5.5)
+			starve(s, 1000, 200, 5.5)
 		},
 		"another URB still outstanding": func(s *script) {
 			s.urb(0, -1, bulk, bulkIn, 2048, 0)

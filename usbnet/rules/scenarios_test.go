@@ -124,7 +124,7 @@ var scenarios = map[string]scenario{
 		traffic(s)
 		quick := time.Millisecond
 		if near {
-			quick = 5 * time.Millisecond // the device had nothing waiting
+			quick = 8 * time.Millisecond // the device had nothing waiting (past StarveQuick)
 		}
 		var cite []int
 		for i := 0; i < 2; i++ {
