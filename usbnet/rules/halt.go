@@ -28,7 +28,7 @@ var haltNotClearedInfo = usbnet.RuleInfo{
 }
 
 type haltNotCleared struct {
-	halted [32]cite // by endpoint number and direction; rec 0: not halted
+	halted [32]cite     // by endpoint number and direction; rec 0: not halted
 	after  [32]citeList // the URBs failing -EPIPE on it since (the cap shared with the halt's own)
 }
 

@@ -51,7 +51,7 @@ type errorStorm struct {
 	win    [StormCount]cite // ring of the last failures
 	head   int
 	filled int
-	first  [StormCount]cite // the window that made the storm
+	first  [StormCount]cite                // the window that made the storm
 	more   [MaxCited - StormCount - 1]cite // the failures after it, as many as the cap leaves
 	nmore  int
 	fired  bool
