@@ -408,6 +408,28 @@ func TestLinkNeedsFilter(t *testing.T) {
 	}
 }
 
+// TestLinkNeedsFilterAfterLinkDown: a device that withholds link until
+// the filter does so after each link down, not only at bind (the lab's
+// capture: the link down, 2.1 s of polling, the filter, the link up).
+func TestLinkNeedsFilterAfterLinkDown(t *testing.T) {
+	s := newScript()
+	s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+	s.link(5, false) // not up yet: no span of its own
+	s.ctl(10, 11, setFilter, nil, stOK)
+	s.link(20, true) // at once: the first link needed nothing
+	down := s.link(800, false)
+	filter := s.ctl(2950, 2951, setFilter, nil, stOK) - 1
+	up := s.link(2952, true)
+	down2 := s.link(4000, false)
+	filter2 := s.ctl(5000, 5001, setFilter, nil, stOK) - 1
+	up2 := s.link(5100, true)
+	f := s.run(&linkNeedsFilter{}, 6000)
+	fires(t, f, "link-needs-filter", down, filter, up, down2, filter2, up2)
+	if !strings.Contains(f.Summary, "2.15s of polling") || !strings.Contains(f.Summary, "(2 times)") || !strings.HasPrefix(f.Evidence[0].What, "link down") {
+		t.Errorf("finding %+v", f)
+	}
+}
+
 func TestLinkNeedsFilterNearMisses(t *testing.T) {
 	cases := map[string]func(s *script){
 		"polled 999 ms": func(s *script) {
@@ -424,8 +446,23 @@ func TestLinkNeedsFilterNearMisses(t *testing.T) {
 			s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
 			s.link(500, true)
 			s.link(600, false)
+			s.link(1700, true) // back on its own
 			s.ctl(2000, 2001, setFilter, nil, stOK)
 			s.link(2100, true)
+		},
+		"polled 999 ms after the link went down": func(s *script) {
+			s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+			s.link(500, true)
+			s.link(600, false)
+			s.ctl(1599, 1600, setFilter, nil, stOK)
+			s.link(1700, true)
+		},
+		"the filter while the link was up": func(s *script) {
+			s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+			s.link(500, true)
+			s.ctl(1600, 1601, setFilter, nil, stOK)
+			s.link(2600, false)
+			s.link(2700, true)
 		},
 		"no filter": func(s *script) {
 			s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
