@@ -493,54 +493,70 @@ func TestLinkNeedsFilterNearMisses(t *testing.T) {
 
 func TestPoorAggregation(t *testing.T) {
 	s := newScript()
-	first := s.transfer(0, bulkIn, 1514, 1, nil)
-	for i := 1; i < AggFrames-1; i++ {
-		s.transfer(float64(i)*0.2, bulkIn, 1514, 1, nil)
-		s.transfer(float64(i)*0.2, bulkOut, 3000, 2, nil) // TX is not the chip's aggregation
-		s.transfer(float64(i)*0.2, bulkIn, 0, 0, nil)     // nothing decoded
+	s.transfer(0.7499, bulkIn, 1514, 1, nil) // 250.1 µs before the run: not in it
+	var want []int
+	for i := 0; i < AggRun; i++ {
+		at := 1 + float64(i)*0.25 // exactly AggGap apart
+		c := s.transfer(at, bulkIn, 1514, 1, nil)
+		s.transfer(at, bulkOut, 3000, 2, nil) // TX is not the chip's aggregation
+		s.transfer(at, bulkIn, 0, 0, nil)     // nothing decoded
+		if i < MaxCited {
+			want = append(want, c)
+		}
 	}
-	last := s.transfer(999, bulkIn, 1514, 1, nil)
 	f := s.run(&poorAggregation{}, 1000)
-	fires(t, f, "poor-aggregation", first, last)
-	if !strings.HasPrefix(f.Summary, "1 second(s)") || !strings.Contains(f.Summary, "up to 4000 frames/s") || !strings.Contains(f.Evidence[0].What, "4000 RX frames") ||
-		!strings.Contains(f.Evidence[1].What, "the last of those 4000 transfers") {
+	fires(t, f, "poor-aggregation", want...)
+	if !strings.HasPrefix(f.Summary, "1 run(s)") || !strings.Contains(f.Summary, "the longest 32 transfers, 4000 frames/s") ||
+		!strings.Contains(f.Evidence[0].What, "a run begins") || !strings.Contains(f.Evidence[1].What, "250 µs after") {
 		t.Errorf("finding %+v", f)
 	}
 
-	// Two windows: the first closed by the next transfer.
+	// Two runs, the first ended by a gap: both cited (up to the cap), the
+	// summary gives the longer.
 	s = newScript()
-	var want []int
-	for w := 0; w < 2; w++ {
-		t0 := float64(w) * 1000
-		want = append(want, s.transfer(t0, bulkIn, 1514, 1, nil))
-		var l int
-		for i := 1; i < AggFrames; i++ {
-			l = s.transfer(t0+float64(i)*0.2, bulkIn, 1514, 1, nil)
+	want = nil
+	for r, n := range []int{AggRun, AggRun + 8} {
+		for i := 0; i < n; i++ {
+			c := s.transfer(float64(r)*100+float64(i)*0.1, bulkIn, 1514, 1, nil)
+			if len(want) < MaxCited {
+				want = append(want, c)
+			}
 		}
-		want = append(want, l)
 	}
-	fires(t, s.run(&poorAggregation{}, 2000), "poor-aggregation", want...)
+	f = s.run(&poorAggregation{}, 1000)
+	fires(t, f, "poor-aggregation", want...)
+	if !strings.HasPrefix(f.Summary, "2 run(s)") || !strings.Contains(f.Summary, "the longest 40 transfers") {
+		t.Errorf("finding %+v", f)
+	}
 }
 
 func TestPoorAggregationNearMisses(t *testing.T) {
 	s := newScript()
-	for i := 0; i < AggFrames-1; i++ {
-		s.transfer(float64(i)*0.2, bulkIn, 1514, 1, nil)
+	for i := 0; i < AggRun-1; i++ {
+		s.transfer(float64(i)*0.1, bulkIn, 1514, 1, nil)
 	}
-	silent(t, s.run(&poorAggregation{}, 1000), "3999 frames")
+	silent(t, s.run(&poorAggregation{}, 1000), "31 transfers")
 
 	s = newScript()
-	for i := 0; i < AggFrames-1; i++ {
-		s.transfer(float64(i)*0.2, bulkIn, 1514, 1, nil)
+	for i := 0; i < AggRun; i++ {
+		s.transfer(float64(i)*0.2501, bulkIn, 1514, 1, nil)
 	}
-	s.transfer(900, bulkIn, 3028, 2, nil)
-	silent(t, s.run(&poorAggregation{}, 1000), "one transfer of two frames")
+	silent(t, s.run(&poorAggregation{}, 1000), "250.1 µs apart")
 
 	s = newScript()
-	for i := 0; i < AggFrames; i++ {
-		s.transfer(float64(i)*0.2501, bulkIn, 1514, 1, nil) // 4000 frames over 1000.1 ms: two windows
+	for i := 0; i < 2*AggRun-2; i++ {
+		s.transfer(float64(i)*0.1, bulkIn, 1514, 1, nil)
+		if i == AggRun-2 {
+			s.transfer(float64(i)*0.1+0.05, bulkIn, 3028, 2, nil)
+		}
 	}
-	silent(t, s.run(&poorAggregation{}, 1001), "4000 frames over more than a second")
+	silent(t, s.run(&poorAggregation{}, 1000), "a transfer of two frames in the run")
+
+	s = newScript()
+	for i := 0; i < AggRun; i++ {
+		s.transfer(float64(i)*0.1, bulkOut, 1514, 1, nil)
+	}
+	silent(t, s.run(&poorAggregation{}, 1000), "bulk OUT")
 }
 
 func TestRxOverflow(t *testing.T) {
