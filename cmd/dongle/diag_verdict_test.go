@@ -21,11 +21,12 @@ func TestDiagVerdictFirst(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, e)
 	}
 	lines := strings.Split(out, "\n")
-	if !strings.HasPrefix(lines[0], "Verdict:  1 failure(s): rx-overflow") || !strings.HasPrefix(lines[1], "  [error] rx-overflow: 1 bulk IN URB(s)") ||
-		!strings.Contains(lines[2], "record ") || !strings.Contains(lines[2], "-75 EOVERFLOW") {
+	if !strings.HasPrefix(lines[0], "Verdict:  1 failure(s): rx-overflow") || !strings.HasPrefix(lines[1], "  [error] rx-overflow: 4 bulk IN URB(s)") ||
+		!strings.Contains(lines[2], "record 61 ") || !strings.Contains(lines[2], "-75 EOVERFLOW") {
 		t.Errorf("the verdict is not first:\n%s", strings.Join(lines[:6], "\n"))
 	}
-	if !strings.Contains(out, "likely causes: ") || !strings.Contains(out, "try: ") || !strings.Contains(out, "Timeline: ") {
+	if !strings.Contains(out, "likely causes: ") || !strings.Contains(out, "try: ") || !strings.Contains(out, "Timeline: ") ||
+		!strings.Contains(out, "4 bulk IN URBs dropped, completed with an error status (-EOVERFLOW 4)") {
 		t.Errorf("no causes, what to try or timeline:\n%s", out)
 	}
 	f, err := os.Open(svg)
@@ -74,7 +75,7 @@ func TestDiagVerdictFirst(t *testing.T) {
 	}
 	v := r.Verdict
 	if !v.Judged || v.Rules < 9 || len(v.Findings) != 1 || v.Findings[0].Rule != "rx-overflow" || v.Findings[0].Severity != "error" ||
-		len(v.Findings[0].Evidence) != 1 || v.Findings[0].Evidence[0].Record < 1 || len(r.Timeline.Buckets) == 0 {
+		len(v.Findings[0].Evidence) != 4 || v.Findings[0].Evidence[0].Record != 61 || v.Findings[0].Evidence[3].Record != 67 || len(r.Timeline.Buckets) == 0 {
 		t.Errorf("JSON verdict %+v, %d timeline buckets", v, len(r.Timeline.Buckets))
 	}
 }
