@@ -115,3 +115,42 @@ func TestDiagRules(t *testing.T) {
 		t.Errorf("want 12 rules, each once:\n%s", out)
 	}
 }
+
+// TestDiagOneAdapterTwoLives: the lab's capture of a gadget unbound and
+// bound again mid-traffic is one adapter with two lives (same VID:PID and
+// serial, not overlapping), judged without --device.
+func TestDiagOneAdapterTwoLives(t *testing.T) {
+	trace := filepath.Join("..", "..", "fixtures", "failure-device-vanished.pcap")
+	code, out, e := run(t, "diag", "--json", trace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	var r struct {
+		Trace struct {
+			Lives []struct {
+				Address int `json:"address"`
+				First   int `json:"first_record"`
+				Last    int `json:"last_record"`
+			} `json:"lives"`
+		} `json:"trace"`
+		Verdict struct {
+			Findings []struct {
+				Rule string `json:"rule"`
+			} `json:"findings"`
+		} `json:"verdict"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	l := r.Trace.Lives
+	if len(l) != 2 || l[0].Address != 3 || l[0].First != 28 || l[0].Last != 1159 || l[1].Address != 4 || l[1].First != 1200 || l[1].Last != 2338 {
+		t.Errorf("lives %+v", l)
+	}
+	found := false
+	for _, f := range r.Verdict.Findings {
+		found = found || f.Rule == "device-vanished"
+	}
+	if !found {
+		t.Errorf("findings %+v: no device-vanished", r.Verdict.Findings)
+	}
+}
