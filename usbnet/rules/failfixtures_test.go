@@ -189,9 +189,9 @@ func checkLives(tr *decode.Trace, want []life) []string {
 	return nil
 }
 
-// TestFailureFixtures decodes every fixtures/failure-*.pcap: the rule its
-// .md names fires and cites the records the .md lists (checkCites), and
-// the adapter's lives are those its life lines give.
+// TestFailureFixtures decodes every fixtures/failure-*.pcap: the rules its
+// .md names fire, no other, each citing the records the .md lists
+// (checkCites), and the adapter's lives are those its life lines give.
 func TestFailureFixtures(t *testing.T) {
 	known := map[string]bool{}
 	for _, i := range catalogue(t) {
@@ -215,13 +215,17 @@ func TestFailureFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			pcap := strings.TrimSuffix(md, ".md") + ".pcap"
+			named := map[string]bool{}
 			for _, e := range exps {
+				named[e.rule] = true
+			}
+			for i, e := range exps {
 				if !known[e.rule] {
 					t.Errorf("%s names rule %q, which no rule of the catalogue is", name, e.rule)
 					continue
 				}
-				if !strings.HasPrefix(name, "failure-"+e.rule) && len(exps) == 1 {
-					t.Errorf("%s shows %s: name it failure-%s", name, e.rule, e.rule)
+				if i == 0 && name != "failure-"+e.rule+".md" {
+					t.Errorf("%s shows %s first: name it failure-%s", name, e.rule, e.rule)
 				}
 				tr, err := decode.ReadFile(pcap, decode.Options{Device: e.device})
 				if err != nil {
@@ -229,6 +233,11 @@ func TestFailureFixtures(t *testing.T) {
 				}
 				for _, msg := range checkLives(tr, e.lives) {
 					t.Errorf("%s: %s", filepath.Base(pcap), msg)
+				}
+				for _, f := range tr.Findings {
+					if !named[f.Rule] {
+						t.Errorf("%s: %s fires too (%s), which the .md does not name", filepath.Base(pcap), f.Rule, f.Summary)
+					}
 				}
 				f := finding(tr, e.rule)
 				if f == nil {
