@@ -300,3 +300,37 @@ func TestParseExpectations(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckCites: a finding cites only listed records, and all of them
+// up to the cap.
+func TestCheckCites(t *testing.T) {
+	f := func(recs ...int) *usbnet.Finding {
+		var fd usbnet.Finding
+		for _, r := range recs {
+			fd.Evidence = append(fd.Evidence, usbnet.Evidence{Record: r})
+		}
+		return &fd
+	}
+	var many, first []int
+	for i := 1; i <= rules.MaxCited+5; i++ {
+		many = append(many, i)
+		if i <= rules.MaxCited {
+			first = append(first, i)
+		}
+	}
+	for name, c := range map[string]struct {
+		f    *usbnet.Finding
+		want []int
+		ok   bool
+	}{
+		"all":                {f(3, 5, 5), []int{3, 5}, true},
+		"one missing":        {f(3), []int{3, 5}, false},
+		"one not listed":     {f(3, 5, 7), []int{3, 5}, false},
+		"capped":             {f(first...), many, true},
+		"one short of a cap": {f(first[1:]...), many, false},
+	} {
+		if errs := checkCites(c.f, c.want); (len(errs) == 0) != c.ok {
+			t.Errorf("%s: %v", name, errs)
+		}
+	}
+}
