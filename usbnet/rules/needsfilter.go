@@ -55,6 +55,8 @@ func (r *linkNeedsFilter) Info() usbnet.RuleInfo { return linkNeedsFilterInfo }
 
 func (r *linkNeedsFilter) Observe(e *usbnet.Event) {
 	switch {
+	case e.Kind == usbnet.EventLife: // enumerated again: no link until it says so
+		r.up, r.since, r.filter = false, cite{}, cite{}
 	case e.Kind == usbnet.EventSubmit && e.Xfer == hw.XferInterrupt && e.In():
 		if r.since.rec == 0 && !r.up {
 			r.since = cite{rec: e.Record, t: e.Time}

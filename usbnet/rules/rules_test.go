@@ -430,6 +430,19 @@ func TestLinkNeedsFilterAfterLinkDown(t *testing.T) {
 	}
 }
 
+// TestLinkNeedsFilterNewLife: a new life starts without link; its first
+// poll begins a span.
+func TestLinkNeedsFilterNewLife(t *testing.T) {
+	s := newScript()
+	s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+	s.link(10, true)
+	s.add(100, usbnet.Event{Kind: usbnet.EventLife, Life: 2, Bus: 1, Address: 4})
+	poll := s.add(200, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+	filter := s.ctl(1300, 1301, setFilter, nil, stOK) - 1
+	up := s.link(1400, true)
+	fires(t, s.run(&linkNeedsFilter{}, 3000), "link-needs-filter", poll, filter, up)
+}
+
 func TestLinkNeedsFilterNearMisses(t *testing.T) {
 	cases := map[string]func(s *script){
 		"polled 999 ms": func(s *script) {
