@@ -141,6 +141,9 @@ func printDecode(w io.Writer, in, out string, tr *decode.Trace) {
 	p("frames: RX %d (%d bytes, %d transfers)  TX %d (%d bytes, %d transfers)", s.RxFrames, s.RxBytes, s.RxTransfers, s.TxFrames, s.TxBytes, s.TxTransfers)
 	p("framing errors: RX %d TX %d; truncated by the capture: RX %d TX %d; ZLPs %d; pad bytes removed %d; URBs pending at the end %d",
 		s.RxErrors, s.TxErrors, s.RxTruncated, s.TxTruncated, s.ZLPs, s.TxPads, s.Pending)
+	if s.RxDropped > 0 {
+		p("bulk IN URBs dropped, completed with an error status: %d (-EOVERFLOW %d)", s.RxDropped, s.RxOverErrors)
+	}
 	for _, e := range tr.Errors {
 		p("  %v", e)
 	}

@@ -21,11 +21,12 @@ func TestDiagVerdictFirst(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, e)
 	}
 	lines := strings.Split(out, "\n")
-	if !strings.HasPrefix(lines[0], "Verdict:  1 failure(s): rx-overflow") || !strings.HasPrefix(lines[1], "  [error] rx-overflow: 1 bulk IN URB(s)") ||
-		!strings.Contains(lines[2], "record ") || !strings.Contains(lines[2], "-75 EOVERFLOW") {
+	if !strings.HasPrefix(lines[0], "Verdict:  1 failure(s): rx-overflow") || !strings.HasPrefix(lines[1], "  [error] rx-overflow: 4 bulk IN URB(s)") ||
+		!strings.Contains(lines[2], "record 61 ") || !strings.Contains(lines[2], "-75 EOVERFLOW") {
 		t.Errorf("the verdict is not first:\n%s", strings.Join(lines[:6], "\n"))
 	}
-	if !strings.Contains(out, "likely causes: ") || !strings.Contains(out, "try: ") || !strings.Contains(out, "Timeline: ") {
+	if !strings.Contains(out, "likely causes: ") || !strings.Contains(out, "try: ") || !strings.Contains(out, "Timeline: ") ||
+		!strings.Contains(out, "4 bulk IN URBs dropped, completed with an error status (-EOVERFLOW 4)") {
 		t.Errorf("no causes, what to try or timeline:\n%s", out)
 	}
 	f, err := os.Open(svg)
@@ -74,7 +75,7 @@ func TestDiagVerdictFirst(t *testing.T) {
 	}
 	v := r.Verdict
 	if !v.Judged || v.Rules < 9 || len(v.Findings) != 1 || v.Findings[0].Rule != "rx-overflow" || v.Findings[0].Severity != "error" ||
-		len(v.Findings[0].Evidence) != 1 || v.Findings[0].Evidence[0].Record < 1 || len(r.Timeline.Buckets) == 0 {
+		len(v.Findings[0].Evidence) != 4 || v.Findings[0].Evidence[0].Record != 61 || v.Findings[0].Evidence[3].Record != 67 || len(r.Timeline.Buckets) == 0 {
 		t.Errorf("JSON verdict %+v, %d timeline buckets", v, len(r.Timeline.Buckets))
 	}
 }
@@ -112,5 +113,44 @@ func TestDiagRules(t *testing.T) {
 	}
 	if strings.Count(out, "  fires on: ") != 12 || strings.Count(out, "checksum-fail [") != 1 {
 		t.Errorf("want 12 rules, each once:\n%s", out)
+	}
+}
+
+// TestDiagOneAdapterTwoLives: the lab's capture of a gadget unbound and
+// bound again mid-traffic is one adapter with two lives (same VID:PID and
+// serial, not overlapping), judged without --device.
+func TestDiagOneAdapterTwoLives(t *testing.T) {
+	trace := filepath.Join("..", "..", "fixtures", "failure-device-vanished.pcap")
+	code, out, e := run(t, "diag", "--json", trace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	var r struct {
+		Trace struct {
+			Lives []struct {
+				Address int `json:"address"`
+				First   int `json:"first_record"`
+				Last    int `json:"last_record"`
+			} `json:"lives"`
+		} `json:"trace"`
+		Verdict struct {
+			Findings []struct {
+				Rule string `json:"rule"`
+			} `json:"findings"`
+		} `json:"verdict"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	l := r.Trace.Lives
+	if len(l) != 2 || l[0].Address != 3 || l[0].First != 28 || l[0].Last != 1159 || l[1].Address != 4 || l[1].First != 1200 || l[1].Last != 2338 {
+		t.Errorf("lives %+v", l)
+	}
+	found := false
+	for _, f := range r.Verdict.Findings {
+		found = found || f.Rule == "device-vanished"
+	}
+	if !found {
+		t.Errorf("findings %+v: no device-vanished", r.Verdict.Findings)
 	}
 }

@@ -21,7 +21,7 @@ func (*Driver) FailureRules(*usbnet.Capture) []usbnet.Rule {
 var ntbOversizeInfo = usbnet.RuleInfo{
 	Name: "ntb-oversize", Severity: usbnet.SeverityError,
 	Title:   "an NCM NTB larger than the size negotiated",
-	Trigger: "a bulk IN transfer longer than dwNtbInMaxSize (GET_NTB_PARAMETERS, or the host's SET_NTB_INPUT_SIZE), or a bulk OUT transfer longer than dwNtbOutMaxSize",
+	Trigger: "an NTB on bulk IN longer than dwNtbInMaxSize (GET_NTB_PARAMETERS, or the host's SET_NTB_INPUT_SIZE), or on bulk OUT longer than dwNtbOutMaxSize: its transfer's length, or the block length its NTH declares",
 	Causes: []string{
 		"the device ignores SET_NTB_INPUT_SIZE (the host asked for smaller NTBs than its default)",
 		"the host builds NTBs to its own size, not the device's dwNtbOutMaxSize",
@@ -34,7 +34,12 @@ var ntbOversizeInfo = usbnet.RuleInfo{
 }
 
 // ntbOversize follows the negotiated sizes through the control requests
-// and measures each NTB (one bulk transfer).
+// and measures each NTB (one bulk transfer). A host sizes its bulk IN URBs
+// to the negotiated size (cdc_ncm's rx_max), so an oversize NTB from the
+// device does not show as a longer transfer: the URB completes full and
+// the rest comes in the next one (fixtures/failure-ntb-oversize.pcap:
+// 16384 bytes of an NTB whose NTH16 says wBlockLength 17084). The NTH's
+// block length is what the device meant to send, and is measured too.
 type ntbOversize struct {
 	inMax, outMax int // 0: not negotiated in the trace
 	pendIn        int // SET_NTB_INPUT_SIZE submitted, not completed
@@ -65,20 +70,34 @@ func (r *ntbOversize) Observe(e *usbnet.Event) {
 			r.pendIn = -1
 		}
 	case e.Kind == usbnet.EventTransfer:
-		max := r.outMax
+		limit := r.outMax
 		if e.In() {
-			max = r.inMax
+			limit = r.inMax
 		}
-		if max <= 0 || e.Length <= max {
+		n := max(e.Length, blockLength(e.Data))
+		if limit <= 0 || n <= limit {
 			return
 		}
 		r.total++
 		if r.nhits < len(r.hits) {
 			h := &r.hits[r.nhits]
-			h.rec, h.n, h.max, h.in, h.t = e.Record, e.Length, max, e.In(), e.Time
+			h.rec, h.n, h.max, h.in, h.t = e.Record, n, limit, e.In(), e.Time
 			r.nhits++
 		}
 	}
+}
+
+// blockLength is the block length the NTH at the start of p declares (0:
+// no NTH, or a wBlockLength of 0, which NTB16 allows for a block that a
+// short packet ends).
+func blockLength(p []byte) int {
+	switch {
+	case len(p) >= 12 && binary.LittleEndian.Uint32(p) == SigNTH16:
+		return int(binary.LittleEndian.Uint16(p[8:]))
+	case len(p) >= 16 && binary.LittleEndian.Uint32(p) == SigNTH32:
+		return int(binary.LittleEndian.Uint32(p[8:]))
+	}
+	return 0
 }
 
 func (r *ntbOversize) Verdict(time.Time) *usbnet.Finding {
@@ -91,7 +110,7 @@ func (r *ntbOversize) Verdict(time.Time) *usbnet.Finding {
 		if h.in {
 			dir, field = "bulk IN", "dwNtbInMaxSize"
 		}
-		f.Cite(h.rec, h.t, fmt.Sprintf("%s NTB of %d bytes, %s %d", dir, h.n, field, h.max))
+		f.Cite(h.rec, h.t, fmt.Sprintf("%s NTB of %d bytes (transfer or NTH block length), %s %d", dir, h.n, field, h.max))
 	}
 	return f
 }

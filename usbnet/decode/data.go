@@ -180,8 +180,10 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 				e.undecoded++
 				continue
 			}
-			if !t.failed(&rec, idx, rec.Length) {
+			if rec.Status == 0 {
 				t.piece(e, &t.inX, RX, &rec, idx)
+			} else {
+				t.failedIn(&rec, idx)
 			}
 		case rec.XferType == usbmon.XferBulk && rec.Endpoint == e.out.Address && e.out.Address != 0:
 			if e.drv == nil {
@@ -244,18 +246,33 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 	return emitErr
 }
 
-// failed counts and reports a bulk URB that completed with an error; it
-// reports whether the URB carried no data (nothing to decode).
-func (t *Trace) failed(rec *usbmon.Record, idx int, length uint32) bool {
+// failed counts and reports a bulk URB that completed with an error (an
+// unlink of an empty URB is ifdown's, not a failure).
+func (t *Trace) failed(rec *usbmon.Record, idx int, length uint32) {
 	st := rec.Status
 	if st == 0 {
-		return false
+		return
 	}
 	if e := usbmon.ErrnoOf(st); e != hw.ErrCancelled || length != 0 {
 		t.Stats.Failed++
 		t.anomaly("endpoint %#02x: transfer at record %d completed with status %d (%v)", rec.Endpoint, idx+1, st, e)
 	}
-	return length == 0
+}
+
+// failedIn counts a bulk IN URB that completed with an error: whatever it
+// carried is dropped, as usbnet's rx_complete drops it (rx_cleanup for
+// every status but 0; -EOVERFLOW counted in rx_over_errors), and a
+// transfer it was the end of (QEMU's packets) goes with it.
+func (t *Trace) failedIn(rec *usbmon.Record, idx int) {
+	t.failed(rec, idx, rec.Length)
+	if rec.Length == 0 && !t.inX.open {
+		return
+	}
+	t.Stats.RxDropped++
+	if usbmon.ErrnoOf(rec.Status) == hw.ErrOverflow {
+		t.Stats.RxOverErrors++
+	}
+	t.inX.open = false
 }
 
 // enter starts a span of epoch e: the transfers are put together with its

@@ -211,14 +211,19 @@ type Stats struct {
 	ZLPs               int // zero-length bulk packets
 	Pending            int // URBs still in flight when the capture ended
 	Failed             int // bulk/interrupt URBs completed with an error status
-	Notifications      int // interrupt transfers with data
-	TxPads             int // usbnet's one-byte pads removed from bulk OUT transfers (cut ones included)
-	Ignored            int // records of other devices on the bus
-	Damaged            int // records the file holds damaged (skipped; see Trace.Damage)
-	Unconfigured       int // bulk/interrupt records while no configuration (or no endpoint of the active alternates) carried them
-	Undecoded          int // bulk transfers of a function dongle recognises but does not decode (CDC NCM)
-	MoreAnomalies      int // anomalies beyond MaxListed, not kept
-	MoreSelections     int // configuration selections beyond MaxListed, not kept in Trace.Selections
+	// RxDropped: bulk IN URBs that completed with an error status yet
+	// carried data; none of it is decoded, as Linux's usbnet rx_complete
+	// drops the buffer of any URB whose status is not 0. RxOverErrors
+	// are those of -EOVERFLOW (babble), usbnet's rx_over_errors.
+	RxDropped, RxOverErrors int
+	Notifications           int // interrupt transfers with data
+	TxPads                  int // usbnet's one-byte pads removed from bulk OUT transfers (cut ones included)
+	Ignored                 int // records of other devices on the bus
+	Damaged                 int // records the file holds damaged (skipped; see Trace.Damage)
+	Unconfigured            int // bulk/interrupt records while no configuration (or no endpoint of the active alternates) carried them
+	Undecoded               int // bulk transfers of a function dongle recognises but does not decode (CDC NCM)
+	MoreAnomalies           int // anomalies beyond MaxListed, not kept
+	MoreSelections          int // configuration selections beyond MaxListed, not kept in Trace.Selections
 }
 
 // Trace is everything Decode found.

@@ -157,3 +157,26 @@ func checkBookkeeping(t *testing.T, tr *decode.Trace, recs []usbmon.Record) {
 		t.Errorf("transfers %d URBs %d controls %d", s.RxTransfers, s.URBs, s.Controls)
 	}
 }
+
+// TestFailedRxURBsAreDropped: bulk IN URBs that completed with an error
+// deliver nothing, as Linux's usbnet rx_complete drops them
+// (fixtures/failure-rx-overflow.pcap: four 100-byte URBs completing
+// -EOVERFLOW with 100 bytes each), and are counted.
+func TestFailedRxURBsAreDropped(t *testing.T) {
+	tr, err := decode.ReadFile("../../fixtures/failure-rx-overflow.pcap", decode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tr.Stats
+	if s.RxFrames != 0 || s.RxBytes != 0 || s.RxTransfers != 0 || s.RxDropped != 4 || s.RxOverErrors != 4 || s.Failed != 4 {
+		t.Errorf("stats %+v: want no RX frame, 4 URBs dropped, 4 overflows, 4 failed", s)
+	}
+	// A failure with no data (an error storm's -EPROTO) is no drop.
+	tr, err = decode.ReadFile("../../fixtures/failure-error-storm.pcap", decode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Stats.RxDropped != 0 || tr.Stats.RxOverErrors != 0 || tr.Stats.Failed != 23 || tr.Stats.RxFrames == 0 {
+		t.Errorf("error storm stats %+v: want 23 failed, none dropped, frames decoded", tr.Stats)
+	}
+}

@@ -7,23 +7,29 @@ import (
 	"dongle/usbnet"
 )
 
-// Poor aggregation: within one AggWindow, AggFrames or more RX frames
-// and every bulk IN transfer carrying exactly one, on a driver whose
-// device batches (usbnet.FlagMultiPacket). At that rate a chip with its
-// bulk-in aggregation on puts several frames in a transfer; at light load
-// one per transfer is normal, and CDC ECM is one per transfer by design.
+// Poor aggregation: AggRun or more bulk IN transfers in a row, each
+// holding exactly one frame and each within AggGap of the one before (a
+// rate of 4000 frames/s or more), on a driver whose device batches
+// (usbnet.FlagMultiPacket). Frames coming that close together were
+// waiting in the device together: a chip with its bulk-in aggregation on
+// (or an NCM device with room in its NTB) puts them in one transfer. At
+// light load one per transfer is normal, and CDC ECM is one per transfer
+// by design. The rate is judged over a run, not a whole second: a lab
+// burst of 40 full-size frames (fixtures/failure-poor-aggregation.pcap:
+// cdc_ncm's NTBs at 2048 bytes, 39 one-datagram NTBs 16..95 µs apart) is
+// as telling as a second of load, and a TCG guest cannot keep one up.
 const (
-	AggWindow = time.Second
-	AggFrames = 4000
+	AggGap = 250 * time.Microsecond
+	AggRun = 32
 )
 
 var poorAggregationInfo = usbnet.RuleInfo{
 	Name: "poor-aggregation", Severity: usbnet.SeverityWarning,
 	Title:   "a device that can batch frames sends one frame per transfer under load",
-	Trigger: "4000 or more RX frames within 1 s, every bulk IN transfer of them holding exactly one frame, on a driver whose device aggregates (AX88179, RTL8153, NCM, ASIX)",
+	Trigger: "32 or more bulk IN transfers in a row, each holding exactly one frame and each within 250 µs of the one before (4000 frames/s or more), on a driver whose device aggregates (AX88179, RTL8153, NCM, ASIX)",
 	Causes: []string{
 		"the chip's RX aggregation is off or its timeout zero (AX88179 bulk-in control, r8152 RX agg timer, NCM dwNtbInMaxSize set to one frame)",
-		"the host's rx_urb_size too small to hold two frames",
+		"the host's rx_urb_size (NCM: SET_NTB_INPUT_SIZE) too small to hold two frames",
 	},
 	Try: []string{
 		"compare the aggregation registers (dongle diag) with the vendor driver's; raise rx_urb_size / SET_NTB_INPUT_SIZE",
@@ -32,13 +38,12 @@ var poorAggregationInfo = usbnet.RuleInfo{
 }
 
 type poorAggregation struct {
-	start            time.Time
-	first, last      cite
-	frames, transfer int
-	multi            bool
-	hits             citeList // [first, last] transfer of each window
-	windows          int
-	maxFrames        int
+	run    citeList // the current run's transfers (the first MaxCited)
+	last   time.Time
+	hits   citeList // the transfers of the runs that fired
+	runs   int
+	maxRun int
+	rate   float64 // frames/s of the longest run
 }
 
 func (r *poorAggregation) Info() usbnet.RuleInfo { return poorAggregationInfo }
@@ -47,38 +52,49 @@ func (r *poorAggregation) Observe(e *usbnet.Event) {
 	if e.Kind != usbnet.EventTransfer || !e.In() || e.Frames == 0 {
 		return
 	}
-	if r.start.IsZero() || e.Time.Sub(r.start) >= AggWindow {
-		r.close()
-		r.start, r.first, r.frames, r.transfer, r.multi = e.Time, cite{rec: e.Record, t: e.Time}, 0, 0, false
+	if e.Frames > 1 { // the device batches: the run was light load
+		r.run = citeList{}
+		return
 	}
-	r.frames += e.Frames
-	r.transfer++
-	r.multi = r.multi || e.Frames > 1
-	r.last = cite{rec: e.Record, t: e.Time}
+	if r.run.total > 0 && e.Time.Sub(r.last) > AggGap {
+		r.close()
+	}
+	if r.run.total == 0 {
+		r.run.add(cite{rec: e.Record, t: e.Time, what: 1})
+	} else {
+		r.run.add(cite{rec: e.Record, t: e.Time, n: int(e.Time.Sub(r.last).Microseconds())})
+	}
+	r.last = e.Time
 }
 
-// close judges the window ending.
+// close judges the run ending.
 func (r *poorAggregation) close() {
-	if r.frames >= AggFrames && !r.multi {
-		r.windows++
-		r.maxFrames = max(r.maxFrames, r.frames)
-		r.hits.add(cite{rec: r.first.rec, t: r.first.t, n: r.frames, what: 0})
-		r.hits.add(cite{rec: r.last.rec, t: r.last.t, n: r.transfer, what: 1})
+	if n := r.run.total; n >= AggRun {
+		r.runs++
+		if n > r.maxRun {
+			r.maxRun = n
+			if d := r.last.Sub(r.run.c[0].t); d > 0 {
+				r.rate = float64(n-1) / d.Seconds()
+			}
+		}
+		for _, c := range r.run.list() {
+			r.hits.add(c)
+		}
 	}
+	r.run = citeList{}
 }
 
 func (r *poorAggregation) Verdict(time.Time) *usbnet.Finding {
 	r.close()
-	r.frames = 0
-	if r.windows == 0 {
+	if r.runs == 0 {
 		return nil
 	}
-	f := usbnet.NewFinding(poorAggregationInfo, fmt.Sprintf("%d second(s) of load (up to %d frames/s) at one frame per bulk IN transfer", r.windows, r.maxFrames))
+	f := usbnet.NewFinding(poorAggregationInfo, fmt.Sprintf("%d run(s) of one-frame bulk IN transfers under load (the longest %d transfers, %.0f frames/s)", r.runs, r.maxRun, r.rate))
 	r.hits.evidence(f, func(c cite) string {
-		if c.what == 0 {
-			return fmt.Sprintf("the first of %d RX frames in 1 s, each alone in its transfer", c.n)
+		if c.what == 1 {
+			return "one frame alone in its transfer: a run begins"
 		}
-		return fmt.Sprintf("the last of those %d transfers", c.n)
+		return fmt.Sprintf("one frame alone in its transfer, %d µs after the last", c.n)
 	})
 	return f
 }

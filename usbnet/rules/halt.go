@@ -28,8 +28,8 @@ var haltNotClearedInfo = usbnet.RuleInfo{
 }
 
 type haltNotCleared struct {
-	halted [32]cite // by endpoint number and direction; rec 0: not halted
-	after  [32]int  // URBs failing on it since
+	halted [32]cite     // by endpoint number and direction; rec 0: not halted
+	after  [32]citeList // the URBs failing -EPIPE on it since (the cap shared with the halt's own)
 }
 
 func epIndex(ep uint8) int { return int(ep&0x0f) | int(ep>>7)<<4 }
@@ -46,14 +46,14 @@ func (r *haltNotCleared) Observe(e *usbnet.Event) {
 		if r.halted[i].rec == 0 {
 			r.halted[i] = cite{rec: e.Record, t: e.Time, n: int(e.Endpoint)}
 		} else {
-			r.after[i]++
+			r.after[i].add(cite{rec: e.Record, t: e.Time})
 		}
 	case e.Xfer == hw.XferControl && e.HasSetup && e.Status == 0:
 		s := e.Setup
 		switch {
 		case s.RequestType == hw.RecipEndpoint && s.Request == hw.ReqClearFeature && s.Value == 0:
 			i := epIndex(uint8(s.Index))
-			r.halted[i], r.after[i] = cite{}, 0
+			r.halted[i], r.after[i] = cite{}, citeList{}
 		case s.RequestType == 0 && s.Request == hw.ReqSetConfiguration, s.RequestType == hw.RecipInterface && s.Request == hw.ReqSetInterface:
 			r.clearAll()
 		}
@@ -61,7 +61,7 @@ func (r *haltNotCleared) Observe(e *usbnet.Event) {
 }
 
 func (r *haltNotCleared) clearAll() {
-	r.halted, r.after = [32]cite{}, [32]int{}
+	r.halted, r.after = [32]cite{}, [32]citeList{}
 }
 
 func (r *haltNotCleared) Verdict(end time.Time) *usbnet.Finding {
@@ -75,7 +75,10 @@ func (r *haltNotCleared) Verdict(end time.Time) *usbnet.Finding {
 			f = usbnet.NewFinding(haltNotClearedInfo, "")
 		}
 		n++
-		f.Cite(c.rec, c.t, fmt.Sprintf("endpoint %#02x halted (-32 EPIPE), not cleared in the %v after; %d more URBs failed on it", c.n, end.Sub(c.t).Round(time.Millisecond), r.after[i]))
+		f.Cite(c.rec, c.t, fmt.Sprintf("endpoint %#02x halted (-32 EPIPE), not cleared in the %v after; %d more URBs failed on it", c.n, end.Sub(c.t).Round(time.Millisecond), r.after[i].total))
+		for _, a := range r.after[i].list()[:min(r.after[i].n, MaxCited-1)] {
+			f.Cite(a.rec, a.t, fmt.Sprintf("endpoint %#02x still halted: -32 EPIPE again", c.n))
+		}
 	}
 	if f != nil {
 		f.Summary = fmt.Sprintf("%d bulk endpoint(s) halted and never cleared", n)

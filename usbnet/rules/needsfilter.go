@@ -8,12 +8,17 @@ import (
 	"dongle/usbnet"
 )
 
-// The link needed the filter when the status endpoint was polled for
-// FilterPoll or more with no link up before the host's last
-// SET_ETHERNET_PACKET_FILTER ahead of the first link up, and the link
-// came up within FilterLag of it. Linux's cdc_ether sets the filter as the interface opens, moments
-// after it starts polling: a device that reports link on its own has done
-// so long before FilterPoll.
+// The link needed the filter when, in a span without link (from the
+// first poll of the status endpoint, or from the link going down), the
+// host polled FilterPoll or more before its last
+// SET_ETHERNET_PACKET_FILTER of the span, and the link came up within
+// FilterLag of it. Linux's cdc_ether sets the filter as the interface
+// opens, moments after it starts polling, and not on a cable's return: a
+// device that reports link on its own has done so long before FilterPoll,
+// or without a filter at all. A device that withholds link until the
+// filter does so again after each link down
+// (fixtures/failure-link-needs-filter.pcap: the link down at record 108,
+// 2.1 s of polling, the filter at 117, the link up 1.2 ms after it).
 const (
 	FilterPoll = time.Second
 	FilterLag  = time.Second
@@ -28,7 +33,7 @@ const (
 var linkNeedsFilterInfo = usbnet.RuleInfo{
 	Name: "link-needs-filter", Severity: usbnet.SeverityWarning,
 	Title:   "the device reports no link until the host sets its packet filter",
-	Trigger: "the status endpoint polled 1 s or more without a link up before a SET_ETHERNET_PACKET_FILTER, and the first link up within 1 s after that request",
+	Trigger: "the status endpoint polled 1 s or more without link (from the first poll, or from the link going down) before a SET_ETHERNET_PACKET_FILTER, and the link up within 1 s after that request",
 	Causes: []string{
 		"device firmware that enables its MAC (and its link notification) only once a packet filter is set, as some CDC ECM/NCM gadgets and phones do",
 	},
@@ -38,53 +43,79 @@ var linkNeedsFilterInfo = usbnet.RuleInfo{
 }
 
 type linkNeedsFilter struct {
-	poll     cite // the first status endpoint submission
-	upBefore bool
-	filter   cite // the last successful filter request (its submission) before the link came up
-	up       cite
-	done     bool
+	since  cite // the span without link: its first poll, or the link down
+	up     bool // the link is up (the span ended)
+	filter cite // the last successful filter request (its submission) of the span
+	hits   citeList
+	polled time.Duration // of the first hit
+	lag    time.Duration
 }
 
 func (r *linkNeedsFilter) Info() usbnet.RuleInfo { return linkNeedsFilterInfo }
 
 func (r *linkNeedsFilter) Observe(e *usbnet.Event) {
-	if r.done {
-		return
-	}
 	switch {
+	case e.Kind == usbnet.EventLife: // enumerated again: no link until it says so
+		r.up, r.since, r.filter = false, cite{}, cite{}
 	case e.Kind == usbnet.EventSubmit && e.Xfer == hw.XferInterrupt && e.In():
-		if r.poll.rec == 0 {
-			r.poll = cite{rec: e.Record, t: e.Time}
+		if r.since.rec == 0 && !r.up {
+			r.since = cite{rec: e.Record, t: e.Time}
 		}
+	case e.Kind == usbnet.EventLink && !e.Up:
+		if r.up && r.since.rec == 0 {
+			r.since = cite{rec: e.Record, t: e.Time, what: 1}
+		}
+		r.up = false
 	case e.Kind == usbnet.EventLink && e.Up:
-		if r.filter.rec == 0 {
-			r.upBefore, r.done = true, true
+		if r.up {
 			return
 		}
-		r.up, r.done = cite{rec: e.Record, t: e.Time}, true
+		r.up = true
+		if r.since.rec != 0 && r.filter.rec != 0 {
+			polled, lag := r.filter.t.Sub(r.since.t), e.Time.Sub(r.filter.t)
+			if polled >= FilterPoll && lag <= FilterLag {
+				if r.hits.total == 0 {
+					r.polled, r.lag = polled, lag
+				}
+				r.hits.add(r.since)
+				r.hits.add(r.filter)
+				r.hits.add(cite{rec: e.Record, t: e.Time, what: 3})
+			}
+		}
+		r.since, r.filter = cite{}, cite{}
 	case e.Kind == usbnet.EventComplete && e.HasSetup && e.Status == 0 &&
 		e.Setup.RequestType == cdcClassIntf && e.Setup.Request == cdcSetPacketFilter:
+		if r.since.rec == 0 || r.up {
+			return // no span without link polled: not one the link waited for
+		}
 		// The last filter before the link came up is the one it waited
 		// for (cdc_ether sets one at bind, before polling, and again as
 		// the interface opens).
-		r.filter = cite{rec: e.SubmitRecord, t: e.Submitted, n: int(e.Setup.Value)}
+		r.filter = cite{rec: e.SubmitRecord, t: e.Submitted, n: int(e.Setup.Value), what: 2}
 		if r.filter.rec == 0 {
-			r.filter = cite{rec: e.Record, t: e.Time, n: int(e.Setup.Value)}
+			r.filter = cite{rec: e.Record, t: e.Time, n: int(e.Setup.Value), what: 2}
 		}
 	}
 }
 
 func (r *linkNeedsFilter) Verdict(time.Time) *usbnet.Finding {
-	if r.upBefore || r.poll.rec == 0 || r.filter.rec == 0 || r.up.rec == 0 {
+	if r.hits.total == 0 {
 		return nil
 	}
-	polled, lag := r.filter.t.Sub(r.poll.t), r.up.t.Sub(r.filter.t)
-	if polled < FilterPoll || lag > FilterLag {
-		return nil
+	f := usbnet.NewFinding(linkNeedsFilterInfo, fmt.Sprintf("no link in %v of polling; link up %v after SET_ETHERNET_PACKET_FILTER", r.polled.Round(time.Millisecond), r.lag.Round(time.Millisecond)))
+	if n := r.hits.total / 3; n > 1 {
+		f.Summary += fmt.Sprintf(" (%d times)", n)
 	}
-	f := usbnet.NewFinding(linkNeedsFilterInfo, fmt.Sprintf("no link in %v of polling; link up %v after SET_ETHERNET_PACKET_FILTER", polled.Round(time.Millisecond), lag.Round(time.Millisecond)))
-	f.Cite(r.poll.rec, r.poll.t, "the status endpoint polled from here, no link up")
-	f.Cite(r.filter.rec, r.filter.t, fmt.Sprintf("SET_ETHERNET_PACKET_FILTER(0x%02x)", r.filter.n))
-	f.Cite(r.up.rec, r.up.t, "link up")
+	r.hits.evidence(f, func(c cite) string {
+		switch c.what {
+		case 0:
+			return "the status endpoint polled from here, no link up"
+		case 1:
+			return "link down; the status endpoint polled from here, no link up"
+		case 2:
+			return fmt.Sprintf("SET_ETHERNET_PACKET_FILTER(0x%02x)", c.n)
+		}
+		return "link up"
+	})
 	return f
 }

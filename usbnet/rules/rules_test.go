@@ -174,12 +174,14 @@ func TestDeviceVanished(t *testing.T) {
 	s = newScript()
 	s.add(0, usbnet.Event{Kind: usbnet.EventLife, Life: 1, Bus: 1, Address: 3})
 	s.urb(1, 2, bulk, bulkOut, 60, stOK)
-	prev, _ := s.urb(3, 4, bulk, bulkIn, 60, stEPROTO)
+	prev, proto := s.urb(3, 4, bulk, bulkIn, 60, stEPROTO)
 	first := s.add(2500, usbnet.Event{Kind: usbnet.EventLife, Life: 2, Bus: 1, Address: 4, Gap: 2496 * 1e6, PrevRecord: prev})
 	f = s.run(&deviceVanished{}, 3000)
-	fires(t, f, "device-vanished", prev, first)
-	if !strings.Contains(f.Summary, "came back 1 time(s)") || !strings.Contains(f.Summary, "2.496s") || !strings.Contains(f.Evidence[1].What, "life 2 begins at 1.4") ||
-		f.Evidence[0].What != "the last record of life 1" || !f.Evidence[0].Time.Equal(s.at(4)) {
+	// The -EPROTO the life ended on is the vanishing's (dummy_hcd's way).
+	fires(t, f, "device-vanished", proto, prev, first)
+	if !strings.Contains(f.Summary, "1 URB(s) failed") || !strings.Contains(f.Summary, "came back 1 time(s)") || !strings.Contains(f.Summary, "2.496s") ||
+		!strings.Contains(f.Evidence[0].What, "-71 EPROTO") || !strings.Contains(f.Evidence[2].What, "life 2 begins at 1.4") ||
+		f.Evidence[1].What != "the last record of life 1" || !f.Evidence[1].Time.Equal(s.at(4)) {
 		t.Errorf("finding %+v", f)
 	}
 }
@@ -206,18 +208,34 @@ func TestDeviceVanishedNearMisses(t *testing.T) {
 	s.ctl(1, 2, hw.Setup{RequestType: 0x80, Request: 6, Value: 0x100, Length: 18}, make([]byte, 18), stOK)
 	s.add(3, usbnet.Event{Kind: usbnet.EventLife, Life: 2, PrevRecord: 3})
 	silent(t, s.run(&deviceVanished{}, 10), "a replug before traffic")
+
+	// A trace that ends on errors, with no gone status and no new life.
+	s = newScript()
+	s.urb(0, 1, bulk, bulkIn, 60, stOK)
+	s.urb(2, 3, bulk, bulkIn, 2048, stEPROTO)
+	s.urb(4, 5, bulk, bulkIn, 2048, stEPROTO)
+	silent(t, s.run(&deviceVanished{}, 10), "errors the trace ends on")
+
+	// Errors, then a success, then a gone status: only the gone status is
+	// the vanishing's.
+	s = newScript()
+	s.urb(0, 1, bulk, bulkIn, 60, stOK)
+	s.urb(2, 3, bulk, bulkIn, 2048, stEPROTO)
+	s.urb(4, 5, bulk, bulkIn, 60, stOK)
+	_, g := s.urb(6, 7, bulk, bulkIn, 2048, stESHUTDOWN)
+	fires(t, s.run(&deviceVanished{}, 10), "device-vanished", g)
 }
 
 func TestHaltNotCleared(t *testing.T) {
 	s := newScript()
 	_, h := s.urb(0, 100, bulk, bulkIn, 2048, stEPIPE)
-	s.urb(101, 102, bulk, bulkIn, 2048, stEPIPE)
+	_, again := s.urb(101, 102, bulk, bulkIn, 2048, stEPIPE)
 	s.ctl(103, 104, hw.Setup{RequestType: hw.RecipEndpoint, Request: hw.ReqClearFeature, Index: bulkOut}, nil, stOK)          // another endpoint
 	s.ctl(105, 106, hw.Setup{RequestType: hw.RecipEndpoint, Request: hw.ReqClearFeature, Index: bulkIn}, nil, stEPIPE)        // failed
 	s.ctl(107, 108, hw.Setup{RequestType: hw.RecipEndpoint, Request: hw.ReqClearFeature, Value: 1, Index: bulkIn}, nil, stOK) // not ENDPOINT_HALT
 	f := s.run(&haltNotCleared{}, 1100)
-	fires(t, f, "halt-not-cleared", h)
-	if !strings.Contains(f.Evidence[0].What, "endpoint 0x81") || !strings.Contains(f.Evidence[0].What, "; 1 more URBs") {
+	fires(t, f, "halt-not-cleared", h, again)
+	if !strings.Contains(f.Evidence[0].What, "endpoint 0x81") || !strings.Contains(f.Evidence[0].What, "; 1 more URBs") || !strings.Contains(f.Evidence[1].What, "still halted") {
 		t.Errorf("evidence %+v", f.Evidence)
 	}
 
@@ -261,7 +279,7 @@ func TestHaltNotClearedNearMisses(t *testing.T) {
 // starve logs one starvation episode: the last URB completing at t0, a
 // gap, a URB submitted at t0+gap that completes after quick ms with data.
 func starve(s *script, t0, gap, quick float64) []int {
-	_, idle := s.urb(t0-5, t0, bulk, bulkIn, 2048, stOK)
+	_, idle := s.urb(t0-10, t0, bulk, bulkIn, 2048, stOK) // not quick: no gap of its own
 	sub, done := s.urb(t0+gap, t0+gap+quick, bulk, bulkIn, 2048, stOK)
 	return []int{idle, sub, done}
 }
@@ -284,9 +302,9 @@ func TestRxStarvationNearMisses(t *testing.T) {
 			starve(s, 10, 99, 1)
 			starve(s, 1000, 99, 1)
 		},
-		"the device had nothing (completes after 3 ms)": func(s *script) {
-			starve(s, 10, 200, 3)
-			starve(s, 1000, 200, 3)
+		"the device had nothing (completes after 5.5 ms)": func(s *script) {
+			starve(s, 10, 200, 5.5)
+			starve(s, 1000, 200, 5.5)
 		},
 		"another URB still outstanding": func(s *script) {
 			s.urb(0, -1, bulk, bulkIn, 2048, 0)
@@ -390,6 +408,41 @@ func TestLinkNeedsFilter(t *testing.T) {
 	}
 }
 
+// TestLinkNeedsFilterAfterLinkDown: a device that withholds link until
+// the filter does so after each link down, not only at bind (the lab's
+// capture: the link down, 2.1 s of polling, the filter, the link up).
+func TestLinkNeedsFilterAfterLinkDown(t *testing.T) {
+	s := newScript()
+	s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+	s.link(5, false) // not up yet: no span of its own
+	s.ctl(10, 11, setFilter, nil, stOK)
+	s.link(20, true) // at once: the first link needed nothing
+	down := s.link(800, false)
+	filter := s.ctl(2950, 2951, setFilter, nil, stOK) - 1
+	up := s.link(2952, true)
+	down2 := s.link(4000, false)
+	filter2 := s.ctl(5000, 5001, setFilter, nil, stOK) - 1
+	up2 := s.link(5100, true)
+	f := s.run(&linkNeedsFilter{}, 6000)
+	fires(t, f, "link-needs-filter", down, filter, up, down2, filter2, up2)
+	if !strings.Contains(f.Summary, "2.15s of polling") || !strings.Contains(f.Summary, "(2 times)") || !strings.HasPrefix(f.Evidence[0].What, "link down") {
+		t.Errorf("finding %+v", f)
+	}
+}
+
+// TestLinkNeedsFilterNewLife: a new life starts without link; its first
+// poll begins a span.
+func TestLinkNeedsFilterNewLife(t *testing.T) {
+	s := newScript()
+	s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+	s.link(10, true)
+	s.add(100, usbnet.Event{Kind: usbnet.EventLife, Life: 2, Bus: 1, Address: 4})
+	poll := s.add(200, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+	filter := s.ctl(1300, 1301, setFilter, nil, stOK) - 1
+	up := s.link(1400, true)
+	fires(t, s.run(&linkNeedsFilter{}, 3000), "link-needs-filter", poll, filter, up)
+}
+
 func TestLinkNeedsFilterNearMisses(t *testing.T) {
 	cases := map[string]func(s *script){
 		"polled 999 ms": func(s *script) {
@@ -406,8 +459,23 @@ func TestLinkNeedsFilterNearMisses(t *testing.T) {
 			s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
 			s.link(500, true)
 			s.link(600, false)
+			s.link(1700, true) // back on its own
 			s.ctl(2000, 2001, setFilter, nil, stOK)
 			s.link(2100, true)
+		},
+		"polled 999 ms after the link went down": func(s *script) {
+			s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+			s.link(500, true)
+			s.link(600, false)
+			s.ctl(1599, 1600, setFilter, nil, stOK)
+			s.link(1700, true)
+		},
+		"the filter while the link was up": func(s *script) {
+			s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
+			s.link(500, true)
+			s.ctl(1600, 1601, setFilter, nil, stOK)
+			s.link(2600, false)
+			s.link(2700, true)
 		},
 		"no filter": func(s *script) {
 			s.add(0, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: intr, Endpoint: intrIn})
@@ -438,54 +506,70 @@ func TestLinkNeedsFilterNearMisses(t *testing.T) {
 
 func TestPoorAggregation(t *testing.T) {
 	s := newScript()
-	first := s.transfer(0, bulkIn, 1514, 1, nil)
-	for i := 1; i < AggFrames-1; i++ {
-		s.transfer(float64(i)*0.2, bulkIn, 1514, 1, nil)
-		s.transfer(float64(i)*0.2, bulkOut, 3000, 2, nil) // TX is not the chip's aggregation
-		s.transfer(float64(i)*0.2, bulkIn, 0, 0, nil)     // nothing decoded
+	s.transfer(0.7499, bulkIn, 1514, 1, nil) // 250.1 µs before the run: not in it
+	var want []int
+	for i := 0; i < AggRun; i++ {
+		at := 1 + float64(i)*0.25 // exactly AggGap apart
+		c := s.transfer(at, bulkIn, 1514, 1, nil)
+		s.transfer(at, bulkOut, 3000, 2, nil) // TX is not the chip's aggregation
+		s.transfer(at, bulkIn, 0, 0, nil)     // nothing decoded
+		if i < MaxCited {
+			want = append(want, c)
+		}
 	}
-	last := s.transfer(999, bulkIn, 1514, 1, nil)
 	f := s.run(&poorAggregation{}, 1000)
-	fires(t, f, "poor-aggregation", first, last)
-	if !strings.HasPrefix(f.Summary, "1 second(s)") || !strings.Contains(f.Summary, "up to 4000 frames/s") || !strings.Contains(f.Evidence[0].What, "4000 RX frames") ||
-		!strings.Contains(f.Evidence[1].What, "the last of those 4000 transfers") {
+	fires(t, f, "poor-aggregation", want...)
+	if !strings.HasPrefix(f.Summary, "1 run(s)") || !strings.Contains(f.Summary, "the longest 32 transfers, 4000 frames/s") ||
+		!strings.Contains(f.Evidence[0].What, "a run begins") || !strings.Contains(f.Evidence[1].What, "250 µs after") {
 		t.Errorf("finding %+v", f)
 	}
 
-	// Two windows: the first closed by the next transfer.
+	// Two runs, the first ended by a gap: both cited (up to the cap), the
+	// summary gives the longer.
 	s = newScript()
-	var want []int
-	for w := 0; w < 2; w++ {
-		t0 := float64(w) * 1000
-		want = append(want, s.transfer(t0, bulkIn, 1514, 1, nil))
-		var l int
-		for i := 1; i < AggFrames; i++ {
-			l = s.transfer(t0+float64(i)*0.2, bulkIn, 1514, 1, nil)
+	want = nil
+	for r, n := range []int{AggRun, AggRun + 8} {
+		for i := 0; i < n; i++ {
+			c := s.transfer(float64(r)*100+float64(i)*0.1, bulkIn, 1514, 1, nil)
+			if len(want) < MaxCited {
+				want = append(want, c)
+			}
 		}
-		want = append(want, l)
 	}
-	fires(t, s.run(&poorAggregation{}, 2000), "poor-aggregation", want...)
+	f = s.run(&poorAggregation{}, 1000)
+	fires(t, f, "poor-aggregation", want...)
+	if !strings.HasPrefix(f.Summary, "2 run(s)") || !strings.Contains(f.Summary, "the longest 40 transfers") {
+		t.Errorf("finding %+v", f)
+	}
 }
 
 func TestPoorAggregationNearMisses(t *testing.T) {
 	s := newScript()
-	for i := 0; i < AggFrames-1; i++ {
-		s.transfer(float64(i)*0.2, bulkIn, 1514, 1, nil)
+	for i := 0; i < AggRun-1; i++ {
+		s.transfer(float64(i)*0.1, bulkIn, 1514, 1, nil)
 	}
-	silent(t, s.run(&poorAggregation{}, 1000), "3999 frames")
+	silent(t, s.run(&poorAggregation{}, 1000), "31 transfers")
 
 	s = newScript()
-	for i := 0; i < AggFrames-1; i++ {
-		s.transfer(float64(i)*0.2, bulkIn, 1514, 1, nil)
+	for i := 0; i < AggRun; i++ {
+		s.transfer(float64(i)*0.2501, bulkIn, 1514, 1, nil)
 	}
-	s.transfer(900, bulkIn, 3028, 2, nil)
-	silent(t, s.run(&poorAggregation{}, 1000), "one transfer of two frames")
+	silent(t, s.run(&poorAggregation{}, 1000), "250.1 µs apart")
 
 	s = newScript()
-	for i := 0; i < AggFrames; i++ {
-		s.transfer(float64(i)*0.2501, bulkIn, 1514, 1, nil) // 4000 frames over 1000.1 ms: two windows
+	for i := 0; i < 2*AggRun-2; i++ {
+		s.transfer(float64(i)*0.1, bulkIn, 1514, 1, nil)
+		if i == AggRun-2 {
+			s.transfer(float64(i)*0.1+0.05, bulkIn, 3028, 2, nil)
+		}
 	}
-	silent(t, s.run(&poorAggregation{}, 1001), "4000 frames over more than a second")
+	silent(t, s.run(&poorAggregation{}, 1000), "a transfer of two frames in the run")
+
+	s = newScript()
+	for i := 0; i < AggRun; i++ {
+		s.transfer(float64(i)*0.1, bulkOut, 1514, 1, nil)
+	}
+	silent(t, s.run(&poorAggregation{}, 1000), "bulk OUT")
 }
 
 func TestRxOverflow(t *testing.T) {

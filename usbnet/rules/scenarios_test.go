@@ -10,6 +10,7 @@ import (
 	"dongle/hw"
 	"dongle/hw/usbmon"
 	"dongle/usbnet/r8152"
+	"dongle/usbnet/rules"
 )
 
 // scenario builds a synthetic trace where rule must fire (near false,
@@ -124,7 +125,7 @@ var scenarios = map[string]scenario{
 		traffic(s)
 		quick := time.Millisecond
 		if near {
-			quick = 5 * time.Millisecond // the device had nothing waiting
+			quick = 8 * time.Millisecond // the device had nothing waiting (past StarveQuick)
 		}
 		var cite []int
 		for i := 0; i < 2; i++ {
@@ -179,21 +180,20 @@ var scenarios = map[string]scenario{
 		traffic(s)
 		return []int{poll, filter, up}
 	}},
-	"poor-aggregation": {asixFixture, "4000 bulk IN transfers in 0.8 s on an AX88772B, one frame in each", func(t testing.TB, s *synth, near bool) []int {
-		n := 4000
+	"poor-aggregation": {asixFixture, "40 bulk IN transfers 200 µs apart on an AX88772B, one frame in each", func(t testing.TB, s *synth, near bool) []int {
+		wait := 100 * time.Microsecond
 		if near {
-			n = 3999
+			wait = 200 * time.Microsecond // 300 µs apart: under 4000 frames/s
 		}
-		var first, last int
-		for i := 0; i < n; i++ {
+		var cite []int
+		for i := 0; i < 40; i++ {
 			_, c := s.bulkIn(100*time.Microsecond, 0, asixFrame(60))
-			s.wait(100 * time.Microsecond)
-			if i == 0 {
-				first = c
+			s.wait(wait)
+			if i < rules.MaxCited {
+				cite = append(cite, c)
 			}
-			last = c
 		}
-		return []int{first, last}
+		return cite
 	}},
 	"rx-overflow": {ecmFixture, "a bulk IN URB completing -EOVERFLOW (babble)", func(t testing.TB, s *synth, near bool) []int {
 		traffic(s)

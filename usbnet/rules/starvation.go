@@ -15,17 +15,21 @@ import (
 // fire the rule (one could be data arriving by chance just then). Only
 // URBs whose submission the capture shows are counted: a completion of
 // one submitted before it began voids the gap it falls in, and only a
-// host-side log (usbnet.Event.HostView) is judged.
+// host-side log (usbnet.Event.HostView) is judged. StarveQuick leaves a
+// host controller the few (micro)frames it takes to serve a URB queued
+// when data is already waiting: dummy_hcd's 1 ms frame timer completed a
+// 490-byte IN that had waited for 1 s 2.06 ms after its submission
+// (fixtures/failure-rx-starvation.pcap, records 64/65).
 const (
 	StarveGap      = 100 * time.Millisecond
-	StarveQuick    = 2 * time.Millisecond
+	StarveQuick    = 5 * time.Millisecond
 	StarveEpisodes = 2
 )
 
 var rxStarvationInfo = usbnet.RuleInfo{
 	Name: "rx-starvation", Severity: usbnet.SeverityError,
 	Title:   "the host stopped reading bulk IN while the device had data",
-	Trigger: "2 gaps of 100 ms or more with no bulk IN URB outstanding (after a successful completion), each ended by a URB that completed with data within 2 ms",
+	Trigger: "2 gaps of 100 ms or more with no bulk IN URB outstanding (after a successful completion), each ended by a URB that completed with data within 5 ms",
 	Causes: []string{
 		"the host resubmits RX URBs only after the stack consumed the frames (a slow consumer, a full RX queue, a throttled bottom half)",
 		"too few RX URBs queued (a userspace driver with one transfer in flight)",

@@ -51,7 +51,9 @@ type errorStorm struct {
 	win    [StormCount]cite // ring of the last failures
 	head   int
 	filled int
-	first  [StormCount]cite // the window that made the storm
+	first  [StormCount]cite                // the window that made the storm
+	more   [MaxCited - StormCount - 1]cite // the failures after it, as many as the cap leaves
+	nmore  int
 	fired  bool
 	total  int
 	last   cite
@@ -71,6 +73,10 @@ func (r *errorStorm) Observe(e *usbnet.Event) {
 	if r.fired {
 		r.count(e.Status)
 		r.total++
+		if r.nmore < len(r.more) {
+			r.more[r.nmore] = c
+			r.nmore++
+		}
 		r.last = c
 		return
 	}
@@ -119,10 +125,10 @@ func (r *errorStorm) Verdict(time.Time) *usbnet.Finding {
 	span := r.first[StormCount-1].t.Sub(r.first[0].t)
 	f := usbnet.NewFinding(errorStormInfo, fmt.Sprintf("%d failed URBs from record %d (the first %d within %v): %s",
 		r.total, r.first[0].rec, StormCount, span.Round(time.Millisecond), strings.Join(by, ", ")))
-	for _, c := range r.first {
+	for _, c := range append(r.first[:], r.more[:r.nmore]...) {
 		f.Cite(c.rec, c.t, fmt.Sprintf("endpoint %#02x completed %s", c.n, statusName(c.status)))
 	}
-	if r.last.rec != r.first[StormCount-1].rec {
+	if r.last.rec != r.first[StormCount-1].rec && (r.nmore == 0 || r.last.rec != r.more[r.nmore-1].rec) {
 		f.Cite(r.last.rec, r.last.t, fmt.Sprintf("the last failure: endpoint %#02x, %s", r.last.n, statusName(r.last.status)))
 	}
 	return f

@@ -21,17 +21,17 @@ func TestLinkNeedsFilterExactThresholds(t *testing.T) {
 
 func TestRxStarvationExactThresholdsAndCounts(t *testing.T) {
 	s := newScript()
-	want := starve(s, 10, 100, 2) // a gap of exactly StarveGap, data exactly StarveQuick after
+	want := starve(s, 10, 100, 5) // a gap of exactly StarveGap, data exactly StarveQuick after
 	// A device-side submission is not counted outstanding: its
 	// completion must not take the count below zero.
 	s.add(500, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: bulk, Endpoint: bulkIn})
 	s.add(501, usbnet.Event{Kind: usbnet.EventComplete, Xfer: bulk, Endpoint: bulkIn, Length: 60, SubmitRecord: len(s.evs)})
-	want = append(want, starve(s, 1000, 100, 2)...)
+	want = append(want, starve(s, 1000, 100, 5)...)
 	fires(t, s.run(&rxStarve{}, 3000), "rx-starvation", want...)
 
 	s = newScript()
 	for _, t0 := range []float64{10, 1000} {
-		s.urb(t0-5, t0, bulk, bulkIn, 2048, stOK)
+		s.urb(t0-10, t0, bulk, bulkIn, 2048, stOK)
 		s.add(t0+200, usbnet.Event{Kind: usbnet.EventSubmit, Xfer: bulk, Endpoint: bulkIn, Length: 2048, HostView: true})
 		s.add(t0+201, usbnet.Event{Kind: usbnet.EventComplete, Xfer: bulk, Endpoint: bulkIn, SubmitRecord: len(s.evs), Submitted: s.at(t0 + 200)})
 	}
@@ -69,7 +69,7 @@ func TestDeviceVanishedCountsPastCited(t *testing.T) {
 	}
 	f := s.run(&deviceVanished{}, 10)
 	fires(t, f, "device-vanished", want...)
-	if f.Summary != "20 URB(s) found the device gone" {
+	if f.Summary != "20 URB(s) failed as the device went" {
 		t.Errorf("summary %q", f.Summary)
 	}
 }
@@ -78,6 +78,7 @@ func TestEngineOrder(t *testing.T) {
 	s := newScript()
 	s.urb(0, 1, bulk, bulkIn, 60, stOK) // traffic
 	_, inHalt := s.urb(0, 2, bulk, bulkIn, 2048, stEPIPE)
+	s.urb(0, 2.5, bulk, bulkOut, 60, stOK) // the device still answers: the halt is not the vanishing's
 	_, gone := s.urb(0, 3, bulk, bulkOut, 60, stESHUTDOWN)
 	_, outHalt := s.urb(0, 4, bulk, bulkOut, 64, stEPIPE)
 	g := NewEngine([]usbnet.Rule{&deviceVanished{}, &haltNotCleared{}})

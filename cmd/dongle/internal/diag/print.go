@@ -168,6 +168,9 @@ func (r *Report) Print(w io.Writer) {
 			s.RxFrames, s.RxBytes, s.RxTransfers, s.TxFrames, s.TxBytes, s.TxTransfers)
 		p("Framing:  %d RX / %d TX framing errors, %d RX / %d TX truncated by the capture, %d ZLPs, %d URBs pending at the end",
 			s.RxErrors, s.TxErrors, s.RxTruncated, s.TxTruncated, s.ZLPs, s.Pending)
+		if s.RxDropped > 0 {
+			p("          %d bulk IN URBs dropped, completed with an error status (-EOVERFLOW %d)", s.RxDropped, s.RxOverErrors)
+		}
 		for _, e := range t.FrameErrors {
 			p("  %s", e)
 		}
