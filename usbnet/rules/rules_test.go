@@ -589,3 +589,44 @@ func TestRxOverflow(t *testing.T) {
 	s.urb(0, 1, bulk, bulkIn, 2048, stOK)
 	silent(t, s.run(&rxOverflow{}, 10), "no babble")
 }
+
+// TestErrorStormAtALifesEnd: the failures a disconnect leaves are
+// device-vanished's; a storm the device survives, or one in a later life,
+// is still a storm.
+func TestErrorStormAtALifesEnd(t *testing.T) {
+	storm := func(s *script, at float64) []int {
+		var c []int
+		for i := 0; i < StormCount; i++ {
+			_, r := s.urb(at+float64(i), at+float64(i)+0.5, bulk, bulkIn, 2048, stEPROTO)
+			c = append(c, r)
+		}
+		return c
+	}
+	s := newScript()
+	storm(s, 0)
+	s.urb(20, 21, bulk, bulkIn, 2048, stESHUTDOWN)
+	silent(t, s.run(&errorStorm{}, 100), "a storm ended by -ESHUTDOWN with no success after it")
+
+	s = newScript()
+	storm(s, 0)
+	s.add(50, usbnet.Event{Kind: usbnet.EventLife, Life: 2})
+	silent(t, s.run(&errorStorm{}, 100), "a storm ended by a re-enumeration")
+
+	s = newScript()
+	want := storm(s, 0)
+	s.urb(20, 21, bulk, bulkIn, 2048, stESHUTDOWN)
+	s.urb(30, 31, bulk, bulkIn, 2048, stOK) // the device still answers: a configuration change's -108
+	fires(t, s.run(&errorStorm{}, 100), "error-storm", want...)
+
+	s = newScript()
+	want = storm(s, 0)
+	s.urb(15, 16, bulk, bulkIn, 2048, stOK)
+	s.urb(20, 21, bulk, bulkIn, 2048, stESHUTDOWN)
+	fires(t, s.run(&errorStorm{}, 100), "error-storm", want...)
+
+	s = newScript()
+	storm(s, 0)
+	s.add(50, usbnet.Event{Kind: usbnet.EventLife, Life: 2})
+	want = storm(s, 100)
+	fires(t, s.run(&errorStorm{}, 200), "error-storm", want...)
+}

@@ -13,6 +13,18 @@ import (
 // An error storm is StormCount URB failures within StormWindow: a healthy
 // bus fails none, and a driver's one-off probe of an unsupported request
 // is a stall on ep0, which is not counted (see stormy).
+//
+// A storm the device's life ends on is its disconnect, not a storm: a host
+// controller fails every URB queued at an unplug (dummy_hcd with -EPROTO,
+// then -ESHUTDOWN for the resubmitted one). When no URB succeeds after the
+// storm and then a URB completes -ENODEV/-ESHUTDOWN or the adapter
+// re-enumerates, those failures are device-vanished's evidence, and the
+// storm is dropped (in a new life the rule looks afresh):
+//
+//	storm ──success──► confirmed (reported)
+//	  │
+//	  ├──-ENODEV/-ESHUTDOWN, no success since──► explained (dropped at the end unless a success follows)
+//	  └──new life, no success since──► dropped; the rule starts over
 const (
 	StormCount  = 10
 	StormWindow = time.Second
@@ -55,9 +67,12 @@ type errorStorm struct {
 	more   [MaxCited - StormCount - 1]cite // the failures after it, as many as the cap leaves
 	nmore  int
 	fired  bool
-	total  int
-	last   cite
-	counts [8]struct { // by status: more slots than stormy statuses
+	// confirmed: a URB succeeded after the storm fired; explained: the
+	// device went (-ENODEV/-ESHUTDOWN) with none succeeding since.
+	confirmed, explained bool
+	total                int
+	last                 cite
+	counts               [8]struct { // by status: more slots than stormy statuses
 		st int32
 		n  int
 	}
@@ -66,6 +81,17 @@ type errorStorm struct {
 func (r *errorStorm) Info() usbnet.RuleInfo { return errorStormInfo }
 
 func (r *errorStorm) Observe(e *usbnet.Event) {
+	if r.fired && !r.confirmed {
+		switch {
+		case e.Kind == usbnet.EventLife && e.Life > 1:
+			*r = errorStorm{} // the storm was the old life's end
+			return
+		case e.Kind == usbnet.EventComplete && e.Status == 0:
+			r.confirmed = true
+		case e.Kind == usbnet.EventComplete && gone(e.Status):
+			r.explained = true
+		}
+	}
 	if (e.Kind != usbnet.EventComplete && e.Kind != usbnet.EventSubmitError) || !stormy(e) {
 		return
 	}
@@ -111,7 +137,7 @@ func (r *errorStorm) count(st int32) {
 }
 
 func (r *errorStorm) Verdict(time.Time) *usbnet.Finding {
-	if !r.fired {
+	if !r.fired || (r.explained && !r.confirmed) {
 		return nil
 	}
 	var by []string
