@@ -154,3 +154,27 @@ func TestDiagOneAdapterTwoLives(t *testing.T) {
 		t.Errorf("findings %+v: no device-vanished", r.Verdict.Findings)
 	}
 }
+
+// TestCommittedTimeline: the timeline picture the README shows is what
+// `dongle diag --timeline` draws of that fixture today (from the module
+// root: go run ./cmd/dongle diag --timeline
+// fixtures/failure-device-vanished.timeline.svg
+// fixtures/failure-device-vanished.pcap).
+func TestCommittedTimeline(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	svg := filepath.Join(t.TempDir(), "timeline.svg")
+	if code, _, e := run(t, "diag", "--timeline", svg, filepath.Join("fixtures", "failure-device-vanished.pcap")); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	got, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("fixtures", "failure-device-vanished.timeline.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("fixtures/failure-device-vanished.timeline.svg is not what diag --timeline draws now: regenerate it (see the comment)")
+	}
+}

@@ -105,8 +105,10 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 			*ev = usbnet.Event{Kind: usbnet.EventLife, Record: idx + 1, Time: rec.Time(), Life: li + 1, Bus: rec.Bus, Address: rec.Device}
 			if life >= 0 {
 				ev.Gap, ev.PrevRecord = rec.Time().Sub(lastT), lastIdx+1
-				// URBs of the life that ended died with it.
+				// URBs of the life that ended died with it, and a new
+				// life's first link report is news whatever the last one said.
 				clear(pending)
+				t.linkKnown = false
 			}
 			t.engine.Observe(ev)
 			life = li
@@ -441,8 +443,8 @@ func (t *Trace) status(sd usbnet.StatusDescriber, idx int, ts time.Time, p []byt
 		return
 	}
 	var l Link
-	if n := len(t.Links); n > 0 {
-		l = t.Links[n-1]
+	if t.linkKnown {
+		l = t.lastLink
 	}
 	next := l
 	if ev.HasLink {
@@ -451,10 +453,11 @@ func (t *Trace) status(sd usbnet.StatusDescriber, idx int, ts time.Time, p []byt
 	if ev.Mbps > 0 {
 		next.Mbps = ev.Mbps
 	}
-	if len(t.Links) > 0 && next.Up == l.Up && next.Mbps == l.Mbps {
+	if t.linkKnown && next.Up == l.Up && next.Mbps == l.Mbps {
 		return
 	}
 	next.Record, next.Time = idx, ts
+	t.lastLink, t.linkKnown = next, true
 	t.ev = usbnet.Event{Kind: usbnet.EventLink, Record: idx + 1, Time: ts, Up: next.Up, Mbps: next.Mbps}
 	t.engine.Observe(&t.ev)
 	if len(t.Links) < MaxListed {

@@ -291,6 +291,10 @@ type Trace struct {
 	engine   *rules.Engine // the failure rules and timeline, fed in pass 2
 	ev       usbnet.Event  // the event handed to engine (no allocation per record)
 	frames   [2]int        // frames found in the transfer being unframed, by Dir
+	// lastLink is the link state last reported in the current life
+	// (linkKnown: one was): Links lists changes only, and is capped.
+	lastLink  Link
+	linkKnown bool
 }
 
 // DeviceInfo is one device of the trace.

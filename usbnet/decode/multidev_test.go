@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,5 +162,27 @@ func TestSeveralAdapters(t *testing.T) {
 	}
 	if bus, addr, err := decode.ParseDevice("3.17"); err != nil || bus != 3 || addr != 17 {
 		t.Errorf("ParseDevice: %d %d %v", bus, addr, err)
+	}
+}
+
+// TestLinkPerLife: a re-enumerated adapter's first link report is listed
+// (and streamed to the rules) even when it says what the last life's last
+// one said: the new life knew no link until then
+// (fixtures/failure-device-vanished.pcap: life 1 reports at records 67 and
+// 79, life 2 at 1249 and 1291; 121, 123, 1293, 1296 repeat them).
+func TestLinkPerLife(t *testing.T) {
+	tr, err := decode.ReadFile("../../fixtures/failure-device-vanished.pcap", decode.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, l := range tr.Links {
+		got = append(got, l.Record+1)
+	}
+	if want := []int{67, 79, 1249, 1291}; !slices.Equal(got, want) {
+		t.Errorf("link events at records %v, want %v", got, want)
+	}
+	if n := len(tr.Timeline.Buckets); n == 0 || tr.Timeline.Buckets[n-1].Link != 2 {
+		t.Errorf("the timeline does not end with the second life's link up")
 	}
 }

@@ -165,7 +165,8 @@ func TestTimeline(t *testing.T) {
 	if b[1].RxFrames != 2 || b[1].RxBytes != 3000 || b[1].TxFrames != 1 || b[1].TxBytes != 100 || b[1].Link != 0 {
 		t.Errorf("bucket 1: %+v", b[1])
 	}
-	if b[2].Link != 2 || b[2].LinkChanges != 1 || b[3].Link != 2 || b[3].Failed() != 3 || b[4].Link != 1 {
+	// -108 at 35 ms: the link is unknown until the next report.
+	if b[2].Link != 2 || b[2].LinkChanges != 1 || b[3].Link != 0 || b[3].Failed() != 3 || b[4].Link != 1 {
 		t.Errorf("buckets 2-4: %+v", b[2:])
 	}
 	if rules.StatusLabel(0) != "-71 EPROTO" || rules.StatusLabel(3) != "-19 ENODEV" || rules.StatusLabel(4) != "-108 ESHUTDOWN" || rules.StatusLabel(8) != "other" {
@@ -175,7 +176,7 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("bucket 3 errors %v", b[3].Errors)
 	}
 	rows, iv := tl.Rows(2)
-	if len(rows) != 2 || iv != 4*rules.FirstInterval || rows[0].RxFrames != 2 || rows[0].Link != 2 || rows[1].Link != 1 || rows[0].Failed() != 4 {
+	if len(rows) != 2 || iv != 4*rules.FirstInterval || rows[0].RxFrames != 2 || rows[0].Link != 0 || rows[1].Link != 1 || rows[0].Failed() != 4 {
 		t.Errorf("rows of 2: %v %+v", iv, rows)
 	}
 	var text bytes.Buffer
@@ -309,5 +310,25 @@ func TestObserveAllocatesNothing(t *testing.T) {
 				t.Errorf("%s: the stream should fire %s: %v", c.drv.Name(), w, got)
 			}
 		}
+	}
+}
+
+// TestTimelineLinkAcrossLives: while the device is gone, and in a new life
+// until it reports one, the timeline knows no link.
+func TestTimelineLinkAcrossLives(t *testing.T) {
+	tl := rules.NewTimeline()
+	feed := func(e usbnet.Event) { tl.Observe(&e) }
+	feed(usbnet.Event{Kind: usbnet.EventLife, Time: at(0), Life: 1})
+	feed(usbnet.Event{Kind: usbnet.EventLink, Time: at(5), Up: true})
+	feed(usbnet.Event{Kind: usbnet.EventComplete, Time: at(15), Status: -71})
+	feed(usbnet.Event{Kind: usbnet.EventComplete, Time: at(25), Status: -19})
+	feed(usbnet.Event{Kind: usbnet.EventLife, Time: at(55), Life: 2})
+	feed(usbnet.Event{Kind: usbnet.EventLink, Time: at(75), Up: true})
+	var got []uint8
+	for _, b := range tl.Buckets {
+		got = append(got, b.Link)
+	}
+	if want := []uint8{2, 2, 0, 0, 0, 0, 0, 2}; !slices.Equal(got, want) {
+		t.Errorf("link per interval %v, want %v", got, want)
 	}
 }

@@ -30,7 +30,9 @@ type Bucket struct {
 	Errors   [len(timelineStatuses) + 1]int
 	Controls int `json:",omitempty"` // control requests submitted
 	// Link is the link state at the interval's end: 0 unknown, 1 down,
-	// 2 up; LinkChanges how often it changed within.
+	// 2 up; LinkChanges how often it changed within. A device that went
+	// (-ENODEV, -ESHUTDOWN) or appeared afresh has no known link until it
+	// reports one.
 	Link        uint8
 	LinkChanges int `json:",omitempty"`
 	Lives       int `json:",omitempty"` // the device (re)appearing
@@ -58,9 +60,7 @@ func (b *Bucket) add(o *Bucket) {
 	b.LinkChanges += o.LinkChanges
 	b.Lives += o.Lives
 	b.Configs += o.Configs
-	if o.Link != 0 {
-		b.Link = o.Link
-	}
+	b.Link = o.Link // o is the later interval: its end is the merged one's
 }
 
 // Timeline is a trace's activity per interval, kept as events stream by:
@@ -112,6 +112,9 @@ func (t *Timeline) Observe(e *usbnet.Event) {
 				}
 			}
 			b.Errors[j]++
+			if gone(e.Status) {
+				t.link, b.Link = 0, 0
+			}
 		}
 	case usbnet.EventSubmit:
 		if e.Xfer == hw.XferControl {
@@ -129,6 +132,7 @@ func (t *Timeline) Observe(e *usbnet.Event) {
 		b.LinkChanges++
 	case usbnet.EventLife:
 		b.Lives++
+		t.link, b.Link = 0, 0
 	}
 }
 
@@ -158,9 +162,6 @@ func (t *Timeline) Rows(n int) ([]Bucket, time.Duration) {
 		var b Bucket
 		for j := i; j < min(i+k, len(t.Buckets)); j++ {
 			b.add(&t.Buckets[j])
-		}
-		if b.Link == 0 && len(out) > 0 {
-			b.Link = out[len(out)-1].Link
 		}
 		out = append(out, b)
 	}
