@@ -178,3 +178,22 @@ func TestCommittedTimeline(t *testing.T) {
 		t.Errorf("fixtures/failure-device-vanished.timeline.svg is not what diag --timeline draws now: regenerate it (see the comment)")
 	}
 }
+
+// TestVerdictEvidenceHeadAndTail: a long citation list prints its first
+// and its last records (device-vanished's tail names where the device came
+// back), with the count left out between them.
+func TestVerdictEvidenceHeadAndTail(t *testing.T) {
+	code, out, e := run(t, "diag", filepath.Join("..", "..", "fixtures", "failure-device-vanished.pcap"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	verdict := out[:strings.Index(out, "Source:")]
+	for _, w := range []string{"record 1091 (", "record 1099 (", "... 7 more records cited", "record 1159 (", "record 1200 (21:28:42.917949): life 2 begins at 3.4"} {
+		if !strings.Contains(verdict, w) {
+			t.Errorf("the verdict lacks %q:\n%s", w, verdict)
+		}
+	}
+	if strings.Contains(verdict, "record 1100 (") {
+		t.Errorf("the verdict prints the middle of the list:\n%s", verdict)
+	}
+}

@@ -92,10 +92,19 @@ func (v *Verdict) print(p func(string, ...any)) {
 	}
 	for _, f := range v.Findings {
 		p("  [%s] %s: %s", f.Severity, f.Rule, f.Summary)
+		// A long list shows its head and its tail: a rule's last
+		// citations are often its conclusion (the last failure, where
+		// the device came back).
+		head, tail := len(f.Evidence), 0
+		if head > EvidenceHead+EvidenceTail+1 {
+			head, tail = EvidenceHead, EvidenceTail
+		}
 		for i, e := range f.Evidence {
-			if i == 12 {
-				p("      ... %d more records cited (--json lists them all)", len(f.Evidence)-i)
-				break
+			if i == head {
+				p("      ... %d more records cited (--json lists them all)", len(f.Evidence)-head-tail)
+			}
+			if i >= head && i < len(f.Evidence)-tail {
+				continue
 			}
 			p("      record %d (%s): %s", e.Record, e.Time.UTC().Format("15:04:05.000000"), e.What)
 		}
@@ -103,6 +112,13 @@ func (v *Verdict) print(p func(string, ...any)) {
 		p("      try: %s", strings.Join(f.Try, "; "))
 	}
 }
+
+// EvidenceHead and EvidenceTail are how many of a finding's first and
+// last cited records the text verdict prints when it cites more.
+const (
+	EvidenceHead = 8
+	EvidenceTail = 3
+)
 
 // TimelineRows is how many intervals the text timeline prints at most.
 const TimelineRows = 40
