@@ -493,3 +493,111 @@ func TestReplayBenchOfARealRun(t *testing.T) {
 		t.Errorf("lines differ from testdata/bench-all.lines (regenerate with dongle lab bench --all -replay testdata/bench-all.log -out DIR):\n%s", got.String())
 	}
 }
+
+// kifHarness runs the bench prelude's kif (with carrier and waitcarrier)
+// in sh against a fake sysfs and fake ip, labguest, qd and sleep:
+// carrierAt says after which `ip link set IF up` (1: the first open, 2:
+// the second; 0: never) the netdev has carrier. It returns kif's exit
+// status, its output, /tmp/kif.txt's stand-in and the ip commands run.
+func kifHarness(t *testing.T, carrierAt int) (rc int, out, note, ipLog string) {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	start := strings.Index(benchPrelude, "SYSNET=")
+	end := strings.Index(benchPrelude, "# ready waits")
+	if start < 0 || end < start {
+		t.Fatal("the prelude has no SYSNET..ready section (kif moved?)")
+	}
+	dir := t.TempDir()
+	sys := filepath.Join(dir, "net")
+	os.MkdirAll(filepath.Join(sys, "eth7"), 0o755)
+	os.WriteFile(filepath.Join(sys, "eth7", "carrier"), []byte("0\n"), 0o644)
+	os.WriteFile(filepath.Join(sys, "eth7", "operstate"), []byte("down\n"), 0o644)
+	noteFile := filepath.Join(dir, "kif.txt")
+	fns := strings.ReplaceAll(benchPrelude[start:end], "/tmp/kif.txt", noteFile)
+	script := `ID=0b95:1790
+SYSNET=` + sys + `
+ups=0
+sleep() { :; }
+qd() { :; }
+labguest() { [ "$1 $2" = "netif $ID" ] && echo eth7; }
+ip() {
+	echo "ip $*" >>` + filepath.Join(dir, "ip.log") + `
+	case "$*" in
+	"link set eth7 up")
+		ups=$((ups + 1))
+		if [ ` + strconv.Itoa(carrierAt) + ` -ne 0 ] && [ $ups -ge ` + strconv.Itoa(carrierAt) + ` ]; then
+			echo 1 >$SYSNET/eth7/carrier
+			echo up >$SYSNET/eth7/operstate
+		fi ;;
+	"link set eth7 down")
+		echo 0 >$SYSNET/eth7/carrier
+		echo down >$SYSNET/eth7/operstate ;;
+	esac
+}
+` + fns + `
+kif
+`
+	cmd := exec.Command(sh, "-c", script)
+	b, err := cmd.Output()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		rc = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	n, _ := os.ReadFile(noteFile)
+	l, _ := os.ReadFile(filepath.Join(dir, "ip.log"))
+	return rc, strings.TrimSpace(string(b)), strings.TrimSpace(string(n)), string(l)
+}
+
+// TestBenchKifNeedsCarrier: a kernel netdev that never gets carrier is a
+// failed run saying so (usbnet reads nothing without carrier: measuring
+// it would report every frame lost), and one whose carrier comes only
+// after a second open (ax88179_178a's link_reset gave up) is reopened
+// once and the run says it was.
+func TestBenchKifNeedsCarrier(t *testing.T) {
+	rc, out, note, ips := kifHarness(t, 1)
+	if rc != 0 || out != "eth7" || note != "" || strings.Count(ips, "\n") != 1 {
+		t.Errorf("carrier at the first open: rc %d, out %q, note %q, ip:\n%s", rc, out, note, ips)
+	}
+	rc, out, note, ips = kifHarness(t, 2)
+	if rc != 0 || out != "eth7" || note != "kernel_reopened=1" ||
+		ips != "ip link set eth7 up\nip link set eth7 down\nip link set eth7 up\n" {
+		t.Errorf("carrier at the second open: rc %d, out %q, note %q, ip:\n%s", rc, out, note, ips)
+	}
+	rc, out, note, ips = kifHarness(t, 0)
+	if rc == 0 || out != "" || !strings.HasPrefix(note, "FAIL eth7 (0b95:1790) has no carrier") || strings.Count(ips, "link set eth7 up") != 2 {
+		t.Errorf("no carrier ever: rc %d, out %q, note %q, ip:\n%s", rc, out, note, ips)
+	}
+}
+
+// TestBenchKernelReopenedIsReported: a kernel run whose netdev needed a
+// second open keeps its count and the table says it happened.
+func TestBenchKernelReopenedIsReported(t *testing.T) {
+	d, _ := SelectBenchDevices("ax88179")
+	out := "CELL drv=kernel dir=rx size=1514 n=500 round=1 ticks=50 rc=0 drops=none :: kernel_reopened=1 DONGLEBLAST kernrx frames=500/500 intervals=499 in_ns=1000000000 rate=499 frames/s host_sent=500 host_ns=1 guest_ticks=11 if=eth0\n" +
+		"CELL drv=dongle dir=rx size=1514 n=500 round=1 ticks=50 rc=0 drops=none :: DONGLEBLAST rx frames=500/500 intervals=499 in_ns=1000000000 rate=499 frames/s host_sent=500 host_ns=1 guest_ticks=11 rx_errors=0 rx_dropped=0\n"
+	cells, err := ParseBenchCells(d[0], 1, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rx *BenchCell
+	for _, c := range cells {
+		if c.Dir == "rx" && c.Size == 1514 {
+			rx = c
+		}
+	}
+	if len(rx.Kernel) != 1 || !rx.Kernel[0].KernelReopened || rx.Kernel[0].Frames != 500 || rx.Kernel[0].Err != "" ||
+		len(rx.Dongle) != 1 || rx.Dongle[0].KernelReopened {
+		t.Fatalf("runs: kernel %+v dongle %+v", rx.Kernel, rx.Dongle)
+	}
+	var b strings.Builder
+	(&BenchReport{Rounds: 1, Cells: []*BenchCell{rx}}).WriteTable(&b)
+	if !strings.Contains(b.String(), "round 1: the kernel's netdev got carrier only after a second open") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}

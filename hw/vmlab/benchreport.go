@@ -32,6 +32,11 @@ type BenchRun struct {
 	// tx_dropped over a TX run (cdc_ncm drops full-size frames it cannot
 	// fit in an NTB, and says so there).
 	KernelTxDropped uint64
+	// KernelReopened: the kernel's netdev had no carrier after its open
+	// and got it after a second one (kif in the bench script: the
+	// kernel's ax88179_178a link_reset can give up on a slow host). The
+	// run itself is whole; the table says it happened.
+	KernelReopened bool
 }
 
 // accounted: the run fell short by exactly the frames the kernel's
@@ -301,6 +306,9 @@ func (r *BenchReport) WriteTable(w io.Writer) {
 			if k.accounted() {
 				st += fmt.Sprintf("; round %d: the kernel's %s dropped %d (its tx_dropped)", k.Round, c.Dev.Kernel, k.KernelTxDropped)
 			}
+			if k.KernelReopened {
+				st += fmt.Sprintf("; round %d: the kernel's netdev got carrier only after a second open", k.Round)
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.1f\t%.1f\t  %s\n", c.Dev.Name, c.Dev.ID, c.Dev.Kernel, c.Size, c.Dir,
 			k, d, c.Ratio(), spread, target, stat(c.Kernel, cpu), stat(c.Dongle, cpu), st)
@@ -380,6 +388,7 @@ func ParseBenchCells(d BenchDevice, rounds int, out string) ([]*BenchCell, error
 // to the host peer, whose start is the only extra).
 func (r *BenchRun) parse(dir, body string) error {
 	count, sender, _ := strings.Cut(body, " | ")
+	r.KernelReopened = fields(body)["kernel_reopened"] == "1"
 	if v, ok := fields(count)["kernel_tx_dropped"]; ok {
 		d, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
