@@ -12,6 +12,9 @@ import (
 // (frames handed to Emit, not kept): the per-record path, event dispatch
 // included, allocates nothing in steady state.
 func TestDecodeDispatchAllocatesNothingPerRecord(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race sync.Pool drops items on purpose, so allocation counts say nothing; the ordinary test run checks this")
+	}
 	allocs := func(n int) (float64, int) {
 		s := newSynth(t, ecmFixture)
 		for i := 0; i < n; i++ {
