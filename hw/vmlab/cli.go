@@ -325,6 +325,16 @@ func (c *cli) benchAll(ctx context.Context, devices string, cfg BenchAllConfig, 
 	if lock != "" {
 		cfg.Lock = func() (func(), error) { return flockFile(ctx, lock) }
 	}
+	// The runs' result lines come from labguest in the initramfs: one
+	// built from older sources prints older lines (a pulled tree without
+	// a lab setup), so bring both up to date (go build's cache and the
+	// initramfs's own input check make this quick when they are).
+	if err := c.l.BuildTools(ctx, root); err != nil {
+		return err
+	}
+	if err := c.l.Initramfs(ctx); err != nil {
+		return err
+	}
 	rep, err := c.l.BenchAll(ctx, root, cfg, c.err)
 	if rep == nil {
 		return err
