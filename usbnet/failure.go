@@ -176,3 +176,35 @@ func NewFinding(info RuleInfo, summary string) *Finding {
 func (f *Finding) Cite(record int, t time.Time, what string) {
 	f.Evidence = append(f.Evidence, Evidence{Record: record, Time: t, What: what})
 }
+
+// TransferTally counts what a chip rule finds per bulk transfer (frames
+// whose descriptor marks a checksum failure, say) and keeps the first
+// len(Hits) transfers that had any, to cite: bounded whatever the trace.
+type TransferTally struct {
+	Total int // everything counted
+	hits  [8]struct {
+		rec, n int
+		t      time.Time
+	}
+	nhits int
+}
+
+// Add counts n found in the transfer of event e (nothing when n is 0).
+func (c *TransferTally) Add(e *Event, n int) {
+	if n == 0 {
+		return
+	}
+	c.Total += n
+	if c.nhits < len(c.hits) {
+		c.hits[c.nhits].rec, c.hits[c.nhits].n, c.hits[c.nhits].t = e.Record, n, e.Time
+		c.nhits++
+	}
+}
+
+// Cite adds the kept transfers to f's evidence, each described by what
+// (given the count found in it).
+func (c *TransferTally) Cite(f *Finding, what func(n int) string) {
+	for _, h := range c.hits[:c.nhits] {
+		f.Cite(h.rec, h.t, what(h.n))
+	}
+}

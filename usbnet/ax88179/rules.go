@@ -37,13 +37,8 @@ type csumRule struct {
 	ipe     bool
 	pendIPE int // RX_CTL written, not yet completed: -1 none, else 0/1
 	bad     int
-	total   int
-	hits    [8]struct {
-		rec, n int
-		t      time.Time
-	}
-	nhits int
-	fn    func(Frame)
+	tally   usbnet.TransferTally
+	fn      func(Frame)
 }
 
 func newCsumRule() *csumRule {
@@ -80,21 +75,17 @@ func (r *csumRule) Observe(e *usbnet.Event) {
 		if r.bad == 0 {
 			return
 		}
-		r.total += r.bad
-		if r.nhits < len(r.hits) {
-			r.hits[r.nhits].rec, r.hits[r.nhits].n, r.hits[r.nhits].t = e.Record, r.bad, e.Time
-			r.nhits++
-		}
+		r.tally.Add(e, r.bad)
 	}
 }
 
 func (r *csumRule) Verdict(time.Time) *usbnet.Finding {
-	if r.total == 0 {
+	if r.tally.Total == 0 {
 		return nil
 	}
-	f := usbnet.NewFinding(csumInfo, fmt.Sprintf("%d RX frame(s) with a checksum the AX88179 found wrong", r.total))
-	for _, h := range r.hits[:r.nhits] {
-		f.Cite(h.rec, h.t, fmt.Sprintf("bulk IN transfer with %d packet(s) marked L3/L4 checksum error", h.n))
-	}
+	f := usbnet.NewFinding(csumInfo, fmt.Sprintf("%d RX frame(s) with a checksum the AX88179 found wrong", r.tally.Total))
+	r.tally.Cite(f, func(n int) string {
+		return fmt.Sprintf("bulk IN transfer with %d packet(s) marked L3/L4 checksum error", n)
+	})
 	return f
 }

@@ -43,12 +43,7 @@ var csumInfo = usbnet.RuleInfo{
 // allocation) for frames the chip found bad.
 type csumRule struct {
 	bad   int // in the transfer being walked
-	total int
-	hits  [8]struct {
-		rec, n int
-		t      time.Time
-	}
-	nhits int
+	tally usbnet.TransferTally
 	fn    func(Frame)
 }
 
@@ -73,20 +68,14 @@ func (r *csumRule) Observe(e *usbnet.Event) {
 	if r.bad == 0 {
 		return
 	}
-	r.total += r.bad
-	if r.nhits < len(r.hits) {
-		r.hits[r.nhits].rec, r.hits[r.nhits].n, r.hits[r.nhits].t = e.Record, r.bad, e.Time
-		r.nhits++
-	}
+	r.tally.Add(e, r.bad)
 }
 
 func (r *csumRule) Verdict(time.Time) *usbnet.Finding {
-	if r.total == 0 {
+	if r.tally.Total == 0 {
 		return nil
 	}
-	f := usbnet.NewFinding(csumInfo, fmt.Sprintf("%d RX frame(s) with a checksum the RTL8153 found wrong", r.total))
-	for _, h := range r.hits[:r.nhits] {
-		f.Cite(h.rec, h.t, fmt.Sprintf("bulk IN transfer with %d frame(s) marked IPF/TCPF/UDPF", h.n))
-	}
+	f := usbnet.NewFinding(csumInfo, fmt.Sprintf("%d RX frame(s) with a checksum the RTL8153 found wrong", r.tally.Total))
+	r.tally.Cite(f, func(n int) string { return fmt.Sprintf("bulk IN transfer with %d frame(s) marked IPF/TCPF/UDPF", n) })
 	return f
 }
