@@ -193,13 +193,9 @@ func (l *Lab) BenchCompare(ctx context.Context, root string, cfg BenchConfig, ou
 	if !doTX && !doRX {
 		return nil, fmt.Errorf("bench: direction %q: want tx, rx or both", cfg.Dir)
 	}
-	bin := l.path("build", "dongleblast")
-	l.step("building dongleblast")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/dongleblast")
-	build.Dir = root
-	build.Stdout, build.Stderr = out, out
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("bench: build dongleblast: %w", err)
+	bin, err := l.buildDongleblast(ctx, root, out)
+	if err != nil {
+		return nil, err
 	}
 	variants := [][]string{nil}
 	for _, a := range cfg.Args {
@@ -339,4 +335,18 @@ func parseCount(rest string) (Count, error) {
 	}
 	c.Elapsed = time.Duration(ns)
 	return c, nil
+}
+
+// buildDongleblast builds cmd/dongleblast from the module at root into the
+// lab directory and returns its path.
+func (l *Lab) buildDongleblast(ctx context.Context, root string, out io.Writer) (string, error) {
+	bin := l.path("build", "dongleblast")
+	l.step("building dongleblast")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/dongleblast")
+	build.Dir = root
+	build.Stdout, build.Stderr = out, out
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("bench: build dongleblast: %w", err)
+	}
+	return bin, nil
 }

@@ -376,13 +376,9 @@ func (l *Lab) BenchAll(ctx context.Context, root string, cfg BenchAllConfig, out
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	bin := l.path("build", "dongleblast")
-	l.step("building dongleblast")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/dongleblast")
-	build.Dir = root
-	build.Stdout, build.Stderr = out, out
-	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("bench: build dongleblast: %w", err)
+	bin, err := l.buildDongleblast(ctx, root, out)
+	if err != nil {
+		return nil, err
 	}
 	files := map[string]string{"dongleblast": bin}
 	if tc, err := exec.LookPath("tc"); err == nil {

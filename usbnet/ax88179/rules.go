@@ -72,9 +72,6 @@ func (r *csumRule) Observe(e *usbnet.Event) {
 	case e.Kind == usbnet.EventTransfer && e.In() && len(e.Data) >= e.Length && e.Length > 0:
 		r.bad = 0
 		Walk(e.Data, r.ipe, r.fn) // a framing error is decode's to report
-		if r.bad == 0 {
-			return
-		}
 		r.tally.Add(e, r.bad)
 	}
 }
