@@ -203,9 +203,15 @@ echo "lab.sh: conformance suite against the ECM gadget over USB/IP (usb:1209:000
 # (no retry), not on a ratio (TCG's rates wander; the full bench is run by
 # hand: dongle lab bench --all). Table, BENCH lines and plot in
 # specs/reports/bench.
+# f_ncm is left out here, not skipped silently: it holds the frames of an
+# NTB whose flush timer fired while every IN request was queued (its
+# asserted finding, specs/lab_ncm_hold.go), so a run's last frames can
+# arrive in the next run (seen: dongle's RX 496 of 500, then the kernel's
+# next RX 504 of 500), and no per-run count can pass on it reliably. The
+# full bench (dongle lab bench --all) measures it and says so.
 T1=$SECONDS
-go run ./cmd/dongle lab bench --all -n 500 -n64 500 -rtt 30 -rounds 1 -out specs/reports/bench
-echo "lab.sh: dongle lab bench --all (every device, kernel and dongle, no frame lost) passed in $((SECONDS - T1)) s"
+go run ./cmd/dongle lab bench --all -devices usbnet,ecm,ax88772b,ax88179,rtl8153 -n 500 -n64 500 -rtt 30 -rounds 1 -out specs/reports/bench
+echo "lab.sh: dongle lab bench --all (every lab device but f_ncm, kernel and dongle, no frame lost) passed in $((SECONDS - T1)) s"
 # ---- end of the bench block -------------------------------------------------
 # The closing note: for each lab device, how many of the specs selected for
 # it skipped (each skip's reason is in its JUnit entry and the output above),

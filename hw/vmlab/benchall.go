@@ -38,7 +38,11 @@ type BenchDevice struct {
 	// On the ECM gadget the kernel's first TX after boot has reached
 	// gecm0 with none of its frames in 2 of 5 boots (all sent, no
 	// drop counted anywhere: stuck before f_ecm's OUT requests), never
-	// after a rebind.
+	// after a rebind. On the NCM gadget the kernel's cdc_ncm had no
+	// carrier in its first run after boot once in CI (none 10 s after its
+	// open, nor after a second open), every later run after a rebind
+	// had. Neither cause is found; the rebind makes the first run start
+	// as every other does, and a run without carrier still fails.
 	Rebind bool
 }
 
@@ -58,7 +62,7 @@ func modelSetup(model, extra string) string {
 var BenchDevices = []BenchDevice{
 	{Name: "usbnet", ID: "0525:a4a2", Kernel: "cdc_ether", TargetTX: 0.9, TargetRX: 1.0, Fixture: "none"},
 	{Name: "ecm", ID: "1209:0001", Kernel: "cdc_ether", TargetTX: 0.9, TargetRX: 1.0, Fixture: "ecm", Far: "gecm0", Rebind: true},
-	{Name: "ncm", ID: "1209:0002", Kernel: "cdc_ncm", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "gncm0"},
+	{Name: "ncm", ID: "1209:0002", Kernel: "cdc_ncm", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "gncm0", Rebind: true},
 	{Name: "ax88772b", ID: "0b95:772b", Kernel: "asix", Fixture: "all", Far: "veth0", Setup: modelSetup("ax88772b", "")},
 	{Name: "ax88179", ID: "0b95:1790", Kernel: "ax88179_178a", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "veth0", Setup: modelSetup("ax88179", "")},
 	{Name: "rtl8153", ID: "0bda:8153", Kernel: "r8152", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "veth0", Setup: modelSetup("rtl8153", "-usbip")},
