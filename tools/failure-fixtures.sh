@@ -39,7 +39,7 @@ if [ -z "${DONGLE_LAB:-}" ]; then
 	go build -o "$T/dongle" ./cmd/dongle # cgo (gousb): the initramfs has its libraries
 	go run ./cmd/dongle lab setup >/dev/null # ffsmodel in the initramfs is this tree's
 	LAB=${DONGLE_LAB_DIR:-$PWD/.lab}
-	LOCK=${DONGLE_VM_LOCK:-/work/notes/vm.lock}
+	LOCK=${DONGLE_VM_LOCK:-$LAB/vm.lock} # one lab VM at a time: share this file with whatever else boots it
 	for rule in "$@"; do
 		fixture=none
 		case $rule in

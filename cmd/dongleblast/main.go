@@ -318,7 +318,7 @@ func (b *blaster) tx(n, size int, wait string, timeout time.Duration) error {
 	}
 	d := time.Since(t0)
 	ru := cpuTime()
-	tk := busyTicks() - tk0
+	tk := ticksSince(tk0)
 	fmt.Printf("DONGLEBLAST tx frames=%d size=%d guest_ticks=%d tx_packets=%d tx_dropped=%d tx_errors=%d in=%.3fs rate=%.0f frames/s stops=%d cpu_us_per_frame=%.1f (user %.1f sys %.1f)\n",
 		n, size, tk, st.TxPackets.Load(), st.TxDropped.Load(), st.TxErrors.Load(), d.Seconds(), float64(st.TxPackets.Load())/d.Seconds(), b.d.Counters().TxQueueStops.Load(),
 		float64(ru[0]+ru[1]-ru0[0]-ru0[1])/1e3/float64(n), float64(ru[0]-ru0[0])/1e3/float64(n), float64(ru[1]-ru0[1])/1e3/float64(n))
@@ -349,7 +349,7 @@ func (b *blaster) rx(n, size, rate int, blast bool, from string, timeout time.Du
 		bl = ch
 	}
 	got, br := waitFull(b.full, b.nrx.Load, bl, timeout)
-	tk := busyTicks() - tk0
+	tk := ticksSince(tk0)
 	el := time.Duration(b.last.Load() - b.frst.Load())
 	st := b.net.Stats()
 	var iv uint64
@@ -404,7 +404,7 @@ func kernrx(ifname string, n, size, rate int, from string, timeout time.Duration
 		bl = localBlast(from, n, size)
 	}
 	got, first, last, firstCount, br := waitRX(func() uint64 { return read() - base }, uint64(n), bl, timeout)
-	tk := busyTicks() - tk0
+	tk := ticksSince(tk0)
 	// The rate is over the frames counted after the first poll that saw any.
 	report("kernrx", got, n, got-firstCount, last.Sub(first), br, fmt.Sprintf("guest_ticks=%d if=%s", tk, ifname))
 	if br.err != nil {
@@ -487,7 +487,7 @@ func (b *blaster) rtt(n, size int, timeout time.Duration) error {
 		}
 		d = append(d, time.Since(t0))
 	}
-	fmt.Printf("DONGLEBLAST rtt size=%d guest_ticks=%d %s\n", size, busyTicks()-tk0, guest.RTT(d))
+	fmt.Printf("DONGLEBLAST rtt size=%d guest_ticks=%d %s\n", size, ticksSince(tk0), guest.RTT(d))
 	return nil
 }
 
@@ -517,6 +517,16 @@ func (e oneAtATime) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, err
 func busyTicks() uint64 {
 	t, _ := guest.BusyTicks()
 	return t
+}
+
+// ticksSince is the busy ticks since t0, 0 when either read failed (never
+// the wrapped difference of a failed read).
+func ticksSince(t0 uint64) uint64 {
+	t := busyTicks()
+	if t0 == 0 || t < t0 {
+		return 0
+	}
+	return t - t0
 }
 
 // cpuTime is the process's user and system CPU time so far, in ns

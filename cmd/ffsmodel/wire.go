@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"dongle/hw/sim"
+	"dongle/hw/sim/ncm"
 	"dongle/hw/sim/peer"
 	"dongle/hw/vmlab/guest"
 )
@@ -219,8 +220,8 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		return ok(err)
 	case f[0] == "oversize" && len(f) == 2:
 		n, err := strconv.Atoi(f[1])
-		if err != nil || n < 1 {
-			return fmt.Sprintf("err oversize %s: want a count of bytes above the negotiated NTB size", f[1])
+		if err != nil || n < 1 || n > ncm.MaxOversize {
+			return fmt.Sprintf("err oversize %s: want a count of bytes above the negotiated NTB size, 1..%d", f[1], ncm.MaxOversize)
 		}
 		if w.over == nil {
 			return "err oversize: this model sends no NTBs"

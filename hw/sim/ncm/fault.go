@@ -75,12 +75,17 @@ func (m *Model) ChainNext() {
 // (dwBlockLength), as a device that ignores the negotiated size sends. The
 // host's transfer of the input size fills with its first part (an NTH
 // saying it is longer); the rest arrives as the next transfer. NTB16 caps
-// the block at 65535 bytes. extra < 1 cancels a pending one.
+// the block at 65535 bytes, and every NTB's excess is at most
+// MaxOversize. extra < 1 cancels a pending one.
 func (m *Model) OversizeNext(extra int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.oversize = max(extra, 0)
+	m.oversize = min(max(extra, 0), MaxOversize)
 }
+
+// MaxOversize bounds OversizeNext: an NTB at most this much longer than
+// negotiated, so a fault command cannot make the model pad without end.
+const MaxOversize = 1 << 16
 
 // GateLinkOnFilter (on) makes the model hold each link-up
 // NETWORK_CONNECTION notification (after the data path opens, or the cable
@@ -103,8 +108,8 @@ func oversize(b []byte, l *layout, size int) []byte {
 	if l.word == 2 {
 		size = min(size, 0xffff)
 	}
-	for len(b) < size {
-		b = append(b, 0)
+	if len(b) < size {
+		b = append(b, make([]byte, size-len(b))...)
 	}
 	put(b, l.blockOff, l.word, len(b))
 	return b

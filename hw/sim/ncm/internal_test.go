@@ -98,3 +98,17 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestOversizeNextIsBounded: a fault command's excess is capped, so the
+// model never pads an NTB without end.
+func TestOversizeNextIsBounded(t *testing.T) {
+	m := &Model{}
+	m.OversizeNext(1 << 30)
+	if m.oversize != MaxOversize {
+		t.Errorf("oversize %d, want the cap %d", m.oversize, MaxOversize)
+	}
+	m.OversizeNext(-1)
+	if m.oversize != 0 {
+		t.Errorf("a negative excess left %d pending", m.oversize)
+	}
+}

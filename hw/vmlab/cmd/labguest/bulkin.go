@@ -61,6 +61,14 @@ func bulkin(args []string) error {
 	gap := fs.Duration("gap", 200*time.Millisecond, "pause between reads")
 	giveBack := fs.Bool("giveback", true, "give the interface back to the kernel's driver at the end (USBDEVFS_CONNECT; the driver then clears any halt it meets)")
 	fs.Parse(args)
+	switch {
+	case *size < 1:
+		return fmt.Errorf("-size %d: want at least 1 byte per read", *size)
+	case *ifno < 0 || *ifno > 255:
+		return fmt.Errorf("-iface %d: want an interface number 0..255", *ifno)
+	case *timeout <= 0:
+		return fmt.Errorf("-timeout %v: want a positive duration", *timeout)
+	}
 	ep, err := guest.ParseEndpoint(*epS)
 	if err != nil || ep&0x80 == 0 {
 		return fmt.Errorf("-ep %q: want an IN endpoint address", *epS)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -26,6 +27,27 @@ func TestUsbfsABI(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %#x, want %#x", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestBulkinRefusesBadFlags: sizes, interfaces and timeouts that would
+// make a read panic or wrap are refused, naming the flag, before any
+// device is opened.
+func TestBulkinRefusesBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-dev", "1209:0001", "-ep", "0x81", "-size", "0"}, "-size"},
+		{[]string{"-dev", "1209:0001", "-ep", "0x81", "-size", "-5"}, "-size"},
+		{[]string{"-dev", "1209:0001", "-ep", "0x81", "-iface", "-1"}, "-iface"},
+		{[]string{"-dev", "1209:0001", "-ep", "0x81", "-iface", "256"}, "-iface"},
+		{[]string{"-dev", "1209:0001", "-ep", "0x81", "-timeout", "0s"}, "-timeout"},
+	} {
+		err := bulkin(c.args)
+		if err == nil || !strings.HasPrefix(err.Error(), c.flag+" ") {
+			t.Errorf("%v: %v, want an error naming %s", c.args, err, c.flag)
 		}
 	}
 }
