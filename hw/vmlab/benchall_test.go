@@ -503,7 +503,7 @@ func kifHarness(t *testing.T, carrierAt int) (rc int, out, note, ipLog string) {
 	t.Helper()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		t.Fatalf("sh not in PATH: cannot run the bench prelude's kif (the guest runs it under busybox sh): %v", err)
 	}
 	start := strings.Index(benchPrelude, "SYSNET=")
 	end := strings.Index(benchPrelude, "# ready waits")

@@ -353,8 +353,14 @@ func ParseBenchCells(d BenchDevice, rounds int, out string) ([]*BenchCell, error
 		ticks, err4 := strconv.ParseUint(f["ticks"], 10, 64)
 		rc, err5 := strconv.Atoi(f["rc"])
 		c := byKey[f["dir"]+f["size"]]
-		if err := errors.Join(err1, err2, err3, err4, err5); err != nil || c == nil || (f["drv"] != "kernel" && f["drv"] != "dongle") {
+		if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 			return cells, fmt.Errorf("%w: %q: bad fields (%v)", errBenchParse, line, err)
+		}
+		if c == nil {
+			return cells, fmt.Errorf("%w: %q: no cell of dir %q and size %q", errBenchParse, line, f["dir"], f["size"])
+		}
+		if f["drv"] != "kernel" && f["drv"] != "dongle" {
+			return cells, fmt.Errorf("%w: %q: drv %q: want kernel or dongle", errBenchParse, line, f["drv"])
 		}
 		r := BenchRun{Round: round, Want: n, Ticks: ticks, Drops: f["drops"]}
 		if rc != 0 {

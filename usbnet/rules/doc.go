@@ -24,7 +24,9 @@
 // silent: usbnet's unlinking of every URB at ifdown (-ENOENT/-ECONNRESET
 // on URBs submitted milliseconds before) is not a TX timeout; a link down
 // before the first link up is bring-up, not a flap; a stalled control
-// request is a device saying "not supported", not a storm; CDC ECM moves
+// request is a device saying "not supported", not a storm (a stalled
+// vendor request is still register-access's: a chip's own registers do
+// not refuse the driver that knows them); CDC ECM moves
 // one frame per transfer by design (only a driver with
 // usbnet.FlagMultiPacket can aggregate poorly). The tests run every rule
 // over every healthy fixture and expect silence.

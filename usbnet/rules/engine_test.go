@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/xml"
+	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -228,7 +230,7 @@ func TestTimelineSVG(t *testing.T) {
 	for {
 		tok, err := d.Token()
 		if err != nil {
-			if err.Error() != "EOF" {
+			if !errors.Is(err, io.EOF) {
 				t.Fatalf("SVG is not well-formed XML: %v", err)
 			}
 			break
