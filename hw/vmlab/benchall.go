@@ -442,7 +442,9 @@ func (l *Lab) benchDevice(ctx context.Context, d BenchDevice, cfg BenchAllConfig
 	if cfg.Out != "" {
 		// The guest's output, for ReplayBench (a table or plot redrawn
 		// without booting again) and for reading what a cell's runs said.
-		os.WriteFile(filepath.Join(cfg.Out, d.Name+".log"), []byte(buf.String()), 0o644)
+		if werr := os.WriteFile(filepath.Join(cfg.Out, d.Name+".log"), []byte(buf.String()), 0o644); werr != nil {
+			fmt.Fprintf(out, "bench %s: the guest's output is not kept (-replay will not find it): %v\n", d.Name, werr)
+		}
 	}
 	cells, perr := ParseBenchCells(d, cfg.Rounds, buf.String())
 	if perr != nil {
