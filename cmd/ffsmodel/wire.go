@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"dongle/hw/sim"
-	"dongle/hw/sim/ncm"
 	"dongle/hw/sim/peer"
 	"dongle/hw/vmlab/guest"
 )
@@ -220,8 +219,8 @@ func (w *wirePeer) command(ctx context.Context, line string) string {
 		return ok(err)
 	case f[0] == "oversize" && len(f) == 2:
 		n, err := strconv.Atoi(f[1])
-		if err != nil || n < 1 || n > ncm.MaxOversize {
-			return fmt.Sprintf("err oversize %s: want a count of bytes above the negotiated NTB size, 1..%d", f[1], ncm.MaxOversize)
+		if err != nil || n < 1 || n > maxOversize {
+			return fmt.Sprintf("err oversize %s: want a count of bytes above the negotiated NTB size, 1..%d", f[1], maxOversize)
 		}
 		if w.over == nil {
 			return "err oversize: this model sends no NTBs"
@@ -252,3 +251,8 @@ func shortLine(s string) string {
 	}
 	return s
 }
+
+// maxOversize is the most "oversize N" asks for: the NCM model caps an
+// NTB's excess there too (hw/sim/ncm MaxOversize, reached through the
+// catalog), so a command cannot make it pad without end.
+const maxOversize = 1 << 16

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"dongle/hw/sim"
-	"dongle/hw/sim/ncm"
 	"dongle/hw/sim/peer"
 	"dongle/hw/vmlab/guest"
 )
@@ -217,7 +216,7 @@ func TestOversizeCommand(t *testing.T) {
 	if a := wp.command(ctx, "oversize 700"); a != "ok" {
 		t.Fatalf("oversize 700: %q", a)
 	}
-	for _, c := range []string{"oversize 0", "oversize -3", "oversize x", fmt.Sprint("oversize ", ncm.MaxOversize+1)} {
+	for _, c := range []string{"oversize 0", "oversize -3", "oversize x", fmt.Sprint("oversize ", maxOversize+1)} {
 		if a := wp.command(ctx, c); !strings.HasPrefix(a, "err") {
 			t.Fatalf("%q: %q", c, a)
 		}
