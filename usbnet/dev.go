@@ -115,7 +115,10 @@ type Dev struct {
 	gone atomic.Bool
 	// linkUpPending: the link came up and the carrier waits for LinkReset.
 	linkUpPending atomic.Bool
-	goneCh        chan struct{}
+	// linkDowns counts link downs: a LinkReset that saw it change ran
+	// for a link that has gone since, and turns no carrier on.
+	linkDowns atomic.Uint64
+	goneCh    chan struct{}
 }
 
 type state int

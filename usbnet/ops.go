@@ -88,6 +88,7 @@ func (d *Dev) SetLink(up bool, speedMbps int) { d.LinkChange(up, speedMbps, fals
 // the carrier comes on at once and LinkReset still runs.
 func (d *Dev) LinkChange(up bool, speedMbps int, needReset bool) {
 	if !up {
+		d.linkDowns.Add(1)
 		d.linkUpPending.Store(false)
 		d.Net.CarrierOff()
 		return

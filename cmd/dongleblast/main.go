@@ -276,6 +276,13 @@ func (b *blaster) tx(n, size int, wait string, timeout time.Duration) error {
 	ru0 := cpuTime()
 	tk0 := busyTicks()
 	t0 := time.Now()
+	deadline := t0.Add(timeout)
+	// full: the last Xmit was refused (ErrQueueFull) although queued was
+	// below qlen: a frame the driver answered XmitBusy went back to the
+	// queue after the tap had counted it out. Waiting for half empty then,
+	// as when queued says full, keeps the blaster from spinning on
+	// refusals (each one an allocation, a copy and a tx_dropped).
+	full := false
 	for i := 0; i < n; i++ {
 		for {
 			switch wait {
@@ -284,13 +291,19 @@ func (b *blaster) tx(n, size int, wait string, timeout time.Duration) error {
 					runtime.Gosched()
 				}
 			case "wake":
-				if queued.Load() >= qlen {
+				if full || queued.Load() >= qlen {
 					waiting.Store(true)
-					if queued.Load() >= qlen { // the tap may have run meanwhile
-						<-room
-					} else if !waiting.CompareAndSwap(true, false) {
-						<-room // the tap took it and is sending
+					// The tap wakes a waiter once queued is down to
+					// half; if it got there first, it either took
+					// waiting (and is sending) or left it to us.
+					if queued.Load() > qlen/2 || !waiting.CompareAndSwap(true, false) {
+						select {
+						case <-room:
+						case <-time.After(time.Until(deadline)):
+							return fmt.Errorf("frame %d: the transmit queue did not drain to %d frames within %v (%d sent)", i, qlen/2, timeout, st.TxPackets.Load())
+						}
 					}
+					full = false
 				}
 				queued.Add(1)
 			}
@@ -301,18 +314,18 @@ func (b *blaster) tx(n, size int, wait string, timeout time.Duration) error {
 			if err == nil {
 				break
 			}
-			if wait == "wake" {
-				queued.Add(-1) // dropped, never reached the tap
-			}
 			if !errors.Is(err, netdev.ErrQueueFull) {
 				return fmt.Errorf("frame %d: %w", i, err)
+			}
+			if wait == "wake" {
+				queued.Add(-1) // refused, never reached the tap
+				full = true
 			}
 			if wait == "sleep" {
 				time.Sleep(20 * time.Microsecond)
 			}
 		}
 	}
-	deadline := t0.Add(timeout)
 	for st.TxPackets.Load() < uint64(n) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
@@ -322,6 +335,13 @@ func (b *blaster) tx(n, size int, wait string, timeout time.Duration) error {
 	fmt.Printf("DONGLEBLAST tx frames=%d size=%d guest_ticks=%d tx_packets=%d tx_dropped=%d tx_errors=%d in=%.3fs rate=%.0f frames/s stops=%d cpu_us_per_frame=%.1f (user %.1f sys %.1f)\n",
 		n, size, tk, st.TxPackets.Load(), st.TxDropped.Load(), st.TxErrors.Load(), d.Seconds(), float64(st.TxPackets.Load())/d.Seconds(), b.d.Counters().TxQueueStops.Load(),
 		float64(ru[0]+ru[1]-ru0[0]-ru0[1])/1e3/float64(n), float64(ru[0]-ru0[0])/1e3/float64(n), float64(ru[1]-ru0[1])/1e3/float64(n))
+	if c := b.d.Counters(); c.TxAggregates.Load() > 0 {
+		// An aggregating driver: how many frames each transfer carried
+		// and why each block went (full, the next frame did not fit,
+		// the timer).
+		fmt.Printf("DONGLEBLAST txagg blocks=%d frames_per_block=%.2f full=%d noroom=%d timer=%d\n",
+			c.TxAggregates.Load(), float64(st.TxPackets.Load())/float64(c.TxAggregates.Load()), c.TxAggFull.Load(), c.TxAggNoRoom.Load(), c.TxAggTimer.Load())
+	}
 	if st.TxPackets.Load() != uint64(n) {
 		return fmt.Errorf("%d of %d frames sent", st.TxPackets.Load(), n)
 	}

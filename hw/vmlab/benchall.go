@@ -32,18 +32,29 @@ type BenchDevice struct {
 	// Far is the far side's netdev in the guest; "" means the host peer
 	// (QEMU usb-net's cable), asked over its control port.
 	Far string
-	// Rebind has the kernel's driver unbound and bound again before the
-	// first run, so that its first run starts, like every later one,
-	// from a bind that follows dongle's release (a fresh SET_INTERFACE).
-	// On the ECM gadget the kernel's first TX after boot has reached
-	// gecm0 with none of its frames in 2 of 5 boots (all sent, no
-	// drop counted anywhere: stuck before f_ecm's OUT requests), never
-	// after a rebind. On the NCM gadget the kernel's cdc_ncm had no
-	// carrier in its first run after boot once in CI (none 10 s after its
-	// open, nor after a second open), every later run after a rebind
-	// had. Neither cause is found; the rebind makes the first run start
-	// as every other does, and a run without carrier still fails.
-	Rebind bool
+	// GadgetLink says Far is a gadget function's netdev (f_ecm, f_ncm)
+	// whose open state is the link the host sees: the function sends
+	// NETWORK_CONNECTION 1 when it opens, 0 when it closes. The script
+	// settles that link once before the first run (settle in the
+	// prelude), because the kernel's usbnet loses a carrier-on that
+	// follows a carrier-off too closely:
+	//
+	//	interrupt URB   CONNECT 0                 CONNECT 1
+	//	                    │ kevent queued           │ CARRIER_ON and LINK_CHANGE set,
+	//	                    ▼                         │ kevent queued again
+	//	kevent          __handle_link_change ─────────┴──▶ clear_bit(LINK_CHANGE)
+	//	kevent again    LINK_CHANGE clear: nothing runs, the carrier stays off
+	//
+	// The function queues a NETWORK_CONNECTION 0 at SET_CONFIGURATION
+	// (not yet activated) and a 1 once the host's driver selects the
+	// data altsetting with the far side up; nothing reads them until
+	// the kernel's netdev first opens, which then gets both within a
+	// millisecond. Every later open follows the driver's rebind after
+	// dongle releases the device, whose SET_INTERFACE has the function
+	// queue only 1s. Settling first opens the
+	// host's netdev with the far side down (it reads only 0s), then
+	// brings the far side up (a lone 1), and closes the host's netdev.
+	GadgetLink bool
 }
 
 // modelSetup starts ffsmodel with its cable on a veth pair (va: the
@@ -61,8 +72,8 @@ func modelSetup(model, extra string) string {
 // 0.9 of it sending and match it receiving. The AX88772B has no target.
 var BenchDevices = []BenchDevice{
 	{Name: "usbnet", ID: "0525:a4a2", Kernel: "cdc_ether", TargetTX: 0.9, TargetRX: 1.0, Fixture: "none"},
-	{Name: "ecm", ID: "1209:0001", Kernel: "cdc_ether", TargetTX: 0.9, TargetRX: 1.0, Fixture: "ecm", Far: "gecm0", Rebind: true},
-	{Name: "ncm", ID: "1209:0002", Kernel: "cdc_ncm", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "gncm0", Rebind: true},
+	{Name: "ecm", ID: "1209:0001", Kernel: "cdc_ether", TargetTX: 0.9, TargetRX: 1.0, Fixture: "ecm", Far: "gecm0", GadgetLink: true},
+	{Name: "ncm", ID: "1209:0002", Kernel: "cdc_ncm", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "gncm0", GadgetLink: true},
 	{Name: "ax88772b", ID: "0b95:772b", Kernel: "asix", Fixture: "all", Far: "veth0", Setup: modelSetup("ax88772b", "")},
 	{Name: "ax88179", ID: "0b95:1790", Kernel: "ax88179_178a", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "veth0", Setup: modelSetup("ax88179", "")},
 	{Name: "rtl8153", ID: "0bda:8153", Kernel: "r8152", TargetTX: 1.0, TargetRX: 1.0, Fixture: "all", Far: "veth0", Setup: modelSetup("rtl8153", "-usbip")},
@@ -218,6 +229,24 @@ kif() {
 	echo "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)" >/tmp/kif.txt
 	return 1
 }
+# settle: the first open of the kernel's netdev on a gadget function with
+# the far side (FAR) down, then FAR up, waiting for carrier; the netdev is
+# closed again (BenchDevice.GadgetLink says why). Fails, saying why in
+# /tmp/kif.txt, when the carrier does not come. The host reads the queued
+# notifications within a millisecond of the open (usbmon): a second is
+# long past them and the kevent they schedule.
+settle() {
+	local i=0 n
+	ip link set "$FAR" down || { echo "FAIL ip link set $FAR down" >/tmp/kif.txt; return 1; }
+	until n=$(labguest netif $ID 2>/dev/null); do
+		[ $i -lt 300 ] || { echo "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)" >/tmp/kif.txt; return 1; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	ip link set "$n" up && sleep 1 && ip link set "$FAR" up || { echo "FAIL ip link set $n up, then $FAR up" >/tmp/kif.txt; return 1; }
+	waitcarrier "$n" 100 || { echo "FAIL $n ($ID) has no carrier 10 s after $FAR came up" >/tmp/kif.txt; return 1; }
+	ip link set "$n" down
+}
 # ready waits until the counting kernrx has read its base count.
 ready() {
 	local i=0
@@ -347,8 +376,8 @@ func benchScript(d BenchDevice, cfg BenchAllConfig) string {
 	if d.Setup != "" {
 		fmt.Fprintf(&b, "{ %s\n} >/tmp/setup.txt 2>&1 || { echo \"CELLSETUP failed (exit $?): $(echo $(tail -n 3 /tmp/setup.txt))\"; exit 95; }\ncat /tmp/setup.txt\n", d.Setup)
 	}
-	if d.Rebind {
-		b.WriteString(rebindScript)
+	if d.GadgetLink {
+		b.WriteString("settle || { echo \"CELLSETUP failed (settle): $(cat /tmp/kif.txt)\"; exit 95; }\n")
 	}
 	if d.Far != "" {
 		fmt.Fprintf(&b, "ip link set %[1]s up && qd %[1]s\nfor i in $(seq 100); do [ \"$(cat /sys/class/net/%[1]s/carrier)\" = 1 ] && break; sleep 0.1; done\nsleep 0.2\n", Quote(d.Far))
@@ -586,19 +615,3 @@ func logRounds(out string) int {
 	}
 	return n
 }
-
-// rebindScript unbinds the kernel's driver from the device's interfaces
-// and binds it to the first again (cdc_ether claims the data interface
-// itself), failing the setup if that does not work.
-const rebindScript = `dev=""
-for i in /sys/bus/usb/drivers/$KDRV/*:*; do
-	[ -e "$i" ] || continue
-	d=${i##*/}
-	d=${d%%:*}
-	[ "$(cat /sys/bus/usb/devices/$d/idVendor):$(cat /sys/bus/usb/devices/$d/idProduct)" = "$ID" ] || continue
-	dev=$d
-	echo ${i##*/} >/sys/bus/usb/drivers/$KDRV/unbind
-done
-[ -n "$dev" ] || { echo "CELLSETUP failed (rebind): $KDRV holds no interface of $ID"; exit 95; }
-echo $dev:1.0 >/sys/bus/usb/drivers/$KDRV/bind || { echo "CELLSETUP failed (rebind): bind $dev:1.0 to $KDRV"; exit 95; }
-`

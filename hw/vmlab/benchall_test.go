@@ -332,8 +332,9 @@ func TestBenchScript(t *testing.T) {
 			if out, err := exec.Command(sh, "-n", "-c", s).CombinedOutput(); err != nil {
 				t.Errorf("%s: sh -n: %v: %s", d.Name, err, out)
 			}
-			if d.Rebind != strings.Contains(s, "/sys/bus/usb/drivers/$KDRV/unbind") {
-				t.Errorf("%s: Rebind %v, but the script's rebind is there: %v", d.Name, d.Rebind, !d.Rebind)
+			settle, round := strings.Index(s, "\nsettle || "), strings.Index(s, "\nfor v in ")
+			if d.GadgetLink != (settle >= 0) || settle > round {
+				t.Errorf("%s: GadgetLink %v, but the script settles at %d (the first round at %d)", d.Name, d.GadgetLink, settle, round)
 			}
 		}
 	}
@@ -572,6 +573,87 @@ func TestBenchKifNeedsCarrier(t *testing.T) {
 	rc, out, note, ips = kifHarness(t, 0)
 	if rc == 0 || out != "" || !strings.HasPrefix(note, "FAIL eth7 (0b95:1790) has no carrier") || strings.Count(ips, "link set eth7 up") != 2 {
 		t.Errorf("no carrier ever: rc %d, out %q, note %q, ip:\n%s", rc, out, note, ips)
+	}
+}
+
+// settleHarness runs the prelude's settle against a fake sysfs and a fake
+// ip that plays the kernel's usbnet on a gadget whose far side is gecm9:
+// the host's netdev eth7 gets carrier when gecm9 comes up while eth7 is
+// open, unless eth7 opened with gecm9 up (it then read a 0 and a 1 back
+// to back and lost the 1) or carrier never comes (never).
+func settleHarness(t *testing.T, never bool) (rc int, note, ipLog string) {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatalf("sh not in PATH: cannot run the bench prelude's settle (the guest runs it under busybox sh): %v", err)
+	}
+	start := strings.Index(benchPrelude, "SYSNET=")
+	end := strings.Index(benchPrelude, "# ready waits")
+	if start < 0 || end < start || !strings.Contains(benchPrelude[start:end], "settle()") {
+		t.Fatal("the prelude has no SYSNET..ready section with settle")
+	}
+	dir := t.TempDir()
+	sys := filepath.Join(dir, "net")
+	os.MkdirAll(filepath.Join(sys, "eth7"), 0o755)
+	os.WriteFile(filepath.Join(sys, "eth7", "carrier"), []byte("0\n"), 0o644)
+	os.WriteFile(filepath.Join(sys, "eth7", "operstate"), []byte("down\n"), 0o644)
+	noteFile := filepath.Join(dir, "kif.txt")
+	fns := strings.ReplaceAll(benchPrelude[start:end], "/tmp/kif.txt", noteFile)
+	never01 := "0"
+	if never {
+		never01 = "1"
+	}
+	script := `ID=1209:0001
+FAR=gecm9
+SYSNET=` + sys + `
+farup=1 hostup=0 lost=` + never01 + `
+sleep() { :; }
+labguest() { [ "$1 $2" = "netif $ID" ] && echo eth7; }
+ip() {
+	echo "ip $*" >>` + filepath.Join(dir, "ip.log") + `
+	case "$*" in
+	"link set gecm9 down") farup=0 ;;
+	"link set eth7 up")
+		hostup=1
+		[ $farup = 1 ] && lost=1 ;;
+	"link set gecm9 up")
+		farup=1
+		if [ $hostup = 1 ] && [ $lost = 0 ]; then
+			echo 1 >$SYSNET/eth7/carrier
+			echo up >$SYSNET/eth7/operstate
+		fi ;;
+	"link set eth7 down") hostup=0 ;;
+	esac
+	return 0
+}
+` + fns + `
+settle
+`
+	err = exec.Command(sh, "-c", script).Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		rc = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	n, _ := os.ReadFile(noteFile)
+	l, _ := os.ReadFile(filepath.Join(dir, "ip.log"))
+	return rc, strings.TrimSpace(string(n)), string(l)
+}
+
+// TestBenchSettleOpensHostBeforeFar: settle opens the kernel's netdev with
+// the far side down and brings the far side up after it, so that the host
+// reads a lone NETWORK_CONNECTION 1; a carrier that never comes fails the
+// setup saying so.
+func TestBenchSettleOpensHostBeforeFar(t *testing.T) {
+	rc, note, ips := settleHarness(t, false)
+	if want := "ip link set gecm9 down\nip link set eth7 up\nip link set gecm9 up\nip link set eth7 down\n"; rc != 0 || note != "" || ips != want {
+		t.Errorf("rc %d, note %q, ip:\n%s\nwant:\n%s", rc, note, ips, want)
+	}
+	rc, note, ips = settleHarness(t, true)
+	if rc == 0 || note != "FAIL eth7 (1209:0001) has no carrier 10 s after gecm9 came up" || strings.Contains(ips, "eth7 down") {
+		t.Errorf("no carrier ever: rc %d, note %q, ip:\n%s", rc, note, ips)
 	}
 }
 
