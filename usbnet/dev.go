@@ -113,11 +113,17 @@ type Dev struct {
 	zero   [0]byte      // the ZLP's empty buffer
 
 	gone atomic.Bool
+	// linkMu orders LinkChange against the carrier decision that
+	// follows a LinkReset, so that a link down comes either before it
+	// (no carrier) or after it (the carrier off again), never between.
+	// Not on the data path; held across CarrierOn/CarrierOff, so a
+	// carrier watcher must not call LinkChange.
+	linkMu sync.Mutex
 	// linkUpPending: the link came up and the carrier waits for LinkReset.
 	linkUpPending atomic.Bool
-	// linkDowns counts link downs: a LinkReset that saw it change ran
-	// for a link that has gone since, and turns no carrier on.
-	linkDowns atomic.Uint64
+	// linkDowns counts link downs (linkMu): a LinkReset that saw it
+	// change ran for a link that has gone since, and turns no carrier on.
+	linkDowns uint64
 	goneCh    chan struct{}
 }
 

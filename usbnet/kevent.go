@@ -113,22 +113,26 @@ func (d *Dev) runEvents(f uint32) {
 	}
 	if f&evLinkReset != 0 {
 		d.counters.LinkResets.Add(1)
-		downs := d.linkDowns.Load()
+		d.linkMu.Lock()
+		downs := d.linkDowns
+		d.linkMu.Unlock()
 		err := d.Driver.LinkReset(d)
 		if err != nil {
 			d.counters.LinkResetErrors.Add(1)
 		}
-		// The link came up (SetLink) and has not gone down since: the
-		// chip is set up for it now, so the carrier comes on. A failed
-		// LinkReset leaves the carrier off: the device is not set up
-		// for the link it reported. A link that went down while
-		// LinkReset ran and came back up has set evLinkReset again: the
-		// carrier waits for that LinkReset, which sets the chip up for
-		// the link as it is now. (Linux's usbnet clears its event bit
-		// when the kevent ends and loses that second change.)
-		if d.linkDowns.Load() == downs && d.linkUpPending.CompareAndSwap(true, false) && err == nil && !d.gone.Load() {
+		// The link came up (LinkChange with needReset) and has not gone
+		// down since: the chip is set up for it now, so the carrier
+		// comes on. A failed LinkReset leaves the carrier off: the
+		// device is not set up for the link it reported. A link that
+		// went down while LinkReset ran gets no carrier from it: the
+		// chip was set up for a link that has gone, and one that came
+		// back up has set evLinkReset again, whose LinkReset sets the
+		// chip up for the link as it is now.
+		d.linkMu.Lock()
+		if d.linkDowns == downs && d.linkUpPending.CompareAndSwap(true, false) && err == nil && !d.gone.Load() {
 			d.Net.CarrierOn()
 		}
+		d.linkMu.Unlock()
 	}
 }
 

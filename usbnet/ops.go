@@ -87,8 +87,10 @@ func (d *Dev) SetLink(up bool, speedMbps int) { d.LinkChange(up, speedMbps, fals
 // expected from, a chip still set up for the old link; without it (CDC-ECM)
 // the carrier comes on at once and LinkReset still runs.
 func (d *Dev) LinkChange(up bool, speedMbps int, needReset bool) {
+	d.linkMu.Lock()
+	defer d.linkMu.Unlock()
 	if !up {
-		d.linkDowns.Add(1)
+		d.linkDowns++
 		d.linkUpPending.Store(false)
 		d.Net.CarrierOff()
 		return

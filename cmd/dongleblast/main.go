@@ -23,6 +23,8 @@
 // flight at the OS), -sync (hw/gousb Options.Sync: the older synchronous
 // transfer path), -txurbs / -rxurbs (usbnet's TX_QLEN / RX_QLEN),
 // -cpuprofile FILE (pprof, e.g. in /mnt/lab so the host can read it),
+// -trace FILE (runtime/trace: where the goroutines waited, for go tool
+// trace -pprof=sched|sync|syscall),
 // -procs N (GOMAXPROCS), -nobatch (every WaitBatch returns one transfer,
 // so usbnet reaps one per wake-up: the batch reaping's A/B in one boot).
 //
@@ -52,6 +54,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -83,6 +86,7 @@ func main() {
 	txurbs := fs.Int("txurbs", 0, "usbnet TX transfers in flight (0: default)")
 	rxurbs := fs.Int("rxurbs", 0, "usbnet RX transfers in flight (0: default)")
 	prof := fs.String("cpuprofile", "", "write a CPU profile here")
+	traceOut := fs.String("trace", "", "write a runtime execution trace here (go tool trace)")
 	procs := fs.Int("procs", 0, "GOMAXPROCS (0: the runtime's default, one per CPU)")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after")
 	blast := fs.Bool("blast", false, "rx: have the host peer send the frames once the driver is up")
@@ -116,6 +120,16 @@ func main() {
 		}
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if *traceOut != "" {
+		f, err := os.Create(*traceOut)
+		if err != nil {
+			fail(err)
+		}
+		if err := trace.Start(f); err != nil {
+			fail(fmt.Errorf("trace %s: %w", *traceOut, err))
+		}
+		defer func() { trace.Stop(); f.Close() }()
 	}
 	switch mode {
 	case "tx":
@@ -300,7 +314,8 @@ func (b *blaster) tx(n, size int, wait string, timeout time.Duration) error {
 						select {
 						case <-room:
 						case <-time.After(time.Until(deadline)):
-							return fmt.Errorf("frame %d: the transmit queue did not drain to %d frames within %v (%d sent)", i, qlen/2, timeout, st.TxPackets.Load())
+							return fmt.Errorf("%s: frame %d: the transmit queue was still above %d frames %v after the start (%d sent, %d dropped, carrier %v)",
+								b.d.Name(), i, qlen/2, timeout, st.TxPackets.Load(), st.TxDropped.Load(), b.net.Carrier())
 						}
 					}
 					full = false

@@ -36,8 +36,8 @@ type BenchDevice struct {
 	// whose open state is the link the host sees: the function sends
 	// NETWORK_CONNECTION 1 when it opens, 0 when it closes. The script
 	// settles that link once before the first run (settle in the
-	// prelude), because the kernel's usbnet loses a carrier-on that
-	// follows a carrier-off too closely:
+	// prelude), because the lab kernel's usbnet (6.1.192) loses a
+	// carrier-on that follows a carrier-off too closely:
 	//
 	//	interrupt URB   CONNECT 0                 CONNECT 1
 	//	                    │ kevent queued           │ CARRIER_ON and LINK_CHANGE set,
@@ -236,16 +236,19 @@ kif() {
 # notifications within a millisecond of the open (usbmon): a second is
 # long past them and the kevent they schedule.
 settle() {
-	local i=0 n
-	ip link set "$FAR" down || { echo "FAIL ip link set $FAR down" >/tmp/kif.txt; return 1; }
+	local i=0 n e
+	: >/tmp/kif.txt
+	e=$(ip link set "$FAR" down 2>&1) || { echo "FAIL ip link set $FAR down: $e" >/tmp/kif.txt; return 1; }
 	until n=$(labguest netif $ID 2>/dev/null); do
 		[ $i -lt 300 ] || { echo "FAIL no kernel netdev for $ID in 30 s (is $KDRV bound?)" >/tmp/kif.txt; return 1; }
 		sleep 0.1
 		i=$((i + 1))
 	done
-	ip link set "$n" up && sleep 1 && ip link set "$FAR" up || { echo "FAIL ip link set $n up, then $FAR up" >/tmp/kif.txt; return 1; }
+	e=$(ip link set "$n" up 2>&1) || { echo "FAIL ip link set $n up: $e" >/tmp/kif.txt; return 1; }
+	sleep 1
+	e=$(ip link set "$FAR" up 2>&1) || { echo "FAIL ip link set $FAR up: $e" >/tmp/kif.txt; return 1; }
 	waitcarrier "$n" 100 || { echo "FAIL $n ($ID) has no carrier 10 s after $FAR came up" >/tmp/kif.txt; return 1; }
-	ip link set "$n" down
+	e=$(ip link set "$n" down 2>&1) || { echo "FAIL ip link set $n down: $e" >/tmp/kif.txt; return 1; }
 }
 # ready waits until the counting kernrx has read its base count.
 ready() {

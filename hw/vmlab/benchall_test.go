@@ -576,11 +576,12 @@ func TestBenchKifNeedsCarrier(t *testing.T) {
 	}
 }
 
-// settleHarness runs the prelude's settle against a fake sysfs and a fake
-// ip that plays the kernel's usbnet on a gadget whose far side is gecm9:
-// the host's netdev eth7 gets carrier when gecm9 comes up while eth7 is
-// open, unless eth7 opened with gecm9 up (it then read a 0 and a 1 back
-// to back and lost the 1) or carrier never comes (never).
+// settleHarness runs the prelude's settle against a fake sysfs, a sleep
+// that only logs, and a fake ip that plays the kernel's usbnet on a gadget
+// whose far side is gecm9: the host's netdev eth7 gets carrier when gecm9
+// comes up while eth7 is open, unless eth7 opened with gecm9 up (it then
+// read a 0 and a 1 back to back and lost the 1) or carrier never comes
+// (never). The log has the ip and sleep commands in order.
 func settleHarness(t *testing.T, never bool) (rc int, note, ipLog string) {
 	t.Helper()
 	sh, err := exec.LookPath("sh")
@@ -603,26 +604,32 @@ func settleHarness(t *testing.T, never bool) (rc int, note, ipLog string) {
 	if never {
 		never01 = "1"
 	}
+	// The fake ip keeps its state in files: settle runs ip in command
+	// substitutions, subshells whose variables die with them.
+	st := filepath.Join(dir, "st")
+	os.WriteFile(st+".far", []byte("1"), 0o644)
+	os.WriteFile(st+".host", []byte("0"), 0o644)
+	os.WriteFile(st+".lost", []byte(never01), 0o644)
 	script := `ID=1209:0001
 FAR=gecm9
 SYSNET=` + sys + `
-farup=1 hostup=0 lost=` + never01 + `
-sleep() { :; }
+ST=` + st + `
+sleep() { echo "sleep $*" >>` + filepath.Join(dir, "ip.log") + `; }
 labguest() { [ "$1 $2" = "netif $ID" ] && echo eth7; }
 ip() {
 	echo "ip $*" >>` + filepath.Join(dir, "ip.log") + `
 	case "$*" in
-	"link set gecm9 down") farup=0 ;;
+	"link set gecm9 down") echo 0 >$ST.far ;;
 	"link set eth7 up")
-		hostup=1
-		[ $farup = 1 ] && lost=1 ;;
+		echo 1 >$ST.host
+		[ "$(cat $ST.far)" = 1 ] && echo 1 >$ST.lost ;;
 	"link set gecm9 up")
-		farup=1
-		if [ $hostup = 1 ] && [ $lost = 0 ]; then
+		echo 1 >$ST.far
+		if [ "$(cat $ST.host)" = 1 ] && [ "$(cat $ST.lost)" = 0 ]; then
 			echo 1 >$SYSNET/eth7/carrier
 			echo up >$SYSNET/eth7/operstate
 		fi ;;
-	"link set eth7 down") hostup=0 ;;
+	"link set eth7 down") echo 0 >$ST.host ;;
 	esac
 	return 0
 }
@@ -648,11 +655,11 @@ settle
 // setup saying so.
 func TestBenchSettleOpensHostBeforeFar(t *testing.T) {
 	rc, note, ips := settleHarness(t, false)
-	if want := "ip link set gecm9 down\nip link set eth7 up\nip link set gecm9 up\nip link set eth7 down\n"; rc != 0 || note != "" || ips != want {
+	if want := "ip link set gecm9 down\nip link set eth7 up\nsleep 1\nip link set gecm9 up\nip link set eth7 down\n"; rc != 0 || note != "" || ips != want {
 		t.Errorf("rc %d, note %q, ip:\n%s\nwant:\n%s", rc, note, ips, want)
 	}
 	rc, note, ips = settleHarness(t, true)
-	if rc == 0 || note != "FAIL eth7 (1209:0001) has no carrier 10 s after gecm9 came up" || strings.Contains(ips, "eth7 down") {
+	if rc == 0 || note != "FAIL eth7 (1209:0001) has no carrier 10 s after gecm9 came up" || strings.Contains(ips, "eth7 down") || strings.Count(ips, "sleep 0.1") != 100 {
 		t.Errorf("no carrier ever: rc %d, note %q, ip:\n%s", rc, note, ips)
 	}
 }
