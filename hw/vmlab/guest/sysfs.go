@@ -1,12 +1,15 @@
 package guest
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // SysfsRoot is where USB devices are listed; a variable for tests.
@@ -83,7 +86,11 @@ func readTrim(p string) string {
 }
 
 func readHex(p string) (uint64, error) {
-	s := readTrim(p)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0, err // names p
+	}
+	s := strings.TrimSpace(string(b))
 	v, err := strconv.ParseUint(s, 16, 16)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %q is not hex: %w", p, s, err)
@@ -91,7 +98,17 @@ func readHex(p string) (uint64, error) {
 	return v, nil
 }
 
+// vanished reports whether err is a read of a sysfs file that is gone or
+// going: the kernel is removing the device (ENOENT once its directory is
+// unlinked, ENODEV from an attribute opened while it was).
+func vanished(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENODEV)
+}
+
 // USBDevices lists the USB devices (not root hubs) in sysfs, sorted by name.
+// A device whose files vanish while it is read (the kernel removing it) is
+// left out: the list is of the devices present; a file that reads but
+// does not parse is an error naming it.
 func USBDevices() ([]USBDevice, error) {
 	ents, err := os.ReadDir(SysfsRoot)
 	if err != nil {
@@ -108,11 +125,15 @@ func USBDevices() ([]USBDevice, error) {
 			continue // not a device
 		}
 		v, err := readHex(filepath.Join(dir, "idVendor"))
-		if err != nil {
+		if vanished(err) {
+			continue
+		} else if err != nil {
 			return nil, err
 		}
 		p, err := readHex(filepath.Join(dir, "idProduct"))
-		if err != nil {
+		if vanished(err) {
+			continue
+		} else if err != nil {
 			return nil, err
 		}
 		d := USBDevice{Name: name, Vendor: uint16(v), Product: uint16(p), Speed: readTrim(filepath.Join(dir, "speed"))}
@@ -124,6 +145,7 @@ func USBDevices() ([]USBDevice, error) {
 		}
 		ifs, _ := filepath.Glob(filepath.Join(SysfsRoot, name+":*"))
 		sort.Strings(ifs)
+		gone := false
 		for _, ip := range ifs {
 			i := USBInterface{Name: filepath.Base(ip)}
 			n, _ := strconv.ParseUint(readTrim(filepath.Join(ip, "bInterfaceNumber")), 16, 8)
@@ -138,10 +160,16 @@ func USBDevices() ([]USBDevice, error) {
 			for _, nd := range nets {
 				i.Netdevs = append(i.Netdevs, nd.Name())
 			}
-			if i.Endpoints, err = interfaceEndpoints(ip); err != nil {
+			if i.Endpoints, err = interfaceEndpoints(ip); vanished(err) {
+				gone = true
+				break
+			} else if err != nil {
 				return nil, err
 			}
 			d.Interfaces = append(d.Interfaces, i)
+		}
+		if gone {
+			continue
 		}
 		devs = append(devs, d)
 	}

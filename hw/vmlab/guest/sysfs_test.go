@@ -92,6 +92,13 @@ func TestUSBDevices(t *testing.T) {
 	if _, err := USBDevices(); err != nil {
 		t.Fatalf("sysfs tree restored: %v", err)
 	}
+	// The kernel removing the device while it is listed: an endpoint's
+	// attribute is gone. The device is left out, not an error.
+	os.Remove(filepath.Join(bulkOut, "bEndpointAddress"))
+	if devs, err := USBDevices(); err != nil || len(devs) != 0 {
+		t.Errorf("a device whose endpoint vanished mid-read: %v, %v; want it left out", devs, err)
+	}
+	write(t, filepath.Join(bulkOut, "bEndpointAddress"), "02")
 	if _, err := FindUSB(GadgetVendor, ECMProduct); err == nil {
 		t.Error("FindUSB of an absent device: no error")
 	}
