@@ -105,6 +105,21 @@ func XferTypeOf(descType uint8) XferType {
 	return XferControl
 }
 
+// DescType is XferTypeOf's inverse: the transfer type in an endpoint
+// descriptor's numbering (hw.XferBulk, ...); anything usbmon does not name
+// is control.
+func (x XferType) DescType() uint8 {
+	switch x {
+	case XferIso:
+		return hw.XferIsochronous
+	case XferInterrupt:
+		return hw.XferInterrupt
+	case XferBulk:
+		return hw.XferBulk
+	}
+	return hw.XferControl
+}
+
 // Flag values. FlagSetup is 0 when Setup holds a setup packet ('-' when it
 // does not); FlagData is 0 when data follows, '<' for an IN submission and
 // '>' for an OUT completion (nothing to capture), '=' for QEMU's "present".

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"dongle/hw"
 	"dongle/hw/usbmon"
 )
 
@@ -163,5 +164,21 @@ func TestWriterPcapTimestamp(t *testing.T) {
 	h := b.Bytes()[24:]
 	if sec, usec := binary.LittleEndian.Uint32(h), binary.LittleEndian.Uint32(h[4:]); sec != 1700000000 || usec != 250001 {
 		t.Fatalf("pcap time %d.%06d", sec, usec)
+	}
+}
+
+// TestXferTypeRoundTrip: DescType undoes XferTypeOf for every descriptor
+// transfer type, and usbmon's types map onto distinct descriptor types.
+func TestXferTypeRoundTrip(t *testing.T) {
+	for _, d := range []uint8{hw.XferControl, hw.XferIsochronous, hw.XferBulk, hw.XferInterrupt} {
+		if got := usbmon.XferTypeOf(d).DescType(); got != d {
+			t.Errorf("XferTypeOf(%d).DescType() = %d", d, got)
+		}
+	}
+	for x, want := range map[usbmon.XferType]uint8{usbmon.XferIso: hw.XferIsochronous, usbmon.XferInterrupt: hw.XferInterrupt,
+		usbmon.XferControl: hw.XferControl, usbmon.XferBulk: hw.XferBulk, usbmon.XferType(7): hw.XferControl} {
+		if got := x.DescType(); got != want {
+			t.Errorf("%v.DescType() = %d, want %d", x, got, want)
+		}
 	}
 }

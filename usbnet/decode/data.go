@@ -36,19 +36,6 @@ type inflight struct {
 	hasSetup bool
 }
 
-// xferOf maps usbmon's transfer type onto the descriptor's numbering.
-func xferOf(x usbmon.XferType) uint8 {
-	switch x {
-	case usbmon.XferIso:
-		return hw.XferIsochronous
-	case usbmon.XferInterrupt:
-		return hw.XferInterrupt
-	case usbmon.XferBulk:
-		return hw.XferBulk
-	}
-	return hw.XferControl
-}
-
 // life returns which of the adapter's lives a record is of, -1 for none.
 func (t *Trace) life(r *usbmon.Record) int {
 	for i, k := range t.lifeKeys {
@@ -126,7 +113,7 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 		k := urbKey{rec.ID, rec.Endpoint, rec.XferType}
 		var subLen uint32
 		orphan := false
-		*ev = usbnet.Event{Record: idx + 1, Time: rec.Time(), Xfer: xferOf(rec.XferType), Endpoint: rec.Endpoint,
+		*ev = usbnet.Event{Record: idx + 1, Time: rec.Time(), Xfer: rec.XferType.DescType(), Endpoint: rec.Endpoint,
 			Status: rec.Status, Length: int(rec.Length), Data: rec.Data}
 		if rec.Type == usbmon.Submit {
 			t.Stats.URBs++
@@ -228,7 +215,7 @@ func (t *Trace) data(src source, d *devSurvey, spans []span, eps []*epoch, progr
 			t.Stats.Pending += f.n
 		}
 		if k.xfer == usbmon.XferBulk || k.xfer == usbmon.XferInterrupt {
-			still = append(still, usbnet.Event{Kind: usbnet.EventPending, Record: f.rec + 1, Time: f.at, Xfer: xferOf(k.xfer), Endpoint: k.ep, Length: int(f.length)})
+			still = append(still, usbnet.Event{Kind: usbnet.EventPending, Record: f.rec + 1, Time: f.at, Xfer: k.xfer.DescType(), Endpoint: k.ep, Length: int(f.length)})
 		}
 	}
 	sort.Slice(still, func(i, j int) bool { return still[i].Record < still[j].Record })
