@@ -162,6 +162,7 @@ type Counters struct {
 	TxAggFull          atomic.Uint64 // ... sent because TxAggAdd said the block was full
 	TxAggNoRoom        atomic.Uint64 // ... sent because the next frame did not fit
 	TxAggTimer         atomic.Uint64 // ... sent by the timer
+	TxAggTimerArms     atomic.Uint64 // times the flush timer was set (not once per block: see TxAggregator)
 	TxAggTooBig        atomic.Uint64 // frames dropped: they fit no block (tx_dropped too)
 }
 

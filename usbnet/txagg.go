@@ -52,8 +52,12 @@ import (
 // the block's first frame has waited TxAggLimits.Timeout (the timer,
 // Linux's 400 µs). Linux re-arms its timer while a block holds fewer than
 // three datagrams (CDC_NCM_TIMER_PENDING_CNT); here the first frame's
-// deadline is the bound on every frame's wait, whatever follows it. Counters.TxAggFull, TxAggNoRoom and TxAggTimer count
-// each kind. While bulk OUT is halted no frame joins and the timer sends
+// deadline is the bound on every frame's wait, whatever follows it. The
+// timer is set only when it is not already (Linux starts its hrtimer only
+// when it is not active): a block that leaves does not stop it, the next
+// block does not reset it, and the flusher re-arms it for a deadline still
+// ahead. Counters.TxAggFull, TxAggNoRoom and TxAggTimer count each kind of
+// flush. While bulk OUT is halted no frame joins and the timer sends
 // nothing; the block goes once the halt is cleared.
 //
 // Busy/retry: a filling block accepts frames even when it holds the last
@@ -115,9 +119,16 @@ type txAgg struct {
 	open     *txSlot   // the block being filled; nil: none
 	wake     bool      // a slot came back under mu: WakeQueue owed
 	deadline time.Time // when open's first frame has waited Timeout
-	timer    *time.Timer
-	quit     chan struct{}
-	wg       sync.WaitGroup
+	// armed: the timer is set, to fire at or before deadline. It is
+	// left running when a block leaves and not reset for the next one
+	// (Linux starts its hrtimer only when it is not active): the flusher
+	// re-arms for a deadline still ahead. Resetting a Go timer to an
+	// earlier time wakes the netpoller with a write(2), a system call per
+	// block.
+	armed bool
+	timer *time.Timer
+	quit  chan struct{}
+	wg    sync.WaitGroup
 }
 
 // startAgg is Open's part for an aggregating driver: limits, timer and
@@ -135,6 +146,7 @@ func (d *Dev) startAgg() error {
 	a.open = nil
 	a.timer = time.NewTimer(time.Hour)
 	a.timer.Stop()
+	a.armed = false
 	a.quit = make(chan struct{})
 	a.wg.Add(1)
 	go d.aggFlusher()
@@ -151,6 +163,7 @@ func (d *Dev) stopAgg() {
 	a.wg.Wait()
 	a.mu.Lock()
 	a.timer.Stop()
+	a.armed = false
 	d.mu.Lock()
 	a.open = nil
 	d.mu.Unlock()
@@ -169,12 +182,15 @@ func (d *Dev) aggFlusher() {
 		case <-a.timer.C:
 		}
 		a.mu.Lock()
+		a.armed = false
 		if s := a.open; s != nil && s.frames > 0 {
-			// The block that armed the timer may have left already and
-			// a newer one re-armed it: only a block past its own
-			// deadline goes.
+			// The block that armed the timer may have left already: only
+			// a block past its own deadline goes; a newer one has the
+			// timer re-armed for what it has left.
 			if wait := time.Until(a.deadline); wait > 0 {
 				a.timer.Reset(wait)
+				a.armed = true
+				d.counters.TxAggTimerArms.Add(1)
 			} else {
 				d.mu.Lock()
 				halted := d.txHalted
@@ -216,6 +232,8 @@ func (d *Dev) aggResume() {
 	if a.open != nil && a.timer != nil {
 		a.deadline = time.Now()
 		a.timer.Reset(0)
+		a.armed = true
+		d.counters.TxAggTimerArms.Add(1)
 	}
 	a.mu.Unlock()
 }
@@ -261,7 +279,11 @@ func (d *Dev) aggXmit(b *skbuff.Buff) netdev.XmitResult {
 		d.aggFlushLocked(s)
 	case s.frames == 1:
 		a.deadline = time.Now().Add(a.lim.Timeout)
-		a.timer.Reset(a.lim.Timeout)
+		if !a.armed {
+			a.timer.Reset(a.lim.Timeout)
+			a.armed = true
+			d.counters.TxAggTimerArms.Add(1)
+		}
 	}
 	return netdev.XmitOK
 }
@@ -325,7 +347,6 @@ func (d *Dev) aggDiscardLocked(s *txSlot) {
 // the same critical section. a.mu held.
 func (d *Dev) aggFlushLocked(s *txSlot) {
 	a := d.agg
-	a.timer.Stop()
 	d.mu.Lock()
 	a.open = nil
 	d.mu.Unlock()

@@ -258,6 +258,35 @@ var _ = Describe("TX aggregation hook (TxAggregator)", func() {
 		Expect(r.d.Counters().TxAggTimer.Load()).To(BeEquivalentTo(2))
 	})
 
+	It("sets the timer once for blocks that leave before it fires, and a lone frame after them still waits its own timeout", func() {
+		const timeout = 80 * time.Millisecond
+		r := newAggRig(&aggDriver{size: 8000, max: 2, timeout: timeout}, hw.SpeedHigh, 0)
+		c := r.d.Counters()
+		for i := range 12 {
+			r.send(aggFrame(100, i)) // each block full at its second frame
+		}
+		Eventually(r.nblocks).Should(Equal(6))
+		Expect(c.TxAggFull.Load()).To(BeEquivalentTo(6))
+		Expect(c.TxAggTimerArms.Load()).To(BeEquivalentTo(1), "the timer was set again for a block while it ran")
+		// A lone frame while the first block's timer still runs: it goes
+		// by its own deadline, not that one's.
+		r2 := newAggRig(&aggDriver{size: 8000, max: 2, timeout: timeout}, hw.SpeedHigh, 0)
+		r2.send(aggFrame(100, 1))
+		r2.send(aggFrame(100, 2)) // full: the block leaves, the timer runs on
+		Eventually(r2.nblocks).Should(Equal(1))
+		time.Sleep(timeout / 2)
+		start := time.Now()
+		r2.send(aggFrame(100, 3))
+		Eventually(r2.nblocks).Should(Equal(2))
+		r2.mu.Lock()
+		at := r2.at[1]
+		r2.mu.Unlock()
+		Expect(at.Sub(start)).To(BeNumerically(">=", timeout), "the lone frame left before its own timeout")
+		c2 := r2.d.Counters()
+		Expect(c2.TxAggTimer.Load()).To(BeEquivalentTo(1))
+		Expect(c2.TxAggTimerArms.Load()).To(BeEquivalentTo(2), "set by the first block, set again by the flusher for the lone frame")
+	})
+
 	It("uses Linux's 400 µs when the driver gives no timeout", func() {
 		r := newAggRig(&aggDriver{size: 8000, max: 10}, hw.SpeedHigh, 0)
 		r.send(aggFrame(100, 1))
