@@ -77,3 +77,15 @@ func TestPeerDesync(t *testing.T) {
 		t.Fatalf("command after an unanswered one: %q, %v; want ErrDesync, not the late answer", got, err)
 	}
 }
+
+// TestShortKeepsForty: error messages quote at most 40 characters of an
+// answer; one of exactly 40 is quoted whole.
+func TestShortKeepsForty(t *testing.T) {
+	forty := strings.Repeat("x", 40)
+	if got := short(forty); got != forty {
+		t.Errorf("short(40 chars) = %q", got)
+	}
+	if got := short(forty + "y"); got != forty+"..." {
+		t.Errorf("short(41 chars) = %q", got)
+	}
+}

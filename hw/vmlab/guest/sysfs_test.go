@@ -72,6 +72,13 @@ func TestUSBDevices(t *testing.T) {
 	if n, err := d.Netdev(); err != nil || n != "usb0" {
 		t.Errorf("Netdev: %q %v", n, err)
 	}
+	// The netdev hangs off whichever interface the driver put it on.
+	if n, err := (USBDevice{Interfaces: []USBInterface{{}, {Netdevs: []string{"usb7"}}}}).Netdev(); err != nil || n != "usb7" {
+		t.Errorf("Netdev on the second interface: %q %v", n, err)
+	}
+	if _, err := (USBDevice{Name: "9-9", Interfaces: []USBInterface{{}, {}}}).Netdev(); err == nil || !strings.Contains(err.Error(), "9-9") {
+		t.Errorf("Netdev with none bound: %v, want an error naming the device", err)
+	}
 	wantEPs := [][]USBEndpoint{
 		{{Addr: 0x83, Type: "Interrupt", MaxPacket: 16}},
 		{{Addr: 0x02, Type: "Bulk", MaxPacket: 1024}, {Addr: 0x81, Type: "Bulk", MaxPacket: 1024}},
@@ -92,6 +99,16 @@ func TestUSBDevices(t *testing.T) {
 	if _, err := USBDevices(); err != nil {
 		t.Fatalf("sysfs tree restored: %v", err)
 	}
+	// 0xff is a byte (the largest endpoint address there is).
+	write(t, filepath.Join(bulkOut, "bEndpointAddress"), "ff")
+	if devs, err := USBDevices(); err != nil || devs[0].Interfaces[1].Endpoints[0].Addr != 0xff { // ep_02's directory sorts first
+		t.Errorf("bEndpointAddress ff: %v, %v", devs, err)
+	}
+	write(t, filepath.Join(bulkOut, "bEndpointAddress"), "100")
+	if _, err := USBDevices(); err == nil || !strings.Contains(err.Error(), "does not fit a byte") {
+		t.Errorf("bEndpointAddress 100: %v, want an error saying it does not fit a byte", err)
+	}
+	write(t, filepath.Join(bulkOut, "bEndpointAddress"), "02")
 	// The kernel removing the device while it is listed: an endpoint's
 	// attribute is gone. The device is left out, not an error.
 	os.Remove(filepath.Join(bulkOut, "bEndpointAddress"))
