@@ -495,6 +495,60 @@ func TestReplayBenchOfARealRun(t *testing.T) {
 	}
 }
 
+// preludeHarness runs a function of the bench prelude's SYSNET..ready
+// section (carrier, waitcarrier, kif, settle) in sh, as the guest's
+// busybox sh does, against fakes the test's script defines: its
+// /tmp/kif.txt is note, and the fakes append what they were asked to log.
+type preludeHarness struct {
+	t         *testing.T
+	sh, dir   string
+	fns       string // the section, /tmp/kif.txt replaced by note
+	note, log string
+}
+
+func newPreludeHarness(t *testing.T, fn string) *preludeHarness {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatalf("sh not in PATH: cannot run the bench prelude's %s (the guest runs it under busybox sh): %v", fn, err)
+	}
+	start := strings.Index(benchPrelude, "SYSNET=")
+	end := strings.Index(benchPrelude, "# ready waits")
+	if start < 0 || end < start || !strings.Contains(benchPrelude[start:end], fn+"()") {
+		t.Fatalf("the prelude has no SYSNET..ready section with %s", fn)
+	}
+	dir := t.TempDir()
+	h := &preludeHarness{t: t, sh: sh, dir: dir, note: filepath.Join(dir, "kif.txt"), log: filepath.Join(dir, "ip.log")}
+	h.fns = strings.ReplaceAll(benchPrelude[start:end], "/tmp/kif.txt", h.note)
+	return h
+}
+
+// sysnet makes a fake /sys/class/net with eth7 down and without carrier.
+func (h *preludeHarness) sysnet() string {
+	sys := filepath.Join(h.dir, "net")
+	os.MkdirAll(filepath.Join(sys, "eth7"), 0o755)
+	os.WriteFile(filepath.Join(sys, "eth7", "carrier"), []byte("0\n"), 0o644)
+	os.WriteFile(filepath.Join(sys, "eth7", "operstate"), []byte("down\n"), 0o644)
+	return sys
+}
+
+// run runs script and returns its exit status, its output, the note and
+// the log.
+func (h *preludeHarness) run(script string) (rc int, out, note, log string) {
+	h.t.Helper()
+	b, err := exec.Command(h.sh, "-c", script).Output()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		rc = ee.ExitCode()
+	case err != nil:
+		h.t.Fatal(err)
+	}
+	n, _ := os.ReadFile(h.note)
+	l, _ := os.ReadFile(h.log)
+	return rc, strings.TrimSpace(string(b)), strings.TrimSpace(string(n)), string(l)
+}
+
 // kifHarness runs the bench prelude's kif (with carrier and waitcarrier)
 // in sh against a fake sysfs and fake ip, labguest, qd and sleep:
 // carrierAt says after which `ip link set IF up` (1: the first open, 2:
@@ -502,22 +556,8 @@ func TestReplayBenchOfARealRun(t *testing.T) {
 // status, its output, /tmp/kif.txt's stand-in and the ip commands run.
 func kifHarness(t *testing.T, carrierAt int) (rc int, out, note, ipLog string) {
 	t.Helper()
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Fatalf("sh not in PATH: cannot run the bench prelude's kif (the guest runs it under busybox sh): %v", err)
-	}
-	start := strings.Index(benchPrelude, "SYSNET=")
-	end := strings.Index(benchPrelude, "# ready waits")
-	if start < 0 || end < start {
-		t.Fatal("the prelude has no SYSNET..ready section (kif moved?)")
-	}
-	dir := t.TempDir()
-	sys := filepath.Join(dir, "net")
-	os.MkdirAll(filepath.Join(sys, "eth7"), 0o755)
-	os.WriteFile(filepath.Join(sys, "eth7", "carrier"), []byte("0\n"), 0o644)
-	os.WriteFile(filepath.Join(sys, "eth7", "operstate"), []byte("down\n"), 0o644)
-	noteFile := filepath.Join(dir, "kif.txt")
-	fns := strings.ReplaceAll(benchPrelude[start:end], "/tmp/kif.txt", noteFile)
+	h := newPreludeHarness(t, "kif")
+	sys := h.sysnet()
 	script := `ID=0b95:1790
 SYSNET=` + sys + `
 ups=0
@@ -525,7 +565,7 @@ sleep() { :; }
 qd() { :; }
 labguest() { [ "$1 $2" = "netif $ID" ] && echo eth7; }
 ip() {
-	echo "ip $*" >>` + filepath.Join(dir, "ip.log") + `
+	echo "ip $*" >>` + h.log + `
 	case "$*" in
 	"link set eth7 up")
 		ups=$((ups + 1))
@@ -538,21 +578,10 @@ ip() {
 		echo down >$SYSNET/eth7/operstate ;;
 	esac
 }
-` + fns + `
+` + h.fns + `
 kif
 `
-	cmd := exec.Command(sh, "-c", script)
-	b, err := cmd.Output()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		rc = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	n, _ := os.ReadFile(noteFile)
-	l, _ := os.ReadFile(filepath.Join(dir, "ip.log"))
-	return rc, strings.TrimSpace(string(b)), strings.TrimSpace(string(n)), string(l)
+	return h.run(script)
 }
 
 // TestBenchKifNeedsCarrier: a kernel netdev that never gets carrier is a
@@ -584,29 +613,15 @@ func TestBenchKifNeedsCarrier(t *testing.T) {
 // (never). The log has the ip and sleep commands in order.
 func settleHarness(t *testing.T, never bool) (rc int, note, ipLog string) {
 	t.Helper()
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Fatalf("sh not in PATH: cannot run the bench prelude's settle (the guest runs it under busybox sh): %v", err)
-	}
-	start := strings.Index(benchPrelude, "SYSNET=")
-	end := strings.Index(benchPrelude, "# ready waits")
-	if start < 0 || end < start || !strings.Contains(benchPrelude[start:end], "settle()") {
-		t.Fatal("the prelude has no SYSNET..ready section with settle")
-	}
-	dir := t.TempDir()
-	sys := filepath.Join(dir, "net")
-	os.MkdirAll(filepath.Join(sys, "eth7"), 0o755)
-	os.WriteFile(filepath.Join(sys, "eth7", "carrier"), []byte("0\n"), 0o644)
-	os.WriteFile(filepath.Join(sys, "eth7", "operstate"), []byte("down\n"), 0o644)
-	noteFile := filepath.Join(dir, "kif.txt")
-	fns := strings.ReplaceAll(benchPrelude[start:end], "/tmp/kif.txt", noteFile)
+	h := newPreludeHarness(t, "settle")
+	sys := h.sysnet()
 	never01 := "0"
 	if never {
 		never01 = "1"
 	}
 	// The fake ip keeps its state in files: settle runs ip in command
 	// substitutions, subshells whose variables die with them.
-	st := filepath.Join(dir, "st")
+	st := filepath.Join(h.dir, "st")
 	os.WriteFile(st+".far", []byte("1"), 0o644)
 	os.WriteFile(st+".host", []byte("0"), 0o644)
 	os.WriteFile(st+".lost", []byte(never01), 0o644)
@@ -614,10 +629,10 @@ func settleHarness(t *testing.T, never bool) (rc int, note, ipLog string) {
 FAR=gecm9
 SYSNET=` + sys + `
 ST=` + st + `
-sleep() { echo "sleep $*" >>` + filepath.Join(dir, "ip.log") + `; }
+sleep() { echo "sleep $*" >>` + h.log + `; }
 labguest() { [ "$1 $2" = "netif $ID" ] && echo eth7; }
 ip() {
-	echo "ip $*" >>` + filepath.Join(dir, "ip.log") + `
+	echo "ip $*" >>` + h.log + `
 	case "$*" in
 	"link set gecm9 down") echo 0 >$ST.far ;;
 	"link set eth7 up")
@@ -633,20 +648,11 @@ ip() {
 	esac
 	return 0
 }
-` + fns + `
+` + h.fns + `
 settle
 `
-	err = exec.Command(sh, "-c", script).Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		rc = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	n, _ := os.ReadFile(noteFile)
-	l, _ := os.ReadFile(filepath.Join(dir, "ip.log"))
-	return rc, strings.TrimSpace(string(n)), string(l)
+	rc, _, note, ipLog = h.run(script)
+	return rc, note, ipLog
 }
 
 // TestBenchSettleOpensHostBeforeFar: settle opens the kernel's netdev with
