@@ -74,6 +74,7 @@ var _ = Describe("link change (usbnet_link_change)", func() {
 		g.release <- nil
 		Eventually(r.d.Net.Carrier).Should(BeTrue())
 		Expect(r.d.Net.Speed()).To(Equal(100))
+		Expect(r.d.Counters().LinkResetErrors.Load()).To(BeZero(), "a LinkReset that succeeded counted as failed")
 	})
 
 	It("with need_reset, leaves the carrier off when LinkReset fails", func() {

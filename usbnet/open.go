@@ -153,8 +153,13 @@ func (d *Dev) open() (err error) {
 	}
 
 	if d.agg != nil {
-		// Last to fail: nothing above started a goroutine.
+		// Last to fail: nothing above started a goroutine; the RX
+		// buffers are all it has to give back.
 		if err := d.startAgg(); err != nil {
+			for i := range d.rx {
+				d.rx[i].skb.Free(skbuff.FreeRead)
+				d.rx[i].skb, d.rx[i].t.Buf = nil, nil
+			}
 			return err
 		}
 	}

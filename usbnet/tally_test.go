@@ -13,11 +13,11 @@ import (
 func TestTransferTally(t *testing.T) {
 	var c usbnet.TransferTally
 	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	for i := 1; i <= 12; i++ {
+	for i := 1; i <= 14; i++ { // ten transfers with a count, two past the eight kept
 		c.Add(&usbnet.Event{Record: 100 + i, Time: t0.Add(time.Duration(i) * time.Millisecond)}, i%3)
 	}
-	if c.Total != 12 { // 1+2+0 four times
-		t.Errorf("Total %d, want 12", c.Total)
+	if c.Total != 15 { // 1+2+0 four times, then 1+2
+		t.Errorf("Total %d, want 15", c.Total)
 	}
 	f := &usbnet.Finding{}
 	c.Cite(f, func(n int) string { return fmt.Sprint(n, " bad") })

@@ -287,6 +287,27 @@ var _ = Describe("TX aggregation hook (TxAggregator)", func() {
 		Expect(c2.TxAggTimerArms.Load()).To(BeEquivalentTo(2), "set by the first block, set again by the flusher for the lone frame")
 	})
 
+	DescribeTable("refuses to open with a block size it cannot use, naming the driver",
+		func(size int) {
+			drv := &aggDriver{size: size}
+			dev, m := ecm.NewDevice(ecm.Options{Speed: hw.SpeedHigh, MaxSegmentSize: 16000})
+			w := sim.NewWire()
+			m.Connect(w.A())
+			d, err := usbnet.Probe(dev, drv)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() {
+				Expect(d.Disconnect()).To(Succeed())
+				Expect(dev.Close()).To(Succeed())
+			})
+			err = d.Net.Open()
+			Expect(err).To(MatchError(usbnet.ErrTxAggLimits))
+			Expect(err.Error()).To(ContainSubstring(drv.Name()))
+			Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("block size %d", size)))
+		},
+		Entry("0 bytes", 0),
+		Entry("negative", -1),
+	)
+
 	It("uses Linux's 400 µs when the driver gives no timeout", func() {
 		r := newAggRig(&aggDriver{size: 8000, max: 10}, hw.SpeedHigh, 0)
 		r.send(aggFrame(100, 1))
