@@ -119,11 +119,30 @@ var _ = Describe("link change (usbnet_link_change)", func() {
 
 	It("without need_reset (CDC-ECM), turns the carrier on at once", func() {
 		r, g := newGated()
+		r.d.Net.SetSpeed(100)
 		r.d.LinkChange(false, 0, false)
 		r.d.LinkChange(true, 0, false)
 		Expect(r.d.Net.Carrier()).To(BeTrue())
+		Expect(r.d.Net.Speed()).To(Equal(100), "a link up that gives no speed keeps the last one")
 		Eventually(g.entered).Should(Receive(), "LinkReset still runs")
 		g.release <- nil
+	})
+})
+
+var _ = Describe("RxMode", func() {
+	It("reads PROMISC and ALLMULTI from the netdev, each on its own", func() {
+		r := newRig(rigOpts{driver: flagged{flags: usbnet.FlagSendZLP | usbnet.FlagEthernet}, ecm: ecm.Options{Flavor: ecm.Gadget}})
+		Expect(r.d.RxMode()).To(Equal(usbnet.RxMode{Multicast: r.d.Net.MulticastList()}))
+		r.d.Net.SetPromisc(1)
+		m := r.d.RxMode()
+		Expect(m.Promisc).To(BeTrue())
+		Expect(m.AllMulti).To(BeFalse())
+		r.d.Net.SetPromisc(-1)
+		r.d.Net.SetAllMulti(1)
+		m = r.d.RxMode()
+		Expect(m.Promisc).To(BeFalse())
+		Expect(m.AllMulti).To(BeTrue())
+		r.d.Net.SetAllMulti(-1)
 	})
 })
 
