@@ -82,6 +82,13 @@ func (d *Dev) open() (err error) {
 	if err != nil {
 		return fmt.Errorf("%s reset: %w", d.Driver.Name(), err)
 	}
+	if d.agg != nil {
+		// Before anything is selected or allocated, so that limits
+		// it cannot use leave nothing to undo.
+		if err := d.aggLimits(); err != nil {
+			return err
+		}
+	}
 	if d.DataAlt != 0 {
 		if err := d.HW.SetAlt(d.DataIface, d.DataAlt); err != nil {
 			return d.usbErr(fmt.Sprintf("interface %d alt %d", d.DataIface, d.DataAlt), err)
@@ -153,15 +160,7 @@ func (d *Dev) open() (err error) {
 	}
 
 	if d.agg != nil {
-		// Last to fail: nothing above started a goroutine; the RX
-		// buffers are all it has to give back.
-		if err := d.startAgg(); err != nil {
-			for i := range d.rx {
-				d.rx[i].skb.Free(skbuff.FreeRead)
-				d.rx[i].skb, d.rx[i].t.Buf = nil, nil
-			}
-			return err
-		}
+		d.startAgg()
 	}
 	d.mu.Lock()
 	d.state = stateRunning

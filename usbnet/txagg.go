@@ -38,7 +38,8 @@ import (
 //	   ▲  ▲         Stop / unplug:     │ ▲    │    rule, Submit       └────┬────┘
 //	   │  └──── frames tx_dropped ─────┘ └────┘ TxAggAdd                  │
 //	   │        (one each), freed                (timer armed by the      │
-//	   │                                         block's first frame)     │
+//	   │                                         block's first frame,     │
+//	   │                                         unless still running)    │
 //	   └──────────── completion: every frame counted, block freed ────────┘
 //
 // A frame is copied into the block by TxAggAdd and its sk_buff freed at
@@ -131,9 +132,10 @@ type txAgg struct {
 	wg    sync.WaitGroup
 }
 
-// startAgg is Open's part for an aggregating driver: limits, timer and
-// the flusher goroutine.
-func (d *Dev) startAgg() error {
+// aggLimits is Open's first part for an aggregating driver, right after
+// Reset and before anything is allocated or selected: the limits, asked
+// once, checked.
+func (d *Dev) aggLimits() error {
 	a := d.agg
 	lim := a.drv.TxAggLimits(d)
 	if lim.Size <= 0 {
@@ -143,6 +145,13 @@ func (d *Dev) startAgg() error {
 		lim.Timeout = DefaultTxAggTimeout
 	}
 	a.lim = lim
+	return nil
+}
+
+// startAgg is Open's last part for an aggregating driver: the timer and
+// the flusher goroutine.
+func (d *Dev) startAgg() {
+	a := d.agg
 	a.open = nil
 	a.timer = time.NewTimer(time.Hour)
 	a.timer.Stop()
@@ -150,7 +159,6 @@ func (d *Dev) startAgg() error {
 	a.quit = make(chan struct{})
 	a.wg.Add(1)
 	go d.aggFlusher()
-	return nil
 }
 
 // stopAgg is Stop's part: the flusher ends, and the block being filled

@@ -252,15 +252,14 @@ var _ = Describe("TX aggregation hook (TxAggregator)", func() {
 		Expect(r.framesOnWire()).To(Equal([][]byte{aggFrame(100, 1)}))
 		Expect(r.d.Counters().TxAggTimer.Load()).To(BeEquivalentTo(1))
 		Eventually(r.d.Net.Stats().TxPackets.Load).Should(BeEquivalentTo(1))
-		// The timer is armed per block: a second lone frame goes too.
+		// A second lone frame, after the timer fired, goes too.
 		r.send(aggFrame(200, 2))
 		Eventually(r.nblocks).Should(Equal(2))
 		Expect(r.d.Counters().TxAggTimer.Load()).To(BeEquivalentTo(2))
 	})
 
 	It("sets the timer once for blocks that leave before it fires, and a lone frame after them still waits its own timeout", func() {
-		const timeout = 80 * time.Millisecond
-		r := newAggRig(&aggDriver{size: 8000, max: 2, timeout: timeout}, hw.SpeedHigh, 0)
+		r := newAggRig(&aggDriver{size: 8000, max: 2, timeout: time.Hour}, hw.SpeedHigh, 0)
 		c := r.d.Counters()
 		for i := range 12 {
 			r.send(aggFrame(100, i)) // each block full at its second frame
@@ -268,21 +267,25 @@ var _ = Describe("TX aggregation hook (TxAggregator)", func() {
 		Eventually(r.nblocks).Should(Equal(6))
 		Expect(c.TxAggFull.Load()).To(BeEquivalentTo(6))
 		Expect(c.TxAggTimerArms.Load()).To(BeEquivalentTo(1), "the timer was set again for a block while it ran")
-		// A lone frame while the first block's timer still runs: it goes
-		// by its own deadline, not that one's.
+		// A lone frame while the first block's timer still runs: it joins
+		// that timer, and goes by its own deadline, not that one's (nor a
+		// whole timeout after that one fired).
+		const timeout = 600 * time.Millisecond
 		r2 := newAggRig(&aggDriver{size: 8000, max: 2, timeout: timeout}, hw.SpeedHigh, 0)
+		c2 := r2.d.Counters()
 		r2.send(aggFrame(100, 1))
 		r2.send(aggFrame(100, 2)) // full: the block leaves, the timer runs on
 		Eventually(r2.nblocks).Should(Equal(1))
-		time.Sleep(timeout / 2)
+		time.Sleep(100 * time.Millisecond)
 		start := time.Now()
 		r2.send(aggFrame(100, 3))
-		Eventually(r2.nblocks).Should(Equal(2))
+		Expect(c2.TxAggTimerArms.Load()).To(BeEquivalentTo(1), "the lone frame set the timer itself: the first one had stopped")
+		Eventually(r2.nblocks, 2*timeout).Should(Equal(2))
 		r2.mu.Lock()
 		at := r2.at[1]
 		r2.mu.Unlock()
 		Expect(at.Sub(start)).To(BeNumerically(">=", timeout), "the lone frame left before its own timeout")
-		c2 := r2.d.Counters()
+		Expect(at.Sub(start)).To(BeNumerically("<", timeout+300*time.Millisecond), "the flusher re-armed for a whole timeout, not what was left")
 		Expect(c2.TxAggTimer.Load()).To(BeEquivalentTo(1))
 		Expect(c2.TxAggTimerArms.Load()).To(BeEquivalentTo(2), "set by the first block, set again by the flusher for the lone frame")
 	})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // SysfsRoot is where USB devices are listed; a variable for tests.
@@ -106,10 +107,35 @@ func vanished(err error) bool {
 }
 
 // USBDevices lists the USB devices (not root hubs) in sysfs, sorted by name.
-// A device whose files vanish while it is read (the kernel removing it) is
-// left out: the list is of the devices present; a file that reads but
-// does not parse is an error naming it.
+//
+// sysfs changes under a reader: the kernel removing a device takes its
+// attributes away before its directory. A scan that finds a file gone
+// (or a device whose idVendor went while it was read) is made again, a
+// little later, up to rescans times: a device on its way out is then gone
+// whole and not listed, and one that is still there with a file missing
+// is an error naming the file. A file that reads but does not parse is an
+// error at once.
 func USBDevices() ([]USBDevice, error) {
+	var err error
+	for try := 0; ; try++ {
+		var devs []USBDevice
+		devs, err = scanUSB()
+		if !vanished(err) || try == rescans {
+			return devs, err
+		}
+		rescanPause()
+	}
+}
+
+// rescans and rescanPause bound USBDevices' scans of a changing sysfs; a
+// variable for tests, which remove a device during the pause.
+const rescans = 5
+
+var rescanPause = func() { time.Sleep(20 * time.Millisecond) }
+
+// scanUSB is one scan for USBDevices; an error for which vanished is true
+// says the scan met a device changing.
+func scanUSB() ([]USBDevice, error) {
 	ents, err := os.ReadDir(SysfsRoot)
 	if err != nil {
 		return nil, fmt.Errorf("usb devices: %w", err)
@@ -125,15 +151,11 @@ func USBDevices() ([]USBDevice, error) {
 			continue // not a device
 		}
 		v, err := readHex(filepath.Join(dir, "idVendor"))
-		if vanished(err) {
-			continue
-		} else if err != nil {
+		if err != nil {
 			return nil, err
 		}
 		p, err := readHex(filepath.Join(dir, "idProduct"))
-		if vanished(err) {
-			continue
-		} else if err != nil {
+		if err != nil {
 			return nil, err
 		}
 		d := USBDevice{Name: name, Vendor: uint16(v), Product: uint16(p), Speed: readTrim(filepath.Join(dir, "speed"))}
@@ -145,7 +167,6 @@ func USBDevices() ([]USBDevice, error) {
 		}
 		ifs, _ := filepath.Glob(filepath.Join(SysfsRoot, name+":*"))
 		sort.Strings(ifs)
-		gone := false
 		for _, ip := range ifs {
 			i := USBInterface{Name: filepath.Base(ip)}
 			n, _ := strconv.ParseUint(readTrim(filepath.Join(ip, "bInterfaceNumber")), 16, 8)
@@ -160,16 +181,15 @@ func USBDevices() ([]USBDevice, error) {
 			for _, nd := range nets {
 				i.Netdevs = append(i.Netdevs, nd.Name())
 			}
-			if i.Endpoints, err = interfaceEndpoints(ip); vanished(err) {
-				gone = true
-				break
-			} else if err != nil {
+			if i.Endpoints, err = interfaceEndpoints(ip); err != nil {
 				return nil, err
 			}
 			d.Interfaces = append(d.Interfaces, i)
 		}
-		if gone {
-			continue
+		// The reads above that may fail quietly (speed, driver, the
+		// interfaces) were of the device as it is if it is still there.
+		if _, err := os.Lstat(filepath.Join(dir, "idVendor")); err != nil {
+			return nil, err
 		}
 		devs = append(devs, d)
 	}

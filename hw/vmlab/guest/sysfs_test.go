@@ -1,6 +1,8 @@
 package guest
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -109,13 +111,30 @@ func TestUSBDevices(t *testing.T) {
 		t.Errorf("bEndpointAddress 100: %v, want an error saying it does not fit a byte", err)
 	}
 	write(t, filepath.Join(bulkOut, "bEndpointAddress"), "02")
-	// The kernel removing the device while it is listed: an endpoint's
-	// attribute is gone. The device is left out, not an error.
+	// A present device with a file missing: an error naming the file,
+	// once the rescans have seen it stay missing.
+	pauses := 0
+	defer func(p func()) { rescanPause = p }(rescanPause)
+	rescanPause = func() { pauses++ }
 	os.Remove(filepath.Join(bulkOut, "bEndpointAddress"))
-	if devs, err := USBDevices(); err != nil || len(devs) != 0 {
-		t.Errorf("a device whose endpoint vanished mid-read: %v, %v; want it left out", devs, err)
+	if _, err := USBDevices(); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), filepath.Join(bulkOut, "bEndpointAddress")) || pauses != rescans {
+		t.Errorf("an endpoint attribute missing on a present device: %v after %d pauses; want an error naming it after %d", err, pauses, rescans)
 	}
-	write(t, filepath.Join(bulkOut, "bEndpointAddress"), "02")
+	// The kernel removing the device while it is listed: attributes first,
+	// then the directories. The scan that met the missing file is made
+	// again and finds the device gone whole.
+	pauses = 0
+	rescanPause = func() {
+		pauses++
+		ds, _ := filepath.Glob(filepath.Join(root, "1-1*"))
+		for _, d := range ds {
+			os.RemoveAll(d)
+		}
+	}
+	if devs, err := USBDevices(); err != nil || len(devs) != 0 || pauses != 1 {
+		t.Errorf("a device removed while listed: %v, %v after %d pauses; want it left out after one", devs, err, pauses)
+	}
+	rescanPause = func() { pauses++ }
 	if _, err := FindUSB(GadgetVendor, ECMProduct); err == nil {
 		t.Error("FindUSB of an absent device: no error")
 	}
