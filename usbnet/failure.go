@@ -179,7 +179,7 @@ func (f *Finding) Cite(record int, t time.Time, what string) {
 
 // TransferTally counts what a chip rule finds per bulk transfer (frames
 // whose descriptor marks a checksum failure, say) and keeps the first
-// len(Hits) transfers that had any, to cite: bounded whatever the trace.
+// eight transfers that had any, to cite: bounded whatever the trace.
 type TransferTally struct {
 	Total int // everything counted
 	hits  [8]struct {
