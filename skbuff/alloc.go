@@ -1,7 +1,6 @@
 package skbuff
 
 import (
-	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -23,18 +22,27 @@ type chunk struct {
 	class int          // index into classes, or -1 when not pooled
 }
 
+// poolBytes bounds what each size class keeps on its free list (36 MiB
+// over the nine classes at most), and maxIdleBuffs the idle headers: room
+// for a driver's URB buffers and a full transmit queue of frames (1000
+// frames of 1514 bytes take 2 MiB of 2 KiB chunks), while a burst beyond
+// that goes back to the garbage collector.
+const (
+	poolBytes    = 4 << 20
+	maxIdleBuffs = 16384
+)
+
 var (
-	chunkPools [len(classes)]sync.Pool
-	buffPool   = sync.Pool{New: func() any { return new(Buff) }}
+	chunkPools [len(classes)]*pool[chunk]
+	buffPool   = newPool(maxIdleBuffs, func() *Buff { return new(Buff) })
 )
 
 func init() {
-	for i := range chunkPools {
-		size := classes[i]
+	for i, size := range classes {
 		class := i
-		chunkPools[i].New = func() any {
+		chunkPools[i] = newPool(poolBytes/size, func() *chunk {
 			return &chunk{mem: make([]byte, size), class: class}
-		}
+		})
 	}
 }
 
@@ -75,7 +83,7 @@ func Counters() Counts {
 func getChunk(need int) *chunk {
 	for i, size := range classes {
 		if need <= size {
-			c := chunkPools[i].Get().(*chunk)
+			c := chunkPools[i].get()
 			c.refs.Store(1)
 			return c
 		}
@@ -87,13 +95,13 @@ func getChunk(need int) *chunk {
 
 func putChunk(c *chunk) {
 	if c.class >= 0 {
-		chunkPools[c.class].Put(c)
+		chunkPools[c.class].put(c)
 	}
 }
 
 // getBuff takes a header from the pool and makes it live.
 func getBuff() *Buff {
-	b := buffPool.Get().(*Buff)
+	b := buffPool.get()
 	b.state.Store(stateLive)
 	b.mac, b.network, b.transpt = noHeader, noHeader, noHeader
 	live.Add(1)
@@ -204,5 +212,5 @@ func (b *Buff) Free(dir FreeDir) {
 	b.c = nil
 	b.Protocol, b.Priority, b.CsumVerified, b.PktType = 0, 0, false, PacketHost
 	b.next, b.prev = nil, nil
-	buffPool.Put(b)
+	buffPool.put(b)
 }

@@ -1,6 +1,7 @@
 package skbuff_test
 
 import (
+	"runtime"
 	"testing"
 
 	"dongle/skbuff"
@@ -37,7 +38,7 @@ func BenchmarkQueueCycle(b *testing.B) {
 
 func TestSkbCycleAllocatesNothing(t *testing.T) {
 	if raceEnabled {
-		t.Skip("sync.Pool drops items at random under -race")
+		t.Skip("under -race the pools are sync.Pools, which drop items at random")
 	}
 	skbCycle() // warm the pools
 	if n := testing.AllocsPerRun(1000, skbCycle); n != 0 {
@@ -45,6 +46,43 @@ func TestSkbCycleAllocatesNothing(t *testing.T) {
 	}
 	if skbuff.Live() != 0 {
 		t.Fatalf("Live() = %d after the cycles", skbuff.Live())
+	}
+}
+
+// workingSet allocates what a driver holds in flight (n buffers of size
+// bytes, as a transmit queue or a set of URBs does), then frees it all.
+func workingSet(n, size int) {
+	held := make([]*skbuff.Buff, 0, n)
+	for range n {
+		held = append(held, skbuff.Alloc(size))
+	}
+	for _, b := range held {
+		b.Free(skbuff.FreeWrite)
+	}
+}
+
+// TestWorkingSetSurvivesCollections: a working set made once is not made
+// again after garbage collections. With the pools emptied by each second
+// GC, every buffer of it would be made again (chunk and header), and those
+// allocations bring the next GC.
+func TestWorkingSetSurvivesCollections(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race the pools are sync.Pools, emptied by collections")
+	}
+	for _, w := range []struct{ n, size int }{{256, 64}, {256, 1536}, {100, 16384}} {
+		workingSet(w.n, w.size) // made once
+		for round := range 3 {
+			runtime.GC()
+			runtime.GC()
+			before := skbuff.Made()
+			workingSet(w.n, w.size)
+			if made := skbuff.Made() - before; made != 0 {
+				t.Errorf("%d buffers of %d B after two collections (round %d): %d chunks and headers made again, want 0", w.n, w.size, round, made)
+			}
+		}
+	}
+	if skbuff.Live() != 0 {
+		t.Fatalf("Live() = %d after the rounds", skbuff.Live())
 	}
 }
 

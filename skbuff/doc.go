@@ -59,8 +59,11 @@
 //
 // # Memory and sockets
 //
-// Buffers come from per-size-class sync.Pools (gVisor's chunk pools), so a
-// steady per-packet path allocates nothing. Truesize (skb->truesize) is the
+// Buffers come from a pool per size class (gVisor's chunk pools; pool.go),
+// so a steady per-packet path allocates nothing. Each pool keeps its idle
+// chunks across garbage collections, up to 4 MiB a class: a driver's
+// working set (URB buffers, queued frames) is made once, not again after
+// every second GC as with a sync.Pool alone. Truesize (skb->truesize) is the
 // memory a buffer really pins: its chunk's size class plus the header. A
 // Socket charges exactly that against its receive-buffer limit (SO_RCVBUF,
 // bounded by rmem_max): the buffer a driver filled is the very memory the

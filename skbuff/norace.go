@@ -1,0 +1,5 @@
+//go:build !race
+
+package skbuff
+
+const raceBuild = false

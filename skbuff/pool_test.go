@@ -1,0 +1,135 @@
+package skbuff
+
+import (
+	"runtime"
+	"testing"
+)
+
+func skipRace(t *testing.T) {
+	if raceBuild {
+		t.Skip("under -race the pools bypass their free lists (race.go)")
+	}
+}
+
+// TestPoolKeepsIdleObjectsAcrossCollections is the reason pool exists: what
+// was put back is got back after garbage collections, where a sync.Pool
+// alone would have dropped it and made new ones.
+func TestPoolKeepsIdleObjectsAcrossCollections(t *testing.T) {
+	skipRace(t)
+	p := newPool(8, func() *int { return new(int) })
+	var held []*int
+	for range 8 {
+		held = append(held, p.get())
+	}
+	if p.made.Load() != 8 {
+		t.Fatalf("an empty pool made %d objects for 8 gets, want 8", p.made.Load())
+	}
+	kept := map[*int]bool{}
+	for _, x := range held {
+		kept[x] = true
+		p.put(x)
+	}
+	runtime.GC()
+	runtime.GC()
+	for i := range 8 {
+		x := p.get()
+		if !kept[x] {
+			t.Fatalf("get %d after two collections returned an object that was never put", i)
+		}
+		delete(kept, x)
+	}
+	if p.made.Load() != 8 {
+		t.Fatalf("made %d objects, want still 8: the free list lost what it held", p.made.Load())
+	}
+	if p.idle() != 0 {
+		t.Fatalf("idle() = %d after taking all 8 back, want 0", p.idle())
+	}
+}
+
+// TestPoolBoundsTheFreeList: what is put beyond the limit spills, and the
+// free list holds exactly limit; gets empty the free list last in, first
+// out.
+func TestPoolBoundsTheFreeList(t *testing.T) {
+	skipRace(t)
+	p := newPool(3, func() *int { return new(int) })
+	xs := make([]*int, 5)
+	for i := range xs {
+		xs[i] = new(int)
+		p.put(xs[i])
+	}
+	if p.idle() != 3 {
+		t.Fatalf("idle() = %d after 5 puts into a pool of 3, want 3", p.idle())
+	}
+	for i := 2; i >= 0; i-- {
+		if x := p.get(); x != xs[i] {
+			t.Fatalf("get returned %p, want %p (put number %d, last in first out)", x, xs[i], i)
+		}
+	}
+	if p.idle() != 0 {
+		t.Fatalf("idle() = %d, want 0", p.idle())
+	}
+}
+
+// TestPoolSpillServesOverflow: what did not fit on the free list is still
+// reused while no collection has taken it. sync.Pool promises nothing, so
+// the test asks only that some of 50 spilled objects come back rather than
+// all 50 being made anew.
+func TestPoolSpillServesOverflow(t *testing.T) {
+	skipRace(t)
+	p := newPool(2, func() *int { return new(int) })
+	put := map[*int]bool{}
+	for range 52 {
+		x := new(int)
+		put[x] = true
+		p.put(x)
+	}
+	reused := 0
+	for range 52 {
+		if put[p.get()] {
+			reused++
+		}
+	}
+	if reused <= 2 {
+		t.Fatalf("%d of 52 objects came back (2 from the free list), want some of the 50 spilled ones too; made %d", reused, p.made.Load())
+	}
+}
+
+func TestNewPoolRejectsNoRoom(t *testing.T) {
+	for _, limit := range []int{0, -1} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("newPool(%d) did not panic", limit)
+				}
+			}()
+			newPool(limit, func() *int { return new(int) })
+		}()
+	}
+}
+
+// TestChunkPoolKeepsFourMiB: the largest class's free list keeps 4 MiB of
+// chunks (64 of 64 KiB) and spills the rest; the header pool keeps 16384.
+func TestChunkPoolKeepsFourMiB(t *testing.T) {
+	skipRace(t)
+	last := len(classes) - 1
+	p := chunkPools[last]
+	drain := func() {
+		for n := p.idle(); n > 0; n-- {
+			p.get()
+		}
+	}
+	drain() // what earlier tests left
+	for range 100 {
+		p.put(&chunk{mem: make([]byte, classes[last]), class: last})
+	}
+	if got := p.idle() * classes[last]; got != 4<<20 {
+		t.Errorf("the %d B class keeps %d bytes after 100 puts, want 4 MiB", classes[last], got)
+	}
+	drain()
+	if p.idle() != 0 {
+		t.Errorf("idle() = %d after taking every idle chunk, want 0", p.idle())
+	}
+	if buffPool.limit != 16384 {
+		t.Errorf("the header pool keeps %d, want 16384", buffPool.limit)
+	}
+}
