@@ -22,6 +22,7 @@ import (
 	"os"
 	"sort"
 
+	"dongle/cmd/internal/gcpace"
 	"dongle/usbnet/catalog"
 )
 
@@ -79,4 +80,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return c.run(args[1:], stdout, stderr)
 }
 
-func main() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	gcpace.Set()
+	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+}

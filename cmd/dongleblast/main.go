@@ -61,6 +61,7 @@ import (
 	"syscall"
 	"time"
 
+	"dongle/cmd/internal/gcpace"
 	"dongle/hw"
 	usbhw "dongle/hw/gousb"
 	"dongle/hw/vmlab/guest"
@@ -71,6 +72,7 @@ import (
 )
 
 func main() {
+	gcpace.Set()
 	if len(os.Args) < 2 {
 		usage()
 	}

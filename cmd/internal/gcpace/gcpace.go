@@ -1,0 +1,35 @@
+// Package gcpace sets the garbage collector's pace for dongle's commands
+// that move frames (dongle, dongleblast).
+//
+// The driver's working set is a few MiB made at the start of a run: the
+// frames queued for the device (up to txqueuelen), its URB buffers, its
+// aggregation blocks. After that its per-frame paths allocate nothing.
+// With Go's default pace (GOGC=100) the first collection comes when the
+// heap reaches 4 MiB, that is while the working set is being made, and its
+// mark phase takes a processor and slows the rest with write barriers and
+// assists while frames flow. Pacing at 400 puts the first collection past
+// a working set of up to 16 MiB; the commands' heaps stay that small, so
+// memory grows by at most that much and the frames never wait for a mark.
+//
+// A GOGC in the environment wins: the user's choice is kept. The far side's
+// model (cmd/ffsmodel) is not paced: it serves the kernel's driver and
+// dongle's alike, so a bench compares the drivers, not the models.
+package gcpace
+
+import (
+	"os"
+	"runtime/debug"
+)
+
+// Percent is the pace Set applies (GOGC=Percent).
+const Percent = 400
+
+// Set applies Percent unless GOGC is set in the environment (an empty GOGC
+// is the runtime's default, so not a choice), and reports whether it did.
+func Set() bool {
+	if os.Getenv("GOGC") != "" {
+		return false
+	}
+	debug.SetGCPercent(Percent)
+	return true
+}
