@@ -94,6 +94,10 @@ func TestParseBenchCells(t *testing.T) {
 		"CELL drv=kernel dir=up size=1514 n=1000 round=1 ticks=1 rc=0 :: x",                 // direction
 		"CELL drv=kernel dir=tx size=1514 n=many round=1 ticks=1 rc=0 :: x",                 // count
 		"CELL drv=kernel dir=tx size=1514 n=1000 round=1 ticks=1 :: DONGLEBLAST kernrx ...", // no rc
+		"CELL drv=kernel dir=tx size=1514 n=1000 round=0 ticks=1 rc=0 :: x",                 // round before the first
+		"CELL drv=kernel dir=tx size=1514 n=1000 round=2 ticks=1 rc=0 :: x",                 // round past -rounds
+		// The same run twice.
+		"CELL drv=dongle dir=rx size=64 n=10 round=1 ticks=1 rc=0 :: x\nCELL drv=dongle dir=rx size=64 n=10 round=1 ticks=2 rc=0 :: y",
 	} {
 		if _, err := ParseBenchCells(ecmDev, 1, bad); !errors.Is(err, errBenchParse) {
 			t.Errorf("ParseBenchCells(%q): %v, want errBenchParse", bad, err)

@@ -323,8 +323,9 @@ var errBenchParse = errors.New("bench output")
 // ParseBenchCells reads a device's guest output (the CELL lines of
 // benchScript) into its cells. Lines that are not CELL lines are skipped;
 // a CELL line that does not parse is an error naming it (the cells
-// parsed so far are returned with it). A run whose command failed keeps
-// its output as the reason.
+// parsed so far are returned with it), and so is a round outside
+// 1..rounds or a second line for the same driver, cell and round. A run
+// whose command failed keeps its output as the reason.
 func ParseBenchCells(d BenchDevice, rounds int, out string) ([]*BenchCell, error) {
 	cells := NewBenchCells(d, rounds)
 	byKey := map[string]*BenchCell{}
@@ -362,17 +363,28 @@ func ParseBenchCells(d BenchDevice, rounds int, out string) ([]*BenchCell, error
 		if f["drv"] != "kernel" && f["drv"] != "dongle" {
 			return cells, fmt.Errorf("%w: %q: drv %q: want kernel or dongle", errBenchParse, line, f["drv"])
 		}
+		if round < 1 || round > rounds {
+			return cells, fmt.Errorf("%w: %q: round %d outside 1..%d", errBenchParse, line, round, rounds)
+		}
+		runs := &c.Dongle
+		if f["drv"] == "kernel" {
+			runs = &c.Kernel
+		}
+		for _, o := range *runs {
+			if o.Round == round {
+				// Two results for one run: a guest output concatenated
+				// twice, or a script that ran a round again. Taking
+				// either would be a guess.
+				return cells, fmt.Errorf("%w: %q: a second %s run of %s %d B round %d", errBenchParse, line, f["drv"], c.Dir, c.Size, round)
+			}
+		}
 		r := BenchRun{Round: round, Want: n, Ticks: ticks, Drops: f["drops"]}
 		if rc != 0 {
 			r.Err = fmt.Sprintf("exit %d: %s", rc, body)
 		} else if err := r.parse(c.Dir, body); err != nil {
 			r.Err = err.Error()
 		}
-		if f["drv"] == "kernel" {
-			c.Kernel = append(c.Kernel, r)
-		} else {
-			c.Dongle = append(c.Dongle, r)
-		}
+		*runs = append(*runs, r)
 	}
 	if setup != "" {
 		for _, c := range cells {
