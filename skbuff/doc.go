@@ -63,7 +63,9 @@
 // so a steady per-packet path allocates nothing. Each pool keeps its idle
 // chunks across garbage collections, up to 4 MiB a class: a driver's
 // working set (URB buffers, queued frames) is made once, not again after
-// every second GC as with a sync.Pool alone. Truesize (skb->truesize) is the
+// every second GC as with a sync.Pool alone. Under -race the pools are
+// plain sync.Pools (pool.go says why), so there the working set is made
+// again after collections. Truesize (skb->truesize) is the
 // memory a buffer really pins: its chunk's size class plus the header. A
 // Socket charges exactly that against its receive-buffer limit (SO_RCVBUF,
 // bounded by rmem_max): the buffer a driver filled is the very memory the

@@ -1,6 +1,7 @@
 package skbuff
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -19,9 +20,9 @@ import (
 // again is the allocation that brings the next GC. The free list keeps what
 // was once in use, so the working set is made once.
 //
-// Invariants: len(free) <= limit; nothing on free or in spill is live. The
-// free list never shrinks: for the life of the process it holds at most the
-// most objects that were ever idle at once, and never more than limit.
+// Invariants: len(free) <= limit; nothing on free or in spill is live.
+// What reaches the free list is never handed back to the collector: each
+// pool keeps up to limit idle objects for the life of the process.
 //
 // Under the race detector (race.go) get and put use the sync.Pool alone:
 // the free list's mutex would order every put before every later get in
@@ -39,7 +40,7 @@ type pool[T any] struct {
 
 func newPool[T any](limit int, fresh func() *T) *pool[T] {
 	if limit <= 0 {
-		panic("skbuff: pool limit must be positive")
+		panic(fmt.Sprintf("skbuff: pool limit %d: must be positive", limit))
 	}
 	return &pool[T]{limit: limit, fresh: fresh}
 }

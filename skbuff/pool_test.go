@@ -1,6 +1,7 @@
 package skbuff
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 )
@@ -107,29 +108,32 @@ func TestNewPoolRejectsNoRoom(t *testing.T) {
 	}
 }
 
-// TestChunkPoolKeepsFourMiB: the largest class's free list keeps 4 MiB of
-// chunks (64 of 64 KiB) and spills the rest; the header pool keeps 16384.
-func TestChunkPoolKeepsFourMiB(t *testing.T) {
+// TestPoolLimits: every size class's free list keeps 4 MiB of chunks and
+// spills the rest; the header pool keeps 16384 headers.
+func TestPoolLimits(t *testing.T) {
 	skipRace(t)
-	last := len(classes) - 1
-	p := chunkPools[last]
-	drain := func() {
-		for n := p.idle(); n > 0; n-- {
-			p.get()
+	check := func(name string, idle func() int, put func(), get func(), want int) {
+		for n := idle(); n > 0; n-- { // what earlier tests left
+			get()
+		}
+		for range want + 1 {
+			put()
+		}
+		if got := idle(); got != want {
+			t.Errorf("%s keeps %d after %d puts, want %d", name, got, want+1, want)
+		}
+		for n := idle(); n > 0; n-- {
+			get()
+		}
+		if idle() != 0 {
+			t.Errorf("%s: idle() = %d after taking every idle one, want 0", name, idle())
 		}
 	}
-	drain() // what earlier tests left
-	for range 100 {
-		p.put(&chunk{mem: make([]byte, classes[last]), class: last})
+	for i, size := range classes {
+		p := chunkPools[i]
+		check(fmt.Sprintf("the %d B class", size), p.idle,
+			func() { p.put(&chunk{mem: make([]byte, size), class: i}) },
+			func() { p.get() }, (4<<20)/size)
 	}
-	if got := p.idle() * classes[last]; got != 4<<20 {
-		t.Errorf("the %d B class keeps %d bytes after 100 puts, want 4 MiB", classes[last], got)
-	}
-	drain()
-	if p.idle() != 0 {
-		t.Errorf("idle() = %d after taking every idle chunk, want 0", p.idle())
-	}
-	if buffPool.limit != 16384 {
-		t.Errorf("the header pool keeps %d, want 16384", buffPool.limit)
-	}
+	check("the header pool", buffPool.idle, func() { buffPool.put(new(Buff)) }, func() { buffPool.get() }, 16384)
 }

@@ -561,8 +561,10 @@ func WriteBenchOutputs(dir string, r *BenchReport) (svgPath string, err error) {
 // ReplayBench rebuilds a report from guest output saved by BenchAll
 // (DIR/<device>.log, or any text with each device's lines after its
 // "CELLDEV <name>" line), without booting: to redraw the table, lines
-// and plot. Devices appear in BenchDevices' order. rounds <= 0: as
-// many as the output's CELL lines name.
+// and plot. Devices appear in BenchDevices' order. rounds <= 0: for each
+// device, as many as its CELL lines name. A device whose lines appear
+// twice (two CELLDEV blocks) has them all parsed together, so a run
+// given twice is an error rather than one of them silently kept.
 func ReplayBench(out string, rounds int) (*BenchReport, error) {
 	per := map[string]*strings.Builder{}
 	var cur *strings.Builder
@@ -571,23 +573,28 @@ func ReplayBench(out string, rounds int) (*BenchReport, error) {
 			if _, err := SelectBenchDevices(name); err != nil {
 				return nil, err
 			}
-			cur = &strings.Builder{}
-			per[name] = cur
+			if cur = per[name]; cur == nil {
+				cur = &strings.Builder{}
+				per[name] = cur
+			}
 			continue
 		}
 		if cur != nil {
 			cur.WriteString(line + "\n")
 		}
 	}
-	if rounds <= 0 {
-		rounds = logRounds(out)
-	}
 	rep := &BenchReport{Rounds: rounds}
 	for _, d := range BenchDevices {
 		if per[d.Name] == nil {
 			continue
 		}
-		cells, err := ParseBenchCells(d, rounds, per[d.Name].String())
+		text := per[d.Name].String()
+		n := rounds
+		if n <= 0 {
+			n = logRounds(text)
+		}
+		rep.Rounds = max(rep.Rounds, n)
+		cells, err := ParseBenchCells(d, n, text)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
 		}

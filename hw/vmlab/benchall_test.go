@@ -369,6 +369,21 @@ func TestReplayBench(t *testing.T) {
 	if _, err := ReplayBench(cannedECM, 1); !errors.Is(err, ErrBenchConfig) {
 		t.Errorf("no CELLDEV: %v", err)
 	}
+	// A device's output given twice: its runs twice, an error.
+	if _, err := ReplayBench("CELLDEV ecm\n"+cannedECM+"CELLDEV rtl8153\nCELLDEV ecm\n"+cannedECM, 0); !errors.Is(err, errBenchParse) {
+		t.Errorf("ecm's output twice: %v, want errBenchParse", err)
+	}
+	// Rounds counted per device: ecm's one round is complete beside a
+	// device that ran two.
+	two := "CELLDEV rtl8153\nCELL drv=kernel dir=rtt size=64 n=50 round=2 ticks=1 rc=0 :: PING rtt n=50 p50_us=7 p99_us=9\n"
+	rep, err = ReplayBench("CELLDEV ecm\n"+cannedECM+two, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rounds != 2 || rep.Cells[0].Rounds != 1 || !rep.Cells[0].complete() || rep.Cells[9].Rounds != 2 {
+		t.Errorf("rounds: report %d, ecm tx %d (complete %v), rtl8153 rtt %d; want 2, 1 (true), 2",
+			rep.Rounds, rep.Cells[0].Rounds, rep.Cells[0].complete(), rep.Cells[9].Rounds)
+	}
 	if s := benchScript(BenchDevices[2], BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1}); !strings.HasPrefix(s, "echo CELLDEV ncm\n") {
 		t.Errorf("script does not name its device first:\n%.80s", s)
 	}

@@ -7,9 +7,10 @@
 // With Go's default pace (GOGC=100) the first collection comes when the
 // heap reaches 4 MiB, that is while the working set is being made, and its
 // mark phase takes a processor and slows the rest with write barriers and
-// assists while frames flow. Pacing at 400 puts the first collection past
-// a working set of up to 16 MiB; the commands' heaps stay that small, so
-// memory grows by at most that much and the frames never wait for a mark.
+// assists while frames flow. Pacing at 400 puts the first collection at a
+// 16 MiB heap, past the working set, and makes the later ones rarer (each
+// comes when the heap has grown to five times what the previous one left
+// live); libusb's and gousb's own allocations still bring some.
 //
 // A GOGC in the environment wins: the user's choice is kept. The far side's
 // model (cmd/ffsmodel) is not paced: it serves the kernel's driver and
