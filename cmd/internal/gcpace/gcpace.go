@@ -1,5 +1,6 @@
-// Package gcpace sets the garbage collector's pace for dongle's commands
-// that move frames (dongle, dongleblast).
+// Package gcpace sets the garbage collector's pace for the dongle and
+// dongleblast binaries, every command of them: most move frames, and the
+// rest (decode, diag) lose nothing by a later first collection.
 //
 // The driver's working set is a few MiB made at the start of a run: the
 // frames queued for the device (up to txqueuelen), its URB buffers, its
