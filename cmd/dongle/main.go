@@ -22,7 +22,6 @@ import (
 	"os"
 	"sort"
 
-	"dongle/cmd/internal/gcpace"
 	"dongle/usbnet/catalog"
 )
 
@@ -80,7 +79,4 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return c.run(args[1:], stdout, stderr)
 }
 
-func main() {
-	gcpace.Set()
-	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
-}
+func main() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"dongle/cmd/dongle/internal/target"
+	"dongle/cmd/internal/gcpace"
 	"dongle/hw/sim/ifwire"
 	"dongle/netdev"
 	"dongle/netdev/tap"
@@ -79,6 +80,7 @@ func runTap(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	c.driver = driverChoice(c.driver)
+	gcpace.Set() // frames at line rate for as long as it runs
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// After the first signal, a second one ends the process even if the

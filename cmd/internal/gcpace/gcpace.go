@@ -1,6 +1,9 @@
-// Package gcpace sets the garbage collector's pace for the dongle and
-// dongleblast binaries, every command of them: most move frames, and the
-// rest (decode, diag) lose nothing by a later first collection.
+// Package gcpace sets the garbage collector's pace for the commands that
+// carry frames through an adapter as fast as it takes them: dongleblast
+// (the lab's bench) and dongle tap. The others keep Go's default: soak's
+// live heap holds its trace ring, and at this pace its resident set would
+// grow towards five times that for no gain; decode and diag are not bound
+// by the collector.
 //
 // The driver's working set is a few MiB made at the start of a run: the
 // frames queued for the device (up to txqueuelen), its URB buffers, its
