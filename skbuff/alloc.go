@@ -34,13 +34,13 @@ const (
 
 var (
 	chunkPools [len(classes)]*pool[chunk]
-	buffPool   = newPool(maxIdleBuffs, func() *Buff { return new(Buff) })
+	buffPool   = newPool(idleLimit(maxIdleBuffs), func() *Buff { return new(Buff) })
 )
 
 func init() {
 	for i, size := range classes {
 		class := i
-		chunkPools[i] = newPool(poolBytes/size, func() *chunk {
+		chunkPools[i] = newPool(idleLimit(poolBytes/size), func() *chunk {
 			return &chunk{mem: make([]byte, size), class: class}
 		})
 	}

@@ -6,7 +6,6 @@ import "testing"
 // class is allocated exactly and, once freed, is kept by no pool (a chunk
 // put into a smaller class would hand out memory of the wrong size).
 func TestUnpooledChunkStaysOutOfThePools(t *testing.T) {
-	skipRace(t)
 	size := classes[len(classes)-1] + 1
 	var idle [len(classes)]int
 	for i, p := range chunkPools {

@@ -37,12 +37,16 @@ func BenchmarkQueueCycle(b *testing.B) {
 }
 
 func TestSkbCycleAllocatesNothing(t *testing.T) {
+	// Under -race the pools are sync.Pools alone, and the race runtime
+	// drops some of their puts at random: a cycle may then make its chunk
+	// and header again, never more.
+	want := 0.0
 	if raceEnabled {
-		t.Skip("under -race the pools are sync.Pools, which drop items at random")
+		want = 2
 	}
 	skbCycle() // warm the pools
-	if n := testing.AllocsPerRun(1000, skbCycle); n != 0 {
-		t.Fatalf("Alloc/Reserve/Put/Push/Free allocated %v times per cycle, want 0", n)
+	if n := testing.AllocsPerRun(1000, skbCycle); n > want {
+		t.Fatalf("Alloc/Reserve/Put/Push/Free allocated %v times per cycle, want at most %v", n, want)
 	}
 	if skbuff.Live() != 0 {
 		t.Fatalf("Live() = %d after the cycles", skbuff.Live())
@@ -64,20 +68,22 @@ func workingSet(n, size int) {
 // TestWorkingSetSurvivesCollections: a working set made once is not made
 // again after garbage collections. With the pools emptied by each second
 // GC, every buffer of it would be made again (chunk and header), and those
-// allocations bring the next GC.
+// allocations bring the next GC. That is what the race build does, on
+// purpose (skbuff/race.go): there the test asserts it.
 func TestWorkingSetSurvivesCollections(t *testing.T) {
-	if raceEnabled {
-		t.Skip("under -race the pools are sync.Pools, emptied by collections")
-	}
 	for _, w := range []struct{ n, size int }{{256, 64}, {256, 1536}, {100, 16384}} {
+		want := uint64(0)
+		if raceEnabled {
+			want = 2 * uint64(w.n)
+		}
 		workingSet(w.n, w.size) // made once
 		for round := range 3 {
 			runtime.GC()
 			runtime.GC()
 			before := skbuff.Made()
 			workingSet(w.n, w.size)
-			if made := skbuff.Made() - before; made != 0 {
-				t.Errorf("%d buffers of %d B after two collections (round %d): %d chunks and headers made again, want 0", w.n, w.size, round, made)
+			if made := skbuff.Made() - before; made != want {
+				t.Errorf("%d buffers of %d B after two collections (round %d): %d chunks and headers made again, want %d", w.n, w.size, round, made, want)
 			}
 		}
 	}

@@ -24,11 +24,12 @@ import (
 // What reaches the free list is never handed back to the collector: each
 // pool keeps up to limit idle objects for the life of the process.
 //
-// Under the race detector (race.go) get and put use the sync.Pool alone:
-// the free list's mutex would order every put before every later get in
-// any goroutine, and so hide from -race the data races between goroutines
-// that free and allocate buffers; sync.Pool orders only the put and the
-// get of the same object, and drops some puts at random.
+// A limit of 0 is a pool without a free list: get and put go straight to
+// the sync.Pool, taking no lock. The package's pools have that under the
+// race detector (idleLimit): the free list's mutex would order every put
+// before every later get in any goroutine, and so hide from -race the data
+// races between goroutines that free and allocate buffers; sync.Pool
+// orders only the put and the get of the same object.
 type pool[T any] struct {
 	mu    sync.Mutex
 	free  []*T
@@ -39,15 +40,24 @@ type pool[T any] struct {
 }
 
 func newPool[T any](limit int, fresh func() *T) *pool[T] {
-	if limit <= 0 {
-		panic(fmt.Sprintf("skbuff: pool limit %d: must be positive", limit))
+	if limit < 0 {
+		panic(fmt.Sprintf("skbuff: pool limit %d: must not be negative", limit))
 	}
 	return &pool[T]{limit: limit, fresh: fresh}
 }
 
+// idleLimit is the free-list limit of the package's pools: n, or 0 under
+// the race detector (see pool).
+func idleLimit(n int) int {
+	if raceBuild {
+		return 0
+	}
+	return n
+}
+
 // get returns an idle object, or a new one.
 func (p *pool[T]) get() *T {
-	if !raceBuild {
+	if p.limit > 0 {
 		p.mu.Lock()
 		if n := len(p.free); n > 0 {
 			x := p.free[n-1]
@@ -67,7 +77,7 @@ func (p *pool[T]) get() *T {
 
 // put takes back an idle object.
 func (p *pool[T]) put(x *T) {
-	if !raceBuild {
+	if p.limit > 0 {
 		p.mu.Lock()
 		if len(p.free) < p.limit {
 			p.free = append(p.free, x)
@@ -77,11 +87,4 @@ func (p *pool[T]) put(x *T) {
 		p.mu.Unlock()
 	}
 	p.spill.Put(x)
-}
-
-// idle is how many objects wait on the free list.
-func (p *pool[T]) idle() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.free)
 }

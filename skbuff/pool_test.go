@@ -6,17 +6,17 @@ import (
 	"testing"
 )
 
-func skipRace(t *testing.T) {
-	if raceBuild {
-		t.Skip("under -race the pools bypass their free lists (race.go)")
-	}
+// idle is how many objects wait on the free list.
+func (p *pool[T]) idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free)
 }
 
 // TestPoolKeepsIdleObjectsAcrossCollections is the reason pool exists: what
 // was put back is got back after garbage collections, where a sync.Pool
 // alone would have dropped it and made new ones.
 func TestPoolKeepsIdleObjectsAcrossCollections(t *testing.T) {
-	skipRace(t)
 	p := newPool(8, func() *int { return new(int) })
 	var held []*int
 	for range 8 {
@@ -51,7 +51,6 @@ func TestPoolKeepsIdleObjectsAcrossCollections(t *testing.T) {
 // free list holds exactly limit; gets empty the free list last in, first
 // out.
 func TestPoolBoundsTheFreeList(t *testing.T) {
-	skipRace(t)
 	p := newPool(3, func() *int { return new(int) })
 	xs := make([]*int, 5)
 	for i := range xs {
@@ -76,7 +75,6 @@ func TestPoolBoundsTheFreeList(t *testing.T) {
 // the test asks only that some of 50 spilled objects come back rather than
 // all 50 being made anew.
 func TestPoolSpillServesOverflow(t *testing.T) {
-	skipRace(t)
 	p := newPool(2, func() *int { return new(int) })
 	put := map[*int]bool{}
 	for range 52 {
@@ -95,23 +93,49 @@ func TestPoolSpillServesOverflow(t *testing.T) {
 	}
 }
 
-func TestNewPoolRejectsNoRoom(t *testing.T) {
-	for _, limit := range []int{0, -1} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("newPool(%d) did not panic", limit)
-				}
-			}()
-			newPool(limit, func() *int { return new(int) })
-		}()
+func TestNewPoolRejectsANegativeLimit(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("newPool(-1) did not panic")
+		}
+	}()
+	newPool(-1, func() *int { return new(int) })
+}
+
+// TestPoolWithoutFreeList: a limit of 0 (the package's pools under -race)
+// keeps nothing on the free list; the spill still serves.
+func TestPoolWithoutFreeList(t *testing.T) {
+	p := newPool(0, func() *int { return new(int) })
+	put := map[*int]bool{}
+	for range 50 {
+		x := new(int)
+		put[x] = true
+		p.put(x)
+	}
+	if p.idle() != 0 {
+		t.Fatalf("idle() = %d with limit 0, want 0", p.idle())
+	}
+	reused := 0
+	for range 50 {
+		if put[p.get()] {
+			reused++
+		}
+	}
+	if reused == 0 {
+		t.Fatalf("none of 50 objects put came back from the spill; made %d", p.made.Load())
 	}
 }
 
 // TestPoolLimits: every size class's free list keeps 4 MiB of chunks and
-// spills the rest; the header pool keeps 16384 headers.
+// spills the rest; the header pool keeps 16384 headers. Under -race they
+// keep none (idleLimit).
 func TestPoolLimits(t *testing.T) {
-	skipRace(t)
+	keeps := func(n int) int {
+		if raceBuild {
+			return 0
+		}
+		return n
+	}
 	check := func(name string, idle func() int, put func(), get func(), want int) {
 		for n := idle(); n > 0; n-- { // what earlier tests left
 			get()
@@ -133,7 +157,7 @@ func TestPoolLimits(t *testing.T) {
 		p := chunkPools[i]
 		check(fmt.Sprintf("the %d B class", size), p.idle,
 			func() { p.put(&chunk{mem: make([]byte, size), class: i}) },
-			func() { p.get() }, (4<<20)/size)
+			func() { p.get() }, keeps((4<<20)/size))
 	}
-	check("the header pool", buffPool.idle, func() { buffPool.put(new(Buff)) }, func() { buffPool.get() }, 16384)
+	check("the header pool", buffPool.idle, func() { buffPool.put(new(Buff)) }, func() { buffPool.get() }, keeps(16384))
 }

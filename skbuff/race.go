@@ -2,5 +2,5 @@
 
 package skbuff
 
-// raceBuild: the pools bypass their free lists (see pool).
+// raceBuild: the package's pools keep no free list (see pool).
 const raceBuild = true
