@@ -50,6 +50,7 @@ type Device struct {
 	log          []string
 
 	poller   Poller
+	streamer OutStreamer // the model, when it reads OUT data as it arrives
 	fake     *Fake
 	detached bool
 }
@@ -125,6 +126,9 @@ func New(m Model, info hw.Info) *Device {
 	}
 	if p, ok := m.(Poller); ok {
 		d.poller = p
+	}
+	if s, ok := m.(OutStreamer); ok {
+		d.streamer = s
 	}
 	if l, ok := m.(OutLimiter); ok {
 		for _, e := range d.eps {

@@ -40,6 +40,12 @@
 // not followed by a ZLP therefore stays at the device and is glued to the
 // next write, which is exactly the bug the CDC ZLP rule prevents.
 //
+// A chip that parses its OUT byte stream as packets arrive (RTL8153: a
+// descriptor, then the frame, again and again) is an OutStreamer: it is
+// given every host transfer at once with what it left of the last, sends
+// each frame whose bytes are all in, and leaves the engine only the cut one,
+// so an aggregate of whole packets with no ZLP is not held.
+//
 // # Queues and allocation
 //
 // Every endpoint keeps a ring of host transfers (grown by doubling, never

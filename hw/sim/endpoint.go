@@ -303,7 +303,7 @@ func (h *endpoint) Submit(t *hw.Transfer) error {
 	}
 	t.N, t.Err = 0, nil
 	e.push(t)
-	deliver, poll := false, false
+	deliver, end, poll := false, false, false
 	switch {
 	case e.halted:
 		e.completeNextLocked(hw.ErrStall)
@@ -316,21 +316,43 @@ func (h *endpoint) Submit(t *hw.Transfer) error {
 		e.pumpInLocked()
 		poll = d.poller != nil && e.inCount == 0 && e.ndone < e.count
 	default:
-		deliver = e.acceptOutLocked(t)
-		if deliver {
+		end = e.acceptOutLocked(t)
+		if end {
 			e.stats.OutDelivered++
 		}
+		deliver = end || (d.streamer != nil && len(e.asm) > 0)
 		e.completeNextLocked(0)
 	}
 	d.mu.Unlock()
 	if deliver {
-		d.model.Out(e.addr, e.asm)
-		e.asm = e.asm[:0]
+		e.deliverOut(end)
 	}
 	if poll {
 		d.poller.Poll(e.addr)
 	}
 	return nil
+}
+
+// deliverOut hands the assembly to the model: the whole device-side
+// transfer to Out, or what is held of it to an OutStreamer, keeping what
+// the streamer did not take until the transfer ends. Caller holds outMu,
+// not the device lock.
+func (e *epState) deliverOut(end bool) {
+	s := e.d.streamer
+	if s == nil {
+		e.d.model.Out(e.addr, e.asm)
+		e.asm = e.asm[:0]
+		return
+	}
+	took := s.StreamOut(e.addr, e.asm, end)
+	if took < 0 || took > len(e.asm) {
+		panic(fmt.Sprintf("sim: %s: StreamOut took %d of %d bytes", e.name, took, len(e.asm)))
+	}
+	if end {
+		e.asm = e.asm[:0]
+		return
+	}
+	e.asm = e.asm[:copy(e.asm, e.asm[took:])]
 }
 
 // acceptOutLocked takes t's packets into the device's assembly buffer and

@@ -55,6 +55,20 @@ type (
 	// transfer its protocol allows does (CDC-NCM's dwNtbOutMaxSize: an NTB
 	// of exactly that size needs no ZLP). 0: no limit. Asked once, by New.
 	OutLimiter interface{ OutLimit(ep uint8) int }
+	// OutStreamer is a model whose bulk and interrupt OUT endpoints read
+	// the byte stream as its packets arrive, as a chip's descriptor
+	// parser does, instead of whole device-side transfers (RTL8153: the
+	// host sends no ZLP after an aggregate that fills whole packets and
+	// expects its frames sent at once). The engine calls StreamOut, never
+	// Out, for every host transfer: data is what the device holds of the
+	// current device-side transfer (the bytes the model left last time,
+	// then the new packets), end says a short packet or ZLP ended it. The
+	// model returns how many leading bytes it is done with; the engine
+	// keeps the rest for the next call, and drops it once end was true.
+	// A count outside 0..len(data) is a programming error (panic).
+	OutStreamer interface {
+		StreamOut(ep uint8, data []byte, end bool) (took int)
+	}
 )
 
 // Host is a model's handle on the engine: the device side of the bus.

@@ -101,12 +101,13 @@ type Model struct {
 }
 
 var (
-	_ sim.Model     = (*Model)(nil)
-	_ sim.Port      = (*Model)(nil)
-	_ sim.Detacher  = (*Model)(nil)
-	_ sim.Resetter  = (*Model)(nil)
-	_ sim.Poller    = (*Model)(nil)
-	_ sim.Preferrer = (*Model)(nil)
+	_ sim.Model       = (*Model)(nil)
+	_ sim.Port        = (*Model)(nil)
+	_ sim.Detacher    = (*Model)(nil)
+	_ sim.Resetter    = (*Model)(nil)
+	_ sim.Poller      = (*Model)(nil)
+	_ sim.Preferrer   = (*Model)(nil)
+	_ sim.OutStreamer = (*Model)(nil)
 )
 
 // New builds the model and plugs it into a sim.Device.

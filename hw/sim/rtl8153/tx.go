@@ -2,37 +2,59 @@ package rtl8153
 
 import "encoding/binary"
 
-// Out implements sim.Model: bulk OUT transfers carry frames to send, each
-// behind an 8-byte tx_desc, each descriptor 4-byte aligned from the start
-// of the transfer:
+// Out implements sim.Model for a whole device-side transfer. The engine
+// calls StreamOut instead (the model is a sim.OutStreamer); Out is what a
+// caller with whole transfers uses.
+func (m *Model) Out(ep uint8, data []byte) { m.StreamOut(ep, data, true) }
+
+// StreamOut implements sim.OutStreamer: bulk OUT transfers carry frames to
+// send, each behind an 8-byte tx_desc, each descriptor 4-byte aligned from
+// the start of the transfer:
 //
 //	| opts1: TX_FS | TX_LS | len | opts2: checksum offload, VLAN | frame | pad to 4 | tx_desc | frame ...
 //
-// The chip reads the descriptors out of the byte stream as it arrives;
-// a transfer boundary means nothing to it. r8152 relies on that: it sends
-// no ZLP after an aggregate whose length is a multiple of wMaxPacketSize.
-// The engine (as a USB device controller would) hands the model such an
-// aggregate joined to the host's next transfer, and since the first is a
-// whole number of packets, the second still starts 4-byte aligned.
-func (m *Model) Out(ep uint8, data []byte) {
+// The chip reads the descriptors out of the byte stream as its packets
+// arrive and sends a frame once all of it is in; a transfer boundary means
+// nothing to it. r8152 relies on that: it sends no ZLP after an aggregate
+// whose length is a multiple of wMaxPacketSize, and expects the frames of
+// that aggregate on the wire at once, not when its next transfer ends the
+// device-side one. A model that waited for the short packet would hold a
+// burst's last aggregate until the host sent again (the lab's bench saw 64
+// frames of 64 bytes, 9 × 512 bytes, arrive seconds late).
+//
+// So the model takes every descriptor whose frame is whole, and returns the
+// offset of the first it cannot decide on yet: a descriptor or frame cut
+// by the end of the data, zero fill, or a length it cannot step over
+// (whose rest of the transfer is unreadable). The engine holds those bytes
+// and hands them back, followed by the host's next packets, until the
+// device-side transfer ends (end: a short packet or ZLP); then what is
+// still undecided is counted (TxShortDesc, TxBadLength, TxTruncated) and
+// dropped. The held bytes start 4-aligned: a transfer that does not end
+// is a whole number of packets.
+func (m *Model) StreamOut(ep uint8, data []byte, end bool) int {
 	if ep != EPBulkOut {
-		return
+		return len(data)
 	}
 	m.mu.Lock()
 	if m.host.Configuration() != 1 {
 		m.mu.Unlock()
-		return
+		return len(data)
 	}
 	tx := m.tx
 	send := m.phy.link && m.txEnabledLocked()
 	m.frames = m.frames[:0]
-	off := 0
+	off, took := 0, len(data)
+parse:
 	for off < len(data) {
 		off = (off + txAlign - 1) &^ (txAlign - 1)
 		if off >= len(data) {
 			break
 		}
 		rest := data[off:]
+		if !end && (len(rest) < txDescLen || allZero(rest[:txDescLen])) {
+			took = off // the descriptor is not all in, or is zero fill so far
+			break
+		}
 		if len(rest) < txDescLen {
 			if !allZero(rest) {
 				m.stats.TxShortDesc++
@@ -44,13 +66,21 @@ func (m *Model) Out(ep uint8, data []byte) {
 		if o1 == 0 && o2 == 0 && allZero(rest) {
 			break // zero fill at the end of the transfer
 		}
-		if l == 0 || l > maxJumboFrame {
+		switch {
+		case l == 0 || l > maxJumboFrame:
+			if !end {
+				took = off
+				break parse
+			}
 			m.stats.TxBadLength++
-			break // no length to step over: the rest is unreadable
-		}
-		if txDescLen+l > len(rest) {
+			break parse // no length to step over: the rest is unreadable
+		case txDescLen+l > len(rest):
+			if !end {
+				took = off
+				break parse
+			}
 			m.stats.TxTruncated++
-			break
+			break parse
 		}
 		frame := rest[txDescLen : txDescLen+l]
 		off += txDescLen + l
@@ -74,6 +104,9 @@ func (m *Model) Out(ep uint8, data []byte) {
 		}
 		m.frames = append(m.frames, frame)
 	}
+	if end {
+		took = len(data)
+	}
 	m.tally.txErrors = m.stats.TxErrors()
 	n := len(m.frames)
 	if send {
@@ -85,13 +118,15 @@ func (m *Model) Out(ep uint8, data []byte) {
 	frames := m.frames
 	m.mu.Unlock()
 	if !send || tx == nil {
-		return
+		return took
 	}
-	// The frames point into data, valid for the whole call; Out calls for
-	// one endpoint are serialised, so frames is not reused meanwhile.
+	// The frames point into data, valid for the whole call; StreamOut
+	// calls for one endpoint are serialised, so frames is not reused
+	// meanwhile.
 	for _, f := range frames {
 		tx.Send(f)
 	}
+	return took
 }
 
 func allZero(b []byte) bool {
