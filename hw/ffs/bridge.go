@@ -35,6 +35,10 @@ type Stats struct {
 	Cancelled  atomic.Uint64 // requests the host cancelled before the bridge answered (EIDRM)
 }
 
+// outStreamer is the optional capability of a device whose model reads its
+// OUT byte stream as packets arrive (sim.Device.StreamsOut).
+type outStreamer interface{ StreamsOut() bool }
+
 // Bridge serves one device (normally a sim.Device) on one FunctionFS
 // instance. Make it with New before the gadget is bound to a UDC (FunctionFS
 // needs the descriptors first), then call Serve.
@@ -495,7 +499,9 @@ func (b *Bridge) writeIn(ctx context.Context, k int, pkt []byte) (sent, alive bo
 
 // pumpOut hands what the host sends on epK to the model's endpoint: each
 // transfer whole (up to its short packet, or outChunk bytes of one without
-// an end), read one packet per FunctionFS request. FunctionFS throws away
+// an end), or each packet as it comes to a model that streams, read one
+// packet per FunctionFS request. A ZLP after whole packets is handed on as
+// a transfer of its own, so the engine sees the end the host sent. FunctionFS throws away
 // what a read request holds when a signal interrupts the read (f_fs
 // dequeues the request and returns EINTR, whatever it had received), and
 // dummy_hcd fills a request across frames when a transfer does not fit in
@@ -503,7 +509,12 @@ func (b *Bridge) writeIn(ctx context.Context, k int, pkt []byte) (sent, alive bo
 // first packets of a transfer the host saw complete, and lose them. A
 // packet-sized request is filled by one packet at once or not at all.
 func (b *Bridge) pumpOut(ctx context.Context, k int) {
-	e, se, f := b.eps[k], b.simEP[k], b.files[k]
+	f := b.files[k]
+	// A model that reads its OUT byte stream as packets arrive gets each
+	// packet at once: joined up to a short packet, an aggregate of whole
+	// packets with no ZLP would wait for the host's next transfer.
+	st, ok := b.dev.(outStreamer)
+	stream := ok && st.StreamsOut()
 	mps := 0 // the packet size at the speed the host connected at; 0: ask
 	var buf []byte
 	off := 0
@@ -535,28 +546,39 @@ func (b *Bridge) pumpOut(ctx context.Context, k int) {
 			continue
 		}
 		b.stats.OutReads.Add(1)
-		if off += n; n == mps && off < len(buf) {
+		zlp := n == 0 && off > 0 // ends the packets read so far
+		if off += n; n == mps && off < len(buf) && !stream {
 			continue // a full packet: the transfer goes on
 		}
-		t.Buf = buf[:off]
-		if err := se.Submit(t); err != nil {
-			b.logf("ffs: model endpoint %#02x: %v", e.Addr, err)
+		if !b.submitOut(ctx, k, t, buf[:off]) || zlp && !b.submitOut(ctx, k, t, buf[:0]) {
 			return
-		}
-		got, err := se.Wait(ctx)
-		if err != nil {
-			se.Cancel()
-			se.Wait(context.Background())
-			return
-		}
-		if got.Err != nil {
-			b.logf("ffs: model endpoint %#02x OUT of %d bytes: %v", e.Addr, off, got.Err)
-		}
-		if b.opt.Capture != nil {
-			b.opt.Capture.Out(e.Addr, e.Type(), buf[:off])
 		}
 		off = 0
 	}
+}
+
+// submitOut hands data to the model's endpoint k as one host transfer and
+// reports whether the bridge goes on.
+func (b *Bridge) submitOut(ctx context.Context, k int, t *hw.Transfer, data []byte) bool {
+	e, se := b.eps[k], b.simEP[k]
+	t.Buf = data
+	if err := se.Submit(t); err != nil {
+		b.logf("ffs: model endpoint %#02x: %v", e.Addr, err)
+		return false
+	}
+	got, err := se.Wait(ctx)
+	if err != nil {
+		se.Cancel()
+		se.Wait(context.Background())
+		return false
+	}
+	if got.Err != nil {
+		b.logf("ffs: model endpoint %#02x OUT of %d bytes: %v", e.Addr, len(data), got.Err)
+	}
+	if b.opt.Capture != nil {
+		b.opt.Capture.Out(e.Addr, e.Type(), data)
+	}
+	return true
 }
 
 // outChunk bounds the OUT bytes the bridge joins before handing them to the

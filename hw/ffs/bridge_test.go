@@ -59,13 +59,13 @@ func vendorModel() (*sim.Static, func() [][]byte) {
 // FunctionFS function, with opts, until the spec's cleanup: then it cancels
 // Serve, fails the function's blocked I/O as unbinding the UDC does, and
 // checks that Serve returned nil and left no goroutine behind.
-func serveBridge(m *sim.Static, info hw.Info, opts ffs.Options) (*fakeFunction, *ffs.Bridge, *sim.Host) {
+func serveBridge(m sim.Model, info hw.Info, opts ffs.Options) (*fakeFunction, *ffs.Bridge, *sim.Host) {
 	GinkgoHelper()
 	return serveFunction(newFunction(), m, info, opts)
 }
 
 // serveFunction is serveBridge on a given fake function.
-func serveFunction(fn *fakeFunction, m *sim.Static, info hw.Info, opts ffs.Options) (*fakeFunction, *ffs.Bridge, *sim.Host) {
+func serveFunction(fn *fakeFunction, m sim.Model, info hw.Info, opts ffs.Options) (*fakeFunction, *ffs.Bridge, *sim.Host) {
 	GinkgoHelper()
 	good := gleak.Goroutines()
 	DeferCleanup(func() { Eventually(gleak.Goroutines).ShouldNot(gleak.HaveLeaked(good)) })
@@ -210,6 +210,14 @@ var _ = Describe("Bridge", func() {
 		Expect(lens).To(Equal([]uint32{16384, 100}))
 	})
 
+	It("hands a ZLP after whole packets on as the end of the host's transfer", func() {
+		frame := bytes.Repeat([]byte{0x77}, 1024)
+		fn.eps[3].host <- frame
+		Consistently(outs, 50*time.Millisecond).Should(BeEmpty(), "no end yet: the engine holds the packets")
+		fn.eps[3].host <- []byte{}
+		Eventually(outs).Should(Equal([][]byte{frame}))
+	})
+
 	It("keeps an interrupt packet whose write failed (endpoint reset) and drops a bulk one", func() {
 		fn.eps[1].fail <- fmt.Errorf("ffs: write ep1: %w", unix.ESHUTDOWN)
 		fn.eps[2].fail <- fmt.Errorf("ffs: write ep2: %w", unix.ESHUTDOWN)
@@ -289,5 +297,47 @@ var _ = Describe("Bridge log", func() {
 		mu.Lock()
 		defer mu.Unlock()
 		Expect(lines).NotTo(ContainElement(ContainSubstring("ep2 (0x82) IN")), "bulk packets are too many to log")
+	})
+})
+
+// streamModel is vendorModel's device with a model that reads its OUT
+// byte stream as packets arrive (sim.OutStreamer), taking all it is given.
+type streamModel struct {
+	*sim.Static
+	mu  sync.Mutex
+	got []streamCall
+}
+
+type streamCall struct {
+	n   int
+	end bool
+}
+
+var _ sim.OutStreamer = (*streamModel)(nil)
+
+func (m *streamModel) StreamOut(ep uint8, data []byte, end bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.got = append(m.got, streamCall{len(data), end})
+	return len(data)
+}
+
+func (m *streamModel) calls() []streamCall {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]streamCall(nil), m.got...)
+}
+
+var _ = Describe("Bridge to a model that streams OUT", func() {
+	It("hands each packet on as it comes, so whole packets with no ZLP are not held", func() {
+		static, outs := vendorModel()
+		m := &streamModel{Static: static}
+		fn, _, _ := serveBridge(m, hw.Info{}, ffs.Options{})
+		fn.eps[3].host <- bytes.Repeat([]byte{1}, 1024)
+		Eventually(m.calls).Should(Equal([]streamCall{{512, false}, {512, false}}))
+		fn.eps[3].host <- bytes.Repeat([]byte{2}, 100)
+		Eventually(m.calls).Should(HaveLen(3))
+		Expect(m.calls()[2]).To(Equal(streamCall{100, true}))
+		Expect(outs()).To(BeEmpty(), "Out is never called on a streaming model")
 	})
 })

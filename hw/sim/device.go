@@ -128,6 +128,9 @@ func New(m Model, info hw.Info) *Device {
 		d.poller = p
 	}
 	if s, ok := m.(OutStreamer); ok {
+		if _, ok := m.(OutLimiter); ok {
+			panic("sim: a model is an OutStreamer or an OutLimiter, not both: a device-side transfer's length is not held by the engine for a streamer")
+		}
 		d.streamer = s
 	}
 	if l, ok := m.(OutLimiter); ok {
@@ -145,6 +148,11 @@ func New(m Model, info hw.Info) *Device {
 	m.Attach(&d.host)
 	return d
 }
+
+// StreamsOut reports whether the model reads its OUT byte stream as
+// packets arrive (an OutStreamer): a bridge that sees packets rather than
+// host transfers (hw/ffs) then hands each on at once.
+func (d *Device) StreamsOut() bool { return d.streamer != nil }
 
 // Name is how errors name the device: "sim:ecm bus 1 addr 2 (0525:a4a2)".
 func (d *Device) Name() string { return d.name }

@@ -64,7 +64,7 @@ type epState struct {
 	inq             [InQueueDepth]inWrite
 	inHead, inCount int
 
-	outMu    sync.Mutex // serialises assembly and Model.Out calls
+	outMu    sync.Mutex // serialises assembly and Model.Out (StreamOut) calls
 	asm      []byte
 	outLimit int  // OutLimiter's device-side transfer length (0: none)
 	outFlush bool // drop asm at the next Submit (set under the device lock)
@@ -280,7 +280,8 @@ func (h *endpoint) Desc() hw.EndpointDesc { return h.st.desc }
 
 // Submit implements hw.Endpoint. On OUT the transfer's packets are taken at
 // once (the transfer completes before Submit returns) and Model.Out is
-// called, before Submit returns, when they end a device-side transfer.
+// called, before Submit returns, when they end a device-side transfer (an
+// OutStreamer's StreamOut for every transfer).
 func (h *endpoint) Submit(t *hw.Transfer) error {
 	e := h.st
 	d := e.d

@@ -65,7 +65,13 @@ type (
 	// then the new packets), end says a short packet or ZLP ended it. The
 	// model returns how many leading bytes it is done with; the engine
 	// keeps the rest for the next call, and drops it once end was true.
-	// A count outside 0..len(data) is a programming error (panic).
+	// data is only valid during the call. A ZLP with nothing held is an
+	// empty call with end set. A port reset or a configuration or
+	// alternate-setting change drops what is held without a call, as it
+	// empties a FIFO; so does an overrun of MaxOutAssembly (counted in
+	// OutOverruns). It applies to every OUT endpoint of the model, and
+	// excludes OutLimiter (New panics on a model that is both). A count
+	// outside 0..len(data) is a programming error (panic).
 	OutStreamer interface {
 		StreamOut(ep uint8, data []byte, end bool) (took int)
 	}

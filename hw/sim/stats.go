@@ -15,9 +15,9 @@ type EndpointStats struct {
 	Writes    uint64 // IN: device writes accepted (SendIn)
 	InDropped uint64 // IN: device writes dropped (FIFO full, endpoint inactive)
 
-	OutDelivered uint64 // OUT: device-side transfers given to Model.Out
-	Unterminated uint64 // OUT: host transfers that ended on a packet boundary with no ZLP (held at the device)
-	Merged       uint64 // OUT: host transfers glued onto held data because the previous one had no terminator
+	OutDelivered uint64 // OUT: device-side transfers ended (given to Model.Out, or to StreamOut with end set)
+	Unterminated uint64 // OUT: host transfers that ended on a packet boundary with no ZLP (held at the device; a streamer is given them at once)
+	Merged       uint64 // OUT: host transfers glued onto held data because the previous one had no terminator (for a streamer: onto bytes it left)
 	OutOverruns  uint64 // OUT: held data discarded past MaxOutAssembly
 
 	Stalls        uint64 // transfers completed with ErrStall

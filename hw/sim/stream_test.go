@@ -91,8 +91,7 @@ func TestStreamOutHoldsOnlyWhatTheModelLeft(t *testing.T) {
 }
 
 // TestStreamOutZLPEndsHeldBytes: a ZLP ends the transfer and hands back
-// what is held with end set; with nothing held, an unterminated transfer
-// the model took whole leaves nothing for the ZLP but the end.
+// what is held with end set.
 func TestStreamOutZLPEndsHeldBytes(t *testing.T) {
 	m, out, _ := newStream(t, 64, func(data []byte, end bool) int {
 		if end {
@@ -104,6 +103,17 @@ func TestStreamOutZLPEndsHeldBytes(t *testing.T) {
 	send(t, out, p)
 	send(t, out, nil)
 	if len(m.calls) != 2 || m.calls[1].end != true || !bytes.Equal(m.calls[1].data, p[32:]) {
+		t.Fatalf("calls %v", m.calls)
+	}
+}
+
+// TestStreamOutZLPWithNothingHeld: a transfer the model took whole still
+// ends: the ZLP reaches it as an empty call with end set.
+func TestStreamOutZLPWithNothingHeld(t *testing.T) {
+	m, out, _ := newStream(t, 64, func(data []byte, end bool) int { return len(data) })
+	send(t, out, pattern(128, 3))
+	send(t, out, nil)
+	if len(m.calls) != 2 || !m.calls[1].end || len(m.calls[1].data) != 0 {
 		t.Fatalf("calls %v", m.calls)
 	}
 }
@@ -137,4 +147,22 @@ func TestStreamOutTookOutOfRangePanics(t *testing.T) {
 			out.Submit(&hw.Transfer{Buf: pattern(64, 1)})
 		})
 	}
+}
+
+// bothModel is a streamer that also claims a device-side transfer length.
+type bothModel struct{ streamModel }
+
+func (*bothModel) OutLimit(uint8) int { return 1024 }
+
+// TestStreamerWithOutLimitPanics: the engine cannot end a streamer's
+// transfers by length (it does not hold them), so New refuses the pair.
+func TestStreamerWithOutLimitPanics(t *testing.T) {
+	m := &bothModel{}
+	m.Static = &sim.Static{Device: bulkDeviceDesc, Configs: [][]byte{bulkConfig(64)}}
+	defer func() {
+		if recover() == nil {
+			t.Error("New took a model that is both OutStreamer and OutLimiter")
+		}
+	}()
+	sim.New(m, hw.Info{Backend: "sim:both"})
 }

@@ -16,14 +16,13 @@ import (
 // rtlPings are the ping payload sizes the RTL8153B specs send: the
 // default, sizes whose echo reply fills whole bulk IN packets (70 bytes of
 // rx_desc, headers and FCS + 442 = 512, + 954 = 1024: the model ends those
-// transfers with 8 zero bytes, r8152 must walk past them), and the full
-// 1500-byte IP packet. Left out: sizes whose echo request fills whole
-// bulk OUT packets (8-byte tx_desc + 42 bytes of headers + 462 = 512,
-// + 974 = 1024). r8152 sends such an aggregate without a ZLP (the chip
-// parses descriptors out of the stream), and the model only sees OUT data
-// a short packet ends, as hw/ffs's bridge and the sim engine deliver it:
-// that request would wait for the host's next transfer.
-var rtlPings = []string{"56", "442", "954", "1000", "1472"}
+// transfers with 8 zero bytes, r8152 must walk past them), sizes whose echo
+// request fills whole bulk OUT packets (8-byte tx_desc + 42 bytes of
+// headers + 462 = 512, + 974 = 1024: r8152 sends that aggregate with no
+// ZLP, and the chip, so the model, sends the frame at once; each ping is
+// alone, so a model that waited for the host's next transfer would lose
+// it), and the full 1500-byte IP packet.
+var rtlPings = []string{"56", "442", "462", "954", "974", "1000", "1472"}
 
 // rtlReferee binds the kernel's r8152 to the RTL8153B model served by
 // ffsmodel (extra: its flags) and checks what a user would.

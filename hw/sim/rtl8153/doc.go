@@ -106,15 +106,12 @@
 // Bulk OUT carries frames behind 8-byte tx_descs, 4-byte aligned: opts1
 // TX_FS|TX_LS|length, opts2 checksum offload (TCP_CS/UDP_CS at the
 // transport offset, which the model fills in) and VLAN. The descriptors are
-// read as a stream: r8152 sends no ZLP after an aggregate of a whole number
-// of packets, so the engine hands such an aggregate over joined to the
-// next one, which still parses. What the model cannot do: the chip sends
-// such an aggregate's frames at once, the model only when the host's next
-// bulk OUT transfer ends with a short packet (the engine, hw/ffs's bridge
-// and hw/usbip deliver OUT data up to a short packet, as a device
-// controller sees transfers end); a lone 504- or 1016-byte frame (a ping
-// of 462 or 974 bytes) waits for the next frame. Violations are counted by
-// name in Stats
+// read as a stream (sim.OutStreamer): r8152 sends no ZLP after an
+// aggregate of a whole number of packets, and the chip sends each frame as
+// soon as its bytes are in, so the model is given every host transfer (over
+// hw/ffs, every packet) at once and leaves the engine only a frame cut by
+// its end. A lone 504- or 1016-byte frame (a ping of 462 or 974 bytes)
+// goes out at once. Violations are counted by name in Stats
 // (TxShortDesc, TxBadLength, TxTruncated, TxNotWhole, TxRunts, TxTSO,
 // TxCsumBad); good frames go out on the Ethernet side with CR_TE and the
 // link.

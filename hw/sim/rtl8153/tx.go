@@ -19,8 +19,7 @@ func (m *Model) Out(ep uint8, data []byte) { m.StreamOut(ep, data, true) }
 // whose length is a multiple of wMaxPacketSize, and expects the frames of
 // that aggregate on the wire at once, not when its next transfer ends the
 // device-side one. A model that waited for the short packet would hold a
-// burst's last aggregate until the host sent again (the lab's bench saw 64
-// frames of 64 bytes, 9 × 512 bytes, arrive seconds late).
+// burst's last aggregate until the host sent again.
 //
 // So the model takes every descriptor whose frame is whole, and returns the
 // offset of the first it cannot decide on yet: a descriptor or frame cut
@@ -103,9 +102,6 @@ parse:
 			m.stats.TxCsum++
 		}
 		m.frames = append(m.frames, frame)
-	}
-	if end {
-		took = len(data)
 	}
 	m.tally.txErrors = m.stats.TxErrors()
 	n := len(m.frames)
