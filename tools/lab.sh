@@ -5,7 +5,7 @@
 # (usb:0525:a4a2) and the Linux ECM gadget on dummy_hcd (usb:1209:0001);
 # then, one boot each, the kernel's ASIX drivers and the suite against the
 # emulated AX88772B and AX88179 (cmd/ffsmodel), and the AX88179
-# once more at SuperSpeed; the suite against Linux f_ncm and against the
+# once more at SuperSpeed over USB/IP; the suite against Linux f_ncm and against the
 # NCM model over USB/IP (ffsmodel -usbip); then against the RTL8153B model
 # over USB/IP at high speed and SuperSpeed; `dongle tap` on usb-net, the ECM
 # gadget and the AX88772B model (one boot); and the suite against the ECM
@@ -50,13 +50,9 @@ echo "lab.sh: referee (kernel drivers on the models) passed in $((SECONDS - T1))
 # when a suite fails, its end is printed here, so a frame the model dropped
 # says where (RxNoLink, RxStopped, RxLost, io-errors, ...).
 FFSLOG='-stats 2s -log /mnt/lab/ffsmodel.log'
-# No spec gets a second attempt: a retry would hide a lost packet. The
-# FunctionFS/dummy_hcd path once lost one IN packet in about 1 of 12
-# SuperSpeed runs; 79 runs and a stress test (hw/ffs TestLabINDelivery)
-# have not lost one since the model's interrupt counter was fixed (it
-# counted a link report the engine refused as raised; refused ones are now
-# IntDropped in the model's log). Should it come back, the spec fails and
-# the model's log below says whether the packet left the model.
+# No spec gets a second attempt: a retry would hide a lost packet. Should
+# a packet go missing, the spec fails and the model's log below says
+# whether it left the model (IntDropped: a link report the engine refused).
 model_log() {
 	local d
 	d=$(ls -td "${DONGLE_LAB_DIR:-$PWD/.lab}"/runs/*/ 2>/dev/null | head -n 1)
@@ -75,17 +71,18 @@ asix_suite() { # model vid:pid mac
 }
 asix_suite ax88772b 0b95:772b 00:0e:c6:88:77:2b
 asix_suite ax88179 0b95:1790 00:0e:c6:81:79:01
-# The AX88179 model at SuperSpeed: dummy_hcd reloaded with is_super_speed=1
-# (its speed parameters are read-only once loaded; the lab's gadgets are
-# unbound from its UDCs first; the UDCs are released asynchronously, so
-# rmmod is retried for up to 5 s), the model built as a SuperSpeed chip, and
-# the suite told to expect 5 Gb/s and 1024-byte bulk packets.
+# The AX88179 model at SuperSpeed, over USB/IP (vhci_hcd), the suite told
+# to expect 5 Gb/s and 1024-byte bulk packets. Not on dummy_hcd: loaded with
+# is_super_speed=1, it left an interrupt URB unserved behind the link report
+# held in its one-request IN FIFO in 2 of 23 runs of this suite (the
+# adapter never saw carrier; fixtures/finding-dummy_hcd-interrupt-in-starved.md
+# has the capture and how to run that stage by hand).
 T1=$SECONDS
-DONGLE_LAB_SETUP='for g in /sys/kernel/config/usb_gadget/*; do echo > $g/UDC; done 2>/dev/null; for i in $(seq 50); do rmmod dummy_hcd 2>/dev/null && break; sleep 0.1; done; modprobe dummy_hcd num=3 is_super_speed=1 && ffsmodel -daemon -model ax88179 -super -sock /run/ffsmodel.sock '"$FFSLOG" \
-	DONGLE_PEER=ffsmodel:/run/ffsmodel.sock DONGLE_EXPECT_MAC=00:0e:c6:81:79:01 DONGLE_EXPECT_SPEED=super \
+DONGLE_LAB_SETUP="ffsmodel -daemon -model ax88179 -usbip -super -sock /run/ffsmodel.sock $FFSLOG" \
+	DONGLE_PEER=usbipmodel:/run/ffsmodel.sock DONGLE_EXPECT_MAC=00:0e:c6:81:79:01 DONGLE_EXPECT_SPEED=super \
 	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
 	-args --backend=usb:0b95:1790 -ginkgo.junit-report=reports/lab-junit-usb-0b95-1790-super.xml || { model_log; exit 1; }
-echo "lab.sh: conformance suite against the ax88179 model at SuperSpeed (usb:0b95:1790) passed in $((SECONDS - T1)) s"
+echo "lab.sh: conformance suite against the ax88179 model over USB/IP at SuperSpeed (usb:0b95:1790) passed in $((SECONDS - T1)) s"
 # CDC-NCM (issue 16): the conformance suite through gousb against the
 # kernel's own f_ncm gadget (usb:1209:0002) with dongle's cdc_ncm, one boot;
 # its far side is the gadget's netdev gncm0 (DONGLE_PEER=iface:gncm0: the
