@@ -4,8 +4,8 @@
 # conformance suite inside the lab VM, in one boot, against QEMU's usb-net
 # (usb:0525:a4a2) and the Linux ECM gadget on dummy_hcd (usb:1209:0001);
 # then, one boot each, the kernel's ASIX drivers and the suite against the
-# emulated AX88772B and AX88179 (cmd/ffsmodel), and the AX88179
-# once more at SuperSpeed over USB/IP; the suite against Linux f_ncm and against the
+# emulated AX88772B and AX88179 (cmd/ffsmodel), and the AX88179 once more
+# at SuperSpeed over USB/IP; the suite against Linux f_ncm and against the
 # NCM model over USB/IP (ffsmodel -usbip); then against the RTL8153B model
 # over USB/IP at high speed and SuperSpeed; `dongle tap` on usb-net, the ECM
 # gadget and the AX88772B model (one boot); and the suite against the ECM
@@ -72,11 +72,11 @@ asix_suite() { # model vid:pid mac
 asix_suite ax88772b 0b95:772b 00:0e:c6:88:77:2b
 asix_suite ax88179 0b95:1790 00:0e:c6:81:79:01
 # The AX88179 model at SuperSpeed, over USB/IP (vhci_hcd), the suite told
-# to expect 5 Gb/s and 1024-byte bulk packets. Not on dummy_hcd: loaded with
-# is_super_speed=1, it left an interrupt URB unserved behind the link report
-# held in its one-request IN FIFO in 2 of 23 runs of this suite (the
-# adapter never saw carrier; fixtures/finding-dummy_hcd-interrupt-in-starved.md
-# has the capture and how to run that stage by hand).
+# to expect 5 Gb/s and 1024-byte bulk packets. Not on FunctionFS/dummy_hcd
+# with is_super_speed=1: there a link-up report queued behind the stale one
+# in dummy_hcd's IN FIFO was not given to the driver's next interrupt URB,
+# and the adapter never saw carrier (fixtures/finding-ffs-interrupt-in-stuck.md:
+# the capture, and how to run that stage by hand).
 T1=$SECONDS
 DONGLE_LAB_SETUP="ffsmodel -daemon -model ax88179 -usbip -super -sock /run/ffsmodel.sock $FFSLOG" \
 	DONGLE_PEER=usbipmodel:/run/ffsmodel.sock DONGLE_EXPECT_MAC=00:0e:c6:81:79:01 DONGLE_EXPECT_SPEED=super \

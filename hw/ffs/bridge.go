@@ -501,13 +501,14 @@ func (b *Bridge) writeIn(ctx context.Context, k int, pkt []byte) (sent, alive bo
 // transfer whole (up to its short packet, or outChunk bytes of one without
 // an end), or each packet as it comes to a model that streams, read one
 // packet per FunctionFS request. A ZLP after whole packets is handed on as
-// a transfer of its own, so the engine sees the end the host sent. FunctionFS throws away
-// what a read request holds when a signal interrupts the read (f_fs
-// dequeues the request and returns EINTR, whatever it had received), and
-// dummy_hcd fills a request across frames when a transfer does not fit in
-// the one it is serving: a request longer than a packet could hold the
-// first packets of a transfer the host saw complete, and lose them. A
-// packet-sized request is filled by one packet at once or not at all.
+// a transfer of its own, so the engine sees the end the host sent.
+// FunctionFS throws away what a read request holds when a signal
+// interrupts the read (f_fs dequeues the request and returns EINTR,
+// whatever it had received), and dummy_hcd fills a request across frames
+// when a transfer does not fit in the one it is serving: a request longer
+// than a packet could hold the first packets of a transfer the host saw
+// complete, and lose them. A packet-sized request is filled by one packet
+// at once or not at all.
 func (b *Bridge) pumpOut(ctx context.Context, k int) {
 	f := b.files[k]
 	// A model that reads its OUT byte stream as packets arrive gets each

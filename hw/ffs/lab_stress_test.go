@@ -29,7 +29,7 @@ import (
 //	go test -exec "$PWD/.lab/labexec" ./hw/ffs -run TestLabINDelivery -v
 //
 // (at SuperSpeed, reload dummy_hcd with is_super_speed=1 first, as
-// tools/lab.sh does). DONGLE_FFS_CYCLES sets the number of link cycles per
+// fixtures/finding-ffs-interrupt-in-stuck.md shows). DONGLE_FFS_CYCLES sets the number of link cycles per
 // phase (default 400).
 func TestLabINDelivery(t *testing.T) {
 	if os.Getenv("DONGLE_LAB") == "" {
