@@ -817,6 +817,75 @@ func TestTXChecksumOffload(t *testing.T) {
 	}
 }
 
+// TestTXEndsInZeroFillOrABareDescriptor: zeros after the last frame of a
+// transfer that ends are fill, not an error; a descriptor with no frame
+// bytes after it at the end is a truncated frame.
+func TestTXEndsInZeroFillOrABareDescriptor(t *testing.T) {
+	good := frame(other(), 100)
+	r := newRig(t, Config{})
+	r.bringUp()
+	r.write(append(align4(txDesc(good, 0)), make([]byte, 40)...))
+	if st := r.m.Stats(); r.cap.Len() != 1 || st.TxErrors() != 0 {
+		t.Fatalf("frame then zero fill: %d frames, stats %+v", r.cap.Len(), st)
+	}
+	r.write(txDesc(good, 0)[:txDescLen])
+	if st := r.m.Stats(); r.cap.Len() != 1 || st.TxTruncated != 1 || st.TxShortDesc != 0 {
+		t.Fatalf("bare descriptor: %d frames, stats %+v", r.cap.Len(), st)
+	}
+}
+
+// TestTXChecksumEdges: the checksum engine's limits, each frame alone.
+func TestTXChecksumEdges(t *testing.T) {
+	udpCS := txUDPCS | txIPv4CS | uint32(14+20)<<txTCPHOShift
+	pseudo := func(f []byte) uint32 {
+		u := f[14+20:]
+		return sum(f[14+12:14+20], 0) + 17 + uint32(len(u))
+	}
+	send := func(t *testing.T, f []byte, o2 uint32) (Stats, [][]byte) {
+		t.Helper()
+		r := newRig(t, Config{})
+		r.bringUp()
+		r.write(txDesc(f, o2))
+		return r.m.Stats(), r.cap.Frames()
+	}
+	t.Run("zero sum is sent as 0xffff", func(t *testing.T) {
+		f := udpFrame(other())
+		u := f[14+20:]
+		u[6], u[7], u[8], u[9] = 0, 0, 0, 0
+		binary.BigEndian.PutUint16(u[8:], ^fold(sum(u, pseudo(f)))) // the datagram now sums to 0xffff
+		st, got := send(t, f, udpCS)
+		if st.TxCsum != 1 || len(got) != 1 || got[0][14+20+6] != 0xff || got[0][14+20+7] != 0xff {
+			t.Fatalf("stats %+v, checksum % x, want ff ff (RFC 768: a computed 0 is sent as all ones)", st, got[0][14+20+6:14+20+8])
+		}
+	})
+	t.Run("header-only datagram", func(t *testing.T) {
+		f := udpFrame(other())[:14+20+8]
+		binary.BigEndian.PutUint16(f[14+2:], 28)
+		binary.BigEndian.PutUint16(f[14+20+4:], 8)
+		f[14+20+6], f[14+20+7] = 0, 0
+		st, got := send(t, f, udpCS)
+		u := got[0][14+20:]
+		if st.TxCsum != 1 || fold(sum(u, pseudo(got[0]))) != 0xffff {
+			t.Fatalf("stats %+v, checksum % x does not verify", st, u[6:8])
+		}
+	})
+	t.Run("IPv4 total length past the frame", func(t *testing.T) {
+		f := udpFrame(other())
+		binary.BigEndian.PutUint16(f[14+2:], 1000)
+		if st, got := send(t, f, udpCS); st.TxCsumBad != 1 || len(got) != 0 {
+			t.Fatalf("stats %+v, %d frames sent", st, len(got))
+		}
+	})
+	t.Run("TCP segment shorter than its header", func(t *testing.T) {
+		f := udpFrame(other())[:14+20+16]
+		f[14+9] = 6
+		binary.BigEndian.PutUint16(f[14+2:], 20+16)
+		if st, got := send(t, f, txTCPCS|txIPv4CS|uint32(14+20)<<txTCPHOShift); st.TxCsumBad != 1 || len(got) != 0 {
+			t.Fatalf("stats %+v, %d frames sent", st, len(got))
+		}
+	})
+}
+
 // TestTXNeedsCRTE: with CR_TE off, frames are dropped and counted.
 func TestTXNeedsCRTE(t *testing.T) {
 	r := newRig(t, Config{})

@@ -62,7 +62,7 @@ parse:
 		}
 		o1, o2 := binary.LittleEndian.Uint32(rest), binary.LittleEndian.Uint32(rest[4:])
 		l := int(o1 & txLenMax)
-		if o1 == 0 && o2 == 0 && allZero(rest) {
+		if o1|o2 == 0 && allZero(rest) {
 			break // zero fill at the end of the transfer
 		}
 		switch {
