@@ -218,6 +218,13 @@ var _ = Describe("Bridge", func() {
 		Eventually(outs).Should(Equal([][]byte{frame}))
 	})
 
+	It("hands a lone ZLP on once, as an empty transfer", func() {
+		fn.eps[3].host <- []byte{}
+		Eventually(outs).Should(HaveLen(1))
+		Consistently(outs, 50*time.Millisecond).Should(HaveLen(1), "one ZLP, one transfer")
+		Expect(outs()[0]).To(BeEmpty())
+	})
+
 	It("keeps an interrupt packet whose write failed (endpoint reset) and drops a bulk one", func() {
 		fn.eps[1].fail <- fmt.Errorf("ffs: write ep1: %w", unix.ESHUTDOWN)
 		fn.eps[2].fail <- fmt.Errorf("ffs: write ep2: %w", unix.ESHUTDOWN)
