@@ -3,10 +3,11 @@
 # set the lab up from scratch or from its cache (idempotent), then run the
 # conformance suite inside the lab VM, in one boot, against QEMU's usb-net
 # (usb:0525:a4a2) and the Linux ECM gadget on dummy_hcd (usb:1209:0001);
-# then, one boot each, the kernel's ASIX drivers and the suite against the
-# emulated AX88772B and AX88179 (cmd/ffsmodel), and the AX88179 once more
-# at SuperSpeed over USB/IP; the suite against Linux f_ncm and against the
-# NCM model over USB/IP (ffsmodel -usbip); then against the RTL8153B model
+# then, one boot each, the kernel's ASIX drivers on the emulated AX88772B
+# and AX88179 (cmd/ffsmodel on FunctionFS) and the suite against the same
+# models over USB/IP, the AX88179 once more at SuperSpeed; the suite
+# against Linux f_ncm and against the NCM model over USB/IP (ffsmodel
+# -usbip); then against the RTL8153B model
 # over USB/IP at high speed and SuperSpeed; `dongle tap` on usb-net, the ECM
 # gadget and the AX88772B model (one boot); and the suite against the ECM
 # gadget exported by the kernel's usbip-host and attached back through
@@ -30,14 +31,19 @@ DONGLE_USB_DEVICE=0525:a4a2,1209:0001 DONGLE_LOOPBACK=1 \
 	go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./hw/gousb \
 	-run '^(TestConformance|TestRealReleaseRebinds|TestRealBulkOutAllocs)$'
 echo "lab.sh: hw/gousb lab tests passed in $((SECONDS - T1)) s"
-# The ASIX device models as real USB devices (cmd/ffsmodel:
-# FunctionFS on dummy_hcd, hw/ffs bridge): first the Linux kernel's own
-# asix and ax88179_178a drivers bind, read the MAC, see carrier and ping
-# through them (one boot), then the conformance suite runs through gousb
-# against each emulated chip (one boot per chip; the specs drive the
-# model's wire through its control socket, DONGLE_PEER=ffsmodel:SOCK: they
-# inject and capture frames, pull its cable, halt its bulk IN endpoint and
-# unplug it from its UDC).
+# The ASIX device models as real USB devices (cmd/ffsmodel): first the
+# Linux kernel's own asix and ax88179_178a drivers bind to them through
+# FunctionFS on dummy_hcd (hw/ffs bridge), read the MAC, see carrier and
+# ping through them (one boot), then the conformance suite runs through
+# gousb against each emulated chip attached over USB/IP (vhci_hcd; one boot
+# per chip; the specs drive the model's wire through its control socket,
+# DONGLE_PEER=usbipmodel:SOCK: they inject and capture frames, pull its
+# cable, halt its endpoints and unplug it). Not on FunctionFS/dummy_hcd: a
+# link report queued there behind the stale one in dummy_hcd's IN FIFO was
+# not given to the driver's next interrupt URB, at high speed and at
+# SuperSpeed, and the adapter never saw carrier
+# (fixtures/finding-ffs-interrupt-in-stuck.md: the capture, and how to run
+# such a stage by hand).
 # The SuperSpeed spec reloads dummy_hcd, after which Linux 6.1 may refuse
 # to bind the fixture's u_ether gadgets again (specs/referee/superspeed_test.go):
 # it gets a boot of its own, so that no spec after it finds f_ncm gone.
@@ -63,20 +69,16 @@ model_log() {
 # so its size edges fall on the transfers that fill whole packets.
 asix_suite() { # model vid:pid mac
 	local t=$SECONDS
-	DONGLE_LAB_SETUP="ffsmodel -daemon -model $1 -sock /run/ffsmodel.sock $FFSLOG" DONGLE_PEER=ffsmodel:/run/ffsmodel.sock \
+	DONGLE_LAB_SETUP="ffsmodel -daemon -model $1 -usbip -sock /run/ffsmodel.sock $FFSLOG" DONGLE_PEER=usbipmodel:/run/ffsmodel.sock \
 		DONGLE_EXPECT_MAC=$3 \
 		go test -count=1 -exec "${DONGLE_LAB_DIR:-$PWD/.lab}/labexec" ./specs \
 		-args --backend=usb:$2 -ginkgo.junit-report="reports/lab-junit-usb-${2/:/-}.xml" || { model_log; return 1; }
-	echo "lab.sh: conformance suite against the $1 model (usb:$2) passed in $((SECONDS - t)) s"
+	echo "lab.sh: conformance suite against the $1 model over USB/IP (usb:$2) passed in $((SECONDS - t)) s"
 }
 asix_suite ax88772b 0b95:772b 00:0e:c6:88:77:2b
 asix_suite ax88179 0b95:1790 00:0e:c6:81:79:01
-# The AX88179 model at SuperSpeed, over USB/IP (vhci_hcd), the suite told
-# to expect 5 Gb/s and 1024-byte bulk packets. Not on FunctionFS/dummy_hcd
-# with is_super_speed=1: there a link-up report queued behind the stale one
-# in dummy_hcd's IN FIFO was not given to the driver's next interrupt URB,
-# and the adapter never saw carrier (fixtures/finding-ffs-interrupt-in-stuck.md:
-# the capture, and how to run that stage by hand).
+# The AX88179 model at SuperSpeed, over USB/IP as well, the suite told to
+# expect 5 Gb/s and 1024-byte bulk packets.
 T1=$SECONDS
 DONGLE_LAB_SETUP="ffsmodel -daemon -model ax88179 -usbip -super -sock /run/ffsmodel.sock $FFSLOG" \
 	DONGLE_PEER=usbipmodel:/run/ffsmodel.sock DONGLE_EXPECT_MAC=00:0e:c6:81:79:01 DONGLE_EXPECT_SPEED=super \
