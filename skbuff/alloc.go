@@ -122,13 +122,35 @@ func Alloc(size int) *Buff {
 }
 
 // AllocRaw returns an empty buffer with room for size bytes and no headroom
-// (alloc_skb).
+// (alloc_skb), its memory zeroed. It panics if size is negative.
 func AllocRaw(size int) *Buff {
 	if size < 0 {
 		misuse(nil, "AllocRaw", "negative size %d", size)
 	}
+	b := allocRaw(size)
+	clear(b.c.mem[:size])
+	return b
+}
+
+// AllocUninit is Alloc without the zeroing: the bytes Put returns hold
+// whatever the pooled memory last held (netdev_alloc_skb, which does not
+// clear either). It is for a buffer whose every byte is written before it
+// is read, where clearing is pure cost: a bulk IN transfer's buffer (the
+// device writes n bytes, Trim cuts the rest) and an aggregate that its
+// writer fills field by field, padding included (an NTB of 16 KiB).
+// It panics if size is negative.
+func AllocUninit(size int) *Buff {
+	if size < 0 {
+		misuse(nil, "AllocUninit", "negative size %d", size)
+	}
+	b := allocRaw(Pad + size)
+	b.data, b.tail = Pad, Pad
+	return b
+}
+
+// allocRaw is AllocRaw without the zeroing.
+func allocRaw(size int) *Buff {
 	c := getChunk(size)
-	clear(c.mem[:size])
 	b := getBuff()
 	b.c = c
 	b.data, b.tail, b.end = 0, 0, size

@@ -48,3 +48,58 @@ func TestCopyTruesize(t *testing.T) {
 		t.Fatalf("Copy of a %d-byte buffer: Truesize %d, want %d", Pad+1000, got, want)
 	}
 }
+
+// TestAllocUninit: Alloc's shape (Pad of headroom, size of tailroom, the
+// class that holds both, counted live) without the clearing: a chunk that
+// comes back from the free list still holds what it held, while AllocRaw
+// clears the same chunk. Under -race the pools keep no free list, so the
+// same chunk may not come back; the shape is checked either way.
+func TestAllocUninit(t *testing.T) {
+	live0 := Live()
+	b := AllocUninit(1000)
+	if b.Headroom() != Pad || b.Len() != 0 || b.Tailroom() != 1000 {
+		t.Fatalf("AllocUninit(1000): headroom %d, len %d, tailroom %d; want %d, 0, 1000", b.Headroom(), b.Len(), b.Tailroom(), Pad)
+	}
+	if got, want := b.Truesize(), 2048+headerSize; got != want {
+		t.Fatalf("AllocUninit(1000): Truesize %d, want %d", got, want)
+	}
+	if Live() != live0+1 {
+		t.Fatalf("Live %d after AllocUninit, want %d", Live(), live0+1)
+	}
+	for i := range b.c.mem {
+		b.c.mem[i] = 0xa5
+	}
+	old := b.c
+	b.Free(FreeWrite)
+
+	u := AllocUninit(1000)
+	if u.c == old {
+		if p := u.Put(1000); p[0] != 0xa5 || p[999] != 0xa5 {
+			t.Errorf("AllocUninit cleared a pooled chunk: Put gave % x ... % x, want a5 (what it held)", p[0], p[999])
+		}
+	} else if !raceBuild {
+		t.Fatal("the free list did not give the chunk just freed back")
+	}
+	u.Free(FreeRead)
+	r := AllocRaw(Pad + 1000)
+	defer r.Free(FreeRead)
+	if r.c == old {
+		if p := r.Put(Pad + 1000); p[0] != 0 || p[Pad+999] != 0 {
+			t.Errorf("AllocRaw did not clear a pooled chunk: % x ... % x", p[0], p[Pad+999])
+		}
+	} else if !raceBuild {
+		t.Fatal("the free list did not give the chunk just freed back")
+	}
+	if Live() != live0+1 {
+		t.Fatalf("Live %d, want %d", Live(), live0+1)
+	}
+}
+
+func TestAllocUninitNegative(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("AllocUninit(-1) did not panic")
+		}
+	}()
+	AllocUninit(-1)
+}

@@ -146,8 +146,10 @@ func (b *Buff) Reserve(n int) {
 	b.tail += n
 }
 
-// Put extends the data by n bytes at the tail and returns them, zeroed,
-// for the caller to fill (skb_put). Past the tailroom it panics like
+// Put extends the data by n bytes at the tail and returns them for the
+// caller to fill (skb_put). In a buffer from Alloc or AllocRaw they hold
+// zeros, or what a Trim cut; in one from AllocUninit, whatever the memory
+// last held. Past the tailroom it panics like
 // skb_over_panic; on cloned data it panics.
 func (b *Buff) Put(n int) []byte {
 	b.live("Put")

@@ -148,7 +148,7 @@ func (d *Dev) rxFrame(s *rxSlot, n int) {
 		return
 	}
 	b := s.skb
-	s.skb = skbuff.Alloc(d.RxURBSize)
+	s.skb = skbuff.AllocUninit(d.RxURBSize)
 	s.t.Buf = s.skb.Put(d.RxURBSize)
 	b.Trim(n)
 	if err := d.Driver.RxFixup(d, b, &d.rxq); err != nil {

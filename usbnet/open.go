@@ -147,7 +147,7 @@ func (d *Dev) open() (err error) {
 	for i := range d.rx {
 		s := &d.rx[i]
 		s.t.Cookie = s
-		s.skb = skbuff.Alloc(d.RxURBSize)
+		s.skb = skbuff.AllocUninit(d.RxURBSize)
 		s.t.Buf = s.skb.Put(d.RxURBSize)
 	}
 	d.tx = make([]txSlot, d.TxURBs)

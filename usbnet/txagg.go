@@ -115,11 +115,17 @@ var ErrTxAggLimits = errors.New("bad TX aggregation limits")
 type txAgg struct {
 	drv TxAggregator
 
-	mu       sync.Mutex
-	lim      TxAggLimits
-	open     *txSlot   // the block being filled; nil: none
-	wake     bool      // a slot came back under mu: WakeQueue owed
-	deadline time.Time // when open's first frame has waited Timeout
+	mu   sync.Mutex
+	lim  TxAggLimits
+	open *txSlot // the block being filled; nil: none
+	wake bool    // a slot came back under mu: WakeQueue owed
+	// deadline is when open's first frame has waited Timeout, as time
+	// since epoch (set at Open): time.Since on a Time that holds a
+	// monotonic reading reads one clock, where time.Now reads two, and
+	// this is read once per block (a system call each where the clock
+	// source has no vDSO read, as in the lab's TCG guest).
+	deadline time.Duration
+	epoch    time.Time
 	// armed: the timer is set, to fire at or before deadline. It is
 	// left running when a block leaves and not reset for the next one
 	// (Linux starts its hrtimer only when it is not active): the flusher
@@ -153,6 +159,7 @@ func (d *Dev) aggLimits() error {
 func (d *Dev) startAgg() {
 	a := d.agg
 	a.open = nil
+	a.epoch = time.Now()
 	a.timer = time.NewTimer(time.Hour)
 	a.timer.Stop()
 	a.armed = false
@@ -195,7 +202,7 @@ func (d *Dev) aggFlusher() {
 			// The block that armed the timer may have left already: only
 			// a block past its own deadline goes; a newer one has the
 			// timer re-armed for what it has left.
-			if wait := time.Until(a.deadline); wait > 0 {
+			if wait := a.deadline - time.Since(a.epoch); wait > 0 {
 				a.timer.Reset(wait)
 				a.armed = true
 				d.counters.TxAggTimerArms.Add(1)
@@ -238,7 +245,7 @@ func (d *Dev) aggResume() {
 	a := d.agg
 	a.mu.Lock()
 	if a.open != nil && a.timer != nil {
-		a.deadline = time.Now()
+		a.deadline = 0 // past
 		a.timer.Reset(0)
 		a.armed = true
 		d.counters.TxAggTimerArms.Add(1)
@@ -286,7 +293,7 @@ func (d *Dev) aggXmit(b *skbuff.Buff) netdev.XmitResult {
 		d.counters.TxAggFull.Add(1)
 		d.aggFlushLocked(s)
 	case s.frames == 1:
-		a.deadline = time.Now().Add(a.lim.Timeout)
+		a.deadline = time.Since(a.epoch) + a.lim.Timeout
 		if !a.armed {
 			a.timer.Reset(a.lim.Timeout)
 			a.armed = true
@@ -333,7 +340,7 @@ func (d *Dev) aggSlotLocked(b *skbuff.Buff) (s *txSlot, res netdev.XmitResult, o
 	a.open = s
 	d.mu.Unlock()
 	// One byte beyond Size: the ZLP rule's pad, if the driver relies on it.
-	s.skb = skbuff.Alloc(a.lim.Size + 1)
+	s.skb = skbuff.AllocUninit(a.lim.Size + 1)
 	s.frames, s.bytes = 0, 0
 	a.drv.TxAggBegin(d, s.skb)
 	return s, 0, true

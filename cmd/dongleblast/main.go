@@ -10,6 +10,9 @@
 //	                                         blast, count rx_packets in sysfs (no USB access); with -from none
 //	                                         it prints "DONGLEBLAST kernrx ready" once it has read the base
 //	                                         count, and another program may send
+//	dongleblast send -from gncm0 -n 20000    only send: n test frames of -size bytes out of a local netdev
+//	                                         (AF_PACKET), as fast as it takes them, for a counter in
+//	                                         another process (rx or kernrx with -from none)
 //	dongleblast echo [-sizes 60,64,...]      send each frame and expect it back intact (host peer echoes)
 //	dongleblast rtt -n 500 [-size 64]        send n frames one at a time, each echoed back intact before the
 //	                                         next: round-trip p50, p99 and max (guest.RTT)
@@ -17,7 +20,12 @@
 // -from IF (rx, kernrx) sends the frames from a local netdev instead of the
 // host peer: a gadget's own netdev (gncm0) is the far side of the lab's
 // f_ncm. -from none only counts (another dongleblast or labguest sends):
-// kernrx -if gncm0 -from none measures a host driver's TX at the gadget.
+// kernrx -if gncm0 -from none measures a host driver's TX at the gadget,
+// and rx or kernrx with -from none, with dongleblast send in a process of
+// its own, a driver's RX from the gadget. With -from none both print
+// "DONGLEBLAST rx ready" (kernrx ready) once they count, and wait for the
+// first frame (up to -timeout) before the rest may stop coming for a
+// second.
 //
 // Tuning: -workers (hw/gousb Options.Workers: transfers per endpoint in
 // flight at the OS), -sync (hw/gousb Options.Sync: the older synchronous
@@ -103,6 +111,12 @@ func main() {
 	}
 	if *wait != "wake" && *wait != "yield" && *wait != "sleep" {
 		fail(fmt.Errorf("-wait %q: want wake, sleep or yield", *wait))
+	}
+	if mode == "send" {
+		if err := send(*from, *n, *size); err != nil {
+			fail(err)
+		}
+		return
 	}
 	if mode == "kernrx" {
 		if err := kernrx(*ifname, *n, *size, *rate, *from, *timeout); err != nil {
@@ -375,7 +389,17 @@ func (b *blaster) rx(n, size, rate int, blast bool, from string, timeout time.Du
 	b.want.Store(uint64(n))
 	tk0 := busyTicks()
 	var bl <-chan blastResult
-	if from != "" {
+	if from == "none" {
+		// Another process sends once this line is out: wait for its
+		// first frame; what it did before (its start) is not the
+		// frames' cost.
+		fmt.Println("DONGLEBLAST rx ready")
+		for deadline := time.Now().Add(timeout); b.nrx.Load() == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		tk0 = busyTicks()
+		bl = localBlast(from, n, size)
+	} else if from != "" {
 		bl = localBlast(from, n, size)
 	} else if blast {
 		bl = startBlast(n, size, rate, timeout)

@@ -150,6 +150,21 @@ func localBlast(ifname string, n, size int) <-chan blastResult {
 	return ch
 }
 
+// send is dongleblast send: sendFrames in a process of its own, its
+// result on one line.
+func send(ifname string, n, size int) error {
+	if ifname == "" || ifname == "none" {
+		return fmt.Errorf("send: -from %q: want a local netdev", ifname)
+	}
+	br := sendFrames(ifname, n, size)
+	r := 0.0
+	if br.elapsed > 0 {
+		r = float64(br.sent) / br.elapsed.Seconds()
+	}
+	fmt.Printf("DONGLEBLAST send if=%s sent=%d/%d size=%d sent_ns=%d send_rate=%.0f frames/s\n", ifname, br.sent, n, size, br.elapsed.Nanoseconds(), r)
+	return br.err
+}
+
 func sendFrames(ifname string, n, size int) blastResult {
 	ni, err := net.InterfaceByName(ifname)
 	if err != nil {

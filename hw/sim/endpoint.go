@@ -68,6 +68,7 @@ type epState struct {
 	asm      []byte
 	outLimit int  // OutLimiter's device-side transfer length (0: none)
 	outFlush bool // drop asm at the next Submit (set under the device lock)
+	outShort bool // a short packet or ZLP ended asm, not the OutLimit
 
 	errs  [16]error // pre-wrapped completion errors, by Errno
 	stats EndpointStats
@@ -334,14 +335,31 @@ func (h *endpoint) Submit(t *hw.Transfer) error {
 	return nil
 }
 
-// deliverOut hands the assembly to the model: the whole device-side
-// transfer to Out, or what is held of it to an OutStreamer, keeping what
-// the streamer did not take until the transfer ends. Caller holds outMu,
-// not the device lock.
+// deliverOut hands the assembly to the model: each whole device-side
+// transfer to Out (an OutLimiter's ends every OutLimit bytes of whole
+// packets), or what is held of it to an OutStreamer, keeping what the
+// streamer did not take until the transfer ends. Caller holds outMu, not
+// the device lock.
 func (e *epState) deliverOut(end bool) {
 	s := e.d.streamer
 	if s == nil {
-		e.d.model.Out(e.addr, e.asm)
+		a := e.asm
+		if lim := e.outLimit; lim > 0 && lim%e.mps == 0 {
+			// A device that ends a transfer at lim bytes of whole
+			// packets starts the next one with the packet after: a
+			// host transfer longer than lim is several of its own.
+			for len(a) > lim {
+				e.d.model.Out(e.addr, a[:lim])
+				a = a[lim:]
+			}
+			if len(a) < lim && !e.outShort {
+				// Whole packets after the last limit: that device
+				// transfer has not ended yet.
+				e.asm = e.asm[:copy(e.asm, a)]
+				return
+			}
+		}
+		e.d.model.Out(e.addr, a)
 		e.asm = e.asm[:0]
 		return
 	}
@@ -364,6 +382,7 @@ func (e *epState) acceptOutLocked(t *hw.Transfer) bool {
 	}
 	b := t.Buf
 	t.N = len(b)
+	e.outShort = true
 	if len(b) == 0 {
 		e.stats.Packets++
 		e.stats.ZLPs++
@@ -386,6 +405,7 @@ func (e *epState) acceptOutLocked(t *hw.Transfer) bool {
 		return true
 	}
 	if e.outLimit > 0 && len(e.asm) >= e.outLimit {
+		e.outShort = false
 		return true // the device's own length ends it
 	}
 	e.stats.Unterminated++

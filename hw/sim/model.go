@@ -53,7 +53,11 @@ type (
 	// the packets of a transfer that reach OutLimit(ep) bytes end it there,
 	// without a short packet or ZLP, as a device that knows the largest
 	// transfer its protocol allows does (CDC-NCM's dwNtbOutMaxSize: an NTB
-	// of exactly that size needs no ZLP). 0: no limit. Asked once, by New.
+	// of exactly that size needs no ZLP). A host transfer longer than
+	// that is several device-side transfers when the limit is a packet
+	// multiple (NTBs sent back to back in one transfer); packets after the
+	// last limit wait for a short packet, a ZLP or the limit. 0: no limit.
+	// Asked once, by New.
 	OutLimiter interface{ OutLimit(ep uint8) int }
 	// OutStreamer is a model whose bulk and interrupt OUT endpoints read
 	// the byte stream as its packets arrive, as a chip's descriptor

@@ -166,3 +166,62 @@ func TestStreamerWithOutLimitPanics(t *testing.T) {
 	}()
 	sim.New(m, hw.Info{Backend: "sim:both"})
 }
+
+// limitModel ends its bulk OUT transfers at lim bytes and records each.
+type limitModel struct {
+	*sim.Static
+	lim int
+	got [][]byte
+}
+
+func (m *limitModel) OutLimit(uint8) int { return m.lim }
+
+// TestOutLimitSplitsLongTransfers: a device that ends a transfer at its
+// OutLimit (a packet multiple) reads a longer host transfer as several
+// (NTBs sent back to back), holds whole packets after the last limit
+// until a short packet ends them, and with a limit that is no packet
+// multiple takes the host's transfer whole, as before.
+func TestOutLimitSplitsLongTransfers(t *testing.T) {
+	run := func(mps, lim int, sends [][]byte) [][]byte {
+		m := &limitModel{lim: lim}
+		m.Static = &sim.Static{Device: bulkDeviceDesc, Configs: [][]byte{bulkConfig(mps)},
+			OutFunc: func(_ uint8, p []byte) { m.got = append(m.got, append([]byte{}, p...)) }}
+		d := sim.New(m, hw.Info{Bus: 1, Address: 4, Backend: "sim:limit"})
+		if err := d.Claim(0); err != nil {
+			t.Fatal(err)
+		}
+		out, err := d.OpenEndpoint(epOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { out.Close(); d.Release(0); d.Close() }()
+		for _, p := range sends {
+			send(t, out, p)
+		}
+		return m.got
+	}
+	a := pattern(3*1024, 1)
+	if got := run(512, 1024, [][]byte{a}); len(got) != 3 || !bytes.Equal(got[0], a[:1024]) || !bytes.Equal(got[1], a[1024:2048]) || !bytes.Equal(got[2], a[2048:]) {
+		t.Errorf("3 KiB with limit 1 KiB: %d transfers, want its three KiB in order", len(got))
+	}
+	b, c := pattern(1536, 2), pattern(100, 3)
+	got := run(512, 1024, [][]byte{b, c})
+	if len(got) != 2 || !bytes.Equal(got[0], b[:1024]) || !bytes.Equal(got[1], append(append([]byte{}, b[1024:]...), c...)) {
+		t.Errorf("1.5 KiB of whole packets then 100 bytes: %d transfers %v; want 1024, then 512+100", len(got), lens(got))
+	}
+	e := pattern(2*1000, 4) // a limit that is no packet multiple: the host's transfer whole
+	if got := run(512, 1000, [][]byte{append(e, 1)}); len(got) != 1 || len(got[0]) != 2001 {
+		t.Errorf("limit 1000, 2001 bytes: %v, want one transfer", lens(got))
+	}
+	if got := run(512, 1024, [][]byte{pattern(1024, 5), nil}); len(got) != 2 || len(got[0]) != 1024 || len(got[1]) != 0 {
+		t.Errorf("a limit-sized transfer then a ZLP: %v; want 1024, then the ZLP", lens(got))
+	}
+}
+
+func lens(v [][]byte) []int {
+	n := make([]int, len(v))
+	for i, p := range v {
+		n[i] = len(p)
+	}
+	return n
+}

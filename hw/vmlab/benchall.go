@@ -129,6 +129,10 @@ type BenchAllConfig struct {
 	// Lock, if set, is held around each boot (one VM at a time on a
 	// shared machine); it returns the unlock.
 	Lock func() (func(), error)
+	// Args are dongleblast flags for dongle's TX, RX and rtt runs
+	// (-rxurbs 32, -procs 1: a tuning tried against the kernel's driver
+	// in the same boot).
+	Args []string
 }
 
 func (c BenchAllConfig) check() error {
@@ -137,6 +141,11 @@ func (c BenchAllConfig) check() error {
 	}
 	if len(c.Devices) == 0 {
 		return fmt.Errorf("%w: no devices", ErrBenchConfig)
+	}
+	for _, a := range c.Args {
+		if a == "" || Quote(a) != a {
+			return fmt.Errorf("%w: dongleblast flag %q: only plain words (no spaces or shell characters)", ErrBenchConfig, a)
+		}
 	}
 	return nil
 }
@@ -250,11 +259,12 @@ settle() {
 	waitcarrier "$n" 100 || { echo "FAIL $n ($ID) has no carrier 10 s after $FAR came up" >/tmp/kif.txt; return 1; }
 	e=$(ip link set "$n" down 2>&1) || { echo "FAIL ip link set $n down: $e" >/tmp/kif.txt; return 1; }
 }
-# ready waits until the counting kernrx has read its base count.
+# ready waits until the counter (kernrx, or dongleblast rx once its
+# driver is up) says it counts: at most $1 tenths of a second.
 ready() {
 	local i=0
-	until grep -q "kernrx ready" /tmp/k.txt 2>/dev/null; do
-		[ $i -lt 200 ] || return 1
+	until grep -q "DONGLEBLAST.* ready" /tmp/k.txt 2>/dev/null; do
+		[ $i -lt $((${1:-100} * 2)) ] || return 1
 		sleep 0.05
 		i=$((i + 1))
 	done
@@ -296,7 +306,7 @@ tx() { # drv size n round
 		kd=$(cat /sys/class/net/$IF/statistics/tx_dropped)
 		labguest blast -if $IF -n $3 -size $2 >/tmp/s.txt 2>&1
 	else
-		$D tx -dev $ID -n $3 -size $2 $(prof tx $2 $4) >/tmp/s.txt 2>&1
+		$D tx -dev $ID $DARGS -n $3 -size $2 $(prof tx $2 $4) >/tmp/s.txt 2>&1
 	fi
 	rc=$?
 	if [ -z "$FAR" ]; then
@@ -311,18 +321,43 @@ tx() { # drv size n round
 	[ $1 = kernel ] && c="kernel_tx_dropped=$(($(cat /sys/class/net/$IF/statistics/tx_dropped) - kd)) $c"
 	cell $1 tx $2 $3 $4 $((t1 - t0)) $rc "${K:+$K }$c | $(echo $(cat /tmp/s.txt))"
 }
+# With a far side in the guest, the sender is a process of its own for
+# both drivers (dongleblast send), started once the counter counts: the
+# sender's work is then scheduled alike in both runs, rather than inside
+# the driver's process in dongle's and beside a sysfs poll in the
+# kernel's.
 rx() { # drv size n round
-	local IF="" K="" rc t0 t1 from="-blast"
-	[ -n "$FAR" ] && from="-from $FAR"
+	local IF="" K="" rc t0 t1 p w from="-blast"
 	if [ $1 = kernel ]; then
 		IF=$(kif) || { cell $1 rx $2 $3 $4 0 91 "$(cat /tmp/kif.txt)"; return; }
 		K=$(cat /tmp/kif.txt)
-		[ -n "$FAR" ] || from=""
+	fi
+	if [ -n "$FAR" ]; then
+		rm -f /tmp/k.txt
+		t0=$(ticks)
+		if [ $1 = kernel ]; then
+			$D kernrx -if $IF -from none -n $3 -size $2 -timeout 60s >/tmp/k.txt 2>&1 &
+		else
+			$D rx -dev $ID $DARGS -from none -n $3 -size $2 -timeout 60s $(prof rx $2 $4) >/tmp/k.txt 2>&1 &
+		fi
+		p=$!
+		ready 30 || { kill $p; cell $1 rx $2 $3 $4 0 92 "FAIL $1's counter not ready in 30 s: $(echo $(cat /tmp/k.txt))"; return; }
+		$D send -from $FAR -n $3 -size $2 >/tmp/s.txt 2>&1
+		rc=$?
+		wait $p
+		w=$?
+		[ $rc = 0 ] && rc=$w
+		t1=$(ticks)
+		cell $1 rx $2 $3 $4 $((t1 - t0)) $rc "${K:+$K }$(echo $(grep -v ready /tmp/k.txt)) | $(echo $(cat /tmp/s.txt))"
+		return
+	fi
+	if [ $1 = kernel ]; then
+		from=""
 		t0=$(ticks)
 		$D kernrx -if $IF $from -n $3 -size $2 -timeout 60s >/tmp/s.txt 2>&1
 	else
 		t0=$(ticks)
-		$D rx -dev $ID $from -n $3 -size $2 -timeout 60s $(prof rx $2 $4) >/tmp/s.txt 2>&1
+		$D rx -dev $ID $DARGS $from -n $3 -size $2 -timeout 60s $(prof rx $2 $4) >/tmp/s.txt 2>&1
 	fi
 	rc=$?
 	t1=$(ticks)
@@ -337,7 +372,7 @@ rtt() { # drv n round
 		labguest ping -if $IF -n $2 -size 64 >/tmp/s.txt 2>&1
 	else
 		t0=$(ticks)
-		$D rtt -dev $ID -n $2 -size 64 >/tmp/s.txt 2>&1
+		$D rtt -dev $ID $DARGS -n $2 -size 64 >/tmp/s.txt 2>&1
 	fi
 	rc=$?
 	t1=$(ticks)
@@ -372,6 +407,8 @@ func benchScript(d BenchDevice, cfg BenchAllConfig) string {
 	if cfg.Profile {
 		b.WriteString("PROF=1\nmkdir -p /mnt/lab/prof\n")
 	}
+	// The runs expand $DARGS unquoted: check made sure each is one word.
+	fmt.Fprintf(&b, "DARGS=%s\n", Quote(strings.Join(cfg.Args, " ")))
 	b.WriteString(benchPrelude)
 	// No hotplug loads a module in the guest: a model's kernel driver is
 	// loaded here (the fixture's are already).
@@ -504,12 +541,14 @@ type BenchProfile struct {
 	Top   string   // go tool pprof -top
 }
 
-// benchProfiles copies the profiles of the cells short of their target
-// from the run's share to outDir and summarises each cell's with pprof.
+// benchProfiles copies the profiles of the cells under their target from
+// the run's share to outDir and summarises each cell's with pprof; a cell
+// that also failed a round is profiled too (its other rounds still say
+// where the time went).
 func benchProfiles(ctx context.Context, d BenchDevice, cells []*BenchCell, runDir, bin, outDir string) []BenchProfile {
 	var out []BenchProfile
 	for _, c := range cells {
-		if c.Dir == "rtt" || !c.Short() {
+		if c.Dir == "rtt" || !c.belowTarget() {
 			continue
 		}
 		p := BenchProfile{Cell: c.Name()}

@@ -310,13 +310,22 @@ func TestSelectBenchDevices(t *testing.T) {
 	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 0, Rounds: 1, Devices: d}).check(); !errors.Is(err, ErrBenchConfig) {
 		t.Errorf("-rtt 0: %v, want ErrBenchConfig", err)
 	}
+	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: d, Args: []string{"-rxurbs", "32"}}).check(); err != nil {
+		t.Errorf("plain dongleblast flags: %v", err)
+	}
+	for _, a := range []string{"-cpuprofile /tmp/x", "$(reboot)", ""} {
+		if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: d, Args: []string{a}}).check(); !errors.Is(err, ErrBenchConfig) {
+			t.Errorf("dongleblast flag %q: %v, want ErrBenchConfig (the script expands them unquoted)", a, err)
+		}
+	}
 }
 
 func TestBenchScript(t *testing.T) {
 	dev := BenchDevices[5]
-	s := benchScript(dev, BenchAllConfig{N: 700, N64: 1400, NRTT: 30, Rounds: 2, Profile: true})
+	s := benchScript(dev, BenchAllConfig{N: 700, N64: 1400, NRTT: 30, Rounds: 2, Profile: true, Args: []string{"-rxurbs", "32"}})
 	for _, want := range []string{
-		"ID=0bda:8153\nFAR=veth0\nKDRV=r8152\nPROF=1\n",
+		"ID=0bda:8153\nFAR=veth0\nKDRV=r8152\nPROF=1\nmkdir -p /mnt/lab/prof\nDARGS='-rxurbs 32'\n",
+		"$D tx -dev $ID $DARGS -n", "$D rx -dev $ID $DARGS -from none -n", "$D rtt -dev $ID $DARGS -n",
 		"ffsmodel -daemon -model rtl8153 -usbip -echo=false -wire va",
 		"for v in kernel dongle; do tx $v 1514 700 1; done\nfor v in kernel dongle; do rx $v 1514 700 1; done\n" +
 			"for v in kernel dongle; do tx $v 64 1400 1; done\nfor v in kernel dongle; do rx $v 64 1400 1; done\n" +
@@ -427,14 +436,22 @@ func TestBenchKernelDeclaredDrops(t *testing.T) {
 func TestWriteBenchOutputsAndProfiles(t *testing.T) {
 	short := cellOf("tx", []float64{100, 100, 100}, []float64{50, 60, 70}) // ecm tx 1514: 0.6 < 0.9
 	fine := cellOf("rx", []float64{100, 100, 100}, []float64{150, 160, 170})
-	rep := &BenchReport{Rounds: 3, Cells: []*BenchCell{short, fine}}
+	// Under target in the rounds that ran, and failed in one: profiled too.
+	failed := cellOf("tx", []float64{100, 100, 100}, []float64{50, 0, 70})
+	failed.Size = 64
+	fineFailed := cellOf("rx", []float64{100, 100, 100}, []float64{150, 0, 170})
+	fineFailed.Size = 64
+	if failed.Problem() == "" || fineFailed.Problem() == "" {
+		t.Fatal("cellOf: a run with rate 0 did not fail")
+	}
+	rep := &BenchReport{Rounds: 3, Cells: []*BenchCell{short, fine, failed, fineFailed}}
 	dir := t.TempDir()
 	svg, err := WriteBenchOutputs(filepath.Join(dir, "out"), rep)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines, err := os.ReadFile(filepath.Join(dir, "out", "bench.lines"))
-	if err != nil || string(lines) != short.Line()+"\n"+fine.Line()+"\n" {
+	if err != nil || string(lines) != short.Line()+"\n"+fine.Line()+"\n"+failed.Line()+"\n"+fineFailed.Line()+"\n" {
 		t.Errorf("bench.lines = %q, %v; want each cell's line", lines, err)
 	}
 	if b, err := os.ReadFile(svg); err != nil || string(b) != rep.SVG() {
@@ -444,12 +461,15 @@ func TestWriteBenchOutputsAndProfiles(t *testing.T) {
 	// cell that reached its target gets none.
 	run := filepath.Join(dir, "run")
 	os.MkdirAll(filepath.Join(run, "share", "prof"), 0o755)
-	for _, f := range []string{"tx-1514-r2.prof", "tx-1514-r1.prof", "rx-1514-r1.prof", "tx-64-r1.prof"} {
+	for _, f := range []string{"tx-1514-r2.prof", "tx-1514-r1.prof", "rx-1514-r1.prof", "tx-64-r1.prof", "rx-64-r1.prof"} {
 		os.WriteFile(filepath.Join(run, "share", "prof", f), []byte("not a profile"), 0o644)
 	}
 	ps := benchProfiles(context.Background(), ecmDev, rep.Cells, run, "/nonexistent/dongleblast", dir)
-	if len(ps) != 1 || ps[0].Cell != "ecm tx 1514" {
-		t.Fatalf("profiles %+v: want the short cell's only", ps)
+	if len(ps) != 2 || ps[0].Cell != "ecm tx 1514" || ps[1].Cell != "ecm tx 64" {
+		t.Fatalf("profiles %+v: want the short cell's and the failed one's under target", ps)
+	}
+	if !slices.Equal(ps[1].Files, []string{filepath.Join(dir, "ecm-tx-64-r1.prof")}) {
+		t.Errorf("failed cell's files %v", ps[1].Files)
 	}
 	want := []string{filepath.Join(dir, "ecm-tx-1514-r1.prof"), filepath.Join(dir, "ecm-tx-1514-r2.prof")}
 	if !slices.Equal(ps[0].Files, want) {

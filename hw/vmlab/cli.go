@@ -94,13 +94,14 @@ const cliUsage = `usage: lab <command>
                             one boot (tx: guest sends, host peer counts; rx: host peer sends at R frames/s or
                             as fast as usb-net takes them, guest counts); frames/s and the ratio
                             (flags: -workers, -txurbs, -rxurbs, -procs, -cpuprofile; variants split by ::)
-  bench --all [-devices a,b] [-n N] [-n64 N] [-rtt N] [-rounds R] [-out DIR] [-profile] [-lock FILE]
+  bench --all [-devices a,b] [-n N] [-n64 N] [-rtt N] [-rounds R] [-out DIR] [-profile] [-lock FILE] [-- DONGLEBLAST-FLAGS]
                             every lab device (usbnet, ecm, ncm, ax88772b, ax88179, rtl8153), one boot each:
                             the kernel's driver and dongle's, interleaved R rounds, TX and RX of 1514- and
                             64-byte frames, round trips of 64 bytes through an echo; a table, BENCH lines
                             and bench.svg in DIR (default a new temporary directory); -profile: pprof of
                             dongle's runs, top functions for the cells short of target; -lock: flock FILE
-                            around each boot. Fails if any cell failed or lost a frame.
+                            around each boot; flags after -- go to dongle's runs (-rxurbs, -procs, ...).
+                            Fails if any cell failed or lost a frame.
   smoke                     boot, check usb-net + gadgets enumerate, echo frames through the host peer
   suite [-- GINKGO-ARGS]    go test -c ./specs, then run it in one boot against usb:0525:a4a2 (usb-net,
                             host peer echoing) and usb:1209:0001 (ECM gadget, peer + link control on gecm0)
@@ -248,7 +249,7 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 			}
 			return c.benchReplay(*replay, *rounds, *outDir)
 		}
-		return c.benchAll(ctx, *devices, BenchAllConfig{N: *n, N64: *n64, NRTT: *nrtt, Rounds: *rounds, Profile: *profile, Out: *outDir}, *lock)
+		return c.benchAll(ctx, *devices, BenchAllConfig{N: *n, N64: *n64, NRTT: *nrtt, Rounds: *rounds, Profile: *profile, Out: *outDir, Args: fs.Args()}, *lock)
 	}
 	if !*kernelOnly {
 		wd, _ := os.Getwd()

@@ -21,6 +21,10 @@ type Driver struct {
 	// datagram into a buffer of its own instead of sharing the NTB's
 	// (0: DefaultCopyBreak; -1: share every datagram).
 	CopyBreak int
+	// NTBsPerTransfer is the most full NTBs one bulk OUT transfer
+	// carries (0: DefaultNTBsPerTransfer; 1: one each, as Linux sends
+	// them). See Writer.
+	NTBsPerTransfer int
 }
 
 var (

@@ -272,6 +272,49 @@ func TestTransmit(t *testing.T) {
 	}
 }
 
+// TestTransmitChainsFullNTBs: on a device whose dwNtbOutMaxSize is
+// 16384, 90 frames of 1514 bytes make nine full NTBs, sent three to a
+// transfer (the timer, set long, only ends the last block); the device,
+// which ends an NTB at dwNtbOutMaxSize, reads nine NTBs of exactly 16384
+// bytes with every frame in order; the counters tell NTBs from transfers.
+func TestTransmitChainsFullNTBs(t *testing.T) {
+	f := newFakeNCM()
+	f.params.OutMaxSize = 16384
+	r := newRig(t, f, &Driver{Options: Options{TxTimer: 500 * time.Millisecond}}, true)
+	mac := r.d.Net.HardwareAddr()
+	var want [][]byte
+	for i := range 90 {
+		fr := ethFrame(mac, 1514, i)
+		want = append(want, fr)
+		r.send(t, fr)
+	}
+	st := r.d.Net.Stats()
+	waitFor(t, "90 frames sent", func() bool { return st.TxPackets.Load() == 90 })
+	got := r.sentFrames(t)
+	if len(got) != len(want) {
+		t.Fatalf("%d frames in the NTBs, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+	ntbs := f.ntbs()
+	for i, ntb := range ntbs {
+		if len(ntb) != 16384 {
+			t.Errorf("device transfer %d: %d bytes, want one full NTB of 16384", i, len(ntb))
+		}
+	}
+	c := &priv(r.d).txc
+	if len(ntbs) != 9 || c.NTBs.Load() != 9 || c.Transfers.Load() != 3 || r.d.Counters().TxAggregates.Load() != 3 || c.Padded.Load() != 9 {
+		t.Errorf("device got %d NTBs; counted %d NTBs (%d padded) in %d transfers, %d blocks; want 9 in 3",
+			len(ntbs), c.NTBs.Load(), c.Padded.Load(), c.Transfers.Load(), r.d.Counters().TxAggregates.Load())
+	}
+	if f.zlps != 0 || st.TxErrors.Load()+st.TxDropped.Load() != 0 {
+		t.Errorf("%d ZLPs, %d errors, %d dropped", f.zlps, st.TxErrors.Load(), st.TxDropped.Load())
+	}
+}
+
 // TestTransmitZLPMode: with SendZLP, an NTB on a packet boundary is
 // followed by a ZLP, never padded.
 func TestTransmitZLPMode(t *testing.T) {

@@ -144,6 +144,15 @@ func (f *fakeNCM) Control(s hw.Setup, data []byte) (int, error) {
 	return 0, nil
 }
 
+// OutLimit implements sim.OutLimiter: an NTB of dwNtbOutMaxSize bytes
+// ends its transfer, as a device's does.
+func (f *fakeNCM) OutLimit(ep uint8) int {
+	if ep == fakeEpOut {
+		return int(f.params.OutMaxSize)
+	}
+	return 0
+}
+
 func (f *fakeNCM) Out(ep uint8, data []byte) {
 	if ep != fakeEpOut {
 		return
@@ -287,9 +296,11 @@ func (r *rig) sentFrames(t testing.TB) [][]byte {
 	t.Helper()
 	var out [][]byte
 	rd := &Reader{Format: priv(r.d).sizes.Format}
-	for _, ntb := range r.f.ntbs() {
-		if _, err := rd.Read(ntb, func(off, n int) { out = append(out, ntb[off:off+n]) }); err != nil {
-			t.Errorf("NTB the driver sent: %v", err)
+	for _, x := range r.f.ntbs() {
+		for _, ntb := range NTBs(x) {
+			if _, err := rd.Read(ntb, func(off, n int) { out = append(out, ntb[off:off+n]) }); err != nil {
+				t.Errorf("NTB the driver sent: %v", err)
+			}
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package cdcncm
 import (
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"net"
 	"strings"
 
@@ -88,9 +89,10 @@ func (*Driver) RxUnframer(c *usbnet.Capture) usbnet.RxUnframer {
 	return &rxUnframer{r: Reader{Auto: true, MaxBlock: block, MaxDatagram: dgram}}
 }
 
-// UnframeTx implements usbnet.Unframer: one NTB per bulk OUT transfer,
-// read with the same checks as RX (a ZLP is no NTB). A transfer the
-// capture cut is not read (its NDP may lie in the part not captured).
+// UnframeTx implements usbnet.Unframer: the NTBs of a bulk OUT transfer
+// (NTBs), each read with the same checks as RX (a ZLP is no NTB). A
+// transfer the capture cut is not read (its NDP may lie in the part not
+// captured).
 func (*Driver) UnframeTx(c *usbnet.Capture, p []byte, length int, emit usbnet.EmitFunc) error {
 	if length == 0 || len(p) < length {
 		return nil
@@ -98,11 +100,45 @@ func (*Driver) UnframeTx(c *usbnet.Capture, p []byte, length int, emit usbnet.Em
 	var r Reader
 	r.Auto = true
 	_, r.MaxDatagram = traceLimits(c)
-	_, err := r.Read(p, func(off, n int) { emit(p[off:off+n], n) })
-	if err != nil {
-		return fmt.Errorf("%w: %w", usbnet.ErrTxHeader, err)
+	for off, ntb := range NTBs(p[:length]) {
+		if _, err := r.Read(ntb, func(o, n int) { emit(ntb[o:o+n], n) }); err != nil {
+			return fmt.Errorf("%w: NTB at %d: %w", usbnet.ErrTxHeader, off, err)
+		}
 	}
 	return nil
+}
+
+// NTBs yields the NTBs of transfer p with their offsets: the first at 0,
+// whatever it holds (the Reader judges it), then each next one where the
+// last one's wBlockLength ends, as long as an NTH signature starts there.
+// A transfer carries several when NTBs of exactly the maximum size go
+// back to back with no short packet between them (Writer); what follows
+// the last is ignored, as a device does (a pad byte after wBlockLength,
+// say). A wBlockLength of 0 (ended by a short packet) or past the end
+// takes the rest of the transfer.
+func NTBs(p []byte) iter.Seq2[int, []byte] {
+	return func(yield func(int, []byte) bool) {
+		for off := 0; off < len(p); {
+			q := p[off:]
+			l := layoutOf(NTB16)
+			if len(q) >= 4 && uint32(get(q, 0, 4)) == SigNTH32 {
+				l = layoutOf(NTB32)
+			}
+			block := len(q)
+			if len(q) >= l.blockOff+l.word {
+				if b := get(q, l.blockOff, l.word); b > 0 && b < len(q) {
+					block = b
+				}
+			}
+			if !yield(off, q[:block]) {
+				return
+			}
+			off += block
+			if r := p[off:]; len(r) < 4 || (uint32(get(r, 0, 4)) != SigNTH16 && uint32(get(r, 0, 4)) != SigNTH32) {
+				return
+			}
+		}
+	}
 }
 
 // TxHeaderLen implements usbnet.TxFraming: where a lone frame starts in

@@ -1,6 +1,7 @@
 package cdcncm
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strings"
@@ -209,5 +210,75 @@ func TestUnframeInputSizeFromNTBParameters(t *testing.T) {
 	defer u.Close()
 	if _, err := u.Rx(big, len(big), emit); err != nil {
 		t.Errorf("after SET_NTB_INPUT_SIZE 16384: %v", err)
+	}
+}
+
+// TestUnframeTxChained: decode reads every NTB of a transfer that carries
+// several back to back (Writer.PerTransfer), and an anomaly in a later
+// one names its offset, the frames before it emitted.
+func TestUnframeTxChained(t *testing.T) {
+	c := captureOf(t, newFakeNCM())
+	d := New()
+	w := writerFor(t, fullSizeParams(), Options{}, 512)
+	w.PerTransfer = 3
+	fs := chainFrames(25, 1514)
+	block, took, err := w.AppendBlock(0, fs)
+	if err != nil || took != 25 {
+		t.Fatalf("took %d: %v", took, err)
+	}
+	var out [][]byte
+	emit := func(p []byte, n int) { out = append(out, slices.Clone(p[:n])) }
+	if err := d.UnframeTx(c, block, len(block), emit); err != nil || !slices.EqualFunc(out, fs, slices.Equal) {
+		t.Errorf("%d frames of 25, %v", len(out), err)
+	}
+	bad := slices.Clone(block)
+	bad[2*16384+12] = 'X' // the third NTB's NDP signature (right after its 12-byte NTH)
+	out = nil
+	if err := d.UnframeTx(c, bad, len(bad), emit); !errors.Is(err, ErrNDPSignature) || !strings.Contains(err.Error(), "NTB at 32768") || len(out) != 20 {
+		t.Errorf("a bad third NTB: %v, %d frames before it; want ErrNDPSignature at 32768 after 20", err, len(out))
+	}
+}
+
+// TestNTBs: where a transfer's NTBs start: the first at 0 whatever it
+// holds, then each where the last one's wBlockLength ends while an NTH
+// signature is there; wBlockLength 0 or past the end takes the rest, and
+// what follows the last NTB is not one.
+func TestNTBs(t *testing.T) {
+	w := writerFor(t, fullSizeParams(), Options{}, 512)
+	a, _, _ := w.AppendNTB(0, [][]byte{testFrame(100, 1)})
+	b, _, _ := w.AppendNTB(1, [][]byte{testFrame(200, 2)})
+	w32 := writerFor(t, fullSizeParams(), Options{PreferNTB32: true}, 512)
+	c32, _, _ := w32.AppendNTB(2, [][]byte{testFrame(300, 3)})
+	cat := func(p ...[]byte) []byte { return bytes.Join(p, nil) }
+	zeroLen := slices.Clone(a)
+	zeroLen[8], zeroLen[9] = 0, 0
+	for _, c := range []struct {
+		name string
+		p    []byte
+		want []int // offsets and lengths, in pairs
+	}{
+		{"one", a, []int{0, len(a)}},
+		{"two, then an NTB32", cat(a, b, c32), []int{0, len(a), len(a), len(b), len(a) + len(b), len(c32)}},
+		{"a pad byte after the last", cat(a, []byte{0}), []int{0, len(a)}},
+		{"no NTH after the first", cat(a, []byte("NCMX....")), []int{0, len(a)}},
+		{"wBlockLength 0: the rest", cat(zeroLen, b), []int{0, len(a) + len(b)}},
+		{"not an NTB", []byte("hello"), []int{0, 5}},
+		{"empty", nil, nil},
+	} {
+		var got []int
+		for off, ntb := range NTBs(c.p) {
+			got = append(got, off, len(ntb))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	n := 0
+	for range NTBs(cat(a, b)) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Errorf("break: %d NTBs yielded", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // NTBParams is GET_NTB_PARAMETERS' answer (struct
@@ -89,6 +90,9 @@ type Options struct {
 	// SendZLP ends NTBs that are a packet multiple with a ZLP instead of
 	// padding them (cdc_ncm_zlp_info's FLAG_SEND_ZLP).
 	SendZLP bool
+	// TxTimer is how long a frame may wait for company in a TX block
+	// (sysfs tx_timer_usecs; 0: usbnet.DefaultTxAggTimeout, 400 µs).
+	TxTimer time.Duration
 }
 
 // Negotiate computes the sizes for a device with parameters p, wMaxSegmentSize

@@ -53,7 +53,7 @@ func (dr *Driver) deliver(r *Reader, b *skbuff.Buff, out *skbuff.Queue) (int, er
 	n, err := r.Read(data, func(off, n int) {
 		var nb *skbuff.Buff
 		if n <= brk {
-			nb = skbuff.Alloc(n + 2)
+			nb = skbuff.AllocUninit(n + 2)
 			nb.Reserve(2) // NET_IP_ALIGN
 			nb.PutData(data[off : off+n])
 		} else {

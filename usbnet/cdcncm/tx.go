@@ -16,6 +16,7 @@ var ErrTxFrame = errors.New("frame size outside the NCM datagram limits")
 // TxCounters are cdc_ncm's TX statistics (ethtool -S), atomic for diag.
 type TxCounters struct {
 	NTBs      atomic.Uint64 // tx_ntbs
+	Transfers atomic.Uint64 // bulk OUT transfers (more than one NTB each: Writer)
 	Datagrams atomic.Uint64
 	Overhead  atomic.Uint64 // tx_overhead: NTB bytes that are not frames
 	Padded    atomic.Uint64 // NTBs padded to the NTB size
@@ -25,16 +26,18 @@ type TxCounters struct {
 
 // Named lists the counters with their names.
 func (c *TxCounters) Named() []NamedCounter {
-	return []NamedCounter{{"tx_ntbs", &c.NTBs}, {"tx_datagrams", &c.Datagrams}, {"tx_overhead", &c.Overhead},
+	return []NamedCounter{{"tx_ntbs", &c.NTBs}, {"tx_transfers", &c.Transfers}, {"tx_datagrams", &c.Datagrams}, {"tx_overhead", &c.Overhead},
 		{"tx_padded", &c.Padded}, {"tx_short_end", &c.ShortEnd}, {"tx_refused", &c.Refused}}
 }
 
-// txState is the NTB being built.
+// txState is the NTB being built, and the block (transfer) it is in.
 type txState struct {
 	seq     uint16
 	n       int // datagrams in the NTB
-	ndp     int // its NDP's offset
-	payload int // frame bytes in it
+	start   int // the NTB's offset in the block
+	ndp     int // its NDP's offset in the NTB
+	ntbs    int // NTBs in the block before this one
+	payload int // frame bytes in the block
 }
 
 // Writer builds NTBs with the negotiated sizes: the driver's TX path and,
@@ -46,16 +49,54 @@ type txState struct {
 // for the datagram cap; each datagram starts at an offset ≡ TxRemainder
 // (mod TxDivisor). TxAggEnd closes the NTB: wLength for the entries used
 // and the null entry, the pad rule, wBlockLength.
+//
+// One bulk OUT transfer may carry up to PerTransfer NTBs back to back,
+// each but the last exactly TxMax bytes:
+//
+//	|<------------- TxMax ------------->|<------------- TxMax ------------->|<--- ≤ TxMax --->|
+//	| NTH NDP datagrams ...     pad (0) | NTH NDP datagrams ...     pad (0) | NTH NDP ...     |
+//
+// On the bus this is what Linux sends as separate transfers. A device sees
+// packets, not the host's transfers, and the NCM spec ends an NTB of
+// exactly dwNtbOutMaxSize bytes that is a packet multiple without a short
+// packet or ZLP; cdc_ncm pads an NTB longer than min_tx_pkt to tx_max so
+// that full NTBs go back to back that way. TxMax is a packet multiple only
+// when it is the device's dwNtbOutMaxSize (Negotiate adds a byte
+// otherwise, as cdc_ncm_check_tx_max does, so that a padded NTB still ends
+// short). So an NTB is chained only when the pad rule pads it to TxMax
+// anyway (it is longer than MinTxPkt), TxMax is a packet multiple, and no
+// ZLP ends NTBs (SendZLP): the bytes on the bus are the same, and what
+// changes is one submission and one completion per PerTransfer NTBs,
+// which is what a userspace driver pays for in system calls.
 type Writer struct {
 	Sizes   Sizes
 	SendZLP bool
 	// MaxPacket is the bulk OUT wMaxPacketSize, for the pad rule.
 	MaxPacket int
+	// PerTransfer is the most NTBs one transfer carries (0 or 1: one).
+	PerTransfer int
 }
 
-// begin starts an NTB in the empty b.
+// chains says whether w may put several NTBs in one transfer at all.
+func (w *Writer) chains() bool {
+	return w.PerTransfer > 1 && !w.SendZLP && w.MaxPacket > 0 && w.Sizes.TxMax%w.MaxPacket == 0
+}
+
+// BlockSize is the largest transfer w builds.
+func (w *Writer) BlockSize() int {
+	if w.chains() {
+		return w.PerTransfer * w.Sizes.TxMax
+	}
+	return w.Sizes.TxMax
+}
+
+// begin starts an NTB at b's end (an empty b: a new block).
 func (w *Writer) begin(b *skbuff.Buff, t *txState) {
+	if b.Len() == 0 {
+		t.ntbs, t.payload = 0, 0
+	}
 	l := layoutOf(w.Sizes.Format)
+	t.start = b.Len()
 	t.ndp = alignUp(l.nthLen, w.Sizes.TxNDPAlign)
 	room := t.ndp + ndpSize(l, w.Sizes.TxMaxDgrams)
 	h := b.Put(room)
@@ -66,10 +107,11 @@ func (w *Writer) begin(b *skbuff.Buff, t *txState) {
 	put(h, l.ndpOff, l.word, t.ndp)
 	put(h, t.ndp, 4, int(l.ndpSig))
 	t.seq++
-	t.n, t.payload = 0, 0
+	t.n = 0
 }
 
-// add appends frame f; usbnet.ErrTxAggFull when it does not fit.
+// add appends frame f to the NTB; usbnet.ErrTxAggFull when it does not
+// fit.
 func (w *Writer) add(b *skbuff.Buff, t *txState, f []byte) (full bool, err error) {
 	z := &w.Sizes
 	if len(f) < ethHeaderLen || len(f) > z.MaxDatagram {
@@ -78,15 +120,16 @@ func (w *Writer) add(b *skbuff.Buff, t *txState, f []byte) (full bool, err error
 	if t.n >= z.TxMaxDgrams {
 		return false, usbnet.ErrTxAggFull
 	}
-	off := alignTo(b.Len(), z.TxDivisor, z.TxRemainder)
+	at := b.Len() - t.start
+	off := alignTo(at, z.TxDivisor, z.TxRemainder)
 	if off+len(f) > z.TxMax {
 		return false, usbnet.ErrTxAggFull
 	}
-	clear(b.Put(off - b.Len()))
+	clear(b.Put(off - at))
 	b.PutData(f)
 	l := layoutOf(z.Format)
 	e := t.ndp + l.ndpHdr + t.n*l.entryLen
-	h := b.Data()
+	h := b.Data()[t.start:]
 	put(h, e, l.word, off)
 	put(h, e+l.word, l.word, len(f))
 	t.n++
@@ -94,15 +137,31 @@ func (w *Writer) add(b *skbuff.Buff, t *txState, f []byte) (full bool, err error
 	return t.n == z.TxMaxDgrams, nil
 }
 
+// next closes the NTB, padded to exactly TxMax, and begins another in the
+// same block, when the NTB may be chained (see Writer) and an empty NTB
+// takes a frame of size bytes; otherwise it does nothing and says so. It
+// returns what end did and the closed NTB's datagrams.
+func (w *Writer) next(b *skbuff.Buff, t *txState, size int) (how, dgrams int, ok bool) {
+	z := &w.Sizes
+	l := layoutOf(z.Format)
+	empty := alignTo(alignUp(l.nthLen, z.TxNDPAlign)+ndpSize(l, z.TxMaxDgrams), z.TxDivisor, z.TxRemainder)
+	if !w.chains() || t.ntbs+1 >= w.PerTransfer || t.n == 0 || b.Len()-t.start <= z.MinTxPkt || empty+size > z.TxMax {
+		return 0, 0, false
+	}
+	how, dgrams = w.end(b, t), t.n
+	t.ntbs++
+	w.begin(b, t)
+	return how, dgrams, true
+}
+
 // end closes the NTB: NDP length, padding, block length. It returns what
 // the pad rule did (0 nothing, 1 padded to TxMax, 2 one byte added).
 func (w *Writer) end(b *skbuff.Buff, t *txState) int {
 	z := &w.Sizes
 	l := layoutOf(z.Format)
-	h := b.Data()
-	put(h, t.ndp+4, 2, l.ndpHdr+(t.n+1)*l.entryLen)
+	put(b.Data()[t.start:], t.ndp+4, 2, l.ndpHdr+(t.n+1)*l.entryLen)
 	how := 0
-	switch n := b.Len(); {
+	switch n := b.Len() - t.start; {
 	case w.SendZLP:
 		// The framework ends a packet multiple with a ZLP.
 	case n > z.MinTxPkt && n < z.TxMax:
@@ -112,49 +171,93 @@ func (w *Writer) end(b *skbuff.Buff, t *txState) int {
 		b.Put(1)[0] = 0
 		how = 2
 	}
-	put(b.Data(), l.blockOff, l.word, b.Len())
+	put(b.Data()[t.start:], l.blockOff, l.word, b.Len()-t.start)
 	return how
 }
 
-// AppendNTB builds one NTB of frames with w's sizes, for tests and fuzz
-// targets: the driver's own writer, without a device. It returns the
-// NTB, how many frames it took (it stops at the first that does not fit)
-// and an error for a frame outside the datagram limits.
-func (w *Writer) AppendNTB(seq uint16, frames [][]byte) ([]byte, int, error) {
-	b := skbuff.Alloc(w.Sizes.TxMax + 1)
+// appendFrame adds frame f to block b as the driver's TX path does: to the
+// NTB being filled or, when f does not fit there and that NTB may be
+// chained (next), to a new NTB after it; ended, if not nil, is told of
+// the NTB closed. full: the block must go now (an NTB at its datagram
+// cap is not chained: the next NTB would begin empty, and an NTB with no
+// datagram is not one the spec allows). usbnet.ErrTxAggFull: f did not
+// fit and the block must go first (f is not in it).
+func (w *Writer) appendFrame(b *skbuff.Buff, t *txState, f []byte, ended func(how, n int)) (full bool, err error) {
+	full, err = w.add(b, t, f)
+	if !errors.Is(err, usbnet.ErrTxAggFull) {
+		return full, err
+	}
+	how, n, ok := w.next(b, t, len(f))
+	if !ok {
+		return false, err
+	}
+	if ended != nil {
+		ended(how, n)
+	}
+	return w.add(b, t, f)
+}
+
+// AppendBlock builds one bulk OUT transfer of frames with w's sizes, as
+// the driver's TX path does (several NTBs when w chains them), for tests
+// and fuzz targets: the driver's own writer, without a device. It returns
+// the transfer, how many frames it took (it stops at the first that does
+// not fit) and an error for a frame outside the datagram limits.
+func (w *Writer) AppendBlock(seq uint16, frames [][]byte) ([]byte, int, error) {
+	b := skbuff.AllocUninit(w.BlockSize() + 1)
 	defer b.Free(skbuff.FreeWrite)
 	t := txState{seq: seq}
 	w.begin(b, &t)
+	took := 0
 	for i, f := range frames {
-		full, err := w.add(b, &t, f)
+		full, err := w.appendFrame(b, &t, f, nil)
 		if err == usbnet.ErrTxAggFull {
-			if t.n == 0 {
+			if took == 0 {
 				return nil, 0, fmt.Errorf("frame %d (%d bytes): %w", i, len(f), err)
 			}
 			break
 		}
 		if err != nil {
-			return nil, t.n, fmt.Errorf("frame %d (%d bytes): %w", i, len(f), err)
+			return nil, took, fmt.Errorf("frame %d (%d bytes): %w", i, len(f), err)
 		}
+		took++
 		if full {
 			break
 		}
 	}
-	if t.n == 0 {
+	if took == 0 {
 		return nil, 0, fmt.Errorf("no frame: %w", ErrTxFrame)
 	}
 	w.end(b, &t)
-	return append([]byte(nil), b.Data()...), t.n, nil
+	return append([]byte(nil), b.Data()...), took, nil
+}
+
+// AppendNTB is AppendBlock with one NTB per transfer.
+func (w *Writer) AppendNTB(seq uint16, frames [][]byte) ([]byte, int, error) {
+	one := *w
+	one.PerTransfer = 1
+	return one.AppendBlock(seq, frames)
 }
 
 func (dr *Driver) writer(d *usbnet.Dev, st *state) Writer {
-	return Writer{Sizes: st.sizes, SendZLP: dr.SendZLP, MaxPacket: d.MaxPacket()}
+	per := dr.NTBsPerTransfer
+	if per == 0 {
+		per = DefaultNTBsPerTransfer
+	}
+	return Writer{Sizes: st.sizes, SendZLP: dr.SendZLP, MaxPacket: d.MaxPacket(), PerTransfer: per}
 }
 
+// DefaultNTBsPerTransfer is how many full NTBs one bulk OUT transfer
+// carries at most (Writer): three 16 KiB NTBs and the framework's pad
+// byte fit skbuff's 64 KiB size class.
+const DefaultNTBsPerTransfer = 3
+
 // TxAggLimits implements usbnet.TxAggregator: blocks of the negotiated
-// NTB size, Linux's 400 µs timer.
+// NTB size (times the NTBs a transfer may carry), Linux's 400 µs timer
+// unless Options.TxTimer says otherwise.
 func (dr *Driver) TxAggLimits(d *usbnet.Dev) usbnet.TxAggLimits {
-	return usbnet.TxAggLimits{Size: priv(d).sizes.TxMax, Timeout: usbnet.DefaultTxAggTimeout}
+	st := priv(d)
+	w := dr.writer(d, st)
+	return usbnet.TxAggLimits{Size: w.BlockSize(), Timeout: dr.TxTimer}
 }
 
 // TxAggBegin implements usbnet.TxAggregator: NTH and an empty NDP.
@@ -166,30 +269,38 @@ func (dr *Driver) TxAggBegin(d *usbnet.Dev, agg *skbuff.Buff) {
 
 // TxAggAdd implements usbnet.TxAggregator (cdc_ncm_fill_tx_frame's
 // loop): the frame at the next aligned offset and its NDP entry; the NTB
-// is full at the datagram cap.
+// is full at the datagram cap. A full NTB that may be chained (Writer)
+// is closed and the next begun in the same block; otherwise the block is
+// full.
 func (dr *Driver) TxAggAdd(d *usbnet.Dev, agg, frame *skbuff.Buff) (bool, error) {
 	st := priv(d)
 	w := dr.writer(d, st)
-	full, err := w.add(agg, &st.tx, frame.Data())
+	full, err := w.appendFrame(agg, &st.tx, frame.Data(), st.txc.ended)
 	if err == ErrTxFrame {
 		st.txc.Refused.Add(1)
 	}
 	return full, err
 }
 
-// TxAggEnd implements usbnet.TxAggregator: NDP length, cdc_ncm's pad
-// rule, wBlockLength.
+// TxAggEnd implements usbnet.TxAggregator: the last NTB's NDP length,
+// cdc_ncm's pad rule, wBlockLength.
 func (dr *Driver) TxAggEnd(d *usbnet.Dev, agg *skbuff.Buff) error {
 	st := priv(d)
 	w := dr.writer(d, st)
-	switch w.end(agg, &st.tx) {
-	case 1:
-		st.txc.Padded.Add(1)
-	case 2:
-		st.txc.ShortEnd.Add(1)
-	}
-	st.txc.NTBs.Add(1)
-	st.txc.Datagrams.Add(uint64(st.tx.n))
+	st.txc.ended(w.end(agg, &st.tx), st.tx.n)
+	st.txc.Transfers.Add(1)
 	st.txc.Overhead.Add(uint64(agg.Len() - st.tx.payload))
 	return nil
+}
+
+// ended counts an NTB of n datagrams that the pad rule treated with how.
+func (c *TxCounters) ended(how, n int) {
+	switch how {
+	case 1:
+		c.Padded.Add(1)
+	case 2:
+		c.ShortEnd.Add(1)
+	}
+	c.NTBs.Add(1)
+	c.Datagrams.Add(uint64(n))
 }

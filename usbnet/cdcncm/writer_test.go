@@ -198,3 +198,183 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// chainFrames are n frames of size bytes, numbered from 0.
+func chainFrames(n, size int) [][]byte {
+	fs := make([][]byte, n)
+	for i := range fs {
+		fs[i] = testFrame(size, i)
+	}
+	return fs
+}
+
+// readBlock splits a transfer into NTBs as a device does and reads each:
+// the NTBs' lengths and sequence numbers, and every frame in order.
+func readBlock(t *testing.T, w *Writer, block []byte) (lens, seqs []int, frames [][]byte) {
+	t.Helper()
+	l := layoutOf(w.Sizes.Format)
+	r := &Reader{Format: w.Sizes.Format, MaxBlock: w.Sizes.TxMax, MaxDatagram: 1514}
+	for off, ntb := range NTBs(block) {
+		if off != sum(lens) {
+			t.Fatalf("NTB at %d, the ones before end at %d", off, sum(lens))
+		}
+		if _, err := r.Read(ntb, func(o, n int) { frames = append(frames, ntb[o:o+n]) }); err != nil {
+			t.Fatalf("NTB at %d: %v", off, err)
+		}
+		lens = append(lens, len(ntb))
+		seqs = append(seqs, get(ntb, 6, 2))
+		if get(ntb, l.blockOff, l.word) != len(ntb) {
+			t.Errorf("NTB at %d: wBlockLength %d, %d bytes", off, get(ntb, l.blockOff, l.word), len(ntb))
+		}
+	}
+	if sum(lens) != len(block) {
+		t.Errorf("NTBs cover %d of the transfer's %d bytes", sum(lens), len(block))
+	}
+	return lens, seqs, frames
+}
+
+func sum(v []int) (s int) {
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
+// fullSizeParams: a device whose dwNtbOutMaxSize is Linux's 16 KiB, so
+// that TxMax is that size exactly, a packet multiple (Negotiate makes it
+// 16385 for a device that takes more, as cdc_ncm does, so that a padded
+// NTB still ends with a short packet).
+func fullSizeParams() NTBParams {
+	p := linuxParams()
+	p.OutMaxSize = 16384
+	return p
+}
+
+// TestWriterChainsFullNTBs: with PerTransfer 3, NTBs that the pad rule
+// pads to TxMax go back to back in one transfer, byte for byte the NTBs
+// one NTB per transfer would have sent (sequence numbers running on); the
+// last follows the pad rule; frames come back in order.
+func TestWriterChainsFullNTBs(t *testing.T) {
+	w := writerFor(t, fullSizeParams(), Options{}, 512)
+	w.PerTransfer = 3
+	if w.Sizes.TxMax != 16384 || w.BlockSize() != 3*16384 {
+		t.Fatalf("TxMax %d, BlockSize %d; want 16384 and three NTBs", w.Sizes.TxMax, w.BlockSize())
+	}
+	const per = 10 // 1514-byte frames an NTB of 16384 bytes holds
+	for _, c := range []struct {
+		name   string
+		frames int
+		split  []int // frames per NTB
+	}{
+		{"three full NTBs, the rest left", 40, []int{per, per, per}},
+		{"two full and a short one", 2*per + 5, []int{per, per, 5}},
+		{"one NTB, not chained", per, []int{per}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fs := chainFrames(c.frames, 1514)
+			block, took, err := w.AppendBlock(7, fs)
+			if err != nil || took != sum(c.split) {
+				t.Fatalf("took %d of %d: %v; want %d", took, len(fs), err, sum(c.split))
+			}
+			var want []byte
+			from := 0
+			for i, n := range c.split {
+				ntb, took, err := w.AppendNTB(uint16(7+i), fs[from:from+n])
+				if err != nil || took != n {
+					t.Fatalf("AppendNTB of NTB %d: took %d of %d: %v", i, took, n, err)
+				}
+				if i < len(c.split)-1 && len(ntb) != 16384 {
+					t.Fatalf("NTB %d alone: %d bytes; the pad rule should make it 16384", i, len(ntb))
+				}
+				want = append(want, ntb...)
+				from += n
+			}
+			if !bytes.Equal(block, want) {
+				t.Errorf("the transfer (%d bytes) is not the NTBs sent one by one (%d bytes)", len(block), len(want))
+			}
+			lens, _, back := readBlock(t, w, block)
+			if len(lens) != len(c.split) {
+				t.Errorf("a device reads %d NTBs %v, want %d", len(lens), lens, len(c.split))
+			}
+			if len(back) != took {
+				t.Fatalf("%d frames back, %d taken", len(back), took)
+			}
+			for i := range back {
+				if !bytes.Equal(back[i], fs[i]) {
+					t.Fatalf("frame %d differs", i)
+				}
+			}
+		})
+	}
+}
+
+// TestWriterChainsOnlyWhatThePadRuleFills: an NTB goes alone when chaining
+// would change the bytes on the bus or is not allowed: one NTB per
+// transfer, SendZLP (each NTB ends with a ZLP), TxMax not a packet
+// multiple, no packet size known, an NTB ended at the datagram cap (no
+// frame is left to start the next) or one too short to be padded.
+func TestWriterChainsOnlyWhatThePadRuleFills(t *testing.T) {
+	capped := fullSizeParams()
+	capped.OutMaxDatagrams = 4
+	for _, c := range []struct {
+		name   string
+		p      NTBParams
+		opts   Options
+		mps    int
+		per    int
+		frames [][]byte
+		took   int
+	}{
+		{"PerTransfer 1", fullSizeParams(), Options{}, 512, 1, chainFrames(30, 1514), 10},
+		{"PerTransfer 0", fullSizeParams(), Options{}, 512, 0, chainFrames(30, 1514), 10},
+		{"SendZLP", fullSizeParams(), Options{SendZLP: true}, 512, 3, chainFrames(30, 1514), 10},
+		{"a device that takes more than 16 KiB: TxMax 16385", linuxParams(), Options{}, 512, 3, chainFrames(30, 1514), 10},
+		{"TxMax not a packet multiple", fullSizeParams(), Options{}, 1000, 3, chainFrames(30, 1514), 10},
+		{"no packet size", fullSizeParams(), Options{}, 0, 3, chainFrames(30, 1514), 10},
+		{"datagram cap", capped, Options{}, 512, 3, chainFrames(30, 1514), 4},
+		{"too short to pad: 100 frames of 60 bytes fill 40 entries", fullSizeParams(), Options{}, 512, 3, chainFrames(100, 60), 40},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := writerFor(t, c.p, c.opts, c.mps)
+			w.PerTransfer = c.per
+			block, took, err := w.AppendBlock(0, c.frames)
+			if err != nil || took != c.took {
+				t.Fatalf("took %d: %v; want %d", took, err, c.took)
+			}
+			if lens, _, _ := readBlock(t, w, block); len(lens) != 1 {
+				t.Errorf("%d NTBs %v in one transfer, want 1", len(lens), lens)
+			}
+			if c.per <= 1 || c.opts.SendZLP || c.mps == 0 || c.mps == 1000 || c.p.OutMaxSize != 16384 {
+				if w.BlockSize() != w.Sizes.TxMax {
+					t.Errorf("BlockSize %d, want TxMax %d: the writer never chains", w.BlockSize(), w.Sizes.TxMax)
+				}
+			}
+		})
+	}
+}
+
+// TestWriterChainsOnlyWhatTheNextNTBHolds: a frame that an empty NTB
+// would not hold (room taken by a large NDP) does not close the NTB it did
+// not fit: the block goes with what it has.
+func TestWriterChainsOnlyWhatTheNextNTBHolds(t *testing.T) {
+	w := writerFor(t, fullSizeParams(), Options{}, 512)
+	w.PerTransfer = 3
+	w.Sizes.TxMax, w.Sizes.MinTxPkt = 2048, 512
+	fs := [][]byte{testFrame(1000, 1), testFrame(1514, 2), testFrame(1514, 3), testFrame(1514, 4)}
+	block, took, err := w.AppendBlock(0, fs)
+	if err != nil || took != 3 {
+		t.Fatalf("took %d: %v; want 3 (one frame per NTB, three NTBs)", took, err)
+	}
+	if lens, _, back := readBlock(t, w, block); len(lens) != 3 || lens[0] != 2048 || lens[1] != 2048 || len(back) != 3 {
+		t.Errorf("NTBs %v, %d frames; want two of 2048 bytes and a third, 3 frames", lens, len(back))
+	}
+	w.Sizes.TxMaxDgrams = 400 // an NDP of 1612 bytes: no 1514-byte frame fits an empty NTB
+	if _, took, err := w.AppendBlock(0, [][]byte{testFrame(100, 1), testFrame(1514, 2)}); err != nil || took != 1 {
+		t.Errorf("took %d, %v; want 1: the next NTB could not hold the frame", took, err)
+	}
+	w.Sizes.TxMaxDgrams = 40
+	w.Sizes.MinTxPkt = 2048 // an NTB never padded: never chained
+	if _, took, err := w.AppendBlock(0, fs); err != nil || took != 1 {
+		t.Errorf("took %d, %v; want 1: an NTB the pad rule leaves short goes alone", took, err)
+	}
+}

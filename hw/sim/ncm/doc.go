@@ -57,7 +57,8 @@
 //
 // Every bulk OUT transfer must be one NTB of the negotiated format, no
 // longer than dwNtbOutMaxSize (the model ends a transfer at that length:
-// a full-size NTB needs no ZLP, sim.OutLimiter). The reader checks the NTH
+// a full-size NTB needs no ZLP, sim.OutLimiter; a host transfer of full
+// NTBs back to back is read as one transfer each). The reader checks the NTH
 // (signature, header length, block length against the transfer), every NDP
 // (index inside the block and aligned to 4, signature, length, the chain
 // without loops) and every datagram entry (inside the block, not in the

@@ -723,11 +723,6 @@ func TestTransmitViolations(t *testing.T) {
 			le.PutUint16(n[8:], uint16(len(n)))
 			return n // the entries moved with the NDP still point at the datagrams
 		}},
-		{ncm.VTooLong, func(n []byte) []byte {
-			n = append(n, make([]byte, 16385-len(n))...)
-			le.PutUint16(n[8:], uint16(len(n)))
-			return n
-		}},
 	} {
 		t.Run(c.v.String(), func(t *testing.T) {
 			r := newRig(t, ncm.Options{OutMaxDatagrams: 2})
@@ -741,6 +736,38 @@ func TestTransmitViolations(t *testing.T) {
 			}
 		})
 	}
+	// Longer than dwNtbOutMaxSize: a device whose limit is no packet
+	// multiple takes the host's transfer whole and refuses it; one whose
+	// limit is (16384) ends its transfer there, so it reads an NTB cut
+	// short of its wBlockLength, then a 1-byte transfer.
+	tooLong := func(n []byte, size int) []byte {
+		n = append(n, make([]byte, size-len(n))...)
+		le.PutUint16(n[8:], uint16(len(n)))
+		return n
+	}
+	t.Run("ntb_too_long", func(t *testing.T) {
+		r := newRig(t, ncm.Options{OutMaxDatagrams: 2, NtbOutMaxSize: 16000})
+		r.open(t)
+		r.send(t, tooLong(buildNTB16([][]byte{a, b}, 0), 16001))
+		if n := r.m.ViolationCount(ncm.VTooLong); n != 1 {
+			t.Errorf("ntb_too_long counted %d times; all: %v", n, r.m.Violations())
+		}
+		if s := r.m.Stats(); s.TxBadNTBs != 1 || s.TxFrames != 0 || r.peer.Len() != 0 {
+			t.Errorf("a bad NTB reached the wire: %+v", s)
+		}
+	})
+	t.Run("longer than a packet-multiple limit: two transfers", func(t *testing.T) {
+		r := newRig(t, ncm.Options{OutMaxDatagrams: 2})
+		r.open(t)
+		r.send(t, tooLong(buildNTB16([][]byte{a, b}, 0), 16385))
+		v := r.m.Violations()
+		if v[ncm.VBlockLength.String()] != 1 || v[ncm.VShort.String()] != 1 || v[ncm.VTooLong.String()] != 0 {
+			t.Errorf("violations %v; want block_length (16384 of 16385 bytes) and short (the last byte)", v)
+		}
+		if s := r.m.Stats(); s.TxNTBs != 2 || s.TxBadNTBs != 2 || s.TxFrames != 0 || r.peer.Len() != 0 {
+			t.Errorf("stats %+v; want two bad NTBs and nothing on the wire", s)
+		}
+	})
 	t.Run("too many datagrams", func(t *testing.T) {
 		r := newRig(t, ncm.Options{OutMaxDatagrams: 2})
 		r.open(t)
