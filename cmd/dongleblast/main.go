@@ -29,7 +29,8 @@
 //
 // Tuning: -workers (hw/gousb Options.Workers: transfers per endpoint in
 // flight at the OS), -sync (hw/gousb Options.Sync: the older synchronous
-// transfer path), -txurbs / -rxurbs (usbnet's TX_QLEN / RX_QLEN),
+// transfer path), -txurbs / -rxurbs (usbnet's TX_QLEN / RX_QLEN), -ntbs
+// (CDC-NCM: full NTBs per bulk OUT transfer, 1 as Linux submits them),
 // -cpuprofile FILE (pprof, e.g. in /mnt/lab so the host can read it),
 // -trace FILE (runtime/trace: where the goroutines waited, for go tool
 // trace -pprof=sched|sync|syscall),
@@ -77,6 +78,7 @@ import (
 	"dongle/skbuff"
 	"dongle/usbnet"
 	"dongle/usbnet/catalog"
+	"dongle/usbnet/cdcncm"
 )
 
 func main() {
@@ -103,6 +105,7 @@ func main() {
 	rate := fs.Int("rate", 0, "rx, kernrx: host peer send rate in frames/s (0: as fast as usb-net takes them)")
 	ifname := fs.String("if", "", "kernrx: the kernel netdev")
 	nobatch := fs.Bool("nobatch", false, "make usbnet reap one transfer per WaitBatch (no batching, for comparison)")
+	ntbs := fs.Int("ntbs", 0, "CDC-NCM: full NTBs per bulk OUT transfer (cdcncm.Driver.NTBsPerTransfer; 0: the driver's default)")
 	from := fs.String("from", "", "rx, kernrx: send the frames from this local netdev (AF_PACKET; a gadget's gncm0) instead of the host peer; none: count only, another program sends")
 	fs.Parse(os.Args[2:])
 
@@ -124,7 +127,7 @@ func main() {
 		}
 		return
 	}
-	b, err := open(*sel, &usbhw.Options{Workers: *workers, Sync: *syncPath}, *txurbs, *rxurbs, mode == "echo" || mode == "rtt", *nobatch)
+	b, err := open(*sel, &usbhw.Options{Workers: *workers, Sync: *syncPath}, *txurbs, *rxurbs, *ntbs, mode == "echo" || mode == "rtt", *nobatch)
 	if err != nil {
 		fail(err)
 	}
@@ -194,7 +197,7 @@ type blaster struct {
 
 // open binds dongle's driver; keep: hand copies of received frames to
 // b.got (echo), which costs an allocation per frame the rx count must not pay.
-func open(sel string, opts *usbhw.Options, txurbs, rxurbs int, keep, nobatch bool) (*blaster, error) {
+func open(sel string, opts *usbhw.Options, txurbs, rxurbs, ntbs int, keep, nobatch bool) (*blaster, error) {
 	c, err := usbhw.Open()
 	if err != nil {
 		return nil, err
@@ -224,6 +227,9 @@ func open(sel string, opts *usbhw.Options, txurbs, rxurbs int, keep, nobatch boo
 	}
 	if rxurbs > 0 {
 		d.RxURBs = rxurbs
+	}
+	if n, ok := d.Driver.(*cdcncm.Driver); ok && ntbs > 0 {
+		n.NTBsPerTransfer = ntbs
 	}
 	b := &blaster{ctx: c, dev: dev, d: d, net: d.Net, got: make(chan []byte, 64), full: make(chan struct{})}
 	d.Net.AddHandler(guest.EchoEtherType, func(buf *skbuff.Buff) {

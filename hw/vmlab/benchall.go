@@ -299,7 +299,7 @@ tx() { # drv size n round
 		rm -f /tmp/k.txt
 		$D kernrx -if $FAR -from none -n $3 -timeout 60s >/tmp/k.txt 2>&1 &
 		p=$!
-		ready || { kill $p; cell $1 tx $2 $3 $4 0 92 "FAIL kernrx on $FAR not ready in 10 s"; return; }
+		ready || { kill $p; wait $p; cell $1 tx $2 $3 $4 0 92 "FAIL kernrx on $FAR not ready in 10 s"; return; }
 	fi
 	t0=$(ticks)
 	if [ $1 = kernel ]; then
@@ -341,7 +341,7 @@ rx() { # drv size n round
 			$D rx -dev $ID $DARGS -from none -n $3 -size $2 -timeout 60s $(prof rx $2 $4) >/tmp/k.txt 2>&1 &
 		fi
 		p=$!
-		ready 30 || { kill $p; cell $1 rx $2 $3 $4 0 92 "FAIL $1's counter not ready in 30 s: $(echo $(cat /tmp/k.txt))"; return; }
+		ready 300 || { kill $p; wait $p; cell $1 rx $2 $3 $4 0 92 "FAIL $1's counter not ready in 30 s: $(echo $(cat /tmp/k.txt))"; return; }
 		$D send -from $FAR -n $3 -size $2 >/tmp/s.txt 2>&1
 		rc=$?
 		wait $p

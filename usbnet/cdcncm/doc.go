@@ -31,13 +31,17 @@
 //
 // # Transmit
 //
-// Through usbnet's TxAggregator: frames are copied into an NTB the
-// framework owns (NTH, NDP after it sized for the datagram cap, each
-// datagram at the negotiated alignment), sent when the datagram cap is
-// reached, when a frame does not fit, or 400 µs after its first frame.
-// The end of an NTB follows Linux's cdc_ncm_info: an NTB longer than
-// min_tx_pkt is zero-padded to tx_max (the device then takes a full-size
-// NTB, or one ending short), a shorter one that is a packet multiple gets
-// one 0x00 byte; Options.SendZLP sends a ZLP instead (cdc_ncm_zlp_info).
-// wBlockLength is always the transfer's length.
+// Through usbnet's TxAggregator: frames are copied into an NTB in a block
+// the framework owns (NTH, NDP after it sized for the datagram cap, each
+// datagram at the negotiated alignment). The end of an NTB follows
+// Linux's cdc_ncm_info: an NTB longer than min_tx_pkt is zero-padded to
+// tx_max (the device then takes a full-size NTB, or one ending short), a
+// shorter one that is a packet multiple gets one 0x00 byte;
+// Options.SendZLP sends a ZLP instead (cdc_ncm_zlp_info). wBlockLength is
+// the NTB's length. An NTB padded to a tx_max that is the device's
+// dwNtbOutMaxSize ends without a short packet, so the next NTB may follow
+// it in the same transfer, as it would on the bus anyway (Writer; up to
+// NTBsPerTransfer). The block goes when the datagram cap is reached, when
+// a frame fits neither the NTB nor a next one in the block, or 400 µs
+// (Options.TxTimer) after its first frame.
 package cdcncm

@@ -22,8 +22,8 @@ type Driver struct {
 	// (0: DefaultCopyBreak; -1: share every datagram).
 	CopyBreak int
 	// NTBsPerTransfer is the most full NTBs one bulk OUT transfer
-	// carries (0: DefaultNTBsPerTransfer; 1: one each, as Linux sends
-	// them). See Writer.
+	// carries (0: DefaultNTBsPerTransfer; 1: one each, as Linux submits
+	// them; the bus sees the same bytes either way). See Writer.
 	NTBsPerTransfer int
 }
 

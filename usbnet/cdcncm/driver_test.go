@@ -313,6 +313,38 @@ func TestTransmitChainsFullNTBs(t *testing.T) {
 	if f.zlps != 0 || st.TxErrors.Load()+st.TxDropped.Load() != 0 {
 		t.Errorf("%d ZLPs, %d errors, %d dropped", f.zlps, st.TxErrors.Load(), st.TxDropped.Load())
 	}
+	if c.Datagrams.Load() != 90 || c.Overhead.Load() != 9*16384-90*1514 {
+		t.Errorf("datagrams %d, overhead %d; want 90 and %d", c.Datagrams.Load(), c.Overhead.Load(), 9*16384-90*1514)
+	}
+}
+
+// TestTxAggLimitsChainOnlyWhereTheBusIsTheSame: the block is three NTBs
+// where full NTBs end without a short packet, one where they do not
+// (dwNtbOutMaxSize above 16384: TxMax 16385) or where a ZLP follows them,
+// and never more than MaxBlock.
+func TestTxAggLimitsChainOnlyWhereTheBusIsTheSame(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		outMax uint32
+		drv    *Driver
+		want   int
+	}{
+		{"16 KiB device", 16384, New(), 3 * 16384},
+		{"one per transfer", 16384, &Driver{NTBsPerTransfer: 1}, 16384},
+		{"ten asked: what 64 KiB holds", 16384, &Driver{NTBsPerTransfer: 10}, 3 * 16384},
+		{"32 KiB device, TxMax 16385", 32768, New(), 16385},
+		{"32 KiB device, TxMax 32768 asked", 32768, &Driver{Options: Options{TxMax: 32768}}, 32768},
+		{"SendZLP", 16384, &Driver{Options: Options{SendZLP: true}}, 16384},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeNCM()
+			f.params.OutMaxSize = c.outMax
+			r := newRig(t, f, c.drv, true)
+			if got := c.drv.TxAggLimits(r.d).Size; got != c.want {
+				t.Errorf("block %d bytes, want %d", got, c.want)
+			}
+		})
+	}
 }
 
 // TestTransmitZLPMode: with SendZLP, an NTB on a packet boundary is

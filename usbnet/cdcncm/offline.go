@@ -114,8 +114,9 @@ func (*Driver) UnframeTx(c *usbnet.Capture, p []byte, length int, emit usbnet.Em
 // A transfer carries several when NTBs of exactly the maximum size go
 // back to back with no short packet between them (Writer); what follows
 // the last is ignored, as a device does (a pad byte after wBlockLength,
-// say). A wBlockLength of 0 (ended by a short packet) or past the end
-// takes the rest of the transfer.
+// say). A wBlockLength of 0 (ended by a short packet), past the end or
+// too short for the headers takes the rest of the transfer (the Reader
+// then says what is wrong with it).
 func NTBs(p []byte) iter.Seq2[int, []byte] {
 	return func(yield func(int, []byte) bool) {
 		for off := 0; off < len(p); {
@@ -126,7 +127,7 @@ func NTBs(p []byte) iter.Seq2[int, []byte] {
 			}
 			block := len(q)
 			if len(q) >= l.blockOff+l.word {
-				if b := get(q, l.blockOff, l.word); b > 0 && b < len(q) {
+				if b := get(q, l.blockOff, l.word); b >= l.nthLen+l.ndpMin && b < len(q) {
 					block = b
 				}
 			}

@@ -74,7 +74,19 @@ func (r *ntbOversize) Observe(e *usbnet.Event) {
 		if e.In() {
 			limit = r.inMax
 		}
-		n := max(e.Length, blockLength(e.Data))
+		// Each NTB of the transfer (a host may send full ones back to
+		// back: Writer), by its length or its NTH's block length; the
+		// last one runs to the transfer's end (whatever follows it is
+		// its), unless the capture cut the transfer right where a
+		// full-size NTB may be followed by more.
+		n, last, lastBlock := 0, 0, 0
+		for off, ntb := range NTBs(e.Data) {
+			bl := blockLength(ntb)
+			n, last, lastBlock = max(n, len(ntb), bl), off, bl
+		}
+		if rest := e.Length - last; len(e.Data) >= e.Length || lastBlock != limit || rest <= limit {
+			n = max(n, rest)
+		}
 		if limit <= 0 || n <= limit {
 			return
 		}

@@ -2,6 +2,7 @@ package cdcncm
 
 import (
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,5 +70,29 @@ func TestNTBOversizeByBlockLength(t *testing.T) {
 	}
 	if got := oversizeRun(t, 4096, 4096, nth16(2, 0x82, 11, 9000)); got != nil {
 		t.Errorf("an 11-byte transfer (no whole NTH) cites %v", got)
+	}
+}
+
+// TestNTBOversizeChained: full NTBs back to back in one bulk OUT transfer
+// (Writer) are measured one by one, not by the transfer; a chained NTB
+// whose NTH declares more than dwNtbOutMaxSize is cited.
+func TestNTBOversizeChained(t *testing.T) {
+	w := writerFor(t, fullSizeParams(), Options{}, 512)
+	w.PerTransfer = 3
+	block, took, err := w.AppendBlock(0, chainFrames(30, 1514))
+	if err != nil || took != 30 || len(block) != 3*16384 {
+		t.Fatalf("took %d, %d bytes: %v", took, len(block), err)
+	}
+	ev := func(rec int, p []byte) usbnet.Event {
+		return usbnet.Event{Kind: usbnet.EventTransfer, Record: rec, Xfer: hw.XferBulk, Endpoint: 0x02, Length: len(p), Data: p}
+	}
+	bad := slices.Clone(block)
+	binary.LittleEndian.PutUint16(bad[16384+8:], 16385) // the second NTH
+	cut := ev(4, block[:100])                           // a capture that kept 100 bytes: the first NTH, full size, then unknown
+	cut.Length = len(block)
+	short := ev(5, nth16(5, 0x02, 100, 4000).Data) // a cut NTB of 4000 bytes in a transfer of 20000
+	short.Length = 20000
+	if got := oversizeRun(t, 16384, 16384, ev(2, block), ev(3, bad), cut, short); !slices.Equal(got, []int{3, 5}) {
+		t.Errorf("cites %v, want [3 5]: the chained transfer is fine, cut or not; the NTB declaring 16385 bytes is not, nor a transfer longer than its one short NTB", got)
 	}
 }

@@ -16,7 +16,7 @@ var ErrTxFrame = errors.New("frame size outside the NCM datagram limits")
 // TxCounters are cdc_ncm's TX statistics (ethtool -S), atomic for diag.
 type TxCounters struct {
 	NTBs      atomic.Uint64 // tx_ntbs
-	Transfers atomic.Uint64 // bulk OUT transfers (more than one NTB each: Writer)
+	Transfers atomic.Uint64 // bulk OUT transfers (one or more NTBs each: Writer)
 	Datagrams atomic.Uint64
 	Overhead  atomic.Uint64 // tx_overhead: NTB bytes that are not frames
 	Padded    atomic.Uint64 // NTBs padded to the NTB size
@@ -67,7 +67,10 @@ type txState struct {
 // anyway (it is longer than MinTxPkt), TxMax is a packet multiple, and no
 // ZLP ends NTBs (SendZLP): the bytes on the bus are the same, and what
 // changes is one submission and one completion per PerTransfer NTBs,
-// which is what a userspace driver pays for in system calls.
+// which is what a userspace driver pays for in system calls. The timing
+// changes too: a full NTB waits for the rest of its block, but never
+// longer than the timer lets the block's first frame wait (TxTimer), so
+// it matters only at rates that fill an NTB within that time.
 type Writer struct {
 	Sizes   Sizes
 	SendZLP bool
@@ -77,18 +80,22 @@ type Writer struct {
 	PerTransfer int
 }
 
-// chains says whether w may put several NTBs in one transfer at all.
-func (w *Writer) chains() bool {
-	return w.PerTransfer > 1 && !w.SendZLP && w.MaxPacket > 0 && w.Sizes.TxMax%w.MaxPacket == 0
+// MaxBlock bounds a transfer of chained NTBs: with skbuff's headroom and
+// the framework's pad byte it fits skbuff's largest size class (and the
+// 64 KiB a device model assembles).
+const MaxBlock = 65536 - skbuff.Pad - 1
+
+// perTransfer is how many NTBs one transfer may carry: PerTransfer,
+// within MaxBlock, and 1 unless chaining leaves the bus unchanged.
+func (w *Writer) perTransfer() int {
+	if w.PerTransfer < 2 || w.SendZLP || w.MaxPacket <= 0 || w.Sizes.TxMax <= 0 || w.Sizes.TxMax%w.MaxPacket != 0 {
+		return 1
+	}
+	return max(min(w.PerTransfer, MaxBlock/w.Sizes.TxMax), 1)
 }
 
 // BlockSize is the largest transfer w builds.
-func (w *Writer) BlockSize() int {
-	if w.chains() {
-		return w.PerTransfer * w.Sizes.TxMax
-	}
-	return w.Sizes.TxMax
-}
+func (w *Writer) BlockSize() int { return w.perTransfer() * w.Sizes.TxMax }
 
 // begin starts an NTB at b's end (an empty b: a new block).
 func (w *Writer) begin(b *skbuff.Buff, t *txState) {
@@ -145,7 +152,7 @@ func (w *Writer) next(b *skbuff.Buff, t *txState, size int) (how, dgrams int, ok
 	z := &w.Sizes
 	l := layoutOf(z.Format)
 	empty := alignTo(alignUp(l.nthLen, z.TxNDPAlign)+ndpSize(l, z.TxMaxDgrams), z.TxDivisor, z.TxRemainder)
-	if !w.chains() || t.ntbs+1 >= w.PerTransfer || t.n == 0 || b.Len()-t.start <= z.MinTxPkt || empty+size > z.TxMax {
+	if t.ntbs+1 >= w.perTransfer() || t.n == 0 || b.Len()-t.start <= z.MinTxPkt || empty+size > z.TxMax {
 		return 0, 0, false
 	}
 	how, dgrams = w.end(b, t), t.n
@@ -247,8 +254,7 @@ func (dr *Driver) writer(d *usbnet.Dev, st *state) Writer {
 }
 
 // DefaultNTBsPerTransfer is how many full NTBs one bulk OUT transfer
-// carries at most (Writer): three 16 KiB NTBs and the framework's pad
-// byte fit skbuff's 64 KiB size class.
+// carries at most (Writer): three of Linux's 16 KiB fit MaxBlock.
 const DefaultNTBsPerTransfer = 3
 
 // TxAggLimits implements usbnet.TxAggregator: blocks of the negotiated

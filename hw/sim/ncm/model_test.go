@@ -738,8 +738,9 @@ func TestTransmitViolations(t *testing.T) {
 	}
 	// Longer than dwNtbOutMaxSize: a device whose limit is no packet
 	// multiple takes the host's transfer whole and refuses it; one whose
-	// limit is (16384) ends its transfer there, so it reads an NTB cut
-	// short of its wBlockLength, then a 1-byte transfer.
+	// limit is (16384) ends its transfer there, so it reads an NTB that
+	// declares more than it may be and that the transfer cut short, then
+	// a 1-byte transfer.
 	tooLong := func(n []byte, size int) []byte {
 		n = append(n, make([]byte, size-len(n))...)
 		le.PutUint16(n[8:], uint16(len(n)))
@@ -761,8 +762,8 @@ func TestTransmitViolations(t *testing.T) {
 		r.open(t)
 		r.send(t, tooLong(buildNTB16([][]byte{a, b}, 0), 16385))
 		v := r.m.Violations()
-		if v[ncm.VBlockLength.String()] != 1 || v[ncm.VShort.String()] != 1 || v[ncm.VTooLong.String()] != 0 {
-			t.Errorf("violations %v; want block_length (16384 of 16385 bytes) and short (the last byte)", v)
+		if v[ncm.VBlockLength.String()] != 1 || v[ncm.VShort.String()] != 1 || v[ncm.VTooLong.String()] != 1 {
+			t.Errorf("violations %v; want ntb_too_long and block_length (16385 declared, 16384 came) and short (the last byte)", v)
 		}
 		if s := r.m.Stats(); s.TxNTBs != 2 || s.TxBadNTBs != 2 || s.TxFrames != 0 || r.peer.Len() != 0 {
 			t.Errorf("stats %+v; want two bad NTBs and nothing on the wire", s)

@@ -11,7 +11,7 @@ const (
 	VNTHSignature                       // NTH signature is not the negotiated format's
 	VHeaderLength                       // wHeaderLength is not the NTH size
 	VBlockLength                        // block length differs from the transfer's
-	VTooLong                            // transfer longer than dwNtbOutMaxSize
+	VTooLong                            // transfer, or the block its NTH declares, longer than dwNtbOutMaxSize
 	VNDPIndex                           // NDP index inside the NTH or past the block
 	VNDPAlignment                       // NDP index not a multiple of wNdpOutAlignment
 	VNDPSignature                       // NDP signature wrong (or a CRC one: CRC mode is off)
@@ -98,8 +98,8 @@ func (r *reader) check(ntb []byte, lim *limits, v *[numViolations]bool) (ok bool
 	r.used, r.frames, r.ndps = r.used[:0], r.frames[:0], r.ndps[:0]
 	bad := func(x Violation) { v[x], ok = true, false }
 	ok = true
-	if len(ntb) > lim.outMax {
-		bad(VTooLong)
+	if len(ntb) > lim.outMax || len(ntb) >= l.nthLen && get(ntb, l.blockOff, l.word) > lim.outMax {
+		bad(VTooLong) // the transfer, or the block its NTH declares
 	}
 	if len(ntb) < l.nthLen {
 		bad(VShort)
