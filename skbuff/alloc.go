@@ -112,14 +112,7 @@ func getBuff() *Buff {
 // Alloc returns an empty buffer with Pad bytes of headroom and room for
 // size bytes after it (dev_alloc_skb). Its memory comes from a pool and is
 // zeroed; Len is 0. It panics if size is negative.
-func Alloc(size int) *Buff {
-	if size < 0 {
-		misuse(nil, "Alloc", "negative size %d", size)
-	}
-	b := AllocRaw(Pad + size)
-	b.data, b.tail = Pad, Pad
-	return b
-}
+func Alloc(size int) *Buff { return allocPadded("Alloc", size, true) }
 
 // AllocRaw returns an empty buffer with room for size bytes and no headroom
 // (alloc_skb), its memory zeroed. It panics if size is negative.
@@ -139,11 +132,17 @@ func AllocRaw(size int) *Buff {
 // device writes n bytes, Trim cuts the rest) and an aggregate that its
 // writer fills field by field, padding included (an NTB of 16 KiB).
 // It panics if size is negative.
-func AllocUninit(size int) *Buff {
+func AllocUninit(size int) *Buff { return allocPadded("AllocUninit", size, false) }
+
+// allocPadded is Alloc (zero) and AllocUninit, named by fn for misuse.
+func allocPadded(fn string, size int, zero bool) *Buff {
 	if size < 0 {
-		misuse(nil, "AllocUninit", "negative size %d", size)
+		misuse(nil, fn, "negative size %d", size)
 	}
 	b := allocRaw(Pad + size)
+	if zero {
+		clear(b.c.mem[:Pad+size])
+	}
 	b.data, b.tail = Pad, Pad
 	return b
 }

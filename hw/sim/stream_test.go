@@ -35,7 +35,15 @@ func newStream(t *testing.T, mps int, take func([]byte, bool) int) (*streamModel
 	m := &streamModel{take: take}
 	m.Static = &sim.Static{Device: bulkDeviceDesc, Configs: [][]byte{bulkConfig(mps)},
 		OutFunc: func(uint8, []byte) { t.Error("Out called on a streaming model") }}
-	d := sim.New(m, hw.Info{Bus: 1, Address: 4, Backend: "sim:stream"})
+	out, d := openOut(t, m, "sim:stream")
+	return m, out, d
+}
+
+// openOut is m on a device with interface 0 claimed and its bulk OUT
+// endpoint open, all closed at the test's end.
+func openOut(t *testing.T, m sim.Model, backend string) (hw.Endpoint, *sim.Device) {
+	t.Helper()
+	d := sim.New(m, hw.Info{Bus: 1, Address: 4, Backend: backend})
 	if err := d.Claim(0); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +52,7 @@ func newStream(t *testing.T, mps int, take func([]byte, bool) int) (*streamModel
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { out.Close(); d.Release(0); d.Close() })
-	return m, out, d
+	return out, d
 }
 
 func send(t *testing.T, ep hw.Endpoint, p []byte) {
@@ -186,15 +194,7 @@ func TestOutLimitSplitsLongTransfers(t *testing.T) {
 		m := &limitModel{lim: lim}
 		m.Static = &sim.Static{Device: bulkDeviceDesc, Configs: [][]byte{bulkConfig(mps)},
 			OutFunc: func(_ uint8, p []byte) { m.got = append(m.got, append([]byte{}, p...)) }}
-		d := sim.New(m, hw.Info{Bus: 1, Address: 4, Backend: "sim:limit"})
-		if err := d.Claim(0); err != nil {
-			t.Fatal(err)
-		}
-		out, err := d.OpenEndpoint(epOut)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { out.Close(); d.Release(0); d.Close() }()
+		out, _ := openOut(t, m, "sim:limit")
 		for _, p := range sends {
 			send(t, out, p)
 		}

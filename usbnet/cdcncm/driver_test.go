@@ -234,15 +234,7 @@ func TestTransmit(t *testing.T) {
 	if st.TxBytes.Load() != bytesSent || st.TxErrors.Load()+st.TxDropped.Load() != 0 {
 		t.Errorf("tx_bytes %d want %d, errors %d dropped %d", st.TxBytes.Load(), bytesSent, st.TxErrors.Load(), st.TxDropped.Load())
 	}
-	got := r.sentFrames(t)
-	if len(got) != len(want) {
-		t.Fatalf("%d frames in the NTBs, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if !bytes.Equal(got[i], want[i]) {
-			t.Errorf("frame %d differs", i)
-		}
-	}
+	r.expectSent(t, want)
 	for i, ntb := range f.ntbs() {
 		z := priv(r.d).sizes
 		if len(ntb) > z.TxMax || len(ntb) > z.MinTxPkt && len(ntb) != z.TxMax || len(ntb)%512 == 0 {
@@ -290,15 +282,7 @@ func TestTransmitChainsFullNTBs(t *testing.T) {
 	}
 	st := r.d.Net.Stats()
 	waitFor(t, "90 frames sent", func() bool { return st.TxPackets.Load() == 90 })
-	got := r.sentFrames(t)
-	if len(got) != len(want) {
-		t.Fatalf("%d frames in the NTBs, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if !bytes.Equal(got[i], want[i]) {
-			t.Fatalf("frame %d differs", i)
-		}
-	}
+	r.expectSent(t, want)
 	ntbs := f.ntbs()
 	for i, ntb := range ntbs {
 		if len(ntb) != 16384 {

@@ -290,6 +290,20 @@ func (r *rig) send(t testing.TB, f []byte) {
 	}
 }
 
+// expectSent: the device got exactly want, in order.
+func (r *rig) expectSent(t testing.TB, want [][]byte) {
+	t.Helper()
+	got := r.sentFrames(t)
+	if len(got) != len(want) {
+		t.Fatalf("%d frames in the NTBs, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+}
+
 // sentFrames reads every NTB the device got back into frames, with the
 // device-side Reader and the negotiated format.
 func (r *rig) sentFrames(t testing.TB) [][]byte {
