@@ -352,8 +352,9 @@ func TestTransmitRefused(t *testing.T) {
 	r.d.Net.MaxMTU = 9000
 	r.send(t, ethFrame(r.d.Net.HardwareAddr(), 1515, 1))
 	r.send(t, ethFrame(r.d.Net.HardwareAddr(), 100, 2))
+	r.send(t, ethFrame(r.d.Net.HardwareAddr(), 200, 3))
 	st := r.d.Net.Stats()
-	waitFor(t, "sent", func() bool { return st.TxPackets.Load() == 1 })
+	waitFor(t, "sent", func() bool { return st.TxPackets.Load() == 2 })
 	if st.TxDropped.Load() != 1 || priv(r.d).txc.Refused.Load() != 1 {
 		t.Errorf("dropped %d refused %d", st.TxDropped.Load(), priv(r.d).txc.Refused.Load())
 	}

@@ -250,6 +250,10 @@ func TestNTBs(t *testing.T) {
 	w32 := writerFor(t, fullSizeParams(), Options{PreferNTB32: true}, 512)
 	c32, _, _ := w32.AppendNTB(2, [][]byte{testFrame(300, 3)})
 	cat := func(p ...[]byte) []byte { return bytes.Join(p, nil) }
+	minNTB := make([]byte, 28)
+	copy(minNTB, "NCMH\x0c\x00\x00\x00\x1c\x00\x0c\x00NCM0\x10\x00")
+	shortNTB := slices.Clone(minNTB[:27])
+	shortNTB[8] = 27
 	zeroLen := slices.Clone(a)
 	zeroLen[8], zeroLen[9] = 0, 0
 	for _, c := range []struct {
@@ -263,6 +267,10 @@ func TestNTBs(t *testing.T) {
 		{"no NTH after the first", cat(a, []byte("NCMX....")), []int{0, len(a)}},
 		{"wBlockLength 0: the rest", cat(zeroLen, b), []int{0, len(a) + len(b)}},
 		{"not an NTB", []byte("hello"), []int{0, 5}},
+		{"an NTH's first 8 bytes", []byte("NCMH\x0c\x00\x00\x00"), []int{0, 8}},
+		{"a signature alone after the last", cat(a, []byte("NCMH")), []int{0, len(a), len(a), 4}},
+		{"a block of exactly the headers (NTH 12, NDP 16)", cat(minNTB, b), []int{0, 28, 28, len(b)}},
+		{"a block one byte short of them", cat(shortNTB, b), []int{0, 27 + len(b)}},
 		{"empty", nil, nil},
 	} {
 		var got []int

@@ -369,12 +369,54 @@ func TestWriterChainsOnlyWhatTheNextNTBHolds(t *testing.T) {
 		t.Errorf("NTBs %v, %d frames; want two of 2048 bytes and a third, 3 frames", lens, len(back))
 	}
 	w.Sizes.TxMaxDgrams = 400 // an NDP of 1612 bytes: no 1514-byte frame fits an empty NTB
-	if _, took, err := w.AppendBlock(0, [][]byte{testFrame(100, 1), testFrame(1514, 2)}); err != nil || took != 1 {
-		t.Errorf("took %d, %v; want 1: the next NTB could not hold the frame", took, err)
+	w.Sizes.MinTxPkt = 1612
+	if block, took, err := w.AppendBlock(0, [][]byte{testFrame(100, 1), testFrame(1514, 2)}); err != nil || took != 1 || ntbCount(block) != 1 {
+		t.Errorf("took %d into %d NTBs, %v; want 1 into 1: the next NTB could not hold the frame", took, ntbCount(block), err)
 	}
 	w.Sizes.TxMaxDgrams = 40
 	w.Sizes.MinTxPkt = 2048 // an NTB never padded: never chained
 	if _, took, err := w.AppendBlock(0, fs); err != nil || took != 1 {
 		t.Errorf("took %d, %v; want 1: an NTB the pad rule leaves short goes alone", took, err)
+	}
+}
+
+func ntbCount(block []byte) (n int) {
+	for range NTBs(block) {
+		n++
+	}
+	return n
+}
+
+// TestWriterChainEdges: the bounds of chaining, one byte each side. Two
+// NTBs per transfer chain (PerTransfer 2); an NTB of exactly MinTxPkt is
+// not padded, so it is not chained, neither first nor second in a block;
+// a frame that fills an empty NTB exactly starts the next one.
+func TestWriterChainEdges(t *testing.T) {
+	w := writerFor(t, fullSizeParams(), Options{}, 512)
+	w.PerTransfer = 2
+	if block, took, err := w.AppendBlock(0, chainFrames(30, 1514)); err != nil || took != 20 || ntbCount(block) != 2 || len(block) != 2*16384 {
+		t.Errorf("PerTransfer 2: took %d into %d NTBs (%d bytes), %v; want 20 into 2", took, ntbCount(block), len(block), err)
+	}
+	// NTBs of 2048 bytes (a multiple of MaxPacket 512): an empty one
+	// takes its first datagram at 186 (NTH 12, NDP for 40 datagrams 172,
+	// and 2 to the remainder that 4-aligns what follows the Ethernet
+	// header).
+	w.PerTransfer = 3
+	w.Sizes.TxMax, w.Sizes.MinTxPkt, w.Sizes.MaxDatagram = 2048, 512, 2000
+	fs := [][]byte{testFrame(1600, 1), testFrame(326, 2), testFrame(1600, 3)}
+	// 186+1600 = 1786: the 326 does not fit, the NTB is chained; the
+	// second is 186+326 = 512 = MinTxPkt when the last does not fit: the
+	// block goes with two NTBs.
+	// (The last NTB, 512 bytes, a packet multiple, gets the pad rule's
+	// byte.)
+	if block, took, err := w.AppendBlock(0, fs); err != nil || took != 2 || ntbCount(block) != 2 || len(block) != 2048+513 {
+		t.Errorf("an NTB of exactly MinTxPkt: took %d into %d NTBs (%d bytes), %v; want 2 frames, 2 NTBs, 2561 bytes", took, ntbCount(block), len(block), err)
+	}
+	if block, took, err := w.AppendBlock(0, fs[1:]); err != nil || took != 1 || ntbCount(block) != 1 {
+		t.Errorf("a first NTB of exactly MinTxPkt: took %d into %d NTBs, %v; want 1 into 1", took, ntbCount(block), err)
+	}
+	exact := testFrame(2048-186, 4) // fills an empty NTB to the byte
+	if block, took, err := w.AppendBlock(0, [][]byte{testFrame(1000, 5), exact}); err != nil || took != 2 || ntbCount(block) != 2 || len(block) != 2*2048 {
+		t.Errorf("a frame that fills the next NTB exactly: took %d into %d NTBs (%d bytes), %v; want 2 into 2, 4096 bytes", took, ntbCount(block), len(block), err)
 	}
 }
