@@ -150,8 +150,7 @@ func NTBs(p []byte) iter.Seq2[int, []byte] {
 // edges then make single-frame NTBs a multiple of wMaxPacketSize.
 func (*Driver) TxHeaderLen() int {
 	z, _ := Negotiate(NTBParams{Length: ntbParamsLength, FormatsSupported: FormatsNTB16, InMaxSize: NTBDefaultSize, OutMaxSize: NTBDefaultSize}, MinDatagramSize, 0, Options{})
-	l := layoutOf(z.Format)
-	return alignTo(alignUp(l.nthLen, z.TxNDPAlign)+ndpSize(l, z.TxMaxDgrams), z.TxDivisor, z.TxRemainder)
+	return z.firstDatagram()
 }
 
 var requestNames = map[uint8]string{

@@ -150,8 +150,7 @@ func (w *Writer) add(b *skbuff.Buff, t *txState, f []byte) (full bool, err error
 // returns what end did and the closed NTB's datagrams.
 func (w *Writer) next(b *skbuff.Buff, t *txState, size int) (how, dgrams int, ok bool) {
 	z := &w.Sizes
-	l := layoutOf(z.Format)
-	empty := alignTo(alignUp(l.nthLen, z.TxNDPAlign)+ndpSize(l, z.TxMaxDgrams), z.TxDivisor, z.TxRemainder)
+	empty := z.firstDatagram()
 	if t.ntbs+1 >= w.perTransfer() || t.n == 0 || b.Len()-t.start <= z.MinTxPkt || empty+size > z.TxMax {
 		return 0, 0, false
 	}
@@ -184,12 +183,12 @@ func (w *Writer) end(b *skbuff.Buff, t *txState) int {
 
 // appendFrame adds frame f to block b as the driver's TX path does: to the
 // NTB being filled or, when f does not fit there and that NTB may be
-// chained (next), to a new NTB after it; ended, if not nil, is told of
+// chained (next), to a new NTB after it; c, if not nil, counts
 // the NTB closed. full: the block must go now (an NTB at its datagram
 // cap is not chained: the next NTB would begin empty, and an NTB with no
 // datagram is not one the spec allows). usbnet.ErrTxAggFull: f did not
 // fit and the block must go first (f is not in it).
-func (w *Writer) appendFrame(b *skbuff.Buff, t *txState, f []byte, ended func(how, n int)) (full bool, err error) {
+func (w *Writer) appendFrame(b *skbuff.Buff, t *txState, f []byte, c *TxCounters) (full bool, err error) {
 	full, err = w.add(b, t, f)
 	if !errors.Is(err, usbnet.ErrTxAggFull) {
 		return full, err
@@ -198,8 +197,8 @@ func (w *Writer) appendFrame(b *skbuff.Buff, t *txState, f []byte, ended func(ho
 	if !ok {
 		return false, err
 	}
-	if ended != nil {
-		ended(how, n)
+	if c != nil {
+		c.ended(how, n)
 	}
 	return w.add(b, t, f)
 }
@@ -281,7 +280,7 @@ func (dr *Driver) TxAggBegin(d *usbnet.Dev, agg *skbuff.Buff) {
 func (dr *Driver) TxAggAdd(d *usbnet.Dev, agg, frame *skbuff.Buff) (bool, error) {
 	st := priv(d)
 	w := dr.writer(d, st)
-	full, err := w.appendFrame(agg, &st.tx, frame.Data(), st.txc.ended)
+	full, err := w.appendFrame(agg, &st.tx, frame.Data(), &st.txc)
 	if err == ErrTxFrame {
 		st.txc.Refused.Add(1)
 	}
@@ -309,4 +308,12 @@ func (c *TxCounters) ended(how, n int) {
 	}
 	c.NTBs.Add(1)
 	c.Datagrams.Add(uint64(n))
+}
+
+// firstDatagram is where an empty NTB built with z takes its first
+// datagram: after the NTH and an NDP sized for the datagram cap, at the
+// payload alignment.
+func (z *Sizes) firstDatagram() int {
+	l := layoutOf(z.Format)
+	return alignTo(alignUp(l.nthLen, z.TxNDPAlign)+ndpSize(l, z.TxMaxDgrams), z.TxDivisor, z.TxRemainder)
 }
