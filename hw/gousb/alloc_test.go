@@ -40,7 +40,7 @@ func openFakeOut(tb testing.TB, workers int, sync bool) (*Endpoint, func()) {
 }
 
 // TestSubmitWaitAllocs proves this package's per-transfer path (Submit,
-// the hand-off to the OS, the reaper or worker, Wait) allocates nothing once
+// the hand-off to the OS, the completion or worker, Wait) allocates nothing once
 // the ring has grown, on both paths. The fake seam allocates nothing
 // itself; on the real default path libusbXfers adds none either (C
 // transfers and buffers are allocated at OpenEndpoint), while gousb's

@@ -1,37 +1,37 @@
 package gousb
 
 // asyncPath is the default transfer path: Workers persistent asynchronous
-// transfers (xfers) per endpoint, started by Submit itself and completed by
-// one reaper goroutine:
+// transfers (xfers) per endpoint, started by Submit itself and completed on
+// the backend's event thread:
 //
 //	Submit ─► startLocked: ring[next] ─► free xfer k ─► submit(k)   (e.mu held:
 //	                                                                 bus order ==
-//	reaper: reap ─► [(k, n, err) ...] ─► completeLocked(ring index   submission order)
-//	        of k) ─► k free ─► startLocked (the queued ones)
+//	event thread: complete(k, n, err) ─► completeLocked(ring index   submission order)
+//	              of k) ─► k free ─► startLocked (the queued ones)
 //
 // The OS may report completions in any order (cancellation in particular);
 // carried maps each busy xfer back to its ring index and Wait restores
-// submission order. There is no goroutine hand-off on submit and no
-// per-transfer timeout (libusb would arm a timer and read the clock for
-// every one): Cancel cancels the busy xfers instead.
+// submission order. There is no goroutine of the endpoint's own, no
+// goroutine hand-off on submit and no per-transfer timeout (libusb would
+// arm a timer and read the clock for every one): Cancel cancels the busy
+// xfers instead.
 type asyncPath struct {
 	e       *Endpoint
 	x       xfers
-	carried []uint     // ring index of the hw.Transfer xfer k carries
-	busy    []bool     // xfer k is submitted and not yet reaped
-	free    []int      // idle xfers (a stack)
-	done    []xferDone // the reaper's batch buffer
+	carried []uint // ring index of the hw.Transfer xfer k carries
+	busy    []bool // xfer k is submitted and not yet completed
+	free    []int  // idle xfers (a stack)
 }
 
-func (e *Endpoint) startAsync(x xfers, n int) {
-	a := &asyncPath{e: e, x: x, carried: make([]uint, n), busy: make([]bool, n),
-		free: make([]int, 0, n), done: make([]xferDone, n)}
+// newAsync makes e's asynchronous path for n xfers; the caller sets x
+// (whose done is complete) before the first Submit.
+func (e *Endpoint) newAsync(n int) *asyncPath {
+	a := &asyncPath{e: e, carried: make([]uint, n), busy: make([]bool, n), free: make([]int, 0, n)}
 	for k := n - 1; k >= 0; k-- {
 		a.free = append(a.free, k)
 	}
 	e.async = a
-	e.wg.Add(1)
-	go a.reaper()
+	return a
 }
 
 // startLocked hands queued transfers to idle xfers, oldest first. A failed
@@ -59,21 +59,18 @@ func (a *asyncPath) cancelLocked() {
 	}
 }
 
-func (a *asyncPath) reaper() {
+// complete is xfers' done: xfer d.i finished. It records the outcome and
+// gives the xfer to the next queued transfer, if any.
+func (a *asyncPath) complete(d xferDone) {
 	e := a.e
-	defer e.wg.Done()
-	for {
-		n, ok := a.x.reap(a.done)
-		if !ok {
-			return
-		}
-		e.mu.Lock()
-		for _, d := range a.done[:n] {
-			a.busy[d.i] = false
-			a.free = append(a.free, d.i)
-			e.completeLocked(a.carried[d.i], d.n, d.err)
-		}
-		a.startLocked()
+	e.mu.Lock()
+	if !a.busy[d.i] {
 		e.mu.Unlock()
+		panic("gousb: " + e.name + ": a completion for an idle transfer")
 	}
+	a.busy[d.i] = false
+	a.free = append(a.free, d.i)
+	e.completeLocked(a.carried[d.i], d.n, d.err)
+	a.startLocked()
+	e.mu.Unlock()
 }

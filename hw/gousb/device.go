@@ -219,11 +219,12 @@ func (d *Device) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
 		}
 		e.startSync(p, d.opts.Workers)
 	} else {
-		x, err := d.h.xfers(iface, alt, desc, d.opts.Workers)
+		a := e.newAsync(d.opts.Workers)
+		x, err := d.h.xfers(iface, alt, desc, d.opts.Workers, a.complete)
 		if err != nil {
 			return nil, wrap(obj, err)
 		}
-		e.startAsync(x, d.opts.Workers)
+		a.x = x
 	}
 	d.eps[addr] = e
 	return e, nil

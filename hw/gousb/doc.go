@@ -42,21 +42,23 @@
 // default path (xfer.go, async.go) does neither: every endpoint owns
 // Options.Workers persistent libusb_transfers with C buffers (data is
 // copied in and out, so C never holds a Go pointer), submits them with
-// timeout 0 (cancellation is libusb_cancel_transfer), and a C callback on
-// gousb's event thread appends each finished transfer to a per-endpoint
-// queue that the endpoint's reaper drains in one cgo call per batch. Submit
-// holds the endpoint's lock across libusb_submit_transfer, so bus order is
-// submission order; Wait returns transfers in that order. Options.Sync keeps
-// the old path (a goroutine per in-flight transfer calling gousb).
+// timeout 0 (cancellation is libusb_cancel_transfer), and the transfer
+// callback, which libusb runs on gousb's event thread, calls into Go to
+// complete each finished transfer there and resubmit what waits: no thread
+// of the endpoint's own is woken. Submit holds the endpoint's lock across
+// libusb_submit_transfer, so bus order is submission order; Wait returns
+// transfers in that order. Options.Sync keeps the old path (a goroutine per
+// in-flight transfer calling gousb).
 //
 // Where the time goes, measured in the virtual lab through QEMU's usb-net
 // (1514-byte frames, guest CPU profile, 128 transfers in flight): about
 // 160 µs of CPU per TX frame, 46% of it in the usbfs submit ioctl (which
 // includes QEMU emulating the xHCI doorbell on the same vCPU) and 29% in
 // libusb's event handling; scheduler wake-ups and clock reads (slow under
-// TCG) make most of the rest, usbnet and the copies a few percent. Running
-// event handling on the reaper would save a thread wake-up per batch, but
-// gousb's event goroutine holds libusb's event lock while it polls.
+// TCG) make most of the rest, usbnet and the copies a few percent. That is
+// why completions are not handed to a thread of their own: gousb's event
+// goroutine holds libusb's event lock while it polls, so it is the one
+// thread that can see a completion without being woken for it.
 //
 // # Kernel drivers
 //

@@ -22,8 +22,8 @@ var _ hw.Endpoint = (*Endpoint)(nil)
 //
 // The default path (async.go) keeps Workers persistent libusb transfers
 // per endpoint and submits from Submit itself, under the endpoint's lock,
-// so bus order is submission order by construction; a reaper goroutine
-// takes completions from libusb in batches. Options.Sync selects the older
+// so bus order is submission order by construction; libusb's event thread
+// completes them in the transfer callback. Options.Sync selects the older
 // path (worker.go): Workers goroutines, each running one gousb synchronous
 // transfer at a time, which allocates a libusb_transfer and a buffer per
 // transfer on both sides of cgo. Both paths are held to the same tests.
@@ -34,7 +34,7 @@ var _ hw.Endpoint = (*Endpoint)(nil)
 //
 // # Allocation
 //
-// Submit, the hand-off to the OS, the reaper and Wait allocate nothing in
+// Submit, the hand-off to the OS, the completion and Wait allocate nothing in
 // steady state on the default path (the ring only grows; the libusb
 // transfers and their C buffers are allocated when the endpoint opens, a
 // buffer regrown only for a larger transfer than any before). On the Sync
@@ -220,9 +220,10 @@ func (e *Endpoint) InFlight() int {
 	return int(e.tail - e.head)
 }
 
-// Close stops the endpoint's goroutines (waiting for them: none outlives
-// Close) and frees its libusb transfers. It fails with ErrBusy while
-// transfers are in flight.
+// Close stops the endpoint's goroutines on the Sync path (waiting for
+// them: none outlives Close) and frees its libusb transfers. It fails with
+// ErrBusy while transfers are in flight, so none is left for the event
+// thread to complete.
 func (e *Endpoint) Close() error {
 	e.mu.Lock()
 	if e.closing {
@@ -234,9 +235,7 @@ func (e *Endpoint) Close() error {
 		return hw.Errorf(e.name, fmt.Errorf("%w: %d transfers in flight (Cancel and Wait for them first)", hw.ErrBusy, n))
 	}
 	e.closing = true
-	if e.async != nil {
-		e.async.x.stop()
-	} else {
+	if e.sync != nil {
 		e.sync.work.Broadcast()
 	}
 	e.mu.Unlock()

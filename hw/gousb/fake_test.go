@@ -149,11 +149,10 @@ func (h *fakeHandle) pipe(iface, alt int, addr uint8) (pipe, error) {
 	}
 	return nil, libusb.ErrorNotFound
 }
-func (h *fakeHandle) xfers(iface, alt int, ep hw.EndpointDesc, n int) (xfers, error) {
+func (h *fakeHandle) xfers(iface, alt int, ep hw.EndpointDesc, n int, done func(xferDone)) (xfers, error) {
 	h.log("xfers %d %d %02x %d", iface, alt, ep.Address, n)
 	if p, ok := h.dev.pipes[ep.Address]; ok {
-		x := &fakeXfers{p: p, blocked: make([]bool, n)}
-		x.cond.L = &x.mu
+		x := newFakeXfers(p, n, done)
 		p.mu.Lock()
 		p.xfers = append(p.xfers, x)
 		p.mu.Unlock()
@@ -224,17 +223,29 @@ func (p *fakePipe) transfer(ctx context.Context, buf []byte) (int, error) {
 // p.complete(k, buf), or with block only when cancelled; with jitter every
 // third completion is held back until the next one is reported (or it is
 // the last outstanding), so the endpoint sees completions out of order.
+// Its event goroutine plays libusb's event thread: it reports completions
+// to done one at a time, outside x.mu (done submits again), and ends in
+// free.
 type fakeXfers struct {
 	p           *fakePipe
+	done        func(xferDone)
 	mu          sync.Mutex
 	cond        sync.Cond
-	ready       []xferDone // completed, not yet reaped
+	ready       []xferDone // completed, not yet reported
 	held        xferDone
 	hasHeld     bool
 	outstanding int    // submitted, not yet in ready
 	blocked     []bool // waiting for cancel
 	stopped     bool
 	freed       bool
+	exited      chan struct{} // closed when the event goroutine returns
+}
+
+func newFakeXfers(p *fakePipe, n int, done func(xferDone)) *fakeXfers {
+	x := &fakeXfers{p: p, done: done, blocked: make([]bool, n), exited: make(chan struct{})}
+	x.cond.L = &x.mu
+	go x.events()
+	return x
 }
 
 func (x *fakeXfers) submit(i int, buf []byte) error {
@@ -282,32 +293,35 @@ func (x *fakeXfers) cancel(i int) {
 	}
 }
 
-func (x *fakeXfers) reap(out []xferDone) (int, bool) {
+func (x *fakeXfers) events() {
+	defer close(x.exited)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for len(x.ready) == 0 && !(x.hasHeld && x.outstanding == 1) && !x.stopped {
-		x.cond.Wait()
+	for {
+		for len(x.ready) == 0 && !(x.hasHeld && x.outstanding == 1) && !x.stopped {
+			x.cond.Wait()
+		}
+		if len(x.ready) == 0 && x.hasHeld {
+			x.hasHeld = false
+			x.readyLocked(x.held)
+		}
+		if len(x.ready) == 0 {
+			return
+		}
+		d := x.ready[0]
+		x.ready = x.ready[:copy(x.ready, x.ready[1:])]
+		x.mu.Unlock()
+		x.done(d)
+		x.mu.Lock()
 	}
-	if len(x.ready) == 0 && x.hasHeld {
-		x.hasHeld = false
-		x.readyLocked(x.held)
-	}
-	if len(x.ready) == 0 {
-		return 0, false
-	}
-	k := copy(out, x.ready)
-	x.ready = x.ready[:copy(x.ready, x.ready[k:])]
-	return k, true
 }
 
-func (x *fakeXfers) stop() {
+func (x *fakeXfers) free() {
 	x.mu.Lock()
 	x.stopped = true
 	x.cond.Broadcast()
 	x.mu.Unlock()
-}
-
-func (x *fakeXfers) free() {
+	<-x.exited
 	x.mu.Lock()
 	x.freed = true
 	x.mu.Unlock()

@@ -295,7 +295,7 @@ func cycle(tb testing.TB, ep hw.Endpoint) {
 
 // TestRealBulkOutAllocs proves the default path's per-transfer cost on the
 // real libusb: Submit (libusb_submit_transfer on a persistent transfer),
-// the C completion queue, the reaper and Wait allocate nothing in steady
+// the completion through the transfer callback and Wait allocate nothing in steady
 // state.
 func TestRealBulkOutAllocs(t *testing.T) {
 	ep, _ := openBulkOut(t, nil, 8)

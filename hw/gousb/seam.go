@@ -59,8 +59,8 @@ type handle interface {
 	pipe(iface, alt int, addr uint8) (pipe, error)
 	// xfers returns n persistent asynchronous transfers on endpoint ep of
 	// claimed interface iface in its current alternate setting alt (the
-	// default path).
-	xfers(iface, alt int, ep hw.EndpointDesc, n int) (xfers, error)
+	// default path), which report every completion to done.
+	xfers(iface, alt int, ep hw.EndpointDesc, n int, done func(xferDone)) (xfers, error)
 	// serial reads iSerialNumber (used only when sysfs has no serial).
 	serial() (string, error)
 	close() error
@@ -78,31 +78,31 @@ type pipe interface {
 // xfers is one endpoint's set of n persistent asynchronous transfers
 // (libusb_transfer objects with their own buffers), numbered 0..n-1. The
 // endpoint queue decides which transfer carries which hw.Transfer; xfers
-// only moves bytes and reports completions:
+// only moves bytes and reports completions to the done function it was
+// made with:
 //
-//	submit(i, buf) ──► OS ──► completion ──► reap ──► [(i, n, err) ...]
+//	submit(i, buf) ──► OS ──► completion ──► done(i, n, err)   (the backend's
+//	                                                            event thread)
 //
 // submit and cancel are called with the endpoint's lock held (so bus order
-// is submission order); reap runs on the endpoint's reaper goroutine.
+// is submission order). done runs on the backend's event thread (libusb's:
+// gousb's event-handling goroutine, inside the transfer callback), one
+// completion at a time, never from inside submit or cancel, and may call
+// both; it takes the endpoint's lock, so neither may wait for the event
+// thread.
 type xfers interface {
 	// submit starts transfer i, which is idle, with buf: OUT data is sent
 	// (an empty buf is a zero-length packet); IN data is received into buf
-	// by the reap that reports i (buf is the backend's until then). A
-	// non-nil error means nothing was submitted; errors are gousb.Error values.
+	// before done reports i (buf is the backend's until then). A non-nil
+	// error means nothing was submitted and done will not report i; errors
+	// are gousb.Error values.
 	submit(i int, buf []byte) error
-	// cancel asks the OS to cancel transfer i; it is reported by reap as
-	// usual (cancelled, or with its real status if it finished first).
+	// cancel asks the OS to cancel transfer i; done reports it as usual
+	// (cancelled, or with its real status if it finished first).
 	// Cancelling an idle or finished transfer does nothing.
 	cancel(i int)
-	// reap blocks until at least one transfer has completed, fills out
-	// (len(out) >= n) with every completion not yet reported and returns
-	// how many. err is nil or a gousb.TransferStatus. It returns ok=false
-	// once stop was called and nothing is left to report.
-	reap(out []xferDone) (k int, ok bool)
-	// stop wakes reap for good. The caller stops only with no transfer
-	// submitted and unreported.
-	stop()
-	// free releases the transfers, after reap returned false.
+	// free releases the transfers. The caller frees only once done has
+	// reported every transfer it submitted; done is not called again.
 	free()
 }
 

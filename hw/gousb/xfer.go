@@ -3,78 +3,30 @@ package gousb
 /*
 #cgo pkg-config: libusb-1.0
 #include <libusb.h>
-#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
-// A dongle_cq is one endpoint's completion queue: libusb's event thread
-// (gousb's event-handling goroutine) appends finished transfers from the C
-// callback, and the endpoint's reaper takes them all at once. No Go code
-// runs in the callback, and the reaper crosses into C once per batch.
-typedef struct dongle_xfer dongle_xfer;
+// The transfer callback hands each finished transfer straight to Go
+// (dongleXferDone, callback.go) on the thread that runs libusb's event
+// handling, gousb's event goroutine: the endpoint completes it there and
+// resubmits whatever waits, as libusb allows from a callback. A C queue
+// drained by a reaper thread would cost a thread wake-up (two futex calls)
+// and a cgo call per batch on top.
+extern void dongleXferDone(uintptr_t h, int index, int status, int n);
 
-typedef struct dongle_cq {
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	dongle_xfer *head, *tail; // finished, not yet taken (FIFO)
-	int stopped;
-} dongle_cq;
-
-struct dongle_xfer {
+typedef struct dongle_xfer {
 	struct libusb_transfer *t;
-	dongle_xfer *next; // in the cq's list
-	dongle_cq *cq;
+	uintptr_t h; // the libusbXfers' cgo.Handle
 	int index;
 	int cap;    // bytes allocated at t->buffer
 	int devmem; // t->buffer is libusb_dev_mem_alloc'd (usbfs mmap), not malloc'd
-};
+} dongle_xfer;
 
+// dongle_xfer_cb must not touch x once Go has it: the endpoint may free
+// the transfer as soon as it has recorded the completion.
 static void LIBUSB_CALL dongle_xfer_cb(struct libusb_transfer *t) {
 	dongle_xfer *x = t->user_data;
-	dongle_cq *q = x->cq;
-	pthread_mutex_lock(&q->mu);
-	x->next = NULL;
-	if (q->tail)
-		q->tail->next = x;
-	else
-		q->head = x;
-	q->tail = x;
-	pthread_cond_signal(&q->cond);
-	pthread_mutex_unlock(&q->mu);
-}
-
-static dongle_cq *dongle_cq_new(void) {
-	dongle_cq *q = calloc(1, sizeof *q);
-	if (!q)
-		return NULL;
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cond, NULL);
-	return q;
-}
-
-// dongle_cq_take blocks until a transfer finished or the queue is stopped,
-// and returns every finished transfer (linked by next), or NULL once
-// stopped and empty.
-static dongle_xfer *dongle_cq_take(dongle_cq *q) {
-	pthread_mutex_lock(&q->mu);
-	while (!q->head && !q->stopped)
-		pthread_cond_wait(&q->cond, &q->mu);
-	dongle_xfer *x = q->head;
-	q->head = q->tail = NULL;
-	pthread_mutex_unlock(&q->mu);
-	return x;
-}
-
-static void dongle_cq_stop(dongle_cq *q) {
-	pthread_mutex_lock(&q->mu);
-	q->stopped = 1;
-	pthread_cond_broadcast(&q->cond);
-	pthread_mutex_unlock(&q->mu);
-}
-
-static void dongle_cq_free(dongle_cq *q) {
-	pthread_cond_destroy(&q->cond);
-	pthread_mutex_destroy(&q->mu);
-	free(q);
+	dongleXferDone(x->h, x->index, t->status, t->actual_length);
 }
 
 // dongle_buf_alloc returns a size-byte buffer: device memory (usbfs maps
@@ -114,7 +66,7 @@ static void dongle_buf_set(dongle_xfer *x, unsigned char *b, int devmem, int siz
 // dongle_xfer_new allocates a bulk or interrupt transfer on endpoint ep
 // with no timeout (libusb then arms no timer and reads no clock for it;
 // the endpoint queue cancels instead) and a cap-byte buffer.
-static dongle_xfer *dongle_xfer_new(dongle_cq *q, libusb_device_handle *h, unsigned char ep,
+static dongle_xfer *dongle_xfer_new(uintptr_t handle, libusb_device_handle *h, unsigned char ep,
                                     unsigned char type, int index, int cap) {
 	dongle_xfer *x = calloc(1, sizeof *x);
 	if (!x)
@@ -133,7 +85,7 @@ static dongle_xfer *dongle_xfer_new(dongle_cq *q, libusb_device_handle *h, unsig
 		return NULL;
 	}
 	dongle_buf_set(x, b, devmem, size);
-	x->cq = q;
+	x->h = handle;
 	x->index = index;
 	x->t->endpoint = ep;
 	x->t->type = type;
@@ -164,6 +116,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime/cgo"
 	"unsafe"
 
 	libusb "github.com/google/gousb"
@@ -177,31 +130,30 @@ import (
 // buffer allocation and a copy per transfer, else malloc'd; grown when a
 // larger hw.Transfer comes; cgo forbids C keeping Go pointers, so data is
 // copied in on OUT and out on IN, 1514 bytes being cheaper to copy than
-// to pin). Completions come through a C callback into the endpoint's
-// dongle_cq; libusb runs the callback on gousb's event-handling
-// goroutine, which already polls the context's file descriptors.
+// to pin). libusb runs the C callback on gousb's event-handling goroutine,
+// which already polls the context's file descriptors; the callback calls
+// done through one cgo callback.
 //
 // Steady state, a transfer costs one cgo call to submit
-// (libusb_submit_transfer: one USBDEVFS_SUBMITURB ioctl) and a share of
-// one cgo call per batch of completions, and allocates nothing on either
-// side.
+// (libusb_submit_transfer: one USBDEVFS_SUBMITURB ioctl) and one callback
+// into Go to complete, and allocates nothing on either side.
 type libusbXfers struct {
-	q    *C.dongle_cq
 	x    []*C.dongle_xfer
 	bufs [][]byte // the Go buffer each submitted transfer carries
 	in   bool
+	done func(xferDone)
+	h    cgo.Handle // how the callback finds r
 }
 
+var _ xfers = (*libusbXfers)(nil)
+
 // newLibusbXfers allocates n transfers of bufSize bytes for endpoint ep
-// on handle h.
-func newLibusbXfers(h *C.libusb_device_handle, ep hw.EndpointDesc, n, bufSize int) (*libusbXfers, error) {
-	q := C.dongle_cq_new()
-	if q == nil {
-		return nil, libusb.ErrorNoMem
-	}
-	r := &libusbXfers{q: q, x: make([]*C.dongle_xfer, n), bufs: make([][]byte, n), in: ep.In()}
+// on handle h, which report to done.
+func newLibusbXfers(h *C.libusb_device_handle, ep hw.EndpointDesc, n, bufSize int, done func(xferDone)) (*libusbXfers, error) {
+	r := &libusbXfers{x: make([]*C.dongle_xfer, n), bufs: make([][]byte, n), in: ep.In(), done: done}
+	r.h = cgo.NewHandle(r)
 	for i := range r.x {
-		x := C.dongle_xfer_new(q, h, C.uchar(ep.Address), C.uchar(ep.Type()), C.int(i), C.int(bufSize))
+		x := C.dongle_xfer_new(C.uintptr_t(r.h), h, C.uchar(ep.Address), C.uchar(ep.Type()), C.int(i), C.int(bufSize))
 		if x == nil {
 			r.free()
 			return nil, fmt.Errorf("%w: allocating transfer %d of %d", libusb.ErrorNoMem, i, n)
@@ -233,31 +185,19 @@ func (r *libusbXfers) cancel(i int) {
 	C.libusb_cancel_transfer(r.x[i].t) // NOT_FOUND: finished already
 }
 
-func (r *libusbXfers) reap(out []xferDone) (int, bool) {
-	x := C.dongle_cq_take(r.q)
-	if x == nil {
-		return 0, false
+// completed is transfer i's callback: status and n are the
+// libusb_transfer's status and actual_length.
+func (r *libusbXfers) completed(i, status, n int) {
+	var err error
+	if status != C.LIBUSB_TRANSFER_COMPLETED {
+		err = libusb.TransferStatus(status)
 	}
-	k := 0
-	for ; x != nil; k++ {
-		next := x.next // read before the transfer can be resubmitted
-		i, t := int(x.index), x.t
-		n := int(t.actual_length)
-		var err error
-		if t.status != C.LIBUSB_TRANSFER_COMPLETED {
-			err = libusb.TransferStatus(t.status)
-		}
-		if r.in && n > 0 {
-			copy(r.bufs[i][:n], unsafe.Slice((*byte)(unsafe.Pointer(t.buffer)), n))
-		}
-		r.bufs[i] = nil
-		out[k] = xferDone{i: i, n: n, err: err}
-		x = next
+	if r.in && n > 0 {
+		copy(r.bufs[i][:n], unsafe.Slice((*byte)(unsafe.Pointer(r.x[i].t.buffer)), n))
 	}
-	return k, true
+	r.bufs[i] = nil
+	r.done(xferDone{i: i, n: n, err: err})
 }
-
-func (r *libusbXfers) stop() { C.dongle_cq_stop(r.q) }
 
 func (r *libusbXfers) free() {
 	for i, x := range r.x {
@@ -266,8 +206,8 @@ func (r *libusbXfers) free() {
 			r.x[i] = nil
 		}
 	}
-	if r.q != nil {
-		C.dongle_cq_free(r.q)
-		r.q = nil
+	if r.h != 0 {
+		r.h.Delete()
+		r.h = 0
 	}
 }
