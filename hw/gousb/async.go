@@ -1,5 +1,7 @@
 package gousb
 
+import "fmt"
+
 // asyncPath is the default transfer path: Workers persistent asynchronous
 // transfers (xfers) per endpoint, started by Submit itself and completed on
 // the backend's event thread:
@@ -60,13 +62,16 @@ func (a *asyncPath) cancelLocked() {
 }
 
 // complete is xfers' done: xfer d.i finished. It records the outcome and
-// gives the xfer to the next queued transfer, if any.
+// gives the xfer to the next queued transfer, if any. It runs on the
+// backend's event thread with libusb's locks held, so it calls nothing of
+// the endpoint's users: Wait's caller learns of the completion through
+// notify.
 func (a *asyncPath) complete(d xferDone) {
 	e := a.e
 	e.mu.Lock()
 	if !a.busy[d.i] {
 		e.mu.Unlock()
-		panic("gousb: " + e.name + ": a completion for an idle transfer")
+		panic(fmt.Sprintf("gousb: %s: completion of idle transfer %d (n %d, err %v): the backend reported it twice", e.name, d.i, d.n, d.err))
 	}
 	a.busy[d.i] = false
 	a.free = append(a.free, d.i)

@@ -14,7 +14,7 @@
 //
 // Everything with logic in it (enumeration and matching, selectors, claim
 // bookkeeping, the transfer queue, error mapping) talks to libusb through a
-// small unexported seam (lib, handle, pipe in seam.go). libusb.go is the only
+// small unexported seam (lib, handle, pipe, xfers in seam.go). libusb.go is the only
 // file that implements the seam with gousb and a few direct libusb calls; the
 // unit tests run the rest against a fake of the seam, so `go test` needs no
 // device (the real path is exercised in the virtual lab, see integration_test.go).
@@ -43,22 +43,29 @@
 // Options.Workers persistent libusb_transfers with C buffers (data is
 // copied in and out, so C never holds a Go pointer), submits them with
 // timeout 0 (cancellation is libusb_cancel_transfer), and the transfer
-// callback, which libusb runs on gousb's event thread, calls into Go to
-// complete each finished transfer there and resubmit what waits: no thread
-// of the endpoint's own is woken. Submit holds the endpoint's lock across
-// libusb_submit_transfer, so bus order is submission order; Wait returns
-// transfers in that order. Options.Sync keeps the old path (a goroutine per
-// in-flight transfer calling gousb).
+// callback calls into Go to complete each finished transfer and resubmit
+// what waits, on the thread that handles libusb's events (gousb's event
+// goroutine, or a synchronous control transfer's caller while it waits):
+// no thread of the endpoint's own is woken. Submit holds the endpoint's
+// lock across libusb_submit_transfer, so bus order is submission order;
+// Wait returns transfers in that order. Options.Sync keeps the old path (a
+// goroutine per in-flight transfer calling gousb).
 //
-// Where the time goes, measured in the virtual lab through QEMU's usb-net
-// (1514-byte frames, guest CPU profile, 128 transfers in flight): about
-// 160 µs of CPU per TX frame, 46% of it in the usbfs submit ioctl (which
-// includes QEMU emulating the xHCI doorbell on the same vCPU) and 29% in
-// libusb's event handling; scheduler wake-ups and clock reads (slow under
-// TCG) make most of the rest, usbnet and the copies a few percent. That is
-// why completions are not handed to a thread of their own: gousb's event
+// Why the completion runs on the event thread: per transfer, the submit
+// ioctl and libusb's event handling are the costs nothing can remove, and
+// the rest is scheduler wake-ups and clock reads, which are slow where the
+// clock source has no vDSO read (the lab's TCG guest). gousb's event
 // goroutine holds libusb's event lock while it polls, so it is the one
-// thread that can see a completion without being woken for it.
+// thread that sees a completion without being woken for it; any other
+// thread costs a wake-up per batch.
+//
+// The price is lock order. The event thread holds libusb's event and
+// device-list locks while the callback waits for an endpoint's lock, so
+// whoever holds an endpoint's lock must not handle libusb events: no
+// synchronous libusb call under it, and no Device lock (whose holder may be
+// in a control transfer, handling events). And a TX Submit that holds
+// its endpoint's lock across the submit ioctl holds back every other
+// completion on the context meanwhile.
 //
 // # Kernel drivers
 //

@@ -152,11 +152,7 @@ func (h *fakeHandle) pipe(iface, alt int, addr uint8) (pipe, error) {
 func (h *fakeHandle) xfers(iface, alt int, ep hw.EndpointDesc, n int, done func(xferDone)) (xfers, error) {
 	h.log("xfers %d %d %02x %d", iface, alt, ep.Address, n)
 	if p, ok := h.dev.pipes[ep.Address]; ok {
-		x := newFakeXfers(p, n, done)
-		p.mu.Lock()
-		p.xfers = append(p.xfers, x)
-		p.mu.Unlock()
-		return x, nil
+		return newFakeXfers(p, n, done), nil
 	}
 	return nil, libusb.ErrorNotFound
 }
@@ -176,7 +172,6 @@ type fakePipe struct {
 	// failSubmit, when set, fails every submission the way
 	// libusb_submit_transfer does (gousb: without calling ctx.Done).
 	failSubmit error
-	xfers      []*fakeXfers // every asynchronous path opened on this pipe
 }
 
 // next numbers a transfer the "kernel" accepted and reads the knobs.
@@ -225,7 +220,8 @@ func (p *fakePipe) transfer(ctx context.Context, buf []byte) (int, error) {
 // the last outstanding), so the endpoint sees completions out of order.
 // Its event goroutine plays libusb's event thread: it reports completions
 // to done one at a time, outside x.mu (done submits again), and ends in
-// free.
+// free. Unlike libusb's, which serves every endpoint of the context, it
+// serves this endpoint only; the lab's tests run the real, shared one.
 type fakeXfers struct {
 	p           *fakePipe
 	done        func(xferDone)
@@ -237,7 +233,6 @@ type fakeXfers struct {
 	outstanding int    // submitted, not yet in ready
 	blocked     []bool // waiting for cancel
 	stopped     bool
-	freed       bool
 	exited      chan struct{} // closed when the event goroutine returns
 }
 
@@ -296,7 +291,6 @@ func (x *fakeXfers) cancel(i int) {
 func (x *fakeXfers) events() {
 	defer close(x.exited)
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	for {
 		for len(x.ready) == 0 && !(x.hasHeld && x.outstanding == 1) && !x.stopped {
 			x.cond.Wait()
@@ -306,6 +300,7 @@ func (x *fakeXfers) events() {
 			x.readyLocked(x.held)
 		}
 		if len(x.ready) == 0 {
+			x.mu.Unlock()
 			return
 		}
 		d := x.ready[0]
@@ -316,15 +311,18 @@ func (x *fakeXfers) events() {
 	}
 }
 
+// free holds the endpoint to the seam's contract: nothing submitted is
+// left unreported.
 func (x *fakeXfers) free() {
 	x.mu.Lock()
+	if x.outstanding != 0 || len(x.ready) != 0 || x.hasHeld {
+		x.mu.Unlock()
+		panic(fmt.Sprintf("fakeXfers: free with %d transfers outstanding, %d unreported, held %t", x.outstanding, len(x.ready), x.hasHeld))
+	}
 	x.stopped = true
 	x.cond.Broadcast()
 	x.mu.Unlock()
 	<-x.exited
-	x.mu.Lock()
-	x.freed = true
-	x.mu.Unlock()
 }
 
 // fakeStrings are string descriptors 1 (manufacturer), 2 (product), 3 (serial).

@@ -85,11 +85,12 @@ type pipe interface {
 //	                                                            event thread)
 //
 // submit and cancel are called with the endpoint's lock held (so bus order
-// is submission order). done runs on the backend's event thread (libusb's:
-// gousb's event-handling goroutine, inside the transfer callback), one
-// completion at a time, never from inside submit or cancel, and may call
-// both; it takes the endpoint's lock, so neither may wait for the event
-// thread.
+// is submission order). done runs on whatever thread handles the backend's
+// events (libusb's: gousb's event goroutine, or a synchronous control
+// transfer's caller, inside the transfer callback), one completion at a
+// time, never from inside submit or cancel, and may call both; it takes
+// the endpoint's lock, so neither may wait for or handle events. done must
+// not call the endpoint's users either: it runs with libusb's locks held.
 type xfers interface {
 	// submit starts transfer i, which is idle, with buf: OUT data is sent
 	// (an empty buf is a zero-length packet); IN data is received into buf
@@ -102,7 +103,9 @@ type xfers interface {
 	// Cancelling an idle or finished transfer does nothing.
 	cancel(i int)
 	// free releases the transfers. The caller frees only once done has
-	// reported every transfer it submitted; done is not called again.
+	// reported every transfer it submitted, possibly before the last done
+	// has returned: a backend touches nothing of transfer i once it has
+	// called done for it.
 	free()
 }
 

@@ -7,11 +7,10 @@ package gousb
 #include <stdlib.h>
 
 // The transfer callback hands each finished transfer straight to Go
-// (dongleXferDone, callback.go) on the thread that runs libusb's event
-// handling, gousb's event goroutine: the endpoint completes it there and
-// resubmits whatever waits, as libusb allows from a callback. A C queue
-// drained by a reaper thread would cost a thread wake-up (two futex calls)
-// and a cgo call per batch on top.
+// (dongleXferDone, callback.go) on the thread that handles libusb's events
+// (gousb's event goroutine, or a synchronous control transfer's caller):
+// the endpoint completes it there and resubmits whatever waits, as libusb
+// allows from a callback, so no other thread has to be woken for it.
 extern void dongleXferDone(uintptr_t h, int index, int status, int n);
 
 typedef struct dongle_xfer {
@@ -130,9 +129,10 @@ import (
 // buffer allocation and a copy per transfer, else malloc'd; grown when a
 // larger hw.Transfer comes; cgo forbids C keeping Go pointers, so data is
 // copied in on OUT and out on IN, 1514 bytes being cheaper to copy than
-// to pin). libusb runs the C callback on gousb's event-handling goroutine,
-// which already polls the context's file descriptors; the callback calls
-// done through one cgo callback.
+// to pin). libusb runs the C callback on the thread handling its events
+// (gousb's event goroutine, which already polls the context's file
+// descriptors, or a synchronous control transfer's caller); the callback
+// calls done through one cgo callback.
 //
 // Steady state, a transfer costs one cgo call to submit
 // (libusb_submit_transfer: one USBDEVFS_SUBMITURB ioctl) and one callback
