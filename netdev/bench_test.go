@@ -110,3 +110,45 @@ func TestDummyXmitAllocatesNothing(t *testing.T) {
 		t.Fatalf("Live() = %d: dummy did not free what it sent", skbuff.Live())
 	}
 }
+
+// TestRxListAllocatesNothing: handing a driver's frames over as a list, and
+// their delivery by the bottom half, allocate nothing per frame.
+func TestRxListAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under -race")
+	}
+	d := netdev.Dummy()
+	if err := netdev.Register(d); err != nil {
+		t.Fatal(err)
+	}
+	defer netdev.Unregister(d)
+	if err := d.Open(); err != nil {
+		t.Fatal(err)
+	}
+	const batch = 8
+	got := make(chan struct{}, batch)
+	d.AddHandler(0x0800, func(b *skbuff.Buff) { b.Free(skbuff.FreeRead); got <- struct{}{} })
+	var q skbuff.Queue
+	once := func() {
+		for range batch {
+			b := skbuff.Alloc(1536)
+			b.Put(60)
+			b.Protocol = 0x0800
+			q.QueueTail(b)
+		}
+		d.RxList(&q)
+		for range batch {
+			<-got
+		}
+	}
+	once()
+	if n := testing.AllocsPerRun(200, once); n != 0 {
+		t.Fatalf("RxList of %d frames and their delivery allocated %v times, want 0", batch, n)
+	}
+	if dropped := d.Stats().RxDropped.Load(); dropped != 0 {
+		t.Fatalf("rx_dropped %d: the frames must be delivered for the zero to mean anything", dropped)
+	}
+	if skbuff.Live() != 0 {
+		t.Fatalf("Live() = %d", skbuff.Live())
+	}
+}

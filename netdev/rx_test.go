@@ -49,6 +49,68 @@ var _ = Describe("receive", func() {
 		Eventually(d.RxBacklog).Should(BeZero())
 	})
 
+	It("RxList hands over a whole queue in order and leaves it empty", func() {
+		d, _ := upEth()
+		got := make(chan byte, 8)
+		d.AddHandler(0x0800, func(b *skbuff.Buff) { got <- b.Data()[0]; b.Free(skbuff.FreeRead) })
+		var q skbuff.Queue
+		for i := range 5 {
+			q.QueueTail(rxFrame(0x0800, byte(i)))
+		}
+		d.RxList(&q)
+		Expect(q.Len()).To(BeZero())
+		for i := range 5 {
+			Eventually(got).Should(Receive(Equal(byte(i))))
+		}
+		Expect(d.Stats().RxDropped.Load()).To(BeZero())
+		d.RxList(&q) // empty: nothing happens
+		Consistently(got, "20ms").ShouldNot(Receive())
+		Expect(d.Stats().RxDropped.Load()).To(BeZero())
+	})
+
+	It("RxList queues up to the backlog's limit and drops, frees and counts the rest", func() {
+		d := d0()
+		d.MaxBacklog = 3
+		Expect(d.Open()).To(Succeed())
+		release := make(chan struct{})
+		entered := make(chan struct{}, 8)
+		got := make(chan byte, 8)
+		d.AddHandler(0x0800, func(b *skbuff.Buff) {
+			entered <- struct{}{}
+			<-release
+			got <- b.Data()[0]
+			b.Free(skbuff.FreeRead)
+		})
+		d.Rx(rxFrame(0x0800, 0))
+		Eventually(entered).Should(Receive()) // the bottom half is now stuck in the handler
+		d.Rx(rxFrame(0x0800, 1))
+		var q skbuff.Queue
+		for i := 2; i < 6; i++ {
+			q.QueueTail(rxFrame(0x0800, byte(i)))
+		}
+		d.RxList(&q) // room for 2 of the 4
+		Expect(q.Len()).To(BeZero(), "what did not fit was freed, not left to the caller")
+		Expect(d.RxBacklog()).To(Equal(3))
+		Expect(d.Stats().RxDropped.Load()).To(Equal(uint64(2)))
+		close(release)
+		for _, want := range []byte{0, 1, 2, 3} {
+			Eventually(got).Should(Receive(Equal(want)))
+		}
+		Consistently(got, "20ms").ShouldNot(Receive())
+	})
+
+	It("RxList on a device that is down frees every frame and counts rx_dropped", func() {
+		d, _ := upEth()
+		Expect(d.Close()).To(Succeed())
+		var q skbuff.Queue
+		for i := range 3 {
+			q.QueueTail(rxFrame(0x0800, byte(i)))
+		}
+		d.RxList(&q)
+		Expect(q.Len()).To(BeZero())
+		Expect(d.Stats().RxDropped.Load()).To(Equal(uint64(3)))
+	})
+
 	It("several handlers for one type each own their reference (a clone)", func() {
 		d, _ := upEth()
 		got := make(chan bool, 2)

@@ -82,3 +82,22 @@ func (l *LockedQueue) QueueTailLimit(b *Buff, limit int) bool {
 	l.q.QueueTail(b)
 	return true
 }
+
+// SpliceLimit moves buffers from the head of from to l's tail, in order,
+// while l holds fewer than limit, and returns how many it moved; the rest
+// stay in from, the caller's still (QueueTailLimit for a whole queue, in
+// one lock).
+func (l *LockedQueue) SpliceLimit(from *Queue, limit int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for l.q.n < limit {
+		b := from.Dequeue()
+		if b == nil {
+			break
+		}
+		l.q.QueueTail(b)
+		n++
+	}
+	return n
+}

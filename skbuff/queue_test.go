@@ -205,6 +205,37 @@ var _ = Describe("LockedQueue", func() {
 		b.Free(skbuff.FreeRead) // still ours: freeing it is legal
 	})
 
+	DescribeTable("SpliceLimit moves from the head, in order, up to the limit and leaves the rest with the caller",
+		func(queued, offered, limit int, wantMoved []byte, wantLeft []byte) {
+			var l skbuff.LockedQueue
+			DeferCleanup(l.Purge, skbuff.FreeRead)
+			for i := range queued {
+				l.QueueTail(tagged(byte(100 + i)))
+			}
+			var from skbuff.Queue
+			DeferCleanup(from.Purge, skbuff.FreeRead)
+			for i := range offered {
+				from.QueueTail(tagged(byte(i)))
+			}
+			Expect(l.SpliceLimit(&from, limit)).To(Equal(len(wantMoved)))
+			Expect(append([]byte{}, tags(&from)...)).To(Equal(wantLeft))
+			var all skbuff.Queue
+			l.MoveTo(&all)
+			got := tags(&all)
+			for _, g := range got[:queued] {
+				Expect(g).To(BeNumerically(">=", 100), "what was queued stays first")
+			}
+			Expect(append([]byte{}, got[queued:]...)).To(Equal(wantMoved))
+			l.Splice(&all)
+		},
+		Entry("room for all", 1, 3, 5, []byte{0, 1, 2}, []byte{}),
+		Entry("room for exactly all", 2, 3, 5, []byte{0, 1, 2}, []byte{}),
+		Entry("room for one less", 3, 3, 5, []byte{0, 1}, []byte{2}),
+		Entry("full already", 2, 2, 2, []byte{}, []byte{0, 1}),
+		Entry("over the limit already", 3, 1, 2, []byte{}, []byte{0}),
+		Entry("nothing offered", 0, 0, 4, []byte{}, []byte{}),
+	)
+
 	It("is safe for concurrent producers and a consumer", func() {
 		var l skbuff.LockedQueue
 		const producers, each = 4, 250

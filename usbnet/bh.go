@@ -26,9 +26,10 @@ func (d *Dev) bottomHalf() {
 		if !ok {
 			return
 		}
-		// Frames first, resubmissions after: the frames of a batch reach
-		// netdev's backlog back to back (its bottom half wakes once for
-		// them, not once per frame between two submits). The RX side takes
+		// Frames first, resubmissions after: the frames of the whole batch
+		// reach netdev's backlog in one RxList, so its bottom half wakes
+		// once for them, not on the first frame while the rest are still
+		// being parsed, nor once per frame between two submits. The RX side takes
 		// d.mu twice per batch, never per transfer: once here to read the
 		// state the whole batch is judged by, once for all the
 		// resubmissions. A state change meanwhile (Stop, unplug) is caught
@@ -48,6 +49,7 @@ func (d *Dev) bottomHalf() {
 				d.statusDone(c.t)
 			}
 		}
+		d.Net.RxList(&d.rxUp)
 		if len(resub) > 0 {
 			d.mu.Lock()
 			for _, s := range resub {
@@ -131,9 +133,10 @@ func (d *Dev) checkRxHaltLocked() {
 	}
 }
 
-// rxFrame hands n received bytes to the minidriver and the frames it makes
-// to netdev, and gives the slot a fresh buffer. The slot's old buffer goes
-// up the stack; nothing is copied.
+// rxFrame hands n received bytes to the minidriver and queues the frames
+// it makes for netdev (d.rxUp, handed over once per batch), and gives the
+// slot a fresh buffer. The slot's old buffer goes up the stack; nothing is
+// copied.
 func (d *Dev) rxFrame(s *rxSlot, n int) {
 	st := d.Net.Stats()
 	if n == 0 {
@@ -168,7 +171,7 @@ func (d *Dev) rxFrame(s *rxSlot, n int) {
 		}
 		st.RxBytes.Add(uint64(n))
 		st.RxPackets.Add(1)
-		d.Net.Rx(f)
+		d.rxUp.QueueTail(f)
 	}
 }
 

@@ -110,6 +110,7 @@ type Dev struct {
 	kwg    sync.WaitGroup
 	thr    *time.Timer  // RX/status resubmission throttle
 	rxq    skbuff.Queue // bottom half's scratch queue for RxFixup
+	rxUp   skbuff.Queue // bottom half: a batch's frames for netdev (RxList)
 	zero   [0]byte      // the ZLP's empty buffer
 
 	gone atomic.Bool

@@ -46,7 +46,7 @@
 //
 // While the device is open it runs, and Stop waits for, exactly these:
 //
-//	reaper(bulk IN) ─┐                        ┌─► RxFixup ─► EthTypeTrans ─► netdev.Rx
+//	reaper(bulk IN) ─┐                        ┌─► RxFixup ─► EthTypeTrans ─► netdev.RxList (once a batch)
 //	reaper(bulk OUT)─┼─► d.done (completions) ─► bottom half ─► free TX buffer, count, WakeQueue
 //	reaper(intr IN) ─┘   (chan, one slot per     └─► Minidriver.Status ─► SetLink
 //	                      transfer: never blocks)          │

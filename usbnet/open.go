@@ -257,6 +257,7 @@ func (d *Dev) stop() error {
 		}
 	}
 	d.rxq.Purge(skbuff.FreeRead)
+	d.rxUp.Purge(skbuff.FreeRead)
 	var errs []error
 	for _, p := range pipes {
 		if err := p.ep.Close(); err != nil {
