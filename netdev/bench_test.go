@@ -71,7 +71,10 @@ func TestLoopbackXmitAllocatesNothing(t *testing.T) {
 	}
 }
 
-func TestDummyXmitAllocatesNothing(t *testing.T) {
+// openDummyForAllocs registers and opens a dummy device for an allocation
+// count, unregistered when t ends.
+func openDummyForAllocs(t *testing.T) *netdev.Device {
+	t.Helper()
 	if raceEnabled {
 		t.Skip("sync.Pool drops items at random under -race")
 	}
@@ -79,10 +82,15 @@ func TestDummyXmitAllocatesNothing(t *testing.T) {
 	if err := netdev.Register(d); err != nil {
 		t.Fatal(err)
 	}
-	defer netdev.Unregister(d)
+	t.Cleanup(func() { netdev.Unregister(d) })
 	if err := d.Open(); err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+func TestDummyXmitAllocatesNothing(t *testing.T) {
+	d := openDummyForAllocs(t)
 	// A refused Xmit allocates nothing either, so every frame must also be
 	// accepted and counted as sent for the zero to mean anything.
 	var xerr error
@@ -114,17 +122,7 @@ func TestDummyXmitAllocatesNothing(t *testing.T) {
 // TestRxListAllocatesNothing: handing a driver's frames over as a list, and
 // their delivery by the bottom half, allocate nothing per frame.
 func TestRxListAllocatesNothing(t *testing.T) {
-	if raceEnabled {
-		t.Skip("sync.Pool drops items at random under -race")
-	}
-	d := netdev.Dummy()
-	if err := netdev.Register(d); err != nil {
-		t.Fatal(err)
-	}
-	defer netdev.Unregister(d)
-	if err := d.Open(); err != nil {
-		t.Fatal(err)
-	}
+	d := openDummyForAllocs(t)
 	const batch = 8
 	got := make(chan struct{}, batch)
 	d.AddHandler(0x0800, func(b *skbuff.Buff) { b.Free(skbuff.FreeRead); got <- struct{}{} })

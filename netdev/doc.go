@@ -16,7 +16,8 @@
 //     must Free(skbuff.FreeWrite) it once; answering XmitBusy means it did
 //     not take it, and the core requeues it at the head of its band.
 //   - Rx always takes the buffer: queued on the backlog, or dropped and
-//     freed (rx_dropped).
+//     freed (rx_dropped). RxList takes every buffer of its queue alike and
+//     leaves the queue empty.
 //   - The bottom half gives each handler its own reference, which the
 //     handler owns; a frame nobody handles is freed (rx_nohandler). Taps
 //     only look.

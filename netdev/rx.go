@@ -9,8 +9,9 @@ import (
 // rxState is the receive side: netif_rx's backlog and the bottom half.
 //
 //	driver (top half)          bottom half goroutine (one per open device)
-//	  Rx(b) ─► backlog ─kick─►  MoveTo(local) ─► taps(b, DirRX) ─► handler[b.Protocol](b)
-//	  (queue only, bounded)                                        └ none: free, rx_nohandler
+//	  Rx(b) ─┐
+//	  RxList(q)─► backlog ─kick─►  MoveTo(local) ─► taps(b, DirRX) ─► handler[b.Protocol](b)
+//	  (queue only, bounded)                                           └ none: free, rx_nohandler
 //
 // The bottom half is a goroutine started by Open and stopped (and waited
 // for) by Close and Unregister, so a closed device leaks no goroutine. A
@@ -18,7 +19,7 @@ import (
 // own completion goroutines and expect delivery to happen, as netif_rx
 // raises NET_RX_SOFTIRQ.
 type rxState struct {
-	mu sync.RWMutex // Rx holds it shared while it checks running and queues
+	mu sync.RWMutex // Rx and RxList hold it shared while they check running and queue
 	// running is Linux's __LINK_STATE_START (netif_running): set by
 	// start, which Open calls before the driver's Open, so a frame its RX
 	// path delivers while Open is still in progress is accepted; cleared
@@ -51,9 +52,10 @@ func (r *rxState) start(d *Device) {
 	r.mu.Unlock()
 }
 
-// stop clears running, so Rx queues nothing more, then ends the bottom
-// half, waits for it, and frees what it left in the backlog (rx_dropped):
-// in that order, nothing can be queued after the backlog is freed.
+// stop clears running, so Rx and RxList queue nothing more, then ends the
+// bottom half, waits for it, and frees what it left in the backlog
+// (rx_dropped): in that order, nothing can be queued after the backlog is
+// freed.
 func (r *rxState) stop(d *Device) {
 	r.mu.Lock()
 	r.running = false
@@ -95,15 +97,17 @@ func (d *Device) Rx(b *skbuff.Buff) {
 	}
 }
 
-// RxList is Rx for every frame of q, in order, and leaves q empty: one
-// lock and at most one wake-up of the bottom half for the whole list, where
-// Rx pays both per frame. A driver that completes a transfer of many
-// frames (an NTB, a bulk IN of several) hands them over together, as
-// netif_rx's softirq runs once for everything a completion queued; the
-// bottom half then does not start on the first frame while the driver
-// still parses the rest. Frames past the backlog limit, or every frame on
-// a device that is not running, are freed and counted in rx_dropped, as
-// Rx does one by one.
+// RxList is Rx for every frame of q (the caller's own, unlocked queue), in
+// order, and leaves q empty: one lock and at most one wake-up of the bottom
+// half for the whole list, where Rx pays both per frame. It is the list
+// form netif_receive_skb_list gives the stack, on netif_rx's backlog and
+// its netdev_max_backlog bound: a driver that parsed a pass of completions
+// (NTBs, bulk IN transfers of several frames) hands their frames over
+// together, as Linux's NET_RX_SOFTIRQ runs process_backlog once after
+// usbnet_bh has queued a whole pass, and the bottom half does not start on
+// the first frame while the driver still parses the rest. Frames past the
+// backlog limit, or every frame on a device that is not running, are freed
+// and counted in rx_dropped, as Rx does one by one.
 func (d *Device) RxList(q *skbuff.Queue) {
 	if q.Len() == 0 {
 		return
@@ -115,15 +119,15 @@ func (d *Device) RxList(q *skbuff.Queue) {
 		moved = r.backlog.SpliceLimit(q, r.limit)
 	}
 	r.mu.RUnlock()
-	for b := q.Dequeue(); b != nil; b = q.Dequeue() {
-		b.Free(skbuff.FreeRead)
-		d.stats.RxDropped.Add(1)
-	}
 	if moved > 0 {
 		select {
 		case r.kick <- struct{}{}:
 		default:
 		}
+	}
+	if n := q.Len(); n > 0 {
+		q.Purge(skbuff.FreeRead)
+		d.stats.RxDropped.Add(uint64(n))
 	}
 }
 

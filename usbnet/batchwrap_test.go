@@ -3,6 +3,7 @@ package usbnet_test
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"dongle/hw/replay"
 	"dongle/hw/sim"
 	"dongle/hw/sim/ecm"
+	"dongle/skbuff"
 	"dongle/usbnet"
 	"dongle/usbnet/cdcecm"
 )
@@ -234,4 +236,104 @@ func checkBatches(t *testing.T, d *usbnet.Dev, wantMax, wantReaps uint64) {
 	if got := c.RxReaps.Load(); got != wantReaps {
 		t.Errorf("RxReaps %d, want %d", got, wantReaps)
 	}
+}
+
+// slowFixup gives netdev's bottom half time to deliver a frame before
+// each RxFixup after the first, and records whether one was delivered by
+// then: a frame handed to netdev before its batch's fixups end would be.
+type slowFixup struct {
+	usbnet.Minidriver
+	handled atomic.Bool // set by the test's handler
+	calls   int
+	early   atomic.Bool // a fixup saw a frame already delivered
+}
+
+func (f *slowFixup) RxFixup(d *usbnet.Dev, b *skbuff.Buff, q *skbuff.Queue) error {
+	if f.calls++; f.calls > 1 {
+		for deadline := time.Now().Add(30 * time.Millisecond); time.Now().Before(deadline) && !f.handled.Load(); {
+			time.Sleep(time.Millisecond)
+		}
+		if f.handled.Load() {
+			f.early.Store(true)
+		}
+	}
+	return f.Minidriver.RxFixup(d, b, q)
+}
+
+// TestBatchHandedOverAsOneList: the frames of one batch reach netdev in one
+// RxList, after the batch's fixups: no frame is delivered while a later
+// transfer of its batch is still being parsed. With netdev's backlog
+// bounded at 2 and its handler holding the first frame, the batch of six
+// leaves two in the backlog and four dropped at once (rx_packets 6,
+// rx_dropped 4), every dropped frame freed (noLiveAtEnd).
+func TestBatchHandedOverAsOneList(t *testing.T) {
+	const frames = 6
+	noLiveAtEnd(t)
+	sd, m := ecm.NewDevice(ecm.Options{})
+	wire := sim.NewWire()
+	m.Connect(wire.A())
+	rec, err := record.New(sd, io.Discard, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGate()
+	drv := &slowFixup{Minidriver: cdcecm.New()}
+	d, err := usbnet.Probe(gatedDev{rec, g}, drv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	entered := make(chan struct{}, frames)
+	t.Cleanup(func() {
+		close(hold)
+		g.release()
+		if err := d.Disconnect(); err != nil {
+			t.Error(err)
+		}
+		if err := rec.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	d.Net.MaxBacklog = 2
+	d.Net.AddHandler(testType, func(b *skbuff.Buff) {
+		drv.handled.Store(true)
+		entered <- struct{}{}
+		<-hold
+		b.Free(skbuff.FreeRead)
+	})
+	if err := d.Net.Open(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); !d.Net.Carrier(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no carrier")
+		}
+	}
+	select {
+	case <-g.parked:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the bulk IN reaper never reached the gate")
+	}
+	frame := make([]byte, 100)
+	copy(frame, d.Net.HardwareAddr())
+	frame[12], frame[13] = testType>>8, testType&0xff
+	for i := range frames {
+		if !wire.B().Send(frame) {
+			t.Fatalf("frame %d lost on the wire", i)
+		}
+	}
+	g.release()
+	waitRx(t, d, frames)
+	select {
+	case <-entered:
+	case <-time.After(2 * time.Second):
+		t.Fatal("no frame reached the handler")
+	}
+	if drv.early.Load() {
+		t.Fatal("a frame reached netdev's handler while its batch was still being parsed")
+	}
+	if got := d.Net.Stats().RxDropped.Load(); got != frames-2 {
+		t.Fatalf("rx_dropped %d, want %d (a backlog of 2, a batch of %d)", got, frames-2, frames)
+	}
+	checkBatches(t, d, frames, 1)
 }

@@ -26,12 +26,14 @@ func (d *Dev) bottomHalf() {
 		if !ok {
 			return
 		}
-		// Frames first, resubmissions after: the frames of the whole batch
-		// reach netdev's backlog in one RxList, so its bottom half wakes
-		// once for them, not on the first frame while the rest are still
-		// being parsed, nor once per frame between two submits. The RX side takes
-		// d.mu twice per batch, never per transfer: once here to read the
-		// state the whole batch is judged by, once for all the
+		// Frames first, resubmissions after: the frames of the batch reach
+		// netdev's backlog in one RxList (or one per rxUpBatch frames), so
+		// its bottom half wakes once for them, not on the first frame while
+		// the rest are still being parsed, nor once per frame between two
+		// submits. A TX completion hands over what is parsed first: its
+		// WakeQueue may transmit for a while on this goroutine. The RX side
+		// takes d.mu twice per batch, never per transfer: once here to read
+		// the state the whole batch is judged by, once for all the
 		// resubmissions. A state change meanwhile (Stop, unplug) is caught
 		// there: submitRxLocked re-checks and parks.
 		d.mu.Lock()
@@ -44,6 +46,7 @@ func (d *Dev) bottomHalf() {
 					resub = append(resub, s)
 				}
 			case pipeTx:
+				d.Net.RxList(&d.rxUp)
 				d.txDone(c.t)
 			case pipeStatus:
 				d.statusDone(c.t)
@@ -161,7 +164,8 @@ func (d *Dev) rxFrame(s *rxSlot, n int) {
 	for f := d.rxq.Dequeue(); f != nil; f = d.rxq.Dequeue() {
 		n := f.Len()
 		if eth {
-			// usbnet_skb_return: eth_type_trans, then netif_rx.
+			// usbnet_skb_return: eth_type_trans, then netif_rx (queued
+			// on rxUp for netdev.RxList).
 			if _, err := netdev.EthTypeTrans(f, d.Net); err != nil {
 				st.RxErrors.Add(1)
 				st.RxLengthErrors.Add(1)
@@ -173,7 +177,16 @@ func (d *Dev) rxFrame(s *rxSlot, n int) {
 		st.RxPackets.Add(1)
 		d.rxUp.QueueTail(f)
 	}
+	if d.rxUp.Len() >= rxUpBatch {
+		d.Net.RxList(&d.rxUp)
+	}
 }
+
+// rxUpBatch bounds the frames the bottom half holds before it hands them
+// to netdev: a pass over every RX transfer in flight can hold thousands of
+// small frames, more than netdev's backlog takes at once, and netdev's
+// bottom half drains the backlog while the rest are parsed.
+const rxUpBatch = 64
 
 // statusDone is intr_complete: decode, resubmit.
 func (d *Dev) statusDone(t *hw.Transfer) {
