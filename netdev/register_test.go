@@ -86,6 +86,8 @@ var _ = Describe("registration", func() {
 		It("SetMTU checks the range, asks the driver, stores on success", func() {
 			d, drv := newEth()
 			Expect(d.MTU()).To(Equal(1500))
+			Expect(d.SetMTU(68)).To(Succeed(), "MinMTU itself")
+			Expect(d.SetMTU(1500)).To(Succeed(), "MaxMTU itself")
 			Expect(d.SetMTU(1400)).To(Succeed())
 			Expect(d.MTU()).To(Equal(1400))
 			Expect(d.SetMTU(67)).To(MatchError(netdev.ErrMTURange))
@@ -93,6 +95,25 @@ var _ = Describe("registration", func() {
 			drv.MTUErr = errors.New("chip limit")
 			Expect(d.SetMTU(1000)).To(MatchError(drv.MTUErr))
 			Expect(d.MTU()).To(Equal(1400))
+		})
+
+		It("SetMTU with no MaxMTU has no upper bound, and never takes 0", func() {
+			d, _ := newEth()
+			d.MinMTU, d.MaxMTU = 0, 0
+			Expect(d.SetMTU(9000)).To(Succeed())
+			Expect(d.MTU()).To(Equal(9000))
+			Expect(d.SetMTU(0)).To(MatchError(netdev.ErrMTURange))
+			Expect(d.SetMTU(1)).To(Succeed())
+		})
+
+		It("EtherSetup keeps an address set before it, and gives a device with none a zero one", func() {
+			d := netdev.New("eth%d", &netdevtest.Driver{})
+			d.SetHardwareAddr(ourMAC)
+			netdev.EtherSetup(d)
+			Expect(d.HardwareAddr()).To(Equal(net.HardwareAddr(ourMAC)))
+			bare := netdev.New("eth%d", &netdevtest.Driver{})
+			netdev.EtherSetup(bare)
+			Expect(bare.HardwareAddr()).To(Equal(make(net.HardwareAddr, netdev.EthAddrLen)))
 		})
 
 		It("ChangeHardwareAddr asks the driver and validates the address", func() {

@@ -222,6 +222,30 @@ var _ = Describe("receive", func() {
 			Entry("802.3 length field with LLC", ourMAC, uint16(46), skbuff.PacketHost, uint16(netdev.EthP8022)),
 		)
 
+		DescribeTable("below 0x600 the type field is a length: Novell's raw 802.3 by its 0xffff, 802.2 LLC otherwise",
+			func(etype uint16, payload []byte, want uint16) {
+				d, _ := newEth()
+				b := skbuff.Alloc(128)
+				DeferCleanup(b.Free, skbuff.FreeRead)
+				h := b.Put(netdev.EthHeaderLen + len(payload))
+				copy(h, ourMAC)
+				copy(h[6:], otherMAC)
+				h[12], h[13] = byte(etype>>8), byte(etype)
+				copy(h[netdev.EthHeaderLen:], payload)
+				proto, err := netdev.EthTypeTrans(b, d)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(proto).To(Equal(want))
+				Expect(b.Len()).To(Equal(len(payload)))
+			},
+			Entry("0x0600, the first EtherType", uint16(0x0600), []byte{0xff, 0xff}, uint16(0x0600)),
+			Entry("0x05ff, the last length", uint16(0x05ff), []byte{0xaa, 0xaa}, uint16(netdev.EthP8022)),
+			Entry("raw 802.3: a two-byte payload of 0xffff", uint16(100), []byte{0xff, 0xff}, uint16(netdev.EthP8023)),
+			Entry("0xff then not", uint16(100), []byte{0xff, 0x00}, uint16(netdev.EthP8022)),
+			Entry("not then 0xff", uint16(100), []byte{0x00, 0xff}, uint16(netdev.EthP8022)),
+			Entry("one byte of 0xff", uint16(100), []byte{0xff}, uint16(netdev.EthP8022)),
+			Entry("a bare header with an EtherType", uint16(0x0800), []byte{}, uint16(0x0800)),
+		)
+
 		DescribeTable("short frames are a typed error, not a panic, and leave the buffer alone",
 			func(n int) {
 				d, _ := newEth()
