@@ -68,6 +68,13 @@ var _ = Describe("registration", func() {
 		Entry("other verb", "eth%s", netdev.ErrBadName),
 	)
 
+	It("a name of IFNAMSIZ-1 (15) characters is the longest taken", func() {
+		longest := netdev.New("abcdefghijklmno", &netdevtest.Driver{})
+		Expect(netdev.Register(longest)).To(Succeed())
+		DeferCleanup(netdev.Unregister, longest)
+		Expect(netdev.Register(netdev.New("abcdefghijklmnop", &netdevtest.Driver{}))).To(MatchError(netdev.ErrBadName))
+	})
+
 	It("registering twice and unregistering twice are errors", func() {
 		d, _ := newEth()
 		Expect(netdev.Register(d)).To(MatchError(netdev.ErrRegistered))
