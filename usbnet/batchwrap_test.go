@@ -127,37 +127,14 @@ func TestWrappersPassBatchesOn(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			noLiveAtEnd(t)
-			sd, m := ecm.NewDevice(ecm.Options{})
-			wire := sim.NewWire()
-			m.Connect(wire.A())
-			rec, err := record.New(sd, io.Discard, record.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			sd, wire, rec := recordedECM(t)
 			var dev hw.Device = rec
 			if c.hide {
 				dev = hiding{rec}
 			}
 			g := newGate()
 			d := openGated(t, gatedDev{dev, g}, g, rec)
-			for deadline := time.Now().Add(2 * time.Second); !d.Net.Carrier(); time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("no carrier")
-				}
-			}
-			select {
-			case <-g.parked:
-			case <-time.After(2 * time.Second):
-				t.Fatal("the bulk IN reaper never reached the gate")
-			}
-			frame := make([]byte, 100)
-			copy(frame, d.Net.HardwareAddr())
-			frame[12], frame[13] = testType>>8, testType&0xff
-			for i := range frames {
-				if !wire.B().Send(frame) {
-					t.Fatalf("frame %d lost on the wire", i)
-				}
-			}
+			sendBehindGate(t, d, g, wire, frames)
 			if st := sd.Stats(d.In.Address); st.Completed != frames {
 				t.Fatalf("the model completed %d bulk IN transfers, want %d (stats %+v)", st.Completed, frames, st)
 			}
@@ -192,6 +169,45 @@ func TestReplayPassesBatchesOn(t *testing.T) {
 	g.release()
 	waitRx(t, d, frames)
 	checkBatches(t, d, frames, 1)
+}
+
+// recordedECM is the ECM model on a wire, behind the recorder (as the
+// suite runs every device); the caller closes rec.
+func recordedECM(t *testing.T) (*sim.Device, *sim.Wire, *record.Device) {
+	t.Helper()
+	sd, m := ecm.NewDevice(ecm.Options{})
+	wire := sim.NewWire()
+	m.Connect(wire.A())
+	rec, err := record.New(sd, io.Discard, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sd, wire, rec
+}
+
+// sendBehindGate waits for carrier and for usbnet's bulk IN reaper to park
+// at g, then puts n test frames on the wire: their transfers complete
+// behind the gate.
+func sendBehindGate(t *testing.T, d *usbnet.Dev, g *gate, wire *sim.Wire, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !d.Net.Carrier(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no carrier")
+		}
+	}
+	select {
+	case <-g.parked:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the bulk IN reaper never reached the gate")
+	}
+	frame := make([]byte, 100)
+	copy(frame, d.Net.HardwareAddr())
+	frame[12], frame[13] = testType>>8, testType&0xff
+	for i := range n {
+		if !wire.B().Send(frame) {
+			t.Fatalf("frame %d lost on the wire", i)
+		}
+	}
 }
 
 // openGated probes dev (the gatedDev stack), opens the interface and
@@ -269,13 +285,7 @@ func (f *slowFixup) RxFixup(d *usbnet.Dev, b *skbuff.Buff, q *skbuff.Queue) erro
 func TestBatchHandedOverAsOneList(t *testing.T) {
 	const frames = 6
 	noLiveAtEnd(t)
-	sd, m := ecm.NewDevice(ecm.Options{})
-	wire := sim.NewWire()
-	m.Connect(wire.A())
-	rec, err := record.New(sd, io.Discard, record.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, wire, rec := recordedECM(t)
 	g := newGate()
 	drv := &slowFixup{Minidriver: cdcecm.New()}
 	d, err := usbnet.Probe(gatedDev{rec, g}, drv)
@@ -304,24 +314,7 @@ func TestBatchHandedOverAsOneList(t *testing.T) {
 	if err := d.Net.Open(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(2 * time.Second); !d.Net.Carrier(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no carrier")
-		}
-	}
-	select {
-	case <-g.parked:
-	case <-time.After(2 * time.Second):
-		t.Fatal("the bulk IN reaper never reached the gate")
-	}
-	frame := make([]byte, 100)
-	copy(frame, d.Net.HardwareAddr())
-	frame[12], frame[13] = testType>>8, testType&0xff
-	for i := range frames {
-		if !wire.B().Send(frame) {
-			t.Fatalf("frame %d lost on the wire", i)
-		}
-	}
+	sendBehindGate(t, d, g, wire, frames)
 	g.release()
 	waitRx(t, d, frames)
 	select {
