@@ -122,7 +122,26 @@ type Endpoint interface {
 	// panics if out is empty (a programming error). A wrapper forwards it
 	// to the endpoint it wraps, so that what that endpoint completed in
 	// one go reaches the caller in one go (see the package doc).
+	//
+	// A ctx that is already done makes WaitBatch a poll: it never blocks,
+	// returning the done run at the head, or ctx.Err() while the oldest
+	// transfer is still pending (and ErrNotFound with nothing in flight).
 	WaitBatch(ctx context.Context, out []*Transfer) (n int, err error)
+
+	// Notify makes the endpoint call fn after transfers complete: the
+	// completion handler of Linux's URBs, handing nothing over. Once fn
+	// has been called for a completion, a poll (WaitBatch with a done
+	// ctx) returns that transfer, or the pending ones before it. fn may be
+	// called more often than that, but never less: at least once after
+	// each completion, Cancel's included. It runs on whatever completes
+	// the transfer (libusb's event thread, a model's goroutine, the caller
+	// of Submit or Cancel), possibly with the endpoint's or the device's
+	// lock held, so it must not block and must not call the endpoint or
+	// its device: it only wakes the caller's reaper (see the package
+	// doc). nil stops the calls. A wrapper that holds completions back
+	// from WaitBatch must hold back the call too, and call fn when it lets
+	// them go.
+	Notify(fn func())
 
 	// Cancel asks the backend to complete every transfer in flight as soon
 	// as possible; those not yet done complete with ErrCancelled. It does

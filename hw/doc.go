@@ -45,6 +45,23 @@
 // that must reap one at a time on purpose (dongleblast's -nobatch, for
 // measurement) passes out[:1] on, which is still a correct WaitBatch.
 //
+// # Waking the reaper
+//
+// A caller with several endpoints (usbnet's bottom half) need not park a
+// goroutine in WaitBatch per endpoint, each handing what it reaped to the
+// one goroutine that does the work: Notify calls the caller back when a
+// transfer completes, on the thread that completed it, and the caller's
+// one goroutine then polls every endpoint (WaitBatch with a done ctx). A
+// completion then costs one wake-up on its way to the work, not two:
+//
+//	completion ──fn──► reaper's kick ──► reaper: WaitBatch(done ctx) on each endpoint
+//
+// Notify is part of Endpoint for the reason WaitBatch is: a wrapper embeds
+// the endpoint it wraps and forwards it, and one that holds completions
+// back (a test's gate) holds back the call with them. fn is a wake-up and
+// nothing more: the transfers themselves still come from WaitBatch, in
+// submission order, through every wrapper that logs them (hw/record).
+//
 // # Errors
 //
 // Transfer and request failures are reported as *Error values that wrap one

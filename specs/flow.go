@@ -18,7 +18,7 @@ func flowSpecs(b Backend) {
 			// with every frame, so it stops the queue for each one and each
 			// next frame waits in netdev until the completion wakes it.
 			// (With four, the burst saturated the driver only when the
-			// producer outran the completion reaper, which on a fast
+			// producer outran the bottom half, which on a fast
 			// backend is up to the scheduler.)
 			h.Dev.TxURBs = 1
 			h.Up(ctx)

@@ -171,7 +171,7 @@ func (h *Harness) reportIgnored() {
 }
 
 // checkBatchedReaping proves, on a device model, that the spec ran the
-// production reaping path: usbnet's bulk IN reaper gives WaitBatch room for
+// production reaping path: usbnet's bottom half gives WaitBatch room for
 // every transfer it has in flight, so no reap may have left a completed
 // transfer behind at the model (sim LeftDone), and each batch the model
 // handed out must have reached usbnet as one (sim Reaps = RxReaps). A

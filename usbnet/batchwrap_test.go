@@ -1,8 +1,11 @@
 package usbnet_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"runtime/pprof"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,12 +20,15 @@ import (
 	"dongle/usbnet/cdcecm"
 )
 
-// gate holds usbnet's bulk IN reaper at the door of WaitBatch until it is
-// opened, so that transfers complete behind it and the reaper then finds
-// several done at once: the batch a wrapper must pass on.
+// gate holds usbnet's bulk IN polls at the door of WaitBatch until it is
+// opened, so that transfers complete behind it and the bottom half then
+// finds several done at once: the batch a wrapper must pass on. As
+// hw.Endpoint.Notify asks of a wrapper that holds completions back, the
+// gate wakes the bottom half when it opens.
 type gate struct {
 	open   chan struct{}
-	parked chan struct{} // closed once a reap has waited at the closed gate
+	parked chan struct{} // closed once a reap has been turned away at the closed gate
+	notify atomic.Pointer[func()]
 }
 
 func newGate() *gate { return &gate{open: make(chan struct{}), parked: make(chan struct{})} }
@@ -32,6 +38,9 @@ func (g *gate) release() {
 	case <-g.open:
 	default:
 		close(g.open)
+		if fn := g.notify.Load(); fn != nil && *fn != nil {
+			(*fn)()
+		}
 	}
 }
 
@@ -56,6 +65,13 @@ type gatedEP struct {
 
 var _ hw.Endpoint = gatedEP{}
 
+// Notify passes fn on (a call while the gate is closed only finds it
+// closed) and keeps it for release.
+func (e gatedEP) Notify(fn func()) {
+	e.g.notify.Store(&fn)
+	e.Endpoint.Notify(fn)
+}
+
 func (e gatedEP) wait(ctx context.Context) error {
 	select {
 	case <-e.g.open:
@@ -65,7 +81,7 @@ func (e gatedEP) wait(ctx context.Context) error {
 	select {
 	case <-e.g.parked:
 	default:
-		close(e.g.parked) // only the one reaper gets here
+		close(e.g.parked) // only the bottom half gets here
 	}
 	select {
 	case <-e.g.open:
@@ -108,9 +124,9 @@ func (e hidingEP) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error
 
 // TestWrappersPassBatchesOn: whatever wraps the backend (the recorder,
 // which the suite puts around every device; a replay backend under it),
-// usbnet's bulk IN reaper gets every transfer that completed while it was
+// usbnet's bottom half gets every transfer that completed while it was
 // away in one WaitBatch: RxMaxBatch is the whole run, not 1. The gate holds
-// the reaper while the run completes, so the numbers are exact. The
+// the bottom half's polls back while the run completes, so the numbers are exact. The
 // "hidden" case is the control: a wrapper reaping one at a time between
 // usbnet and the recorder drives RxMaxBatch to 1, which the real cases
 // would fail on.
@@ -148,8 +164,8 @@ func TestWrappersPassBatchesOn(t *testing.T) {
 // TestReplayPassesBatchesOn: a model replay of QEMU's usb-net under Linux's
 // cdc_ether completes, from the recording, the bulk IN transfers usbnet
 // submits at open, before Open returns: its 6 frames (fixture sidecar
-// rx_frames). Behind the recorder, as in the suite, they reach the reaper
-// as one batch.
+// rx_frames). Behind the recorder, as in the suite, they reach the bottom
+// half as one batch.
 func TestReplayPassesBatchesOn(t *testing.T) {
 	const frames = 6
 	noLiveAtEnd(t)
@@ -185,8 +201,8 @@ func recordedECM(t *testing.T) (*sim.Device, *sim.Wire, *record.Device) {
 	return sd, wire, rec
 }
 
-// sendBehindGate waits for carrier and for usbnet's bulk IN reaper to park
-// at g, then puts n test frames on the wire: their transfers complete
+// sendBehindGate waits for carrier and for usbnet's bulk IN poll to be
+// turned away at g, then puts n test frames on the wire: their transfers complete
 // behind the gate.
 func sendBehindGate(t *testing.T, d *usbnet.Dev, g *gate, wire *sim.Wire, n int) {
 	t.Helper()
@@ -198,7 +214,7 @@ func sendBehindGate(t *testing.T, d *usbnet.Dev, g *gate, wire *sim.Wire, n int)
 	select {
 	case <-g.parked:
 	case <-time.After(2 * time.Second):
-		t.Fatal("the bulk IN reaper never reached the gate")
+		t.Fatal("no bulk IN poll reached the gate")
 	}
 	frame := make([]byte, 100)
 	copy(frame, d.Net.HardwareAddr())
@@ -211,8 +227,8 @@ func sendBehindGate(t *testing.T, d *usbnet.Dev, g *gate, wire *sim.Wire, n int)
 }
 
 // openGated probes dev (the gatedDev stack), opens the interface and
-// registers the teardown: the gate opens first, so that Stop's reaper can
-// drain, then the stack goes down and the recorder closes the backend.
+// registers the teardown: the gate opens first, so that Stop's bottom
+// half can drain, then the stack goes down and the recorder closes the backend.
 func openGated(t *testing.T, dev hw.Device, g *gate, rec *record.Device) *usbnet.Dev {
 	t.Helper()
 	d, err := usbnet.Probe(dev, cdcecm.New())
@@ -329,4 +345,29 @@ func TestBatchHandedOverAsOneList(t *testing.T) {
 		t.Fatalf("rx_dropped %d, want %d (a backlog of 2, a batch of %d)", got, frames-2, frames)
 	}
 	checkBatches(t, d, frames, 1)
+}
+
+// TestOpenStartsTwoGoroutines: an open ECM device runs the bottom half and
+// the kevent worker, and nothing else of usbnet's: no goroutine waits on
+// an endpoint (hw.Endpoint.Notify wakes the bottom half), as the package
+// doc draws it. A reaper per pipe would make five.
+func TestOpenStartsTwoGoroutines(t *testing.T) {
+	noLiveAtEnd(t)
+	_, _, rec := recordedECM(t)
+	g := newGate()
+	g.release()
+	d := openGated(t, rec, g, rec)
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 2); err != nil {
+		t.Fatal(err)
+	}
+	var started []string
+	for _, st := range strings.Split(buf.String(), "\n\n") {
+		if strings.Contains(st, "created by dongle/usbnet.(*Dev).open") {
+			started = append(started, strings.SplitN(st, "\n", 3)[1])
+		}
+	}
+	if len(started) != 2 {
+		t.Errorf("%s open: usbnet runs %d goroutines, want 2 (bottom half, kevent worker):\n%s", d.Name(), len(started), strings.Join(started, "\n"))
+	}
 }

@@ -12,19 +12,26 @@ import (
 // performs a control transfer: halts, link resets and filter updates go to
 // the kevent worker (usbnet_deferred_kevent).
 //
-// It takes every completion queued since it last looked in one go (see
-// doneQueue), and ends when Stop closes d.done, after every reaper has
-// exited, so it sees every transfer come back exactly once.
-func (d *Dev) bottomHalf() {
+// Each wake-up (a kick from a completion, see pipe) it takes what was
+// pushed and polls every pipe for what completed, and works through it
+// all in one pass. It ends once Stop has closed d.done and nothing is in
+// flight any more, so it sees every transfer come back exactly once.
+// total is every transfer the device owns: the most one pass can reap,
+// since a transfer goes back out only after the pass that reaped it.
+func (d *Dev) bottomHalf(total int) {
 	defer d.bh.Done()
 	// The RX slots a batch resubmits: at most every slot, each once (a
 	// slot is back in flight only after its batch), so the one array made
 	// here serves every batch and appending never allocates.
 	resub := make([]*rxSlot, 0, len(d.rx))
+	batch := make([]completion, 0, total)
+	pipes := d.pipes()
 	for {
-		batch, ok := d.done.take()
-		if !ok {
-			return
+		<-d.done.kick
+		var closed bool
+		batch, closed = d.done.take(batch[:0])
+		for _, p := range pipes {
+			batch = d.reap(p, batch)
 		}
 		// Frames first, resubmissions after: the frames of the batch reach
 		// netdev's backlog in one RxList (or one per rxUpBatch frames), so
@@ -67,7 +74,21 @@ func (d *Dev) bottomHalf() {
 			clear(resub)
 			resub = resub[:0]
 		}
+		clear(batch) // drop the transfer pointers
+		if closed && idle(pipes) {
+			return
+		}
 	}
+}
+
+// idle reports whether no pipe has a transfer in flight.
+func idle(pipes []*pipe) bool {
+	for _, p := range pipes {
+		if p.ep.InFlight() > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // running reports whether new transfers may be submitted. d.mu held.

@@ -90,7 +90,7 @@ var _ = Describe("data path through the ECM model (loopback wire)", func() {
 		const n = 400
 		// One TX slot: taking it stops the queue every time, so the
 		// busy/retry path runs for every frame whatever the scheduler does
-		// (with two, a stop needed the reaper to fall behind).
+		// (with two, a stop needed the bottom half to fall behind).
 		r := newRig(rigOpts{txURBs: 1, qlen: n})
 		for i := 0; i < n; i++ {
 			Expect(r.send(r.frame(60+i%1400, uint32(i)))).To(Succeed())

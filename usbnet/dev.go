@@ -16,9 +16,9 @@ import (
 //
 // Linux sizes its queues from MAX_QUEUE_MEMORY (60 full frames) and the bus
 // speed. A userspace driver needs deeper queues than the kernel: each
-// transfer's completion crosses libusb's event thread, the reaper and the
-// bottom half before it is resubmitted, and only a deep queue turns those
-// hand-offs into batches. Measured in the virtual lab through QEMU's usb-net
+// transfer's completion crosses libusb's event thread and the bottom half
+// before it is resubmitted, and only a deep queue turns that hand-off into
+// batches. Measured in the virtual lab through QEMU's usb-net
 // (1514-byte frames): RX 1,878 frames/s with 8 transfers in flight against
 // 7,213 with 128; TX 7,175 with 32 against 10,087 with 128.
 const (
@@ -99,9 +99,7 @@ type Dev struct {
 	stHalted   bool
 
 	in, out, status *pipe
-	done            *doneQueue    // top half → bottom half
-	quit            chan struct{} // closed by Stop: reapers drain and exit
-	reapers         sync.WaitGroup
+	done            *doneQueue // completions → bottom half
 	bh              sync.WaitGroup
 
 	kflags atomic.Uint32 // pending kevents
@@ -157,7 +155,7 @@ type Counters struct {
 	TxQueueStops       atomic.Uint64 // times the netdev queue was stopped for want of a TX slot
 	TxBusy             atomic.Uint64 // XmitBusy answers
 	TxCopies           atomic.Uint64 // frames copied for want of head/tailroom or because shared
-	RxReaps            atomic.Uint64 // bulk IN reaps: WaitBatch calls that returned transfers
+	RxReaps            atomic.Uint64 // bulk IN reaps: WaitBatch polls that returned transfers
 	RxMaxBatch         atomic.Uint64 // most bulk IN transfers one WaitBatch returned
 	TxAggregates       atomic.Uint64 // TxAggregator blocks handed to the device
 	TxAggFull          atomic.Uint64 // ... sent because TxAggAdd said the block was full
@@ -294,6 +292,14 @@ func (d *Dev) markGoneLocked() {
 		d.Net.CarrierOff()
 	}
 	close(d.goneCh)
+}
+
+// pipes is the open pipes: bulk IN, bulk OUT, and the status pipe if any.
+func (d *Dev) pipes() []*pipe {
+	if d.status == nil {
+		return []*pipe{d.in, d.out}
+	}
+	return []*pipe{d.in, d.out, d.status}
 }
 
 // RxQueueLen is how many bulk IN transfers of rxURBSize bytes a device keeps

@@ -46,16 +46,18 @@
 //
 // While the device is open it runs, and Stop waits for, exactly these:
 //
-//	reaper(bulk IN) ─┐                        ┌─► RxFixup ─► EthTypeTrans ─► netdev.RxList (once a batch)
-//	reaper(bulk OUT)─┼─► d.done (completions) ─► bottom half ─► free TX buffer, count, WakeQueue
-//	reaper(intr IN) ─┘   (chan, one slot per     └─► Minidriver.Status ─► SetLink
-//	                      transfer: never blocks)          │
-//	kevent worker ◄── defer_(bits) ◄───────────────────────┘ (halts, link reset, throttle)
+//	bulk IN  completion ─┐  Notify fn               ┌─► RxFixup ─► EthTypeTrans ─► netdev.RxList (once a batch)
+//	bulk OUT completion ─┼─► d.done.kick ─► bottom half ─► free TX buffer, count, WakeQueue
+//	intr IN  completion ─┘  (capacity 1:  polls      └─► Minidriver.Status ─► SetLink
+//	                         never blocks) every pipe         │
+//	kevent worker ◄── defer_(bits) ◄──────────────────────────┘ (halts, link reset, throttle)
 //	aggregation flusher (TxAggregator drivers only): sends a block on its timer
 //
-// A reaper only calls hw.Endpoint.WaitBatch and queues what completed
-// (the top half). The bottom half is the one goroutine that runs fixups, delivers,
-// frees, counts and resubmits. Whatever needs a control transfer (clearing
+// The top half is the endpoints' own: a completion, on libusb's event
+// thread, only kicks the bottom half (hw.Endpoint.Notify, Linux's URB
+// completion handler scheduling usbnet's tasklet), which then polls every
+// pipe with WaitBatch. The bottom half is the one goroutine that runs
+// fixups, delivers, frees, counts and resubmits. Whatever needs a control transfer (clearing
 // a halt, LinkReset) is deferred to the kevent worker, as Linux's
 // usbnet_deferred_kevent; SetRxMode runs on the caller's control path
 // (netdev calls SetMulticastList with no data-path lock held), serialised

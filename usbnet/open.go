@@ -46,7 +46,7 @@ const maxTxTries = 3
 // open is ndo_open (usbnet_open): let the minidriver reset the chip (data
 // interface still at alt 0), select the data alternate setting, open the
 // endpoints, let the minidriver program its filter,
-// then start the reapers, the bottom half, the kevent worker, the RX
+// then start the bottom half, the kevent worker, the RX
 // transfers and the status transfer.
 func (d *Dev) open() (err error) {
 	if d.gone.Load() {
@@ -126,19 +126,20 @@ func (d *Dev) open() (err error) {
 	}
 
 	// Everything below allocates once per open, never per packet.
-	d.in = newPipe(pipeRx, in, d.RxURBs)
-	d.out = newPipe(pipeTx, out, 2*d.TxURBs)
 	total := d.RxURBs + 2*d.TxURBs
 	if status != nil {
-		d.status = newPipe(pipeStatus, status, 1)
 		total++
+	}
+	d.done = newDoneQueue(total)
+	d.in = newPipe(pipeRx, in, d.RxURBs, d.done.signal)
+	d.out = newPipe(pipeTx, out, 2*d.TxURBs, d.done.signal)
+	if status != nil {
+		d.status = newPipe(pipeStatus, status, 1, d.done.signal)
 		n := int(d.Status.MaxPacketSize)
 		d.st = statusSlot{buf: make([]byte, n)}
 		d.st.t.Buf = d.st.buf
 		d.st.t.Cookie = &d.st
 	}
-	d.done = newDoneQueue(total)
-	d.quit = make(chan struct{})
 	d.kquit = make(chan struct{})
 	d.thr = time.AfterFunc(time.Hour, func() { d.defer_(evThrottle) })
 	d.thr.Stop()
@@ -168,16 +169,8 @@ func (d *Dev) open() (err error) {
 	d.rxInFlight, d.txInFlight = 0, 0
 	d.mu.Unlock()
 
-	pipes := []*pipe{d.in, d.out}
-	if d.status != nil {
-		pipes = append(pipes, d.status)
-	}
-	for _, p := range pipes {
-		d.reapers.Add(1)
-		go d.reap(p)
-	}
 	d.bh.Add(1)
-	go d.bottomHalf()
+	go d.bottomHalf(total)
 	d.kwg.Add(1)
 	go d.kevent()
 
@@ -201,8 +194,8 @@ func (d *Dev) open() (err error) {
 }
 
 // stop is ndo_stop (usbnet_stop): refuse new work, stop the kevent worker,
-// cancel every transfer, let the reapers reap them all, let the bottom
-// half free what they carried, then free what is parked and close the
+// cancel every transfer, let the bottom half reap them all and free what
+// they carried, then free what is parked and close the
 // endpoints. When it returns no goroutine of the device runs and no
 // buffer of it is live.
 func (d *Dev) stop() error {
@@ -225,16 +218,11 @@ func (d *Dev) stop() error {
 	}
 
 	d.mu.Lock()
-	pipes := []*pipe{d.in, d.out}
-	if d.status != nil {
-		pipes = append(pipes, d.status)
-	}
+	pipes := d.pipes()
 	for _, p := range pipes {
 		p.ep.Cancel()
 	}
 	d.mu.Unlock()
-	close(d.quit)
-	d.reapers.Wait()
 	d.done.close()
 	d.bh.Wait()
 	// A transfer that failed after stop began may have re-armed the
@@ -265,6 +253,7 @@ func (d *Dev) stop() error {
 	}
 	var errs []error
 	for _, p := range pipes {
+		p.ep.Notify(nil)
 		if err := p.ep.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %v: %w", p.ep.Desc(), err))
 		}
@@ -292,7 +281,7 @@ func (d *Dev) submitRxLocked(s *rxSlot) {
 		d.rxParked = append(d.rxParked, s)
 		return
 	}
-	if err := d.in.submit(&s.t); err != nil {
+	if err := d.in.ep.Submit(&s.t); err != nil {
 		d.rxParked = append(d.rxParked, s)
 		if hw.StatusOf(err) == hw.ErrNoDevice {
 			d.markGoneLocked()
@@ -313,7 +302,7 @@ func (d *Dev) submitStatusLocked() {
 		return
 	}
 	s.t.Buf = s.buf
-	if err := d.status.submit(&s.t); err != nil {
+	if err := d.status.ep.Submit(&s.t); err != nil {
 		if hw.StatusOf(err) == hw.ErrNoDevice {
 			d.markGoneLocked()
 			return

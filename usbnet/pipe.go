@@ -16,122 +16,84 @@ const (
 	pipeStatus
 )
 
-// A pipe is one open endpoint and its reaper: the top half.
+// A pipe is one open endpoint as the bottom half reaps it. Its completions
+// wake the bottom half directly, from the thread that completed them; the
+// bottom half then polls every pipe:
 //
-//	submitter ──Submit──► hw.Endpoint ──WaitBatch──► reaper ──batch──► d.done ──kick──► bottom half
-//	    └──── token ──► kick ───────────────────────┘
+//	libusb's event thread ──hw.Endpoint.Notify fn──► d.done.kick ──► bottom half ──WaitBatch(polled)──► work
 //
-// hw.Endpoint.WaitBatch fails with ErrNotFound when nothing is in flight,
-// so the reaper must only wait for what was submitted: every successful
-// Submit puts one token in kick (buffered to the most transfers the pipe
-// can have in flight, so the send never blocks), and the reaper takes one
-// token per transfer it reaps. When Stop closes quit, no Submit can happen any more;
-// the reaper reaps what the remaining tokens account for and exits.
-//
-// Every hw.Endpoint reaps in batches (hw.Endpoint.WaitBatch: the oldest
-// transfer once done and every completed one after it), so the reaper
-// takes a batch per wake-up and the batch goes to the bottom half with one
-// lock and at most one wake-up: under QEMU's TCG each goroutine wake-up
-// costs more than the bookkeeping of a frame, so hand-offs are paid per
-// batch, never per transfer. Counters.RxReaps and RxMaxBatch show what the
-// bulk IN reaper got.
+// There is no goroutine between the endpoint and the bottom half: under
+// QEMU's TCG a goroutine wake-up costs more than a frame's bookkeeping, and
+// a completion now pays one on its way to the work, not two (a reaper per
+// pipe used to wait in WaitBatch and hand its batch on). Counters.RxReaps
+// and RxMaxBatch show what the bulk IN polls got.
 type pipe struct {
 	kind  pipeKind
 	ep    hw.Endpoint
-	kick  chan struct{}
-	batch []*hw.Transfer // the reaper's: what one WaitBatch returned
+	batch []*hw.Transfer // the bottom half's: what one WaitBatch returned
 }
 
-// completion is what the top half queues: a reaped transfer. The queue
-// has room for every transfer the device owns, so the reapers never block
-// and nothing is allocated.
+// completion is a reaped transfer, and which pipe it came from.
 type completion struct {
 	kind pipeKind
 	t    *hw.Transfer
 }
 
-func newPipe(kind pipeKind, ep hw.Endpoint, depth int) *pipe {
-	return &pipe{kind: kind, ep: ep, kick: make(chan struct{}, depth), batch: make([]*hw.Transfer, depth)}
+// newPipe makes the pipe for ep, room for depth transfers in one poll, and
+// points ep's completions at wake.
+func newPipe(kind pipeKind, ep hw.Endpoint, depth int, wake func()) *pipe {
+	ep.Notify(wake)
+	return &pipe{kind: kind, ep: ep, batch: make([]*hw.Transfer, depth)}
 }
 
-// submit hands t to the endpoint and accounts a token for the reaper.
-// Called with d.mu held.
-func (p *pipe) submit(t *hw.Transfer) error {
-	if err := p.ep.Submit(t); err != nil {
-		return err
-	}
-	p.kick <- struct{}{}
-	return nil
-}
+// polled is a done context: WaitBatch with it never blocks (a poll).
+var polled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
-// reap is the pipe's top half: it only moves completed transfers to the
-// bottom half.
-func (d *Dev) reap(p *pipe) {
-	defer d.reapers.Done()
-	ctx := context.Background()
+// reap appends every transfer p has completed to b, oldest first: it polls
+// until a poll returns nothing, so a wrapper that returns fewer than it
+// could (one at a time) still gives up everything it holds. A poll's error
+// (nothing in flight, the oldest still pending) only ends the run.
+func (d *Dev) reap(p *pipe, b []completion) []completion {
 	for {
-		select {
-		case <-p.kick:
-		case <-d.quit:
-			// No more submissions: reap what is still accounted for.
-			for {
-				select {
-				case <-p.kick:
-					d.reapSome(ctx, p)
-				default:
-					return
-				}
-			}
+		n, _ := p.ep.WaitBatch(polled, p.batch)
+		if n == 0 {
+			return b
 		}
-		d.reapSome(ctx, p)
+		for _, t := range p.batch[:n] {
+			b = append(b, completion{p.kind, t})
+		}
+		clear(p.batch[:n])
+		if p.kind == pipeRx {
+			d.counters.RxReaps.Add(1)
+			// Only the bottom half writes RxMaxBatch: no compare-and-swap.
+			d.counters.RxMaxBatch.Store(max(d.counters.RxMaxBatch.Load(), uint64(n)))
+		}
 	}
 }
 
-// reapSome reaps the transfer one token (already taken) accounts for and
-// every transfer completed after it, taking their tokens too. A transfer
-// can complete before its submitter has put its token (Submit returns,
-// then the token follows), so those receives may wait a moment, but never
-// for long: the token is on its way.
-func (d *Dev) reapSome(ctx context.Context, p *pipe) {
-	n, err := p.ep.WaitBatch(ctx, p.batch)
-	if err != nil || n == 0 {
-		// Nothing to reap after all (the token was stale). The backend
-		// kept no transfer of ours, so there is nothing to hand on.
-		return
-	}
-	for range n - 1 {
-		<-p.kick
-	}
-	if p.kind == pipeRx {
-		d.counters.RxReaps.Add(1)
-		// Only this reaper writes RxMaxBatch: no compare-and-swap needed.
-		d.counters.RxMaxBatch.Store(max(d.counters.RxMaxBatch.Load(), uint64(n)))
-	}
-	d.done.pushBatch(p.kind, p.batch[:n])
-	clear(p.batch[:n])
-}
-
-// doneQueue is the top half → bottom half queue (the completions Linux's
-// usbnet keeps on dev->done and schedules the tasklet for): the reapers
-// append under mu and kick the bottom half, which swaps the whole queue
-// for its spare slice and works through it without the lock.
+// doneQueue is what wakes the bottom half (Linux schedules usbnet's
+// tasklet from each URB's completion handler), and the few completions
+// no endpoint returns: a ZLP whose Submit failed after its frame's went
+// through is completed by hand (submitTxLocked).
 //
-//	reapers ──push──► q ──kick (capacity 1)──► bottom half: q, spare = spare[:0], q
+//	Notify fns, push, close ──kick (capacity 1)──► bottom half: take, then poll every pipe
 //
-// Both slices have room for every transfer the device owns, so neither
-// side allocates, and a kick already pending absorbs the next ones: one
-// wake-up serves every completion queued before the bottom half looks.
+// A kick already pending absorbs the next ones: one wake-up serves every
+// completion before the bottom half looks. q has room for every transfer
+// the device owns, so push never allocates.
 type doneQueue struct {
 	mu     sync.Mutex
 	q      []completion
-	spare  []completion
-	closed bool // no push will come: the bottom half ends once q is empty
+	closed bool // Stop has cancelled everything: the bottom half ends once it is all reaped
 	kick   chan struct{}
 }
 
 func newDoneQueue(total int) *doneQueue {
-	return &doneQueue{q: make([]completion, 0, total), spare: make([]completion, 0, total),
-		kick: make(chan struct{}, 1)}
+	return &doneQueue{q: make([]completion, 0, total), kick: make(chan struct{}, 1)}
 }
 
 func (dq *doneQueue) push(kind pipeKind, t *hw.Transfer) {
@@ -141,15 +103,8 @@ func (dq *doneQueue) push(kind pipeKind, t *hw.Transfer) {
 	dq.signal()
 }
 
-func (dq *doneQueue) pushBatch(kind pipeKind, ts []*hw.Transfer) {
-	dq.mu.Lock()
-	for _, t := range ts {
-		dq.q = append(dq.q, completion{kind, t})
-	}
-	dq.mu.Unlock()
-	dq.signal()
-}
-
+// signal wakes the bottom half. It is every pipe's Notify fn, so it runs
+// on libusb's event thread with the endpoint's lock held: it never blocks.
 func (dq *doneQueue) signal() {
 	select {
 	case dq.kick <- struct{}{}:
@@ -157,7 +112,8 @@ func (dq *doneQueue) signal() {
 	}
 }
 
-// close says no push will follow (every reaper has exited).
+// close says Stop has cancelled every transfer and nothing will be
+// submitted or pushed any more.
 func (dq *doneQueue) close() {
 	dq.mu.Lock()
 	dq.closed = true
@@ -165,24 +121,15 @@ func (dq *doneQueue) close() {
 	dq.signal()
 }
 
-// take waits for completions and returns all of them; the slice is the
-// caller's until the next take. It returns nil, false once the queue is
-// closed and empty.
-func (dq *doneQueue) take() ([]completion, bool) {
-	for {
-		dq.mu.Lock()
-		if len(dq.q) > 0 {
-			b := dq.q
-			clear(dq.spare) // the last batch, done with: drop its transfer pointers
-			dq.q, dq.spare = dq.spare[:0], b
-			dq.mu.Unlock()
-			return b, true
-		}
-		closed := dq.closed
-		dq.mu.Unlock()
-		if closed {
-			return nil, false
-		}
-		<-dq.kick
-	}
+// take appends the pushed completions to b and reports whether the queue
+// was closed. Read before the pipes are polled, closed means that what the
+// poll misses is still in flight, cancelled, and will kick.
+func (dq *doneQueue) take(b []completion) ([]completion, bool) {
+	dq.mu.Lock()
+	b = append(b, dq.q...)
+	clear(dq.q)
+	dq.q = dq.q[:0]
+	closed := dq.closed
+	dq.mu.Unlock()
+	return b, closed
 }

@@ -142,16 +142,16 @@ func (d *Dev) submitTxLocked(s *txSlot) error {
 	if s.wantZLP {
 		s.pending = 2
 	}
-	if err := d.out.submit(&s.t); err != nil {
+	if err := d.out.ep.Submit(&s.t); err != nil {
 		if hw.StatusOf(err) == hw.ErrNoDevice {
 			d.markGoneLocked()
 		}
 		return err
 	}
 	if s.wantZLP {
-		if err := d.out.submit(&s.zlp); err != nil {
+		if err := d.out.ep.Submit(&s.zlp); err != nil {
 			// The frame is on its way without its terminator. Complete
-			// the ZLP here with the error, as the reaper would have: the
+			// the ZLP here with the error, as the endpoint would have: the
 			// slot then finishes, failed, when the frame is reaped. The
 			// queue has room for every transfer.
 			s.zlp.N, s.zlp.Err = 0, err

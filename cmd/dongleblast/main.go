@@ -35,7 +35,8 @@
 // -trace FILE (runtime/trace: where the goroutines waited, for go tool
 // trace -pprof=sched|sync|syscall),
 // -procs N (GOMAXPROCS), -nobatch (every WaitBatch returns one transfer,
-// so usbnet reaps one per wake-up: the batch reaping's A/B in one boot).
+// so usbnet's bottom half polls once per transfer and hands each on alone:
+// the batch reaping's A/B in one boot).
 //
 // tx -wait says how the blaster waits while netdev's transmit queue
 // (TxQueueLen 1000, the kernel's qdisc default) is full:
@@ -394,6 +395,7 @@ const stampEvery = 1024
 func (b *blaster) rx(n, size, rate int, blast bool, from string, timeout time.Duration) error {
 	b.want.Store(uint64(n))
 	tk0 := busyTicks()
+	ru0 := cpuTime()
 	var bl <-chan blastResult
 	if from == "none" {
 		// Another process sends once this line is out: wait for its
@@ -404,6 +406,7 @@ func (b *blaster) rx(n, size, rate int, blast bool, from string, timeout time.Du
 			time.Sleep(time.Millisecond)
 		}
 		tk0 = busyTicks()
+		ru0 = cpuTime()
 		bl = localBlast(from, n, size)
 	} else if from != "" {
 		bl = localBlast(from, n, size)
@@ -417,13 +420,16 @@ func (b *blaster) rx(n, size, rate int, blast bool, from string, timeout time.Du
 	}
 	got, br := waitFull(b.full, b.nrx.Load, bl, timeout)
 	tk := ticksSince(tk0)
+	ru := cpuTime()
 	el := time.Duration(b.last.Load() - b.frst.Load())
 	st := b.net.Stats()
 	var iv uint64
 	if m := b.lastN.Load(); m > 1 {
 		iv = m - 1
 	}
-	report("rx", got, n, iv, el, br, fmt.Sprintf("guest_ticks=%d rx_errors=%d rx_dropped=%d", tk, st.RxErrors.Load(), st.RxDropped.Load()))
+	per := func(ns int64) float64 { return float64(ns) / 1e3 / float64(max(got, 1)) }
+	report("rx", got, n, iv, el, br, fmt.Sprintf("guest_ticks=%d rx_errors=%d rx_dropped=%d cpu_us_per_frame=%.1f (user %.1f sys %.1f)",
+		tk, st.RxErrors.Load(), st.RxDropped.Load(), per(ru[0]-ru0[0]+ru[1]-ru0[1]), per(ru[0]-ru0[0]), per(ru[1]-ru0[1])))
 	if br.err != nil {
 		return br.err
 	}
@@ -559,8 +565,8 @@ func (b *blaster) rtt(n, size int, timeout time.Duration) error {
 }
 
 // oneByOne is a device whose endpoints reap one transfer per WaitBatch
-// (they pass out[:1] on, still a correct WaitBatch), so usbnet pays a
-// wake-up and a hand-off per transfer, as with Wait (-nobatch).
+// (they pass out[:1] on, still a correct WaitBatch), so usbnet pays a poll
+// per transfer, as with Wait (-nobatch).
 type oneByOne struct{ hw.Device }
 
 func (d oneByOne) OpenEndpoint(addr uint8) (hw.Endpoint, error) {

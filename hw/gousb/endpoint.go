@@ -59,6 +59,7 @@ type Endpoint struct {
 	gone    error  // set once a transfer failed with ErrNoDevice
 	closing bool
 	notify  chan struct{} // capacity 1: a transfer completed
+	fn      func()        // Notify's; called by wake
 
 	wg    sync.WaitGroup
 	sync  *syncPath  // Options.Sync (worker.go)
@@ -169,7 +170,7 @@ func (e *Endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 		}
 		if n > 0 {
 			if e.head != e.tail && e.ring[e.head&mask].done {
-				e.wake() // out was full: let the next call see the rest at once
+				e.wakeWaiter() // out was full: let the next call see the rest at once
 			}
 			e.mu.Unlock()
 			return n, nil
@@ -183,11 +184,28 @@ func (e *Endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 	}
 }
 
+// wake tells Wait's caller, and Notify's fn, that the done run at the
+// head grew. e.mu held.
 func (e *Endpoint) wake() {
+	e.wakeWaiter()
+	if e.fn != nil {
+		e.fn()
+	}
+}
+
+func (e *Endpoint) wakeWaiter() {
 	select {
 	case e.notify <- struct{}{}:
 	default:
 	}
+}
+
+// Notify implements hw.Endpoint: fn is called, with e.mu held, where a
+// completion wakes Wait (on libusb's event thread, or in Cancel).
+func (e *Endpoint) Notify(fn func()) {
+	e.mu.Lock()
+	e.fn = fn
+	e.mu.Unlock()
 }
 
 // Cancel completes every transfer in flight as soon as possible: queued ones

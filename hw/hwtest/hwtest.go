@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) hw.Device, opts Options) {
 		{"Cancel", []string{opts.NoPendingIn}, false, r.cancel},
 		{"WaitContext", []string{opts.NoPendingIn}, false, r.waitContext},
 		{"WaitBatch", nil, false, r.waitBatch},
+		{"Notify", nil, false, r.notify},
 		{"ZLPSubmit", nil, false, r.zlp},
 		{"ErrorsWrapErrno", nil, false, r.errorsWrap},
 		{"FaultStall", []string{opts.NoFaults, opts.NoPendingIn}, true, r.faultStall},
@@ -690,6 +692,116 @@ func (r *runner) waitBatch(t *testing.T, d hw.Device, l Layout) {
 	}
 	t.Errorf("bulk OUT %#02x: with %d transfers submitted %d ms before, WaitBatch(room for %d) returned %v: it does not return every transfer already completed (a wrapper reaping one at a time?)",
 		l.Out.Address, batchOut, (attempts-1)*batchSettle/time.Millisecond, batchRoom, got)
+}
+
+// notify: Notify's fn is a wake-up a reaper can live on. With fn set on
+// bulk OUT, notifyOut transfers are reaped by polls alone (WaitBatch with a
+// done ctx), made only after a call of fn: all come back, in order, none
+// twice. A completion that called nothing would leave the rest unreaped,
+// and the subtest fails on its timeout. A poll never blocks: with the
+// oldest transfer pending it fails with the ctx's error, with nothing in
+// flight with ErrNotFound. Cancel calls fn too, for the bulk IN transfer
+// it completes. After Notify(nil) a completion calls nothing.
+func (r *runner) notify(t *testing.T, d hw.Device, l Layout) {
+	in, out := openData(t, d, l)
+	polled, cancel := context.WithCancel(context.Background())
+	cancel()
+	type waker struct {
+		calls atomic.Int64
+		kick  chan struct{}
+	}
+	newWaker := func() *waker { return &waker{kick: make(chan struct{}, 1)} }
+	call := func(w *waker) func() {
+		return func() {
+			w.calls.Add(1)
+			select {
+			case w.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+	wait := func(w *waker, what string) {
+		t.Helper()
+		select {
+		case <-w.kick:
+		case <-time.After(r.opts.Timeout):
+			t.Fatalf("%s: fn not called within %v (%d calls so far)", what, r.opts.Timeout, w.calls.Load())
+		}
+	}
+
+	wo := newWaker()
+	out.Notify(call(wo))
+	var batch [batchRoom]*hw.Transfer
+	n, err := out.WaitBatch(polled, batch[:])
+	if n != 0 {
+		t.Errorf("a poll with nothing in flight returned %d transfers", n)
+	}
+	checkErrno(t, "a poll with nothing in flight", err, hw.ErrNotFound)
+	const notifyOut = 8
+	trs := make([]*hw.Transfer, notifyOut)
+	for i := range trs {
+		trs[i] = &hw.Transfer{Buf: frame(i, 60+i), Cookie: i}
+		if err := out.Submit(trs[i]); err != nil {
+			t.Fatalf("Submit %d: %v", i, err)
+		}
+	}
+	for next := 0; next < len(trs); {
+		wait(wo, fmt.Sprintf("bulk OUT %#02x, %d of %d transfers reaped (InFlight %d)", l.Out.Address, next, len(trs), out.InFlight()))
+		for {
+			clear(batch[:])
+			n, err := out.WaitBatch(polled, batch[:])
+			if n == 0 {
+				if next < len(trs) && !errors.Is(err, context.Canceled) {
+					t.Fatalf("a poll with transfer %d the oldest in flight: %v, want context.Canceled (pending) or a transfer", next, err)
+				}
+				break
+			}
+			if err != nil {
+				t.Fatalf("a poll returned %d transfers and an error: %v", n, err)
+			}
+			for i, tr := range batch[:n] {
+				if next >= len(trs) || tr != trs[next] {
+					t.Fatalf("a poll returned, at %d of %d, transfer %v; want %d (wrong transfer, out of order or twice)", i, n, cookie(tr), next)
+				}
+				if tr.Err != nil || tr.N != len(tr.Buf) {
+					t.Errorf("transfer %d: N=%d Err=%v, want N=%d", next, tr.N, tr.Err, len(tr.Buf))
+				}
+				next++
+			}
+		}
+	}
+	if out.InFlight() != 0 {
+		t.Fatalf("InFlight = %d after every transfer was reaped", out.InFlight())
+	}
+
+	wi := newWaker()
+	in.Notify(call(wi))
+	tr := &hw.Transfer{Buf: make([]byte, 2048)}
+	if err := in.Submit(tr); err != nil {
+		t.Fatal(err)
+	}
+	in.Cancel()
+	wait(wi, fmt.Sprintf("bulk IN %#02x, Cancel", l.In.Address))
+	n, err = in.WaitBatch(polled, batch[:])
+	if err != nil || n != 1 || batch[0] != tr {
+		t.Fatalf("a poll after Cancel called fn: %d (%v), %v; want the cancelled transfer", n, cookie(batch[0]), err)
+	}
+	if !arrived(tr) {
+		checkErrno(t, "the transfer Notify's test cancelled", tr.Err, hw.ErrCancelled)
+	}
+
+	out.Notify(nil)
+	before := wo.calls.Load()
+	last := &hw.Transfer{Buf: frame(0, 60)}
+	if err := out.Submit(last); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := out.Wait(r.ctx(t)); err != nil || got != last {
+		t.Fatalf("Wait after Notify(nil) = %v, %v", cookie(got), err)
+	}
+	if c := wo.calls.Load(); c != before {
+		t.Errorf("a completion after Notify(nil) called the old fn (%d calls, %d before)", c, before)
+	}
 }
 
 // cookie is a transfer's Cookie, or nil for no transfer.

@@ -150,6 +150,10 @@ func (e *Endpoint) popLocked(t *hw.Transfer) uint64 {
 // -ENOENT) are written when Wait returns them.
 func (e *Endpoint) Cancel() { e.ep.Cancel() }
 
+// Notify is passed through: the recorder holds nothing back, and logs a
+// transfer's 'C' when WaitBatch returns it, poll or not.
+func (e *Endpoint) Notify(fn func()) { e.ep.Notify(fn) }
+
 // InFlight is the wrapped endpoint's.
 func (e *Endpoint) InFlight() int { return e.ep.InFlight() }
 

@@ -28,6 +28,7 @@ type endpoint struct {
 	name   string
 	q      []*xfer
 	closed bool
+	notify func() // Notify's: called by completeLocked
 }
 
 var _ hw.Endpoint = (*endpoint)(nil)
@@ -140,6 +141,17 @@ func (e *endpoint) completeLocked(x *xfer, err error) {
 	if err != nil {
 		x.t.Err = hw.Errorf(e.name, err)
 	}
+	if e.notify != nil {
+		e.notify()
+	}
+}
+
+// Notify implements hw.Endpoint: fn is called with the replay's lock held,
+// after every completion.
+func (e *endpoint) Notify(fn func()) {
+	e.c.mu.Lock()
+	e.notify = fn
+	e.c.mu.Unlock()
 }
 
 // completeAllLocked finishes every transfer still pending with err.

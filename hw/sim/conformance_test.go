@@ -40,6 +40,7 @@ func TestConformanceFake(t *testing.T) {
 			"ZLPSubmit":    "a Fake completes OUT transfers only when the test does",
 			"FaultTimeout": "a Fake completes OUT transfers only when the test does",
 			"WaitBatch":    "a Fake completes OUT transfers only when the test does",
+			"Notify":       "a Fake completes OUT transfers only when the test does",
 		},
 	})
 }

@@ -57,6 +57,7 @@ type epState struct {
 	slots              []slot
 	head, count, ndone int
 	wake               chan struct{}
+	notify             func() // the open handle's Notify fn
 
 	halted   bool
 	timeouts int
@@ -153,6 +154,9 @@ func (e *epState) finishLocked(s *slot, errno hw.Errno) {
 	}
 	if e.slots[e.head].done {
 		e.signal()
+		if e.notify != nil {
+			e.notify()
+		}
 	}
 }
 
@@ -506,5 +510,17 @@ func (h *endpoint) Close() error {
 	}
 	h.closed = true
 	e.owner = nil
+	e.notify = nil
 	return nil
+}
+
+// Notify implements hw.Endpoint: fn is called with the device lock held,
+// wherever a completion wakes Wait. A closed handle ignores it.
+func (h *endpoint) Notify(fn func()) {
+	e := h.st
+	e.d.mu.Lock()
+	if !h.closed {
+		e.notify = fn
+	}
+	e.d.mu.Unlock()
 }
