@@ -228,6 +228,7 @@ func (c *core) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
 		return nil, hw.Errorf(c.name+what+": already open", hw.ErrBusy)
 	}
 	e := &endpoint{c: c, desc: desc, iface: iface, name: c.name + ": " + desc.String()}
+	e.errEmpty = hw.Errorf(e.name+": wait: nothing in flight", hw.ErrNotFound)
 	c.open[addr] = e
 	return e, nil
 }

@@ -29,6 +29,9 @@ type endpoint struct {
 	q      []*xfer
 	closed bool
 	notify func() // Notify's: called by completeLocked
+	// errEmpty is WaitBatch's error with nothing in flight, made once: a
+	// poller (usbnet's bottom half) meets it on every pass.
+	errEmpty error
 }
 
 var _ hw.Endpoint = (*endpoint)(nil)
@@ -75,7 +78,7 @@ func (e *endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 		c.mu.Lock()
 		if len(e.q) == 0 {
 			c.mu.Unlock()
-			return 0, hw.Errorf(e.name+": wait: nothing in flight", hw.ErrNotFound)
+			return 0, e.errEmpty
 		}
 		n := 0
 		for n < len(out) && n < len(e.q) && e.q[n].done {

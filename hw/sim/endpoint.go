@@ -299,13 +299,14 @@ func (h *endpoint) Submit(t *hw.Transfer) error {
 		defer e.outMu.Unlock()
 	}
 	d.mu.Lock()
-	if h.closed {
+	if h.closed || d.gone {
+		errno := hw.ErrNoDevice
+		if h.closed {
+			errno = hw.ErrClosed
+		}
+		err := e.err(errno) // fills e.errs: under d.mu
 		d.mu.Unlock()
-		return e.err(hw.ErrClosed)
-	}
-	if d.gone {
-		d.mu.Unlock()
-		return e.err(hw.ErrNoDevice)
+		return err
 	}
 	t.N, t.Err = 0, nil
 	e.push(t)
@@ -437,15 +438,20 @@ func (h *endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 	for {
 		d.mu.Lock()
 		if h.closed {
+			err := e.err(hw.ErrClosed)
 			d.mu.Unlock()
-			return 0, e.err(hw.ErrClosed)
+			return 0, err
 		}
 		if e.count == 0 {
-			d.mu.Unlock()
+			// e.err fills e.errs and d.gone is the device's: both under
+			// d.mu (a poll with nothing in flight is a common call).
+			errno := hw.ErrNotFound
 			if d.gone {
-				return 0, e.err(hw.ErrNoDevice)
+				errno = hw.ErrNoDevice
 			}
-			return 0, e.err(hw.ErrNotFound)
+			err := e.err(errno)
+			d.mu.Unlock()
+			return 0, err
 		}
 		n := 0
 		for n < len(out) && e.ndone > 0 { // ndone: the done run at the head

@@ -147,6 +147,29 @@ func TestUnplugCompletesEverything(t *testing.T) {
 	}
 }
 
+// After an unplug, a poller (usbnet's bottom half) and a submitter meet
+// the endpoint's ErrNoDevice at once, each the first to ask for it: the
+// error is made once, under the device lock (go test -race catches it
+// made outside).
+func TestUnpluggedErrorsRace(t *testing.T) {
+	b := newBulk(t, 64)
+	b.Unplug()
+	polled, cancel := context.WithCancel(context.Background())
+	cancel()
+	errs := make(chan error, 2)
+	go func() {
+		var out [1]*hw.Transfer
+		_, err := b.out.WaitBatch(polled, out[:])
+		errs <- err
+	}()
+	go func() { errs <- b.out.Submit(&hw.Transfer{Buf: []byte{1}}) }()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, hw.ErrNoDevice) {
+			t.Errorf("after unplug: %v, want ErrNoDevice", err)
+		}
+	}
+}
+
 func TestOwnershipRules(t *testing.T) {
 	b := newBulk(t, 64)
 	if _, err := b.OpenEndpoint(epIn); !errors.Is(err, hw.ErrBusy) {
