@@ -128,19 +128,24 @@ type Endpoint interface {
 	// transfer is still pending (and ErrNotFound with nothing in flight).
 	WaitBatch(ctx context.Context, out []*Transfer) (n int, err error)
 
-	// Notify makes the endpoint call fn after transfers complete: the
-	// completion handler of Linux's URBs, handing nothing over. Once fn
-	// has been called for a completion, a poll (WaitBatch with a done
-	// ctx) returns that transfer, or the pending ones before it. fn may be
-	// called more often than that, but never less: at least once after
-	// each completion, Cancel's included. It runs on whatever completes
-	// the transfer (libusb's event thread, a model's goroutine, the caller
-	// of Submit or Cancel), possibly with the endpoint's or the device's
-	// lock held, so it must not block and must not call the endpoint or
-	// its device: it only wakes the caller's reaper (see the package
-	// doc). nil stops the calls. A wrapper that holds completions back
-	// from WaitBatch must hold back the call too, and call fn when it lets
-	// them go.
+	// Notify makes the endpoint call fn when transfers complete: the
+	// completion handler of Linux's URBs, handing nothing over. fn is
+	// called each time the done run at the head of the queue grows (the
+	// oldest transfer completes, or Cancel completes it), after the
+	// outcome is recorded and under the lock WaitBatch takes, so a poll
+	// (WaitBatch with a done ctx) made after the call returns that run. A
+	// transfer that completes behind a pending one calls fn when the
+	// pending one does; fn may also be called when there is nothing new.
+	// A poll that fills out gets no further call for the rest: the
+	// caller polls until a poll returns nothing. fn runs on whatever
+	// completes the transfer (libusb's event thread, a synchronous
+	// control transfer's caller handling libusb's events, a model's
+	// goroutine, the caller of Submit or Cancel) with the endpoint's or
+	// the device's lock held, so it must not block and must not call the
+	// endpoint or its device: it only wakes the caller's reaper (see the
+	// package doc). nil stops the calls. A wrapper that holds completions
+	// back from WaitBatch must hold back the call too, and call fn when it
+	// lets them go.
 	Notify(fn func())
 
 	// Cancel asks the backend to complete every transfer in flight as soon

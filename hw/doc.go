@@ -36,10 +36,10 @@
 // submission-order queue), and a capability every Endpoint has cannot be
 // hidden by a wrapper (hw/record, a test's fault injector, ...) that
 // forgets to forward it. usbnet reaps with WaitBatch only, so the suite, the
-// CLI and the lab bench all run the one reaping path that ships. Under
-// QEMU's TCG a goroutine wake-up costs more than a frame's bookkeeping, and
-// WaitBatch pays it once per run of completions instead of once per
-// transfer. Wait is WaitBatch of one; a backend implements both with one
+// CLI and the lab bench all run the one reaping path that ships. A run of
+// completions costs one lock and one pass over the queue, not one per
+// transfer, and a waiting caller (Wait's) one wake-up: under QEMU's TCG a
+// wake-up costs more than a frame's bookkeeping. Wait is WaitBatch of one; a backend implements both with one
 // queue walk, and a wrapper that looks at completions (hw/record) handles
 // both, each transfer logged the same way whichever returned it. A wrapper
 // that must reap one at a time on purpose (dongleblast's -nobatch, for

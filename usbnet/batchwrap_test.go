@@ -363,11 +363,54 @@ func TestOpenStartsTwoGoroutines(t *testing.T) {
 	}
 	var started []string
 	for _, st := range strings.Split(buf.String(), "\n\n") {
-		if strings.Contains(st, "created by dongle/usbnet.(*Dev).open") {
+		if strings.Contains(st, "created by dongle/usbnet.") {
 			started = append(started, strings.SplitN(st, "\n", 3)[1])
 		}
 	}
 	if len(started) != 2 {
 		t.Errorf("%s open: usbnet runs %d goroutines, want 2 (bottom half, kevent worker):\n%s", d.Name(), len(started), strings.Join(started, "\n"))
+	}
+}
+
+// lateCancel is a device whose endpoints' Cancel takes effect a moment
+// later, as libusb's does (the OS completes a cancelled URB when it gets to
+// it): Cancel only asks.
+type lateCancel struct{ hw.Device }
+
+func (d lateCancel) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
+	ep, err := d.Device.OpenEndpoint(addr)
+	if err != nil {
+		return nil, err
+	}
+	return lateCancelEP{ep}, nil
+}
+
+type lateCancelEP struct{ hw.Endpoint }
+
+func (e lateCancelEP) Cancel() { time.AfterFunc(20*time.Millisecond, e.Endpoint.Cancel) }
+
+// TestStopWaitsForLateCancellations: Stop's bottom half ends only once
+// nothing is in flight, not at the first pass after Stop cancelled: with
+// every bulk IN transfer still out when Stop asks, Stop returns once they
+// are all back, every endpoint closes, and no buffer is live.
+func TestStopWaitsForLateCancellations(t *testing.T) {
+	noLiveAtEnd(t)
+	sd, m := ecm.NewDevice(ecm.Options{})
+	m.Connect(sim.NewWire().A())
+	d, err := usbnet.Probe(lateCancel{sd}, cdcecm.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Net.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Disconnect(); err != nil {
+		t.Fatalf("Disconnect with every cancellation late: %v", err)
+	}
+	if err := sd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := sd.Stats(d.In.Address); st.Cancelled == 0 || st.Completed != st.Submitted {
+		t.Errorf("bulk IN: %+v; want every transfer submitted back, some cancelled", st)
 	}
 }

@@ -34,9 +34,9 @@
 // -cpuprofile FILE (pprof, e.g. in /mnt/lab so the host can read it),
 // -trace FILE (runtime/trace: where the goroutines waited, for go tool
 // trace -pprof=sched|sync|syscall),
-// -procs N (GOMAXPROCS), -nobatch (every WaitBatch returns one transfer,
-// so usbnet's bottom half polls once per transfer and hands each on alone:
-// the batch reaping's A/B in one boot).
+// -procs N (GOMAXPROCS), -nobatch (every WaitBatch returns one transfer:
+// usbnet's bottom half then pays a poll and a lock per transfer, though
+// what completed together still reaches it in one pass).
 //
 // tx -wait says how the blaster waits while netdev's transmit queue
 // (TxQueueLen 1000, the kernel's qdisc default) is full:

@@ -63,9 +63,9 @@ func (a *asyncPath) cancelLocked() {
 
 // complete is xfers' done: xfer d.i finished. It records the outcome and
 // gives the xfer to the next queued transfer, if any. It runs on the
-// backend's event thread with libusb's locks held, so it calls nothing of
-// the endpoint's users: Wait's caller learns of the completion through
-// notify.
+// backend's event thread with libusb's locks held, so of the endpoint's
+// users it calls only Notify's fn (under e.mu, which must not block nor
+// call back); Wait's caller learns of the completion through notify.
 func (a *asyncPath) complete(d xferDone) {
 	e := a.e
 	e.mu.Lock()

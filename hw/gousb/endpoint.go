@@ -143,9 +143,9 @@ func (e *Endpoint) Wait(ctx context.Context) (*hw.Transfer, error) {
 // transfer has completed, then returns it and every transfer after it that
 // has completed too (up to len(out)), oldest first, in out[:n]. One lock
 // and at most one wake-up serve the whole batch, where Wait costs one of
-// each per transfer: a caller's reaper (usbnet's) that finds several
-// transfers done pays for the hand-off once. The errors are Wait's; out
-// must not be empty.
+// each per transfer; with a done ctx it is a poll, and usbnet's bottom
+// half, woken through Notify, reaps with nothing else. The errors are
+// Wait's; out must not be empty.
 func (e *Endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error) {
 	if len(out) == 0 {
 		panic("gousb: WaitBatch with an empty out on " + e.name)

@@ -697,8 +697,10 @@ func (r *runner) waitBatch(t *testing.T, d hw.Device, l Layout) {
 // notify: Notify's fn is a wake-up a reaper can live on. With fn set on
 // bulk OUT, notifyOut transfers are reaped by polls alone (WaitBatch with a
 // done ctx), made only after a call of fn: all come back, in order, none
-// twice. A completion that called nothing would leave the rest unreaped,
-// and the subtest fails on its timeout. A poll never blocks: with the
+// twice. Then notifyOneByOne more, each submitted once the last is
+// reaped, so every one must call fn anew: a completion that called
+// nothing would leave its transfer unreaped, and the subtest fails on its
+// timeout. A poll never blocks: with the
 // oldest transfer pending it fails with the ctx's error, with nothing in
 // flight with ErrNotFound, allocating nothing. Cancel calls fn too, for the bulk IN transfer
 // it completes. After Notify(nil) a completion calls nothing.
@@ -744,7 +746,7 @@ func (r *runner) notify(t *testing.T, d hw.Device, l Layout) {
 			t.Errorf("a poll with nothing in flight allocates %.1f times; want 0", a)
 		}
 	}
-	const notifyOut = 8
+	const notifyOut, notifyOneByOne = 8, 4
 	trs := make([]*hw.Transfer, notifyOut)
 	for i := range trs {
 		trs[i] = &hw.Transfer{Buf: frame(i, 60+i), Cookie: i}
@@ -780,18 +782,59 @@ func (r *runner) notify(t *testing.T, d hw.Device, l Layout) {
 	if out.InFlight() != 0 {
 		t.Fatalf("InFlight = %d after every transfer was reaped", out.InFlight())
 	}
+	// One at a time: each completion calls fn anew (an endpoint that
+	// called it once, for the burst, would leave the second unreaped).
+	// A call with nothing new is allowed: wait again.
+	for i := range notifyOneByOne {
+		tr := &hw.Transfer{Buf: frame(i, 60+i), Cookie: i}
+		if err := out.Submit(tr); err != nil {
+			t.Fatalf("Submit %d of %d alone: %v", i, notifyOneByOne, err)
+		}
+		for {
+			wait(wo, fmt.Sprintf("bulk OUT %#02x, transfer %d of %d alone", l.Out.Address, i, notifyOneByOne))
+			clear(batch[:])
+			n, err := out.WaitBatch(polled, batch[:])
+			if n == 1 && batch[0] == tr {
+				break
+			}
+			if n != 0 || !errors.Is(err, context.Canceled) {
+				t.Fatalf("a poll for transfer %d alone: %d (%v), %v; want it, or context.Canceled while it is pending", i, n, cookie(batch[0]), err)
+			}
+		}
+	}
 
+	if r.opts.NoPendingIn == "" {
+		r.drain(t, in, l)
+	}
 	wi := newWaker()
 	in.Notify(call(wi))
 	tr := &hw.Transfer{Buf: make([]byte, 2048)}
 	if err := in.Submit(tr); err != nil {
 		t.Fatal(err)
 	}
+	if r.opts.NoPendingIn == "" {
+		// Pending: the poll says so, and gives nothing up.
+		if n, err := in.WaitBatch(polled, batch[:]); n != 0 && !(n == 1 && arrived(tr)) || n == 0 && !errors.Is(err, context.Canceled) {
+			t.Fatalf("a poll with the bulk IN transfer pending: %d, %v; want 0, context.Canceled", n, err)
+		} else if n == 1 {
+			t.Logf("the bulk IN transfer got %d bytes before the poll; Cancel is tested on a second one", tr.N)
+			tr = &hw.Transfer{Buf: make([]byte, 2048)}
+			if err := in.Submit(tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	in.Cancel()
-	wait(wi, fmt.Sprintf("bulk IN %#02x, Cancel", l.In.Address))
-	n, err = in.WaitBatch(polled, batch[:])
-	if err != nil || n != 1 || batch[0] != tr {
-		t.Fatalf("a poll after Cancel called fn: %d (%v), %v; want the cancelled transfer", n, cookie(batch[0]), err)
+	for {
+		wait(wi, fmt.Sprintf("bulk IN %#02x, Cancel", l.In.Address))
+		clear(batch[:])
+		n, err := in.WaitBatch(polled, batch[:])
+		if n == 1 && batch[0] == tr {
+			break
+		}
+		if n != 0 || !errors.Is(err, context.Canceled) {
+			t.Fatalf("a poll after Cancel called fn: %d (%v), %v; want the cancelled transfer", n, cookie(batch[0]), err)
+		}
 	}
 	if !arrived(tr) {
 		checkErrno(t, "the transfer Notify's test cancelled", tr.Err, hw.ErrCancelled)
