@@ -142,8 +142,14 @@ func tapThrough(t *testing.T, c tapCase) {
 	farBefore := ns.Counts(t, far)
 
 	if b, err := exec.Command(busybox, "ping", "-c", "3", "-W", "3", "10.77.0.2").CombinedOutput(); err != nil || !strings.Contains(string(b), "3 packets received") {
+		// Which hop lost it: the kernel's counters at both ends of the
+		// cable, and (in dongle tap's output, once it stops) dongle's
+		// and the driver's in between.
+		tapNow, farNow := hostCounts(t, name), ns.Counts(t, far)
 		sess.stop()
-		t.Fatalf("ping 10.77.0.2 through %s: %v\n%s\ndongle tap:\n%s", model, err, b, sess.out.String())
+		t.Fatalf("ping 10.77.0.2 through %s: %v\n%s\nframes since the carrier came up: the TAP sent %d and received %d; the far end received %d and sent %d\ndongle tap:\n%s",
+			model, err, b, tapNow.TxPackets-tapBefore.TxPackets, tapNow.RxPackets-tapBefore.RxPackets,
+			farNow.RxPackets-farBefore.RxPackets, farNow.TxPackets-farBefore.TxPackets, sess.out.String())
 	}
 
 	// TCP, 1 MiB each way: the far end reads the host's MiB, then sends
