@@ -105,15 +105,22 @@ func (e gatedEP) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, error)
 	return e.Endpoint.WaitBatch(ctx, out)
 }
 
-// hiding is a wrapper that hides batching, the bug the test must catch:
+// wrapped is a device whose endpoints wrap wraps. By default that is
+// hidingEP, a wrapper that hides batching, the bug the test must catch:
 // its WaitBatch reaps one transfer per call, as a wrapper that reaps with
 // Wait (or that type-asserted an optional batching interface it did not
 // forward) would.
-type hiding struct{ hw.Device }
+type wrapped struct {
+	hw.Device
+	wrap func(hw.Endpoint) hw.Endpoint // nil: hidingEP
+}
 
-func (d hiding) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
+func (d wrapped) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
 	ep, err := d.Device.OpenEndpoint(addr)
-	return hidingEP{ep}, err
+	if err != nil || d.wrap == nil {
+		return hidingEP{ep}, err
+	}
+	return d.wrap(ep), nil
 }
 
 type hidingEP struct{ hw.Endpoint }
@@ -146,7 +153,7 @@ func TestWrappersPassBatchesOn(t *testing.T) {
 			sd, wire, rec := recordedECM(t)
 			var dev hw.Device = rec
 			if c.hide {
-				dev = hiding{rec}
+				dev = wrapped{Device: rec}
 			}
 			g := newGate()
 			d := openGated(t, gatedDev{dev, g}, g, rec)
@@ -372,19 +379,9 @@ func TestOpenStartsTwoGoroutines(t *testing.T) {
 	}
 }
 
-// lateCancel is a device whose endpoints' Cancel takes effect a moment
-// later, as libusb's does (the OS completes a cancelled URB when it gets to
-// it): Cancel only asks.
-type lateCancel struct{ hw.Device }
-
-func (d lateCancel) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
-	ep, err := d.Device.OpenEndpoint(addr)
-	if err != nil {
-		return nil, err
-	}
-	return lateCancelEP{ep}, nil
-}
-
+// lateCancelEP is an endpoint whose Cancel takes effect a moment later,
+// as libusb's does (the OS completes a cancelled URB when it gets to it):
+// Cancel only asks.
 type lateCancelEP struct{ hw.Endpoint }
 
 func (e lateCancelEP) Cancel() { time.AfterFunc(20*time.Millisecond, e.Endpoint.Cancel) }
@@ -397,7 +394,7 @@ func TestStopWaitsForLateCancellations(t *testing.T) {
 	noLiveAtEnd(t)
 	sd, m := ecm.NewDevice(ecm.Options{})
 	m.Connect(sim.NewWire().A())
-	d, err := usbnet.Probe(lateCancel{sd}, cdcecm.New())
+	d, err := usbnet.Probe(wrapped{sd, func(ep hw.Endpoint) hw.Endpoint { return lateCancelEP{ep} }}, cdcecm.New())
 	if err != nil {
 		t.Fatal(err)
 	}
