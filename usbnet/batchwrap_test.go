@@ -377,6 +377,12 @@ func TestOpenStartsTwoGoroutines(t *testing.T) {
 	if len(started) != 2 {
 		t.Errorf("%s open: usbnet runs %d goroutines, want 2 (bottom half, kevent worker):\n%s", d.Name(), len(started), strings.Join(started, "\n"))
 	}
+	// The bottom half's queues have room for every transfer the device
+	// owns (each RX slot, each TX slot's frame and ZLP, the status
+	// transfer), so that no completion ever grows them.
+	if want := d.RxURBs + 2*d.TxURBs + 1; d.DoneRoom() != want {
+		t.Errorf("the done queue has room for %d completions, want %d", d.DoneRoom(), want)
+	}
 }
 
 // lateCancelEP is an endpoint whose Cancel takes effect a moment later,

@@ -10,3 +10,7 @@ func (d *Dev) StopTxQueue() {
 	d.Net.StopQueue()
 	d.mu.Unlock()
 }
+
+// DoneRoom is how many completions the open device's done queue holds
+// without growing: every transfer the device owns.
+func (d *Dev) DoneRoom() int { return cap(d.done.q) }
