@@ -13,4 +13,8 @@ func (d *Dev) StopTxQueue() {
 
 // DoneRoom is how many completions the open device's done queue holds
 // without growing: every transfer the device owns.
-func (d *Dev) DoneRoom() int { return cap(d.done.q) }
+func (d *Dev) DoneRoom() int {
+	d.done.mu.Lock()
+	defer d.done.mu.Unlock()
+	return cap(d.done.q)
+}
