@@ -2,11 +2,14 @@ package usbnet_test
 
 import (
 	"sync/atomic"
+	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"dongle/hw"
+	"dongle/hw/sim"
 	"dongle/hw/sim/ecm"
 	"dongle/usbnet"
 )
@@ -151,3 +154,89 @@ type linkResetError string
 func (e linkResetError) Error() string { return string(e) }
 
 const errLinkReset = linkResetError("link reset failed (test)")
+
+// raising is cdc_ether whose Reset finds the link up, as r8152's does when
+// the PHY already reports one: a LinkChange with need_reset from Reset.
+// Status ignores the model: the test owns the link.
+type raising struct {
+	flagged
+	runs    *atomic.Int32
+	entered chan struct{} // closed as the first LinkReset starts
+}
+
+func (r raising) Reset(d *usbnet.Dev) error {
+	if err := r.flagged.Reset(d); err != nil {
+		return err
+	}
+	d.LinkChange(true, 1000, true)
+	return nil
+}
+
+func (raising) Status(*usbnet.Dev, []byte) error { return nil }
+
+func (r raising) LinkReset(*usbnet.Dev) error {
+	if r.runs.Add(1) == 1 {
+		close(r.entered)
+	}
+	return nil
+}
+
+// heldINEP is an endpoint whose bulk IN submits wait for a channel, so a
+// test can order the rest of Open after the kevent worker's first event.
+type heldINEP struct {
+	hw.Endpoint
+	wait <-chan struct{}
+}
+
+func (e heldINEP) Submit(t *hw.Transfer) error {
+	if e.Desc().In() && e.Desc().Type() == hw.XferBulk {
+		select {
+		case <-e.wait:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	return e.Endpoint.Submit(t)
+}
+
+// TestLinkUpFromResetGetsOneLinkReset: a link that Reset reports is one
+// link and gets one LinkReset, even when the kevent worker has already
+// taken Reset's event by the time Open decides on a link that came up
+// before it (the worker runs from the moment Open starts it). A second
+// LinkReset reprograms a chip that is up, and counts the link twice.
+func TestLinkUpFromResetGetsOneLinkReset(t *testing.T) {
+	noLiveAtEnd(t)
+	sd, m := ecm.NewDevice(ecm.Options{Flavor: ecm.Gadget})
+	m.Connect(sim.NewWire().A())
+	drv := raising{flagged: flagged{flags: usbnet.FlagSendZLP | usbnet.FlagEthernet | usbnet.FlagLinkIntr},
+		runs: new(atomic.Int32), entered: make(chan struct{})}
+	dev := wrapped{sd, func(ep hw.Endpoint) hw.Endpoint { return heldINEP{ep, drv.entered} }}
+	d, err := usbnet.Probe(dev, drv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Disconnect(); err != nil {
+			t.Error(err)
+		}
+		if err := sd.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := d.Net.Open(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !d.Net.Carrier() {
+		if time.Now().After(deadline) {
+			t.Fatal("carrier never came on")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // a second LinkReset would run now
+	if n := drv.runs.Load(); n != 1 {
+		t.Errorf("LinkReset ran %d times for one link, want 1", n)
+	}
+	if n := d.Counters().LinkResets.Load(); n != 1 {
+		t.Errorf("LinkResets counter %d, want 1", n)
+	}
+}

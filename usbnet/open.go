@@ -169,16 +169,20 @@ func (d *Dev) open() (err error) {
 	d.rxInFlight, d.txInFlight = 0, 0
 	d.mu.Unlock()
 
+	// A link that came up before open (or with no status endpoint at all,
+	// or that Reset found) still gets its LinkReset. Deferred before the
+	// worker starts, so it is one event with any Reset deferred: once the
+	// worker has taken Reset's, a second would run LinkReset again for
+	// the same link. Decided before the status transfer goes out too: a
+	// notification answered at once schedules its own LinkReset.
+	if d.Net.Carrier() || d.linkUpPending.Load() {
+		d.defer_(evLinkReset)
+	}
 	d.bh.Add(1)
 	go d.bottomHalf(total)
 	d.kwg.Add(1)
 	go d.kevent()
 
-	// A link that came up before open (or with no status endpoint at all)
-	// still gets its LinkReset. Decided before the status transfer goes
-	// out: a notification answered at once schedules its own LinkReset,
-	// and checking the carrier after it would run a second one.
-	upBefore := d.Net.Carrier() || d.linkUpPending.Load()
 	d.mu.Lock()
 	for i := range d.rx {
 		d.submitRxLocked(&d.rx[i])
@@ -187,9 +191,6 @@ func (d *Dev) open() (err error) {
 		d.submitStatusLocked()
 	}
 	d.mu.Unlock()
-	if upBefore {
-		d.defer_(evLinkReset)
-	}
 	return nil
 }
 
