@@ -85,6 +85,23 @@ func TestServeEndsWithoutGoroutines(t *testing.T) {
 	}
 }
 
+// TestDetachWithRepliesUnreadEndsCleanly: vhci_hcd detached with replies
+// it has not read yet (a detach under traffic) closes its end with data
+// in it, which a Unix socket reports to the server's read as
+// ECONNRESET, not EOF. That is the same detach, and Serve returns nil.
+func TestDetachWithRepliesUnreadEndsCleanly(t *testing.T) {
+	h, done := serveRaw(t, 0)
+	h.submit(1, 0, true, 0, 4, []byte{0x80, 0x05, 0, 0, 0, 0, 4, 0}, nil) // answered with 4 bytes
+	time.Sleep(50 * time.Millisecond)
+	if n, err := unix.IoctlGetInt(int(h.f.Fd()), unix.SIOCINQ); err != nil || n == 0 {
+		t.Fatalf("the host's unread bytes: %d, %v; want the reply waiting", n, err)
+	}
+	h.f.Close()
+	if err := serveResult(t, done); err != nil {
+		t.Fatalf("Serve after a detach with replies unread: %v", err)
+	}
+}
+
 // submitHeader is a CMD_SUBMIT header with the given direction and
 // number_of_packets.
 func submitHeader(seq, dir, ep uint32, length int, npackets uint32) []byte {

@@ -188,7 +188,8 @@ func freePort(hub string) (int, error) {
 var ErrProtocol = errors.New("usbip: protocol error")
 
 // Serve answers the kernel until ctx ends or the kernel closes its end of
-// the socket (the port was detached); both return nil. It closes its end
+// the socket between two messages (the port was detached, with or without
+// replies it had not read); both return nil. It closes its end
 // of the socket when it returns: a replug attaches a new server.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.conn.Close() // last: closeAll's waiters may still reply
@@ -200,8 +201,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	be := binary.BigEndian
 	for {
 		if _, err := io.ReadFull(s.conn, h[:]); err != nil {
-			if ctx.Err() != nil || err == io.EOF {
-				return nil // stopped, or detached: the kernel closed its end
+			// Detached: the kernel closed its end. With replies it had
+			// not read yet (a detach under traffic) a Unix socket says
+			// so with ECONNRESET instead of EOF.
+			if ctx.Err() != nil || err == io.EOF || errors.Is(err, syscall.ECONNRESET) {
+				return nil
 			}
 			return fmt.Errorf("usbip: reading a header: %w", err)
 		}
