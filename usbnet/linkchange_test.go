@@ -1,6 +1,7 @@
 package usbnet_test
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,18 +182,19 @@ func (r raising) LinkReset(*usbnet.Dev) error {
 	return nil
 }
 
-// heldINEP is an endpoint whose bulk IN submits wait for a channel, so a
-// test can order the rest of Open after the kevent worker's first event.
+// heldINEP is an endpoint whose bulk IN submits wait for a channel (or,
+// all of them together, for giveUp), so a test can order the rest of Open
+// after the kevent worker's first event.
 type heldINEP struct {
 	hw.Endpoint
-	wait <-chan struct{}
+	wait, giveUp <-chan struct{}
 }
 
 func (e heldINEP) Submit(t *hw.Transfer) error {
 	if e.Desc().In() && e.Desc().Type() == hw.XferBulk {
 		select {
 		case <-e.wait:
-		case <-time.After(5 * time.Second):
+		case <-e.giveUp:
 		}
 	}
 	return e.Endpoint.Submit(t)
@@ -209,7 +211,9 @@ func TestLinkUpFromResetGetsOneLinkReset(t *testing.T) {
 	m.Connect(sim.NewWire().A())
 	drv := raising{flagged: flagged{flags: usbnet.FlagSendZLP | usbnet.FlagEthernet | usbnet.FlagLinkIntr},
 		runs: new(atomic.Int32), entered: make(chan struct{})}
-	dev := wrapped{sd, func(ep hw.Endpoint) hw.Endpoint { return heldINEP{ep, drv.entered} }}
+	giveUp, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dev := wrapped{sd, func(ep hw.Endpoint) hw.Endpoint { return heldINEP{ep, drv.entered, giveUp.Done()} }}
 	d, err := usbnet.Probe(dev, drv)
 	if err != nil {
 		t.Fatal(err)

@@ -200,11 +200,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	var h [headerLen]byte
 	be := binary.BigEndian
 	for {
-		if _, err := io.ReadFull(s.conn, h[:]); err != nil {
+		if n, err := io.ReadFull(s.conn, h[:]); err != nil {
 			// Detached: the kernel closed its end. With replies it had
 			// not read yet (a detach under traffic) a Unix socket says
-			// so with ECONNRESET instead of EOF.
-			if ctx.Err() != nil || err == io.EOF || errors.Is(err, syscall.ECONNRESET) {
+			// so with ECONNRESET instead of EOF. Within a header, either
+			// is a message cut short.
+			if ctx.Err() != nil || err == io.EOF || n == 0 && errors.Is(err, syscall.ECONNRESET) {
 				return nil
 			}
 			return fmt.Errorf("usbip: reading a header: %w", err)
@@ -228,6 +229,9 @@ func (s *Server) Serve(ctx context.Context) error {
 			buf := make([]byte, length)
 			if dir == 0 && length > 0 {
 				if _, err := io.ReadFull(s.conn, buf); err != nil {
+					if ctx.Err() != nil {
+						return nil // stopped: the socket was closed under the read
+					}
 					return fmt.Errorf("usbip: reading %d OUT bytes of seq %d: %w", length, seq, err)
 				}
 			}
