@@ -12,7 +12,6 @@ import (
 	"dongle/hw/sim"
 	"dongle/hw/sim/ecm"
 	"dongle/skbuff"
-	"dongle/usbnet"
 	"dongle/usbnet/cdcecm"
 )
 
@@ -31,18 +30,7 @@ func TestBatchReap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := usbnet.Probe(rec, cdcecm.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Disconnect(); err != nil {
-			t.Error(err)
-		}
-		if err := rec.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	d := probed(t, rec, cdcecm.New(), rec, nil)
 	d.Net.SetTxQueueLen(1 << 12)
 	d.Net.MaxBacklog = 1 << 12
 	var (

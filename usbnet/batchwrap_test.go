@@ -238,19 +238,7 @@ func sendBehindGate(t *testing.T, d *usbnet.Dev, g *gate, wire *sim.Wire, n int)
 // half can drain, then the stack goes down and the recorder closes the backend.
 func openGated(t *testing.T, dev hw.Device, g *gate, rec *record.Device) *usbnet.Dev {
 	t.Helper()
-	d, err := usbnet.Probe(dev, cdcecm.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		g.release()
-		if err := d.Disconnect(); err != nil {
-			t.Error(err)
-		}
-		if err := rec.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	d := probed(t, dev, cdcecm.New(), rec, g.release)
 	if err := d.Net.Open(); err != nil {
 		t.Fatal(err)
 	}

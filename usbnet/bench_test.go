@@ -66,13 +66,7 @@ func newBench(tb testing.TB, speed int, loop bool, size int) *bench {
 	if err := d.Net.Open(); err != nil {
 		tb.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for !d.Net.Carrier() {
-		if time.Now().After(deadline) {
-			tb.Fatal("no carrier")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitCarrier(tb, d, 2*time.Second)
 	be.frame = make([]byte, size)
 	copy(be.frame, d.Net.HardwareAddr())
 	copy(be.frame[6:], []byte{2, 0, 0, 0, 0, 9})

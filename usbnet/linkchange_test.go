@@ -214,28 +214,11 @@ func TestLinkUpFromResetGetsOneLinkReset(t *testing.T) {
 	giveUp, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	dev := wrapped{sd, func(ep hw.Endpoint) hw.Endpoint { return heldINEP{ep, drv.entered, giveUp.Done()} }}
-	d, err := usbnet.Probe(dev, drv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Disconnect(); err != nil {
-			t.Error(err)
-		}
-		if err := sd.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	d := probed(t, dev, drv, sd, nil)
 	if err := d.Net.Open(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for !d.Net.Carrier() {
-		if time.Now().After(deadline) {
-			t.Fatal("carrier never came on")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitCarrier(t, d, 3*time.Second)
 	time.Sleep(50 * time.Millisecond) // a second LinkReset would run now
 	if n := drv.runs.Load(); n != 1 {
 		t.Errorf("LinkReset ran %d times for one link, want 1", n)
