@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"runtime"
 	"testing"
@@ -200,4 +201,17 @@ func TestStopMidMessageEndsCleanly(t *testing.T) {
 	h.submit(1, 2, false, 0, 100, nil, nil) // 100 OUT bytes announced, none sent
 	time.Sleep(20 * time.Millisecond)
 	// newServer's cleanup cancels ctx and fails the test if Serve errs.
+}
+
+// TestHeaderCutShortIsAnError: a kernel end that closes within a header
+// left a message cut short, not a detach between messages: Serve says so.
+func TestHeaderCutShortIsAnError(t *testing.T) {
+	h, done := serveRaw(t, 0)
+	if _, err := h.f.Write(submitHeader(1, 1, 1, 512, 0)[:20]); err != nil {
+		t.Fatal(err)
+	}
+	h.f.Close()
+	if err := serveResult(t, done); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("Serve after half a header: %v, want io.ErrUnexpectedEOF", err)
+	}
 }
