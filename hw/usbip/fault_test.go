@@ -92,4 +92,8 @@ func TestFailNextRefusesBadFaults(t *testing.T) {
 			t.Errorf("FailNext(0x81, %d, %d) = %v, want ErrBadFault", c.status, c.n, err)
 		}
 	}
+	// The edges: -4095 is the last errno, and one URB is a count.
+	if err := s.FailNext(0x81, -4095, 1); err != nil {
+		t.Errorf("FailNext(0x81, -4095, 1) = %v, want nil", err)
+	}
 }

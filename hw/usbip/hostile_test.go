@@ -215,3 +215,35 @@ func TestHeaderCutShortIsAnError(t *testing.T) {
 		t.Fatalf("Serve after half a header: %v, want io.ErrUnexpectedEOF", err)
 	}
 }
+
+// TestSubmitEdgesAccepted: the largest URB (maxURB bytes) and endpoint 15
+// are within what a CMD_SUBMIT may carry: the server goes on and answers
+// the control request that follows (an endpoint the device lacks is the
+// URB's error, not the connection's).
+func TestSubmitEdgesAccepted(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		ep, length int
+	}{{"1 MiB", 1, maxURB}, {"endpoint 15", 15, 4}} {
+		t.Run(c.name, func(t *testing.T) {
+			h, done := serveRaw(t, 0)
+			if _, err := h.f.Write(submitHeader(1, 1, uint32(c.ep), c.length, 0)); err != nil {
+				t.Fatal(err)
+			}
+			h.submit(2, 0, true, 0, 4, []byte{0x80, 0x05, 0, 0, 0, 0, 4, 0}, nil)
+			for {
+				select {
+				case err := <-done:
+					t.Fatalf("Serve ended: %v", err)
+				default:
+				}
+				if cmd, seq, st, _ := h.reply(true); cmd == retSubmit && seq == 2 {
+					if st != 0 {
+						t.Fatalf("the control request after it: status %d", st)
+					}
+					return
+				}
+			}
+		})
+	}
+}

@@ -124,7 +124,7 @@ func static() (*sim.Static, *[][]byte) {
 
 func TestControlRequests(t *testing.T) {
 	m, _ := static()
-	h, _ := newPair(t, m)
+	h, _, srv := newServer(t, m, Options{})
 	h.submit(1, 0, true, 0, 18, []byte{0x80, 6, 0, 1, 0, 0, 18, 0}, nil)
 	if cmd, seq, st, d := h.reply(true); cmd != retSubmit || seq != 1 || st != 0 || len(d) != 18 || d[8] != 0x34 {
 		t.Fatalf("GET_DESCRIPTOR: %d %d %d % x", cmd, seq, st, d)
@@ -140,6 +140,15 @@ func TestControlRequests(t *testing.T) {
 	h.submit(4, 0, true, 0, 16, []byte{0x80, 6, 0, 0x0f, 0, 0, 16, 0}, nil) // BOS
 	if _, _, st, _ := h.reply(true); st != -int32(syscall.EPIPE) {
 		t.Fatalf("BOS: status %d, want -EPIPE", st)
+	}
+	// SET_SEL is the host controller's business: answered here, never
+	// passed to the device (whose handler would stall it).
+	h.submit(5, 0, false, 0, 6, []byte{0x00, 0x30, 0, 0, 0, 0, 6, 0}, make([]byte, 6))
+	if _, _, st, _ := h.reply(false); st != 0 {
+		t.Fatalf("SET_SEL: status %d, want 0", st)
+	}
+	if n := srv.Stats.Stalls.Load(); n != 2 {
+		t.Errorf("Stats.Stalls %d, want 2 (the stalled request and BOS)", n)
 	}
 }
 
@@ -175,6 +184,15 @@ func TestBulkInOrderAndUnlink(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if len(*outs) != 1 || len((*outs)[0]) != 512 {
 		t.Fatalf("device got %d OUT transfers", len(*outs))
+	}
+	// An empty OUT with URB_ZERO_PACKET is a ZLP already: one, not two.
+	h.submit(15, 2, false, urbZeroPacket, 0, nil, nil)
+	if _, seq, st, _ := h.reply(false); seq != 15 || st != 0 {
+		t.Fatalf("empty OUT: seq %d status %d", seq, st)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if len(*outs) != 2 || len((*outs)[1]) != 0 {
+		t.Fatalf("device got %d OUT transfers after an empty one, want 2", len(*outs))
 	}
 }
 
