@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,7 +238,11 @@ func TestSubmitEdgesAccepted(t *testing.T) {
 					t.Fatalf("Serve ended: %v", err)
 				default:
 				}
-				if cmd, seq, st, _ := h.reply(true); cmd == retSubmit && seq == 2 {
+				cmd, seq, st, _ := h.reply(true)
+				if cmd == retSubmit && seq == 1 && st != -int32(syscall.EPIPE) {
+					t.Errorf("the URB on endpoint %d: status %d, want -EPIPE (the device has no such endpoint)", c.ep, st)
+				}
+				if cmd == retSubmit && seq == 2 {
 					if st != 0 {
 						t.Fatalf("the control request after it: status %d", st)
 					}

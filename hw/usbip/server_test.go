@@ -125,6 +125,9 @@ func static() (*sim.Static, *[][]byte) {
 func TestControlRequests(t *testing.T) {
 	m, _ := static()
 	h, _, srv := newServer(t, m, Options{})
+	if p := srv.Port(); p != -1 {
+		t.Errorf("Port of a server not attached to vhci_hcd: %d, want -1", p)
+	}
 	h.submit(1, 0, true, 0, 18, []byte{0x80, 6, 0, 1, 0, 0, 18, 0}, nil)
 	if cmd, seq, st, d := h.reply(true); cmd != retSubmit || seq != 1 || st != 0 || len(d) != 18 || d[8] != 0x34 {
 		t.Fatalf("GET_DESCRIPTOR: %d %d %d % x", cmd, seq, st, d)
