@@ -299,21 +299,11 @@ func TestBatchHandedOverAsOneList(t *testing.T) {
 	_, wire, rec := recordedECM(t)
 	g := newGate()
 	drv := &slowFixup{Minidriver: cdcecm.New()}
-	d, err := usbnet.Probe(gatedDev{rec, g}, drv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hold := make(chan struct{})
 	entered := make(chan struct{}, frames)
-	t.Cleanup(func() {
+	d := probed(t, gatedDev{rec, g}, drv, rec, func() {
 		close(hold)
 		g.release()
-		if err := d.Disconnect(); err != nil {
-			t.Error(err)
-		}
-		if err := rec.Close(); err != nil {
-			t.Error(err)
-		}
 	})
 	d.Net.MaxBacklog = 2
 	d.Net.AddHandler(testType, func(b *skbuff.Buff) {
