@@ -51,6 +51,11 @@
 //	yield  poll TxQueued with runtime.Gosched: measured 2.3x slower than
 //	       sleep in the lab, the spinning vCPU starving the rest
 //
+// rx -floor counts with the libusb floor instead of dongle's driver: a
+// receive loop written in C on libusb alone, for CDC-NCM functions
+// (floor.go says what it leaves out and why). -rxurbs sets its transfers
+// in flight (default 16), -dev must be VID:PID, and -from none or no -from.
+//
 // Output: one "DONGLEBLAST ..." result line.
 package main
 
@@ -108,6 +113,7 @@ func main() {
 	nobatch := fs.Bool("nobatch", false, "make usbnet reap one transfer per WaitBatch (no batching, for comparison)")
 	ntbs := fs.Int("ntbs", 0, "CDC-NCM: full NTBs per bulk OUT transfer (cdcncm.Driver.NTBsPerTransfer; 0: the driver's default)")
 	from := fs.String("from", "", "rx, kernrx: send the frames from this local netdev (AF_PACKET; a gadget's gncm0) instead of the host peer; none: count only, another program sends")
+	floor := fs.Bool("floor", false, "rx: count with the libusb floor (a C loop on libusb alone, NCM) instead of dongle's driver")
 	fs.Parse(os.Args[2:])
 
 	if *procs > 0 {
@@ -118,6 +124,15 @@ func main() {
 	}
 	if mode == "send" {
 		if err := send(*from, *n, *size); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if *floor {
+		if mode != "rx" {
+			fail(fmt.Errorf("-floor: %s: the floor only receives (rx)", mode))
+		}
+		if err := floorRX(*sel, *n, *rxurbs, *from, *timeout); err != nil {
 			fail(err)
 		}
 		return

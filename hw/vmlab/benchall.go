@@ -129,6 +129,12 @@ type BenchAllConfig struct {
 	// Lock, if set, is held around each boot (one VM at a time on a
 	// shared machine); it returns the unlock.
 	Lock func() (func(), error)
+	// Floor has dongle's RX runs count with the libusb floor instead of
+	// dongle's driver (dongleblast rx -floor: a receive loop in C on
+	// libusb alone, for CDC-NCM functions): the same usbfs work per
+	// transfer with nothing of dongle's, against the same kernel runs.
+	// TX and rtt runs stay dongle's driver.
+	Floor bool
 	// Args are dongleblast flags for dongle's TX, RX and rtt runs
 	// (-rxurbs 32, -procs 1: a tuning tried against the kernel's driver
 	// in the same boot).
@@ -141,6 +147,13 @@ func (c BenchAllConfig) check() error {
 	}
 	if len(c.Devices) == 0 {
 		return fmt.Errorf("%w: no devices", ErrBenchConfig)
+	}
+	if c.Floor {
+		for _, d := range c.Devices {
+			if d.Kernel != "cdc_ncm" {
+				return fmt.Errorf("%w: -floor: %s: the floor receives from NCM functions only (ncm)", ErrBenchConfig, d.Name)
+			}
+		}
 	}
 	for _, a := range c.Args {
 		if a == "" || Quote(a) != a {
@@ -338,7 +351,7 @@ rx() { # drv size n round
 		if [ $1 = kernel ]; then
 			$D kernrx -if $IF -from none -n $3 -size $2 -timeout 60s >/tmp/k.txt 2>&1 &
 		else
-			$D rx -dev $ID $DARGS -from none -n $3 -size $2 -timeout 60s $(prof rx $2 $4) >/tmp/k.txt 2>&1 &
+			$D rx -dev $ID $DARGS $RXARGS -from none -n $3 -size $2 -timeout 60s $(prof rx $2 $4) >/tmp/k.txt 2>&1 &
 		fi
 		p=$!
 		ready 300 || { kill $p; wait $p; cell $1 rx $2 $3 $4 0 92 "FAIL $1's counter not ready in 30 s: $(echo $(cat /tmp/k.txt))"; return; }
@@ -357,7 +370,7 @@ rx() { # drv size n round
 		$D kernrx -if $IF $from -n $3 -size $2 -timeout 60s >/tmp/s.txt 2>&1
 	else
 		t0=$(ticks)
-		$D rx -dev $ID $DARGS $from -n $3 -size $2 -timeout 60s $(prof rx $2 $4) >/tmp/s.txt 2>&1
+		$D rx -dev $ID $DARGS $RXARGS $from -n $3 -size $2 -timeout 60s $(prof rx $2 $4) >/tmp/s.txt 2>&1
 	fi
 	rc=$?
 	t1=$(ticks)
@@ -409,6 +422,12 @@ func benchScript(d BenchDevice, cfg BenchAllConfig) string {
 	}
 	// The runs expand $DARGS unquoted: check made sure each is one word.
 	fmt.Fprintf(&b, "DARGS=%s\n", Quote(strings.Join(cfg.Args, " ")))
+	// RXARGS: flags for dongle's RX runs alone (also unquoted).
+	if cfg.Floor {
+		b.WriteString("RXARGS=-floor\n")
+	} else {
+		b.WriteString("RXARGS=\n")
+	}
 	b.WriteString(benchPrelude)
 	// No hotplug loads a module in the guest: a model's kernel driver is
 	// loaded here (the fixture's are already).
@@ -464,7 +483,7 @@ func (l *Lab) BenchAll(ctx context.Context, root string, cfg BenchAllConfig, out
 			}
 		}
 	}
-	rep := &BenchReport{Rounds: cfg.Rounds}
+	rep := &BenchReport{Rounds: cfg.Rounds, Floor: cfg.Floor}
 	for _, d := range cfg.Devices {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -633,6 +652,7 @@ func ReplayBench(out string, rounds int) (*BenchReport, error) {
 			n = logRounds(text)
 		}
 		rep.Rounds = max(rep.Rounds, n)
+		rep.Floor = rep.Floor || strings.Contains(text, floorMark)
 		cells, err := ParseBenchCells(d, n, text)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
@@ -644,6 +664,10 @@ func ReplayBench(out string, rounds int) (*BenchReport, error) {
 	}
 	return rep, nil
 }
+
+// floorMark is in the result line of dongleblast rx -floor: a replay
+// finds the floor's runs by it.
+const floorMark = " floor=libusb"
 
 // logRounds is the highest round a saved guest output's CELL lines
 // name (1 if none does).

@@ -325,7 +325,7 @@ func TestBenchScript(t *testing.T) {
 	s := benchScript(dev, BenchAllConfig{N: 700, N64: 1400, NRTT: 30, Rounds: 2, Profile: true, Args: []string{"-rxurbs", "32"}})
 	for _, want := range []string{
 		"ID=0bda:8153\nFAR=veth0\nKDRV=r8152\nPROF=1\nmkdir -p /mnt/lab/prof\nDARGS='-rxurbs 32'\n",
-		"$D tx -dev $ID $DARGS -n", "$D rx -dev $ID $DARGS -from none -n", "$D rtt -dev $ID $DARGS -n",
+		"$D tx -dev $ID $DARGS -n", "$D rx -dev $ID $DARGS $RXARGS -from none -n", "$D rtt -dev $ID $DARGS -n",
 		"ffsmodel -daemon -model rtl8153 -usbip -echo=false -wire va",
 		"for v in kernel dongle; do tx $v 1514 700 1; done\nfor v in kernel dongle; do rx $v 1514 700 1; done\n" +
 			"for v in kernel dongle; do tx $v 64 1400 1; done\nfor v in kernel dongle; do rx $v 64 1400 1; done\n" +
@@ -353,6 +353,59 @@ func TestBenchScript(t *testing.T) {
 	}
 	if u := benchScript(BenchDevices[0], BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1}); strings.Contains(u, "PROF=1") || !strings.Contains(u, "labguest peer mode count") {
 		t.Errorf("usb-net script: profiles off, the host peer counting:\n%s", u)
+	}
+	if !strings.Contains(s, "\nRXARGS=\n") {
+		t.Error("script without -floor does not clear RXARGS")
+	}
+}
+
+// TestBenchFloor: -floor gives dongle's RX runs, and only those, the
+// floor's flag; it takes NCM devices only; the table says whose the
+// column is, also when redrawn from the guest output.
+func TestBenchFloor(t *testing.T) {
+	ncm, err := SelectBenchDevices("ncm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: ncm, Floor: true}
+	if err := cfg.check(); err != nil {
+		t.Errorf("ncm with -floor: %v", err)
+	}
+	s := benchScript(ncm[0], cfg)
+	if !strings.Contains(s, "\nRXARGS=-floor\n") || strings.Count(s, "$RXARGS") != 2 {
+		t.Errorf("script: RXARGS=-floor, used by dongle's two rx commands only:\n%s", s)
+	}
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, "$RXARGS") && !strings.Contains(l, "$D rx -dev") {
+			t.Errorf("RXARGS outside dongle's rx: %s", l)
+		}
+	}
+	both, _ := SelectBenchDevices("ncm,ecm")
+	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: both, Floor: true}).check(); !errors.Is(err, ErrBenchConfig) || !strings.Contains(err.Error(), "ecm") {
+		t.Errorf("ecm with -floor: %v, want ErrBenchConfig naming ecm", err)
+	}
+	var b strings.Builder
+	(&BenchReport{Rounds: 1, Floor: true, Cells: []*BenchCell{cellOf("rx", []float64{100}, []float64{120})}}).WriteTable(&b)
+	if !strings.Contains(b.String(), "libusb floor") {
+		t.Errorf("table does not say the rx column is the floor:\n%s", b.String())
+	}
+	b.Reset()
+	(&BenchReport{Rounds: 1, Cells: []*BenchCell{cellOf("rx", []float64{100}, []float64{120})}}).WriteTable(&b)
+	if strings.Contains(b.String(), "floor") {
+		t.Errorf("table without -floor mentions the floor:\n%s", b.String())
+	}
+	line := "CELLDEV ncm\nCELL drv=dongle dir=rx size=1514 n=10 round=1 ticks=5 rc=0 drops=none, :: DONGLEBLAST rx frames=10/10 intervals=9 in_ns=1000 rate=9000000 frames/s host_sent=0 host_ns=0 guest_ticks=1 rx_errors=0 rx_dropped=0 cpu_us_per_frame=1.0 (user 0.5 sys 0.5)"
+	for _, c := range []struct {
+		mark  string
+		floor bool
+	}{{floorMark + " ntbs=1", true}, {"", false}} {
+		rep, err := ReplayBench(line+c.mark+"\n", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Floor != c.floor {
+			t.Errorf("replay of %q: Floor %v, want %v", c.mark, rep.Floor, c.floor)
+		}
 	}
 }
 

@@ -258,7 +258,9 @@ func (c *BenchCell) Line() string {
 
 // BenchReport is a whole `lab bench --all`.
 type BenchReport struct {
-	Rounds   int
+	Rounds int
+	// Floor: dongle's RX runs were the libusb floor (BenchAllConfig.Floor).
+	Floor    bool
 	Cells    []*BenchCell
 	Profiles []BenchProfile
 }
@@ -321,6 +323,9 @@ func (r *BenchReport) WriteTable(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "ratio: dongle/kernel, the median of %d same-boot rounds (rtt: dongle's p50 over the kernel's, lower is better); cpu: guest CPU per frame, far side included\n", r.Rounds)
+	if r.Floor {
+		fmt.Fprintln(w, "rx: the dongle column is the libusb floor (dongleblast rx -floor: a receive loop in C on libusb alone), not dongle's driver")
+	}
 }
 
 // errBenchParse is wrapped by ParseBenchCells' errors.

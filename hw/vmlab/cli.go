@@ -94,13 +94,14 @@ const cliUsage = `usage: lab <command>
                             one boot (tx: guest sends, host peer counts; rx: host peer sends at R frames/s or
                             as fast as usb-net takes them, guest counts); frames/s and the ratio
                             (flags: -workers, -txurbs, -rxurbs, -procs, -cpuprofile; variants split by ::)
-  bench --all [-devices a,b] [-n N] [-n64 N] [-rtt N] [-rounds R] [-out DIR] [-profile] [-lock FILE] [-- DONGLEBLAST-FLAGS]
+  bench --all [-devices a,b] [-n N] [-n64 N] [-rtt N] [-rounds R] [-out DIR] [-profile] [-floor] [-lock FILE] [-- DONGLEBLAST-FLAGS]
                             every lab device (usbnet, ecm, ncm, ax88772b, ax88179, rtl8153), one boot each:
                             the kernel's driver and dongle's, interleaved R rounds, TX and RX of 1514- and
                             64-byte frames, round trips of 64 bytes through an echo; a table, BENCH lines
                             and bench.svg in DIR (default a new temporary directory); -profile: pprof of
                             dongle's runs, top functions for the cells short of target; -lock: flock FILE
-                            around each boot; flags after -- go to dongle's runs (-rxurbs, -procs, ...).
+                            around each boot; -floor: dongle's RX runs are the libusb floor (a C loop on
+                            libusb alone; ncm only); flags after -- go to dongle's runs (-rxurbs, -procs, ...).
                             Fails if any cell failed or lost a frame.
   smoke                     boot, check usb-net + gadgets enumerate, echo frames through the host peer
   suite [-- GINKGO-ARGS]    go test -c ./specs, then run it in one boot against usb:0525:a4a2 (usb-net,
@@ -227,6 +228,7 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 	rounds := fs.Int("rounds", 3, "--all: kernel/dongle pairs per cell, interleaved in one boot")
 	outDir := fs.String("out", "", "--all: directory for bench.txt, bench.lines, bench.svg, profiles (default: a new temporary one)")
 	profile := fs.Bool("profile", false, "--all: dongle's runs write CPU profiles; print the top functions of the cells short of target")
+	floor := fs.Bool("floor", false, "--all: dongle's RX runs count with the libusb floor (dongleblast rx -floor) instead of dongle's driver; NCM devices only")
 	lock := fs.String("lock", "", "--all: flock this file around each boot (one VM at a time)")
 	replay := fs.String("replay", "", "--all: no boot: redraw the table, lines and plot from guest output BenchAll saved (DIR/*.log, concatenated)")
 	if err := fs.Parse(args); err != nil {
@@ -249,7 +251,7 @@ func (c *cli) bench(ctx context.Context, args []string) error {
 			}
 			return c.benchReplay(*replay, *rounds, *outDir)
 		}
-		return c.benchAll(ctx, *devices, BenchAllConfig{N: *n, N64: *n64, NRTT: *nrtt, Rounds: *rounds, Profile: *profile, Out: *outDir, Args: fs.Args()}, *lock)
+		return c.benchAll(ctx, *devices, BenchAllConfig{N: *n, N64: *n64, NRTT: *nrtt, Rounds: *rounds, Profile: *profile, Floor: *floor, Out: *outDir, Args: fs.Args()}, *lock)
 	}
 	if !*kernelOnly {
 		wd, _ := os.Getwd()

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"dongle/usbnet/cdcncm"
+)
+
+// ntbOf is an NTB of frames of size bytes, written by dongle's own NCM
+// writer in format ntb32 or NTB16 with Linux's parameters.
+func ntbOf(t *testing.T, ntb32 bool, frames, size int) ([]byte, int) {
+	t.Helper()
+	p := cdcncm.NTBParams{Length: 28, FormatsSupported: 3, InMaxSize: 32768, InDivisor: 4, InAlignment: 4,
+		OutMaxSize: 32768, OutDivisor: 4, OutAlignment: 4}
+	z, err := cdcncm.Negotiate(p, 1514, 512, cdcncm.Options{PreferNTB32: ntb32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (z.Format == cdcncm.NTB32) != ntb32 {
+		t.Fatalf("negotiated %v", z.Format)
+	}
+	w := &cdcncm.Writer{Sizes: z, MaxPacket: 512}
+	var fs [][]byte
+	for i := range frames {
+		f := make([]byte, size)
+		f[0] = byte(i)
+		fs = append(fs, f)
+	}
+	b, took, err := w.AppendNTB(7, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, took
+}
+
+// TestFloorCount: the floor counts every datagram of the NTBs dongle's
+// writer makes, in both formats, and flags no anomaly in them.
+func TestFloorCount(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		ntb32        bool
+		frames, size int
+	}{
+		{"ntb16 one", false, 1, 60},
+		{"ntb16 1514", false, 10, 1514},
+		{"ntb16 64", false, 40, 64},
+		{"ntb32 1514", true, 10, 1514},
+		{"ntb32 64", true, 40, 64},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, took := ntbOf(t, c.ntb32, c.frames, c.size)
+			if took < 1 {
+				t.Fatalf("the writer took %d frames", took)
+			}
+			if got, bad := floorCount(b); got != took || bad != 0 {
+				t.Errorf("floorCount = %d frames, %d bad; want %d, 0", got, bad, took)
+			}
+		})
+	}
+}
+
+// TestFloorCountBadNTBs: what is not a well-formed NTB is flagged, what
+// was counted before it stands, and nothing reads past the block.
+func TestFloorCountBadNTBs(t *testing.T) {
+	good, took := ntbOf(t, false, 3, 100)
+	ndp := int(binary.LittleEndian.Uint16(good[10:]))
+	cut := func(n int) []byte { return append([]byte(nil), good[:n]...) }
+	edit := func(off int, v uint16) []byte {
+		b := append([]byte(nil), good...)
+		binary.LittleEndian.PutUint16(b[off:], v)
+		return b
+	}
+	for _, c := range []struct {
+		name      string
+		b         []byte
+		frames    int
+		wantFlags bool
+	}{
+		{"empty", nil, 0, true},
+		{"not an NTB", []byte("definitely not an NTB at all"), 0, true},
+		{"header only", cut(12), 0, true},
+		{"cut inside the NDP", cut(ndp + 9), 0, true},
+		{"NDP index past the block", edit(10, uint16(len(good))), 0, true},
+		{"NDP longer than the block", edit(ndp+4, uint16(len(good))), 0, true},
+		{"second datagram past the block", edit(ndp+8+4+2, uint16(len(good))), 1, true},
+		{"zero length ends the entries", edit(ndp+8+4+2, 0), 1, false},
+		{"the NDP chained to itself", edit(ndp+6, uint16(ndp)), -1, true},
+		{"no NDP", edit(10, 0), 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, bad := floorCount(c.b)
+			if (bad != 0) != c.wantFlags {
+				t.Errorf("bad = %d, want flagged %v", bad, c.wantFlags)
+			}
+			if c.frames >= 0 && got != c.frames {
+				t.Errorf("counted %d frames, want %d", got, c.frames)
+			}
+			if c.frames < 0 && got < took {
+				t.Errorf("counted %d frames before the loop was cut, want at least the NDP's %d", got, took)
+			}
+		})
+	}
+}
+
+func TestParseVIDPID(t *testing.T) {
+	if v, p, err := parseVIDPID("1209:0002"); err != nil || v != 0x1209 || p != 2 {
+		t.Errorf("1209:0002: %04x:%04x %v", v, p, err)
+	}
+	for _, s := range []string{"", "1209", "1.4", "serial=x", "12345:1", "1209:zz"} {
+		if _, _, err := parseVIDPID(s); err == nil {
+			t.Errorf("%q: no error", s)
+		}
+	}
+}
