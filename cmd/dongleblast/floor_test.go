@@ -2,7 +2,12 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
+	"strings"
 	"testing"
+	"time"
+
+	libusb "github.com/google/gousb"
 
 	"dongle/usbnet/cdcncm"
 )
@@ -111,5 +116,24 @@ func TestParseVIDPID(t *testing.T) {
 		if _, _, err := parseVIDPID(s); err == nil {
 			t.Errorf("%q: no error", s)
 		}
+	}
+}
+
+// TestFloorRXRefuses: what the floor cannot do is refused before any
+// device is touched, and a device that is not there is an error naming
+// it, with libusb's status (the half-open state closed without a crash).
+func TestFloorRXRefuses(t *testing.T) {
+	if err := floorRX("1209:0002", 10, 0, "gncm0", time.Second); err == nil || !strings.Contains(err.Error(), `-from "gncm0"`) {
+		t.Errorf("-from gncm0: %v", err)
+	}
+	if err := floorRX("1.4", 10, 0, "none", time.Second); err == nil || !strings.Contains(err.Error(), `-dev "1.4"`) {
+		t.Errorf("-dev 1.4: %v", err)
+	}
+	err := floorRX("fffe:fffd", 10, 0, "", time.Second)
+	var le libusb.Error
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "fffe:fffd") {
+		t.Errorf("absent device: %v, want a libusb error naming fffe:fffd", err)
+	} else {
+		t.Log(err)
 	}
 }
