@@ -33,10 +33,11 @@ typedef struct floor_rx {
 	struct libusb_transfer **t;
 	int nx, inflight, stopping;
 	int nifaces, dataif;
-	int ifaces[32]; // claimed, in claim order
+	int ifaces[2]; // claimed, in claim order (control, data)
 	long long frames, ntbs, bad, first_frames;
 	long long first_ns, last_ns;
 	int submit_err; // the first failed resubmission's libusb error
+	int xfer_err;   // the first transfer that ended otherwise than completed, +1 (its status)
 } floor_rx;
 
 static uint32_t floor_le(const unsigned char *p, int w) {
@@ -44,50 +45,51 @@ static uint32_t floor_le(const unsigned char *p, int w) {
 	              : (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
 }
 
-// floor_count is the datagrams of the NTB b[:n] (NTB16 or NTB32): entries
-// up to the null one, in every NDP of the chain. An NTB that is no NTB,
-// an NDP or entry outside the block, or a chain longer than the block
-// could hold counts in *bad and stops the walk; what it counted stands.
+// floor_count is the datagrams of the NTB b[:n] (NTB16 or NTB32): the
+// entries up to the null one in every NDP of the chain. A block that is
+// not a well-formed NTB (no NTH, a block length past the transfer, an NDP
+// without its signature or outside the block, a datagram outside it, a
+// chain longer than the block could hold) counts 0 and once in *bad:
+// nothing of it is trusted, so a chain that loops counts nothing twice.
 static int floor_count(const unsigned char *b, int n, long long *bad) {
 	int w;
 	if (n >= 12 && memcmp(b, "NCMH", 4) == 0)
 		w = 2;
 	else if (n >= 16 && memcmp(b, "ncmh", 4) == 0)
 		w = 4;
-	else {
-		(*bad)++;
-		return 0;
-	}
-	// NTH16: wNdpIndex at 10; NTH32: dwNdpIndex at 12. NDP16: wLength
-	// at 4, wNextNdpIndex at 6, entries from 8; NDP32: wLength at 4,
-	// dwNextNdpIndex at 8, entries from 16.
+	else
+		goto bad;
+	// NTH16: wBlockLength at 8, wNdpIndex at 10; NTH32: dwBlockLength
+	// at 8, dwNdpIndex at 12. NDP16 ("NCM0"/"NCM1"): wLength at 4,
+	// wNextNdpIndex at 6, entries from 8; NDP32 ("ncm0"/"ncm1"): wLength
+	// at 4, dwNextNdpIndex at 8, entries from 16.
+	if (floor_le(b + 8, w) > (uint32_t)n)
+		goto bad;
+	const char *sig = w == 2 ? "NCM" : "ncm";
+	int hdr = w == 2 ? 8 : 16;
 	uint32_t ndp = floor_le(b + (w == 2 ? 10 : 12), w);
 	int frames = 0;
 	for (int hops = 0; ndp != 0; hops++) {
-		int hdr = w == 2 ? 8 : 16;
-		if (hops > n / 12 || ndp > (uint32_t)n - hdr) {
-			(*bad)++;
-			return frames;
-		}
+		if (hops > n / hdr || ndp > (uint32_t)n - hdr)
+			goto bad;
 		const unsigned char *p = b + ndp;
 		uint32_t len = floor_le(p + 4, 2);
-		if (len < (uint32_t)hdr || len > (uint32_t)n - ndp) {
-			(*bad)++;
-			return frames;
-		}
+		if (memcmp(p, sig, 3) != 0 || (p[3] != '0' && p[3] != '1') || len < (uint32_t)hdr || len > (uint32_t)n - ndp)
+			goto bad;
 		for (uint32_t e = hdr; e + 2 * w <= len; e += 2 * w) {
 			uint32_t di = floor_le(p + e, w), dl = floor_le(p + e + w, w);
 			if (di == 0 || dl == 0)
 				break;
-			if (di > (uint32_t)n || dl > (uint32_t)n - di) {
-				(*bad)++;
-				return frames;
-			}
+			if (di > (uint32_t)n || dl > (uint32_t)n - di)
+				goto bad;
 			frames++;
 		}
 		ndp = floor_le(p + (w == 2 ? 6 : 8), w);
 	}
 	return frames;
+bad:
+	(*bad)++;
+	return 0;
 }
 
 static long long floor_now(void) {
@@ -99,7 +101,14 @@ static long long floor_now(void) {
 static void LIBUSB_CALL floor_cb(struct libusb_transfer *t) {
 	floor_rx *f = t->user_data;
 	f->inflight--;
-	if (t->status == LIBUSB_TRANSFER_COMPLETED && t->actual_length > 0) {
+	if (t->status != LIBUSB_TRANSFER_COMPLETED) {
+		// A stall, an error, an unplug: the floor measures a clean
+		// stream, so the run ends (a cancel is floor_close's own).
+		if (!f->stopping && f->xfer_err == 0)
+			f->xfer_err = t->status + 1;
+		return;
+	}
+	if (t->actual_length > 0) {
 		int got = floor_count(t->buffer, t->actual_length, &f->bad);
 		f->ntbs++;
 		if (got > 0) {
@@ -121,13 +130,25 @@ static void LIBUSB_CALL floor_cb(struct libusb_transfer *t) {
 		f->submit_err = r;
 }
 
-// floor_open opens the first vid:pid device, claims every interface of
-// its configuration (detaching the kernel's driver), reads the NTB
-// parameters (GET_NTB_PARAMETERS) for dwNtbInMaxSize, selects the NCM data
-// altsetting and submits nx transfers of that size. 0, or a libusb error
+// floor_data is the data interface the CDC Union functional descriptor
+// of control interface d names (bSubordinateInterface0), or -1.
+static int floor_data(const struct libusb_interface_descriptor *d) {
+	const unsigned char *x = d->extra;
+	for (int i = 0; i + 2 <= d->extra_length && x[i] >= 2; i += x[i])
+		if (x[i] >= 5 && i + 5 <= d->extra_length && x[i + 1] == 0x24 && x[i + 2] == 0x06)
+			return x[i + 4];
+	return -1;
+}
+
+// floor_open opens the first vid:pid device, finds its first NCM control
+// interface and the data interface its Union descriptor names, claims
+// the two (detaching the kernel's driver), reads dwNtbInMaxSize
+// (GET_NTB_PARAMETERS), selects the data altsetting with the bulk IN
+// endpoint and submits nx transfers of that size. 0, or a libusb error
 // with *what saying which step failed.
 static int floor_open(floor_rx *f, int vid, int pid, int nx, const char **what) {
 	int r;
+	f->dataif = -1;
 	*what = "libusb_init";
 	if ((r = libusb_init(&f->ctx)) != 0)
 		return r;
@@ -140,40 +161,42 @@ static int floor_open(floor_rx *f, int vid, int pid, int nx, const char **what) 
 	*what = "reading the active configuration";
 	if ((r = libusb_get_active_config_descriptor(libusb_get_device(f->h), &cfg)) != 0)
 		return r;
-	int alt = -1, comm = -1;
+	int comm = -1, data = -1, alt = -1;
 	unsigned char in = 0;
-	f->dataif = -1;
-	for (int i = 0; i < cfg->bNumInterfaces; i++)
-		for (int a = 0; a < cfg->interface[i].num_altsetting; a++) {
+	for (int i = 0; i < cfg->bNumInterfaces && comm < 0; i++) {
+		const struct libusb_interface_descriptor *d = &cfg->interface[i].altsetting[0];
+		if (d->bInterfaceClass == LIBUSB_CLASS_COMM && d->bInterfaceSubClass == 0x0d) {
+			comm = d->bInterfaceNumber;
+			data = floor_data(d);
+		}
+	}
+	for (int i = 0; i < cfg->bNumInterfaces && data >= 0 && alt < 0; i++)
+		for (int a = 0; a < cfg->interface[i].num_altsetting && alt < 0; a++) {
 			const struct libusb_interface_descriptor *d = &cfg->interface[i].altsetting[a];
-			if (d->bInterfaceClass == LIBUSB_CLASS_COMM && d->bInterfaceSubClass == 0x0d && comm < 0)
-				comm = d->bInterfaceNumber;
-			if (d->bInterfaceClass != LIBUSB_CLASS_DATA)
+			if (d->bInterfaceNumber != data)
 				continue;
 			for (int e = 0; e < d->bNumEndpoints; e++) {
 				const struct libusb_endpoint_descriptor *ep = &d->endpoint[e];
-				if ((ep->bEndpointAddress & LIBUSB_ENDPOINT_IN) &&
-				    (ep->bmAttributes & 3) == LIBUSB_TRANSFER_TYPE_BULK && f->dataif < 0) {
-					f->dataif = d->bInterfaceNumber;
+				if ((ep->bEndpointAddress & LIBUSB_ENDPOINT_IN) && (ep->bmAttributes & 3) == LIBUSB_TRANSFER_TYPE_BULK) {
 					alt = d->bAlternateSetting;
 					in = ep->bEndpointAddress;
+					break;
 				}
 			}
 		}
-	int n = cfg->bNumInterfaces < 32 ? cfg->bNumInterfaces : 32;
-	int ifs[32];
-	for (int i = 0; i < n; i++)
-		ifs[i] = cfg->interface[i].altsetting[0].bInterfaceNumber;
 	libusb_free_config_descriptor(cfg);
-	*what = "finding an NCM control interface and a data interface with a bulk IN endpoint";
-	if (f->dataif < 0 || comm < 0)
+	*what = "finding an NCM control interface, and the data interface its Union descriptor names with a bulk IN endpoint";
+	if (comm < 0 || alt < 0)
 		return LIBUSB_ERROR_NOT_FOUND;
-	*what = "claiming an interface";
-	for (int i = 0; i < n; i++) {
-		if ((r = libusb_claim_interface(f->h, ifs[i])) != 0)
-			return r;
-		f->ifaces[f->nifaces++] = ifs[i];
-	}
+	*what = "claiming the control interface";
+	if ((r = libusb_claim_interface(f->h, comm)) != 0)
+		return r;
+	f->ifaces[f->nifaces++] = comm;
+	*what = "claiming the data interface";
+	if ((r = libusb_claim_interface(f->h, data)) != 0)
+		return r;
+	f->ifaces[f->nifaces++] = data;
+	f->dataif = data;
 	unsigned char p[28];
 	*what = "GET_NTB_PARAMETERS";
 	r = libusb_control_transfer(f->h, 0xa1, 0x80, 0, comm, p, sizeof p, 5000);
@@ -184,8 +207,8 @@ static int floor_open(floor_rx *f, int vid, int pid, int nx, const char **what) 
 	if (size < 12 || size > 1 << 20)
 		return LIBUSB_ERROR_IO;
 	*what = "selecting the data altsetting";
-	libusb_set_interface_alt_setting(f->h, f->dataif, 0);
-	if ((r = libusb_set_interface_alt_setting(f->h, f->dataif, alt)) != 0)
+	libusb_set_interface_alt_setting(f->h, data, 0);
+	if ((r = libusb_set_interface_alt_setting(f->h, data, alt)) != 0)
 		return r;
 	*what = "allocating the transfers";
 	f->t = calloc(nx, sizeof *f->t);
@@ -197,7 +220,6 @@ static int floor_open(floor_rx *f, int vid, int pid, int nx, const char **what) 
 			return LIBUSB_ERROR_NO_MEM;
 		f->t[f->nx++] = t;
 		unsigned char *b = libusb_dev_mem_alloc(f->h, size);
-		t->length = size;
 		if (!b) {
 			b = malloc(size);
 			t->flags = LIBUSB_TRANSFER_FREE_BUFFER;
@@ -220,7 +242,7 @@ static int floor_open(floor_rx *f, int vid, int pid, int nx, const char **what) 
 // bounds it all. A failed resubmission ends it too.
 static void floor_wait(floor_rx *f, long long want, int first, int idle_ms, int give_up_ms) {
 	long long start = floor_now(), seen = f->frames, since = start;
-	while (f->frames < want && !(first && f->frames > 0) && f->submit_err == 0 && f->inflight > 0) {
+	while (f->frames < want && !(first && f->frames > 0) && f->submit_err == 0 && f->xfer_err == 0 && f->inflight > 0) {
 		struct timeval tv = {0, 100000};
 		libusb_handle_events_timeout_completed(f->ctx, &tv, NULL);
 		long long now = floor_now();
@@ -241,7 +263,7 @@ static void floor_wait(floor_rx *f, long long want, int first, int idle_ms, int 
 // selects altsetting 0 and releases the interfaces in reverse claim order,
 // so that libusb re-attaches the kernel's driver to the control interface
 // once the data interface it also binds is free again.
-static void floor_close(floor_rx *f) {
+static int floor_close(floor_rx *f) {
 	f->stopping = 1;
 	for (int i = 0; i < f->nx; i++)
 		libusb_cancel_transfer(f->t[i]);
@@ -251,7 +273,7 @@ static void floor_close(floor_rx *f) {
 		libusb_handle_events_timeout_completed(f->ctx, &tv, NULL);
 	}
 	if (f->inflight > 0)
-		return; // still libusb's: leave it all to the process's end
+		return 0; // still libusb's: leave it all to the process's end
 	for (int i = 0; i < f->nx; i++) {
 		struct libusb_transfer *t = f->t[i];
 		if (t->buffer && !(t->flags & LIBUSB_TRANSFER_FREE_BUFFER))
@@ -268,11 +290,13 @@ static void floor_close(floor_rx *f) {
 	}
 	if (f->ctx)
 		libusb_exit(f->ctx);
+	return 1;
 }
 */
 import "C"
 
 import (
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -280,17 +304,42 @@ import (
 	"unsafe"
 
 	libusb "github.com/google/gousb"
+
+	"dongle/hw/vmlab/guest"
 )
 
-// floorCount is floor_count on b (for the tests): the datagrams counted,
-// and 1 if the walk met something that is not a well-formed NTB.
+// floorCount is floor_count on a copy of b in C memory of exactly its
+// length, as a transfer's buffer is (for the tests): the datagrams
+// counted, and 1 if b is not a well-formed NTB.
 func floorCount(b []byte) (frames, bad int) {
 	if len(b) == 0 {
 		return 0, 1
 	}
+	c := C.CBytes(b)
+	defer C.free(c)
 	var nb C.longlong
-	n := C.floor_count((*C.uchar)(unsafe.Pointer(&b[0])), C.int(len(b)), &nb)
+	n := C.floor_count((*C.uchar)(c), C.int(len(b)), &nb)
 	return int(n), int(nb)
+}
+
+// floorTakes are the flags rx -floor honours (-size is the sender's,
+// which the bench passes to every rx run); any other set flag is an
+// error rather than silently left out.
+var floorTakes = map[string]bool{"floor": true, "dev": true, "n": true, "size": true, "rxurbs": true,
+	"from": true, "timeout": true, "cpuprofile": true, "procs": true}
+
+// floorFlags refuses a flag set in fs that rx -floor does not honour.
+func floorFlags(fs *flag.FlagSet) error {
+	var bad []string
+	fs.Visit(func(f *flag.Flag) {
+		if !floorTakes[f.Name] {
+			bad = append(bad, "-"+f.Name)
+		}
+	})
+	if len(bad) > 0 {
+		return fmt.Errorf("floor: %s: not for the floor, which is no driver (it takes -dev, -n, -rxurbs, -from none, -timeout, -cpuprofile, -procs)", strings.Join(bad, " "))
+	}
+	return nil
 }
 
 // parseVIDPID reads "vvvv:pppp" (hex): the only selector the floor takes,
@@ -309,7 +358,7 @@ func parseVIDPID(sel string) (vid, pid uint16, err error) {
 }
 
 // floorRX is rx -floor: it counts n datagrams through the C loop, with
-// the rx line and its CPU figures as rx prints them ("floor=libusb" says
+// the rx line and its CPU figures as rx prints them (guest.FloorMark says
 // whose they are). from is "none" (another process sends once "ready" is
 // out) or "" (the frames come by themselves); the rest of rx's ways to
 // make traffic need dongle's driver.
@@ -325,8 +374,12 @@ func floorRX(sel string, n, xfers int, from string, timeout time.Duration) error
 		xfers = 16
 	}
 	f := (*C.floor_rx)(C.calloc(1, C.sizeof_floor_rx))
-	defer C.free(unsafe.Pointer(f))
-	defer C.floor_close(f)
+	defer func() {
+		// Transfers libusb still holds point at f: then it stays.
+		if C.floor_close(f) != 0 {
+			C.free(unsafe.Pointer(f))
+		}
+	}()
 	var what *C.char
 	if r := C.floor_open(f, C.int(vid), C.int(pid), C.int(xfers), &what); r != 0 {
 		return fmt.Errorf("floor: %04x:%04x: %s: %w", vid, pid, C.GoString(what), libusb.Error(r))
@@ -344,10 +397,16 @@ func floorRX(sel string, n, xfers int, from string, timeout time.Duration) error
 	}
 	per := func(ns int64) float64 { return float64(ns) / 1e3 / float64(max(got, 1)) }
 	report("rx", got, n, iv, time.Duration(f.last_ns-f.first_ns), blastResult{}, fmt.Sprintf(
-		"guest_ticks=%d rx_errors=%d rx_dropped=0 cpu_us_per_frame=%.1f (user %.1f sys %.1f) floor=libusb ntbs=%d",
-		tk, int64(f.bad), per(ru[0]-ru0[0]+ru[1]-ru0[1]), per(ru[0]-ru0[0]), per(ru[1]-ru0[1]), int64(f.ntbs)))
+		"guest_ticks=%d rx_errors=%d rx_dropped=0 cpu_us_per_frame=%.1f (user %.1f sys %.1f) %s ntbs=%d",
+		tk, int64(f.bad), per(ru[0]-ru0[0]+ru[1]-ru0[1]), per(ru[0]-ru0[0]), per(ru[1]-ru0[1]), guest.FloorMark, int64(f.ntbs)))
+	if f.xfer_err != 0 {
+		return fmt.Errorf("floor: %04x:%04x: a bulk IN transfer ended %w", vid, pid, libusb.TransferStatus(f.xfer_err-1))
+	}
 	if f.submit_err != 0 {
 		return fmt.Errorf("floor: %04x:%04x: resubmitting a bulk IN transfer: %w", vid, pid, libusb.Error(f.submit_err))
+	}
+	if f.bad != 0 {
+		return fmt.Errorf("floor: %04x:%04x: %d of %d transfers were no well-formed NTB (their datagrams not counted)", vid, pid, int64(f.bad), int64(f.ntbs))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"errors"
+	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -65,12 +66,20 @@ func TestFloorCount(t *testing.T) {
 	}
 }
 
-// TestFloorCountBadNTBs: what is not a well-formed NTB is flagged, what
-// was counted before it stands, and nothing reads past the block.
+// TestFloorCountBadNTBs: what is not a well-formed NTB is flagged and
+// counts nothing (a chain that loops is not counted over and over), in
+// both formats, and nothing reads past the block (floorCount hands C a
+// copy of exactly the block's length).
 func TestFloorCountBadNTBs(t *testing.T) {
 	good, took := ntbOf(t, false, 3, 100)
 	ndp := int(binary.LittleEndian.Uint16(good[10:]))
-	cut := func(n int) []byte { return append([]byte(nil), good[:n]...) }
+	// cut keeps wBlockLength true to the cut, so the NDP checks are what
+	// must catch it.
+	cut := func(n int) []byte {
+		b := append([]byte(nil), good[:n]...)
+		binary.LittleEndian.PutUint16(b[8:], uint16(n))
+		return b
+	}
 	edit := func(off int, v uint16) []byte {
 		b := append([]byte(nil), good...)
 		binary.LittleEndian.PutUint16(b[off:], v)
@@ -88,9 +97,12 @@ func TestFloorCountBadNTBs(t *testing.T) {
 		{"cut inside the NDP", cut(ndp + 9), 0, true},
 		{"NDP index past the block", edit(10, uint16(len(good))), 0, true},
 		{"NDP longer than the block", edit(ndp+4, uint16(len(good))), 0, true},
-		{"second datagram past the block", edit(ndp+8+4+2, uint16(len(good))), 1, true},
+		{"second datagram past the block", edit(ndp+8+4+2, uint16(len(good))), 0, true},
 		{"zero length ends the entries", edit(ndp+8+4+2, 0), 1, false},
-		{"the NDP chained to itself", edit(ndp+6, uint16(ndp)), -1, true},
+		{"the NDP chained to itself", edit(ndp+6, uint16(ndp)), 0, true},
+		{"NDP signature wrong", edit(ndp, 0x5858), 0, true},
+		{"NDP1 signature", edit(ndp+2, binary.LittleEndian.Uint16([]byte("M1"))), took, false},
+		{"block length past the transfer", edit(8, uint16(len(good)+1)), 0, true},
 		{"no NDP", edit(10, 0), 0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -98,13 +110,70 @@ func TestFloorCountBadNTBs(t *testing.T) {
 			if (bad != 0) != c.wantFlags {
 				t.Errorf("bad = %d, want flagged %v", bad, c.wantFlags)
 			}
-			if c.frames >= 0 && got != c.frames {
+			if got != c.frames {
 				t.Errorf("counted %d frames, want %d", got, c.frames)
 			}
-			if c.frames < 0 && got < took {
-				t.Errorf("counted %d frames before the loop was cut, want at least the NDP's %d", got, took)
+		})
+	}
+	// NTB32: the same walk with 32-bit fields (NTH32 dwNdpIndex at 12,
+	// NDP32 dwNextNdpIndex at 8, entries from 16).
+	good32, took32 := ntbOf(t, true, 3, 100)
+	ndp32 := int(binary.LittleEndian.Uint32(good32[12:]))
+	edit32 := func(off int, v uint32) []byte {
+		b := append([]byte(nil), good32...)
+		binary.LittleEndian.PutUint32(b[off:], v)
+		return b
+	}
+	for _, c := range []struct {
+		name      string
+		b         []byte
+		frames    int
+		wantFlags bool
+	}{
+		{"ntb32 whole", good32, took32, false},
+		{"ntb32 cut", func() []byte {
+			b := append([]byte(nil), good32[:ndp32+17]...)
+			binary.LittleEndian.PutUint32(b[8:], uint32(len(b)))
+			return b
+		}(), 0, true},
+		{"ntb32 NDP index past the block", edit32(12, uint32(len(good32))), 0, true},
+		{"ntb32 datagram index past the block", edit32(ndp32+16, 1<<31), 0, true},
+		{"ntb32 datagram length past the block", edit32(ndp32+16+4, 1<<31), 0, true},
+		{"ntb32 NDP chained to itself", edit32(ndp32+8, uint32(ndp32)), 0, true},
+		{"ntb32 with an NTB16 NDP", edit32(ndp32, binary.LittleEndian.Uint32([]byte("NCM0"))), 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, bad := floorCount(c.b)
+			if got != c.frames || (bad != 0) != c.wantFlags {
+				t.Errorf("floorCount = %d frames, %d bad; want %d, flagged %v", got, bad, c.frames, c.wantFlags)
 			}
 		})
+	}
+}
+
+// TestFloorFlags: a flag the floor does not honour is refused, by name.
+func TestFloorFlags(t *testing.T) {
+	mk := func(args ...string) *flag.FlagSet {
+		fs := flag.NewFlagSet("rx", flag.ContinueOnError)
+		for _, n := range []string{"floor", "blast", "sync"} {
+			fs.Bool(n, false, "")
+		}
+		for _, n := range []string{"dev", "from", "cpuprofile"} {
+			fs.String(n, "", "")
+		}
+		for _, n := range []string{"n", "size", "rxurbs", "workers", "ntbs"} {
+			fs.Int(n, 0, "")
+		}
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+	if err := floorFlags(mk("-floor", "-dev", "1209:0002", "-n", "5", "-size", "1514", "-from", "none", "-rxurbs", "8", "-cpuprofile", "p")); err != nil {
+		t.Errorf("the bench's own flags: %v", err)
+	}
+	if err := floorFlags(mk("-floor", "-blast", "-workers", "4")); err == nil || !strings.Contains(err.Error(), "-blast -workers") {
+		t.Errorf("-blast -workers: %v", err)
 	}
 }
 

@@ -132,6 +132,17 @@ func main() {
 		if mode != "rx" {
 			fail(fmt.Errorf("-floor: %s: the floor only receives (rx)", mode))
 		}
+		if err := floorFlags(fs); err != nil {
+			fail(err)
+		}
+		if *prof != "" {
+			f, err := os.Create(*prof)
+			if err != nil {
+				fail(err)
+			}
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 		if err := floorRX(*sel, *n, *rxurbs, *from, *timeout); err != nil {
 			fail(err)
 		}

@@ -156,6 +156,9 @@ func (c BenchAllConfig) check() error {
 		}
 	}
 	for _, a := range c.Args {
+		if a == "-floor" || a == "--floor" {
+			return fmt.Errorf("%w: dongleblast flag %s: it is for RX runs alone, which lab bench -floor gives it", ErrBenchConfig, a)
+		}
 		if a == "" || Quote(a) != a {
 			return fmt.Errorf("%w: dongleblast flag %q: only plain words (no spaces or shell characters)", ErrBenchConfig, a)
 		}
@@ -424,7 +427,7 @@ func benchScript(d BenchDevice, cfg BenchAllConfig) string {
 	fmt.Fprintf(&b, "DARGS=%s\n", Quote(strings.Join(cfg.Args, " ")))
 	// RXARGS: flags for dongle's RX runs alone (also unquoted).
 	if cfg.Floor {
-		b.WriteString("RXARGS=-floor\n")
+		b.WriteString("RXARGS=-floor\necho " + cellFloor + "\n")
 	} else {
 		b.WriteString("RXARGS=\n")
 	}
@@ -483,7 +486,7 @@ func (l *Lab) BenchAll(ctx context.Context, root string, cfg BenchAllConfig, out
 			}
 		}
 	}
-	rep := &BenchReport{Rounds: cfg.Rounds, Floor: cfg.Floor}
+	rep := &BenchReport{Rounds: cfg.Rounds}
 	for _, d := range cfg.Devices {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -652,7 +655,6 @@ func ReplayBench(out string, rounds int) (*BenchReport, error) {
 			n = logRounds(text)
 		}
 		rep.Rounds = max(rep.Rounds, n)
-		rep.Floor = rep.Floor || strings.Contains(text, floorMark)
 		cells, err := ParseBenchCells(d, n, text)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Name, err)
@@ -664,10 +666,6 @@ func ReplayBench(out string, rounds int) (*BenchReport, error) {
 	}
 	return rep, nil
 }
-
-// floorMark is in the result line of dongleblast rx -floor: a replay
-// finds the floor's runs by it.
-const floorMark = " floor=libusb"
 
 // logRounds is the highest round a saved guest output's CELL lines
 // name (1 if none does).

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"dongle/hw/vmlab/guest"
 )
 
 var ecmDev = BenchDevices[1] // 1209:0001, cdc_ether, far side gecm0, targets 0.9 / 1.0
@@ -384,27 +386,33 @@ func TestBenchFloor(t *testing.T) {
 	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: both, Floor: true}).check(); !errors.Is(err, ErrBenchConfig) || !strings.Contains(err.Error(), "ecm") {
 		t.Errorf("ecm with -floor: %v, want ErrBenchConfig naming ecm", err)
 	}
-	var b strings.Builder
-	(&BenchReport{Rounds: 1, Floor: true, Cells: []*BenchCell{cellOf("rx", []float64{100}, []float64{120})}}).WriteTable(&b)
-	if !strings.Contains(b.String(), "libusb floor") {
-		t.Errorf("table does not say the rx column is the floor:\n%s", b.String())
+	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: ncm, Args: []string{"-floor"}}).check(); !errors.Is(err, ErrBenchConfig) {
+		t.Errorf("-- -floor (TX runs too): %v, want ErrBenchConfig", err)
 	}
-	b.Reset()
-	(&BenchReport{Rounds: 1, Cells: []*BenchCell{cellOf("rx", []float64{100}, []float64{120})}}).WriteTable(&b)
-	if strings.Contains(b.String(), "floor") {
-		t.Errorf("table without -floor mentions the floor:\n%s", b.String())
+	// The script's mark makes the RX cells, and only those, the floor's:
+	// in the table, the BENCH lines and a replay alike.
+	if !strings.Contains(s, "\necho "+cellFloor+"\n") || strings.Contains(benchScript(ncm[0], BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1}), cellFloor) {
+		t.Errorf("the script marks the floor's boot only with -floor")
 	}
-	line := "CELLDEV ncm\nCELL drv=dongle dir=rx size=1514 n=10 round=1 ticks=5 rc=0 drops=none, :: DONGLEBLAST rx frames=10/10 intervals=9 in_ns=1000 rate=9000000 frames/s host_sent=0 host_ns=0 guest_ticks=1 rx_errors=0 rx_dropped=0 cpu_us_per_frame=1.0 (user 0.5 sys 0.5)"
+	run := "CELL drv=dongle dir=rx size=1514 n=10 round=1 ticks=5 rc=0 drops=none, :: DONGLEBLAST rx frames=10/10 intervals=9 in_ns=1000 rate=9000000 frames/s host_sent=0 host_ns=0 guest_ticks=1 rx_errors=0 rx_dropped=0 cpu_us_per_frame=1.0 (user 0.5 sys 0.5)\n"
 	for _, c := range []struct {
-		mark  string
+		text  string
 		floor bool
-	}{{floorMark + " ntbs=1", true}, {"", false}} {
-		rep, err := ReplayBench(line+c.mark+"\n", 1)
+	}{{"CELLDEV ncm\n" + cellFloor + "\n" + run, true}, {"CELLDEV ncm\n" + run, false}} {
+		rep, err := ReplayBench(c.text, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Floor != c.floor {
-			t.Errorf("replay of %q: Floor %v, want %v", c.mark, rep.Floor, c.floor)
+		var b strings.Builder
+		rep.WriteTable(&b)
+		if strings.Contains(b.String(), "libusb floor") != c.floor {
+			t.Errorf("floor %v: table:\n%s", c.floor, b.String())
+		}
+		for _, cell := range rep.Cells {
+			want := c.floor && cell.Dir == "rx"
+			if cell.Floor != want || strings.Contains(cell.Line(), guest.FloorMark) != want {
+				t.Errorf("floor %v: %s: Floor %v, line %s", c.floor, cell.Name(), cell.Floor, cell.Line())
+			}
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"dongle/hw/vmlab/guest"
 )
 
 // userHZ is the unit of /proc/stat's CPU times (USER_HZ, 100 on Linux).
@@ -74,8 +76,11 @@ type BenchCell struct {
 	Size           int
 	Dir            string // tx (the host's driver sends), rx (it receives), rtt
 	Kernel, Dongle []BenchRun
-	Rounds         int    // rounds asked for
-	Fail           string // the cell could not run, and why ("": it ran)
+	// Floor: the Dongle runs are the libusb floor, not dongle's driver
+	// (BenchAllConfig.Floor; RX cells only).
+	Floor  bool
+	Rounds int    // rounds asked for
+	Fail   string // the cell could not run, and why ("": it ran)
 }
 
 // NewBenchCells are a device's cells, empty: 1514 and 64 bytes TX and RX,
@@ -253,14 +258,15 @@ func (c *BenchCell) Line() string {
 		declared += r.KernelTxDropped
 	}
 	fmt.Fprintf(&b, " rounds=%d target=%.2f lost_kernel=%d dropped_kernel=%d lost_dongle=%d status=%s", len(c.pairs()), c.Target(), lost(c.Kernel), declared, lost(c.Dongle), c.status())
+	if c.Floor {
+		b.WriteString(" dongle_is=" + guest.FloorMark)
+	}
 	return b.String()
 }
 
 // BenchReport is a whole `lab bench --all`.
 type BenchReport struct {
-	Rounds int
-	// Floor: dongle's RX runs were the libusb floor (BenchAllConfig.Floor).
-	Floor    bool
+	Rounds   int
 	Cells    []*BenchCell
 	Profiles []BenchProfile
 }
@@ -323,10 +329,14 @@ func (r *BenchReport) WriteTable(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "ratio: dongle/kernel, the median of %d same-boot rounds (rtt: dongle's p50 over the kernel's, lower is better); cpu: guest CPU per frame, far side included\n", r.Rounds)
-	if r.Floor {
+	if slices.ContainsFunc(r.Cells, func(c *BenchCell) bool { return c.Floor }) {
 		fmt.Fprintln(w, "rx: the dongle column is the libusb floor (dongleblast rx -floor: a receive loop in C on libusb alone), not dongle's driver")
 	}
 }
+
+// cellFloor is the line the bench script prints when dongle's RX runs
+// are the libusb floor (BenchAllConfig.Floor).
+const cellFloor = "CELLFLOOR"
 
 // errBenchParse is wrapped by ParseBenchCells' errors.
 var errBenchParse = errors.New("bench output")
@@ -348,6 +358,12 @@ func ParseBenchCells(d BenchDevice, rounds int, out string) ([]*BenchCell, error
 		line = strings.TrimSpace(line)
 		if s, ok := strings.CutPrefix(line, "CELLSETUP "); ok {
 			setup = s
+			continue
+		}
+		if line == cellFloor {
+			for _, c := range cells {
+				c.Floor = c.Dir == "rx"
+			}
 			continue
 		}
 		rest, ok := strings.CutPrefix(line, "CELL ")

@@ -67,3 +67,8 @@ const EnvInLab = "DONGLE_LAB"
 
 // InLab reports whether this process runs inside the lab VM.
 func InLab() bool { return os.Getenv(EnvInLab) == "1" }
+
+// FloorMark is in the result line of dongleblast rx -floor, the libusb
+// floor's receive run: the bench and its replay tell the floor's runs
+// from dongle's driver's by it.
+const FloorMark = "floor=libusb"
