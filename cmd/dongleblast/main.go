@@ -135,14 +135,7 @@ func main() {
 		if err := floorFlags(fs); err != nil {
 			fail(err)
 		}
-		if *prof != "" {
-			f, err := os.Create(*prof)
-			if err != nil {
-				fail(err)
-			}
-			pprof.StartCPUProfile(f)
-			defer func() { pprof.StopCPUProfile(); f.Close() }()
-		}
+		defer cpuProfile(*prof)()
 		if err := floorRX(*sel, *n, *rxurbs, *from, *timeout); err != nil {
 			fail(err)
 		}
@@ -159,14 +152,7 @@ func main() {
 		fail(err)
 	}
 	defer b.close()
-	if *prof != "" {
-		f, err := os.Create(*prof)
-		if err != nil {
-			fail(err)
-		}
-		pprof.StartCPUProfile(f)
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
+	defer cpuProfile(*prof)()
 	if *traceOut != "" {
 		f, err := os.Create(*traceOut)
 		if err != nil {
@@ -192,6 +178,22 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+}
+
+// cpuProfile starts a CPU profile into path ("": none) and returns what
+// stops it.
+func cpuProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fail(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fail(fmt.Errorf("cpuprofile %s: %w", path, err))
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 func usage() {
