@@ -4,16 +4,17 @@ package main
 // on this host, with nothing of dongle in the way.
 //
 // rx -floor receives from a CDC-NCM function with a loop written in C on
-// libusb alone: it claims the function's interfaces, selects the data
-// altsetting, keeps -rxurbs bulk IN transfers of the NTB size in flight,
-// and in each transfer's callback counts the NTB's datagrams and
-// resubmits it, on the one thread that handles libusb's events. Nothing
-// is delivered anywhere and Go is called only to start, wait for the
-// first frame, and end: no cgo callback, no goroutine hand-off, no copy,
-// no sk_buff. The usbfs work (a submit ioctl per transfer, a poll
-// wake-up and the reap ioctls per batch) is the same as dongle's, so
-// the floor's rate against the kernel's driver, same boot, says how much
-// of a gap is usbfs's and how much is dongle's own.
+// libusb alone: it claims the NCM control interface and the data
+// interface its Union descriptor names, selects the data altsetting,
+// keeps -rxurbs bulk IN transfers of dwNtbInMaxSize in flight, and in
+// each transfer's callback counts the NTB's datagrams and resubmits it,
+// on the one thread that handles libusb's events. Nothing is delivered
+// anywhere and Go is called only to start, wait for the first frame, and
+// end: no cgo callback, no goroutine hand-off, no copy, no sk_buff. Per
+// transfer its usbfs work is dongle's (one submit ioctl, from device
+// memory; a share of a poll wake-up and of the reap ioctls), so the
+// floor's rate against the kernel's driver, same boot, says how much of
+// a gap is usbfs's and how much is dongle's own.
 //
 // It has its own libusb context, not gousb's: gousb's event goroutine
 // would handle the events, and every completion would cross into Go,
@@ -257,12 +258,12 @@ static void floor_wait(floor_rx *f, long long want, int first, int idle_ms, int 
 	}
 }
 
-// floor_close cancels what is in flight and waits for it (2 s at most;
-// past that it leaves everything, transfers in flight, to the process's
-// end),
-// selects altsetting 0 and releases the interfaces in reverse claim order,
-// so that libusb re-attaches the kernel's driver to the control interface
-// once the data interface it also binds is free again.
+// floor_close cancels what is in flight and waits for it, selects
+// altsetting 0 and releases the interfaces in reverse claim order, so
+// that libusb re-attaches the kernel's driver to the control interface
+// once the data interface it also binds is free again. 1: done; 0: a
+// transfer was still in flight after 2 s, and everything is left to the
+// process's end (the transfers point at f).
 static int floor_close(floor_rx *f) {
 	f->stopping = 1;
 	for (int i = 0; i < f->nx; i++)
