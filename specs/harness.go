@@ -126,7 +126,11 @@ func isTestBuff(b *skbuff.Buff) bool {
 // and it is no baseline to count from: another station's frame in that
 // moment makes it one too high. RxTest is.
 func (h *Harness) RxTestPackets() uint64 {
-	return h.Net.Stats().RxPackets.Load() - h.RxOthers.Load()
+	// RxOthers first: a frame counted by both between the two loads then
+	// makes the result high for a moment, never low (a low one could
+	// match a check that a frame stuck high should fail).
+	others := h.RxOthers.Load()
+	return h.Net.Stats().RxPackets.Load() - others
 }
 
 // Up brings the interface up and, where the backend reports link, waits

@@ -81,8 +81,8 @@ static int floor_count(const unsigned char *b, int n, long long *bad) {
 			uint32_t di = floor_le(p + e, w), dl = floor_le(p + e + w, w);
 			if (di == 0 || dl == 0)
 				break;
-			if (di > (uint32_t)n || dl > (uint32_t)n - di)
-				goto bad;
+			if (di < (uint32_t)(w == 2 ? 12 : 16) || di > (uint32_t)n || dl > (uint32_t)n - di)
+				goto bad; // inside the NTH, or past the block
 			frames++;
 		}
 		ndp = floor_le(p + (w == 2 ? 6 : 8), w);
@@ -132,11 +132,13 @@ static void LIBUSB_CALL floor_cb(struct libusb_transfer *t) {
 }
 
 // floor_data is the data interface the CDC Union functional descriptor
-// of control interface d names (bSubordinateInterface0), or -1.
+// of control interface d names (bSubordinateInterface0; a Union whose
+// bControlInterface is not d is not d's), or -1.
 static int floor_data(const struct libusb_interface_descriptor *d) {
 	const unsigned char *x = d->extra;
 	for (int i = 0; i + 2 <= d->extra_length && x[i] >= 2; i += x[i])
-		if (x[i] >= 5 && i + 5 <= d->extra_length && x[i + 1] == 0x24 && x[i + 2] == 0x06)
+		if (x[i] >= 5 && i + 5 <= d->extra_length && x[i + 1] == 0x24 && x[i + 2] == 0x06 &&
+		    x[i + 3] == d->bInterfaceNumber)
 			return x[i + 4];
 	return -1;
 }
@@ -174,7 +176,7 @@ static int floor_open(floor_rx *f, int vid, int pid, int nx, const char **what) 
 	for (int i = 0; i < cfg->bNumInterfaces && data >= 0 && alt < 0; i++)
 		for (int a = 0; a < cfg->interface[i].num_altsetting && alt < 0; a++) {
 			const struct libusb_interface_descriptor *d = &cfg->interface[i].altsetting[a];
-			if (d->bInterfaceNumber != data)
+			if (d->bInterfaceNumber != data || d->bInterfaceClass != LIBUSB_CLASS_DATA)
 				continue;
 			for (int e = 0; e < d->bNumEndpoints; e++) {
 				const struct libusb_endpoint_descriptor *ep = &d->endpoint[e];
@@ -375,6 +377,9 @@ func floorRX(sel string, n, xfers int, from string, timeout time.Duration) error
 		xfers = 16
 	}
 	f := (*C.floor_rx)(C.calloc(1, C.sizeof_floor_rx))
+	if f == nil {
+		return fmt.Errorf("floor: %04x:%04x: %w", vid, pid, libusb.ErrorNoMem)
+	}
 	defer func() {
 		// Transfers libusb still holds point at f: then it stays.
 		if C.floor_close(f) != 0 {

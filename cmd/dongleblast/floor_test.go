@@ -112,6 +112,7 @@ func TestFloorCountBadNTBs(t *testing.T) {
 		{"zero length ends the entries", edit(ndp+8+4+2, 0), 1, false},
 		{"the NDP chained to itself", edit(ndp+6, uint16(ndp)), 0, true},
 		{"NDP signature wrong", edit(ndp, 0x5858), 0, true},
+		{"datagram inside the NTH", edit(ndp+8, 4), 0, true},
 		{"NDP1 signature", edit(ndp+2, binary.LittleEndian.Uint16([]byte("M1"))), took, false},
 		{"block length past the transfer", edit(8, uint16(len(good)+1)), 0, true},
 		{"no NDP", edit(10, 0), 0, false},
@@ -121,6 +122,7 @@ func TestFloorCountBadNTBs(t *testing.T) {
 		{"ntb32 datagram index past the block", edit32(ndp32+16, 1<<31), 0, true},
 		{"ntb32 datagram length past the block", edit32(ndp32+16+4, 1<<31), 0, true},
 		{"ntb32 NDP chained to itself", edit32(ndp32+8, uint32(ndp32)), 0, true},
+		{"ntb32 datagram inside the NTH", edit32(ndp32+16, 8), 0, true},
 		{"ntb32 with an NTB16 NDP", edit32(ndp32, binary.LittleEndian.Uint32([]byte("NCM0"))), 0, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
