@@ -228,9 +228,17 @@ var _ = Describe("Filters", func() {
 			setup(r)
 			Expect(r.model.Reg16(0x0b) & rxctlBits).To(Equal(rxctlBits))
 			r.send(ethFrame(80, dst(r), peer, 1))
-			r.send(ethFrame(90, r.mac(), peer, 2)) // a marker that always passes
+			marker := ethFrame(90, r.mac(), peer, 2) // always passes, and comes last
+			r.send(marker)
 			r.model.Flush()
-			got := r.waitRx(1)
+			// Wait for the marker, not for a count: an accepted frame
+			// and the marker are delivered one after the other, and a
+			// count of one can be read between them.
+			Eventually(func() bool {
+				rs := r.received()
+				return len(rs) > 0 && bytes.Equal(rs[len(rs)-1].data, marker)
+			}).WithTimeout(3*time.Second).WithPolling(time.Millisecond).Should(BeTrue(), "the marker arrived")
+			got := r.received()
 			Consistently(func() int { return len(r.received()) }).WithTimeout(50 * time.Millisecond).Should(Equal(len(got)))
 			if accepted {
 				Expect(got).To(HaveLen(2))
