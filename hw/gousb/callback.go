@@ -1,6 +1,6 @@
 package gousb
 
-// The transfer callback's way into Go. A file that //exports a function
+// The transfer callback's way into Go, once per batch. A file that //exports a function
 // may declare but not define C in its preamble, so the C side of the
 // transfers lives in xfer.go.
 
@@ -11,10 +11,11 @@ import "C"
 
 import "runtime/cgo"
 
-// dongleXferDone is called by dongle_xfer_cb (xfer.go) on libusb's event
-// thread for transfer index of the libusbXfers whose handle is h.
+// dongleXfersWake is called by dongle_xfer_cb (xfer.go) on libusb's event
+// thread when a completion finds the ring of the libusbXfers whose handle
+// is h armed.
 //
-//export dongleXferDone
-func dongleXferDone(h C.uintptr_t, index, status, n C.int) {
-	cgo.Handle(h).Value().(*libusbXfers).completed(int(index), int(status), int(n))
+//export dongleXfersWake
+func dongleXfersWake(h C.uintptr_t) {
+	cgo.Handle(h).Value().(*libusbXfers).wake()
 }

@@ -220,7 +220,7 @@ func (d *Device) OpenEndpoint(addr uint8) (hw.Endpoint, error) {
 		e.startSync(p, d.opts.Workers)
 	} else {
 		a := e.newAsync(d.opts.Workers)
-		x, err := d.h.xfers(iface, alt, desc, d.opts.Workers, a.complete)
+		x, err := d.h.xfers(iface, alt, desc, d.opts.Workers, a.wake)
 		if err != nil {
 			return nil, wrap(obj, err)
 		}

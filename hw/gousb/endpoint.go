@@ -109,6 +109,7 @@ func (e *Endpoint) Submit(t *hw.Transfer) error {
 	e.ring[e.tail&uint(len(e.ring)-1)] = slot{t: t}
 	e.tail++
 	if e.async != nil {
+		e.async.reapLocked() // frees the xfers the OS is done with
 		e.async.startLocked()
 	} else {
 		e.sync.work.Signal()
@@ -152,12 +153,30 @@ func (e *Endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 	}
 	for {
 		e.mu.Lock()
-		if e.head == e.tail {
-			e.mu.Unlock()
-			return 0, e.errEmpty
+		n, err := e.takeLocked(out)
+		e.mu.Unlock()
+		if n > 0 || err != nil {
+			return n, err
 		}
-		mask := uint(len(e.ring) - 1)
-		n := 0
+		select {
+		case <-e.notify:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// takeLocked reaps what the OS completed and moves the done run at the
+// head into out. When it takes all there is (the head is pending, or
+// nothing is in flight) it arms the xfers, so that the next completion
+// calls wake; a completion that came before the arm is reaped and taken
+// at once instead. n is 0 and err nil while the head is pending. e.mu held.
+func (e *Endpoint) takeLocked(out []*hw.Transfer) (n int, err error) {
+	mask := uint(len(e.ring) - 1)
+	for {
+		if e.async != nil {
+			e.async.reapLocked()
+		}
 		for n < len(out) && e.head != e.tail {
 			s := &e.ring[e.head&mask]
 			if !s.done {
@@ -168,20 +187,20 @@ func (e *Endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 			e.head++
 			n++
 		}
-		if n > 0 {
+		if n == len(out) {
 			if e.head != e.tail && e.ring[e.head&mask].done {
 				e.wakeWaiter() // out was full: let the next call see the rest at once
 			}
-			e.mu.Unlock()
 			return n, nil
 		}
-		e.mu.Unlock()
-		select {
-		case <-e.notify:
-		case <-ctx.Done():
-			return 0, ctx.Err()
+		if e.async == nil || e.async.x.arm() {
+			break
 		}
 	}
+	if n == 0 && e.head == e.tail {
+		return 0, e.errEmpty
+	}
+	return n, nil
 }
 
 // wake tells Wait's caller, and Notify's fn, that the done run at the
@@ -201,7 +220,9 @@ func (e *Endpoint) wakeWaiter() {
 }
 
 // Notify implements hw.Endpoint: fn is called, with e.mu held, where a
-// completion wakes Wait (on libusb's event thread, or in Cancel).
+// completion wakes Wait: on libusb's event thread for the first completion
+// after the caller has taken everything (see takeLocked), or in Submit and
+// Cancel for what they complete themselves.
 func (e *Endpoint) Notify(fn func()) {
 	e.mu.Lock()
 	e.fn = fn
@@ -265,8 +286,10 @@ func (e *Endpoint) Close() error {
 	return nil
 }
 
-// completeLocked records the outcome of transfer number i. e.mu held.
-func (e *Endpoint) completeLocked(i uint, n int, err error) {
+// completeLocked records the outcome of transfer number i and reports
+// whether the done run at the head grew (i is the head): the caller wakes
+// whoever waits, unless the xfers do (async.go). e.mu held.
+func (e *Endpoint) completeLocked(i uint, n int, err error) bool {
 	s := &e.ring[i&uint(len(e.ring)-1)]
 	s.t.N = max(n, 0)
 	if err != nil {
@@ -276,7 +299,5 @@ func (e *Endpoint) completeLocked(i uint, n int, err error) {
 		}
 	}
 	s.done = true
-	if i == e.head {
-		e.wake()
-	}
+	return i == e.head
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	libusb "github.com/google/gousb"
@@ -149,10 +150,10 @@ func (h *fakeHandle) pipe(iface, alt int, addr uint8) (pipe, error) {
 	}
 	return nil, libusb.ErrorNotFound
 }
-func (h *fakeHandle) xfers(iface, alt int, ep hw.EndpointDesc, n int, done func(xferDone)) (xfers, error) {
+func (h *fakeHandle) xfers(iface, alt int, ep hw.EndpointDesc, n int, wake func()) (xfers, error) {
 	h.log("xfers %d %d %02x %d", iface, alt, ep.Address, n)
 	if p, ok := h.dev.pipes[ep.Address]; ok {
-		return newFakeXfers(p, n, done), nil
+		return newFakeXfers(p, n, wake), nil
 	}
 	return nil, libusb.ErrorNotFound
 }
@@ -218,26 +219,38 @@ func (p *fakePipe) transfer(ctx context.Context, buf []byte) (int, error) {
 // p.complete(k, buf), or with block only when cancelled; with jitter every
 // third completion is held back until the next one is reported (or it is
 // the last outstanding), so the endpoint sees completions out of order.
-// Its event goroutine plays libusb's event thread: it reports completions
-// to done one at a time, outside x.mu (done submits again), and ends in
-// free. Unlike libusb's, which serves every endpoint of the context, it
-// serves this endpoint only; the lab's tests run the real, shared one.
+// Its event goroutine plays libusb's event thread: it keeps completions
+// one at a time, outside x.mu, and calls wake for one if the endpoint has
+// armed the xfers, as the C callback does; reap hands what is kept to the
+// endpoint. It ends in free. Unlike libusb's, which serves every endpoint
+// of the context, it serves this endpoint only; the lab's tests run the
+// real, shared one.
 type fakeXfers struct {
 	p           *fakePipe
-	done        func(xferDone)
+	wake        func()
 	mu          sync.Mutex
 	cond        sync.Cond
-	ready       []xferDone // completed, not yet reported
+	ready       []xferDone // completed, not yet kept
 	held        xferDone
 	hasHeld     bool
 	outstanding int    // submitted, not yet in ready
 	blocked     []bool // waiting for cancel
 	stopped     bool
 	exited      chan struct{} // closed when the event goroutine returns
+
+	keptMu sync.Mutex
+	kept   []xferDone // reported by the event goroutine, not yet reaped
+	spare  []xferDone // kept's other buffer: reap allocates nothing
+	armed  atomic.Bool
+	wakes  atomic.Int64 // calls of wake
+	// beforeArm, if set, runs at the start of arm (the endpoint's lock
+	// held): a test keeps a completion there, between a reap and the arm.
+	beforeArm func()
 }
 
-func newFakeXfers(p *fakePipe, n int, done func(xferDone)) *fakeXfers {
-	x := &fakeXfers{p: p, done: done, blocked: make([]bool, n), exited: make(chan struct{})}
+func newFakeXfers(p *fakePipe, n int, wake func()) *fakeXfers {
+	x := &fakeXfers{p: p, wake: wake, blocked: make([]bool, n), exited: make(chan struct{})}
+	x.armed.Store(true)
 	x.cond.L = &x.mu
 	go x.events()
 	return x
@@ -288,6 +301,36 @@ func (x *fakeXfers) cancel(i int) {
 	}
 }
 
+func (x *fakeXfers) reap(done func(xferDone)) {
+	x.keptMu.Lock()
+	kept := x.kept
+	x.kept, x.spare = x.spare[:0], nil
+	x.keptMu.Unlock()
+	for _, d := range kept {
+		done(d)
+	}
+	x.keptMu.Lock()
+	x.spare = kept[:0]
+	x.keptMu.Unlock()
+}
+
+func (x *fakeXfers) arm() bool {
+	if x.beforeArm != nil {
+		x.beforeArm()
+	}
+	x.armed.Store(true)
+	x.keptMu.Lock()
+	defer x.keptMu.Unlock()
+	return len(x.kept) == 0
+}
+
+// keptLen is how many completions wait for a reap.
+func (x *fakeXfers) keptLen() int {
+	x.keptMu.Lock()
+	defer x.keptMu.Unlock()
+	return len(x.kept)
+}
+
 func (x *fakeXfers) events() {
 	defer close(x.exited)
 	x.mu.Lock()
@@ -306,7 +349,13 @@ func (x *fakeXfers) events() {
 		d := x.ready[0]
 		x.ready = x.ready[:copy(x.ready, x.ready[1:])]
 		x.mu.Unlock()
-		x.done(d)
+		x.keptMu.Lock()
+		x.kept = append(x.kept, d)
+		x.keptMu.Unlock()
+		if x.armed.Swap(false) {
+			x.wakes.Add(1)
+			x.wake()
+		}
 		x.mu.Lock()
 	}
 }
@@ -315,9 +364,12 @@ func (x *fakeXfers) events() {
 // left unreported.
 func (x *fakeXfers) free() {
 	x.mu.Lock()
-	if x.outstanding != 0 || len(x.ready) != 0 || x.hasHeld {
+	x.keptMu.Lock()
+	kept := len(x.kept)
+	x.keptMu.Unlock()
+	if x.outstanding != 0 || len(x.ready) != 0 || x.hasHeld || kept != 0 {
 		x.mu.Unlock()
-		panic(fmt.Sprintf("fakeXfers: free with %d transfers outstanding, %d unreported, held %t", x.outstanding, len(x.ready), x.hasHeld))
+		panic(fmt.Sprintf("fakeXfers: free with %d transfers outstanding, %d unreported, held %t, %d unreaped", x.outstanding, len(x.ready), x.hasHeld, kept))
 	}
 	x.stopped = true
 	x.cond.Broadcast()

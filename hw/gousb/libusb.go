@@ -315,14 +315,14 @@ func (r *realHandle) pipe(iface, alt int, addr uint8) (pipe, error) {
 	return outPipe{ep}, nil
 }
 
-func (r *realHandle) xfers(iface, alt int, ep hw.EndpointDesc, n int, done func(xferDone)) (xfers, error) {
+func (r *realHandle) xfers(iface, alt int, ep hw.EndpointDesc, n int, wake func()) (xfers, error) {
 	in, ok := r.ifs[iface]
 	if !ok || in.Setting.Alternate != alt {
 		return nil, fmt.Errorf("%w: interface %d alt %d is not claimed", libusb.ErrorNotFound, iface, alt)
 	}
 	// The buffers start at a full Ethernet frame plus framing headroom and
 	// grow on the first larger transfer (RX transfers of 16 KiB, say).
-	return newLibusbXfers(r.h, ep, n, 2048, done)
+	return newLibusbXfers(r.h, ep, n, 2048, wake)
 }
 
 func (r *realHandle) serial() (string, error) { return r.dev.SerialNumber() }

@@ -59,8 +59,8 @@ type handle interface {
 	pipe(iface, alt int, addr uint8) (pipe, error)
 	// xfers returns n persistent asynchronous transfers on endpoint ep of
 	// claimed interface iface in its current alternate setting alt (the
-	// default path), which report every completion to done.
-	xfers(iface, alt int, ep hw.EndpointDesc, n int, done func(xferDone)) (xfers, error)
+	// default path), whose completions call wake as xfers says.
+	xfers(iface, alt int, ep hw.EndpointDesc, n int, wake func()) (xfers, error)
 	// serial reads iSerialNumber (used only when sysfs has no serial).
 	serial() (string, error)
 	close() error
@@ -78,34 +78,43 @@ type pipe interface {
 // xfers is one endpoint's set of n persistent asynchronous transfers
 // (libusb_transfer objects with their own buffers), numbered 0..n-1. The
 // endpoint queue decides which transfer carries which hw.Transfer; xfers
-// only moves bytes and reports completions to the done function it was
-// made with:
+// only moves bytes and keeps completions until the endpoint reaps them:
 //
-//	submit(i, buf) ──► OS ──► completion ──► done(i, n, err)   (the backend's
-//	                                                            event thread)
+//	submit(i, buf) ──► OS ──► completion: kept ─┬─ reap(done) ──► done(i, n, err)   (the endpoint's
+//	                                             └─ wake(), if armed                  caller, its lock held)
+//	                                                (the backend's event thread)
 //
-// submit and cancel are called with the endpoint's lock held (so bus order
-// is submission order). done runs on whatever thread handles the backend's
-// events (libusb's: gousb's event goroutine, or a synchronous control
-// transfer's caller, inside the transfer callback), one completion at a
-// time, never from inside submit or cancel, and may call both; it takes
-// the endpoint's lock, so neither may wait for or handle events. done must
-// not call the endpoint's users either: it runs with libusb's locks held.
+// submit, cancel, reap and arm are called with the endpoint's lock held
+// (so bus order is submission order, and one caller reaps at a time). wake
+// runs on whatever thread handles the backend's events (libusb's: gousb's
+// event goroutine, or a synchronous control transfer's caller, inside the
+// transfer callback), with libusb's locks held, and takes the endpoint's
+// lock, so none of the four may wait for or handle events. It is called
+// for the first completion after arm, and not again until the next arm:
+// the endpoint arms when it has reaped everything and waits for more, so
+// the event thread calls into Go once per batch, not once per transfer.
 type xfers interface {
 	// submit starts transfer i, which is idle, with buf: OUT data is sent
 	// (an empty buf is a zero-length packet); IN data is received into buf
-	// before done reports i (buf is the backend's until then). A non-nil
-	// error means nothing was submitted and done will not report i; errors
-	// are gousb.Error values.
+	// by the time reap reports i (buf is the backend's until then). A
+	// non-nil error means nothing was submitted and reap will not report
+	// i; errors are gousb.Error values.
 	submit(i int, buf []byte) error
-	// cancel asks the OS to cancel transfer i; done reports it as usual
+	// cancel asks the OS to cancel transfer i; reap reports it as usual
 	// (cancelled, or with its real status if it finished first).
 	// Cancelling an idle or finished transfer does nothing.
 	cancel(i int)
-	// free releases the transfers. The caller frees only once done has
-	// reported every transfer it submitted, possibly before the last done
-	// has returned: a backend touches nothing of transfer i once it has
-	// called done for it.
+	// reap calls done for every completion kept since the last reap, in the
+	// order the OS reported them; done may call submit and cancel. Each
+	// submitted transfer is reported exactly once, and is idle from then on.
+	reap(done func(xferDone))
+	// arm makes the next completion call wake. It reports whether none is
+	// kept already: false means one came before the arm, maybe with no
+	// call (reap it now).
+	arm() bool
+	// free releases the transfers. The caller frees only once reap has
+	// reported every transfer it submitted; free waits for a wake still
+	// being made.
 	free()
 }
 

@@ -82,7 +82,9 @@ func (w *worker) run() {
 			sp.submitMu.Unlock()
 		}
 		e.mu.Lock()
-		e.completeLocked(i, n, err)
+		if e.completeLocked(i, n, err) {
+			e.wake()
+		}
 		e.mu.Unlock()
 	}
 }
