@@ -130,15 +130,23 @@ type Endpoint interface {
 
 	// Notify makes the endpoint call fn when transfers complete: the
 	// completion handler of Linux's URBs, handing nothing over. fn is
-	// called each time the done run at the head of the queue grows (the
-	// oldest transfer completes, or Cancel completes it), after the
-	// outcome is recorded and under the lock WaitBatch takes, so a poll
-	// (WaitBatch with a done ctx) made after the call returns that run. A
-	// transfer that completes behind a pending one calls fn when the
-	// pending one does; fn may also be called when there is nothing new.
-	// A poll that fills out gets no further call for the rest: the
-	// caller polls until a poll returns nothing. fn runs on whatever
-	// completes the transfer (libusb's event thread, a synchronous
+	// called when the done run at the head of the queue grows (the
+	// oldest transfer completes, or Cancel completes it) after the caller
+	// has taken all there was: after a WaitBatch that left the head
+	// pending or nothing in flight, the next completion calls fn, so a
+	// poll (WaitBatch with a done ctx) made after the call returns that
+	// run. An endpoint may call fn for every completion, or only for the
+	// first of a batch (hw/gousb: the event thread calls into Go once a
+	// batch), so the caller relies on neither: after each call of fn it
+	// polls until a poll returns nothing (a wrapper may return fewer than
+	// out holds while more is done). A transfer that completes behind a
+	// pending one calls fn when the pending one does, provided the caller
+	// polled after the last call; fn may also be called when there is
+	// nothing new. What completed before fn was set went to the old fn (or
+	// to nobody): a caller that sets fn with transfers in flight polls once
+	// after it (hw/gousb calls the new fn at once if something is there to
+	// take). fn runs on whatever completes the transfer (libusb's event
+	// thread, a synchronous
 	// control transfer's caller handling libusb's events, a model's
 	// goroutine, the caller of Submit or Cancel) with the endpoint's or
 	// the device's lock held, so it must not block and must not call the

@@ -29,7 +29,7 @@ type asyncPath struct {
 }
 
 // newAsync makes e's asynchronous path for n xfers; the caller sets x
-// (whose done is complete) before the first Submit.
+// (made with wake) before the first Submit.
 func (e *Endpoint) newAsync(n int) *asyncPath {
 	a := &asyncPath{e: e, carried: make([]uint, n), busy: make([]bool, n), free: make([]int, 0, n)}
 	for k := n - 1; k >= 0; k-- {
@@ -83,10 +83,11 @@ func (a *asyncPath) wake() {
 func (a *asyncPath) reapLocked() { a.x.reap(a.done) }
 
 // completeLocked is reap's done: xfer d.i finished. It records the outcome
-// and gives the xfer to the next queued transfer, if any. It calls no
-// Notify fn: the xfers called wake for the batch this completion is in,
-// unless the endpoint had not armed them, that is, unless its caller had
-// not yet reaped everything before. e.mu held.
+// and gives the xfer to the next queued transfer, if any. Its completion
+// calls no Notify fn: the xfers called wake for the batch it is in, unless
+// the endpoint had not armed them, that is, unless its caller had not yet
+// taken everything before (a queued transfer whose submit fails here is
+// another matter: startLocked calls fn for it). e.mu held.
 func (a *asyncPath) completeLocked(d xferDone) {
 	e := a.e
 	if !a.busy[d.i] {

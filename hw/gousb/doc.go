@@ -43,29 +43,36 @@
 // Options.Workers persistent libusb_transfers with C buffers (data is
 // copied in and out, so C never holds a Go pointer), submits them with
 // timeout 0 (cancellation is libusb_cancel_transfer), and the transfer
-// callback calls into Go to complete each finished transfer and resubmit
-// what waits, on the thread that handles libusb's events (gousb's event
-// goroutine, or a synchronous control transfer's caller while it waits):
-// no thread of the endpoint's own is woken. Submit holds the endpoint's
+// callback, on the thread that handles libusb's events (gousb's event
+// goroutine, or a synchronous control transfer's caller while it waits),
+// records each finished transfer in a C ring of the endpoint's. Whoever
+// waits for the endpoint reaps the ring from Go with atomic loads, no cgo
+// call; the callback calls into Go only for the first completion after
+// the endpoint has taken everything, to wake it (Notify's fn, or Wait).
+// No thread of the endpoint's own is woken. Submit holds the endpoint's
 // lock across libusb_submit_transfer, so bus order is submission order;
 // Wait returns transfers in that order. Options.Sync keeps the old path (a
 // goroutine per in-flight transfer calling gousb).
 //
-// Why the completion runs on the event thread: per transfer, the submit
-// ioctl and libusb's event handling are the costs nothing can remove, and
-// the rest is scheduler wake-ups and clock reads, which are slow where the
-// clock source has no vDSO read (the lab's TCG guest). gousb's event
-// goroutine holds libusb's event lock while it polls, so it is the one
-// thread that sees a completion without being woken for it; any other
-// thread costs a wake-up per batch.
+// Why the callback stays in C: per transfer, the submit ioctl and libusb's
+// event handling are the costs nothing can remove, and the rest is
+// crossings and wake-ups. gousb's event goroutine sits in a cgo call
+// (libusb_handle_events) whose P the scheduler hands to other goroutines,
+// so a call from the callback into Go has to get a P back first; under
+// the lab's TCG guests that costs more than usbfs's work for the transfer
+// (the libusb floor, cmd/dongleblast, measures a C loop without it). One
+// call per batch, not per transfer, and no goroutine between the event
+// thread and the reaper: the reaper's own poll is where the work happens.
 //
 // The price is lock order. The event thread holds libusb's event and
-// device-list locks while the callback waits for an endpoint's lock, so
+// device-list locks while the wake-up waits for an endpoint's lock, so
 // whoever holds an endpoint's lock must not handle libusb events: no
 // synchronous libusb call under it, and no Device lock (whose holder may be
-// in a control transfer, handling events). And a TX Submit that holds
-// its endpoint's lock across the submit ioctl holds back every other
-// completion on the context meanwhile.
+// in a control transfer, handling events). And a Submit that holds its
+// endpoint's lock across the submit ioctl holds back the event thread
+// meanwhile if that endpoint's wake-up comes then (once a batch). Transfers
+// queued behind Workers busy ones start when a reap frees an xfer, not
+// from the callback.
 //
 // # Kernel drivers
 //

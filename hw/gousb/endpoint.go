@@ -22,11 +22,12 @@ var _ hw.Endpoint = (*Endpoint)(nil)
 //
 // The default path (async.go) keeps Workers persistent libusb transfers
 // per endpoint and submits from Submit itself, under the endpoint's lock,
-// so bus order is submission order by construction; libusb's event thread
-// completes them in the transfer callback. Options.Sync selects the older
-// path (worker.go): Workers goroutines, each running one gousb synchronous
-// transfer at a time, which allocates a libusb_transfer and a buffer per
-// transfer on both sides of cgo. Both paths are held to the same tests.
+// so bus order is submission order by construction; the transfer callback
+// keeps each completion in C, and Wait (or Submit) reaps them.
+// Options.Sync selects the older path (worker.go): Workers goroutines,
+// each running one gousb synchronous transfer at a time, which allocates
+// a libusb_transfer and a buffer per transfer on both sides of cgo. Both
+// paths are held to the same tests.
 //
 // Cancel completes the queued transfers with ErrCancelled at once and asks
 // the OS to cancel the submitted ones (LIBUSB_TRANSFER_CANCELLED →
@@ -167,14 +168,16 @@ func (e *Endpoint) WaitBatch(ctx context.Context, out []*hw.Transfer) (int, erro
 }
 
 // takeLocked reaps what the OS completed and moves the done run at the
-// head into out. When it takes all there is (the head is pending, or
-// nothing is in flight) it arms the xfers, so that the next completion
-// calls wake; a completion that came before the arm is reaped and taken
-// at once instead. n is 0 and err nil while the head is pending. e.mu held.
+// head into out. When it leaves nothing done at the head (the head is
+// pending, or nothing is in flight), whether or not out is full, it arms
+// the xfers, so that the next completion calls wake; a completion that
+// came before the arm is reaped and taken at once instead. n is 0 and err
+// nil while the head is pending. After Close there is nothing to reap and
+// the xfers are freed. e.mu held.
 func (e *Endpoint) takeLocked(out []*hw.Transfer) (n int, err error) {
 	mask := uint(len(e.ring) - 1)
 	for {
-		if e.async != nil {
+		if e.async != nil && !e.closing {
 			e.async.reapLocked()
 		}
 		for n < len(out) && e.head != e.tail {
@@ -187,13 +190,13 @@ func (e *Endpoint) takeLocked(out []*hw.Transfer) (n int, err error) {
 			e.head++
 			n++
 		}
-		if n == len(out) {
-			if e.head != e.tail && e.ring[e.head&mask].done {
-				e.wakeWaiter() // out was full: let the next call see the rest at once
-			}
+		if e.head != e.tail && e.ring[e.head&mask].done {
+			e.wakeWaiter() // out was full: let the next call see the rest at once
 			return n, nil
 		}
-		if e.async == nil || e.async.x.arm() {
+		// The head is pending or nothing is in flight, whatever out held:
+		// arm, or another waiter (or fn) would hear of nothing more.
+		if e.async == nil || e.closing || e.async.x.arm() {
 			break
 		}
 	}
@@ -221,12 +224,24 @@ func (e *Endpoint) wakeWaiter() {
 
 // Notify implements hw.Endpoint: fn is called, with e.mu held, where a
 // completion wakes Wait: on libusb's event thread for the first completion
-// after the caller has taken everything (see takeLocked), or in Submit and
-// Cancel for what they complete themselves.
+// after the caller has taken everything (see takeLocked), or in Submit,
+// WaitBatch and Cancel for what they complete themselves (a queued
+// transfer cancelled, or a submit that failed).
+//
+// A completion since the last arm went to whoever was told then (a Wait,
+// or the old fn), so a new fn arms the xfers itself, and is called at once
+// if a completion is already there to take.
 func (e *Endpoint) Notify(fn func()) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.fn = fn
-	e.mu.Unlock()
+	if fn == nil || e.closing {
+		return
+	}
+	kept := e.async != nil && !e.async.x.arm()
+	if kept || (e.head != e.tail && e.ring[e.head&uint(len(e.ring)-1)].done) {
+		fn()
+	}
 }
 
 // Cancel completes every transfer in flight as soon as possible: queued ones
@@ -261,8 +276,9 @@ func (e *Endpoint) InFlight() int {
 
 // Close stops the endpoint's goroutines on the Sync path (waiting for
 // them: none outlives Close) and frees its libusb transfers. It fails with
-// ErrBusy while transfers are in flight, so none is left for the event
-// thread to complete.
+// ErrBusy while transfers are in flight, so every completion is reaped
+// before the transfers are freed (freeing waits out a callback still
+// making its wake-up).
 func (e *Endpoint) Close() error {
 	e.mu.Lock()
 	if e.closing {

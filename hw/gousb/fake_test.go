@@ -301,7 +301,17 @@ func (x *fakeXfers) cancel(i int) {
 	}
 }
 
+// usable panics after free, as the real xfers would fault.
+func (x *fakeXfers) usable() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.stopped {
+		panic("fakeXfers: used after free")
+	}
+}
+
 func (x *fakeXfers) reap(done func(xferDone)) {
+	x.usable()
 	x.keptMu.Lock()
 	kept := x.kept
 	x.kept, x.spare = x.spare[:0], nil
@@ -315,6 +325,7 @@ func (x *fakeXfers) reap(done func(xferDone)) {
 }
 
 func (x *fakeXfers) arm() bool {
+	x.usable()
 	if x.beforeArm != nil {
 		x.beforeArm()
 	}

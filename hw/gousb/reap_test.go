@@ -44,9 +44,10 @@ func TestWakeOncePerBatch(t *testing.T) {
 		if err := ep.Submit(&ts[i]); err != nil {
 			t.Fatal(err)
 		}
+		// Each completes before the next Submit, which reaps it: a
+		// Submit that armed after its reap would make the next one call.
+		waitKept(t, x, 1)
 	}
-	// Submit reaps too, so the last completions may be reaped by the
-	// last Submits: wait for the rest to be kept, then look.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		ep.mu.Lock()
@@ -112,16 +113,26 @@ func TestArmRace(t *testing.T) {
 	}
 	x.armed.Store(false) // as after a wake the endpoint has not followed up yet
 	var once bool
+	kept := true
 	x.beforeArm = func() {
 		if once {
 			return
 		}
 		once = true
 		ep.async.cancelLocked() // the fake completes it on its event goroutine
-		waitKept(t, x, 1)
+		// Not waitKept: a failure must not stop the test with e.mu held.
+		for deadline := time.Now().Add(5 * time.Second); x.keptLen() != 1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				kept = false
+				return
+			}
+		}
 	}
 	out := make([]*hw.Transfer, 4)
 	k, err := ep.WaitBatch(polled, out)
+	if !kept {
+		t.Fatal("the cancelled transfer was not kept within 5s")
+	}
 	if k != 1 || out[0] != &tr {
 		t.Fatalf("poll with a completion kept between reap and arm: %d, %v; want the transfer", k, err)
 	}
@@ -131,4 +142,137 @@ func TestArmRace(t *testing.T) {
 	if w := x.wakes.Load(); w != 0 {
 		t.Fatalf("%d wakes; the test needs the completion to have called nothing", w)
 	}
+}
+
+// blockedOut is an OUT endpoint of the fake whose transfers complete only
+// when cancelled, and the fake behind it.
+func blockedOut(t *testing.T) (*Endpoint, *fakeXfers, func()) {
+	ep, done := openFakeOut(t, 4, false)
+	p := ep.dev.h.(*fakeHandle).dev.pipes[0x02]
+	p.mu.Lock()
+	p.block = true
+	p.mu.Unlock()
+	return ep, fakeXfersOf(ep), done
+}
+
+// cancelOne completes the in-flight transfer at ring index i (cancelled),
+// as the OS would, without Cancel's other effects.
+func cancelOne(ep *Endpoint, i uint) {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	for k, b := range ep.async.busy {
+		if b && ep.async.carried[k] == i {
+			ep.async.x.cancel(k)
+			return
+		}
+	}
+	panic("no xfer carries that transfer")
+}
+
+// TestTwoWaiters: two goroutines wait; the first takes T0 with out full
+// (room for one) while T1 is pending, so it must arm: T1's completion then
+// wakes the second. An endpoint that armed only when out had room left
+// would leave the second asleep until its context ends.
+func TestTwoWaiters(t *testing.T) {
+	ep, _, done := blockedOut(t)
+	defer done()
+	t0, t1 := &hw.Transfer{Buf: make([]byte, 8)}, &hw.Transfer{Buf: make([]byte, 8)}
+	for _, tr := range []*hw.Transfer{t0, t1} {
+		if err := ep.Submit(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := make(chan *hw.Transfer, 2)
+	for range 2 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			got, _ := ep.Wait(ctx)
+			res <- got
+		}()
+	}
+	// Both asleep first, or the first could take T0 before the second
+	// armed, and the case would not arise (the test would pass anyway).
+	time.Sleep(50 * time.Millisecond)
+	cancelOne(ep, 0)
+	if got := <-res; got != t0 {
+		t.Fatalf("first waiter: %v, want T0", got)
+	}
+	cancelOne(ep, 1)
+	if got := <-res; got != t1 {
+		t.Fatalf("second waiter: %v, want T1 (its wake-up was lost)", got)
+	}
+}
+
+// TestNotifyAfterWait: a Wait that emptied the endpoint took the wake-up
+// of its completion; a fn set after it must still hear of the next one.
+// And a fn set while a completion waits to be taken is called at once.
+func TestNotifyAfterWait(t *testing.T) {
+	ep, done := openFakeOut(t, 4, false)
+	defer done()
+	t0 := &hw.Transfer{Buf: make([]byte, 8)}
+	if err := ep.Submit(t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ep.Wait(context.Background()); got != t0 || err != nil {
+		t.Fatalf("Wait: %v, %v", got, err)
+	}
+	kick := make(chan struct{}, 1)
+	ep.Notify(func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	t1 := &hw.Transfer{Buf: make([]byte, 8)}
+	if err := ep.Submit(t1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-kick:
+	case <-time.After(5 * time.Second):
+		t.Fatal("fn not called for a completion after a Wait that left nothing in flight")
+	}
+	if got, err := ep.Wait(context.Background()); got != t1 || err != nil {
+		t.Fatalf("Wait: %v, %v", got, err)
+	}
+
+	// A completion with no fn to call, then a fn: called at once.
+	ep.Notify(nil)
+	t2 := &hw.Transfer{Buf: make([]byte, 8)}
+	if err := ep.Submit(t2); err != nil {
+		t.Fatal(err)
+	}
+	waitKept(t, fakeXfersOf(ep), 1)
+	var calls atomic.Int64
+	ep.Notify(func() { calls.Add(1) })
+	if calls.Load() != 1 {
+		t.Fatalf("fn set with a completion waiting: %d calls, want 1 at once", calls.Load())
+	}
+	if got, err := ep.Wait(context.Background()); got != t2 || err != nil {
+		t.Fatalf("Wait: %v, %v", got, err)
+	}
+}
+
+// TestWaitAfterClose: a closed endpoint's transfers are freed, so Wait
+// and a poll answer from the queue alone (ErrNotFound: nothing in
+// flight), touching nothing of the backend's.
+func TestWaitAfterClose(t *testing.T) {
+	ep, done := openFakeOut(t, 4, false)
+	tr := &hw.Transfer{Buf: make([]byte, 8)}
+	if err := ep.Submit(tr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ep.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done() // Close
+	out := make([]*hw.Transfer, 1)
+	if _, err := ep.WaitBatch(polled, out); !errors.Is(err, hw.ErrNotFound) {
+		t.Fatalf("poll after Close: %v, want ErrNotFound", err)
+	}
+	if _, err := ep.Wait(context.Background()); !errors.Is(err, hw.ErrNotFound) {
+		t.Fatalf("Wait after Close: %v, want ErrNotFound", err)
+	}
+	ep.Notify(func() {}) // arms nothing: the transfers are freed
 }

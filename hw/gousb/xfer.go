@@ -233,6 +233,7 @@ type libusbXfers struct {
 
 	ring  *C.dongle_done_ring
 	e     []C.dongle_done // ring.e
+	mask  uint32          // ring.mask, read once: the callback writes that line
 	armed *int32          // &ring.armed
 	head  uint32          // the next position reap reads; the endpoint's lock
 }
@@ -249,7 +250,8 @@ func newLibusbXfers(h *C.libusb_device_handle, ep hw.EndpointDesc, n, bufSize in
 		r.free()
 		return nil, fmt.Errorf("%w: allocating the completion ring for %d transfers", libusb.ErrorNoMem, n)
 	}
-	r.e = unsafe.Slice(r.ring.e, int(r.ring.mask)+1)
+	r.mask = uint32(r.ring.mask)
+	r.e = unsafe.Slice(r.ring.e, int(r.mask)+1)
 	r.armed = (*int32)(unsafe.Pointer(&r.ring.armed))
 	for i := range r.x {
 		x := C.dongle_xfer_new(r.ring, h, C.uchar(ep.Address), C.uchar(ep.Type()), C.int(i), C.int(bufSize))
@@ -286,7 +288,7 @@ func (r *libusbXfers) cancel(i int) {
 
 // seq is the address of the sequence word of the entry at position pos.
 func (r *libusbXfers) seq(pos uint32) *uint32 {
-	return (*uint32)(unsafe.Pointer(&r.e[pos&uint32(r.ring.mask)].seq))
+	return (*uint32)(unsafe.Pointer(&r.e[pos&r.mask].seq))
 }
 
 // reap hands every completion the callback has published to done, in the
@@ -294,7 +296,7 @@ func (r *libusbXfers) seq(pos uint32) *uint32 {
 // which the callback writes last.
 func (r *libusbXfers) reap(done func(xferDone)) {
 	for atomic.LoadUint32(r.seq(r.head)) == r.head+1 {
-		d := &r.e[r.head&uint32(r.ring.mask)]
+		d := &r.e[r.head&r.mask]
 		i, status, n := int(d.index), int(d.status), int(d.n)
 		r.head++
 		var err error

@@ -156,7 +156,7 @@ func (c BenchAllConfig) check() error {
 		}
 	}
 	for _, a := range c.Args {
-		if a == "-floor" || a == "--floor" {
+		if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); name == "floor" && strings.HasPrefix(a, "-") {
 			return fmt.Errorf("%w: dongleblast flag %s: it is for RX runs alone, which lab bench -floor gives it", ErrBenchConfig, a)
 		}
 		if a == "" || Quote(a) != a {

@@ -386,8 +386,14 @@ func TestBenchFloor(t *testing.T) {
 	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: both, Floor: true}).check(); !errors.Is(err, ErrBenchConfig) || !strings.Contains(err.Error(), "ecm") {
 		t.Errorf("ecm with -floor: %v, want ErrBenchConfig naming ecm", err)
 	}
-	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: ncm, Args: []string{"-floor"}}).check(); !errors.Is(err, ErrBenchConfig) {
-		t.Errorf("-- -floor (TX runs too): %v, want ErrBenchConfig", err)
+	// Every spelling Go's flag package takes for it.
+	for _, a := range []string{"-floor", "--floor", "-floor=true", "--floor=1", "-floor=false"} {
+		if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: ncm, Args: []string{a}}).check(); !errors.Is(err, ErrBenchConfig) {
+			t.Errorf("-- %s (TX runs too): %v, want ErrBenchConfig", a, err)
+		}
+	}
+	if err := (BenchAllConfig{N: 1, N64: 1, NRTT: 1, Rounds: 1, Devices: ncm, Args: []string{"-floors", "floor"}}).check(); err != nil {
+		t.Errorf("-- -floors floor (not the floor's flag): %v", err)
 	}
 	// The script's mark makes the RX cells, and only those, the floor's:
 	// in the table, the BENCH lines and a replay alike.
