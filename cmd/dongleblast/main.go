@@ -456,8 +456,9 @@ func (b *blaster) rx(n, size, rate int, blast bool, from string, timeout time.Du
 		iv = m - 1
 	}
 	per := func(ns int64) float64 { return float64(ns) / 1e3 / float64(max(got, 1)) }
-	report("rx", got, n, iv, el, br, fmt.Sprintf("guest_ticks=%d rx_errors=%d rx_dropped=%d cpu_us_per_frame=%.1f (user %.1f sys %.1f)",
-		tk, st.RxErrors.Load(), st.RxDropped.Load(), per(ru[0]-ru0[0]+ru[1]-ru0[1]), per(ru[0]-ru0[0]), per(ru[1]-ru0[1])))
+	c := b.d.Counters()
+	report("rx", got, n, iv, el, br, fmt.Sprintf("guest_ticks=%d rx_errors=%d rx_dropped=%d cpu_us_per_frame=%.1f (user %.1f sys %.1f) rx_reaps=%d rx_max_batch=%d",
+		tk, st.RxErrors.Load(), st.RxDropped.Load(), per(ru[0]-ru0[0]+ru[1]-ru0[1]), per(ru[0]-ru0[0]), per(ru[1]-ru0[1]), c.RxReaps.Load(), c.RxMaxBatch.Load()))
 	if br.err != nil {
 		return br.err
 	}
