@@ -703,7 +703,8 @@ func (r *runner) waitBatch(t *testing.T, d hw.Device, l Layout) {
 // timeout. A poll never blocks: with the
 // oldest transfer pending it fails with the ctx's error, with nothing in
 // flight with ErrNotFound, allocating nothing. Cancel calls fn too, for the bulk IN transfer
-// it completes. After Notify(nil) a completion calls nothing.
+// it completes. After Notify(nil) a completion calls nothing; a fn set
+// after a Wait that emptied the endpoint is called for the next one.
 func (r *runner) notify(t *testing.T, d hw.Device, l Layout) {
 	in, out := openData(t, d, l)
 	polled, cancel := context.WithCancel(context.Background())
@@ -860,6 +861,21 @@ func (r *runner) notify(t *testing.T, d hw.Device, l Layout) {
 	if c := wo.calls.Load(); c != before {
 		t.Errorf("a completion after Notify(nil) called the old fn (%d calls, %d before)", c, before)
 	}
+
+	// That Wait took the last completion and left nothing in flight: a fn
+	// set now hears of the next one (an endpoint that calls fn once a
+	// batch must have armed itself for it).
+	wn := newWaker()
+	out.Notify(call(wn))
+	again := &hw.Transfer{Buf: frame(1, 61)}
+	if err := out.Submit(again); err != nil {
+		t.Fatal(err)
+	}
+	wait(wn, fmt.Sprintf("bulk OUT %#02x, a fn set after a Wait that emptied the endpoint", l.Out.Address))
+	if got, err := out.Wait(r.ctx(t)); err != nil || got != again {
+		t.Fatalf("Wait after the new fn's call = %v, %v", cookie(got), err)
+	}
+	out.Notify(nil)
 }
 
 // cookie is a transfer's Cookie, or nil for no transfer.
