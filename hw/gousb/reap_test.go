@@ -276,3 +276,42 @@ func TestWaitAfterClose(t *testing.T) {
 	}
 	ep.Notify(func() {}) // arms nothing: the transfers are freed
 }
+
+// TestFullOutWakesNextWaiter: two transfers completed with one wake-up
+// between them (the second found the ring unarmed); the waiter that gets
+// it takes one (room for one) and must pass the wake-up on for the other,
+// which no completion will announce again.
+func TestFullOutWakesNextWaiter(t *testing.T) {
+	ep, x, done := blockedOut(t)
+	defer done()
+	t0, t1 := &hw.Transfer{Buf: make([]byte, 8)}, &hw.Transfer{Buf: make([]byte, 8)}
+	for _, tr := range []*hw.Transfer{t0, t1} {
+		if err := ep.Submit(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := make(chan *hw.Transfer, 2)
+	for range 2 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			got, _ := ep.Wait(ctx)
+			res <- got
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // both asleep, the ring armed
+	x.armed.Store(false)              // so neither completion calls wake
+	cancelOne(ep, 0)
+	cancelOne(ep, 1)
+	waitKept(t, x, 2)
+	ep.mu.Lock()
+	ep.wakeWaiter() // the one wake-up both completions share
+	ep.mu.Unlock()
+	got := map[*hw.Transfer]bool{}
+	for range 2 {
+		got[<-res] = true
+	}
+	if !got[t0] || !got[t1] {
+		t.Fatalf("the waiters got %v; want T0 and T1 (the second waiter was not woken for what the first left)", got)
+	}
+}
