@@ -169,20 +169,17 @@ func cancelOne(ep *Endpoint, i uint) {
 	panic("no xfer carries that transfer")
 }
 
-// TestTwoWaiters: two goroutines wait; the first takes T0 with out full
-// (room for one) while T1 is pending, so it must arm: T1's completion then
-// wakes the second. An endpoint that armed only when out had room left
-// would leave the second asleep until its context ends.
-func TestTwoWaiters(t *testing.T) {
-	ep, _, done := blockedOut(t)
-	defer done()
-	t0, t1 := &hw.Transfer{Buf: make([]byte, 8)}, &hw.Transfer{Buf: make([]byte, 8)}
+// twoWaiters submits two transfers and starts two goroutines that Wait
+// (up to 5 s) and send what they got on res.
+func twoWaiters(t *testing.T, ep *Endpoint) (t0, t1 *hw.Transfer, res chan *hw.Transfer) {
+	t.Helper()
+	t0, t1 = &hw.Transfer{Buf: make([]byte, 8)}, &hw.Transfer{Buf: make([]byte, 8)}
 	for _, tr := range []*hw.Transfer{t0, t1} {
 		if err := ep.Submit(tr); err != nil {
 			t.Fatal(err)
 		}
 	}
-	res := make(chan *hw.Transfer, 2)
+	res = make(chan *hw.Transfer, 2)
 	for range 2 {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -191,6 +188,17 @@ func TestTwoWaiters(t *testing.T) {
 			res <- got
 		}()
 	}
+	return t0, t1, res
+}
+
+// TestTwoWaiters: two goroutines wait; the first takes T0 with out full
+// (room for one) while T1 is pending, so it must arm: T1's completion then
+// wakes the second. An endpoint that armed only when out had room left
+// would leave the second asleep until its context ends.
+func TestTwoWaiters(t *testing.T) {
+	ep, _, done := blockedOut(t)
+	defer done()
+	t0, t1, res := twoWaiters(t, ep)
 	// Both asleep first, or the first could take T0 before the second
 	// armed, and the case would not arise (the test would pass anyway).
 	time.Sleep(50 * time.Millisecond)
@@ -284,21 +292,7 @@ func TestWaitAfterClose(t *testing.T) {
 func TestFullOutWakesNextWaiter(t *testing.T) {
 	ep, x, done := blockedOut(t)
 	defer done()
-	t0, t1 := &hw.Transfer{Buf: make([]byte, 8)}, &hw.Transfer{Buf: make([]byte, 8)}
-	for _, tr := range []*hw.Transfer{t0, t1} {
-		if err := ep.Submit(tr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res := make(chan *hw.Transfer, 2)
-	for range 2 {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			got, _ := ep.Wait(ctx)
-			res <- got
-		}()
-	}
+	t0, t1, res := twoWaiters(t, ep)
 	time.Sleep(50 * time.Millisecond) // both asleep, the ring armed
 	x.armed.Store(false)              // so neither completion calls wake
 	cancelOne(ep, 0)
