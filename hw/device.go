@@ -146,12 +146,11 @@ type Endpoint interface {
 	// to nobody): a caller that sets fn with transfers in flight polls once
 	// after it (hw/gousb calls the new fn at once if something is there to
 	// take). fn runs on whatever completes the transfer (libusb's event
-	// thread, a synchronous
-	// control transfer's caller handling libusb's events, a model's
-	// goroutine, the caller of Submit or Cancel) with the endpoint's or
-	// the device's lock held, so it must not block and must not call the
-	// endpoint or its device: it only wakes the caller's reaper (see the
-	// package doc). nil stops the calls. A wrapper that holds completions
+	// thread, a synchronous control transfer's caller handling libusb's
+	// events, a model's goroutine, the caller of Submit, Cancel, WaitBatch
+	// or Notify) with the endpoint's or the device's lock held, so it must
+	// not block and must not call the endpoint or its device: it only
+	// wakes the caller's reaper (see the package doc). nil stops the calls. A wrapper that holds completions
 	// back from WaitBatch must hold back the call too, and call fn when it
 	// lets them go.
 	Notify(fn func())

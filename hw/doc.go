@@ -50,7 +50,8 @@
 // A caller with several endpoints (usbnet's bottom half) need not park a
 // goroutine in WaitBatch per endpoint, each handing what it reaped to the
 // one goroutine that does the work: Notify calls the caller back when a
-// transfer completes, on the thread that completed it, and the caller's
+// transfer completes (at least once a batch), on the thread that completed
+// it, and the caller's
 // one goroutine then polls every endpoint (WaitBatch with a done ctx). A
 // completion then costs one wake-up on its way to the work, not two:
 //

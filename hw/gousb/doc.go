@@ -46,9 +46,10 @@
 // callback, on the thread that handles libusb's events (gousb's event
 // goroutine, or a synchronous control transfer's caller while it waits),
 // records each finished transfer in a C ring of the endpoint's. Whoever
-// waits for the endpoint reaps the ring from Go with atomic loads, no cgo
-// call; the callback calls into Go only for the first completion after
-// the endpoint has taken everything, to wake it (Notify's fn, or Wait).
+// waits for or submits to the endpoint reaps the ring from Go with atomic
+// loads, no cgo call; the callback calls into Go only for the first
+// completion after the endpoint has taken everything, to wake it
+// (Notify's fn, or Wait).
 // No thread of the endpoint's own is woken. Submit holds the endpoint's
 // lock across libusb_submit_transfer, so bus order is submission order;
 // Wait returns transfers in that order. Options.Sync keeps the old path (a
@@ -69,8 +70,9 @@
 // whoever holds an endpoint's lock must not handle libusb events: no
 // synchronous libusb call under it, and no Device lock (whose holder may be
 // in a control transfer, handling events). And a Submit that holds its
-// endpoint's lock across the submit ioctl holds back the event thread
-// meanwhile if that endpoint's wake-up comes then (once a batch). Transfers
+// endpoint's lock across the submit ioctl, or a reap that copies IN data
+// under it, holds back the event thread meanwhile if that endpoint's
+// wake-up comes then (once a batch). Transfers
 // queued behind Workers busy ones start when a reap frees an xfer, not
 // from the callback.
 //

@@ -243,6 +243,7 @@ type fakeXfers struct {
 	spare  []xferDone // kept's other buffer: reap allocates nothing
 	armed  atomic.Bool
 	wakes  atomic.Int64 // calls of wake
+	arms   atomic.Int64 // calls of arm
 	// beforeArm, if set, runs at the start of arm (the endpoint's lock
 	// held): a test keeps a completion there, between a reap and the arm.
 	beforeArm func()
@@ -326,6 +327,7 @@ func (x *fakeXfers) reap(done func(xferDone)) {
 
 func (x *fakeXfers) arm() bool {
 	x.usable()
+	x.arms.Add(1)
 	if x.beforeArm != nil {
 		x.beforeArm()
 	}

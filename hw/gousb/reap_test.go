@@ -170,9 +170,12 @@ func cancelOne(ep *Endpoint, i uint) {
 }
 
 // twoWaiters submits two transfers and starts two goroutines that Wait
-// (up to 5 s) and send what they got on res.
+// (up to 5 s) and send what they got on res. It returns once both have
+// armed the xfers: each has found nothing to take and is about to sleep.
 func twoWaiters(t *testing.T, ep *Endpoint) (t0, t1 *hw.Transfer, res chan *hw.Transfer) {
 	t.Helper()
+	x := fakeXfersOf(ep)
+	arms := x.arms.Load()
 	t0, t1 = &hw.Transfer{Buf: make([]byte, 8)}, &hw.Transfer{Buf: make([]byte, 8)}
 	for _, tr := range []*hw.Transfer{t0, t1} {
 		if err := ep.Submit(tr); err != nil {
@@ -188,6 +191,11 @@ func twoWaiters(t *testing.T, ep *Endpoint) (t0, t1 *hw.Transfer, res chan *hw.T
 			res <- got
 		}()
 	}
+	for deadline := time.Now().Add(5 * time.Second); x.arms.Load() < arms+2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the two waiters armed %d times in 5s, want 2", x.arms.Load()-arms)
+		}
+	}
 	return t0, t1, res
 }
 
@@ -199,9 +207,6 @@ func TestTwoWaiters(t *testing.T) {
 	ep, _, done := blockedOut(t)
 	defer done()
 	t0, t1, res := twoWaiters(t, ep)
-	// Both asleep first, or the first could take T0 before the second
-	// armed, and the case would not arise (the test would pass anyway).
-	time.Sleep(50 * time.Millisecond)
 	cancelOne(ep, 0)
 	if got := <-res; got != t0 {
 		t.Fatalf("first waiter: %v, want T0", got)
@@ -245,13 +250,18 @@ func TestNotifyAfterWait(t *testing.T) {
 		t.Fatalf("Wait: %v, %v", got, err)
 	}
 
-	// A completion with no fn to call, then a fn: called at once.
-	ep.Notify(nil)
+	// A completion that woke the old fn and is not yet taken, then a new
+	// fn: the old one had the wake-up (the xfers are disarmed), so the
+	// new one is called at once, by Notify itself.
 	t2 := &hw.Transfer{Buf: make([]byte, 8)}
 	if err := ep.Submit(t2); err != nil {
 		t.Fatal(err)
 	}
-	waitKept(t, fakeXfersOf(ep), 1)
+	select {
+	case <-kick:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the old fn not called for t2")
+	}
 	var calls atomic.Int64
 	ep.Notify(func() { calls.Add(1) })
 	if calls.Load() != 1 {
@@ -293,8 +303,7 @@ func TestFullOutWakesNextWaiter(t *testing.T) {
 	ep, x, done := blockedOut(t)
 	defer done()
 	t0, t1, res := twoWaiters(t, ep)
-	time.Sleep(50 * time.Millisecond) // both asleep, the ring armed
-	x.armed.Store(false)              // so neither completion calls wake
+	x.armed.Store(false) // both waiters armed it: now neither completion calls wake
 	cancelOne(ep, 0)
 	cancelOne(ep, 1)
 	waitKept(t, x, 2)

@@ -222,7 +222,7 @@ import (
 //
 // Steady state, a transfer costs one cgo call to submit
 // (libusb_submit_transfer: one USBDEVFS_SUBMITURB ioctl) and a share of
-// one call into Go per batch to complete, and allocates nothing on either
+// one call into Go per batch to wake the reaper, and allocates nothing on either
 // side.
 type libusbXfers struct {
 	x    []*C.dongle_xfer
